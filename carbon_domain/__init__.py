@@ -1,0 +1,1 @@
+"""Carbon accounting domain: emission types, catalog, formulas, and the services on top."""

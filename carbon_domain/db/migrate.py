@@ -1,0 +1,32 @@
+"""Programmatic Alembic, so `carbon db upgrade` works from an installed package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+import migrations
+
+from carbon_domain.settings import get_settings
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.attributes["url"] = url or get_settings().database_url
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def current_heads(url: str | None = None) -> tuple[str, ...]:
+    from alembic.script import ScriptDirectory
+    return tuple(ScriptDirectory.from_config(alembic_config(url)).get_heads())

@@ -1,0 +1,279 @@
+"""Typed SQLAlchemy 2.0 models: the durable source of truth for every piece of state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint, Uuid, func, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carbon_domain.db.base import Base
+
+TS = DateTime(timezone=True)
+# BIGINT on PostgreSQL (emission tables reach tens of millions of rows), INTEGER on SQLite so
+# the column stays an alias of the rowid and autoincrements.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+_ACTIVE = "state IN ('NOT_STARTED', 'QUEUED', 'RUNNING')"
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institutional_code: Mapped[str] = mapped_column(String(64), unique=True)
+    institutional_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[int] = mapped_column(Integer, default=4)
+    parent_institutional_code: Mapped[str | None] = mapped_column(String(64))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CarbonReport(Base):
+    __tablename__ = "carbon_reports"
+    __table_args__ = (UniqueConstraint("unit_id", "year", name="uq_carbon_reports_unit_year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    stats: Mapped[dict[str, Any] | None]
+    last_updated: Mapped[datetime | None] = mapped_column(TS)
+
+
+class CarbonReportModule(Base):
+    __tablename__ = "carbon_report_modules"
+    __table_args__ = (
+        UniqueConstraint("carbon_report_id", "module_type_id", name="uq_report_module"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carbon_report_id: Mapped[int] = mapped_column(
+        ForeignKey("carbon_reports.id", ondelete="CASCADE"), index=True
+    )
+    module_type_id: Mapped[int] = mapped_column(Integer)
+    # 0 not started, 1 in progress, 2 validated (the system we replace uses the same ints).
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict[str, Any] | None]
+    last_updated: Mapped[datetime | None] = mapped_column(TS)
+
+
+class DataEntry(Base):
+    __tablename__ = "data_entries"
+    __table_args__ = (
+        # The slice index: every recalculation chunk reads (type, year, id range).
+        Index("ix_data_entries_slice", "data_entry_type_id", "year", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    carbon_report_module_id: Mapped[int] = mapped_column(
+        ForeignKey("carbon_report_modules.id", ondelete="CASCADE"), index=True
+    )
+    data_entry_type_id: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(16), default="csv")
+    # Copied from the report so a whole year of a type can be sliced or replaced in bulk.
+    year: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    created_by_job_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class DataEntryEmission(Base):
+    """One emission row, always on a type that carries a scope; never a rollup."""
+
+    __tablename__ = "data_entry_emissions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    data_entry_id: Mapped[int] = mapped_column(
+        ForeignKey("data_entries.id", ondelete="CASCADE"), index=True
+    )
+    emission_type_id: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[int] = mapped_column(Integer)
+    kg_co2eq: Mapped[float] = mapped_column(Float)
+    additional_value: Mapped[float | None] = mapped_column(Float)
+    primary_factor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("factors.id", ondelete="CASCADE"), index=True
+    )
+    meta: Mapped[dict[str, Any] | None]
+    computed_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class Factor(Base):
+    __tablename__ = "factors"
+    __table_args__ = (
+        Index("ix_factors_det_year", "data_entry_type_id", "year"),
+        # Identity: the canonical classification text (sorted keys, blanks as null) so the
+        # same classification written in another key order is the same factor.
+        Index(
+            "uq_factor_identity", "data_entry_type_id", "year", "emission_type_id",
+            "classification_key", unique=True, postgresql_nulls_not_distinct=True,
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    data_entry_type_id: Mapped[int] = mapped_column(Integer)
+    emission_type_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    classification: Mapped[dict[str, Any]]
+    classification_key: Mapped[str] = mapped_column(Text)
+    values: Mapped[dict[str, Any]]
+    last_seen_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+    __table_args__ = (Index("ix_pipelines_module_year", "module_type_id", "year"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING", index=True)
+    module_type_id: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    job_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class DataIngestionJob(Base):
+    __tablename__ = "data_ingestion_jobs"
+    __table_args__ = (
+        # One current job per combo; NULLs not distinct so module-level jobs (det NULL)
+        # collide too (PostgreSQL 15). Doubles as a per-combo run mutex at claim time.
+        Index(
+            "uq_jobs_is_current",
+            "module_type_id", "data_entry_type_id", "target_type", "ingestion_method", "year",
+            unique=True,
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index(
+            "uq_emission_recalc_active",
+            "module_type_id", "data_entry_type_id", "year",
+            unique=True,
+            postgresql_where=text(f"job_type = 'emission_recalc' AND {_ACTIVE}"),
+            sqlite_where=text(f"job_type = 'emission_recalc' AND {_ACTIVE}"),
+        ),
+        Index(
+            "uq_aggregation_active",
+            "module_type_id", "year",
+            unique=True,
+            postgresql_where=text(f"job_type = 'aggregation' AND {_ACTIVE}"),
+            sqlite_where=text(f"job_type = 'aggregation' AND {_ACTIVE}"),
+        ),
+        # The outbox scan and the staleness query both filter on these.
+        Index("ix_jobs_state", "state", "job_type"),
+        Index("ix_jobs_status_lookup", "year", "module_type_id", "target_type"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
+    job_type: Mapped[str] = mapped_column(String(64))
+    module_type_id: Mapped[int | None] = mapped_column(Integer)
+    data_entry_type_id: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    target_type: Mapped[str] = mapped_column(String(32))
+    ingestion_method: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="NOT_STARTED")
+    result: Mapped[str | None] = mapped_column(String(16))
+    status_message: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # Set by a request that arrives while this job runs: the job runs once more after.
+    dirty: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    progress_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    celery_task_id: Mapped[str | None] = mapped_column(String(64))
+    upload_id: Mapped[int | None] = mapped_column(
+        ForeignKey("uploaded_files.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    # NULL until the message reached the broker: the reconciler's outbox marker.
+    dispatched_at: Mapped[datetime | None] = mapped_column(TS)
+    started_at: Mapped[datetime | None] = mapped_column(TS)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TS)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class RecalcChunk(Base):
+    """The expected fan-out of a recalculation job: done = every chunk row done."""
+
+    __tablename__ = "recalc_chunks"
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("data_ingestion_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    chunk_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lo_id: Mapped[int] = mapped_column(BigInteger)
+    hi_id: Mapped[int] = mapped_column(BigInteger)
+    planned_entries: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    done: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    entries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    missing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error_details: Mapped[list[Any] | None]
+    seconds: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class UploadedFile(Base):
+    """CSV bytes kept in the database so any worker on any machine can read an upload."""
+
+    __tablename__ = "uploaded_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # SHA-256 of a 256-bit random token: a slow KDF buys nothing at that entropy.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(TS)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
+class Station(Base):
+    __tablename__ = "stations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    country_code: Mapped[str] = mapped_column(String(8))
+
+
+class BuildingRoom(Base):
+    __tablename__ = "building_rooms"
+    __table_args__ = (UniqueConstraint("building_name", "room_name", name="uq_building_room"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_name: Mapped[str] = mapped_column(String(128))
+    room_name: Mapped[str] = mapped_column(String(128), index=True)
+    room_type: Mapped[str | None] = mapped_column(String(64))
+    room_surface_square_meter: Mapped[float] = mapped_column(Float)
+
+
+class ExchangeRate(Base):
+    __tablename__ = "exchange_rates"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rate_to_eur: Mapped[float] = mapped_column(Float)

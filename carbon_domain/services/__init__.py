@@ -1,0 +1,1 @@
+"""Services: the domain operations that read and write the database. No Celery, no HTTP."""

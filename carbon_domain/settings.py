@@ -1,0 +1,77 @@
+"""The one settings object (pydantic-settings), read from the environment.
+
+With nothing set, the defaults are the embedded ones: a SQLite file under ``./.carbon/`` and
+an in-process memory broker, so every command runs on a bare machine.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HOME = Path(".carbon")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    environment: str = Field("development", alias="CARBON_ENV")
+    database_url: str = Field(f"sqlite:///{_HOME / 'carbon.db'}", alias="CARBON_DATABASE_URL")
+    broker_url: str = Field("memory://", alias="CELERY_BROKER_URL")
+    result_backend: str = Field("cache+memory://", alias="CELERY_RESULT_BACKEND")
+
+    # Chunks of 5–20k entries keep each task's transaction short while amortising the
+    # ~4 ms per-task Celery overhead to well under 1% of the chunk's work.
+    chunk_size: int = Field(10_000, alias="CARBON_CHUNK_SIZE", ge=1)
+    max_upload_bytes: int = Field(50 * 1024 * 1024, alias="CARBON_MAX_UPLOAD_BYTES", ge=1)
+    max_row_errors: int = Field(100, alias="CARBON_MAX_ROW_ERRORS", ge=1)
+    job_max_attempts: int = Field(3, alias="CARBON_JOB_MAX_ATTEMPTS", ge=1)
+
+    # Must exceed the longest task (and any retry countdown) or Redis redelivers a task
+    # that is still running; tests lower it so a killed worker's work returns in seconds.
+    visibility_timeout: int = Field(3600, alias="CARBON_VISIBILITY_TIMEOUT", ge=1)
+    task_soft_time_limit: int = Field(1500, alias="CARBON_TASK_SOFT_TIME_LIMIT", ge=1)
+    task_time_limit: int = Field(1800, alias="CARBON_TASK_TIME_LIMIT", ge=1)
+    # A RUNNING job not heard from for this long is considered orphaned by the reconciler.
+    stale_job_seconds: int = Field(1800, alias="CARBON_STALE_JOB_SECONDS", ge=1)
+    reconcile_interval: float = Field(60.0, alias="CARBON_RECONCILE_INTERVAL", gt=0)
+    # Grace period before the reconciler re-dispatches a committed job nobody picked up.
+    dispatch_grace_seconds: int = Field(30, alias="CARBON_DISPATCH_GRACE_SECONDS", ge=0)
+
+    flower_user: str = Field("admin", alias="CARBON_FLOWER_USER")
+    flower_password: SecretStr | None = Field(None, alias="CARBON_FLOWER_PASSWORD")
+    flower_address: str = Field("127.0.0.1", alias="CARBON_FLOWER_ADDRESS")
+    flower_port: int = Field(5555, alias="CARBON_FLOWER_PORT")
+
+    api_host: str = Field("127.0.0.1", alias="CARBON_API_HOST")
+    api_port: int = Field(8000, alias="CARBON_API_PORT")
+    sse_poll_seconds: float = Field(1.0, alias="CARBON_SSE_POLL_SECONDS", gt=0)
+    sse_ping_seconds: float = Field(15.0, alias="CARBON_SSE_PING_SECONDS", gt=0)
+    log_level: str = Field("INFO", alias="CARBON_LOG_LEVEL")
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.flower_password is None or self.flower_password.get_secret_value() in (
+                "", "changethis", "admin",
+            ):
+                raise ValueError("CARBON_FLOWER_PASSWORD must be set to a real secret in production")
+            if self.database_url.startswith("sqlite") or self.broker_url.startswith("memory"):
+                raise ValueError("production needs CARBON_DATABASE_URL and CELERY_BROKER_URL")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]

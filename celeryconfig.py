@@ -1,0 +1,70 @@
+"""Celery configuration, built from the one settings object (research/celery.md §4)."""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from carbon_domain.settings import get_settings
+
+_s = get_settings()
+
+broker_url = _s.broker_url
+result_backend = _s.result_backend
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+
+# At-least-once delivery: every task is idempotent (chunks rewrite their rows in one
+# transaction, job transitions are conditional), so a redelivery is harmless.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+# Without this an acks_late task can run twice in parallel after a broker reconnect.
+worker_cancel_long_running_tasks_on_connection_loss = True
+worker_soft_shutdown_timeout = 30.0
+task_soft_time_limit = _s.task_soft_time_limit
+task_time_limit = _s.task_time_limit
+result_expires = 24 * 3600
+# Chord bodies read their header results; keep them long enough for the largest fan-out.
+result_chord_join_timeout = 60.0
+result_chord_retry_interval = 0.2
+
+# Task events so Flower shows tasks, progress and workers.
+worker_send_task_events = True
+task_send_sent_event = True
+task_track_started = True
+
+_transport = {"visibility_timeout": _s.visibility_timeout}
+if _s.embedded_broker:
+    # The memory transport polls once a second by default: a 200-task chord then takes
+    # ~26 s instead of ~1 s (research/celery.md §9).
+    _transport["polling_interval"] = 0.01
+broker_transport_options = _transport
+if _s.result_backend.startswith("redis"):
+    result_backend_transport_options = {"visibility_timeout": _s.visibility_timeout}
+
+task_default_queue = "default"
+task_queues = (
+    Queue("default"),
+    Queue("ingest"),
+    Queue("recalc"),
+    Queue("aggregate"),
+)
+task_routes = {
+    "carbon.ingest_*": {"queue": "ingest"},
+    "carbon.plan_recalculation": {"queue": "recalc"},
+    "carbon.recalculate_chunk": {"queue": "recalc"},
+    "carbon.finish_recalculation": {"queue": "recalc"},
+    "carbon.refresh_facility_factors": {"queue": "recalc"},
+    "carbon.aggregate_module": {"queue": "aggregate"},
+    "carbon.reconcile": {"queue": "default"},
+}
+
+beat_schedule = {
+    "reconcile": {"task": "carbon.reconcile", "schedule": _s.reconcile_interval},
+}

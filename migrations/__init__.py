@@ -1,0 +1,1 @@
+"""Alembic migration history (one linear history for PostgreSQL and SQLite)."""

@@ -1,0 +1,116 @@
+"""Test harness: a throwaway PostgreSQL database, private Redis database numbers and a real
+in-process Celery worker. No mocks of the database, broker or Celery.
+
+Environment must be set before anything imports ``carbon_domain.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+TEST_DB = f"carbon_test_{uuid.uuid4().hex[:8]}"
+PG_URL = PG_ADMIN.rsplit("/", 1)[0] + f"/{TEST_DB}"
+# Redis databases no developer worker consumes (broker 11, results 12).
+BROKER_URL = f"{REDIS}/11"
+BACKEND_URL = f"{REDIS}/12"
+
+os.environ.update({
+    "CARBON_DATABASE_URL": PG_URL,
+    "CELERY_BROKER_URL": BROKER_URL,
+    "CELERY_RESULT_BACKEND": BACKEND_URL,
+    "CARBON_CHUNK_SIZE": os.environ.get("CARBON_CHUNK_SIZE", "50"),
+    "CARBON_ENV": "test",
+    "CARBON_DISPATCH_GRACE_SECONDS": "0",
+})
+os.environ.pop("CARBON_FLOWER_PASSWORD", None)
+
+REQUIRE = os.environ.get("CARBON_REQUIRE_SERVICES") == "1"
+
+
+def _services_problem() -> str | None:
+    try:
+        import redis
+        redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"Redis unavailable at {REDIS}: {exc}"
+    try:
+        from sqlalchemy import create_engine, text
+        with create_engine(PG_ADMIN).connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL unavailable at {PG_ADMIN}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def services() -> None:
+    problem = _services_problem()
+    if problem:
+        if REQUIRE:
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def pg_database(services: None) -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head; dropped at the end of the session."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{TEST_DB}"'))
+    from carbon_domain.db import migrate
+    migrate.upgrade(PG_URL)
+    import redis
+    for url in (BROKER_URL, BACKEND_URL):
+        redis.Redis.from_url(url).flushdb()
+    yield PG_URL
+    from carbon_domain.db.session import engine_for
+    engine_for.cache_clear()
+    with admin.connect() as c:
+        c.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": TEST_DB})
+        c.execute(text(f'DROP DATABASE IF EXISTS "{TEST_DB}"'))
+    admin.dispose()
+
+
+def truncate_all() -> None:
+    from sqlalchemy import text
+    from carbon_domain.db.models import Base
+    from carbon_domain.db.session import get_engine
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine().begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db(pg_database: str) -> Iterator[str]:
+    """An empty database for this test."""
+    truncate_all()
+    yield pg_database
+
+
+@pytest.fixture(scope="session")
+def celery_app_real(pg_database: str):  # type: ignore[no-untyped-def]
+    from carbon_tasks import app
+    import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping for start_worker
+    return app
+
+
+@pytest.fixture(scope="session")
+def worker(celery_app_real):  # type: ignore[no-untyped-def]
+    """A real Celery worker (threads pool, 2 slots) consuming every queue on Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app_real, pool="threads", concurrency=3, perform_ping_check=True,
+        shutdown_timeout=30, queues=["default", "ingest", "recalc", "aggregate", "celery"],
+    ) as w:
+        yield w
