@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _HOME = Path(".carbon")
+# Placeholder secrets shipped in docker/.env.example; production refuses to start with them.
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "admin"})
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 class Settings(BaseSettings):
@@ -51,16 +61,24 @@ class Settings(BaseSettings):
     sse_poll_seconds: float = Field(1.0, alias="CARBON_SSE_POLL_SECONDS", gt=0)
     sse_ping_seconds: float = Field(15.0, alias="CARBON_SSE_PING_SECONDS", gt=0)
     log_level: str = Field("INFO", alias="CARBON_LOG_LEVEL")
+    # Show full tracebacks in the CLI instead of one-line error messages.
+    debug: bool = Field(False, alias="CARBON_DEBUG")
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:
         if self.environment == "production":
-            if self.flower_password is None or self.flower_password.get_secret_value() in (
-                "", "changethis", "admin",
+            if self.flower_password is None or (
+                self.flower_password.get_secret_value() in PLACEHOLDER_SECRETS
             ):
                 raise ValueError("CARBON_FLOWER_PASSWORD must be set to a real secret in production")
             if self.database_url.startswith("sqlite") or self.broker_url.startswith("memory"):
                 raise ValueError("production needs CARBON_DATABASE_URL and CELERY_BROKER_URL")
+            for name, url in (("CARBON_DATABASE_URL", self.database_url),
+                              ("CELERY_BROKER_URL", self.broker_url),
+                              ("CELERY_RESULT_BACKEND", self.result_backend)):
+                password = _url_password(url)
+                if password is not None and password in PLACEHOLDER_SECRETS - {""}:
+                    raise ValueError(f"{name} uses a placeholder password; set a real secret")
         return self
 
     @property

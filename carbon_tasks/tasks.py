@@ -1,3 +1,12 @@
 """Every task module, imported so a worker registers all task names."""
 
+from carbon_tasks.aggregate import aggregate_module  # noqa: F401
 from carbon_tasks.diagnostics import collect, echo  # noqa: F401
+from carbon_tasks.ingest import (  # noqa: F401
+    ingest_data_entries, ingest_factors, ingest_reference, ingest_units,
+)
+from carbon_tasks.recalc import (  # noqa: F401
+    finish_recalculation, plan_recalculation, recalculate_chunk, recalculation_failed,
+    refresh_facility_factors,
+)
+from carbon_tasks.reconcile import reconcile  # noqa: F401

@@ -134,6 +134,9 @@ class Pipeline(Base):
     job_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # linked_job_ids: active jobs of other pipelines this one joined (dedup hits); the
+    # pipeline is not done until they are.
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(TS)
     finished_at: Mapped[datetime | None] = mapped_column(TS)

@@ -11,16 +11,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from carbon_domain.csv_rows import classification_key
 from carbon_domain.db.models import Factor
 
 FactorRow = tuple[int, int, dict[str, Any], dict[str, Any]]  # det, emission type, class., values
 _BATCH = 2_000
-
-
-def classification_key(classification: dict[str, Any]) -> str:
-    """Canonical text of a classification: sorted keys, blanks as null, compact."""
-    canon = {k: (None if v in ("", None) else v) for k, v in classification.items()}
-    return json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def upsert_factor_rows(

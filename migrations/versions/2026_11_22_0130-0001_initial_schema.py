@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 989b24beed6b
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 01:29:00.064038
+Create Date: 2026-11-22 01:30:53.210690
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '989b24beed6b'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('job_count', sa.Integer(), nullable=False),
     sa.Column('error_count', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,44 @@
+"""The ``carbon`` command line (Typer + Rich).
+
+Each topic lives in its own module of this package and exposes ``cli``, a ``typer.Typer``
+(build it with :func:`carbon_api.cli.common.new_typer`). Its commands and groups are merged
+into the root ``carbon`` command, so adding a topic is one line in ``COMMAND_MODULES``::
+
+    # carbon_api/cli/status.py
+    from carbon_api.cli.common import JsonFlag, new_typer
+    cli = new_typer()
+
+    @cli.command()
+    def status(year: int, as_json: JsonFlag = False) -> None: ...
+
+Every command runs inside :func:`carbon_api.cli.common.friendly_errors` (via the root group),
+so a ValueError, an unreachable database or broker, or invalid configuration ends as one clear
+line on stderr with exit code 1.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+import typer
+
+from carbon_api.cli.common import CarbonGroup
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "ops",  # api, worker, beat, flower, db, tokens
+)
+
+app = typer.Typer(
+    name="carbon",
+    cls=CarbonGroup,
+    help="carbon-pipeline: carbon accounting whose recalculation and aggregation run on Celery.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+for _module in COMMAND_MODULES:
+    app.add_typer(import_module(f"{__name__}.{_module}").cli)
+
+__all__ = ["app"]

@@ -1,0 +1,257 @@
+"""Shared helpers for every ``carbon`` command.
+
+Conventions (every command module follows them):
+
+- Human output goes through :data:`console` (Rich). Machine output is ``--json``
+  (:data:`JsonFlag`) printed with :func:`json_out`: plain JSON on stdout, nothing else there.
+- A user mistake ends with :func:`error`: one red line on stderr, exit code 1, no traceback.
+- Known failures (bad input, database or broker unreachable, bad configuration) are turned into
+  one clear line by :func:`friendly_errors`. The root command group wraps every command in it,
+  so command code just lets them raise; :func:`handles_errors` does the same for a function
+  used outside the ``carbon`` group. ``CARBON_DEBUG=1`` re-raises with the full traceback.
+- Import heavy modules (Celery, FastAPI, the database) inside command functions so that
+  ``carbon --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from uuid import UUID
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Consoles resolve sys.stdout / sys.stderr at print time, so CliRunner captures them.
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON on stdout (for scripts).")
+]
+
+
+# ---------------------------------------------------------------------------- output helpers
+
+def error(message: str, code: int = 1) -> NoReturn:
+    """Print one red line on stderr and exit with ``code`` (no traceback)."""
+    err_console.print(Text(" ".join(str(message).split()), style="bold red"), soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err_console.print(Text(str(message), style="yellow"), soft_wrap=True)
+
+
+def info(message: str) -> None:
+    """A status line for humans on stderr (keeps stdout clean for values and JSON)."""
+    err_console.print(Text(str(message)), soft_wrap=True)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Decimal):
+        return float(obj)
+    if isinstance(obj, (UUID, Path)):
+        return str(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "model_dump"):  # pydantic models
+        return obj.model_dump(mode="json")
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def json_out(obj: Any) -> None:
+    """Write ``obj`` as JSON on stdout: datetimes as ISO text, enums by value, dataclasses
+    and pydantic models as objects."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    elif isinstance(obj, list) and obj and dataclasses.is_dataclass(obj[0]):
+        obj = [dataclasses.asdict(o) for o in obj]
+    click.echo(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
+
+
+def mask_url(url: str) -> str:
+    """A connection URL safe to print (password replaced by ***)."""
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a SQLAlchemy URL (redis://, amqp://)
+        try:
+            from kombu.utils.url import maybe_sanitize_url
+            return str(maybe_sanitize_url(url))
+        except Exception:  # noqa: BLE001
+            return "<unparseable URL>"
+
+
+def require_external_broker(what: str) -> None:
+    """Fail clearly when a separate process needs a broker but only the in-process one exists."""
+    from carbon_domain.settings import get_settings
+    if get_settings().embedded_broker:
+        error(
+            f"{what} needs a shared broker, but CELERY_BROKER_URL is not set (the embedded "
+            "memory:// broker lives inside one process, as in `carbon demo`); set "
+            "CELERY_BROKER_URL=redis://HOST:6379/0 and CELERY_RESULT_BACKEND=redis://HOST:6379/1"
+        )
+
+
+# ---------------------------------------------------------------------------- error handling
+
+# OperationalErrors that mean "the database is not there for us" (vs. e.g. a lock timeout).
+_UNREACHABLE = re.compile(
+    r"could not connect|connection refused|connection to server|could not translate host|"
+    r"timeout expired|server closed the connection|no route to host|connection reset|"
+    r"password authentication failed|database .* does not exist|unable to open database|"
+    r"the database system is (starting up|shutting down)|too many clients",
+    re.IGNORECASE,
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def _settings_urls() -> tuple[str, str]:
+    try:
+        from carbon_domain.settings import get_settings
+        s = get_settings()
+        return s.database_url, s.broker_url
+    except Exception:  # noqa: BLE001 - the settings themselves may be what is broken
+        return (os.environ.get("CARBON_DATABASE_URL", "<default SQLite file>"),
+                os.environ.get("CELERY_BROKER_URL", "memory://"))
+
+
+def _debug() -> bool:
+    try:
+        from carbon_domain.settings import get_settings
+        return get_settings().debug
+    except Exception:  # noqa: BLE001 - broken settings must still get a friendly message
+        return os.environ.get("CARBON_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = []
+    try:
+        from kombu.exceptions import OperationalError as KombuOperationalError
+        errors.append(KombuOperationalError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+        errors += [RedisConnectionError, RedisTimeoutError]
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """One clear line for a known failure, or None when ``exc`` is a bug worth a traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    db_url, broker_url = _settings_urls()
+    if isinstance(exc, OperationalError):
+        reason = _first_line(exc.orig if exc.orig is not None else exc)
+        if "no such table" in reason:
+            return (f"database at {mask_url(db_url)} is not migrated ({reason}); "
+                    "run `carbon db upgrade`")
+        if _UNREACHABLE.search(reason):
+            return f"cannot reach database at {mask_url(db_url)}: {reason}"
+        return f"database error at {mask_url(db_url)}: {reason}"
+    if isinstance(exc, ProgrammingError):
+        reason = _first_line(exc.orig if exc.orig is not None else exc)
+        if "does not exist" in reason and ("relation" in reason or "table" in reason):
+            return (f"database at {mask_url(db_url)} is not migrated ({reason}); "
+                    "run `carbon db upgrade`")
+        return None
+    broker_errors = _broker_errors()
+    if broker_errors and isinstance(exc, broker_errors):
+        return f"cannot reach broker at {mask_url(broker_url)}: {_first_line(exc)}"
+    if isinstance(exc, ValidationError):  # settings from the environment (also a ValueError)
+        msgs = []
+        for e in exc.errors():
+            msg = str(e.get("msg", "")).removeprefix("Value error, ")
+            loc = ".".join(str(p) for p in e.get("loc", ()) if p != "__root__")
+            msgs.append(f"{loc}: {msg}" if loc else msg)
+        return "invalid configuration: " + "; ".join(msgs)
+    if isinstance(exc, ValueError):
+        return _first_line(exc)
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    return None
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn known exceptions into one red line on stderr and exit code 1."""
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        message = describe_error(exc)
+        if message is None or _debug():
+            raise
+        error(message)
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorator form of :func:`friendly_errors`."""
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with friendly_errors():
+            return func(*args, **kwargs)
+    return wrapper
+
+
+class CarbonGroup(TyperGroup):
+    """Root group: every subcommand runs inside :func:`friendly_errors`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with friendly_errors():
+            return super().invoke(ctx)
+
+
+def new_typer(**kwargs: Any) -> typer.Typer:
+    """A sub-app with the project's defaults (help on no args, Rich markup, no locals in
+    tracebacks, which could hold secrets)."""
+    kwargs.setdefault("no_args_is_help", True)
+    kwargs.setdefault("rich_markup_mode", "markdown")
+    kwargs.setdefault("pretty_exceptions_show_locals", False)
+    return typer.Typer(**kwargs)
+
+
+def exit_code(code: int | None) -> None:
+    """Propagate a child's exit code (None or 0 means success)."""
+    if code:
+        raise typer.Exit(int(code))
+
+
+__all__ = [
+    "CarbonGroup", "JsonFlag", "console", "err_console", "error", "exit_code", "friendly_errors",
+    "handles_errors", "info", "json_out", "mask_url", "new_typer", "require_external_broker",
+    "warn",
+]

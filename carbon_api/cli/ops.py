@@ -1,0 +1,403 @@
+"""Operations: serve the API, run workers, beat and Flower, migrate the database, manage tokens.
+
+Commands: ``api``, ``worker``, ``beat``, ``flower``, ``db upgrade|downgrade|current``,
+``tokens create|list|revoke``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from carbon_api.cli.common import (
+    JsonFlag, console, error, exit_code, info, json_out, mask_url, new_typer,
+    require_external_broker, warn,
+)
+
+log = logging.getLogger(__name__)
+
+cli = new_typer()
+db_app = new_typer(help="Database schema migrations (Alembic).")
+tokens_app = new_typer(help="API bearer tokens (roles: viewer reads, operator reads and writes).")
+cli.add_typer(db_app, name="db")
+cli.add_typer(tokens_app, name="tokens")
+
+API_TARGET = "carbon_api.app:app"
+DEFAULT_QUEUES = "default,ingest,recalc,aggregate"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_SCHEDULE = Path(".carbon") / "celerybeat-schedule"
+# One beat in the whole deployment: the leader holds this Redis key and refreshes it.
+BEAT_LOCK_KEY = "carbon:beat:leader"
+BEAT_LOCK_TTL = 30
+
+
+class Pool(str, Enum):
+    prefork = "prefork"
+    threads = "threads"
+    solo = "solo"
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from carbon_domain.settings import get_settings
+    return get_settings()
+
+
+def _loglevel(value: str | None) -> str:
+    level = (value or _settings().log_level).strip().upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level not in LOG_LEVELS:
+        error(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def known_queues() -> list[str]:
+    import celeryconfig
+    return [q.name for q in celeryconfig.task_queues]
+
+
+def parse_queues(value: str) -> list[str]:
+    names = [q.strip() for q in value.split(",") if q.strip()]
+    if not names:
+        error("--queues is empty; give a comma-separated list, e.g. ingest,default")
+    known = known_queues()
+    unknown = [q for q in names if q not in known]
+    if unknown:
+        error(f"unknown queue {unknown[0]!r}; known queues: {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+# ------------------------------------------------------------------------------------ servers
+
+@cli.command()
+def api(
+    host: Annotated[str | None, typer.Option(
+        help="Bind address (default: CARBON_API_HOST, else 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(
+        min=1, max=65535, help="Port (default: CARBON_API_PORT, else 8000).")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (uvicorn, `carbon_api.app:app`)."""
+    import uvicorn
+
+    s = _settings()
+    if reload and workers > 1:
+        error("--reload cannot be combined with --workers > 1")
+    uvicorn.run(
+        API_TARGET, host=host or s.api_host, port=port or s.api_port, reload=reload,
+        workers=workers, log_level=_loglevel(None).lower(),
+    )
+
+
+@cli.command()
+def worker(
+    queues: Annotated[str, typer.Option(
+        "--queues", "-Q", help="Comma-separated queues to consume "
+        "(default, ingest, recalc, aggregate).")] = DEFAULT_QUEUES,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", "-c", min=1, envvar="CARBON_WORKER_CONCURRENCY",
+        help="Processes or threads (default: number of CPUs).")] = None,
+    pool: Annotated[Pool, typer.Option("--pool", "-P", help="Execution pool.")] = Pool.prefork,
+    loglevel: Annotated[str | None, typer.Option(
+        "--loglevel", "-l", help="DEBUG, INFO, WARNING or ERROR (default: CARBON_LOG_LEVEL).")
+    ] = None,
+    hostname: Annotated[str | None, typer.Option(
+        "--hostname", "-n", help="Node name shown in Flower, e.g. ingest@%h "
+        "(default: celery@HOST).")] = None,
+) -> None:
+    """Run a Celery worker (task events on, so Flower sees its tasks)."""
+    require_external_broker("`carbon worker`")
+    names = parse_queues(queues)
+    level = _loglevel(loglevel)
+    from carbon_tasks import app as celery_app
+
+    argv = ["worker", f"--queues={','.join(names)}", f"--pool={pool.value}",
+            f"--loglevel={level}", "--task-events"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    exit_code(celery_app.start(argv))
+
+
+@contextmanager
+def beat_leadership(broker_url: str, wait: float) -> Iterator[None]:
+    """Hold the deployment-wide beat lock (Redis) for as long as this beat runs.
+
+    A second beat waits up to ``wait`` seconds (a crashed leader's lock expires within
+    BEAT_LOCK_TTL) and then gives up with a clear error. If the lock is lost (e.g. Redis
+    restarted and another beat took it), this beat stops itself with SIGTERM.
+    """
+    if not broker_url.startswith(("redis://", "rediss://")):
+        warn("cannot enforce a single beat on a non-Redis broker; run exactly one `carbon beat`")
+        yield
+        return
+    import redis
+    from redis.exceptions import LockError, LockNotOwnedError, RedisError
+
+    client = redis.Redis.from_url(broker_url, socket_timeout=5, socket_connect_timeout=5)
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    lock = client.lock(BEAT_LOCK_KEY, timeout=BEAT_LOCK_TTL, sleep=0.5, thread_local=False)
+    holder = client.get(BEAT_LOCK_KEY)
+    if holder is not None and wait > 0:
+        info(f"beat lock held by {holder.decode(errors='replace')}; waiting up to {wait:g}s "
+             "for it to be released")
+    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait if wait > 0 else None,
+                        token=me):
+        holder = client.get(BEAT_LOCK_KEY)
+        who = holder.decode(errors="replace") if holder else "unknown"
+        error(f"another `carbon beat` is running ({who}); run exactly one beat per deployment "
+              f"(a beat that died releases the lock within {BEAT_LOCK_TTL}s)")
+    stop = threading.Event()
+
+    def keep_leadership() -> None:
+        while not stop.wait(BEAT_LOCK_TTL / 3):
+            try:
+                lock.reacquire()
+            except LockNotOwnedError:
+                if lock.acquire(blocking=False, token=me):
+                    log.warning("beat lock was lost (Redis restart?) and re-acquired")
+                    continue
+                log.critical("beat lock taken by another beat; stopping this one")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except (RedisError, LockError, OSError) as exc:
+                log.warning("cannot refresh beat lock (%s); retrying", exc)
+
+    refresher = threading.Thread(target=keep_leadership, name="beat-leader-lock", daemon=True)
+    refresher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - expired or Redis gone: nothing to release
+            pass
+
+
+@cli.command()
+def beat(
+    loglevel: Annotated[str | None, typer.Option(
+        "--loglevel", "-l", help="DEBUG, INFO, WARNING or ERROR (default: CARBON_LOG_LEVEL).")
+    ] = None,
+    schedule: Annotated[Path, typer.Option(
+        "--schedule", "-s", dir_okay=False, help="Beat schedule state file.")
+    ] = DEFAULT_SCHEDULE,
+    lock_wait: Annotated[float, typer.Option(
+        min=0, help="Seconds to wait for another beat's lock before giving up.")
+    ] = BEAT_LOCK_TTL + 10,
+) -> None:
+    """Run Celery beat (the periodic reconciler); exactly one per deployment.
+
+    A Redis lock makes a second beat wait for --lock-wait seconds, then fail.
+    """
+    s = _settings()
+    require_external_broker("`carbon beat`")
+    level = _loglevel(loglevel)
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    with beat_leadership(s.broker_url, lock_wait):
+        from carbon_tasks import app as celery_app
+        exit_code(celery_app.start(["beat", f"--loglevel={level}", f"--schedule={schedule}"]))
+
+
+@cli.command()
+def flower(
+    port: Annotated[int | None, typer.Option(
+        min=1, max=65535, help="Port (default: CARBON_FLOWER_PORT, else 5555).")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Bind address (default: CARBON_FLOWER_ADDRESS, else 127.0.0.1).")] = None,
+    max_tasks: Annotated[int, typer.Option(
+        min=100, help="Tasks Flower keeps in memory.")] = 10_000,
+) -> None:
+    """Run Flower (monitoring UI) on the configured broker, behind basic auth.
+
+    User CARBON_FLOWER_USER, password CARBON_FLOWER_PASSWORD (required in production; in
+    development a random one is generated and printed once). /healthcheck and /metrics
+    stay unauthenticated, as in Flower itself: keep Flower on loopback or behind a proxy.
+    """
+    s = _settings()
+    require_external_broker("Flower")
+    user = s.flower_user
+    password = s.flower_password.get_secret_value() if s.flower_password is not None else ""
+    if not user or ":" in user or "," in user:
+        error("CARBON_FLOWER_USER must be non-empty and contain no ':' or ','")
+    if not password:
+        if s.environment == "production":
+            error("CARBON_FLOWER_PASSWORD must be set in production")
+        password = secrets.token_urlsafe(18)
+        console.print(f"Flower login: user [bold]{escape(user)}[/] password "
+                      f"[bold]{password}[/] (generated for this run; set "
+                      "CARBON_FLOWER_PASSWORD to choose one)", soft_wrap=True)
+        console.file.flush()
+    if "," in password:
+        error("CARBON_FLOWER_PASSWORD must not contain ',' (Flower splits credentials on it)")
+    # Through Flower's environment options rather than argv: argv is visible to every local
+    # user in `ps`.
+    os.environ["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    argv = ["flower", f"--port={port or s.flower_port}",
+            f"--address={address or s.flower_address}", "--enable_events=True",
+            f"--max_tasks={max_tasks}"]
+    from carbon_tasks import app as celery_app
+    exit_code(celery_app.start(argv))
+
+
+# ------------------------------------------------------------------------------------ db
+
+@contextmanager
+def _alembic_errors() -> Iterator[None]:
+    from alembic.util.exc import CommandError
+    try:
+        yield
+    except CommandError as exc:
+        error(str(exc).strip().splitlines()[0])
+
+
+def current_revisions(url: str) -> tuple[str, ...]:
+    from alembic.migration import MigrationContext
+
+    from carbon_domain.db.session import engine_for
+    with engine_for(url).connect() as conn:
+        return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def _describe(current: tuple[str, ...], heads: tuple[str, ...]) -> str:
+    if not current:
+        return "empty (no migration applied)"
+    return ", ".join(f"{rev} (head)" if rev in heads else rev for rev in current)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option("--revision", "-r", help="Target revision.")] = "head",
+    as_json: JsonFlag = False,
+) -> None:
+    """Migrate the database (CARBON_DATABASE_URL) up to a revision."""
+    from carbon_domain.db import migrate
+
+    url = _settings().database_url
+    with _alembic_errors():
+        migrate.upgrade(url, revision)
+        heads = migrate.current_heads(url)
+    current = current_revisions(url)
+    if as_json:
+        json_out({"database": mask_url(url), "current": list(current), "head": list(heads)})
+        return
+    console.print(f"database {escape(mask_url(url))} at {_describe(current, heads)}",
+                  soft_wrap=True)
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Migrate the database down to REVISION (drops what later revisions created)."""
+    from carbon_domain.db import migrate
+
+    url = _settings().database_url
+    if not yes:
+        typer.confirm(f"Downgrade {mask_url(url)} to {revision}? Data in dropped tables is lost",
+                      abort=True)
+    with _alembic_errors():
+        migrate.downgrade(url, revision)
+        heads = migrate.current_heads(url)
+    console.print(f"database {escape(mask_url(url))} at "
+                  f"{_describe(current_revisions(url), heads)}", soft_wrap=True)
+
+
+@db_app.command("current")
+def db_current(
+    check: Annotated[bool, typer.Option(help="Exit 1 unless the database is at head.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the database's revision and the code's head."""
+    from carbon_domain.db import migrate
+
+    url = _settings().database_url
+    with _alembic_errors():
+        heads = migrate.current_heads(url)
+    current = current_revisions(url)
+    up_to_date = set(current) == set(heads)
+    if as_json:
+        json_out({"database": mask_url(url), "current": list(current), "head": list(heads),
+                  "up_to_date": up_to_date})
+    else:
+        console.print(f"database {escape(mask_url(url))} at {_describe(current, heads)}",
+                      soft_wrap=True)
+        if not up_to_date:
+            console.print(f"code head is {', '.join(heads)}: run `carbon db upgrade`",
+                          soft_wrap=True)
+    if check and not up_to_date:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------------------ tokens
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option("--name", "-n", help="Unique name, e.g. ci-uploader.")],
+    role: Annotated[str, typer.Option(
+        "--role", "-r", help="viewer (reads) or operator (reads and writes).")],
+) -> None:
+    """Create a token and print it on the last line (it is shown only once)."""
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.tokens import create_token
+
+    with session_scope() as session:
+        token = create_token(session, name, role)
+    info(f"Created {role.strip().lower()} token {name.strip()!r}. It is shown only once; "
+         "store it now.")
+    typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(as_json: JsonFlag = False) -> None:
+    """List tokens (names, roles, last use; never the tokens themselves)."""
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.tokens import list_tokens
+
+    with session_scope() as session:
+        tokens = list_tokens(session)
+    if as_json:
+        json_out(tokens)
+        return
+    if not tokens:
+        info("no tokens; create one with `carbon tokens create --name NAME --role ROLE`")
+        return
+    table = Table("name", "role", "created", "last used", "status")
+    for t in tokens:
+        table.add_row(
+            escape(t.name), t.role.value,
+            t.created_at.strftime("%Y-%m-%d %H:%M") if t.created_at else "",
+            t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+            "[red]revoked[/]" if t.revoked else "[green]active[/]",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: Annotated[str, typer.Argument(help="Name of the token to revoke.")],
+) -> None:
+    """Revoke a token: it stops working immediately."""
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.tokens import revoke_token
+
+    with session_scope() as session:
+        changed = revoke_token(session, name)
+    info(f"token {name!r} revoked" if changed else f"token {name!r} was already revoked")

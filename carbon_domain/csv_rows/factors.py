@@ -1,0 +1,99 @@
+"""Factor CSV rows → (data entry type, emission type, canonical classification, values)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.csv_rows.fields import (
+    RowError, header_set, lower_keys, missing_columns, parse_cols,
+)
+from carbon_domain.csv_rows.routing import ROUTING_COLUMNS, needs_routing, route
+from carbon_domain.csv_rows.schemas import FACTOR_SCHEMAS, FactorSchema
+from carbon_domain.emission_types import SCOPE_OF
+from carbon_domain.resolvers import resolve_factor_emission_type
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFactor:
+    det: int
+    emission_type_id: int
+    classification: dict[str, Any]
+    values: dict[str, Any]
+
+
+def canonical_classification(d: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys sorted, strings stripped, blank → None: the form the factor identity is built on."""
+    out: dict[str, Any] = {}
+    for k in sorted(d):
+        v = d[k]
+        if isinstance(v, str):
+            v = v.strip() or None
+        out[k] = v
+    return out
+
+
+def classification_key(d: Mapping[str, Any]) -> str:
+    """Deterministic text of a classification (the DB identity column)."""
+    return json.dumps(canonical_classification(d), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def factor_columns(det: int) -> list[str]:
+    s = FACTOR_SCHEMAS[int(det)]
+    return [c.name for c in (*s.classification, *s.values)]
+
+
+def _schema_missing(s: FactorSchema, header: set[str]) -> list[str]:
+    return missing_columns((*s.classification, *s.values), header)
+
+
+def _header_problem(module: ModuleType, det: DataEntryType | None, header: list[str],
+                    schemas: Mapping[int, Any], missing_of: Any, extra: list[str]) -> str | None:
+    cols = header_set(header)
+    if not cols:
+        return "the file has no header row"
+    module = ModuleType(module)
+    dets = MODULE_DATA_ENTRY_TYPES[module]
+    if det is not None and DataEntryType(det) not in dets:
+        return (f"data entry type {DataEntryType(det).name} does not belong to module "
+                f"{module.name}")
+    if needs_routing(module, det) and not any(c in cols for c in ROUTING_COLUMNS):
+        return (f"module {module.name} has several data entry types: add a data_entry_type "
+                f"column (or {', '.join(ROUTING_COLUMNS[1:])}) or pass data_entry_type_id")
+    candidates = [DataEntryType(det)] if det is not None else list(dets)
+    problems = {d: [*[c for c in extra if c not in cols], *missing_of(schemas[d], cols)]
+                for d in candidates}
+    if any(not p for p in problems.values()):
+        return None
+    best = min(candidates, key=lambda d: len(problems[d]))
+    suffix = f" (for {best.name})" if len(candidates) > 1 else ""
+    return f"missing required column(s){suffix}: {', '.join(problems[best])}"
+
+
+def factor_header_problem(module: ModuleType, det: DataEntryType | None,
+                          header: list[str]) -> str | None:
+    """Why this header cannot be used for a factor upload, or None. Extra columns are fine."""
+    return _header_problem(module, det, header, FACTOR_SCHEMAS, _schema_missing, [])
+
+
+def parse_factor_row(module: ModuleType, det: DataEntryType | None,
+                     row: Mapping[str, Any]) -> ParsedFactor:
+    """One factor row; RowError names the single reason it cannot be used."""
+    r = lower_keys(row)
+    dtype = route(module, det, r)
+    schema = FACTOR_SCHEMAS[int(dtype)]
+    classification = parse_cols(schema.classification, r, {}, blank=None)
+    values = parse_cols(schema.values, r, {})
+    if schema.check is not None:
+        schema.check(values)
+    et = resolve_factor_emission_type(dtype, classification)
+    if et is None:
+        shown = ", ".join(f"{k}={v!r}" for k, v in classification.items() if v is not None)
+        raise RowError(f"cannot tell the emission type of this {dtype.name} factor ({shown})")
+    if et not in SCOPE_OF:
+        raise RowError(f"emission type {et} does not exist")
+    return ParsedFactor(int(dtype), et, canonical_classification(classification), values)

@@ -1,0 +1,141 @@
+"""Units, stations, building rooms and exchange rates: pydantic row models.
+
+Blank cells become None before validation so "required" means "non-blank"; the first
+validation problem becomes the row's one ``RowError`` reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from carbon_domain import names
+from carbon_domain.csv_rows.fields import RowError, header_set, lower_keys, parse_number
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class UnitRow(_Row):
+    institutional_code: Text
+    institutional_id: Text | None = None
+    name: Text
+    level: int = Field(ge=1, le=10)
+    parent_institutional_code: Text | None = None
+
+
+class StationRow(_Row):
+    name: Text
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    country_code: str
+
+    @field_validator("country_code")
+    @classmethod
+    def _iso2(cls, v: str) -> str:
+        code = names.country_code(v)
+        if code is None or code == "RoW":
+            raise ValueError(f"{v!r} is not an ISO-2 country code")
+        return code
+
+    def as_tuple(self) -> tuple[str, float, float, str]:
+        return (self.name, self.latitude, self.longitude, self.country_code)
+
+
+class RoomRow(_Row):
+    building_name: Text
+    room_name: Text
+    room_type: str | None = None
+    room_surface_square_meter: float = Field(ge=0)
+
+    @field_validator("room_type")
+    @classmethod
+    def _room_type(cls, v: str | None) -> str | None:
+        # An unknown type is kept: rooms of that type fall back to the energy nodes.
+        return (names.room_type(v) or v.strip()) if v else None
+
+    def as_tuple(self) -> tuple[str, str, str | None, float]:
+        return (self.building_name, self.room_name, self.room_type,
+                self.room_surface_square_meter)
+
+
+class RateRow(_Row):
+    year: int = Field(ge=1990, le=2100)
+    currency: str
+    rate_to_eur: float = Field(gt=0)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        s = v.strip().lower()
+        if len(s) != 3 or not s.isalpha():
+            raise ValueError(f"{v!r} is not a 3-letter currency code")
+        return s
+
+    def as_tuple(self) -> tuple[int, str, float]:
+        return (self.year, self.currency, self.rate_to_eur)
+
+
+REFERENCE_MODELS: dict[str, type[_Row]] = {
+    "units": UnitRow, "stations": StationRow, "building-rooms": RoomRow,
+    "exchange-rates": RateRow,
+}
+_NUMERIC = {"latitude", "longitude", "room_surface_square_meter", "rate_to_eur", "year", "level"}
+M = TypeVar("M", bound=_Row)
+
+
+def _required(model: type[_Row]) -> list[str]:
+    return [n for n, f in model.model_fields.items() if f.is_required()]
+
+
+def reference_header_problem(kind: str, header: list[str]) -> str | None:
+    model = REFERENCE_MODELS.get(kind)
+    if model is None:
+        return f"unknown reference kind {kind!r}; expected one of {', '.join(REFERENCE_MODELS)}"
+    cols = header_set(header)
+    if not cols:
+        return "the file has no header row"
+    missing = [c for c in _required(model) if c not in cols]
+    return f"missing required column(s): {', '.join(missing)}" if missing else None
+
+
+def _parse(model: type[M], row: Mapping[str, Any]) -> M:
+    r = lower_keys(row)
+    clean: dict[str, Any] = {}
+    for name in model.model_fields:
+        v = r.get(name)
+        v = str(v).strip() if v is not None else ""
+        if not v:
+            continue
+        # Our number rules (no NaN / inf / "1_000"), then pydantic's ranges.
+        clean[name] = parse_number(name, v, lo=None) if name in _NUMERIC else v
+    try:
+        return model.model_validate(clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "row"
+        if err["type"] == "missing":
+            raise RowError(f"{field} is required") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise RowError(f"{field}: {msg}") from None
+
+
+def parse_unit_row(row: Mapping[str, Any]) -> UnitRow:
+    return _parse(UnitRow, row)
+
+
+def parse_station_row(row: Mapping[str, Any]) -> StationRow:
+    return _parse(StationRow, row)
+
+
+def parse_room_row(row: Mapping[str, Any]) -> RoomRow:
+    return _parse(RoomRow, row)
+
+
+def parse_rate_row(row: Mapping[str, Any]) -> RateRow:
+    return _parse(RateRow, row)

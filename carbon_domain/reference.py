@@ -1,0 +1,170 @@
+"""Reference data the formulas need: airports, train stations, building rooms, exchange rates.
+
+Everything is plain dicts keyed by normalised names so the compute hot loop does one dict
+lookup per value. Defaults ship with the package (``data/*.csv``, ``airportsdata``); the
+database supplies uploads, which are merged over the defaults.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from carbon_domain.names import compact, norm
+
+Point = tuple[float, float, str]  # latitude, longitude, ISO-2 country code
+EARTH_RADIUS_KM = 6371.0
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance on a spherical Earth (mean radius), in km."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def station_key(name: object) -> str | None:
+    return norm(name)
+
+
+def room_key(name: object) -> str | None:
+    return compact(name)
+
+
+@cache
+def load_airports() -> dict[str, Point]:
+    """IATA → (lat, lon, country), read once per process from ``airportsdata``."""
+    import airportsdata  # imported lazily: ~0.15 s, only needed for plane entries
+
+    return {code: (float(a["lat"]), float(a["lon"]), str(a["country"]))
+            for code, a in airportsdata.load("IATA").items()}
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    text = resources.files("carbon_domain").joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@cache
+def load_default_stations() -> dict[str, Point]:
+    """The shipped station table (``data/stations.csv``), keyed by normalised name."""
+    return {station_key(r["name"]): (float(r["latitude"]), float(r["longitude"]),
+                                     r["country_code"].strip().upper())
+            for r in _read_csv("stations.csv")}  # type: ignore[misc]
+
+
+@cache
+def load_default_rates() -> dict[tuple[int, str], float]:
+    """Shipped yearly EUR rates (ECB-like averages; the latest years are estimates)."""
+    return {(int(r["year"]), r["currency"].strip().lower()): float(r["rate_to_eur"])
+            for r in _read_csv("exchange_rates.csv")}
+
+
+@dataclass(slots=True)
+class ReferenceData:
+    airports: dict[str, Point]
+    stations: dict[str, Point]
+    # Surfaces by (building key, room key) and by room key alone; a room name used in two
+    # buildings with different surfaces is dropped from the name-only map (ambiguous).
+    rooms: dict[str, float] = field(default_factory=dict)
+    rooms_by_building: dict[tuple[str, str], float] = field(default_factory=dict)
+    room_types: dict[tuple[str, str], str] = field(default_factory=dict)
+    rates: dict[tuple[int, str], float] = field(default_factory=dict)
+    _rate_memo: dict[tuple[int, str], float | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def default(cls) -> ReferenceData:
+        return cls(airports=load_airports(), stations=dict(load_default_stations()),
+                   rates=dict(load_default_rates()))
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        stations: Iterable[tuple[str, float, float, str]] = (),
+        rooms: Iterable[tuple[str | None, str, str | None, float]] = (),
+        rates: Iterable[tuple[int, str, float]] = (),
+        airports: dict[str, Point] | None = None,
+    ) -> ReferenceData:
+        """Defaults with DB-supplied rows merged over them (an upload wins over a default).
+
+        stations: (name, lat, lon, country); rooms: (building, room, room_type, surface m²);
+        rates: (year, currency, rate_to_eur).
+        """
+        ref = cls.default()
+        if airports is not None:
+            ref.airports = airports
+        ref.add_stations(stations)
+        ref.add_rooms(rooms)
+        ref.add_rates(rates)
+        return ref
+
+    def add_stations(self, rows: Iterable[tuple[str, float, float, str]]) -> None:
+        for name, lat, lon, country in rows:
+            key = station_key(name)
+            if key:
+                self.stations[key] = (float(lat), float(lon), str(country).strip().upper())
+
+    def add_rooms(self, rows: Iterable[tuple[str | None, str, str | None, float]]) -> None:
+        ambiguous: set[str] = set()
+        for building, room, rtype, surface in rows:
+            rk, bk = room_key(room), norm(building) or ""
+            if not rk:
+                continue
+            self.rooms_by_building[(bk, rk)] = float(surface)
+            if rtype:
+                self.room_types[(bk, rk)] = rtype
+            if rk in self.rooms and self.rooms[rk] != float(surface):
+                ambiguous.add(rk)
+            self.rooms[rk] = float(surface)
+        for rk in ambiguous:
+            del self.rooms[rk]
+
+    def add_rates(self, rows: Iterable[tuple[int, str, float]]) -> None:
+        for year, currency, rate in rows:
+            self.rates[(int(year), str(currency).strip().lower())] = float(rate)
+        self._rate_memo.clear()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def airport(self, iata: object) -> Point | None:
+        return self.airports.get(str(iata).strip().upper()) if iata else None
+
+    def station(self, name: object) -> Point | None:
+        key = station_key(name)
+        return self.stations.get(key) if key else None
+
+    def room_surface(self, building: object, room: object) -> float | None:
+        rk = room_key(room)
+        if rk is None:
+            return None
+        found = self.rooms_by_building.get((norm(building) or "", rk))
+        return found if found is not None else self.rooms.get(rk)
+
+    def room_type(self, building: object, room: object) -> str | None:
+        rk = room_key(room)
+        return self.room_types.get((norm(building) or "", rk)) if rk else None
+
+    def rate_to_eur(self, year: int | None, currency: object) -> float | None:
+        """EUR for one unit of ``currency`` in ``year``; ``amount_eur = amount × rate``.
+
+        A year without a rate uses the nearest year that has one (earlier on ties): a report
+        for a year the table does not cover yet still gets a plausible rate.
+        """
+        cur = (str(currency).strip().lower() if currency else "eur")
+        key = (int(year) if year is not None else 0, cur)
+        if key in self._rate_memo:
+            return self._rate_memo[key]
+        rate = 1.0 if cur == "eur" else self.rates.get(key)
+        if rate is None:
+            years = sorted(y for (y, c) in self.rates if c == cur)
+            if years:
+                target = key[0] if year is not None else years[-1]
+                best = min(years, key=lambda y: (abs(y - target), y))
+                rate = self.rates[(best, cur)]
+        self._rate_memo[key] = rate
+        return rate

@@ -1,0 +1,127 @@
+"""Set-based aggregation of module and report statistics for one (module type, year)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.orm import Session
+
+from carbon_domain import stats as stats_lib
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.db import locks
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.models import CarbonReport, CarbonReportModule
+
+_IN_PROGRESS = 1
+
+
+def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (s or {}).items() if k != "computed_at"}
+
+
+def aggregate_module_year(session: Session, module_type_id: int, year: int) -> dict[str, Any]:
+    """Rebuild `stats` of every module of this type in this year from emission rows (three
+    GROUP BY queries), then the stats of the reports whose module stats changed."""
+    # One writer per year on the shared report rows (the old system deadlocked here).
+    locks.xact_lock(session, locks.AGGREGATION_YEAR, year)
+    dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[ModuleType(module_type_id)]]
+    modules = session.execute(
+        select(CarbonReportModule.id, CarbonReportModule.carbon_report_id, CarbonReportModule.stats)
+        .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
+        .where(CarbonReportModule.module_type_id == module_type_id, CarbonReport.year == year)
+    ).all()
+    params = {"y": year, "dets": dets}
+    kg: dict[int, dict[int, float]] = {}
+    for mid, et, total in session.execute(text(
+        "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq)"
+        " FROM data_entry_emissions e JOIN data_entries de ON de.id = e.data_entry_id"
+        " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2"
+    ).bindparams(bindparam("dets", expanding=True)), params):
+        kg.setdefault(mid, {})[int(et)] = float(total)
+    counts: dict[int, tuple[int, int]] = {}
+    for mid, n, missing in session.execute(text(
+        "SELECT de.carbon_report_module_id, count(*), SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM"
+        " data_entry_emissions e WHERE e.data_entry_id = de.id) THEN 1 ELSE 0 END)"
+        " FROM data_entries de WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1"
+    ).bindparams(bindparam("dets", expanding=True)), params):
+        counts[mid] = (int(n), int(missing or 0))
+    now = utcnow()
+    changed_reports: set[int] = set()
+    updates = []
+    for mid, report_id, old in modules:
+        n, missing = counts.get(mid, (0, 0))
+        new = stats_lib.module_stats(kg.get(mid, {}), n, missing, computed_at=now)
+        if _comparable(new) != _comparable(old):
+            changed_reports.add(report_id)
+            updates.append({"mid": mid, "new_stats": new})
+    if updates:
+        t = CarbonReportModule.__table__
+        session.connection().execute(
+            t.update().where(t.c.id == bindparam("mid"))
+            .values(stats=bindparam("new_stats"), status=_IN_PROGRESS, last_updated=now),
+            updates,
+        )
+    for report_id in changed_reports:
+        mods = session.scalars(select(CarbonReportModule.stats).where(
+            CarbonReportModule.carbon_report_id == report_id)).all()
+        session.execute(update(CarbonReport).where(CarbonReport.id == report_id).values(
+            stats=stats_lib.report_stats(mods, computed_at=now), last_updated=now))
+    return {"modules": len(modules), "modules_changed": len(updates),
+            "reports_changed": len(changed_reports),
+            "entries": sum(c[0] for c in counts.values())}
+
+
+MAX_RERUNS = 5
+
+
+def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | None:
+    """Claim and run one coalesced aggregation; rerun while requests marked it dirty."""
+    from sqlalchemy import update as sa_update
+
+    from carbon_domain.db.enums import JobResult, JobState
+    from carbon_domain.db.models import DataIngestionJob as Job
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services import jobs
+
+    with session_scope() as s:
+        attempt = jobs.claim(s, job_id, task_id)
+        if attempt is None:
+            return None
+        job = s.get(Job, job_id)
+        assert job is not None
+        module, year, pipeline_id = job.module_type_id, job.year, job.pipeline_id
+    runs: list[dict[str, Any]] = []
+    while True:
+        with session_scope() as s:
+            # Cleared before reading inputs: a request landing from here on reruns us.
+            s.execute(sa_update(Job).where(Job.id == job_id).values(dirty=False))
+        with session_scope() as s:
+            summary = aggregate_module_year(s, module, year)  # type: ignore[arg-type]
+            runs.append(summary)
+            jobs.heartbeat(s, job_id, message=f"Aggregated {summary['modules']} modules"
+                                              f" (run {len(runs)})")
+        with session_scope() as s:
+            job = s.get(Job, job_id, with_for_update=True)
+            if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
+                return None
+            if job.dirty and len(runs) <= MAX_RERUNS:
+                continue
+            last = runs[-1]
+            jobs.finish(s, job_id, attempt, JobResult.SUCCESS,
+                        f"Aggregated {last['modules']} modules of {last['reports_changed']}"
+                        f" changed reports ({len(runs)} run{'s' if len(runs) > 1 else ''})",
+                        {"aggregation": {"runs": len(runs), "last": last}})
+            if pipeline_id is not None:
+                jobs.recompute_pipeline_status(s, pipeline_id)
+            for link in _pipelines_linking(s, job_id):
+                jobs.recompute_pipeline_status(s, link)
+            return {"job_id": job_id, "runs": len(runs), **last}
+
+
+def _pipelines_linking(session: Session, job_id: int) -> list[Any]:
+    from carbon_domain.db.enums import PipelineStatus
+    from carbon_domain.db.models import Pipeline
+
+    ps = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING)).all()
+    return [p.id for p in ps if job_id in (p.meta or {}).get("linked_job_ids", [])]

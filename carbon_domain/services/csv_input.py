@@ -1,0 +1,78 @@
+"""Reading uploaded CSV bytes: whole-file problems become one clear `CsvProblem` (HTTP 400,
+nothing written); row problems are left to the row parsers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator
+
+csv.field_size_limit(min(sys.maxsize, 10 * 1024 * 1024))
+
+
+class CsvProblem(ValueError):
+    """The file cannot be used at all."""
+
+
+def decode(content: bytes) -> str:
+    if not content or not content.strip():
+        raise CsvProblem("the file is empty")
+    if b"\x00" in content[:65536]:
+        raise CsvProblem("the file is not UTF-8 text (it contains NUL bytes; is it a"
+                         " spreadsheet or UTF-16 file? export it as CSV UTF-8)")
+    try:
+        # utf-8-sig drops the byte-order mark Excel writes.
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvProblem(
+            f"the file is not UTF-8 text (invalid byte 0x{content[exc.start]:02x} at"
+            f" position {exc.start}); export it as CSV UTF-8") from None
+
+
+def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header (trimmed, lower-cased) and an iterator of (line number, row dict)."""
+    text = decode(content)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        raw_header = next(reader)
+    except StopIteration:
+        raise CsvProblem("the file is empty") from None
+    except csv.Error as exc:
+        raise CsvProblem(f"the header row is not valid CSV: {exc}") from None
+    header = [h.strip().lower() for h in raw_header]
+    if not any(header):
+        raise CsvProblem("the first row must be a header naming the columns")
+    if len(header) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if sep in raw_header[0]:
+                raise CsvProblem(f"columns must be separated by commas; the header looks"
+                                 f" separated by {name}")
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise CsvProblem(f"duplicate column(s) in the header: {', '.join(dupes)}")
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        line = 1
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line += 1
+                yield line, {"__csv_error__": str(exc)}
+                continue
+            line += 1
+            if not values or not any(v.strip() for v in values):
+                continue
+            yield line, dict(zip(header, values))
+    return header, rows()
+
+
+def check_has_rows(content: bytes) -> list[str]:
+    """Header of a usable file; CsvProblem when it has no data rows."""
+    header, rows = read_csv(content)
+    if next(rows, None) is None:
+        raise CsvProblem("the file has a header but no data rows")
+    return header

@@ -1,0 +1,292 @@
+"""Ingest services: parse a stored upload, validate every row, write in one transaction.
+
+Row problems skip the row and are reported (row number and reason, first 100 kept);
+the result is SUCCESS (nothing skipped), WARNING (some skipped) or ERROR (nothing usable).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from carbon_domain import csv_rows
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.db import locks
+from carbon_domain.db.enums import JobResult
+from carbon_domain.db.models import (
+    BuildingRoom, CarbonReport, CarbonReportModule, DataIngestionJob, ExchangeRate, Station, Unit,
+)
+from carbon_domain.services.csv_input import read_csv
+from carbon_domain.services.factors import upsert_factor_rows
+from carbon_domain.services.uploads import read_upload
+from carbon_domain.settings import get_settings
+
+
+@dataclass
+class IngestOutcome:
+    result: JobResult
+    message: str
+    meta: dict[str, Any]
+    recalc_dets: list[int] = field(default_factory=list)
+
+
+class _Rows:
+    """Collects row errors (first N kept) and counts."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.skipped = 0
+        self.errors: list[dict[str, Any]] = []
+        self.cap = get_settings().max_row_errors
+
+    def error(self, line: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.errors) < self.cap:
+            self.errors.append({"row": line, "reason": reason[:200]})
+
+    def outcome(self, processed: int, what: str, extra: str = "",
+                meta: dict[str, Any] | None = None, recalc: list[int] | None = None
+                ) -> IngestOutcome:
+        if processed == 0:
+            result = JobResult.ERROR
+            msg = f"ERROR: no usable rows ({self.skipped} of {self.total} rows rejected)"
+        elif self.skipped:
+            result = JobResult.WARNING
+            msg = f"WARNING: {processed} {what}, {self.skipped} rows skipped"
+        else:
+            result = JobResult.SUCCESS
+            msg = f"Success: {processed} {what}"
+        if extra:
+            msg += f"; {extra}"
+        if self.errors:
+            first = self.errors[0]
+            msg += f" — first error: row {first['row']}: {first['reason']}"
+        m = {"rows": self.total, "processed": processed, "skipped": self.skipped,
+             "row_errors": self.errors, **(meta or {})}
+        return IngestOutcome(result, msg, m, recalc or [] if result != JobResult.ERROR else [])
+
+
+def _rows(session: Session, job: DataIngestionJob):  # type: ignore[no-untyped-def]
+    if job.upload_id is None:
+        raise ValueError(f"job {job.id} has no upload")
+    return read_csv(read_upload(session, job.upload_id))
+
+
+def _det(job: DataIngestionJob) -> DataEntryType | None:
+    return DataEntryType(job.data_entry_type_id) if job.data_entry_type_id else None
+
+
+def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
+    module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
+    det = _det(job)
+    header, rows = _rows(session, job)
+    problem = csv_rows.factor_header_problem(module, det, header)
+    if problem:
+        return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
+    acc = _Rows()
+    parsed: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = []
+    for line, row in rows:
+        acc.total += 1
+        if "__csv_error__" in row:
+            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
+            continue
+        try:
+            f = csv_rows.parse_factor_row(module, det, row)
+        except csv_rows.RowError as exc:
+            acc.error(line, str(exc))
+            continue
+        parsed.append((f.det, f.emission_type_id, f.classification, f.values))
+    if parsed:
+        # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
+        locks.xact_lock(session, locks.FACTORS_VS_RECALC,
+                        locks.module_year_key(module.value, job.year))  # type: ignore[arg-type]
+        upsert_factor_rows(session, year=job.year, job_id=job.id, rows=parsed)
+    dets = sorted({p[0] for p in parsed})
+    recalc = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
+    if not (job.meta or {}).get("config", {}).get("recalculate"):
+        recalc = []
+    return acc.outcome(len(parsed), "factors upserted", meta={"data_entry_type_ids": dets},
+                       recalc=recalc)
+
+
+def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, tuple[int, int]]:
+    """unit institutional_id → (unit id, carbon_report_module id) for this module and year."""
+    q = (select(Unit.institutional_id, Unit.institutional_code, Unit.id, CarbonReportModule.id)
+         .join(CarbonReport, CarbonReport.unit_id == Unit.id)
+         .join(CarbonReportModule, CarbonReportModule.carbon_report_id == CarbonReport.id)
+         .where(CarbonReport.year == year, CarbonReportModule.module_type_id == module.value))
+    out: dict[str, tuple[int, int]] = {}
+    for inst_id, code, unit_id, crm_id in session.execute(q):
+        if code:
+            out.setdefault(str(code).strip().lower(), (unit_id, crm_id))
+        if inst_id:
+            out[str(inst_id).strip().lower()] = (unit_id, crm_id)
+    return out
+
+
+def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcome:
+    from carbon_domain.services.slices import load_reference_data
+
+    module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
+    det = _det(job)
+    year: int = job.year  # type: ignore[assignment]
+    header, rows = _rows(session, job)
+    problem = csv_rows.entry_header_problem(module, det, header)
+    if problem:
+        return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
+    refs = load_reference_data(session)
+    units = _unit_modules(session, module, year)
+    acc = _Rows()
+    parsed: list[tuple[int, int, int, str]] = []  # crm id, det, unit id, data json
+    for line, row in rows:
+        acc.total += 1
+        if "__csv_error__" in row:
+            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
+            continue
+        try:
+            e = csv_rows.parse_entry_row(module, det, row, refs=refs)
+        except csv_rows.RowError as exc:
+            acc.error(line, str(exc))
+            continue
+        key = (e.unit_institutional_id or "").strip().lower()
+        target = units.get(key)
+        if target is None:
+            acc.error(line, f"unknown unit {e.unit_institutional_id!r} (no unit with that"
+                            f" institutional id has a {year} report; upload units first)")
+            continue
+        parsed.append((target[1], e.det, target[0], json.dumps(e.data, ensure_ascii=False)))
+    dets = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
+    if not parsed:
+        return acc.outcome(0, "entries")
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
+    # Replace this year's CSV entries of the type(s); manual entries are never touched.
+    deleted = session.execute(text(
+        "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
+        " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
+        {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]
+    _insert_entries(session, parsed, year, job.id)
+    return acc.outcome(len(parsed), "entries loaded", extra=f"{deleted} previous entries replaced",
+                       meta={"data_entry_type_ids": sorted({p[1] for p in parsed}),
+                             "replaced": deleted}, recalc=dets)
+
+
+def _insert_entries(session: Session, parsed: list[tuple[int, int, int, str]], year: int,
+                    job_id: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        buf = io.StringIO()
+        for crm, det, unit, data in parsed:
+            # COPY text format: escape backslashes, tabs and newlines inside the JSON.
+            esc = data.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") \
+                .replace("\r", "\\r")
+            buf.write(f"{crm}\t{det}\t{esc}\tcsv\t{year}\t{unit}\t{job_id}\n")
+        buf.seek(0)
+        raw = session.connection().connection.dbapi_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.copy_expert(
+                "COPY data_entries (carbon_report_module_id, data_entry_type_id, data, source,"
+                " year, unit_id, created_by_job_id) FROM STDIN", buf)
+        return
+    session.execute(text(
+        "INSERT INTO data_entries (carbon_report_module_id, data_entry_type_id, data, source,"
+        " year, unit_id, created_by_job_id, created_at, updated_at) VALUES (:c, :d, :j, 'csv',"
+        " :y, :u, :job, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+        [{"c": c, "d": d, "j": j, "y": year, "u": u, "job": job_id} for c, d, u, j in parsed])
+
+
+def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
+    """Create or update units, then each unit's report for the year with its 8 modules."""
+    year: int = job.year  # type: ignore[assignment]
+    header, rows = _rows(session, job)
+    problem = csv_rows.reference_header_problem("units", header)
+    if problem:
+        return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
+    acc = _Rows()
+    good: dict[str, Any] = {}
+    for line, row in rows:
+        acc.total += 1
+        try:
+            u = csv_rows.parse_unit_row(row)
+        except csv_rows.RowError as exc:
+            acc.error(line, str(exc))
+            continue
+        good[u.institutional_code] = u
+    existing = {u.institutional_code: u for u in session.scalars(
+        select(Unit).where(Unit.institutional_code.in_(list(good))))}
+    created = 0
+    for code, u in good.items():
+        unit = existing.get(code)
+        if unit is None:
+            unit = Unit(institutional_code=code)
+            session.add(unit)
+            created += 1
+        unit.institutional_id = u.institutional_id
+        unit.name = u.name
+        unit.level = u.level
+        unit.parent_institutional_code = u.parent_institutional_code
+    session.flush()
+    unit_ids = [u.id for u in session.scalars(select(Unit).where(Unit.institutional_code.in_(list(good))))]
+    reports = {r.unit_id: r for r in session.scalars(
+        select(CarbonReport).where(CarbonReport.year == year, CarbonReport.unit_id.in_(unit_ids)))}
+    new_reports = 0
+    for uid in unit_ids:
+        if uid not in reports:
+            r = CarbonReport(unit_id=uid, year=year)
+            session.add(r)
+            session.flush()
+            session.add_all(CarbonReportModule(carbon_report_id=r.id, module_type_id=m.value,
+                                               status=0) for m in ModuleType)
+            new_reports += 1
+    return acc.outcome(len(good), "units synced",
+                       extra=f"{created} new units, {new_reports} new {year} reports")
+
+
+def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
+    kind = (job.meta or {}).get("config", {}).get("kind")
+    header, rows = _rows(session, job)
+    problem = csv_rows.reference_header_problem(kind, header)
+    if problem:
+        return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
+    parser = {"stations": csv_rows.parse_station_row, "building-rooms": csv_rows.parse_room_row,
+              "exchange-rates": csv_rows.parse_rate_row}[kind]
+    acc = _Rows()
+    good: dict[Any, Any] = {}
+    for line, row in rows:
+        acc.total += 1
+        try:
+            r = parser(row)
+        except csv_rows.RowError as exc:
+            acc.error(line, str(exc))
+            continue
+        good[_ref_key(kind, r)] = r
+    for r in good.values():
+        _upsert_reference(session, kind, r)
+    return acc.outcome(len(good), f"{kind} rows upserted")
+
+
+def _ref_key(kind: str, r: Any) -> Any:
+    if kind == "stations":
+        return r.name.strip().lower()
+    if kind == "building-rooms":
+        return (r.building_name, r.room_name)
+    return (r.year, r.currency.lower())
+
+
+def _upsert_reference(session: Session, kind: str, r: Any) -> None:
+    if kind == "stations":
+        row = session.scalar(select(Station).where(Station.name == r.name)) or Station(name=r.name)
+        row.latitude, row.longitude, row.country_code = r.latitude, r.longitude, r.country_code
+    elif kind == "building-rooms":
+        row = session.scalar(select(BuildingRoom).where(
+            BuildingRoom.building_name == r.building_name, BuildingRoom.room_name == r.room_name)
+        ) or BuildingRoom(building_name=r.building_name, room_name=r.room_name)
+        row.room_type, row.room_surface_square_meter = r.room_type, r.room_surface_square_meter
+    else:
+        row = session.get(ExchangeRate, (r.year, r.currency.lower())) or ExchangeRate(
+            year=r.year, currency=r.currency.lower())
+        row.rate_to_eur = r.rate_to_eur
+    session.add(row)

@@ -1,0 +1,340 @@
+"""Job and pipeline lifecycle: create before dispatch, atomic claim, fenced finish, dedup.
+
+Every transition is one conditional UPDATE, so a redelivered or duplicated message can
+never run a job twice at once or overwrite a newer attempt's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.enums import (
+    ACTIVE_STATES, IngestionMethod, JobResult, JobState, JobType, PipelineStatus, TargetType,
+)
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline
+from carbon_domain.settings import get_settings
+
+
+class ClaimBusy(Exception):
+    """Another job of the same (module, type, target, method, year) is running right now."""
+
+
+@dataclass(frozen=True)
+class Request:
+    job_id: int
+    pipeline_id: uuid.UUID | None
+    created: bool  # False: an active job already covered it (dedup hit)
+    state: str
+
+
+def create_pipeline(session: Session, *, kind: str, module_type_id: int | None,
+                    year: int | None, created_by: str | None) -> Pipeline:
+    # The pipeline row first: job rows reference it (a shipped bug of the old system).
+    p = Pipeline(id=uuid.uuid4(), kind=kind, status=PipelineStatus.RUNNING,
+                 module_type_id=module_type_id, year=year, created_by=created_by,
+                 started_at=utcnow(), meta={})
+    session.add(p)
+    session.flush()
+    return p
+
+
+def create_job(session: Session, *, pipeline_id: uuid.UUID | None, job_type: JobType,
+               target_type: TargetType, ingestion_method: IngestionMethod,
+               module_type_id: int | None = None, data_entry_type_id: int | None = None,
+               year: int | None = None, created_by: str | None = None,
+               upload_id: int | None = None, config: dict[str, Any] | None = None,
+               message: str = "Waiting for a worker") -> Job:
+    job = Job(
+        pipeline_id=pipeline_id, job_type=job_type, target_type=target_type,
+        ingestion_method=ingestion_method, module_type_id=module_type_id,
+        data_entry_type_id=data_entry_type_id, year=year, created_by=created_by,
+        upload_id=upload_id, meta={"config": config or {}}, state=JobState.NOT_STARTED,
+        status_message=message, max_attempts=get_settings().job_max_attempts,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.UUID | None,
+                  input_job_id: int | None = None) -> Request:
+    """Insert under a partial unique index; a hit returns the active job (never an error).
+
+    A hit on a RUNNING job marks it dirty: it has already read its inputs, so it must run
+    once more after it finishes or this request's update would be lost.
+    """
+    try:
+        with session.begin_nested():
+            job = make()
+        return Request(job.id, job.pipeline_id, True, job.state)
+    except IntegrityError as exc:
+        if "uq_emission_recalc_active" not in str(exc) and "uq_aggregation_active" not in str(exc):
+            raise
+    active = session.scalars(find_active().with_for_update()).first()
+    if active is None:  # it finished between our insert and this read: try once more
+        return _dedup_insert(session, make, find_active, link_to, input_job_id)
+    if active.state == JobState.RUNNING:
+        active.dirty = True
+    elif input_job_id is not None:
+        # Not started yet, so it will read this input: staleness must count it as covered
+        # even though the input job's id is higher than this job's.
+        covered = max(int((active.meta or {}).get("covers_input_job_id") or 0), input_job_id)
+        active.meta = {**(active.meta or {}), "covers_input_job_id": covered}
+    if link_to is not None and active.pipeline_id != link_to:
+        link_pipeline(session, link_to, active.id)
+    session.flush()
+    return Request(active.id, active.pipeline_id, False, active.state)
+
+
+def link_pipeline(session: Session, pipeline_id: uuid.UUID, job_id: int) -> None:
+    p = session.get(Pipeline, pipeline_id, with_for_update=True)
+    if p is None:
+        return
+    linked = list((p.meta or {}).get("linked_job_ids", []))
+    if job_id not in linked:
+        p.meta = {**(p.meta or {}), "linked_job_ids": linked + [job_id]}
+
+
+def request_recalc(session: Session, *, pipeline_id: uuid.UUID | None, module_type_id: int,
+                   data_entry_type_id: int, year: int, created_by: str | None,
+                   config: dict[str, Any] | None = None, input_job_id: int | None = None
+                   ) -> Request:
+    def make() -> Job:
+        return create_job(
+            session, pipeline_id=pipeline_id, job_type=JobType.emission_recalc,
+            target_type=TargetType.DATA_ENTRIES, ingestion_method=IngestionMethod.computed,
+            module_type_id=module_type_id, data_entry_type_id=data_entry_type_id, year=year,
+            created_by=created_by, config=config)
+
+    def find() -> Any:
+        return select(Job).where(
+            Job.job_type == JobType.emission_recalc, Job.module_type_id == module_type_id,
+            Job.data_entry_type_id == data_entry_type_id, Job.year == year,
+            Job.state.in_(ACTIVE_STATES))
+    return _dedup_insert(session, make, find, pipeline_id, input_job_id)
+
+
+def request_aggregation(session: Session, *, pipeline_id: uuid.UUID | None,
+                        module_type_id: int, year: int, created_by: str | None) -> Request:
+    def make() -> Job:
+        return create_job(
+            session, pipeline_id=pipeline_id, job_type=JobType.aggregation,
+            target_type=TargetType.STATISTICS, ingestion_method=IngestionMethod.computed,
+            module_type_id=module_type_id, year=year, created_by=created_by)
+
+    def find() -> Any:
+        return select(Job).where(
+            Job.job_type == JobType.aggregation, Job.module_type_id == module_type_id,
+            Job.year == year, Job.state.in_(ACTIVE_STATES))
+    return _dedup_insert(session, make, find, pipeline_id)
+
+
+def mark_dispatched(session: Session, job_id: int, task_id: str) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.state == JobState.NOT_STARTED)
+        .values(state=JobState.QUEUED, dispatched_at=utcnow(), celery_task_id=task_id,
+                status_message="Queued")
+    )
+
+
+def mark_dispatch_failed(session: Session, job_id: int, reason: str) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.state == JobState.NOT_STARTED)
+        .values(status_message=f"Not dispatched yet (broker unreachable: {reason}); "
+                               "the reconciler retries it")
+    )
+
+
+def claim(session: Session, job_id: int, task_id: str | None) -> int | None:
+    """Take a job: RUNNING and is_current in one statement. Returns the attempt number,
+    or None when it is not claimable (finished, aborted, or held by another live task).
+
+    A redelivered message (same task id) may re-take its own RUNNING job: its previous
+    holder died. Raises ClaimBusy while another job of the same combo runs.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        return None
+    same_combo = and_(
+        Job.id != job_id,
+        Job.module_type_id.is_not_distinct_from(job.module_type_id),
+        Job.data_entry_type_id.is_not_distinct_from(job.data_entry_type_id),
+        Job.target_type == job.target_type,
+        Job.ingestion_method == job.ingestion_method,
+        Job.year.is_not_distinct_from(job.year),
+    )
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            session.execute(update(Job).where(
+                same_combo, Job.is_current.is_(True), Job.state != JobState.RUNNING
+            ).values(is_current=False))
+            claimable = or_(
+                Job.state.in_((JobState.NOT_STARTED, JobState.QUEUED)),
+                and_(Job.state == JobState.RUNNING, Job.celery_task_id == task_id)
+                if task_id else false(),
+            )
+            res = session.execute(
+                update(Job).where(Job.id == job_id, Job.attempts < Job.max_attempts, claimable)
+                .values(state=JobState.RUNNING, is_current=True, attempts=Job.attempts + 1,
+                        started_at=Job.started_at if job.started_at else now,
+                        heartbeat_at=now, celery_task_id=task_id, status_message="Running")
+                .returning(Job.attempts)
+            ).scalar()
+    except IntegrityError as exc:
+        if "uq_jobs_is_current" in str(exc):
+            raise ClaimBusy(f"job {job_id}: another job of the same scope is running") from exc
+        raise
+    session.expire(job)
+    return int(res) if res is not None else None
+
+
+def heartbeat(session: Session, job_id: int, *, message: str | None = None,
+              done: int | None = None, total: int | None = None) -> None:
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if message is not None:
+        values["status_message"] = message
+    if done is not None:
+        values["progress_done"] = done
+    if total is not None:
+        values["progress_total"] = total
+    session.execute(update(Job).where(Job.id == job_id, Job.state == JobState.RUNNING)
+                    .values(**values))
+
+
+def finish(session: Session, job_id: int, attempt: int | None, result: JobResult,
+           message: str, meta: dict[str, Any] | None = None) -> bool:
+    """Close a job, only if this attempt still owns it (a stale redelivery cannot
+    overwrite a newer result). A result other than SUCCESS never says "Success"."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != JobState.RUNNING:
+        return False
+    if attempt is not None and job.attempts != attempt:
+        return False
+    if result != JobResult.SUCCESS and message.lower().startswith("success"):
+        message = f"{result.value}: {message}"
+    merged = dict(job.meta or {})
+    merged.update(meta or {})
+    merged["progress"] = {"done": job.progress_done, "total": job.progress_total}
+    job.meta = merged
+    job.state = JobState.FINISHED
+    job.result = result
+    job.status_message = message[:2000]
+    job.finished_at = utcnow()
+    job.heartbeat_at = job.finished_at
+    session.flush()
+    return True
+
+
+def fail_unclaimed(session: Session, job_id: int, message: str) -> bool:
+    """Finish a job that never started (e.g. bad configuration) as ERROR."""
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE_STATES))
+        .values(state=JobState.FINISHED, result=JobResult.ERROR, status_message=message,
+                finished_at=utcnow())
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def set_meta(session: Session, job_id: int, **items: Any) -> None:
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is not None:
+        job.meta = {**(job.meta or {}), **items}
+
+
+def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
+    """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
+    reruns), oldest first."""
+    p = session.get(Pipeline, pipeline_id)
+    own = list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.id)))
+    linked_ids = list((p.meta or {}).get("linked_job_ids", [])) if p else []
+    seen = {j.id for j in own}
+    extra: list[Job] = []
+    while linked_ids:
+        batch = [i for i in linked_ids if i not in seen]
+        if not batch:
+            break
+        rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
+        extra.extend(rows)
+        seen.update(r.id for r in rows)
+        linked_ids = [r.meta.get("rerun_job_id") for r in rows if (r.meta or {}).get("rerun_job_id")]
+    return own + sorted(extra, key=lambda j: j.id)
+
+
+def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID) -> str | None:
+    """Status from the rows: RUNNING while any expected job is active; FAILED if the root
+    job erred; PARTIAL if the root's data landed but a later step erred; else SUCCESS."""
+    p = session.get(Pipeline, pipeline_id, with_for_update=True)
+    if p is None:
+        return None
+    jobs = pipeline_jobs(session, pipeline_id)
+    own = [j for j in jobs if j.pipeline_id == pipeline_id]
+    errors = [j for j in own if j.result == JobResult.ERROR]
+    p.job_count = len(own)
+    p.error_count = len(errors)
+    p.last_error = next((j.status_message for j in errors), None)
+    p.updated_at = utcnow()
+    if p.status == PipelineStatus.ABORTED:
+        return p.status
+    if any(j.state in ACTIVE_STATES for j in jobs) or not own:
+        p.status = PipelineStatus.RUNNING
+        p.finished_at = None
+        return p.status
+    root = own[0]
+    if root.result == JobResult.ERROR:
+        p.status = PipelineStatus.FAILED
+    elif errors:
+        p.status = PipelineStatus.PARTIAL
+    else:
+        p.status = PipelineStatus.SUCCESS
+    p.finished_at = max((j.finished_at for j in jobs if j.finished_at), default=utcnow())
+    return p.status
+
+
+def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
+                   ) -> tuple[list[int], list[str]]:
+    """Finish every active job of the pipeline as ERROR and return (job ids, task ids to
+    revoke). Chunks check their job's state first, so queued chunks become no-ops."""
+    from carbon_domain.db.models import RecalcChunk
+
+    p = session.get(Pipeline, pipeline_id, with_for_update=True)
+    if p is None:
+        raise LookupError(f"pipeline {pipeline_id} not found")
+    active = list(session.scalars(
+        select(Job).where(Job.pipeline_id == pipeline_id, Job.state.in_(ACTIVE_STATES))
+        .with_for_update()))
+    now = utcnow()
+    task_ids: list[str] = []
+    for job in active:
+        job.state = JobState.FINISHED
+        job.result = JobResult.ERROR
+        job.status_message = f"Aborted by {by or 'operator'}"
+        job.finished_at = now
+        job.dirty = False
+        job.meta = {**(job.meta or {}), "aborted": True, "aborted_by": by,
+                    "aborted_at": now.isoformat()}
+        if job.celery_task_id:
+            task_ids.append(job.celery_task_id)
+    if active:
+        task_ids += [t for t in session.scalars(select(RecalcChunk.task_id).where(
+            RecalcChunk.job_id.in_([j.id for j in active]), RecalcChunk.done.is_(False)
+        )) if t]
+    if active or p.status == PipelineStatus.RUNNING:
+        p.status = PipelineStatus.ABORTED
+        p.finished_at = now
+        p.meta = {**(p.meta or {}), "aborted_by": by}
+    session.flush()
+    return [j.id for j in active], task_ids
+
+
+def active_since(job: Job) -> datetime | None:
+    return job.heartbeat_at or job.started_at or job.created_at

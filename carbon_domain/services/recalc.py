@@ -1,0 +1,307 @@
+"""Chunked recalculation of a (data entry type, year) slice.
+
+A chunk is an id range of one slice. It rewrites its entries' emission rows in one
+transaction (delete + bulk insert), so a redelivered chunk leaves exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import DataEntryType, MODULE_OF
+from carbon_domain.db import locks
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.enums import JobResult, JobState
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import RecalcChunk
+from carbon_domain.services import jobs
+from carbon_domain.services.slices import load_slice_context
+from carbon_domain.settings import get_settings
+
+MAX_ERROR_DETAILS = 100
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job_id: int
+    attempt: int
+    det: int
+    module_type_id: int
+    year: int
+    chunk_nos: tuple[int, ...]
+
+
+def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int, int],
+             chunk_size: int | None = None) -> PlannedJob:
+    """Split the job's slice into id-range chunks and record them as its expected fan-out."""
+    job = session.get(Job, job_id)
+    assert job is not None and job.data_entry_type_id is not None and job.year is not None
+    size = chunk_size or get_settings().chunk_size
+    det, year = job.data_entry_type_id, job.year
+    bounds = [r[0] for r in session.execute(text(
+        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
+        " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
+    ), {"d": det, "y": year, "cs": size})]
+    total, max_id = session.execute(text(
+        "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
+    ), {"d": det, "y": year}).one()
+    # A re-plan (retry after a lost chord) starts the fan-out afresh.
+    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
+    chunks = []
+    for i, lo in enumerate(bounds):
+        hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
+        planned = size if i + 1 < len(bounds) else int(total) - size * i
+        chunks.append(RecalcChunk(job_id=job_id, chunk_no=i, lo_id=lo, hi_id=hi,
+                                  planned_entries=planned))
+    session.add_all(chunks)
+    name = DataEntryType(det).name
+    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
+                                           "position": list(position), "chunks": len(chunks),
+                                           "chunk_size": size})
+    jobs.heartbeat(session, job_id, done=0, total=int(total),
+                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
+    session.flush()
+    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
+                      tuple(c.chunk_no for c in chunks))
+
+
+def record_chunk_task_ids(session: Session, job_id: int, task_ids: dict[int, str]) -> None:
+    for chunk_no, task_id in task_ids.items():
+        session.execute(update(RecalcChunk).where(
+            RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no
+        ).values(task_id=task_id))
+
+
+def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
+                      ) -> dict[str, Any]:
+    """Recompute one chunk. Returns a small envelope; bad entries are reported, never raised."""
+    started = time.perf_counter()
+    job = session.execute(
+        select(Job.state, Job.attempts, Job.data_entry_type_id, Job.year, Job.module_type_id,
+               Job.meta, Job.progress_total)
+        .where(Job.id == job_id)
+    ).one_or_none()
+    if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
+        # Aborted, finished or superseded by a newer attempt: nothing to do.
+        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
+    chunk = session.get(RecalcChunk, (job_id, chunk_no))
+    if chunk is None:
+        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
+    det, year, module = job.data_entry_type_id, job.year, job.module_type_id
+    # Shared: chunks run side by side, but never while factors of this module/year are
+    # being written (a recalculation must not read a half-written factor set).
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module, year),
+                    shared=True)
+    ctx = load_slice_context(session, det, year)
+    entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id)
+    from carbon_domain.engine import compute_batch
+
+    result = compute_batch(det, entries, ctx.index, ctx.refs)
+    session.execute(text(
+        "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
+        " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
+    ), {"d": det, "y": year, "lo": chunk.lo_id, "hi": chunk.hi_id})
+    write_rows(session, result.rows)
+    _relink(session, result.relinked)
+    chunk.done = True
+    chunk.entries = result.entries
+    chunk.rows = len(result.rows)
+    chunk.missing = len(result.missing)
+    chunk.errors = len(result.errors)
+    chunk.error_details = [{"entry_id": e, "reason": r[:200]} for e, r in result.errors[:20]]
+    chunk.seconds = time.perf_counter() - started
+    chunk.finished_at = utcnow()
+    session.flush()
+    done = session.scalar(select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
+        RecalcChunk.job_id == job_id, RecalcChunk.done.is_(True)))
+    pos = (job.meta or {}).get("config", {}).get("position", [1, 1])
+    jobs.heartbeat(session, job_id, done=int(done or 0),
+                   message=f"Recalculating {DataEntryType(det).name} ({pos[0]}/{pos[1]}):"
+                           f" {int(done or 0)}/{job.progress_total}")
+    return {"ok": True, "job_id": job_id, "chunk": chunk_no, "entries": result.entries,
+            "rows": len(result.rows), "missing": len(result.missing),
+            "errors": len(result.errors), "seconds": round(chunk.seconds, 4)}
+
+
+def _read_entries(session: Session, det: int, year: int, lo: int, hi: int
+                  ) -> list[tuple[int, dict[str, Any]]]:
+    rows = session.execute(text(
+        "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
+        " AND id BETWEEN :lo AND :hi ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
+    out = []
+    import json
+    for i, data in rows:
+        out.append((i, json.loads(data) if isinstance(data, str) else data))
+    return out
+
+
+def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert emission rows: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        buf = io.StringIO()
+        w = buf.write
+        null = "\\N"
+        for de, et, scope, kg, av, fid in rows:
+            w(f"{de}\t{et}\t{scope}\t{kg!r}\t{null if av is None else repr(av)}\t"
+              f"{null if fid is None else fid}\n")
+        buf.seek(0)
+        raw = session.connection().connection.dbapi_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.copy_expert(
+                "COPY data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
+                " additional_value, primary_factor_id) FROM STDIN", buf)
+        return
+    session.execute(text(
+        "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
+        " additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c, :d, :e, :f,"
+        " CURRENT_TIMESTAMP)"),
+        [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
+
+
+def _relink(session: Session, relinked: dict[int, int | None]) -> None:
+    if not relinked:
+        return
+    params = [{"i": k, "f": v} for k, v in relinked.items()]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(
+            "UPDATE data_entries SET data = data || jsonb_build_object('primary_factor_id',"
+            " CAST(:f AS integer)), updated_at = now() WHERE id = :i"), params)
+    else:
+        session.execute(text(
+            "UPDATE data_entries SET data = json_set(data, '$.primary_factor_id', :f),"
+            " updated_at = CURRENT_TIMESTAMP WHERE id = :i"), params)
+
+
+@dataclass(frozen=True)
+class FinishOutcome:
+    job_id: int
+    result: JobResult
+    module_type_id: int
+    year: int
+    pipeline_id: Any
+    rerun_job_id: int | None
+
+
+def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = False
+               ) -> FinishOutcome | None:
+    """Close a recalculation from its chunk rows (the expected fan-out, not a snapshot)."""
+    job = session.get(Job, job_id)
+    if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
+        return None
+    chunks = list(session.scalars(select(RecalcChunk).where(RecalcChunk.job_id == job_id)))
+    undone = [c for c in chunks if not c.done]
+    entries = sum(c.entries for c in chunks)
+    rows = sum(c.rows for c in chunks)
+    missing = sum(c.missing for c in chunks)
+    errors = sum(c.errors for c in chunks)
+    details = [d for c in chunks for d in (c.error_details or [])][:MAX_ERROR_DETAILS]
+    name = DataEntryType(job.data_entry_type_id).name  # type: ignore[arg-type]
+    if undone or lost:
+        result = JobResult.ERROR
+        msg = (f"ERROR: {len(undone)} of {len(chunks)} chunks of {name} did not complete"
+               f" (worker lost or retries exhausted); the type stays stale")
+    else:
+        result = JobResult.WARNING if errors else JobResult.SUCCESS
+        msg = (f"Recalculated {entries} {name} entries: {rows} emission rows,"
+               f" {missing} without a matching factor, {errors} errors")
+        if errors:
+            msg = f"WARNING: {msg}; first error: entry {details[0]['entry_id']}: {details[0]['reason']}"
+    meta = {"recalculation": {"entries": entries, "rows": rows, "missing_factors": missing,
+                              "errors": errors, "error_details": details,
+                              "chunks": len(chunks), "undone_chunks": len(undone)}}
+    dirty = job.dirty
+    job.dirty = False
+    if not jobs.finish(session, job_id, attempt, result, msg, meta):
+        return None
+    rerun = None
+    if dirty and not lost:
+        # A request arrived while this job read its inputs: run once more so it is not lost.
+        req = jobs.request_recalc(
+            session, pipeline_id=job.pipeline_id, module_type_id=job.module_type_id,  # type: ignore[arg-type]
+            data_entry_type_id=job.data_entry_type_id, year=job.year,  # type: ignore[arg-type]
+            created_by=job.created_by, config={"rerun_of": job_id})
+        rerun = req.job_id
+        jobs.set_meta(session, job_id, rerun_job_id=rerun)
+    return FinishOutcome(job_id, result, job.module_type_id, job.year, job.pipeline_id, rerun)  # type: ignore[arg-type]
+
+
+def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
+              root_job_id: int | None = None) -> list[PlannedJob]:
+    """Claim the requested recalculation jobs and split each slice into chunks.
+
+    Types other modules depend on (research facilities) are planned last, so their
+    position in the progress message matches the order they run in.
+    """
+    from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
+
+    if root_job_id is not None:
+        jobs.claim(session, root_job_id, task_id)
+    claimed: list[tuple[int, int, int]] = []
+    for job_id in job_ids:
+        attempt = jobs.claim(session, job_id, task_id)
+        if attempt is None:
+            continue  # finished, aborted, or already planned by a live task
+        det = session.scalar(select(Job.data_entry_type_id).where(Job.id == job_id))
+        claimed.append((job_id, attempt, int(det or 0)))
+    claimed.sort(key=lambda c: (DataEntryType(c[2]) in DEPENDS_ON_OTHER_MODULES, c[0]))
+    return [plan_job(session, job_id, attempt, position=(i, len(claimed)))
+            for i, (job_id, attempt, _) in enumerate(claimed, start=1)]
+
+
+def complete_recalculation(session: Session, finished: list[tuple[int, int]],
+                           root_job_id: int | None, *, lost: bool = False) -> list[int]:
+    """Close the per-type jobs of a chord, request one aggregation per (module, year), close
+    the module-level job once all its types are done. Returns job ids to dispatch."""
+    from carbon_domain.db.enums import JobType
+
+    to_dispatch: list[int] = []
+    outcomes = [o for o in (finish_job(session, j, a, lost=lost) for j, a in finished) if o]
+    for o in outcomes:
+        if o.rerun_job_id:
+            to_dispatch.append(o.rerun_job_id)
+    by_module: dict[tuple[int, int], Any] = {}
+    for o in outcomes:
+        # A WARNING still aggregates: its good entries changed (the old system skipped it).
+        if o.result != JobResult.ERROR:
+            by_module.setdefault((o.module_type_id, o.year), o.pipeline_id)
+    for (module, year), pipeline_id in by_module.items():
+        req = jobs.request_aggregation(session, pipeline_id=pipeline_id, module_type_id=module,
+                                       year=year, created_by="pipeline")
+        if req.created:
+            to_dispatch.append(req.job_id)
+    if root_job_id is not None:
+        _close_root(session, root_job_id)
+    for pid in {o.pipeline_id for o in outcomes if o.pipeline_id}:
+        jobs.recompute_pipeline_status(session, pid)
+    _ = JobType
+    return to_dispatch
+
+
+def _close_root(session: Session, root_job_id: int) -> None:
+    root = session.get(Job, root_job_id)
+    if root is None or root.state != JobState.RUNNING:
+        return
+    children = list(session.scalars(select(Job).where(
+        Job.pipeline_id == root.pipeline_id, Job.job_type == "emission_recalc",
+        Job.id.in_((root.meta or {}).get("config", {}).get("job_ids", [])))))
+    if any(c.state != JobState.FINISHED for c in children):
+        return
+    results = [c.result for c in children]
+    if children and all(r == JobResult.ERROR for r in results):
+        result, msg = JobResult.ERROR, f"ERROR: all {len(children)} data entry types failed"
+    elif any(r != JobResult.SUCCESS for r in results):
+        bad = sum(r != JobResult.SUCCESS for r in results)
+        result, msg = JobResult.WARNING, (
+            f"WARNING: recalculated {len(children)} data entry types, {bad} with errors")
+    else:
+        result, msg = JobResult.SUCCESS, f"Recalculated {len(children)} data entry types"
+    jobs.finish(session, root_job_id, root.attempts, result, msg,
+                {"children": {c.id: c.result for c in children}})

@@ -1,0 +1,97 @@
+"""What a chunk needs besides its entries: the slice's factor index and the reference data,
+loaded once per (type, year) per worker process and reused until the data changes."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from carbon_domain.db.models import BuildingRoom, ExchangeRate, Factor, Station
+from carbon_domain.reference import ReferenceData
+
+
+@dataclass(frozen=True)
+class SliceContext:
+    index: Any  # carbon_domain.matching.FactorIndex
+    refs: ReferenceData
+
+
+_lock = threading.Lock()
+_index_cache: dict[tuple[str, int, int], tuple[tuple[Any, ...], Any]] = {}
+_refs_cache: dict[str, tuple[tuple[Any, ...], ReferenceData]] = {}
+
+
+def _db_key(session: Session) -> str:
+    return str(session.get_bind().url)
+
+
+def _factor_fingerprint(session: Session, det: int, year: int) -> tuple[Any, ...]:
+    return tuple(session.execute(
+        select(func.count(), func.max(Factor.id), func.max(Factor.updated_at))
+        .where(Factor.data_entry_type_id == det, Factor.year == year)).one())
+
+
+def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
+    return tuple(session.execute(text(
+        "SELECT (SELECT count(*) FROM stations), (SELECT max(id) FROM stations),"
+        " (SELECT count(*) FROM building_rooms), (SELECT max(id) FROM building_rooms),"
+        " (SELECT sum(room_surface_square_meter) FROM building_rooms),"
+        " (SELECT count(*) FROM exchange_rates), (SELECT sum(rate_to_eur) FROM exchange_rates)"
+    )).one())
+
+
+def build_index(det: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
+    from carbon_domain.matching import FactorIndex, FactorRecord
+
+    return FactorIndex(det, [FactorRecord(*r) for r in records])
+
+
+def load_factor_index(session: Session, det: int, year: int) -> Any:
+    key = (_db_key(session), det, year)
+    fp = _factor_fingerprint(session, det, year)
+    with _lock:
+        hit = _index_cache.get(key)
+        if hit and hit[0] == fp:
+            return hit[1]
+    records = [tuple(r) for r in session.execute(
+        select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values)
+        .where(Factor.data_entry_type_id == det, Factor.year == year).order_by(Factor.id))]
+    index = build_index(det, records)  # type: ignore[arg-type]
+    with _lock:
+        _index_cache[key] = (fp, index)
+    return index
+
+
+def load_reference_data(session: Session) -> ReferenceData:
+    key = _db_key(session)
+    fp = _refs_fingerprint(session)
+    with _lock:
+        hit = _refs_cache.get(key)
+        if hit and hit[0] == fp:
+            return hit[1]
+    refs = ReferenceData.build(
+        stations=[tuple(r) for r in session.execute(select(
+            Station.name, Station.latitude, Station.longitude, Station.country_code))],  # type: ignore[misc]
+        rooms=[tuple(r) for r in session.execute(select(
+            BuildingRoom.building_name, BuildingRoom.room_name, BuildingRoom.room_type,
+            BuildingRoom.room_surface_square_meter))],  # type: ignore[misc]
+        rates=[tuple(r) for r in session.execute(select(
+            ExchangeRate.year, ExchangeRate.currency, ExchangeRate.rate_to_eur))],  # type: ignore[misc]
+    )
+    with _lock:
+        _refs_cache[key] = (fp, refs)
+    return refs
+
+
+def load_slice_context(session: Session, det: int, year: int) -> SliceContext:
+    return SliceContext(load_factor_index(session, det, year), load_reference_data(session))
+
+
+def clear_caches() -> None:
+    with _lock:
+        _index_cache.clear()
+        _refs_cache.clear()

@@ -1,0 +1,77 @@
+"""Send committed job rows to the broker (the outbox's second half).
+
+Callers commit job rows first and dispatch after; if the process dies in between, the
+reconciler finds the NOT_STARTED rows and dispatches them. A duplicate dispatch is
+harmless: the second message finds its job already claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy import select
+
+from carbon_domain.db.enums import JobState, JobType
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import jobs as job_service
+
+log = logging.getLogger("carbon.dispatch")
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def dispatch_jobs(job_ids: list[int]) -> None:
+    """Publish one message per job (one plan message per pipeline for recalculations)."""
+    from carbon_tasks import pipeline
+
+    if not job_ids:
+        return
+    with session_scope() as s:
+        rows = list(s.scalars(select(Job).where(
+            Job.id.in_(job_ids), Job.state == JobState.NOT_STARTED).order_by(Job.id)))
+        recalc: dict[object, list[int]] = defaultdict(list)
+        roots: dict[object, int] = {}
+        singles: list[Job] = []
+        for job in rows:
+            if job.job_type == JobType.emission_recalc:
+                recalc[job.pipeline_id].append(job.id)
+            elif job.job_type == JobType.module_emission_recalc:
+                roots[job.pipeline_id] = job.id
+            else:
+                singles.append(job)
+        plans = [(pid, ids, roots.get(pid)) for pid, ids in recalc.items()]
+        singles_info = [(j.id, j.job_type) for j in singles]
+    failures: list[str] = []
+    for job_id, job_type in singles_info:
+        task_id = str(uuid.uuid4())
+        sig = pipeline.job_signature(job_id, job_type, task_id)
+        failures += _send(sig, task_id, [job_id])
+    for pid, ids, root in plans:
+        task_id = str(uuid.uuid4())
+        sig = pipeline.plan_signature(str(pid) if pid else None, ids, root, task_id)
+        failures += _send(sig, task_id, ids + ([root] if root else []))
+    if failures:
+        raise BrokerUnavailable(failures[0])
+
+
+def _send(sig, task_id: str, job_ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+    try:
+        sig.apply_async(retry=True,
+                        retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                      "interval_step": 0.5, "interval_max": 1})
+    except (BrokerError, OSError, ConnectionError) as exc:
+        log.warning("broker unreachable, jobs %s stay in the outbox: %s", job_ids, exc)
+        with session_scope() as s:
+            for j in job_ids:
+                job_service.mark_dispatch_failed(s, j, str(exc)[:200])
+        return [str(exc)]
+    with session_scope() as s:
+        for j in job_ids:
+            job_service.mark_dispatched(s, j, task_id)
+    return []

@@ -1,0 +1,186 @@
+"""What operators do, as plain functions: the API routes, the CLI and a Python shell all
+call these. Each commits its job rows first, then dispatches (transactional outbox).
+
+    >>> from carbon_tasks.operations import trigger_recalculation
+    >>> trigger_recalculation(module=2, det=20, year=2025, created_by="me")
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.db.enums import ACTIVE_STATES, IngestionMethod, JobType, TargetType
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import jobs
+from carbon_domain.services.status import stale_types
+from carbon_domain.services.uploads import store_upload
+from carbon_domain.services.validation import check_module_type, validate_upload
+from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
+
+
+class NothingToRecalculate(ValueError):
+    pass
+
+
+class DispatchFailed(RuntimeError):
+    """The job rows are committed but the broker could not be reached."""
+
+    def __init__(self, accepted: Accepted, reason: str) -> None:
+        super().__init__(reason)
+        self.accepted = accepted
+
+
+@dataclass(frozen=True)
+class Accepted:
+    job_id: int
+    pipeline_id: str | None
+    state: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_UPLOAD_JOBS = {
+    "factors": (JobType.factor_ingest, TargetType.FACTORS),
+    "data-entries": (JobType.csv_ingest, TargetType.DATA_ENTRIES),
+    "units": (JobType.unit_sync, TargetType.REFERENCE_DATA),
+    "stations": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    "building-rooms": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    "exchange-rates": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+}
+
+
+def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
+    try:
+        dispatch_jobs(job_ids)
+    except BrokerUnavailable as exc:
+        raise DispatchFailed(accepted, str(exc)) from exc
+    return accepted
+
+
+def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
+                 module: int | None = None, det: int | None = None, year: int | None = None,
+                 recalculate: bool = False, created_by: str | None = None,
+                 content_type: str | None = None) -> Accepted:
+    """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
+    pipeline and job, then dispatch."""
+    job_type, target = _UPLOAD_JOBS[kind]
+    m = ModuleType(module) if module is not None else None
+    d = DataEntryType(det) if det is not None else None
+    if m is not None:
+        check_module_type(m, d)
+    validate_upload(kind, content, m, d)
+    config: dict[str, Any] = {"filename": filename}
+    if kind == "factors":
+        config["recalculate"] = recalculate
+    if target == TargetType.REFERENCE_DATA and kind != "units":
+        config["kind"] = kind
+    with session_scope() as s:
+        p = jobs.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
+                                 created_by=created_by)
+        upload_id = store_upload(s, filename=filename, content=content,
+                                 content_type=content_type, created_by=created_by)
+        job = jobs.create_job(
+            s, pipeline_id=p.id, job_type=job_type, target_type=target,
+            ingestion_method=IngestionMethod.csv, module_type_id=module, data_entry_type_id=det,
+            year=year, created_by=created_by, upload_id=upload_id, config=config)
+        accepted = Accepted(job.id, str(p.id), job.state,
+                            f"{kind} upload accepted ({len(content)} bytes); job {job.id} queued")
+    return _dispatch(accepted, [accepted.job_id])
+
+
+def _active_recalc(module: int, det: int, year: int) -> Job | None:
+    with session_scope() as s:
+        return s.scalars(select(Job).where(
+            Job.job_type == JobType.emission_recalc, Job.module_type_id == module,
+            Job.data_entry_type_id == det, Job.year == year,
+            Job.state.in_(ACTIVE_STATES))).first()
+
+
+def trigger_recalculation(*, module: int, det: int, year: int, created_by: str | None
+                          ) -> Accepted:
+    """Recalculate one (module, type, year). A duplicate returns the active job."""
+    m, d = ModuleType(module), DataEntryType(det)
+    check_module_type(m, d)
+    active = _active_recalc(module, det, year)
+    if active is not None:
+        return Accepted(active.id, str(active.pipeline_id), active.state,
+                        f"A recalculation of {d.name} for {year} is already in progress"
+                        f" (job {active.id})")
+    with session_scope() as s:
+        p = jobs.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
+                                 year=year, created_by=created_by)
+        req = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
+                                  data_entry_type_id=det, year=year, created_by=created_by)
+        if not req.created:
+            s.delete(p)
+            return Accepted(req.job_id, str(req.pipeline_id), req.state,
+                            f"A recalculation of {d.name} for {year} is already in progress"
+                            f" (job {req.job_id})")
+        accepted = Accepted(req.job_id, str(p.id), req.state,
+                            f"Recalculation of {d.name} for {year} queued (job {req.job_id})")
+    return _dispatch(accepted, [accepted.job_id])
+
+
+def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = True,
+                                 created_by: str | None) -> Accepted:
+    """Recalculate a module's stale types (or all of them) in one pipeline."""
+    m = ModuleType(module)
+    with session_scope() as s:
+        dets = stale_types(s, module, year) if only_stale else [
+            d.value for d in MODULE_DATA_ENTRY_TYPES[m]]
+    if not dets:
+        raise NothingToRecalculate("No data entry types require recalculation for this module")
+    with session_scope() as s:
+        p = jobs.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=module,
+                                 year=year, created_by=created_by)
+        root = jobs.create_job(
+            s, pipeline_id=p.id, job_type=JobType.module_emission_recalc,
+            target_type=TargetType.DATA_ENTRIES, ingestion_method=IngestionMethod.computed,
+            module_type_id=module, year=year, created_by=created_by,
+            config={"only_stale": only_stale, "data_entry_type_ids": dets})
+        reqs = [jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
+                                    data_entry_type_id=d, year=year, created_by=created_by)
+                for d in dets]
+        created = [r.job_id for r in reqs if r.created]
+        if not created:
+            s.delete(root)
+            s.delete(p)
+            first = reqs[0]
+            return Accepted(first.job_id, str(first.pipeline_id), first.state,
+                            f"Recalculation of {m.name} for {year} is already in progress")
+        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created})
+        names = ", ".join(DataEntryType(d).name for d in dets)
+        accepted = Accepted(root.id, str(p.id), root.state,
+                            f"Recalculation of {len(dets)} data entry types of {m.name} for"
+                            f" {year} queued ({names})")
+    return _dispatch(accepted, created + [accepted.job_id])
+
+
+def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
+    """Finish every active job as ERROR (aborted) and revoke the outstanding tasks."""
+    from carbon_tasks.app import app
+
+    pid = uuid.UUID(str(pipeline_id))
+    with session_scope() as s:
+        job_ids, task_ids = jobs.abort_pipeline(s, pid, by)
+    if task_ids:
+        try:
+            app.control.revoke(task_ids)
+        except Exception:  # noqa: BLE001 - revocation is best effort; chunks check state
+            pass
+    return {"pipeline_id": str(pid), "aborted_job_ids": job_ids, "revoked_tasks": len(task_ids),
+            "aborted_by": by}
+
+
+def get_pipeline(pipeline_id: str) -> Pipeline | None:
+    with session_scope() as s:
+        return s.get(Pipeline, uuid.UUID(str(pipeline_id)))

@@ -1,0 +1,84 @@
+"""Recalculation tasks: plan (replaces itself with the chord), chunk, finish."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import recalc as service
+from carbon_tasks.app import app
+from carbon_tasks.base import CarbonTask
+
+log = logging.getLogger("carbon.tasks.recalc")
+
+
+@app.task(base=CarbonTask, bind=True, name="carbon.plan_recalculation")
+def plan_recalculation(self: Any, previous: dict[str, Any] | None = None, *,
+                       pipeline_id: str | None = None, job_ids: list[int] | None = None,
+                       root_job_id: int | None = None) -> Any:
+    """Claim the recalculation jobs, split their slices into chunks and replace this task
+    with the chord. `previous` is an ingest task's result when chained after one."""
+    from carbon_tasks import pipeline
+    from carbon_tasks.dispatch import dispatch_jobs
+
+    ids = list(job_ids or (previous or {}).get("recalc_job_ids") or [])
+    if not ids:
+        return {"planned": 0}
+    with session_scope() as s:
+        planned = service.plan_jobs(s, ids, self.request.id, root_job_id)
+        if not planned:
+            return {"planned": 0}
+        canvas, task_ids = pipeline.recalculation_canvas(planned, root_job_id)
+        for job_id, chunk_ids in task_ids.items():
+            service.record_chunk_task_ids(s, job_id, chunk_ids)
+    _ = dispatch_jobs
+    chunks = sum(len(p.chunk_nos) for p in planned)
+    self.send_event("task-progress", planned=len(planned), chunks=chunks)
+    raise self.replace(canvas)
+
+
+@app.task(base=CarbonTask, bind=True, name="carbon.recalculate_chunk")
+def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> dict[str, Any]:
+    """Rewrite one chunk's emission rows in one transaction; bad entries are reported in
+    the envelope, never raised, so one bad entry cannot fail the chord."""
+    with session_scope() as s:
+        envelope = service.recalculate_chunk(s, job_id, attempt, chunk_no)
+    if not envelope.get("skipped"):
+        self.send_event("task-progress", job_id=job_id, chunk=chunk_no,
+                        entries=envelope["entries"], rows=envelope["rows"])
+    return envelope
+
+
+@app.task(base=CarbonTask, bind=True, name="carbon.finish_recalculation")
+def finish_recalculation(self: Any, results: list[dict[str, Any]] | None = None, *,
+                         jobs: list[list[int]], root_job_id: int | None = None
+                         ) -> dict[str, Any]:
+    """Chord body: close the per-type jobs and request one aggregation per (module, year)."""
+    from carbon_tasks.dispatch import dispatch_jobs
+
+    with session_scope() as s:
+        to_dispatch = service.complete_recalculation(
+            s, [(j, a) for j, a in jobs], root_job_id)
+    dispatch_jobs(to_dispatch)
+    return {"closed": [j for j, _ in jobs], "dispatched": to_dispatch,
+            "chunks": len(results or [])}
+
+
+@app.task(base=CarbonTask, bind=True, name="carbon.recalculation_failed")
+def recalculation_failed(self: Any, request: Any = None, exc: Any = None, traceback: Any = None,
+                         *, jobs: list[list[int]], root_job_id: int | None = None) -> None:
+    """Chord errback: a chunk failed for good (retries exhausted, worker lost)."""
+    log.error("recalculation chord failed for jobs %s: %s", jobs, exc)
+    with session_scope() as s:
+        service.complete_recalculation(s, [(j, a) for j, a in jobs], root_job_id, lost=True)
+
+
+@app.task(base=CarbonTask, bind=True, name="carbon.refresh_facility_factors")
+def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dict[str, Any]:
+    """Recompute research-facility factors from the facility units' own emissions (which
+    the previous chord just rewrote)."""
+    from carbon_domain.services.facilities import refresh_facility_factors as refresh
+
+    with session_scope() as s:
+        return refresh(s, year)
