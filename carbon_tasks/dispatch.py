@@ -72,6 +72,7 @@ def _send(sig, task_id: str, job_ids: list[int]) -> list[str]:  # type: ignore[n
                 job_service.mark_dispatch_failed(s, j, str(exc)[:200])
         return [str(exc)]
     with session_scope() as s:
-        for j in job_ids:
+        # Ascending ids, the order claims lock rows in too: no lock-order deadlock.
+        for j in sorted(job_ids):
             job_service.mark_dispatched(s, j, task_id)
     return []

@@ -70,7 +70,8 @@ def _header_problem(module: ModuleType, det: DataEntryType | None, header: list[
     if any(not p for p in problems.values()):
         return None
     best = min(candidates, key=lambda d: len(problems[d]))
-    suffix = f" (for {best.name})" if len(candidates) > 1 else ""
+    same = all(p == problems[best] for p in problems.values())
+    suffix = "" if same else f" (for {best.name})"
     return f"missing required column(s){suffix}: {', '.join(problems[best])}"
 
 

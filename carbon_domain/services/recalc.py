@@ -82,22 +82,26 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
                       ) -> dict[str, Any]:
     """Recompute one chunk. Returns a small envelope; bad entries are reported, never raised."""
     started = time.perf_counter()
+    scope = session.execute(select(Job.module_type_id, Job.year).where(Job.id == job_id)).first()
+    if scope is None:
+        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
+    # Shared: chunks run side by side, but never while factors or entries of this
+    # module/year are being written (a recalculation must not read a half-written set).
+    # Taken before the state check so an abort that lands while we wait is seen.
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC,
+                    locks.module_year_key(scope.module_type_id, scope.year), shared=True)
     job = session.execute(
         select(Job.state, Job.attempts, Job.data_entry_type_id, Job.year, Job.module_type_id,
                Job.meta, Job.progress_total)
         .where(Job.id == job_id)
-    ).one_or_none()
-    if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
+    ).one()
+    if job.state != JobState.RUNNING or job.attempts != attempt:
         # Aborted, finished or superseded by a newer attempt: nothing to do.
         return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
     chunk = session.get(RecalcChunk, (job_id, chunk_no))
     if chunk is None:
         return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
-    det, year, module = job.data_entry_type_id, job.year, job.module_type_id
-    # Shared: chunks run side by side, but never while factors of this module/year are
-    # being written (a recalculation must not read a half-written factor set).
-    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module, year),
-                    shared=True)
+    det, year = job.data_entry_type_id, job.year
     ctx = load_slice_context(session, det, year)
     entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id)
     from carbon_domain.engine import compute_batch
@@ -242,10 +246,11 @@ def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
     """
     from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
 
+    # Rows are locked in ascending id order everywhere (dispatch too): no deadlocks.
     if root_job_id is not None:
         jobs.claim(session, root_job_id, task_id)
     claimed: list[tuple[int, int, int]] = []
-    for job_id in job_ids:
+    for job_id in sorted(job_ids):
         attempt = jobs.claim(session, job_id, task_id)
         if attempt is None:
             continue  # finished, aborted, or already planned by a live task

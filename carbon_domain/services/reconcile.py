@@ -84,23 +84,23 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
 
 
 def _backfill_aggregations(session: Session) -> list[int]:
-    rows = session.execute(
-        select(Job.module_type_id, Job.year, func.max(Job.finished_at))
+    """A (module, year) whose latest successful recalculation has a higher id than its
+    latest aggregation, with none active, missed its aggregation (ids order jobs in time;
+    an aggregation requested by a recalculation always gets a higher id than it)."""
+    recalcs = session.execute(
+        select(Job.module_type_id, Job.year, func.max(Job.id))
         .where(Job.job_type == JobType.emission_recalc, Job.state == JobState.FINISHED,
                Job.result != JobResult.ERROR)
         .group_by(Job.module_type_id, Job.year)).all()
     out: list[int] = []
-    for module, year, finished_at in rows:
-        agg = session.execute(
-            select(func.max(Job.created_at), func.count().filter(Job.state.in_(ACTIVE_STATES)))
+    for module, year, last_recalc in recalcs:
+        last_agg, active = session.execute(
+            select(func.max(Job.id), func.count().filter(Job.state.in_(ACTIVE_STATES)))
             .where(Job.job_type == JobType.aggregation, Job.module_type_id == module,
                    Job.year == year)).one()
-        last_created, active = agg
-        if active or (last_created is not None and last_created >= finished_at):
+        if active or (last_agg is not None and last_agg > last_recalc):
             continue
-        pid = session.scalar(select(Job.pipeline_id).where(
-            Job.job_type == JobType.emission_recalc, Job.module_type_id == module,
-            Job.year == year).order_by(Job.id.desc()).limit(1))
+        pid = session.scalar(select(Job.pipeline_id).where(Job.id == last_recalc))
         req = jobs.request_aggregation(session, pipeline_id=pid, module_type_id=module,
                                        year=year, created_by="reconciler")
         if req.created:

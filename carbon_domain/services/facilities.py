@@ -1,0 +1,61 @@
+"""Research-facility factors computed from the facility units' own emissions.
+
+A facility is a unit whose institutional_id is the facility id. Operators upload the
+facility factors (ids, names, use unit, source shares); before facility types are
+recalculated, the pipeline merges the computed parts into them: the facility's emission
+totals (from its freshly recalculated rows) and the total use over every consumer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from carbon_domain import names
+from carbon_domain.catalog import DataEntryType, ModuleType
+from carbon_domain.db import locks
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.models import Factor, Unit
+from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
+
+_FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
+
+
+def _facility_emissions(session: Session, unit_id: int, year: int) -> dict[int, float]:
+    # Facility types themselves are excluded: a facility never pays a share of itself.
+    rows = session.execute(text(
+        "SELECT e.emission_type_id, SUM(e.kg_co2eq) FROM data_entry_emissions e"
+        " JOIN data_entries d ON d.id = e.data_entry_id WHERE d.unit_id = :u AND d.year = :y"
+        " AND d.data_entry_type_id NOT IN (70, 71) GROUP BY 1"), {"u": unit_id, "y": year})
+    return {int(et): float(kg) for et, kg in rows}
+
+
+def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC,
+                    locks.module_year_key(ModuleType.research_facilities.value, year))
+    entries = [json.loads(d) if isinstance(d, str) else d for (d,) in session.execute(text(
+        "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN (70, 71)"),
+        {"y": year})]
+    units = {names.norm(u.institutional_id): u.id for u in session.scalars(
+        select(Unit).where(Unit.institutional_id.is_not(None)))}
+    updated, unknown = 0, []
+    for det in _FACILITY_DETS:
+        for f in session.scalars(select(Factor).where(
+                Factor.data_entry_type_id == det.value, Factor.year == year)):
+            fid = (f.classification or {}).get("researchfacility_id")
+            unit_id = units.get(names.norm(fid))
+            if unit_id is None:
+                unknown.append(fid)
+                continue
+            computed = facility_factor_values(
+                det.value, _facility_emissions(session, unit_id, year),
+                facility_total_use(entries, str(fid), (f.values or {}).get("use_unit")))
+            new_values = {**(f.values or {}), **computed}
+            if new_values != f.values:
+                session.execute(update(Factor).where(Factor.id == f.id).values(
+                    values=new_values, updated_at=utcnow()))
+                updated += 1
+    return {"updated": updated, "facilities_without_unit": sorted({str(u) for u in unknown})}
