@@ -1,49 +1,55 @@
-"""The FastAPI application. ``carbon api`` serves ``carbon_api.app:app``."""
+"""The FastAPI application. ``carbon api`` serves ``carbon_api.app:app``.
+
+Routes live in ``carbon_api.routes.*`` and stay thin: parse and validate (``deps``), authorize
+(bearer token, role), call one ``carbon_tasks`` / ``carbon_domain`` function, answer with a
+pydantic model (``schemas``).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI
 
+from carbon_api import errors
+from carbon_api.logging import RequestContextMiddleware, configure_logging
+from carbon_api.routes import catalog, health, jobs, reports, sync, workers
+from carbon_domain.settings import get_settings
 
-def _database_status() -> str:
-    from sqlalchemy import text
+DESCRIPTION = """
+Operators upload factor, data entry and reference CSVs, see which modules and data entry types
+are stale for a year, trigger recalculations and follow them live.
 
-    from carbon_domain.db.session import get_engine
-    try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return "ok"
-    except Exception:  # noqa: BLE001 - health reports, it never raises
-        return "unavailable"
+**Authentication**: `Authorization: Bearer <token>` on every route but `/v1/health`. Tokens
+come from `carbon tokens create --name NAME --role viewer|operator`; viewers read, operators
+read and write. Missing or invalid token → 401, wrong role → 403.
 
+**Starting work** answers 202 `{job_id, pipeline_id, state, message}`; follow it with
+`/v1/sync/jobs/{id}/stream` or `/v1/sync/pipelines/{id}/stream` (server-sent events).
 
-def _broker_status() -> str:
-    from kombu import Connection
+**Errors**: `{"detail": "..."}`; invalid path or query values → 422; a CSV that cannot be used
+at all → 400 and nothing is written; a broker or database outage → 503. Every response carries
+an `X-Request-ID` header (yours, if you sent one) that the server logs name too.
+"""
 
-    from carbon_domain.settings import get_settings
-    settings = get_settings()
-    if settings.embedded_broker:
-        return "ok"
-    try:
-        with Connection(settings.broker_url, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1, timeout=3)
-        return "ok"
-    except Exception:  # noqa: BLE001
-        return "unavailable"
+TAGS = [
+    {"name": "health", "description": "Liveness; no token needed."},
+    {"name": "catalog", "description": "Module types, data entry types, emission types."},
+    {"name": "sync", "description": "Uploads, recalculation triggers and staleness."},
+    {"name": "jobs and pipelines", "description": "Job and pipeline views, SSE, abort."},
+    {"name": "reports", "description": "Carbon reports and module statistics."},
+    {"name": "workers", "description": "Live Celery workers."},
+]
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="carbon-pipeline", version="0.1.0")
-
-    @app.get("/v1/health", tags=["health"])
-    def health(response: Response) -> dict[str, str]:
-        """Liveness of the API and reachability of its database and broker (no auth)."""
-        database, broker = _database_status(), _broker_status()
-        ok = database == "ok" and broker == "ok"
-        if not ok:
-            response.status_code = 503
-        return {"status": "ok" if ok else "degraded", "database": database, "broker": broker}
-
+    configure_logging(get_settings().log_level)
+    app = FastAPI(title="carbon-pipeline", version="0.1.0", description=DESCRIPTION,
+                  openapi_tags=TAGS)
+    app.add_middleware(RequestContextMiddleware)
+    errors.install(app)
+    v1 = APIRouter(prefix="/v1")
+    for module in (health, catalog, sync, jobs, reports, workers):
+        v1.include_router(module.router)
+    app.include_router(v1)
     return app
 
 

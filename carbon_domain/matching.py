@@ -65,6 +65,7 @@ PURCHASE_DETS = frozenset({D.scientific_equipment, D.it_equipment, D.consumable_
                            D.other_purchases})
 STRATEGY_B = frozenset({D.member, D.student, D.plane, D.train, D.building_embodied_energy})
 STRATEGY_A = frozenset(MATCH_SPECS) | PURCHASE_DETS
+_MEMO_LIMIT = 200_000
 _HEADCOUNT_ROOTS = frozenset({"food", "waste", "commuting"})
 
 
@@ -87,6 +88,11 @@ class _KindMatcher:
             self.exact.setdefault((k, s), []).append(r)
             if s is None:
                 self.kind_only.setdefault(k, []).append(r)
+
+    def key(self, data: Mapping[str, Any]) -> tuple[Any, ...]:
+        sp = self.spec
+        return (data.get(sp.kind), data.get(sp.subkind) if sp.subkind else None,
+                *(data.get(t) for t in sp.tie_break))
 
     def match(self, data: Mapping[str, Any]) -> Match:
         sp = self.spec
@@ -127,6 +133,9 @@ class _PurchaseMatcher:
                 self.by_add.setdefault(add, []).append(r)
             if inst:
                 self.by_inst.setdefault(inst, []).append(r)
+
+    def key(self, data: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (data.get("purchase_additional_code"), data.get("purchase_institutional_code"))
 
     def match(self, data: Mapping[str, Any]) -> Match:
         add = names.norm(data.get("purchase_additional_code"))
@@ -170,6 +179,7 @@ class FactorIndex:
         recs = sorted(records, key=lambda r: r.id)
         self.by_id = {r.id: r for r in recs}
         self._memo: dict[Any, Any] = {}
+        self._match_memo: dict[tuple[Any, ...], Match] = {}
         self._a: _KindMatcher | _PurchaseMatcher | None = None
         if self.det in PURCHASE_DETS:
             self._a = _PurchaseMatcher(recs)
@@ -212,9 +222,20 @@ class FactorIndex:
     # -- Strategy A ------------------------------------------------------------------------
     def match(self, data: Mapping[str, Any]) -> Match:
         """The linked factor for an entry (Strategy A) and, on a miss, the reason."""
-        if self._a is None:
+        a = self._a
+        if a is None:
             return None, f"data entry type {self.det} does not link a factor"
-        return self._a.match(data)
+        # Entries repeat the same few keys: memoise on the raw values (bounded).
+        try:
+            key = a.key(data)
+            hit = self._match_memo.get(key)
+        except TypeError:  # an unhashable value in the data: match without the memo
+            return a.match(data)
+        if hit is None:
+            if len(self._match_memo) >= _MEMO_LIMIT:
+                self._match_memo.clear()
+            hit = self._match_memo[key] = a.match(data)
+        return hit
 
     # -- Strategy B ------------------------------------------------------------------------
     def headcount(self) -> list[tuple[int, int, float, float]]:
@@ -228,6 +249,8 @@ class FactorIndex:
             return self._memo[key]  # type: ignore[no-any-return]
         hit = next(((fid, ef, rfi) for lo, hi, fid, ef, rfi in self._bands.get(cabin, ())
                     if lo <= per_trip_km < hi), None)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
         self._memo[key] = hit
         return hit
 

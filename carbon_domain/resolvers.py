@@ -49,8 +49,17 @@ def _static(*types: E) -> Resolver:
     return lambda _data: list(fixed)
 
 
+_LOGGED: set[tuple[int, str, str]] = set()
+_LOG_LIMIT = 1000
+
+
 def _unknown(det: D, field: str, value: Any) -> None:
-    logger.warning("%s entry: unrecognised %s %r, no emission rows", det.name, field, value)
+    # Once per distinct value (bounded): a 100k-row chunk of one typo must not flood the log;
+    # the engine reports every affected entry in its errors anyway.
+    key = (int(det), field, repr(value)[:100])
+    if key not in _LOGGED and len(_LOGGED) < _LOG_LIMIT:
+        _LOGGED.add(key)
+        logger.warning("%s entry: unrecognised %s %r, no emission rows", det.name, field, value)
     return None
 
 

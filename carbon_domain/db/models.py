@@ -12,9 +12,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carbon_domain.db.base import Base
+from carbon_domain.db.base import Base, UTCDateTime
 
-TS = DateTime(timezone=True)
+TS = UTCDateTime()
 # BIGINT on PostgreSQL (emission tables reach tens of millions of rows), INTEGER on SQLite so
 # the column stays an alias of the rowid and autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -75,8 +75,8 @@ class DataEntry(Base):
     year: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[int] = mapped_column(Integer)
     created_by_job_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class DataEntryEmission(Base):
@@ -95,7 +95,7 @@ class DataEntryEmission(Base):
         ForeignKey("factors.id", ondelete="CASCADE"), index=True
     )
     meta: Mapped[dict[str, Any] | None]
-    computed_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    computed_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class Factor(Base):
@@ -119,7 +119,7 @@ class Factor(Base):
     last_seen_job_id: Mapped[int | None] = mapped_column(
         ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
     )
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class Pipeline(Base):
@@ -137,10 +137,10 @@ class Pipeline(Base):
     # linked_job_ids: active jobs of other pipelines this one joined (dedup hits); the
     # pipeline is not done until they are.
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
     started_at: Mapped[datetime | None] = mapped_column(TS)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class DataIngestionJob(Base):
@@ -200,7 +200,7 @@ class DataIngestionJob(Base):
         ForeignKey("uploaded_files.id", ondelete="SET NULL")
     )
     created_by: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
     # NULL until the message reached the broker: the reconciler's outbox marker.
     dispatched_at: Mapped[datetime | None] = mapped_column(TS)
     started_at: Mapped[datetime | None] = mapped_column(TS)
@@ -241,7 +241,7 @@ class UploadedFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_by: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class ApiToken(Base):
@@ -251,7 +251,7 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(16))
     # SHA-256 of a 256-bit random token: a slow KDF buys nothing at that entropy.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
     last_used_at: Mapped[datetime | None] = mapped_column(TS)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 

@@ -42,7 +42,7 @@ def upsert_factor_rows(
                 "values": stmt.excluded["values"],
                 "classification": stmt.excluded.classification,
                 "last_seen_job_id": stmt.excluded.last_seen_job_id,
-                "updated_at": func.now(),
+                "updated_at": func.current_timestamp(),
             },
         )
         session.execute(stmt)

@@ -44,10 +44,10 @@ def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
     )).one())
 
 
-def build_index(det: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
+def build_index(det: int, year: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
     from carbon_domain.matching import FactorIndex, FactorRecord
 
-    return FactorIndex(det, [FactorRecord(*r) for r in records])
+    return FactorIndex(det, [FactorRecord(*r) for r in records], year=year)
 
 
 def load_factor_index(session: Session, det: int, year: int) -> Any:
@@ -60,7 +60,7 @@ def load_factor_index(session: Session, det: int, year: int) -> Any:
     records = [tuple(r) for r in session.execute(
         select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values)
         .where(Factor.data_entry_type_id == det, Factor.year == year).order_by(Factor.id))]
-    index = build_index(det, records)  # type: ignore[arg-type]
+    index = build_index(det, year, records)  # type: ignore[arg-type]
     with _lock:
         _index_cache[key] = (fp, index)
     return index

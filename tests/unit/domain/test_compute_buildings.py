@@ -11,7 +11,8 @@ approx = pytest.approx
 NODES = [60101, 60102, 60103, 60104, 60105]
 
 
-def room_factor(factor, fid=1, building="BC", room_type=None, energy="electric", **extra):  # type: ignore[no-untyped-def]
+def room_factor(factor, fid=1, building="BC", room_type=None,  # type: ignore[no-untyped-def]
+                energy="electric", **extra):
     cols = dict(building_name=building, room_type=room_type, ef_kg_co2eq_per_kwh=0.1,
                 lighting_kwh_per_square_meter=5, cooling_kwh_per_square_meter=20,
                 ventilation_kwh_per_square_meter=10, heating_kwh_per_square_meter=30,

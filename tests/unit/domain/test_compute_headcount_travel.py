@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from carbon_domain import formulas
@@ -73,6 +75,16 @@ def plane_factors(factor):  # type: ignore[no-untyped-def]
 class TestPlane:
     def test_worked_example_formula(self):
         assert formulas.plane_kg(506, 0.2906, 1.35) == approx(198.5, abs=0.01)
+
+    def test_worked_example_through_the_engine_with_a_506_km_trip(self, run, plane_factors):
+        # Two airports 411 km apart on the equator: 411 + 95 = 506 km per trip.
+        lon = math.degrees(411 / 6371.0)
+        refs = ReferenceData(airports={"AAA": (0.0, 0.0, "CH"), "BBB": (0.0, lon, "FR")},
+                             stations={})
+        res = run(D.plane, plane_factors, {"origin_iata": "aaa", "destination_iata": "BBB",
+                                           "cabin_class": "economy", "number_of_trips": 1},
+                  ref=refs)
+        assert [(r[3], r[4]) for r in res.rows] == [(approx(198.5, abs=0.05), approx(506.0))]
 
     def test_gva_cdg_economy_uses_airport_coordinates(self, run, plane_factors):
         # airportsdata: great circle 407.7 km → 408 + 95 = 503 km per trip.

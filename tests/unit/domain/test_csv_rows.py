@@ -14,7 +14,8 @@ from carbon_domain.csv_rows import (
     factor_header_problem, parse_entry_row, parse_factor_row,
 )
 
-TEMPLATES = Path("/work/shared/reference/csv-templates")
+# Copies of the real CSV templates and smoke files of the system we replace.
+TEMPLATES = Path(__file__).parent / "csv_templates"
 
 
 def rows_of(name: str) -> list[dict[str, str]]:

@@ -15,7 +15,8 @@ from carbon_domain.reference import (
     ReferenceData, haversine_km, load_default_rates, load_default_stations,
 )
 
-TEMPLATES = Path("/work/shared/reference/csv-templates")
+# Copies of the real CSV templates and smoke files of the system we replace.
+TEMPLATES = Path(__file__).parent / "csv_templates"
 
 
 class TestStations:

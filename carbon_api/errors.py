@@ -1,0 +1,109 @@
+"""Error bodies, the documented error responses of each route, and the few exception handlers.
+
+There is deliberately no catch-all handler: every input is validated where it enters, so an
+unexpected exception is a bug to fix, not something to paper over. The handlers below map
+*infrastructure* failures (database or broker unreachable) to 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+log = logging.getLogger("carbon.api")
+
+DATABASE_UNAVAILABLE = "The database is unreachable; try again in a moment."
+
+
+class ErrorResponse(BaseModel):
+    """Every non-422 error: one human sentence naming the problem."""
+
+    detail: str = Field(description="What went wrong, in one sentence.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "job 42 not found"}]})
+
+
+class DispatchErrorResponse(ErrorResponse):
+    """503 from a route that starts work: the job row is kept and will be dispatched."""
+
+    job_id: int | None = Field(None, description="The job that was saved but not dispatched.")
+    pipeline_id: str | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "detail": "Job 17 was saved but the message broker is unreachable (Error 111 "
+                  "connecting to redis:6379. Connection refused.); it stays NOT_STARTED and "
+                  "is dispatched automatically when the broker is back. Do not upload again.",
+        "job_id": 17, "pipeline_id": "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"}]})
+
+
+def _doc(description: str, example: str, model: type[BaseModel] = ErrorResponse
+         ) -> dict[str, Any]:
+    return {"model": model, "description": description,
+            "content": {"application/json": {"example": {"detail": example}}}}
+
+
+R400 = _doc("The request cannot be used (e.g. the CSV is not UTF-8, has no data rows or "
+            "misses a required column). Nothing was written.",
+            "data-entries upload rejected: the file is not UTF-8 text (invalid byte 0xe9 at "
+            "position 12); export it as CSV UTF-8")
+R401 = _doc("Missing, malformed, unknown or revoked bearer token.",
+            "Missing bearer token: send 'Authorization: Bearer <token>'")
+R403 = _doc("The token's role may not do this (viewers only read).",
+            "Token 'dashboard' has role viewer; this action needs role operator")
+R404 = _doc("No such resource.", "job 42 not found")
+R409 = _doc("The resource is not in a state that allows this.",
+            "pipeline 0b8a6f2e-… has nothing active to abort (status SUCCESS)")
+R413 = _doc("The upload exceeds the size limit (CARBON_MAX_UPLOAD_BYTES).",
+            "The upload is larger than the limit of 52428800 bytes")
+R415 = _doc("The body is not multipart/form-data.",
+            "Send the CSV as multipart/form-data with a part named 'file'")
+R503 = _doc("The database or message broker is unreachable.", DATABASE_UNAVAILABLE)
+R503_DISPATCH = {
+    "model": DispatchErrorResponse,
+    "description": "The database or the message broker is unreachable. When the job row was "
+                   "already saved, its id is returned and the job is dispatched automatically "
+                   "once the broker is back (do not resubmit).",
+}
+
+READ = {401: R401, 503: R503}
+WRITE = {401: R401, 403: R403, 503: R503_DISPATCH}
+UPLOAD = {**WRITE, 400: R400, 413: R413, 415: R415}
+
+
+class ApiError(Exception):
+    """An error answered as a flat JSON body: ``{"detail": ..., **extra}``."""
+
+    def __init__(self, status_code: int, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status_code, self.detail, self.extra = status_code, detail, extra
+
+
+async def api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    headers = {"Retry-After": "30"} if exc.status_code == 503 else None
+    return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status_code,
+                        headers=headers)
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError) or bool(exc.connection_invalidated)
+
+
+async def database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Connection-class database errors → 503. Anything else is a bug: re-raise it."""
+    assert isinstance(exc, DBAPIError)
+    if not _is_unavailable(exc):
+        raise exc
+    log.error("database unavailable: %s", str(exc).splitlines()[0][:300])
+    return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(ApiError, api_error)

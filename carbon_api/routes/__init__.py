@@ -1,0 +1,2 @@
+"""HTTP routes, one module per topic; each route parses, authorizes, calls one function and
+answers."""

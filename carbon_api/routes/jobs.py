@@ -1,0 +1,118 @@
+"""Jobs and pipelines: detail, list, live SSE streams and abort."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sse_starlette import EventSourceResponse
+
+from carbon_api import sse
+from carbon_api.deps import JobId, ModuleQuery, Operator, OptionalYear, PipelineId, Viewer
+from carbon_api.errors import R404, R409, READ, WRITE
+from carbon_api.logging import bind
+from carbon_api.schemas import AbortResult, JobOut, PipelineDetail, PipelinePage
+from carbon_domain.db.enums import JobState, JobType, PipelineStatus
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import queries
+from carbon_tasks import operations as ops
+
+router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])
+
+_JOB_404 = {404: {**R404, "content": {"application/json": {"example": {
+    "detail": "job 42 not found"}}}}}
+_PIPELINE_404 = {404: {**R404, "content": {"application/json": {"example": {
+    "detail": "pipeline 0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b not found"}}}}}
+
+
+def _job(job_id: int) -> dict[str, Any]:
+    bind(job_id=job_id)
+    with session_scope() as s:
+        job = queries.get_job(s, job_id)
+    if job is None:
+        raise HTTPException(404, f"job {job_id} not found")
+    return job
+
+
+def _pipeline(pipeline_id: Any) -> dict[str, Any]:
+    bind(pipeline_id=str(pipeline_id))
+    with session_scope() as s:
+        p = queries.get_pipeline(s, pipeline_id)
+    if p is None:
+        raise HTTPException(404, f"pipeline {pipeline_id} not found")
+    return p
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses={**READ, **_JOB_404})
+def get_job(_: Viewer, job_id: JobId) -> dict[str, Any]:
+    """One job: state, result, message, progress (`progress` and `meta.progress`), row
+    errors (`meta.row_errors`) and, for a module-level recalculation, its per-type jobs."""
+    return _job(job_id)
+
+
+@router.get("/jobs/{job_id}/stream", response_class=EventSourceResponse,
+            responses={**READ, **_JOB_404, **sse.stream_doc("job-update", "job")})
+async def stream_job(_: Viewer, job_id: JobId, request: Request) -> EventSourceResponse:
+    """Server-sent events: the job's snapshot on every change, until it is FINISHED."""
+    from starlette.concurrency import run_in_threadpool
+
+    first = await run_in_threadpool(_job, job_id)
+    return sse.stream(request, sse.read_snapshot(queries.get_job, job_id), first, "job-update",
+                      lambda j: j["state"] == JobState.FINISHED)
+
+
+@router.get("/pipelines", response_model=PipelinePage, responses=READ)
+def list_pipelines(
+    _: Viewer,
+    status: Annotated[PipelineStatus | None, Query(description="Pipeline status.")] = None,
+    module_type_id: ModuleQuery = None,
+    year: OptionalYear = None,
+    kind: Annotated[JobType | None, Query(description="What started it (the first job's "
+                                                      "type).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> dict[str, Any]:
+    """Pipelines, newest first, filtered and paged: `{items, total, limit, offset}`."""
+    with session_scope() as s:
+        items, total = queries.list_pipelines(
+            s, status=status, module_type_id=module_type_id.value if module_type_id else None,
+            year=year, kind=kind, limit=limit, offset=offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/pipelines/{pipeline_id}", response_model=PipelineDetail,
+            responses={**READ, **_PIPELINE_404})
+def get_pipeline(_: Viewer, pipeline_id: PipelineId) -> dict[str, Any]:
+    """A pipeline with its jobs (including the active jobs of other pipelines it joined) and
+    its progress."""
+    return _pipeline(pipeline_id)
+
+
+@router.get("/pipelines/{pipeline_id}/stream", response_class=EventSourceResponse,
+            responses={**READ, **_PIPELINE_404, **sse.stream_doc("pipeline-update",
+                                                                 "pipeline")})
+async def stream_pipeline(_: Viewer, pipeline_id: PipelineId, request: Request
+                          ) -> EventSourceResponse:
+    """Server-sent events: the pipeline's snapshot (status, jobs, progress) on every change,
+    until it reaches a terminal status."""
+    from starlette.concurrency import run_in_threadpool
+
+    first = await run_in_threadpool(_pipeline, pipeline_id)
+    return sse.stream(request, sse.read_snapshot(queries.get_pipeline, pipeline_id), first,
+                      "pipeline-update", lambda p: p["status"] != PipelineStatus.RUNNING)
+
+
+@router.post("/pipelines/{pipeline_id}/abort", response_model=AbortResult,
+             responses={**WRITE, **_PIPELINE_404, 409: R409})
+def abort_pipeline(who: Operator, pipeline_id: PipelineId) -> dict[str, Any]:
+    """Finish every active job of the pipeline as ERROR ("Aborted by …") and revoke its
+    outstanding tasks. 409 when nothing is active."""
+    bind(pipeline_id=str(pipeline_id))
+    before = ops.get_pipeline(str(pipeline_id))
+    if before is None:
+        raise HTTPException(404, f"pipeline {pipeline_id} not found")
+    result = ops.abort_pipeline(str(pipeline_id), who.name)
+    if not result["aborted_job_ids"] and before.status != PipelineStatus.RUNNING:
+        raise HTTPException(409, f"pipeline {pipeline_id} has nothing active to abort "
+                                 f"(status {before.status})")
+    return result

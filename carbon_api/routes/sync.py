@@ -1,0 +1,150 @@
+"""Starting work (uploads and recalculation triggers) and the staleness status.
+
+Every route that starts work answers 202 with ``{job_id, pipeline_id, state, message}``; the
+job row is committed before dispatch, so a broker outage answers 503 with the saved job's id
+and the reconciler dispatches it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from carbon_api.deps import (
+    UPLOAD_BODY, DetPath, DetQuery, FileUpload, ModulePath, Operator, Viewer, Year,
+    check_det_in_module,
+)
+from carbon_api.errors import R400, READ, UPLOAD, WRITE, ApiError
+from carbon_api.logging import bind
+from carbon_api.schemas import Accepted, ModuleRecalculationStatus
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.status import recalculation_status
+from carbon_tasks import operations as ops
+
+router = APIRouter(prefix="/sync", tags=["sync"])
+log = logging.getLogger("carbon.api")
+
+
+class ReferenceKind(StrEnum):
+    stations = "stations"
+    building_rooms = "building-rooms"
+    exchange_rates = "exchange-rates"
+
+
+def _accept(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
+    """Run one operation: 400 for an unusable file, 503 (job kept) for a broker outage."""
+    try:
+        acc = call()
+    except ops.DispatchFailed as exc:
+        a = exc.accepted
+        bind(job_id=a.job_id, pipeline_id=a.pipeline_id)
+        log.warning("job saved but not dispatched: %s", exc)
+        raise ApiError(
+            503, f"Job {a.job_id} was saved but the message broker is unreachable "
+                 f"({str(exc)[:200]}); it stays NOT_STARTED and is dispatched automatically "
+                 "when the broker is back. Do not resubmit.",
+            job_id=a.job_id, pipeline_id=a.pipeline_id) from None
+    except ops.NothingToRecalculate as exc:
+        raise HTTPException(400, str(exc)) from None
+    except ValueError as exc:  # CsvProblem and other unusable input: nothing was written
+        raise HTTPException(400, f"{what} rejected: {exc}") from None
+    bind(job_id=acc.job_id, pipeline_id=acc.pipeline_id)
+    log.info("accepted %s: %s", what, acc.message)
+    return Accepted(**acc.as_dict())
+
+
+@router.post("/units", status_code=202, response_model=Accepted, responses=UPLOAD,
+             openapi_extra=UPLOAD_BODY)
+def upload_units(who: Operator, upload: FileUpload, year: Year) -> Accepted:
+    """CSV of units (`institutional_code, institutional_id, name, level,
+    parent_institutional_code`); creates the units and their report with its 8 modules for
+    `year`."""
+    return _accept("units upload", lambda: ops.start_upload(
+        "units", upload.content, filename=upload.filename, year=year, created_by=who.name,
+        content_type=upload.content_type))
+
+
+@router.post("/reference/{kind}", status_code=202, response_model=Accepted, responses=UPLOAD,
+             openapi_extra=UPLOAD_BODY)
+def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind) -> Accepted:
+    """CSV of reference data: `stations` (`name, latitude, longitude, country_code`),
+    `building-rooms` (`building_name, room_name, room_type, room_surface_square_meter`) or
+    `exchange-rates` (`year, currency, rate_to_eur`)."""
+    return _accept(f"{kind.value} upload", lambda: ops.start_upload(
+        kind.value, upload.content, filename=upload.filename, created_by=who.name,
+        content_type=upload.content_type))
+
+
+@router.post("/factors/{module_type_id}", status_code=202, response_model=Accepted,
+             responses=UPLOAD, openapi_extra=UPLOAD_BODY)
+def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath, year: Year,
+                   data_entry_type_id: DetQuery = None,
+                   recalculate: Annotated[bool, Query(
+                       description="Recalculate the affected types once the factors landed "
+                                   "(otherwise they are only marked stale).")] = False,
+                   ) -> Accepted:
+    """Factor CSV for a module (or one of its data entry types) and year: upserted in place,
+    then, with `recalculate=true`, the affected types are recalculated and aggregated."""
+    check_det_in_module(module_type_id, data_entry_type_id, "query")
+    return _accept("factors upload", lambda: ops.start_upload(
+        "factors", upload.content, filename=upload.filename, module=module_type_id.value,
+        det=data_entry_type_id.value if data_entry_type_id else None, year=year,
+        recalculate=recalculate, created_by=who.name, content_type=upload.content_type))
+
+
+@router.post("/data-entries/{module_type_id}", status_code=202, response_model=Accepted,
+             responses=UPLOAD, openapi_extra=UPLOAD_BODY)
+def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: ModulePath,
+                        year: Year, data_entry_type_id: DetQuery = None) -> Accepted:
+    """Data entry CSV with a `unit_institutional_id` column: replaces that year's CSV entries
+    of the type(s), then recalculates and aggregates. Rows with problems are skipped and
+    reported in the job (`meta.row_errors`, result WARNING)."""
+    check_det_in_module(module_type_id, data_entry_type_id, "query")
+    return _accept("data-entries upload", lambda: ops.start_upload(
+        "data-entries", upload.content, filename=upload.filename, module=module_type_id.value,
+        det=data_entry_type_id.value if data_entry_type_id else None, year=year,
+        created_by=who.name, content_type=upload.content_type))
+
+
+@router.post("/recalculate-emissions/{module_type_id}/{data_entry_type_id}", status_code=202,
+             response_model=Accepted, responses=WRITE)
+def recalculate_type(who: Operator, module_type_id: ModulePath, data_entry_type_id: DetPath,
+                     year: Year) -> Accepted:
+    """Recalculate one data entry type for a year, then aggregate. While one is active for
+    the same (module, type, year), answers 202 with the active job instead."""
+    check_det_in_module(module_type_id, data_entry_type_id, "path")
+    return _accept("recalculation", lambda: ops.trigger_recalculation(
+        module=module_type_id.value, det=data_entry_type_id.value, year=year,
+        created_by=who.name))
+
+
+@router.post("/recalculate-emissions/{module_type_id}", status_code=202,
+             response_model=Accepted, responses={**WRITE, 400: {
+                 **R400, "description": "`only_stale=true` and no type of the module is stale",
+                 "content": {"application/json": {"example": {
+                     "detail": "No data entry types require recalculation for this module"}}}}})
+def recalculate_module(who: Operator, module_type_id: ModulePath, year: Year,
+                       only_stale: Annotated[bool, Query(
+                           description="Only the stale types (default) or all of them.")] = True,
+                       ) -> Accepted:
+    """Recalculate a module's stale data entry types (or all of them) in one pipeline; the
+    returned job is the module-level job whose `children` are the per-type jobs."""
+    return _accept("module recalculation", lambda: ops.trigger_module_recalculation(
+        module=module_type_id.value, year=year, only_stale=only_stale, created_by=who.name))
+
+
+@router.get("/recalculation-status", response_model=list[ModuleRecalculationStatus],
+            responses=READ)
+def status(_: Viewer, year: Year) -> list[ModuleRecalculationStatus]:
+    """Per module with input data for `year`: `needs_recalculation` (any of its types), and
+    per data entry type: `needs_recalculation`, `recalculation_in_progress`, the last input
+    job (factor or data upload) and the last recalculation job with their results."""
+    with session_scope() as s:
+        modules = recalculation_status(s, year)
+    return [ModuleRecalculationStatus(**{**m, "data_entry_types": [
+        {**t, "module_type_id": m["module_type_id"], "year": year}
+        for t in m["data_entry_types"]]}) for m in modules]

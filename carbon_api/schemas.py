@@ -1,0 +1,311 @@
+"""Response models of the HTTP API (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from carbon_domain.db.enums import JobResult, JobState, JobType, PipelineStatus
+
+_PID = "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unavailable"]
+    broker: Literal["ok", "unavailable"]
+
+    model_config = _example({"status": "ok", "database": "ok", "broker": "ok"})
+
+
+# -- catalog ----------------------------------------------------------------------------------
+
+class DataEntryTypeOut(BaseModel):
+    id: int
+    name: str
+
+
+class ModuleOut(BaseModel):
+    id: int
+    name: str
+    data_entry_types: list[DataEntryTypeOut]
+    emission_roots: list[int] = Field(description="Emission type nodes the module's stats "
+                                                  "roll up under.")
+
+    model_config = _example({"id": 4, "name": "equipment", "emission_roots": [80000],
+                             "data_entry_types": [{"id": 10, "name": "scientific"},
+                                                  {"id": 11, "name": "it"},
+                                                  {"id": 12, "name": "other"}]})
+
+
+class EmissionTypeNode(BaseModel):
+    value: int
+    path: str
+    name: str = Field(description="Last segment of the path.")
+    level: int
+    scope: int | None = Field(description="1, 2 or 3 for types rows are stored on; null for "
+                                           "pure grouping nodes.")
+    is_leaf: bool
+    children: list[EmissionTypeNode]
+
+    model_config = _example({"value": 80000, "path": "equipment", "name": "equipment",
+                             "level": 0, "scope": None, "is_leaf": False, "children": [
+                                 {"value": 80200, "path": "equipment__it", "name": "it",
+                                  "level": 1, "scope": 2, "is_leaf": True, "children": []}]})
+
+
+# -- starting work ----------------------------------------------------------------------------
+
+class Accepted(BaseModel):
+    """The work was accepted: its job row is committed and dispatched (or, for a duplicate
+    trigger, the already active job is returned)."""
+
+    job_id: int
+    pipeline_id: str | None
+    state: JobState
+    message: str
+
+    model_config = _example({"job_id": 17, "pipeline_id": _PID, "state": "QUEUED",
+                             "message": "Recalculation of it for 2025 queued (job 17)"})
+
+
+class AbortResult(BaseModel):
+    pipeline_id: str
+    aborted_job_ids: list[int]
+    revoked_tasks: int
+    aborted_by: str | None
+
+    model_config = _example({"pipeline_id": _PID, "aborted_job_ids": [17, 18],
+                             "revoked_tasks": 3, "aborted_by": "ops-alice"})
+
+
+# -- jobs and pipelines -----------------------------------------------------------------------
+
+class Progress(BaseModel):
+    done: int
+    total: int
+
+
+class JobChild(BaseModel):
+    """A per-type recalculation job of a module-level recalculation."""
+
+    id: int
+    data_entry_type_id: int | None
+    state: JobState
+    result: JobResult | None
+    status_message: str | None
+    progress: Progress
+    recalculation: dict[str, Any] | None = Field(
+        None, description="Per-type stats once finished (entries, rows, missing_factors, "
+                          "errors, error_details).")
+
+
+class JobOut(BaseModel):
+    id: int
+    pipeline_id: uuid.UUID | None
+    job_type: JobType
+    module_type_id: int | None
+    data_entry_type_id: int | None
+    year: int | None
+    target_type: str
+    ingestion_method: str
+    state: JobState
+    result: JobResult | None
+    status_message: str | None
+    progress: Progress = Field(description="Items done / total (the same as meta.progress).")
+    meta: dict[str, Any] = Field(description="config, progress, stats and the first row "
+                                             "errors (row_errors: [{row, reason}]).")
+    children: list[JobChild] = Field(
+        default_factory=list,
+        description="For a module-level recalculation: its per-type jobs, in order.")
+    is_current: bool
+    attempts: int
+    max_attempts: int
+    celery_task_id: str | None
+    upload_id: int | None
+    created_by: str | None
+    created_at: datetime | None
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+
+    model_config = _example({
+        "id": 17, "pipeline_id": _PID, "job_type": "csv_ingest", "module_type_id": 4,
+        "data_entry_type_id": 11, "year": 2025, "target_type": "DATA_ENTRIES",
+        "ingestion_method": "csv", "state": "FINISHED", "result": "WARNING",
+        "status_message": "WARNING: 4 entries stored, 1 rows skipped — first error: row 3: "
+                          "active_usage_hours_per_week: 'abc' is not a number",
+        "progress": {"done": 0, "total": 0},
+        "meta": {"config": {"filename": "it.csv"}, "rows": 5, "processed": 4, "skipped": 1,
+                 "row_errors": [{"row": 3, "reason": "active_usage_hours_per_week: 'abc' "
+                                                     "is not a number"}],
+                 "progress": {"done": 0, "total": 0}},
+        "children": [], "is_current": True, "attempts": 1, "max_attempts": 3,
+        "celery_task_id": "5f0c…", "upload_id": 9, "created_by": "ops-alice",
+        "created_at": "2025-03-01T10:00:00Z", "dispatched_at": "2025-03-01T10:00:00Z",
+        "started_at": "2025-03-01T10:00:01Z", "heartbeat_at": "2025-03-01T10:00:02Z",
+        "finished_at": "2025-03-01T10:00:02Z"})
+
+
+class PipelineProgress(BaseModel):
+    jobs_finished: int
+    jobs_total: int = Field(description="Jobs known so far (later steps appear as they start).")
+    done: int = Field(description="Items done over all jobs.")
+    total: int
+    finished: bool = Field(description="True once the pipeline reached a terminal status.")
+
+
+class PipelineSummary(BaseModel):
+    pipeline_id: uuid.UUID
+    kind: str
+    status: PipelineStatus
+    module_type_id: int | None
+    year: int | None
+    created_by: str | None
+    job_count: int
+    error_count: int
+    last_error: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: PipelineProgress
+
+
+class PipelinePage(BaseModel):
+    items: list[PipelineSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class PipelineDetail(PipelineSummary):
+    jobs: list[JobOut]
+
+
+# -- staleness --------------------------------------------------------------------------------
+
+class TypeRecalculationStatus(BaseModel):
+    module_type_id: int
+    data_entry_type_id: int
+    data_entry_type_name: str
+    year: int
+    needs_recalculation: bool
+    recalculation_in_progress: bool
+    last_input_job_id: int
+    last_input_job_type: str
+    last_input_job_result: JobResult | None
+    last_recalculation_job_id: int | None
+    last_recalculation_job_result: JobResult | None
+
+
+class ModuleRecalculationStatus(BaseModel):
+    module_type_id: int
+    module_name: str
+    year: int
+    needs_recalculation: bool = Field(description="Any of its data entry types needs it.")
+    recalculation_in_progress: bool
+    data_entry_types: list[TypeRecalculationStatus]
+
+    model_config = _example({
+        "module_type_id": 4, "module_name": "equipment", "year": 2025,
+        "needs_recalculation": True, "recalculation_in_progress": False,
+        "data_entry_types": [{
+            "module_type_id": 4, "data_entry_type_id": 11, "data_entry_type_name": "it",
+            "year": 2025, "needs_recalculation": True, "recalculation_in_progress": False,
+            "last_input_job_id": 31, "last_input_job_type": "factor_ingest",
+            "last_input_job_result": "SUCCESS", "last_recalculation_job_id": 12,
+            "last_recalculation_job_result": "SUCCESS"}]})
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+class UnitOut(BaseModel):
+    id: int
+    institutional_code: str
+    institutional_id: str | None
+    name: str
+    level: int
+    parent_institutional_code: str | None
+
+
+class ReportModuleOut(BaseModel):
+    module_type_id: int
+    module_name: str
+    status: int
+    stats: dict[str, Any] | None
+    last_updated: datetime | None
+
+
+class ReportOut(BaseModel):
+    id: int
+    year: int
+    unit: UnitOut
+    stats: dict[str, Any] | None = Field(description="Sum of its modules: scope1, scope2, "
+                                                     "scope3, total (kg), by_emission_type, "
+                                                     "entry_count, missing_factors, ...")
+    last_updated: datetime | None
+    modules: list[ReportModuleOut]
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class RollupNode(BaseModel):
+    value: int
+    path: str
+    scope: int | None
+    kg: float = Field(description="Total of the node's subtree.")
+    own_kg: float = Field(description="kg stored on the node itself (fallback rows).")
+    children: list[RollupNode]
+
+
+class ModuleStatsOut(BaseModel):
+    report_id: int
+    year: int
+    unit_code: str
+    module_type_id: int
+    module_name: str
+    stats: dict[str, Any] | None = Field(description="null until the module was aggregated.")
+    last_updated: datetime | None
+    tree: list[RollupNode] = Field(description="Rollup tree over the module's emission roots "
+                                               "(treemap-ready; empty branches left out).")
+
+    model_config = _example({
+        "report_id": 3, "year": 2025, "unit_code": "LAB-A", "module_type_id": 4,
+        "module_name": "equipment", "last_updated": "2025-03-01T10:00:03Z",
+        "stats": {"scope1": 0.0, "scope2": 82.368, "scope3": 0.0, "total": 82.368,
+                  "by_emission_type": {"80200": 82.368}, "entry_count": 3,
+                  "missing_factors": 0, "computed_at": "2025-03-01T10:00:03.000000Z",
+                  "formula_version": "2026.11-1"},
+        "tree": [{"value": 80000, "path": "equipment", "scope": None, "kg": 82.368,
+                  "own_kg": 0.0, "children": [{"value": 80200, "path": "equipment__it",
+                                               "scope": 2, "kg": 82.368, "own_kg": 82.368,
+                                               "children": []}]}]})
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+class ActiveTask(BaseModel):
+    id: str | None
+    name: str | None
+
+
+class WorkerOut(BaseModel):
+    name: str
+    active_tasks: int
+    tasks: list[ActiveTask]
+
+    model_config = _example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
+        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}]})

@@ -1,0 +1,106 @@
+"""Fixtures and helpers for the HTTP API tests: tokens, a client, uploads, waiting over HTTP.
+
+Import the fixtures into a test module with ``from .api_support import api, tokens``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from carbon_domain.db.models import (
+    DataEntry, DataIngestionJob, Factor, Pipeline, UploadedFile, Unit,
+)
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.tokens import create_token
+
+
+@dataclass(frozen=True)
+class Tokens:
+    operator: str
+    viewer: str
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, who)}"}
+
+    @property
+    def op(self) -> dict[str, str]:
+        return self.auth("operator")
+
+    @property
+    def view(self) -> dict[str, str]:
+        return self.auth("viewer")
+
+
+@pytest.fixture
+def tokens(db: str) -> Tokens:
+    with session_scope() as s:
+        return Tokens(operator=create_token(s, "ops-alice", "operator"),
+                      viewer=create_token(s, "dash-bob", "viewer"))
+
+
+@pytest.fixture
+def api(db: str) -> Iterator[TestClient]:
+    from carbon_api.app import app
+    # raise_server_exceptions: a 500 fails the test with the server's traceback.
+    with TestClient(app, raise_server_exceptions=True) as client:
+        yield client
+
+
+def upload(client: TestClient, path: str, body: bytes | str, headers: dict[str, str],
+           filename: str = "upload.csv", content_type: str = "text/csv",
+           **params: Any) -> Any:
+    data = body.encode() if isinstance(body, str) else body
+    return client.post(path, params=params, headers=headers,
+                       files={"file": (filename, data, content_type)})
+
+
+def wait_job(client: TestClient, job_id: int, headers: dict[str, str],
+             timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(f"/v1/sync/jobs/{job_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if job["state"] == "FINISHED":
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} not finished: {job}"
+        time.sleep(0.05)
+
+
+def wait_pipeline(client: TestClient, pipeline_id: str, headers: dict[str, str],
+                  timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(f"/v1/sync/pipelines/{pipeline_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        p = r.json()
+        if p["progress"]["finished"]:
+            return p
+        assert time.monotonic() < deadline, f"pipeline {pipeline_id} still running: {p}"
+        time.sleep(0.05)
+
+
+def row_counts() -> dict[str, int]:
+    """Rows of every table an upload or a trigger could write."""
+    with session_scope() as s:
+        return {m.__tablename__: int(s.scalar(select(func.count()).select_from(m)) or 0)
+                for m in (UploadedFile, DataIngestionJob, Pipeline, Factor, DataEntry, Unit)}
+
+
+def wait_idle(timeout: float = 20.0) -> None:
+    """Until no job is active (so the next test's TRUNCATE never races the worker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope() as s:
+            active = s.scalar(select(func.count()).select_from(DataIngestionJob).where(
+                DataIngestionJob.state.in_(("QUEUED", "RUNNING"))))
+        if not active:
+            return
+        time.sleep(0.05)
