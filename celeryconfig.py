@@ -44,9 +44,13 @@ if _s.embedded_broker:
     # The memory transport polls once a second by default: a 200-task chord then takes
     # ~26 s instead of ~1 s (research/celery.md §9).
     _transport["polling_interval"] = 0.01
+if _s.redis_key_prefix and _s.broker_url.startswith("redis"):
+    _transport["global_keyprefix"] = _s.redis_key_prefix
 broker_transport_options = _transport
 if _s.result_backend.startswith("redis"):
     result_backend_transport_options = {"visibility_timeout": _s.visibility_timeout}
+    if _s.redis_key_prefix:
+        result_backend_transport_options["global_keyprefix"] = _s.redis_key_prefix
 
 task_default_queue = "default"
 task_queues = (

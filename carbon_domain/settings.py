@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     database_url: str = Field(f"sqlite:///{_HOME / 'carbon.db'}", alias="CARBON_DATABASE_URL")
     broker_url: str = Field("memory://", alias="CELERY_BROKER_URL")
     result_backend: str = Field("cache+memory://", alias="CELERY_RESULT_BACKEND")
+    # Prepended to every Redis key of the broker and result backend, so several
+    # deployments (or concurrent test sessions) can share one Redis database.
+    redis_key_prefix: str = Field("", alias="CARBON_REDIS_KEY_PREFIX")
 
     # Chunks of 5–20k entries keep each task's transaction short while amortising the
     # ~4 ms per-task Celery overhead to well under 1% of the chunk's work.

@@ -21,7 +21,8 @@ def embedded_worker(concurrency: int = 2) -> Iterator[Any]:
     import carbon_tasks.tasks  # noqa: F401 - register every task before the worker starts
 
     with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
-                      loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=30.0) as w:
+                      loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=30.0,
+                      hostname="embedded@localhost") as w:
         yield w
 
 

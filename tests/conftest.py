@@ -27,6 +27,9 @@ os.environ.update({
     "CARBON_CHUNK_SIZE": os.environ.get("CARBON_CHUNK_SIZE", "50"),
     "CARBON_ENV": "test",
     "CARBON_DISPATCH_GRACE_SECONDS": "0",
+    # Concurrent test sessions share Redis databases 11/12: a per-session key prefix keeps
+    # one session's worker from consuming another session's messages.
+    "CARBON_REDIS_KEY_PREFIX": f"{TEST_DB}:",
 })
 os.environ.pop("CARBON_FLOWER_PASSWORD", None)
 
@@ -68,8 +71,6 @@ def pg_database(services: None) -> Iterator[str]:
     from carbon_domain.db import migrate
     migrate.upgrade(PG_URL)
     import redis
-    for url in (BROKER_URL, BACKEND_URL):
-        redis.Redis.from_url(url).flushdb()
     yield PG_URL
     from carbon_domain.db.session import engine_for
     engine_for.cache_clear()

@@ -1,0 +1,63 @@
+"""Follow a pipeline in the terminal: a Rich progress bar per job, fed by job progress."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from carbon_api.cli.common import err_console
+
+
+def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
+    from carbon_domain.db.models import Pipeline
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.jobs import pipeline_jobs
+
+    with session_scope() as s:
+        p = s.get(Pipeline, uuid.UUID(str(pipeline_id)))
+        if p is None:
+            raise ValueError(f"pipeline {pipeline_id} not found")
+        jobs = [{"id": j.id, "job_type": j.job_type, "det": j.data_entry_type_id,
+                 "state": j.state, "result": j.result, "message": j.status_message or "",
+                 "done": j.progress_done, "total": j.progress_total}
+                for j in pipeline_jobs(s, p.id)]
+        return p.status, jobs
+
+
+def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) -> str:
+    """Block until the pipeline leaves RUNNING; returns its final status."""
+    deadline = time.monotonic() + timeout
+    if quiet:
+        while True:
+            status, _ = _snapshot(pipeline_id)
+            if status != "RUNNING":
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
+            time.sleep(0.2)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        tasks: dict[int, Any] = {}
+        while True:
+            status, jobs = _snapshot(pipeline_id)
+            for j in jobs:
+                finished = j["state"] == "FINISHED"
+                total = max(int(j["total"]), 1)
+                done = total if finished else min(int(j["done"]), total)
+                label = j["job_type"] + (f" #{j['id']}")
+                mark = {"SUCCESS": "[green]✓[/]", "WARNING": "[yellow]![/]",
+                        "ERROR": "[red]✗[/]"}.get(j["result"] or "", "…")
+                desc = f"{mark} {label}: {j['message'][:70]}"
+                if j["id"] not in tasks:
+                    tasks[j["id"]] = bar.add_task(desc, total=total, completed=done)
+                else:
+                    bar.update(tasks[j["id"]], description=desc, total=total, completed=done)
+            if status != "RUNNING":
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
+            time.sleep(0.25)
