@@ -67,18 +67,19 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for the ``carbon`` loggers (idempotent)."""
-    root = logging.getLogger("carbon")
-    if not any(getattr(h, "_carbon_json", False) for h in root.handlers):
+    """JSON lines on stderr for the ``carbon`` loggers (idempotent). Propagation is left
+    alone: under uvicorn the root logger has no handler, and under pytest caplog still
+    sees the records."""
+    logger = logging.getLogger("carbon")
+    if not any(getattr(h, "_carbon_json", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         handler._carbon_json = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-        root.propagate = False
+        logger.addHandler(handler)
     try:
-        root.setLevel(level.upper())
+        logger.setLevel(level.upper())
     except ValueError:
-        root.setLevel(logging.INFO)
+        logger.setLevel(logging.INFO)
 
 
 def _request_id(scope: Scope) -> str:

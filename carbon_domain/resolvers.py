@@ -57,7 +57,9 @@ def _unknown(det: D, field: str, value: Any) -> None:
     # Once per distinct value (bounded): a 100k-row chunk of one typo must not flood the log;
     # the engine reports every affected entry in its errors anyway.
     key = (int(det), field, repr(value)[:100])
-    if key not in _LOGGED and len(_LOGGED) < _LOG_LIMIT:
+    if key not in _LOGGED:
+        if len(_LOGGED) >= _LOG_LIMIT:
+            _LOGGED.clear()  # bounded memory, and a long-lived worker keeps logging
         _LOGGED.add(key)
         logger.warning("%s entry: unrecognised %s %r, no emission rows", det.name, field, value)
     return None

@@ -209,8 +209,8 @@ def beat(
     s = _settings()
     require_external_broker("`carbon beat`")
     level = _loglevel(loglevel)
-    schedule.parent.mkdir(parents=True, exist_ok=True)
     with beat_leadership(s.broker_url, lock_wait):
+        schedule.parent.mkdir(parents=True, exist_ok=True)
         from carbon_tasks import app as celery_app
         exit_code(celery_app.start(["beat", f"--loglevel={level}", f"--schedule={schedule}"]))
 

@@ -14,7 +14,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -101,7 +101,8 @@ def verify_token(session: Session, token: str | None) -> TokenInfo | None:
         return None
     digest = hash_token(token)
     row = session.execute(
-        select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.token_hash, ApiToken.revoked)
+        select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.token_hash, ApiToken.revoked,
+               ApiToken.last_used_at)
         .where(ApiToken.token_hash == digest)
     ).first()
     if row is None or row.revoked or not hmac.compare_digest(row.token_hash, digest):
@@ -111,15 +112,19 @@ def verify_token(session: Session, token: str | None) -> TokenInfo | None:
     except ValueError:
         return None
     now = utcnow()
-    session.execute(
-        update(ApiToken)
-        .where(
-            ApiToken.id == row.id,
-            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_INTERVAL),
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
+        last = last.replace(tzinfo=timezone.utc)
+    if last is None or last < now - TOUCH_INTERVAL:
+        # Conditional, so concurrent requests with the same token write once.
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == row.id,
+                   or_(ApiToken.last_used_at.is_(None),
+                       ApiToken.last_used_at < now - TOUCH_INTERVAL))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
     return TokenInfo(name=row.name, role=role)
 
 

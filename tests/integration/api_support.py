@@ -6,13 +6,14 @@ Import the fixtures into a test module with ``from .api_support import api, toke
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from carbon_domain.db.models import (
     DataEntry, DataIngestionJob, Factor, Pipeline, UploadedFile, Unit,
@@ -46,11 +47,14 @@ def tokens(db: str) -> Tokens:
 
 
 @pytest.fixture
-def api(db: str) -> Iterator[TestClient]:
+def api(db: str, worker: Any) -> Iterator[TestClient]:
+    """A client of the app, with the real worker running: any test may start work, and a
+    message nobody consumes would be picked up by a later test against a reused job id."""
     from carbon_api.app import app
     # raise_server_exceptions: a 500 fails the test with the server's traceback.
     with TestClient(app, raise_server_exceptions=True) as client:
         yield client
+    wait_idle()
 
 
 def upload(client: TestClient, path: str, body: bytes | str, headers: dict[str, str],
@@ -95,12 +99,16 @@ def row_counts() -> dict[str, int]:
 
 
 def wait_idle(timeout: float = 20.0) -> None:
-    """Until no job is active (so the next test's TRUNCATE never races the worker)."""
+    """Until the worker has nothing left of this test (so the next test's TRUNCATE never
+    deadlocks with a running task). A NOT_STARTED job older than a second is a job the
+    broker never got (a broker-outage test): nobody will run it."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 3:
         with session_scope() as s:
-            active = s.scalar(select(func.count()).select_from(DataIngestionJob).where(
-                DataIngestionJob.state.in_(("QUEUED", "RUNNING"))))
-        if not active:
-            return
+            busy = s.scalar(select(func.count()).select_from(DataIngestionJob).where(or_(
+                DataIngestionJob.state.in_(("QUEUED", "RUNNING")),
+                and_(DataIngestionJob.state == "NOT_STARTED",
+                     DataIngestionJob.created_at > func.now() - timedelta(seconds=1)))))
+        quiet = quiet + 1 if not busy else 0
         time.sleep(0.05)

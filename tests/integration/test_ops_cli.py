@@ -360,6 +360,48 @@ class TestTokens:
         with session_scope() as s:
             assert verify_token(s, token) is None
 
+    def test_service_on_sqlite_touches_last_used_at_at_most_once_a_minute(
+            self, tmp_path: Path) -> None:
+        from datetime import timedelta
+
+        from sqlalchemy import select, update
+        from sqlalchemy.orm import Session
+
+        from carbon_domain.db import migrate
+        from carbon_domain.db.models import ApiToken
+        from carbon_domain.db.session import engine_for
+        from carbon_domain.services.tokens import (
+            TOUCH_INTERVAL, create_token, list_tokens, revoke_token, verify_token,
+        )
+
+        url = f"sqlite:///{tmp_path / 'tokens.db'}"
+        migrate.upgrade(url)
+        engine = engine_for(url)
+        with Session(engine) as s, s.begin():
+            token = create_token(s, "svc", "viewer")
+            with pytest.raises(ValueError, match="already exists"):
+                create_token(s, "svc", "operator")
+        with Session(engine) as s, s.begin():
+            assert verify_token(s, token) is not None
+        with Session(engine) as s, s.begin():
+            first = s.scalar(select(ApiToken.last_used_at))
+            assert first is not None
+            assert verify_token(s, token) is not None
+        with Session(engine) as s, s.begin():
+            assert s.scalar(select(ApiToken.last_used_at)) == first  # within the interval
+            s.execute(update(ApiToken).values(
+                last_used_at=first - TOUCH_INTERVAL - timedelta(seconds=1)))
+        with Session(engine) as s, s.begin():
+            assert verify_token(s, token) is not None
+        with Session(engine) as s, s.begin():
+            assert s.scalar(select(ApiToken.last_used_at)) > first - TOUCH_INTERVAL
+            assert revoke_token(s, "svc") is True
+            assert revoke_token(s, "svc") is False
+            assert [t.revoked for t in list_tokens(s)] == [True]
+            assert list_tokens(s, include_revoked=False) == []
+            assert verify_token(s, token) is None
+        engine.dispose()
+
     def test_duplicate_name_is_one_clear_line(self, db: str) -> None:
         first = runner.invoke(app, ["tokens", "create", "--name", "dup", "--role", "viewer"])
         assert first.exit_code == 0
@@ -469,10 +511,12 @@ class TestWorkerAndBeat:
         from carbon_domain.settings import get_settings
 
         client = redis.Redis.from_url(get_settings().broker_url)
-        assert client.set(BEAT_LOCK_KEY, "other-host:42", nx=True, ex=30)
+        assert client.set(BEAT_LOCK_KEY, "other-host:42", nx=True, ex=60)
         try:
-            result = runner.invoke(app, ["beat", "--lock-wait", "0"])
-            assert_one_line_error(result.exit_code, result.stderr, "another `carbon beat`",
+            # A subprocess with a timeout: should the lock vanish, a started beat cannot hang
+            # the test run.
+            proc = run_carbon("beat", "--lock-wait", "0", timeout=60)
+            assert_one_line_error(proc.returncode, proc.stderr, "another `carbon beat`",
                                   "other-host:42")
         finally:
             client.delete(BEAT_LOCK_KEY)
