@@ -36,8 +36,12 @@ def _factor_fingerprint(session: Session, det: int, year: int) -> tuple[Any, ...
 
 
 def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
+    # Every reference upload is a job that commits with its rows, so the last finished
+    # one versions the content (in-place corrections keep counts and ids unchanged).
     return tuple(session.execute(text(
-        "SELECT (SELECT count(*) FROM stations), (SELECT max(id) FROM stations),"
+        "SELECT (SELECT max(id) FROM data_ingestion_jobs WHERE job_type = 'reference_ingest'"
+        " AND state = 'FINISHED'),"
+        " (SELECT count(*) FROM stations), (SELECT max(id) FROM stations),"
         " (SELECT count(*) FROM building_rooms), (SELECT max(id) FROM building_rooms),"
         " (SELECT sum(room_surface_square_meter) FROM building_rooms),"
         " (SELECT count(*) FROM exchange_rates), (SELECT sum(rate_to_eur) FROM exchange_rates)"
