@@ -1,0 +1,171 @@
+"""``carbon seed``: generate a synthetic university and load it through the ingest path.
+
+The files land in ``--out`` (default ``.carbon/seed/<year>-<entries>``) with a
+``manifest.json``; unless ``--generate-only``, each is then uploaded exactly as an operator
+would (``operations.start_upload``) and its pipeline followed to the end.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
+)
+from rich.table import Table
+
+from carbon_api.cli.common import JsonFlag, console, err_console, error, json_out, new_typer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from carbon_domain.seed import SeedFile, SeedManifest
+    from carbon_tasks.seeding import LoadStep, SeedLoadResult
+
+cli = new_typer()
+
+
+def _type_name(f: SeedFile) -> str:
+    from carbon_domain.catalog import DataEntryType
+    return DataEntryType(f.det).name if f.det is not None else "-"
+
+
+@contextmanager
+def _bar(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        yield bar
+
+
+def _generate(out: Path, units: int, entries: int, year: int, seed: int, missing_rate: float,
+              show: bool) -> SeedManifest:
+    from carbon_domain.seed import generate
+    from carbon_domain.seed.plan import entry_counts
+
+    n_files = 2 + 23 + sum(1 for n in entry_counts(entries).values() if n)
+    with _bar(show) as bar:
+        task = bar.add_task("Generating files", total=n_files) if bar else None
+
+        def written(f: SeedFile) -> None:
+            if bar is not None and task is not None:
+                bar.update(task, advance=1, description=f"Generating {f.path}")
+        return generate(out, units=units, entries=entries, year=year, seed=seed,
+                        missing_rate=missing_rate, on_file=written)
+
+
+def _load(manifest: SeedManifest, year: int, show: bool) -> SeedLoadResult:
+    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
+    from carbon_tasks.operations import DispatchFailed
+    from carbon_tasks.seeding import SeedLoadError, load_seed
+    from carbon_tasks.waiting import PipelineTimeout
+
+    ensure_schema()
+    with worker_if_embedded(), _bar(show) as bar:
+        tasks: dict[str, TaskID] = {}
+        if bar is not None:
+            tasks["files"] = bar.add_task("Loading", total=len(manifest.files))
+            tasks["job"] = bar.add_task("", total=1)
+
+        def step(s: LoadStep) -> None:
+            if bar is None:
+                return
+            bar.update(tasks["files"], completed=s.index - 1,
+                       description=f"Loading {s.index}/{s.count} {s.file.path}")
+            p = s.pipeline
+            if p is None:
+                bar.reset(tasks["job"], total=1, description="  uploading")
+            else:
+                total = max(p.total, 1)
+                bar.update(tasks["job"], total=total, completed=min(p.done, total),
+                           description=f"  {(p.message or p.status)[:70]}")
+            if p is not None and p.finished:
+                bar.update(tasks["files"], completed=s.index)
+        try:
+            return load_seed(manifest, year=year, progress=step)
+        except SeedLoadError as exc:
+            _print_load(exc.result)
+            error(str(exc))
+        except DispatchFailed as exc:
+            error(f"cannot reach the broker ({exc}); job {exc.accepted.job_id} is kept and"
+                  " will be dispatched once the broker is back")
+        except PipelineTimeout as exc:
+            error(str(exc))
+
+
+def _print_files(manifest: SeedManifest) -> None:
+    t = Table(title=f"Seed files in {manifest.out_dir}")
+    for col in ("file", "kind", "type", "rows", "unmatched", "KiB"):
+        t.add_column(col, justify="right" if col in ("rows", "unmatched", "KiB") else "left")
+    for f in manifest.files:
+        t.add_row(f.path, f.kind, _type_name(f), f"{f.rows:,}", f"{f.unmatched:,}",
+                  f"{f.bytes / 1024:,.0f}")
+    console.print(t)
+
+
+def _print_load(result: SeedLoadResult) -> None:
+    t = Table(title="Loaded through the ingest path")
+    for col in ("file", "type", "rows", "pipeline", "status", "seconds"):
+        t.add_column(col, justify="right" if col in ("rows", "seconds") else "left")
+    for f in result.files:
+        style = "green" if f.status == "SUCCESS" else "red"
+        t.add_row(f.file.path, _type_name(f.file), f"{f.file.rows:,}", f.pipeline_id[:8],
+                  f"[{style}]{f.status}[/]", f"{f.seconds:.1f}")
+    console.print(t)
+
+
+def _as_json(manifest: SeedManifest, result: SeedLoadResult | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"manifest": manifest.as_dict()}
+    if result is not None:
+        out["load"] = {"ok": result.ok, "seconds": round(result.seconds, 3), "files": [
+            {"path": f.file.path, "kind": f.file.kind, "data_entry_type_id": f.file.det,
+             "rows": f.file.rows, "pipeline_id": f.pipeline_id, "status": f.status,
+             "seconds": round(f.seconds, 3), "message": f.message} for f in result.files]}
+    return out
+
+
+@cli.command()
+def seed(
+    year: Annotated[int, typer.Option("--year", "-y", help="Report year of the data.")],
+    units: Annotated[int, typer.Option(help="Labs that report data (faculties, institutes and "
+                                            "research facility units are added).")] = 20,
+    entries: Annotated[int, typer.Option(help="Data entries over all 23 types.")] = 2000,
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same "
+                                                          "files.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Directory for the CSV files (default "
+                                                  "`.carbon/seed/YEAR-ENTRIES`).")] = None,
+    missing_rate: Annotated[float, typer.Option(help="Share of entries deliberately left "
+                                                     "without a factor (0 = clean).")] = 0.0,
+    generate_only: Annotated[bool, typer.Option("--generate-only", help="Write the files, "
+                                                "load nothing.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate a deterministic synthetic university and load it (units, building rooms,
+    factors and data entries of every type) through the same ingest path as an upload."""
+    from carbon_domain.seed import check_params
+
+    # Checked here, not with typer's min=, so a bad size is one line, not a usage box.
+    check_params(units=units, entries=entries, year=year, missing_rate=missing_rate)
+    target = out if out is not None else Path(".carbon") / "seed" / f"{year}-{entries}"
+    manifest = _generate(target, units, entries, year, seed_value, missing_rate, not as_json)
+    result = None if generate_only else _load(manifest, year, not as_json)
+    if as_json:
+        json_out(_as_json(manifest, result))
+    else:
+        _print_files(manifest) if result is None else _print_load(result)
+        rate = manifest.totals["entry_rows"] / max(manifest.seconds, 1e-9)
+        console.print(f"Generated {manifest.totals['files']} files, "
+                      f"{manifest.totals['entry_rows']:,} entries and "
+                      f"{manifest.totals['factor_rows']:,} factors in {manifest.seconds:.2f} s "
+                      f"({rate:,.0f} entries/s) into {manifest.out_dir}")
+        if result is not None:
+            console.print(f"Loaded {len(result.files)} files in {result.seconds:.1f} s")
+    if result is not None and not result.ok:
+        bad = [f.file.path for f in result.files if f.status != "SUCCESS"]
+        error(f"{len(bad)} of {len(result.files)} pipelines did not succeed: {', '.join(bad)}")
