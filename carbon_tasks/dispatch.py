@@ -60,12 +60,32 @@ def dispatch_jobs(job_ids: list[int]) -> None:
         raise BrokerUnavailable(failures[0])
 
 
+def _result_backend_problem() -> str | None:
+    """Publishing subscribes to the task's result channel on a Redis result backend; with
+    that Redis down, Celery retries for ~20 s and then raises RuntimeError. One PING first
+    lets an outage fail fast (and be recorded) instead."""
+    from carbon_tasks.app import app
+
+    client = getattr(app.backend, "client", None)
+    if client is None or not hasattr(client, "ping"):
+        return None
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"result backend unreachable: {exc}"
+    return None
+
+
 def _send(sig, task_id: str, job_ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
     try:
+        problem = _result_backend_problem()
+        if problem:
+            raise ConnectionError(problem)
         sig.apply_async(retry=True,
                         retry_policy={"max_retries": 2, "interval_start": 0.2,
                                       "interval_step": 0.5, "interval_max": 1})
-    except (BrokerError, OSError, ConnectionError) as exc:
+    # RuntimeError: the result backend went away between the PING and the publish.
+    except (BrokerError, OSError, ConnectionError, RuntimeError) as exc:
         log.warning("broker unreachable, jobs %s stay in the outbox: %s", job_ids, exc)
         with session_scope() as s:
             for j in job_ids:

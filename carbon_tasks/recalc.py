@@ -42,8 +42,13 @@ def plan_recalculation(self: Any, previous: dict[str, Any] | None = None, *,
 def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> dict[str, Any]:
     """Rewrite one chunk's emission rows in one transaction; bad entries are reported in
     the envelope, never raised, so one bad entry cannot fail the chord."""
-    with session_scope() as s:
-        envelope = service.recalculate_chunk(s, job_id, attempt, chunk_no)
+    try:
+        with session_scope() as s:
+            envelope = service.recalculate_chunk(s, job_id, attempt, chunk_no)
+    except service.SupersededAttempt as exc:
+        log.warning("%s; its writes were rolled back", exc)
+        return {"ok": True, "skipped": True, "superseded": True, "job_id": job_id,
+                "chunk": chunk_no}
     if not envelope.get("skipped"):
         self.send_event("task-progress", job_id=job_id, chunk=chunk_no,
                         entries=envelope["entries"], rows=envelope["rows"])

@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 cli = new_typer()
 
 
-def _type_name(f: SeedFile) -> str:
-    from carbon_domain.catalog import DataEntryType
-    return DataEntryType(f.det).name if f.det is not None else "-"
-
-
 @contextmanager
 def _bar(enabled: bool) -> Iterator[Progress | None]:
     if not enabled:
@@ -46,10 +41,10 @@ def _bar(enabled: bool) -> Iterator[Progress | None]:
 
 def _generate(out: Path, units: int, entries: int, year: int, seed: int, missing_rate: float,
               show: bool) -> SeedManifest:
-    from carbon_domain.seed import generate
-    from carbon_domain.seed.plan import entry_counts
+    from carbon_domain.seed import entry_counts, generate
 
-    n_files = 2 + 23 + sum(1 for n in entry_counts(entries).values() if n)
+    counts = entry_counts(entries)
+    n_files = 2 + len(counts) + sum(1 for n in counts.values() if n)  # units, rooms, factors
     with _bar(show) as bar:
         task = bar.add_task("Generating files", total=n_files) if bar else None
 
@@ -101,21 +96,24 @@ def _load(manifest: SeedManifest, year: int, show: bool) -> SeedLoadResult:
 
 def _print_files(manifest: SeedManifest) -> None:
     t = Table(title=f"Seed files in {manifest.out_dir}")
-    for col in ("file", "kind", "type", "rows", "unmatched", "KiB"):
-        t.add_column(col, justify="right" if col in ("rows", "unmatched", "KiB") else "left")
+    # Numbers never wrap; in a narrow terminal the path folds instead.
+    t.add_column("file", overflow="fold")
+    for col in ("rows", "unmatched", "KiB"):
+        t.add_column(col, justify="right", no_wrap=True)
     for f in manifest.files:
-        t.add_row(f.path, f.kind, _type_name(f), f"{f.rows:,}", f"{f.unmatched:,}",
-                  f"{f.bytes / 1024:,.0f}")
+        t.add_row(f.path, f"{f.rows:,}", f"{f.unmatched:,}", f"{f.bytes / 1024:,.0f}")
     console.print(t)
 
 
 def _print_load(result: SeedLoadResult) -> None:
     t = Table(title="Loaded through the ingest path")
-    for col in ("file", "type", "rows", "pipeline", "status", "seconds"):
-        t.add_column(col, justify="right" if col in ("rows", "seconds") else "left")
+    t.add_column("file", overflow="fold")
+    for col in ("rows", "pipeline", "status", "seconds"):
+        t.add_column(col, justify="right" if col in ("rows", "seconds") else "left",
+                     no_wrap=True)
     for f in result.files:
         style = "green" if f.status == "SUCCESS" else "red"
-        t.add_row(f.file.path, _type_name(f.file), f"{f.file.rows:,}", f.pipeline_id[:8],
+        t.add_row(f.file.path, f"{f.file.rows:,}", f.pipeline_id[:8],
                   f"[{style}]{f.status}[/]", f"{f.seconds:.1f}")
     console.print(t)
 

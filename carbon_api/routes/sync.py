@@ -16,8 +16,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from carbon_api.deps import (
     UPLOAD_BODY, DetPath, DetQuery, FileUpload, ModulePath, Operator, Viewer, Year,
-    check_det_in_module,
-)
+    check_det_in_module)
 from carbon_api.errors import R400, READ, UPLOAD, WRITE, ApiError
 from carbon_api.logging import bind
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus

@@ -18,7 +18,9 @@ class CsvProblem(ValueError):
 def decode(content: bytes) -> str:
     if not content or not content.strip():
         raise CsvProblem("the file is empty")
-    if b"\x00" in content[:65536]:
+    # Anywhere, not just near the start: PostgreSQL text and JSONB cannot hold NUL, so one
+    # late NUL would otherwise fail the whole ingest with a cryptic database error.
+    if b"\x00" in content:
         raise CsvProblem("the file is not UTF-8 text (it contains NUL bytes; is it a"
                          " spreadsheet or UTF-16 file? export it as CSV UTF-8)")
     try:

@@ -211,6 +211,22 @@ def heartbeat(session: Session, job_id: int, *, message: str | None = None,
                     .values(**values))
 
 
+def fence(session: Session, job_id: int, attempt: int) -> bool:
+    """Check, under a row lock held until commit, that ``attempt`` still owns the job.
+
+    False when a re-plan (reconciler), an abort or a finish got there first: the caller
+    must roll back. True locks the job row, so whoever changes the job next waits for the
+    caller's commit (and a newer attempt rewrites after it): work of a superseded attempt
+    never commits on top of the new owner's.
+    """
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.state == JobState.RUNNING,
+                          Job.attempts == attempt)
+        .values(heartbeat_at=utcnow()).returning(Job.id)
+    ).scalar()
+    return res is not None
+
+
 def finish(session: Session, job_id: int, attempt: int | None, result: JobResult,
            message: str, meta: dict[str, Any] | None = None) -> bool:
     """Close a job, only if this attempt still owns it (a stale redelivery cannot

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType, MODULE_OF
@@ -25,6 +26,11 @@ from carbon_domain.services.slices import load_slice_context
 from carbon_domain.settings import get_settings
 
 MAX_ERROR_DETAILS = 100
+
+
+class SupersededAttempt(Exception):
+    """The chunk's attempt lost its job while the chunk ran (re-planned, aborted or
+    finished): the chunk's writes must be rolled back."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,12 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     ), {"d": det, "y": year, "lo": chunk.lo_id, "hi": chunk.hi_id})
     write_rows(session, result.rows)
     _relink(session, result.relinked)
+    # The state check above ran before this chunk's work; the job may have been re-planned
+    # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
+    # attempt still owns the job; the fence's row lock orders us before any later change.
+    if not jobs.fence(session, job_id, attempt):
+        raise SupersededAttempt(f"job {job_id}: attempt {attempt} was superseded while"
+                                f" chunk {chunk_no} ran")
     chunk.done = True
     chunk.entries = result.entries
     chunk.rows = len(result.rows)
@@ -157,17 +169,34 @@ def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
             w(f"{de}\t{et}\t{scope}\t{kg!r}\t{null if av is None else repr(av)}\t"
               f"{null if fid is None else fid}\n")
         buf.seek(0)
-        raw = session.connection().connection.dbapi_connection
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.copy_expert(
-                "COPY data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
-                " additional_value, primary_factor_id) FROM STDIN", buf)
+        _copy(session, "COPY data_entry_emissions (data_entry_id, emission_type_id, scope,"
+                       " kg_co2eq, additional_value, primary_factor_id) FROM STDIN", buf)
         return
     session.execute(text(
         "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
         " additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c, :d, :e, :f,"
         " CURRENT_TIMESTAMP)"),
         [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
+
+
+def _copy(session: Session, statement: str, buf: io.StringIO) -> None:
+    """COPY on the session's raw DBAPI connection, its errors translated as SQLAlchemy's own
+    would be: a lost connection (server restart, ``pg_terminate_backend``) becomes an
+    ``OperationalError`` that the task retries, and the dead connection is invalidated so the
+    rollback and the retry do not trip over it."""
+    conn = session.connection()
+    dialect = conn.dialect
+    dbapi = dialect.loaded_dbapi
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.copy_expert(statement, buf)
+    except dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error,
+                                  connection_invalidated=lost, dialect=dialect) from exc
 
 
 def _relink(session: Session, relinked: dict[int, int | None]) -> None:

@@ -1,25 +1,19 @@
-"""Fixtures and helpers for the HTTP API tests: tokens, a client, uploads, waiting over HTTP.
-
-Import the fixtures into a test module with ``from .api_support import api, tokens``.
-"""
+"""Helpers for the HTTP API tests: uploads, waiting over HTTP, row counts. The fixtures
+(``api``, ``tokens``) live in ``tests/integration/conftest.py``."""
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import and_, func, or_, select
 
 from carbon_domain.db.models import (
-    DataEntry, DataIngestionJob, Factor, Pipeline, UploadedFile, Unit,
-)
+    DataEntry, DataIngestionJob, Factor, Pipeline, Unit, UploadedFile)
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
 
 
 @dataclass(frozen=True)
@@ -37,24 +31,6 @@ class Tokens:
     @property
     def view(self) -> dict[str, str]:
         return self.auth("viewer")
-
-
-@pytest.fixture
-def tokens(db: str) -> Tokens:
-    with session_scope() as s:
-        return Tokens(operator=create_token(s, "ops-alice", "operator"),
-                      viewer=create_token(s, "dash-bob", "viewer"))
-
-
-@pytest.fixture
-def api(db: str, worker: Any) -> Iterator[TestClient]:
-    """A client of the app, with the real worker running: any test may start work, and a
-    message nobody consumes would be picked up by a later test against a reused job id."""
-    from carbon_api.app import app
-    # raise_server_exceptions: a 500 fails the test with the server's traceback.
-    with TestClient(app, raise_server_exceptions=True) as client:
-        yield client
-    wait_idle()
 
 
 def upload(client: TestClient, path: str, body: bytes | str, headers: dict[str, str],

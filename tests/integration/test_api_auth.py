@@ -12,7 +12,7 @@ from carbon_domain.db.models import UploadedFile
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.tokens import revoke_token
 
-from .api_support import Tokens, api, row_counts, tokens  # noqa: F401
+from .api_support import Tokens, row_counts
 from .helpers import count
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def test_route_table_covers_every_route(api: TestClient) -> None:
 
 def _matches(template: str, path: str) -> bool:
     t, p = template.split("/"), path.split("/")
-    return len(t) == len(p) and all(a == b or a.startswith("{") for a, b in zip(t, p))
+    return len(t) == len(p) and all(a == b or a.startswith("{") for a, b in zip(t, p, strict=True))
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)

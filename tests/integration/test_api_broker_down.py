@@ -19,7 +19,7 @@ import pytest
 from carbon_domain.db.models import DataIngestionJob, UploadedFile
 from carbon_domain.db.session import session_scope
 
-from .api_support import Tokens, row_counts, tokens  # noqa: F401
+from .api_support import Tokens, row_counts
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration

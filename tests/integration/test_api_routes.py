@@ -18,7 +18,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs
 from carbon_domain.settings import get_settings
 
-from .api_support import Tokens, api, row_counts, tokens, upload, wait_pipeline  # noqa: F401
+from .api_support import Tokens, row_counts, upload, wait_pipeline
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs
 from carbon_domain.settings import get_settings
 
-from .api_support import Tokens, tokens, wait_idle  # noqa: F401
+from .api_support import Tokens, wait_idle
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration
@@ -123,7 +123,7 @@ def test_pipeline_and_job_streams_show_progress_and_end(
         messages = {j["status_message"] for u in updates for j in u["jobs"]}
         assert any(m and m.startswith("Recalculating it (1/1): ") for m in messages), messages
         # Consecutive snapshots always differ (sent on change only).
-        assert all(a != b for a, b in zip(updates, updates[1:]))
+        assert all(a != b for a, b in zip(updates, updates[1:], strict=False))
 
         # The job stream of a recalculation trigger, with keep-alive pings while it runs.
         r = client.post("/v1/sync/recalculate-emissions/4/11", params={"year": 2025},

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from carbon_domain.db.session import session_scope
 from carbon_domain.settings import get_settings
 
-from .api_support import Tokens, api, row_counts, tokens, upload, wait_job, wait_pipeline  # noqa: F401
+from .api_support import Tokens, row_counts, upload, wait_job, wait_pipeline
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration
@@ -48,6 +48,8 @@ UNUSABLE: dict[str, tuple[str, dict[str, Any], bytes, str]] = {
                   "not UTF-8"),
     "xlsx (zip)": (FACTORS, IT, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + b"\x00" * 40,
                    "not UTF-8"),
+    "NUL byte after 64 KiB": (FACTORS, IT, (F_HEADER + GOOD_F * 3000 + "Lap\x00top,,1,1,1\n")
+                              .encode(), "NUL"),
     "entries without unit column": (
         ENTRIES, IT, b"equipment_id,name,equipment_class\nINV-1,Laptop,Laptop\n",
         "unit_institutional_id"),
@@ -163,7 +165,7 @@ def test_bad_rows_are_skipped_and_reported(api: TestClient, tokens: Tokens,
     assert not job["status_message"].lower().startswith("success")
     errors = job["meta"]["row_errors"]
     assert [e["row"] for e in errors] == list(range(3, 3 + len(BAD_ROWS)))
-    for err, (_, reason) in zip(errors, BAD_ROWS.values()):
+    for err, (_, reason) in zip(errors, BAD_ROWS.values(), strict=True):
         assert reason in err["reason"], err
     after = row_counts()
     assert after["factors"] == before["factors"] + 1  # only the good row

@@ -18,9 +18,10 @@ GASES = (
     ("CO2", "", 1.0, 30, 50, 1, 2000),
     ("CH4", "", 27.9, 10, 5, 0.1, 200),
     ("N2O", "", 273.0, 10, 3, 0.1, 100),
-    *(("Refrigerant", sub, gwp, 6, 2, 0.05, 50) for sub, gwp in (
-        ("R134a", 1530.0), ("R404A", 4728.0), ("R410A", 2256.0), ("R32", 771.0),
-        ("R125", 3740.0), ("R116", 12400.0), ("NF3", 17400.0), ("SF6", 24300.0))),
+    # Refrigerant leaks are small (top-ups of cooling circuits); high-GWP gases are rare.
+    *(("Refrigerant", sub, gwp, w, 0.8, 0.05, 30) for sub, gwp, w in (
+        ("R134a", 1530.0, 10), ("R404A", 4728.0, 6), ("R410A", 2256.0, 10), ("R32", 771.0, 6),
+        ("R125", 3740.0, 3), ("R116", 12400.0, 1), ("NF3", 17400.0, 1), ("SF6", 24300.0, 2))),
 )
 PICK = Weighted((g, g[3]) for g in GASES)
 

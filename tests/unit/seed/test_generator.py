@@ -20,7 +20,7 @@ from carbon_domain.csv_rows.factors import classification_key
 from carbon_domain.engine import compute_batch
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
-from carbon_domain.seed import SeedManifest, entry_counts, generate
+from carbon_domain.seed import SeedFile, SeedManifest, entry_counts, generate
 
 YEAR = 2025
 
@@ -35,6 +35,11 @@ def header_of(path: Path) -> list[str]:
         return next(csv.reader(fh))
 
 
+def typed(f: SeedFile) -> tuple[ModuleType, DataEntryType]:
+    assert f.module is not None and f.det is not None
+    return ModuleType(f.module), DataEntryType(f.det)
+
+
 def load_refs(m: SeedManifest) -> ReferenceData:
     (rooms,) = m.of_kind("building-rooms")
     return ReferenceData.build(rooms=[csv_rows.parse_room_row(r).as_tuple()
@@ -46,7 +51,7 @@ def load_factors(m: SeedManifest) -> dict[int, list[FactorRecord]]:
     ids = itertools.count(1)
     out: dict[int, list[FactorRecord]] = defaultdict(list)
     for f in m.of_kind("factors"):
-        module, det = ModuleType(f.module), DataEntryType(f.det)
+        module, det = typed(f)
         assert csv_rows.factor_header_problem(module, det, header_of(m.path_of(f))) is None
         identities = set()
         for row in rows_of(m.path_of(f)):
@@ -67,7 +72,7 @@ def load_entries(m: SeedManifest, refs: ReferenceData
              for r in rows_of(m.path_of(m.of_kind("units")[0]))}
     out: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for f in m.of_kind("data-entries"):
-        module, det = ModuleType(f.module), DataEntryType(f.det)
+        module, det = typed(f)
         assert csv_rows.entry_header_problem(module, det, header_of(m.path_of(f))) is None
         for row in rows_of(m.path_of(f)):
             e = csv_rows.parse_entry_row(module, det, row, refs=refs)
@@ -100,7 +105,7 @@ def test_files_come_in_upload_order_one_factor_and_one_data_file_per_type(
     kinds = [f.kind for f in clean.files]
     assert kinds == ["units", "building-rooms", *["factors"] * 23, *["data-entries"] * 23]
     for kind in ("factors", "data-entries"):
-        assert sorted(f.det for f in clean.of_kind(kind)) == sorted(d.value for d in DataEntryType)
+        assert sorted(typed(f)[1] for f in clean.of_kind(kind)) == sorted(DataEntryType)
     # Facility types load last: their factors come from the other types' emissions.
     assert {f.det for f in clean.of_kind("data-entries")[-2:]} == {
         d.value for d in DEPENDS_ON_OTHER_MODULES}
@@ -113,7 +118,7 @@ def test_row_counts_per_type_match_the_manifest_and_the_mix(clean: SeedManifest)
         assert sum(1 for _ in rows_of(clean.path_of(f))) == f.rows, f.path
         assert clean.path_of(f).stat().st_size == f.bytes
         if f.kind == "data-entries":
-            assert f.rows == counts[DataEntryType(f.det)] >= 1
+            assert f.rows == counts[typed(f)[1]] >= 1
     assert clean.totals["entry_rows"] == 6000
     assert clean.totals["factor_rows"] == sum(f.rows for f in clean.of_kind("factors"))
 
@@ -148,10 +153,10 @@ def test_multi_type_files_route_by_their_data_entry_type_column(clean: SeedManif
     refs = load_refs(clean)
     for f in clean.of_kind("data-entries"):
         row = next(rows_of(clean.path_of(f)))
-        assert csv_rows.parse_entry_row(ModuleType(f.module), None, row, refs=refs).det == f.det
+        assert csv_rows.parse_entry_row(typed(f)[0], None, row, refs=refs).det == f.det
     for f in clean.of_kind("factors"):
         row = next(rows_of(clean.path_of(f)))
-        assert csv_rows.parse_factor_row(ModuleType(f.module), None, row).det == f.det
+        assert csv_rows.parse_factor_row(typed(f)[0], None, row).det == f.det
 
 
 def test_missing_rate_leaves_exactly_the_counted_entries_unmatched(tmp_path: Path) -> None:

@@ -1,0 +1,524 @@
+"""Fault-suite machinery: real processes (``carbon worker`` prefork, ``carbon beat``, a private
+``redis-server``), a background reconciler, PostgreSQL probes, and exact result checks.
+
+Holding a chunk in the middle of its write
+------------------------------------------
+The test locks one data entry row ``FOR UPDATE`` (:class:`EntryLock`). A chunk whose id range
+contains that entry deletes its old emission rows, COPYs the new ones, then blocks in the
+COPY's foreign-key check (``FOR KEY SHARE`` on the entry row): inside its transaction, its
+rows written but not committed. :func:`blocked_writers` sees it in ``pg_stat_activity`` and
+:func:`owner_of` maps its PostgreSQL backend to the worker process holding the connection,
+so a fault (SIGKILL, SIGSTOP, ``pg_terminate_backend``, a Redis crash) lands at a known point
+instead of a lucky one. Releasing the lock lets every waiting writer go on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from carbon_domain.db.session import session_scope
+from tests.integration.helpers import UNITS_CSV, emissions, jobs_of, module_stats, wait_pipeline
+from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS, equip_entries
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CARBON = str(BIN / "carbon")
+ALL_QUEUES = "default,ingest,recalc,aggregate"
+
+YEAR = 2025
+EQUIPMENT = 4
+# Three equipment types of ENTRIES entries each, in chunks of CHUNK: 6 chunks per type.
+ENTRIES = 1200
+CHUNK = 200
+TYPES = ((10, "scientific", "Spectrometers", ""), (11, "it", "Laptop", "Standard"),
+         (12, "other", "Lab Freezer", ""))
+UNITS = ("LAB-A", "LAB-B")
+
+T = TypeVar("T")
+
+
+def wait_for(pred: Callable[[], T], timeout: float, what: str, interval: float = 0.05,
+             on_fail: Callable[[], str] | None = None) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            extra = on_fail() if on_fail else ""
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{extra}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------------------ processes
+
+class Proc:
+    """A subprocess in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.log_path = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+
+    def start(self) -> Proc:
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log,
+                                          stderr=subprocess.STDOUT, cwd=ROOT,
+                                          start_new_session=True)
+        self.started_at = time.monotonic()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def tail(self, n: int = 40) -> str:
+        return f"--- {self.name} log (last {n} lines) ---\n" + "\n".join(
+            self.log().splitlines()[-n:])
+
+    def signal_group(self, sig: int) -> None:
+        """Signal the main process and every child (they share our process group)."""
+        if self.popen is None:
+            return
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """SIGKILL the whole group and reap the main process."""
+        if self.popen is None:
+            return
+        self.signal_group(signal.SIGKILL)
+        try:
+            self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class Worker(Proc):
+    """``carbon worker`` (prefork) as operators run it."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, *,
+                 queues: str = ALL_QUEUES, concurrency: int = 2) -> None:
+        argv = [CARBON, "worker", "--queues", queues, "--concurrency", str(concurrency),
+                "--pool", "prefork", "--loglevel", "INFO", "--hostname", f"{name}@%h"]
+        super().__init__(name, argv, env, log_dir)
+
+    def wait_ready(self, timeout: float = 30) -> Worker:
+        wait_for(lambda: (not self.alive()) or " ready." in self.log(), timeout,
+                 f"worker {self.name} to be ready", interval=0.1, on_fail=self.tail)
+        assert self.alive(), f"worker {self.name} exited early\n{self.tail()}"
+        return self
+
+    def children(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def processes(self) -> list[psutil.Process]:
+        try:
+            return [psutil.Process(self.pid), *self.children()]
+        except psutil.NoSuchProcess:
+            return self.children()
+
+    def count(self, needle: str) -> int:
+        return self.log().count(needle)
+
+
+def dead(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped yet (children of a killed main are re-parented)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+class RedisServer(Proc):
+    """A throwaway ``redis-server`` with no persistence: a restart loses everything."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--maxmemory-policy", "noeviction"]
+        super().__init__(f"redis-{self.port}", argv, env, log_dir)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def ping(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+        except Exception:  # noqa: BLE001 - down is an answer
+            return False
+
+    def wait_ready(self, timeout: float = 10) -> RedisServer:
+        wait_for(self.ping, timeout, f"redis on port {self.port}", interval=0.05,
+                 on_fail=self.tail)
+        return self
+
+    def crash_and_restart(self) -> float:
+        """SIGKILL the server, start a fresh empty one on the same port; seconds down."""
+        t0 = time.monotonic()
+        self.kill()
+        self.start()
+        self.wait_ready()
+        return time.monotonic() - t0
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The test session's environment (test database, Redis prefix) plus overrides."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CARBON_LOG_LEVEL": "INFO",
+           "CARBON_CHUNK_SIZE": str(CHUNK)}
+    env.update(overrides)
+    return env
+
+
+def run_python(code: str, env: dict[str, str], timeout: float = 120) -> str:
+    """Run a Python snippet in a fresh interpreter (its own settings and Celery app)."""
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, f"subprocess failed:\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+def run_carbon(*args: str, env: dict[str, str], timeout: float = 60) -> str:
+    out = subprocess.run([CARBON, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=timeout)
+    assert out.returncode == 0, f"carbon {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+# ------------------------------------------------------------------------------ reconciler
+
+@contextmanager
+def reconciler_thread(interval: float = 1.0) -> Iterator[list[dict[str, Any]]]:
+    """Run ``carbon.reconcile`` in this process every ``interval`` seconds (what beat does).
+    Yields the list of summaries, appended as they come."""
+    from carbon_tasks.reconcile import reconcile
+
+    summaries: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                summaries.append(reconcile.apply().get(propagate=True))
+            except Exception as exc:  # noqa: BLE001 - recorded, the next round retries
+                summaries.append({"error": repr(exc)})
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, name="fault-reconciler", daemon=True)
+    thread.start()
+    try:
+        yield summaries
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def total(summaries: list[dict[str, Any]], key: str) -> int:
+    return sum(int(s.get(key) or 0) for s in summaries)
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+def _engine():  # type: ignore[no-untyped-def]
+    return create_engine(os.environ["CARBON_DATABASE_URL"], poolclass=NullPool)
+
+
+class EntryLock:
+    """Hold ``FOR UPDATE`` on one data entry row: a chunk writing that entry's emission rows
+    blocks in its foreign-key check, mid-transaction, until :meth:`release`."""
+
+    def __init__(self, entry_id: int) -> None:
+        self.entry_id = entry_id
+        self.engine = _engine()
+        self.conn: Any = None
+        self.tx: Any = None
+        self.pid = 0
+
+    def __enter__(self) -> EntryLock:
+        self.conn = self.engine.connect()
+        self.tx = self.conn.begin()
+        self.pid = int(self.conn.execute(text("SELECT pg_backend_pid()")).scalar())
+        got = self.conn.execute(text("SELECT id FROM data_entries WHERE id = :i FOR UPDATE"),
+                                {"i": self.entry_id}).scalar()
+        assert got == self.entry_id
+        return self
+
+    def release(self) -> None:
+        if self.tx is not None:
+            self.tx.rollback()
+            self.tx = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.engine.dispose()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+@dataclass(frozen=True)
+class Backend:
+    pid: int
+    client_port: int | None
+    query: str
+
+
+def blocked_writers() -> list[Backend]:
+    """Backends of this database waiting on a lock inside a chunk's emission COPY."""
+    with _engine().connect() as c:
+        rows = c.execute(text(
+            "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
+            " current_database() AND wait_event_type = 'Lock' AND query LIKE"
+            " 'COPY data_entry_emissions%' ORDER BY backend_start")).all()
+    return [Backend(int(p), port, q) for p, port, q in rows]
+
+
+def backends_of(processes: list[psutil.Process]) -> list[int]:
+    """PostgreSQL backend pids whose client connection belongs to one of ``processes``."""
+    ports = set()
+    for p in processes:
+        try:
+            for c in p.net_connections(kind="tcp"):
+                if c.raddr and c.raddr.port == 5432:
+                    ports.add(c.laddr.port)
+        except psutil.Error:
+            continue
+    if not ports:
+        return []
+    with _engine().connect() as c:
+        rows = c.execute(text(
+            "SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database()"
+        )).all()
+    return [int(pid) for pid, port in rows if port in ports]
+
+
+def owner_of(backend: Backend, processes: list[psutil.Process]) -> psutil.Process | None:
+    for p in processes:
+        try:
+            for c in p.net_connections(kind="tcp"):
+                if c.laddr.port == backend.client_port and c.raddr and c.raddr.port == 5432:
+                    return p
+        except psutil.Error:
+            continue
+    return None
+
+
+def terminate_backends(pids: list[int]) -> int:
+    with _engine().connect() as c:
+        done = [bool(c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": p}).scalar())
+                for p in pids]
+    return sum(done)
+
+
+def terminate_other_backends() -> None:
+    """Every backend of the test database but this one (orphans of killed workers)."""
+    with _engine().connect() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                       " current_database() AND pid <> pg_backend_pid()"))
+
+
+def sql(query: str, **params: Any) -> list[tuple[Any, ...]]:
+    with session_scope() as s:
+        return [tuple(r) for r in s.execute(text(query), params)]
+
+
+def entry_in_chunk(det: int, chunk_no: int) -> int:
+    """The id of an entry in the middle of chunk ``chunk_no`` of ``det`` (chunks are
+    CHUNK consecutive entries of the slice in id order)."""
+    ((entry_id,),) = sql(
+        "SELECT id FROM data_entries WHERE data_entry_type_id = :d AND year = :y ORDER BY id"
+        " OFFSET :o LIMIT 1", d=det, y=YEAR, o=chunk_no * CHUNK + CHUNK // 2)
+    return int(entry_id)
+
+
+def recalc_job(pipeline_id: str, det: int) -> Any:
+    (job,) = [j for j in jobs_of(pipeline_id)
+              if j.job_type == "emission_recalc" and j.data_entry_type_id == det]
+    return job
+
+
+def active_jobs() -> list[tuple[Any, ...]]:
+    return sql("SELECT id, job_type, module_type_id, data_entry_type_id, state FROM"
+               " data_ingestion_jobs WHERE state IN ('NOT_STARTED', 'QUEUED', 'RUNNING')"
+               " ORDER BY id")
+
+
+def describe_jobs() -> str:
+    rows = sql("SELECT id, job_type, data_entry_type_id, state, result, attempts, dirty,"
+               " status_message FROM data_ingestion_jobs ORDER BY id")
+    return "\n".join(map(str, rows))
+
+
+# ------------------------------------------------------------------------------ data
+
+def upload(kind: str, body: str, **kw: Any) -> str:
+    from carbon_tasks import operations as ops
+
+    acc = ops.start_upload(kind, body.encode(), created_by="fault-setup", **kw)
+    p = wait_pipeline(acc.pipeline_id, timeout=60)
+    assert p.status == "SUCCESS", [(j.job_type, j.result, j.status_message)
+                                   for j in jobs_of(acc.pipeline_id)]
+    return acc.pipeline_id
+
+
+def upload_equipment(n: int = ENTRIES) -> None:
+    """Units, equipment factors and ``n`` entries of each equipment type, through the real
+    pipeline (ingest → chunked recalculation → aggregation) on whatever broker the
+    environment names. The three entry uploads run side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    upload("units", UNITS_CSV, year=YEAR)
+    upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=EQUIPMENT, year=YEAR)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda t: upload("data-entries", equip_entries(n, t[1], t[2], t[3]),
+                                       module=EQUIPMENT, det=t[0], year=YEAR), TYPES))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    rows: list[tuple[Any, ...]]
+    stats: dict[tuple[str, int], dict[str, Any]]
+
+
+def _stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any]]:
+    out = {}
+    for unit in UNITS:
+        for m in modules:
+            out[(unit, m)] = {k: v for k, v in module_stats(unit, m, YEAR).items()
+                              if k != "computed_at"}
+    return out
+
+
+def snapshot(modules: tuple[int, ...] = (EQUIPMENT,)) -> Snapshot:
+    return Snapshot(emissions(), _stats(modules))
+
+
+def wipe_results() -> None:
+    """Forget every emission row and statistic: a recalculation must rebuild all of them, so
+    a lost chunk shows as missing rows and a doubled one as extra rows."""
+    with session_scope() as s:
+        s.execute(text("DELETE FROM data_entry_emissions"))
+        s.execute(text("UPDATE carbon_report_modules SET stats = NULL"))
+        s.execute(text("UPDATE carbon_reports SET stats = NULL"))
+
+
+def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMENT,)) -> dict[str, Any]:
+    """Exactly the baseline's emission rows (count, rows per entry, total kg, every value)
+    and module statistics. Returns the figures for the report."""
+    now = emissions()
+    per_entry_before = Counter(r[0] for r in baseline.rows)
+    per_entry_now = Counter(r[0] for r in now)
+    doubled = sorted(e for e, n in per_entry_now.items() if n > per_entry_before.get(e, 0))
+    lost = sorted(e for e, n in per_entry_before.items() if per_entry_now.get(e, 0) < n)
+    assert len(now) == len(baseline.rows), (
+        f"{len(now)} emission rows, expected {len(baseline.rows)}: {len(doubled)} entries with"
+        f" extra rows (e.g. {doubled[:5]}), {len(lost)} entries missing rows (e.g. {lost[:5]})")
+    assert per_entry_now == per_entry_before, (doubled[:10], lost[:10])
+    kg_before = sum(r[3] for r in baseline.rows)
+    kg_now = sum(r[3] for r in now)
+    assert abs(kg_now - kg_before) <= 1e-6 * max(1.0, abs(kg_before)), (kg_now, kg_before)
+    assert now == baseline.rows
+    stats = _stats(modules)
+    assert stats == baseline.stats
+    return {"rows": len(now), "entries": len(per_entry_now), "kg": round(kg_now, 3)}
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+def prepare(procs: Any, **worker_env: str) -> tuple[Worker, Snapshot]:
+    """Start a worker, load the data through a clean pipeline, keep its results as the
+    baseline, then wipe them."""
+    w = procs.worker(**worker_env)
+    upload_equipment()
+    baseline = snapshot()
+    assert len(baseline.rows) == 3 * ENTRIES
+    wipe_results()
+    return w, baseline
+
+
+def trigger() -> str:
+    """A module recalculation of all three equipment types: 18 chunks in one chord."""
+    from carbon_tasks import operations as ops
+
+    acc = ops.trigger_module_recalculation(module=EQUIPMENT, year=YEAR, only_stale=False,
+                                           created_by="fault")
+    assert acc.pipeline_id
+    return acc.pipeline_id
+
+
+def chunk_task_id(job_id: int, chunk_no: int) -> str:
+    ((tid,),) = sql("SELECT task_id FROM recalc_chunks WHERE job_id = :j AND chunk_no = :c",
+                    j=job_id, c=chunk_no)
+    return str(tid)
+
+
+def assert_pipeline_done(pipeline_id: str, *, attempts: dict[int, int] | None = None,
+                         rounds: int = 1) -> dict[str, Any]:
+    """SUCCESS, every job FINISHED/SUCCESS with all its chunks, nothing active anywhere, and
+    one aggregation per recalculation round (a reconciler re-plan that goes out in two
+    reconcile passes is two rounds), each with at most one dirty rerun."""
+    js = jobs_of(pipeline_id)
+    kinds = [(j.job_type, j.state, j.result) for j in js]
+    aggs = [j for j in js if j.job_type == "aggregation"]
+    assert kinds[:4] == [
+        ("module_emission_recalc", "FINISHED", "SUCCESS"),
+        ("emission_recalc", "FINISHED", "SUCCESS"),
+        ("emission_recalc", "FINISHED", "SUCCESS"),
+        ("emission_recalc", "FINISHED", "SUCCESS"),
+    ], describe_jobs()
+    assert 1 <= len(aggs) <= rounds and len(kinds) == 4 + len(aggs), describe_jobs()
+    assert all((a.state, a.result) == ("FINISHED", "SUCCESS") for a in aggs)
+    assert all(a.meta["aggregation"]["runs"] <= 2 for a in aggs)
+    recalcs = {j.data_entry_type_id: j for j in js if j.job_type == "emission_recalc"}
+    for det, job in recalcs.items():
+        r = job.meta["recalculation"]
+        assert (r["entries"], r["rows"], r["errors"], r["chunks"], r["undone_chunks"]) == (
+            ENTRIES, ENTRIES, 0, ENTRIES // CHUNK, 0), (det, r)
+        if attempts is not None:
+            assert job.attempts == attempts[det], (det, job.attempts)
+    # The last aggregation started after the last recalculation finished: stats are fresh.
+    assert max(a.started_at for a in aggs) >= max(j.finished_at for j in recalcs.values())
+    assert active_jobs() == []
+    return {"recalcs": recalcs, "aggregations": aggs}
+
+
+def recalc_job_id(pipeline_id: str, det: int) -> int:
+    return int(recalc_job(pipeline_id, det).id)
