@@ -83,9 +83,11 @@ def recalculation_canvas(planned: list[PlannedJob], root_job_id: int | None
         # The root closes after the last stage only.
         root = root_job_id if group is (facility or regular) else None
         body = recalc.finish_recalculation.s(jobs=done, root_job_id=root)
+        # On the body itself: when a chunk fails for good, the chord calls the body's
+        # errbacks with the error instead of running it.
+        body.link_error(recalc.recalculation_failed.s(jobs=done, root_job_id=root))
         if header:
-            stages.append(chord(header, body).on_error(
-                recalc.recalculation_failed.s(jobs=done, root_job_id=root)))
+            stages.append(chord(header, body))
         else:
             stages.append(recalc.finish_recalculation.si([], jobs=done, root_job_id=root))
     return (stages[0] if len(stages) == 1 else chain(*stages)), task_ids

@@ -26,7 +26,8 @@ from carbon_api.cli.common import CarbonGroup
 
 COMMAND_MODULES: tuple[str, ...] = (
     "ops",  # api, worker, beat, flower, db, tokens
-    "workflow",  # ingest, recalc, status, jobs, pipelines, wait, abort, reconcile
+    "workflow",
+    "demo",  # ingest, recalc, status, jobs, pipelines, wait, abort, reconcile
     "seed",  # seed (synthetic university, loaded through the ingest path)
 )
 

@@ -375,6 +375,12 @@ def recalc_job(pipeline_id: str, det: int) -> Any:
     return job
 
 
+def chunks_done(pipeline_id: str) -> int:
+    ((n,),) = sql("SELECT count(*) FROM recalc_chunks c JOIN data_ingestion_jobs j ON j.id ="
+                  " c.job_id WHERE c.done AND j.pipeline_id = CAST(:p AS uuid)", p=pipeline_id)
+    return int(n)
+
+
 def active_jobs() -> list[tuple[Any, ...]]:
     return sql("SELECT id, job_type, module_type_id, data_entry_type_id, state FROM"
                " data_ingestion_jobs WHERE state IN ('NOT_STARTED', 'QUEUED', 'RUNNING')"
@@ -431,11 +437,12 @@ def snapshot(modules: tuple[int, ...] = (EQUIPMENT,)) -> Snapshot:
     return Snapshot(emissions(), _stats(modules))
 
 
-def wipe_results() -> None:
-    """Forget every emission row and statistic: a recalculation must rebuild all of them, so
-    a lost chunk shows as missing rows and a doubled one as extra rows."""
+def wipe_results(det: int | None = None) -> None:
+    """Forget every emission row (of one type) and every statistic: a recalculation must
+    rebuild them, so a lost chunk shows as missing rows and a doubled one as extra rows."""
     with session_scope() as s:
-        s.execute(text("DELETE FROM data_entry_emissions"))
+        s.execute(text("DELETE FROM data_entry_emissions WHERE :d IS NULL OR data_entry_id IN"
+                       " (SELECT id FROM data_entries WHERE data_entry_type_id = :d)"), {"d": det})
         s.execute(text("UPDATE carbon_report_modules SET stats = NULL"))
         s.execute(text("UPDATE carbon_reports SET stats = NULL"))
 

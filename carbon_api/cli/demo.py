@@ -1,0 +1,169 @@
+"""`carbon demo`: the whole operator story on this machine, in under a minute.
+
+Seed a synthetic university → upload its factors and data (pipelines run) → totals →
+upload a revised factor file → the stale status → recalculate only the stale types →
+the new totals and a rollup tree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from carbon_api.cli.common import console, error, info, new_typer
+
+cli = new_typer()
+
+DEMO_DB = Path(".carbon") / "demo.db"
+REVISED_TYPE = 11  # IT equipment: electricity factor revised upwards
+FACTOR_COLUMN = "ef_kg_co2eq_per_kwh"
+FACTOR_SCALE = 1.5
+
+
+def _embedded_defaults() -> None:
+    """Without configuration the demo uses its own fresh SQLite file."""
+    from carbon_domain.settings import get_settings
+
+    if "CARBON_DATABASE_URL" not in os.environ:
+        DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
+        os.environ["CARBON_DATABASE_URL"] = f"sqlite:///{DEMO_DB}"
+        get_settings.cache_clear()
+
+
+def _totals_table(year: int, title: str) -> tuple[Table, float]:
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.totals import module_totals
+
+    with session_scope() as s:
+        rows = module_totals(s, year)
+    t = Table(title=title)
+    for col in ("module", "entries", "scope 1 t", "scope 2 t", "scope 3 t", "total t",
+                "missing factors"):
+        t.add_column(col, justify="left" if col == "module" else "right")
+    grand = 0.0
+    for r in rows:
+        grand += r["total"]
+        t.add_row(r["module_name"], f"{r['entry_count']:,}", f"{r['scope1'] / 1000:,.2f}",
+                  f"{r['scope2'] / 1000:,.2f}", f"{r['scope3'] / 1000:,.2f}",
+                  f"{r['total'] / 1000:,.2f}", str(r["missing_factors"]))
+    t.add_row("[bold]university[/]", "", "", "", "", f"[bold]{grand / 1000:,.2f}[/]", "")
+    return t, grand
+
+
+def _status_lines(year: int) -> list[str]:
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.status import recalculation_status
+
+    with session_scope() as s:
+        rows = recalculation_status(s, year)
+    out = []
+    for m in rows:
+        for d in m["data_entry_types"]:
+            if d["needs_recalculation"]:
+                out.append(f"{m['module_name']}/{d['data_entry_type_name']}: stale")
+    return out
+
+
+def _revise(factor_file: Path) -> bytes:
+    text = factor_file.read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    for r in rows:
+        if r.get(FACTOR_COLUMN):
+            r[FACTOR_COLUMN] = repr(round(float(r[FACTOR_COLUMN]) * FACTOR_SCALE, 6))
+        w.writerow(r)
+    return buf.getvalue().encode()
+
+
+def _tree(year: int, module: int) -> Tree:
+    from carbon_domain.catalog import ModuleType
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.totals import module_tree
+
+    with session_scope() as s:
+        nodes = module_tree(s, year, module)
+    root = Tree(f"[bold]{ModuleType(module).name}[/] rollup ({year})")
+
+    def add(parent: Tree, node: dict[str, Any]) -> None:
+        scope = f" scope {node['scope']}" if node.get("scope") else ""
+        branch = parent.add(f"{node['path']}: {node['kg'] / 1000:,.3f} t{scope}")
+        for child in node.get("children", []):
+            add(branch, child)
+
+    for n in nodes:
+        add(root, n)
+    return root
+
+
+@cli.command("demo")
+def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic university.")] = 12,
+         entries: Annotated[int, typer.Option(help="Data entries to seed.")] = 3000,
+         year: Annotated[int, typer.Option(min=2000, max=2100)] = 2025,
+         seed: int = 42) -> None:
+    """Run the whole story: seed, pipeline, totals, revised factors, stale, recalc, totals."""
+    if units < 1 or entries < 100:
+        error("--units must be ≥ 1 and --entries ≥ 100")
+    _embedded_defaults()
+    from carbon_domain.catalog import MODULE_OF, DataEntryType
+    from carbon_domain.seed.generator import generate
+    from carbon_domain.settings import get_settings
+    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
+    from carbon_tasks.operations import start_upload, trigger_module_recalculation
+    from carbon_tasks.seeding import load_seed
+    from carbon_tasks.waiting import wait_for_pipeline
+
+    started = time.monotonic()
+    s = get_settings()
+    mode = ("embedded: SQLite file + in-process worker" if s.embedded_broker
+            else "services: external workers")
+    console.rule(f"carbon demo — {mode}")
+    ensure_schema()
+    with worker_if_embedded(), tempfile.TemporaryDirectory(prefix="carbon-demo-") as tmp:
+        info(f"1/6 generating a synthetic university: {units} labs, {entries:,} entries, {year}")
+        manifest = generate(Path(tmp), units=units, entries=entries, year=year, seed=seed)
+        info(f"2/6 uploading {len(manifest.files)} files through the ingest pipeline")
+        result = load_seed(manifest, year=year, created_by="demo")
+        if not result.ok:
+            error("seeding failed: " + "; ".join(
+                f"{f.path}: {f.status}" for f in result.files if f.status != "SUCCESS"))
+        table, before = _totals_table(year, f"Totals {year} (after the first pipeline run)")
+        console.print(table)
+
+        det = DataEntryType(REVISED_TYPE)
+        module = MODULE_OF[det].value
+        factor_file = next(Path(tmp) / f.path for f in manifest.files
+                           if f.kind == "factors" and f.det == det.value)
+        info(f"3/6 uploading a revised {det.name} factor file ({FACTOR_COLUMN} × {FACTOR_SCALE})")
+        acc = start_upload("factors", _revise(factor_file), filename=factor_file.name,
+                           module=module, det=det.value, year=year, recalculate=False,
+                           created_by="demo")
+        wait_for_pipeline(acc.pipeline_id, timeout=120)
+        stale = _status_lines(year)
+        console.print("[bold]4/6 status after the factor revision:[/] "
+                      + (", ".join(stale) if stale else "nothing stale"))
+        info("5/6 recalculating only the stale types")
+        acc = trigger_module_recalculation(module=module, year=year, only_stale=True,
+                                           created_by="demo")
+        final = wait_for_pipeline(acc.pipeline_id, timeout=120)
+        stale_after = _status_lines(year)
+        console.print(f"[bold]status after recalculation:[/] "
+                      f"{'all types fresh' if not stale_after else ', '.join(stale_after)}"
+                      f" (pipeline {final.status})")
+        table, after = _totals_table(year, f"Totals {year} (after the revision)")
+        console.print(table)
+        console.print(f"6/6 university total: {before / 1000:,.2f} t → {after / 1000:,.2f} t")
+        console.print(_tree(year, module))
+    console.rule(f"done in {time.monotonic() - started:.1f} s")

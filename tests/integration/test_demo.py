@@ -1,0 +1,29 @@
+"""`carbon demo` on a clean directory with no environment: the embedded default."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_the_whole_story_with_no_configuration(tmp_path: Path) -> None:
+    carbon = shutil.which("carbon", path=str(Path(sys.executable).parent)) or "carbon"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "COLUMNS": "120"}
+    proc = subprocess.run([carbon, "demo"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Totals 2025 (after the first pipeline run)" in out
+    assert "university" in out
+    # Stale after the factor revision, then fresh after recalculating only that type.
+    stale_at = out.index("equipment/it: stale")
+    fresh_at = out.index("all types fresh (pipeline SUCCESS)")
+    assert stale_at < fresh_at
+    assert "Totals 2025 (after the revision)" in out
+    assert "equipment rollup (2025)" in out and "equipment__it" in out
+    assert (tmp_path / ".carbon" / "demo.db").exists()
+    assert "Traceback" not in out
