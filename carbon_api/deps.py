@@ -31,7 +31,6 @@ from carbon_domain.settings import get_settings
 _bearer = HTTPBearer(
     auto_error=False, scheme_name="bearer",
     description="An API token from `carbon tokens create --name NAME --role viewer|operator`.")
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="carbon"'}
 
 
 def _unauthorized(detail: str, error: str | None = None) -> HTTPException:

@@ -17,7 +17,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 log = logging.getLogger("carbon.api")
 
-DATABASE_UNAVAILABLE = "The database is unreachable; try again in a moment."
+# Connection loss, a restart, and transient conflicts (deadlock, serialization failure) all
+# surface as OperationalError: each is worth retrying, none is the client's fault.
+DATABASE_UNAVAILABLE = "The database is unreachable or busy; try again in a moment."
 
 
 class ErrorResponse(BaseModel):
@@ -37,7 +39,7 @@ class DispatchErrorResponse(ErrorResponse):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "detail": "Job 17 was saved but the message broker is unreachable (Error 111 "
                   "connecting to redis:6379. Connection refused.); it stays NOT_STARTED and "
-                  "is dispatched automatically when the broker is back. Do not upload again.",
+                  "is dispatched automatically when the broker is back. Do not resubmit.",
         "job_id": 17, "pipeline_id": "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"}]})
 
 

@@ -30,6 +30,7 @@ def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
 def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) -> str:
     """Block until the pipeline leaves RUNNING; returns its final status."""
     deadline = time.monotonic() + timeout
+    _snapshot(pipeline_id)  # an unknown pipeline fails here, before any progress output
     if quiet:
         while True:
             status, _ = _snapshot(pipeline_id)

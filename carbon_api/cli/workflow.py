@@ -20,7 +20,17 @@ cli = new_typer()
 ingest_app = new_typer(help="Upload a CSV through the same path as the API.")
 cli.add_typer(ingest_app, name="ingest")
 
-YearOpt = Annotated[int, typer.Option("--year", "-y", min=2000, max=2100, help="Report year.")]
+
+
+def _check_year(year: int) -> int:
+    # A callback, not min/max: a user mistake is one red line, not a usage panel.
+    if not 2000 <= year <= 2100:
+        error(f"--year {year} is out of range (2000-2100)")
+    return year
+
+
+YearOpt = Annotated[int, typer.Option("--year", "-y", callback=_check_year,
+                                      help="Report year (2000-2100).")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait",
                                        help="Follow the pipeline until it ends.")]
 
@@ -208,6 +218,9 @@ def jobs(pipeline: Annotated[str | None, typer.Option("--pipeline", "-p")] = Non
         except ValueError:
             error(f"not a pipeline id: {pipeline!r}")
     if state:
+        from carbon_domain.db.enums import JobState
+        if state.upper() not in JobState.__members__:
+            error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
         q = q.where(Job.state == state.upper())
     with session_scope() as s:
         rows = [_job_dict(j) for j in s.scalars(q)]
@@ -239,6 +252,10 @@ def pipelines(status_filter: Annotated[str | None, typer.Option("--status")] = N
     ensure_schema()
     q = select(Pipeline).order_by(Pipeline.created_at.desc()).limit(limit)
     if status_filter:
+        from carbon_domain.db.enums import PipelineStatus
+        if status_filter.upper() not in PipelineStatus.__members__:
+            error(f"unknown pipeline status {status_filter!r};"
+                  f" expected one of {', '.join(PipelineStatus)}")
         q = q.where(Pipeline.status == status_filter.upper())
     with session_scope() as s:
         rows = [{"id": str(p.id), "kind": p.kind, "status": p.status,
@@ -271,7 +288,10 @@ def wait(pipeline: str, timeout: Annotated[float, typer.Option(min=1)] = 3600,
         uuid.UUID(pipeline)
     except ValueError:
         error(f"not a pipeline id: {pipeline!r}")
-    final = follow(pipeline, timeout=timeout, quiet=as_json)
+    try:
+        final = follow(pipeline, timeout=timeout, quiet=as_json)
+    except TimeoutError as exc:
+        error(str(exc))
     if as_json:
         json_out({"pipeline_id": pipeline, "status": final})
     else:

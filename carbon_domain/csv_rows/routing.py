@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from functools import lru_cache
+
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.csv_rows.fields import RowError, cell, shown
 
 ROUTING_COLUMNS = ("data_entry_type", "equipment_category", "purchase_category")
 
 
+@lru_cache(maxsize=4096)
 def _by_name(value: str, dets: tuple[DataEntryType, ...]) -> DataEntryType | None:
+    # Cached: a file repeats a handful of routing values over thousands of rows.
     key = value.strip().lower().replace(" ", "_").replace("-", "_")
     for det in dets:
         if key in (det.name, str(int(det))):

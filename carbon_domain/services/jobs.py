@@ -66,11 +66,14 @@ def create_job(session: Session, *, pipeline_id: uuid.UUID | None, job_type: Job
 
 
 def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.UUID | None,
-                  input_job_id: int | None = None) -> Request:
+                  input_job_id: int | None = None, *, rerun_if_running: bool = True
+                  ) -> Request:
     """Insert under a partial unique index; a hit returns the active job (never an error).
 
-    A hit on a RUNNING job marks it dirty: it has already read its inputs, so it must run
-    once more after it finishes or this request's update would be lost.
+    With ``rerun_if_running``, a hit on a RUNNING job marks it dirty: it has already read
+    its inputs, so it must run once more after it finishes or this request's update would
+    be lost. Without it (a request that brings no new input, e.g. an operator's trigger), a
+    hit is a plain no-op.
     """
     try:
         with session.begin_nested():
@@ -81,8 +84,9 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
             raise
     active = session.scalars(find_active().with_for_update()).first()
     if active is None:  # it finished between our insert and this read: try once more
-        return _dedup_insert(session, make, find_active, link_to, input_job_id)
-    if active.state == JobState.RUNNING:
+        return _dedup_insert(session, make, find_active, link_to, input_job_id,
+                             rerun_if_running=rerun_if_running)
+    if active.state == JobState.RUNNING and rerun_if_running:
         active.dirty = True
     elif input_job_id is not None:
         # Not started yet, so it will read this input: staleness must count it as covered
@@ -120,7 +124,10 @@ def request_recalc(session: Session, *, pipeline_id: uuid.UUID | None, module_ty
             Job.job_type == JobType.emission_recalc, Job.module_type_id == module_type_id,
             Job.data_entry_type_id == data_entry_type_id, Job.year == year,
             Job.state.in_(ACTIVE_STATES))
-    return _dedup_insert(session, make, find, pipeline_id, input_job_id)
+    # Only a request that brings new input (an upload) makes a running recalculation run
+    # once more; a duplicate trigger is a no-op, never a second run (SPEC §6).
+    return _dedup_insert(session, make, find, pipeline_id, input_job_id,
+                         rerun_if_running=input_job_id is not None)
 
 
 def request_aggregation(session: Session, *, pipeline_id: uuid.UUID | None,

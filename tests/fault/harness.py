@@ -294,6 +294,28 @@ class EntryLock:
         self.release()
 
 
+class AdvisoryLock:
+    """Hold a transaction-scoped advisory lock (e.g. the year lock every aggregation takes
+    before reading its inputs) until the block ends."""
+
+    def __init__(self, namespace: int, key: int) -> None:
+        self.namespace, self.key = namespace, key
+        self.engine = _engine()
+        self.conn: Any = None
+
+    def __enter__(self) -> AdvisoryLock:
+        self.conn = self.engine.connect()
+        self.conn.begin()
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                          {"a": self.namespace, "b": self.key})
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.conn.rollback()
+        self.conn.close()
+        self.engine.dispose()
+
+
 @dataclass(frozen=True)
 class Backend:
     pid: int
@@ -424,7 +446,7 @@ class Snapshot:
     stats: dict[tuple[str, int], dict[str, Any]]
 
 
-def _stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any]]:
+def stats_of(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any]]:
     out = {}
     for unit in UNITS:
         for m in modules:
@@ -434,7 +456,30 @@ def _stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any]]:
 
 
 def snapshot(modules: tuple[int, ...] = (EQUIPMENT,)) -> Snapshot:
-    return Snapshot(emissions(), _stats(modules))
+    return Snapshot(emissions(), stats_of(modules))
+
+
+def fresh_stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Module statistics recomputed from the current emission rows (then rolled back)."""
+    from carbon_domain.db.session import new_session
+    from carbon_domain.services.aggregate import aggregate_module_year
+
+    s = new_session()
+    try:
+        s.execute(text("UPDATE carbon_report_modules SET stats = NULL"))
+        for m in modules:
+            aggregate_module_year(s, m, YEAR)
+        out = {}
+        for unit, m, st in s.execute(text(
+                "SELECT u.institutional_code, m.module_type_id, m.stats FROM"
+                " carbon_report_modules m JOIN carbon_reports r ON r.id = m.carbon_report_id"
+                " JOIN units u ON u.id = r.unit_id WHERE r.year = :y"), {"y": YEAR}):
+            if unit in UNITS and m in modules:
+                out[(unit, int(m))] = {k: v for k, v in (st or {}).items() if k != "computed_at"}
+        return out
+    finally:
+        s.rollback()
+        s.close()
 
 
 def wipe_results(det: int | None = None) -> None:
@@ -463,21 +508,22 @@ def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMEN
     kg_now = sum(r[3] for r in now)
     assert abs(kg_now - kg_before) <= 1e-6 * max(1.0, abs(kg_before)), (kg_now, kg_before)
     assert now == baseline.rows
-    stats = _stats(modules)
+    stats = stats_of(modules)
     assert stats == baseline.stats
     return {"rows": len(now), "entries": len(per_entry_now), "kg": round(kg_now, 3)}
 
 
 # ------------------------------------------------------------------------------ scenarios
 
-def prepare(procs: Any, **worker_env: str) -> tuple[Worker, Snapshot]:
+def prepare(procs: Any, *, wipe: bool = True, **worker_env: str) -> tuple[Worker, Snapshot]:
     """Start a worker, load the data through a clean pipeline, keep its results as the
-    baseline, then wipe them."""
+    baseline, then (by default) wipe them."""
     w = procs.worker(**worker_env)
     upload_equipment()
     baseline = snapshot()
     assert len(baseline.rows) == 3 * ENTRIES
-    wipe_results()
+    if wipe:
+        wipe_results()
     return w, baseline
 
 

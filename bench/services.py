@@ -1,0 +1,118 @@
+"""Benchmark environment: its own PostgreSQL database, Redis key prefix and worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def configure(database_url: str, redis_url: str, chunk_size: int) -> None:
+    """Set the environment before anything imports the settings."""
+    os.environ.update({
+        "CARBON_DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": f"{redis_url}/9",
+        "CELERY_RESULT_BACKEND": f"{redis_url}/10",
+        "CARBON_REDIS_KEY_PREFIX": "bench:",
+        "CARBON_CHUNK_SIZE": str(chunk_size),
+        "CARBON_DISPATCH_GRACE_SECONDS": "120",
+        "CARBON_LOG_LEVEL": "WARNING",
+    })
+
+
+def recreate_database(database_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": url.database})
+        c.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+        c.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+    from carbon_domain.db import migrate
+    migrate.upgrade(database_url)
+
+
+def database_exists(database_url: str) -> bool:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"))
+    with admin.connect() as c:
+        found = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                          {"d": url.database}).scalar()
+    admin.dispose()
+    return bool(found)
+
+
+class Workers:
+    """`carbon worker` subprocesses (prefork), the way a deployment runs them."""
+
+    def __init__(self, concurrency: int, log: Path) -> None:
+        self.concurrency = concurrency
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Workers:
+        carbon = Path(sys.executable).parent / "carbon"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [str(carbon), "worker", "--queues", "default,ingest,recalc,aggregate",
+             "--concurrency", str(self.concurrency), "--pool", "prefork", "--loglevel",
+             "WARNING", "--hostname", f"bench{self.concurrency}@%h"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy())
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        from carbon_tasks.app import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited; see {self.log}")
+            replies = app.control.ping(timeout=0.5) or []
+            if any(f"bench{self.concurrency}@" in next(iter(r)) for r in replies):
+                return
+        raise RuntimeError(f"worker did not answer a ping within {timeout} s; see {self.log}")
+
+    def pids(self) -> list[int]:
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        return [self.proc.pid, *kids]
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """VmHWM (peak resident set) of the main process and the largest pool child."""
+        out: dict[str, float] = {}
+        for i, pid in enumerate(self.pids()):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        mb = int(line.split()[1]) / 1024
+                        key = "main" if i == 0 else "child_max"
+                        out[key] = max(out.get(key, 0.0), mb)
+            except FileNotFoundError:
+                continue
+        return out
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
