@@ -8,7 +8,7 @@ call these. Each commits its job rows first, then dispatches (transactional outb
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +27,10 @@ from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 class NothingToRecalculate(ValueError):
     pass
+
+
+class YearNotProvisioned(ValueError):
+    """Data for a year whose units/reports have not been synced yet (HTTP 409)."""
 
 
 class DispatchFailed(RuntimeError):
@@ -63,7 +67,20 @@ def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
         dispatch_jobs(job_ids)
     except BrokerUnavailable as exc:
         raise DispatchFailed(accepted, str(exc)) from exc
+    if accepted.state == "NOT_STARTED":
+        # The message is on the broker now; a worker may even have claimed it already.
+        return replace(accepted, state="QUEUED")
     return accepted
+
+
+def _check_year_provisioned(year: int) -> None:
+    from carbon_domain.db.models import CarbonReport
+
+    with session_scope() as s:
+        if s.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)) is None:
+            raise YearNotProvisioned(
+                f"no carbon reports exist for {year} yet: upload the units for {year} first"
+                " (POST /v1/sync/units?year=…, or `carbon ingest units FILE --year …`)")
 
 
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
@@ -78,6 +95,8 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     if m is not None:
         check_module_type(m, d)
     validate_upload(kind, content, m, d)
+    if kind == "data-entries" and year is not None:
+        _check_year_provisioned(year)
     config: dict[str, Any] = {"filename": filename}
     if kind == "factors":
         config["recalculate"] = recalculate

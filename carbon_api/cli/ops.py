@@ -100,6 +100,9 @@ def api(
     uvicorn.run(
         API_TARGET, host=host or s.api_host, port=port or s.api_port, reload=reload,
         workers=workers, log_level=_loglevel(None).lower(),
+        # The app writes one JSON line per request (with its request id); uvicorn's own
+        # access line would duplicate it.
+        access_log=False,
     )
 
 

@@ -49,6 +49,8 @@ def _accept(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
             job_id=a.job_id, pipeline_id=a.pipeline_id) from None
     except ops.NothingToRecalculate as exc:
         raise HTTPException(400, str(exc)) from None
+    except ops.YearNotProvisioned as exc:
+        raise HTTPException(409, str(exc)) from None
     except ValueError as exc:  # CsvProblem and other unusable input: nothing was written
         raise HTTPException(400, f"{what} rejected: {exc}") from None
     bind(job_id=acc.job_id, pipeline_id=acc.pipeline_id)
