@@ -15,11 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def configure(database_url: str, redis_url: str, chunk_size: int) -> None:
     """Set the environment before anything imports the settings."""
+    from sqlalchemy.engine import make_url
+
+    db = make_url(database_url).database
     os.environ.update({
         "CARBON_DATABASE_URL": database_url,
         "CELERY_BROKER_URL": f"{redis_url}/9",
         "CELERY_RESULT_BACKEND": f"{redis_url}/10",
-        "CARBON_REDIS_KEY_PREFIX": "bench:",
+        # One prefix per bench database: two bench runs never share queues.
+        "CARBON_REDIS_KEY_PREFIX": f"bench-{db}:",
         "CARBON_CHUNK_SIZE": str(chunk_size),
         "CARBON_DISPATCH_GRACE_SECONDS": "120",
         "CARBON_LOG_LEVEL": "WARNING",

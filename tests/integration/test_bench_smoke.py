@@ -1,0 +1,47 @@
+"""CI smoke run of the benchmark: 10k entries, real worker processes. It asserts that the
+comparison is honest (the pipeline writes exactly the floor's rows), never a speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_10k_pipeline_rows_equal_floor_rows(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import PG_ADMIN, REDIS
+
+    db = f"carbon_bench_ci_{uuid.uuid4().hex[:8]}"
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db}"
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARBON_", "CELERY_"))}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "--entries", "10000", "--units", "40",
+             "--sample", "300", "--workers", "2", "--chunk-size", "2000", "--skip-ingest",
+             "--database-url", url, "--redis-url", REDIS, "--out", str(out)],
+            cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+            timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        report = json.loads(out.read_text())
+        run = report["pipeline"]["2"]
+        assert run["same_rows_as_floor"] is True
+        assert run["rows"] == report["rows"] == report["floor"]["check_rows"]
+        assert run["statuses"] == ["SUCCESS"] * 8
+        assert run["chunks"] >= 10  # the slices really were split across chunks
+        assert report["baseline"]["entries"] == 300
+    finally:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": db})
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
+        admin.dispose()
