@@ -131,16 +131,6 @@ def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | No
                         f"Aggregated {last['modules']} modules of {last['reports_changed']}"
                         f" changed reports ({len(runs)} run{'s' if len(runs) > 1 else ''})",
                         {"aggregation": {"runs": len(runs), "last": last}})
-            if pipeline_id is not None:
-                jobs.recompute_pipeline_status(s, pipeline_id)
-            for link in _pipelines_linking(s, job_id):
-                jobs.recompute_pipeline_status(s, link)
+            jobs.recompute_related(s, {job_id})
+            _ = pipeline_id
             return {"job_id": job_id, "runs": len(runs), **last}
-
-
-def _pipelines_linking(session: Session, job_id: int) -> list[Any]:
-    from carbon_domain.db.enums import PipelineStatus
-    from carbon_domain.db.models import Pipeline
-
-    ps = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING)).all()
-    return [p.id for p in ps if job_id in (p.meta or {}).get("linked_job_ids", [])]

@@ -293,6 +293,21 @@ def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     return own + sorted(extra, key=lambda j: j.id)
 
 
+def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:
+    """RUNNING pipelines that joined any of these jobs (dedup hits from other triggers)."""
+    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
+    return [p.id for p in running
+            if job_ids & set((p.meta or {}).get("linked_job_ids", []))]
+
+
+def recompute_related(session: Session, job_ids: set[int]) -> None:
+    """Recompute the status of the jobs' own pipelines and of every pipeline linked to them."""
+    own = set(session.scalars(select(Job.pipeline_id).where(
+        Job.id.in_(job_ids), Job.pipeline_id.is_not(None))))
+    for pid in own | set(linking_pipelines(session, job_ids)):
+        recompute_pipeline_status(session, pid)
+
+
 def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID) -> str | None:
     """Status from the rows: RUNNING while any expected job is active; FAILED if the root
     job erred; PARTIAL if the root's data landed but a later step erred; else SUCCESS."""

@@ -263,6 +263,9 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
             created_by=job.created_by, config={"rerun_of": job_id})
         rerun = req.job_id
         jobs.set_meta(session, job_id, rerun_job_id=rerun)
+        # Triggers that joined this job wait for its rerun too.
+        for pid in jobs.linking_pipelines(session, {job_id}):
+            jobs.link_pipeline(session, pid, rerun)
     return FinishOutcome(job_id, result, job.module_type_id, job.year, job.pipeline_id, rerun)  # type: ignore[arg-type]
 
 
@@ -313,8 +316,7 @@ def complete_recalculation(session: Session, finished: list[tuple[int, int]],
             to_dispatch.append(req.job_id)
     if root_job_id is not None:
         _close_root(session, root_job_id)
-    for pid in {o.pipeline_id for o in outcomes if o.pipeline_id}:
-        jobs.recompute_pipeline_status(session, pid)
+    jobs.recompute_related(session, {o.job_id for o in outcomes})
     _ = JobType
     return to_dispatch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import create_engine, func, select, text
 from carbon_domain.db import locks
 from carbon_domain.db.enums import IngestionMethod, JobResult, JobType, TargetType
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs as job_service
 from carbon_domain.services.status import recalculation_status
@@ -269,3 +271,42 @@ class TestFaultsWithinThePipeline:
         expected = (40 * 200 + 128 * 10) * 52 / 1000 * 0.5
         kgs = {round(r[3], 6) for r in emissions(11)}
         assert kgs == {round(expected, 6)}
+
+
+def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipment_year) -> None:  # type: ignore[no-untyped-def]
+    """No lost update: the running job already read its inputs, so it is marked dirty and
+    runs once more; the joining pipeline stays RUNNING until that rerun is done."""
+    from carbon_domain.services import recalc
+    from carbon_tasks.dispatch import dispatch_jobs
+    from carbon_tasks.recalc import recalculate_chunk
+
+    with session_scope() as s:
+        p1 = job_service.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+                                         year=YEAR, created_by="p1")
+        req = job_service.request_recalc(s, pipeline_id=p1.id, module_type_id=4,
+                                         data_entry_type_id=12, year=YEAR, created_by="p1")
+    with session_scope() as s:
+        (planned,) = recalc.plan_jobs(s, [req.job_id], "manual")  # RUNNING, inputs read
+    acc = ops.start_upload("data-entries", equip_entries(30, "other", "Lab Freezer").encode(),
+                           module=4, det=12, year=YEAR, created_by="p2")
+    deadline = time.monotonic() + 30
+    while jobs_of(acc.pipeline_id)[0].state != "FINISHED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with session_scope() as s:
+        assert s.get(Job, req.job_id).dirty
+    with session_scope() as s:
+        assert s.get(Pipeline, uuid.UUID(acc.pipeline_id)).status == "RUNNING"
+    for n in planned.chunk_nos:
+        recalculate_chunk.apply(kwargs={"job_id": req.job_id, "attempt": planned.attempt,
+                                        "chunk_no": n}).get()
+    with session_scope() as s:
+        to_dispatch = recalc.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
+    assert len(to_dispatch) == 2  # the rerun and the aggregation
+    dispatch_jobs(to_dispatch)
+    assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
+    rows = emissions(12)
+    assert len(rows) == 30  # exactly the new upload's entries, all recalculated
+    with session_scope() as s:
+        first = s.get(Job, req.job_id)
+        assert first.meta["rerun_job_id"] and not first.dirty
