@@ -16,7 +16,11 @@ from pydantic import (
 from carbon_domain import names
 from carbon_domain.csv_rows.fields import RowError, header_set, lower_keys, parse_number
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# Bounded by their database columns: a longer value is a row error, not a failed upload.
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+RoomText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ROOM_TYPE_MAX = 64
 
 
 class _Row(BaseModel):
@@ -24,15 +28,15 @@ class _Row(BaseModel):
 
 
 class UnitRow(_Row):
-    institutional_code: Text
-    institutional_id: Text | None = None
-    name: Text
+    institutional_code: Code
+    institutional_id: Code | None = None
+    name: Name
     level: int = Field(ge=1, le=10)
-    parent_institutional_code: Text | None = None
+    parent_institutional_code: Code | None = None
 
 
 class StationRow(_Row):
-    name: Text
+    name: Name
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     country_code: str
@@ -50,8 +54,8 @@ class StationRow(_Row):
 
 
 class RoomRow(_Row):
-    building_name: Text
-    room_name: Text
+    building_name: RoomText
+    room_name: RoomText
     room_type: str | None = None
     room_surface_square_meter: float = Field(ge=0)
 
@@ -59,7 +63,10 @@ class RoomRow(_Row):
     @classmethod
     def _room_type(cls, v: str | None) -> str | None:
         # An unknown type is kept: rooms of that type fall back to the energy nodes.
-        return (names.room_type(v) or v.strip()) if v else None
+        out = (names.room_type(v) or v.strip()) if v else None
+        if out is not None and len(out) > ROOM_TYPE_MAX:
+            raise ValueError(f"should have at most {ROOM_TYPE_MAX} characters")
+        return out
 
     def as_tuple(self) -> tuple[str, str, str | None, float]:
         return (self.building_name, self.room_name, self.room_type,

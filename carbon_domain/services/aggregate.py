@@ -21,8 +21,39 @@ def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (s or {}).items() if k != "computed_at"}
 
 
+_ENTRY_DRIVEN = (
+    # Entry-driven: walk the module's slice (index on type, year) and look each entry's
+    # rows up by data_entry_id. Joining the other way round made PostgreSQL scan every
+    # emission row of every module (9.9 s → 2.7 s for 500k purchase entries among 1.1M).
+    # OFFSET 0 keeps the lateral subquery from being flattened back into that plan. An entry
+    # with no row yields one NULL group: its missing factor.
+    "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq), count(*)"
+    " FROM data_entries de LEFT JOIN LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
+    " FROM data_entry_emissions x WHERE x.data_entry_id = de.id OFFSET 0) e ON true"
+    " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2")
+# SQLite has no LATERAL; its planner already drives from the filtered side.
+_JOINED = (
+    "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq), count(*)"
+    " FROM data_entries de LEFT JOIN data_entry_emissions e ON e.data_entry_id = de.id"
+    " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2")
+
+
+def _kg_and_missing(session: Session, params: dict[str, Any]
+                    ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
+    sql = _ENTRY_DRIVEN if session.get_bind().dialect.name == "postgresql" else _JOINED
+    kg: dict[int, dict[int, float]] = {}
+    missing: dict[int, int] = {}
+    for mid, et, total, n in session.execute(
+            text(sql).bindparams(bindparam("dets", expanding=True)), params):
+        if et is None:
+            missing[mid] = int(n)
+        else:
+            kg.setdefault(mid, {})[int(et)] = float(total)
+    return kg, missing
+
+
 def aggregate_module_year(session: Session, module_type_id: int, year: int) -> dict[str, Any]:
-    """Rebuild `stats` of every module of this type in this year from emission rows (three
+    """Rebuild `stats` of every module of this type in this year from emission rows (two
     GROUP BY queries), then the stats of the reports whose module stats changed."""
     # One writer per year on the shared report rows (the old system deadlocked here).
     locks.xact_lock(session, locks.AGGREGATION_YEAR, year)
@@ -33,20 +64,13 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
         .where(CarbonReportModule.module_type_id == module_type_id, CarbonReport.year == year)
     ).all()
     params = {"y": year, "dets": dets}
-    kg: dict[int, dict[int, float]] = {}
-    for mid, et, total in session.execute(text(
-        "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq)"
-        " FROM data_entry_emissions e JOIN data_entries de ON de.id = e.data_entry_id"
-        " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2"
-    ).bindparams(bindparam("dets", expanding=True)), params):
-        kg.setdefault(mid, {})[int(et)] = float(total)
+    kg, missing = _kg_and_missing(session, params)
     counts: dict[int, tuple[int, int]] = {}
-    for mid, n, missing in session.execute(text(
-        "SELECT de.carbon_report_module_id, count(*), SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM"
-        " data_entry_emissions e WHERE e.data_entry_id = de.id) THEN 1 ELSE 0 END)"
-        " FROM data_entries de WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1"
+    for mid, n in session.execute(text(
+        "SELECT carbon_report_module_id, count(*) FROM data_entries"
+        " WHERE year = :y AND data_entry_type_id IN :dets GROUP BY 1"
     ).bindparams(bindparam("dets", expanding=True)), params):
-        counts[mid] = (int(n), int(missing or 0))
+        counts[mid] = (int(n), missing.get(mid, 0))
     now = utcnow()
     changed_reports: set[int] = set()
     updates = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections import Counter
 from collections.abc import Iterator
 
 csv.field_size_limit(min(sys.maxsize, 10 * 1024 * 1024))
@@ -35,7 +36,9 @@ def decode(content: bytes) -> str:
 def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     """Header (trimmed, lower-cased) and an iterator of (line number, row dict)."""
     text = decode(content)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote that is never closed is an error at the end of the file instead of
+    # silently swallowing every following row into one cell; `"a"b` is an error too.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         raw_header = next(reader)
     except StopIteration:
@@ -50,7 +53,8 @@ def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, s
             if sep in raw_header[0]:
                 raise CsvProblem(f"columns must be separated by commas; the header looks"
                                  f" separated by {name}")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    # Counter, not header.count(): a hostile header of 100k columns must not cost 10^10 steps.
+    dupes = sorted(h for h, n in Counter(header).items() if h and n > 1)
     if dupes:
         raise CsvProblem(f"duplicate column(s) in the header: {', '.join(dupes)}")
 
@@ -63,7 +67,11 @@ def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, s
                 return
             except csv.Error as exc:
                 line += 1
-                yield line, {"__csv_error__": str(exc)}
+                reason = str(exc)
+                if reason == "unexpected end of data":
+                    reason = ("a quoted cell is never closed (unbalanced \"); every row after"
+                              " it was read into that cell")
+                yield line, {"__csv_error__": reason}
                 continue
             line += 1
             if not values or not any(v.strip() for v in values):

@@ -207,16 +207,30 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
     acc = _Rows()
     good: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     for line, row in rows:
         acc.total += 1
+        if "__csv_error__" in row:
+            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
+            continue
         try:
             u = csv_rows.parse_unit_row(row)
         except csv_rows.RowError as exc:
             acc.error(line, str(exc))
             continue
         good[u.institutional_code] = u
+        lines[u.institutional_code] = line
+    _drop_taken_institutional_ids(session, good, lines, acc)
     existing = {u.institutional_code: u for u in session.scalars(
         select(Unit).where(Unit.institutional_code.in_(list(good))))}
+    # Units of this file trading institutional ids: free the old ids first so no UPDATE
+    # meets the unique constraint half-way.
+    moving = [unit for code, unit in existing.items()
+              if unit.institutional_id != good[code].institutional_id]
+    if moving:
+        for unit in moving:
+            unit.institutional_id = None
+        session.flush()
     created = 0
     for code, u in good.items():
         unit = existing.get(code)
@@ -245,6 +259,31 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
                        extra=f"{created} new units, {new_reports} new {year} reports")
 
 
+def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
+                                  lines: dict[str, int], acc: _Rows) -> None:
+    """``units.institutional_id`` is unique: a row giving an id that an earlier row, or a
+    unit not in this file, already holds is a row error rather than a failed upload."""
+    owner: dict[str, str] = {}
+    for code, u in list(good.items()):
+        iid = u.institutional_id
+        if iid is None:
+            continue
+        if iid in owner:
+            acc.error(lines[code], f"institutional_id {iid!r} is also given to unit"
+                                   f" {owner[iid]!r} in this file")
+            del good[code]
+        else:
+            owner[iid] = code
+    if not owner:
+        return
+    held = session.execute(select(Unit.institutional_id, Unit.institutional_code).where(
+        Unit.institutional_id.in_(list(owner)), Unit.institutional_code.not_in(list(good))))
+    for iid, other in held:
+        code = owner[iid]
+        acc.error(lines[code], f"institutional_id {iid!r} already belongs to unit {other!r}")
+        good.pop(code, None)
+
+
 def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     kind = (job.meta or {}).get("config", {}).get("kind")
     header, rows = _rows(session, job)
@@ -257,6 +296,9 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     good: dict[Any, Any] = {}
     for line, row in rows:
         acc.total += 1
+        if "__csv_error__" in row:
+            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
+            continue
         try:
             r = parser(row)
         except csv_rows.RowError as exc:

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,9 +154,6 @@ class Worker(Proc):
         except psutil.NoSuchProcess:
             return self.children()
 
-    def count(self, needle: str) -> int:
-        return self.log().count(needle)
-
 
 def dead(pid: int) -> bool:
     """Gone, or a zombie nobody reaped yet (children of a killed main are re-parented)."""
@@ -257,16 +255,18 @@ def total(summaries: list[dict[str, Any]], key: str) -> int:
 
 # ------------------------------------------------------------------------------ PostgreSQL
 
+@lru_cache(maxsize=1)
 def _engine():  # type: ignore[no-untyped-def]
+    """Probes and locks on their own connections (no pool), apart from the app's engine."""
     return create_engine(os.environ["CARBON_DATABASE_URL"], poolclass=NullPool)
 
 
 class EntryLock:
-    """Hold ``FOR UPDATE`` on one data entry row: a chunk writing that entry's emission rows
-    blocks in its foreign-key check, mid-transaction, until :meth:`release`."""
+    """Hold ``FOR UPDATE`` on data entry rows: a chunk writing one of those entries' emission
+    rows blocks in its foreign-key check, mid-transaction, until :meth:`release`."""
 
-    def __init__(self, entry_id: int) -> None:
-        self.entry_id = entry_id
+    def __init__(self, *entry_ids: int) -> None:
+        self.entry_ids = sorted(entry_ids)
         self.engine = _engine()
         self.conn: Any = None
         self.tx: Any = None
@@ -276,9 +276,10 @@ class EntryLock:
         self.conn = self.engine.connect()
         self.tx = self.conn.begin()
         self.pid = int(self.conn.execute(text("SELECT pg_backend_pid()")).scalar())
-        got = self.conn.execute(text("SELECT id FROM data_entries WHERE id = :i FOR UPDATE"),
-                                {"i": self.entry_id}).scalar()
-        assert got == self.entry_id
+        got = [r[0] for r in self.conn.execute(text(
+            "SELECT id FROM data_entries WHERE id = ANY(:i) ORDER BY id FOR UPDATE"),
+            {"i": self.entry_ids})]
+        assert got == self.entry_ids
         return self
 
     def release(self) -> None:
@@ -288,7 +289,6 @@ class EntryLock:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        self.engine.dispose()
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
@@ -313,7 +313,6 @@ class AdvisoryLock:
     def __exit__(self, *exc: Any) -> None:
         self.conn.rollback()
         self.conn.close()
-        self.engine.dispose()
 
 
 @dataclass(frozen=True)
