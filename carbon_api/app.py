@@ -42,8 +42,15 @@ TAGS = [
 
 def create_app() -> FastAPI:
     configure_logging(get_settings().log_level)
+    from carbon_domain.settings import get_settings
+
+    # In production every route but health needs a token (SPEC §9), so the interactive docs
+    # and the schema are not served there; use a development instance to browse them.
+    docs = get_settings().environment != "production"
     app = FastAPI(title="carbon-pipeline", version="0.1.0", description=DESCRIPTION,
-                  openapi_tags=TAGS)
+                  openapi_tags=TAGS, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     app.add_middleware(RequestContextMiddleware)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")

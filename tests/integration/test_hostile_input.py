@@ -643,13 +643,17 @@ def test_million_rows_under_the_limit_are_all_loaded(env: Env,
     size = get_settings().max_upload_bytes - MB
     body = b"".join(million_rows(size))
     assert len(body) <= get_settings().max_upload_bytes
+    started = time.monotonic()
     r = upload(env.client, ENTRIES, body, env.tokens.op, **IT)
     assert r.status_code == 202, r.text
     job = wait_job(env.client, r.json()["job_id"], env.tokens.op, timeout=900)
+    ingested = time.monotonic() - started
     assert job["result"] == "SUCCESS", job["status_message"]
     assert job["meta"]["rows"] == job["meta"]["processed"] == MILLION
     p = wait_pipeline(env.client, r.json()["pipeline_id"], env.tokens.op, timeout=900)
     assert p["status"] == "SUCCESS", p
+    print(f"1M rows, {len(body)} bytes accepted: ingested in {ingested:.0f}s, pipeline done"
+          f" in {time.monotonic() - started:.0f}s")
     assert emissions_of_job(r.json()["job_id"]) == MILLION
     with session_scope() as s:
         assert s.scalar(text("SELECT count(*) FROM data_entries WHERE created_by_job_id = :j"),

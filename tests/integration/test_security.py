@@ -196,7 +196,7 @@ def test_malformed_tokens_are_401_everywhere(client: TestClient, tokens: Tokens)
         "extended": f"Bearer {good}A",
         "its hash": f"Bearer {hashlib.sha256(good.encode()).hexdigest()}",
         "prefix only": "Bearer cbn_",
-        "lower-case scheme and padded": f"bearer   {good[:-2]}",
+        "lower-case scheme, truncated": f"bearer   {good[:-2]}",
         "basic": "Basic b3BzOnNlY3JldA==",
         "huge": "Bearer cbn_" + "A" * 20_000,
     }
