@@ -42,7 +42,6 @@ TAGS = [
 
 def create_app() -> FastAPI:
     configure_logging(get_settings().log_level)
-    from carbon_domain.settings import get_settings
 
     # In production every route but health needs a token (SPEC §9), so the interactive docs
     # and the schema are not served there; use a development instance to browse them.
