@@ -70,7 +70,6 @@ def pg_database(services: None) -> Iterator[str]:
         c.execute(text(f'CREATE DATABASE "{TEST_DB}"'))
     from carbon_domain.db import migrate
     migrate.upgrade(PG_URL)
-    import redis
     yield PG_URL
     from carbon_domain.db.session import engine_for
     engine_for.cache_clear()

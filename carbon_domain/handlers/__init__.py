@@ -21,11 +21,11 @@ HANDLERS: dict[int, Handler] = dict([
     _h(D.plane, "B", travel.plane),
     _h(D.train, "B", travel.train),
     _h(D.building, "A", buildings.room),
-    _h(D.energy_combustion, "A", buildings.combustion),
+    _h(D.energy_combustion, "A", activity.quantity_per_unit),
     _h(D.building_embodied_energy, "B", buildings.embodied),
     _h(D.external_clouds, "A", spend.cloud),
     _h(D.external_ai, "A", spend.ai),
-    _h(D.process_emissions, "A", activity.process),
+    _h(D.process_emissions, "A", activity.quantity_per_unit),
     *(_h(det, "A", spend.purchase) for det in (
         D.scientific_equipment, D.it_equipment, D.consumable_accessories,
         D.biological_chemical_gaseous_product, D.services, D.vehicles, D.other_purchases)),

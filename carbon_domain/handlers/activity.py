@@ -31,9 +31,10 @@ def equipment(data: Mapping[str, Any], types: list[int], factor: FactorRecord | 
     return [(types[0], kwh * ef, None, factor.id)]
 
 
-def process(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,
-            ctx: Context) -> list[Part]:
-    """kg of gas × its GWP (ef_kg_co2eq_per_unit)."""
+def quantity_per_unit(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,
+                      ctx: Context) -> list[Part]:
+    """quantity × EF per unit: kg of gas × its GWP (process emissions), or fuel in the
+    factor's unit (kWh, kg, …) × its EF (energy combustion)."""
     assert factor is not None
     ef = value(factor.values, "ef_kg_co2eq_per_unit")
     if ef is None:

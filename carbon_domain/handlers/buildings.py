@@ -56,16 +56,6 @@ def room(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,
     return out
 
 
-def combustion(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,
-               ctx: Context) -> list[Part]:
-    """quantity (in the factor's unit: kWh, kg, …) × EF per unit."""
-    assert factor is not None
-    ef = value(factor.values, "ef_kg_co2eq_per_unit")
-    if ef is None:
-        return []
-    return [(types[0], number(data, "quantity") * ef, None, factor.id)]
-
-
 def embodied(data: Mapping[str, Any], types: list[int], _factor: FactorRecord | None,
              ctx: Context) -> list[Part]:
     """surface × EF per m², one row per category factor of the building (else ``default``)."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
@@ -25,6 +26,8 @@ from carbon_domain.services.csv_input import read_csv
 from carbon_domain.services.factors import upsert_factor_rows
 from carbon_domain.services.uploads import read_upload
 from carbon_domain.settings import get_settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +46,19 @@ class _Rows:
         self.skipped = 0
         self.errors: list[dict[str, Any]] = []
         self.cap = get_settings().max_row_errors
+
+    def parsed(self, rows: Iterable[tuple[int, dict[str, str]]],
+               parse: Callable[[dict[str, str]], T]) -> Iterator[tuple[int, T]]:
+        """(line, parsed row) for every usable row; the others become row errors."""
+        for line, row in rows:
+            self.total += 1
+            if "__csv_error__" in row:
+                self.error(line, f"malformed CSV row: {row['__csv_error__']}")
+                continue
+            try:
+                yield line, parse(row)
+            except csv_rows.RowError as exc:
+                self.error(line, str(exc))
 
     def error(self, line: int, reason: str) -> None:
         self.skipped += 1
@@ -90,16 +106,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
     acc = _Rows()
     parsed: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = []
-    for line, row in rows:
-        acc.total += 1
-        if "__csv_error__" in row:
-            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
-            continue
-        try:
-            f = csv_rows.parse_factor_row(module, det, row)
-        except csv_rows.RowError as exc:
-            acc.error(line, str(exc))
-            continue
+    for _line, f in acc.parsed(rows, lambda r: csv_rows.parse_factor_row(module, det, r)):
         parsed.append((f.det, f.emission_type_id, f.classification, f.values))
     if parsed:
         # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
@@ -143,16 +150,8 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
     units = _unit_modules(session, module, year)
     acc = _Rows()
     parsed: list[tuple[int, int, int, str]] = []  # crm id, det, unit id, data json
-    for line, row in rows:
-        acc.total += 1
-        if "__csv_error__" in row:
-            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
-            continue
-        try:
-            e = csv_rows.parse_entry_row(module, det, row, refs=refs)
-        except csv_rows.RowError as exc:
-            acc.error(line, str(exc))
-            continue
+    for line, e in acc.parsed(rows, lambda r: csv_rows.parse_entry_row(module, det, r,
+                                                                       refs=refs)):
         key = (e.unit_institutional_id or "").strip().lower()
         target = units.get(key)
         if target is None:
@@ -208,16 +207,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     acc = _Rows()
     good: dict[str, Any] = {}
     lines: dict[str, int] = {}
-    for line, row in rows:
-        acc.total += 1
-        if "__csv_error__" in row:
-            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
-            continue
-        try:
-            u = csv_rows.parse_unit_row(row)
-        except csv_rows.RowError as exc:
-            acc.error(line, str(exc))
-            continue
+    for line, u in acc.parsed(rows, csv_rows.parse_unit_row):
         good[u.institutional_code] = u
         lines[u.institutional_code] = line
     _drop_taken_institutional_ids(session, good, lines, acc)
@@ -294,16 +284,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
               "exchange-rates": csv_rows.parse_rate_row}[kind]
     acc = _Rows()
     good: dict[Any, Any] = {}
-    for line, row in rows:
-        acc.total += 1
-        if "__csv_error__" in row:
-            acc.error(line, f"malformed CSV row: {row['__csv_error__']}")
-            continue
-        try:
-            r = parser(row)
-        except csv_rows.RowError as exc:
-            acc.error(line, str(exc))
-            continue
+    for _line, r in acc.parsed(rows, parser):
         good[_ref_key(kind, r)] = r
     for r in good.values():
         _upsert_reference(session, kind, r)
