@@ -6,8 +6,8 @@ the result is SUCCESS (nothing skipped), WARNING (some skipped) or ERROR (nothin
 
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -149,7 +149,7 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
     refs = load_reference_data(session)
     units = _unit_modules(session, module, year)
     acc = _Rows()
-    parsed: list[tuple[int, int, int, str]] = []  # crm id, det, unit id, data json
+    sink = _EntrySink(session.get_bind().dialect.name == "postgresql", year, job.id)
     for line, e in acc.parsed(rows, lambda r: csv_rows.parse_entry_row(module, det, r,
                                                                        refs=refs)):
         key = (e.unit_institutional_id or "").strip().lower()
@@ -158,9 +158,9 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
             acc.error(line, f"unknown unit {e.unit_institutional_id!r} (no unit with that"
                             f" institutional id has a {year} report; upload units first)")
             continue
-        parsed.append((target[1], e.det, target[0], json.dumps(e.data, ensure_ascii=False)))
+        sink.add(target[1], e.det, target[0], json.dumps(e.data, ensure_ascii=False))
     dets = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
-    if not parsed:
+    if not sink.count:
         return acc.outcome(0, "entries")
     locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
     # Replace this year's CSV entries of the type(s); manual entries are never touched.
@@ -168,33 +168,50 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
         "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
         " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
         {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]
-    _insert_entries(session, parsed, year, job.id)
-    return acc.outcome(len(parsed), "entries loaded", extra=f"{deleted} previous entries replaced",
-                       meta={"data_entry_type_ids": sorted({p[1] for p in parsed}),
-                             "replaced": deleted}, recalc=dets)
+    sink.write(session)
+    return acc.outcome(sink.count, "entries loaded", extra=f"{deleted} previous entries replaced",
+                       meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted},
+                       recalc=dets)
 
 
-def _insert_entries(session: Session, parsed: list[tuple[int, int, int, str]], year: int,
-                    job_id: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        buf = io.StringIO()
-        for crm, det, unit, data in parsed:
+class _EntrySink:
+    """Valid entry rows, spooled as COPY text that spills to disk past 16 MB, so a
+    million-row upload does not keep a million parsed rows in the worker's memory."""
+
+    def __init__(self, postgres: bool, year: int, job_id: int) -> None:
+        self.count = 0
+        self.dets: set[int] = set()
+        self._postgres, self._year, self._job = postgres, year, job_id
+        self._file = tempfile.SpooledTemporaryFile(max_size=16 << 20, mode="w+",
+                                                   encoding="utf-8", newline="")
+        self._rows: list[dict[str, Any]] = []  # SQLite: executemany
+
+    def add(self, crm: int, det: int, unit: int, data: str) -> None:
+        self.count += 1
+        self.dets.add(det)
+        if self._postgres:
             # COPY text format: escape backslashes, tabs and newlines inside the JSON.
-            esc = data.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") \
-                .replace("\r", "\\r")
-            buf.write(f"{crm}\t{det}\t{esc}\tcsv\t{year}\t{unit}\t{job_id}\n")
-        buf.seek(0)
-        raw = session.connection().connection.dbapi_connection
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.copy_expert(
-                "COPY data_entries (carbon_report_module_id, data_entry_type_id, data, source,"
-                " year, unit_id, created_by_job_id) FROM STDIN", buf)
-        return
-    session.execute(text(
-        "INSERT INTO data_entries (carbon_report_module_id, data_entry_type_id, data, source,"
-        " year, unit_id, created_by_job_id, created_at, updated_at) VALUES (:c, :d, :j, 'csv',"
-        " :y, :u, :job, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-        [{"c": c, "d": d, "j": j, "y": year, "u": u, "job": job_id} for c, d, u, j in parsed])
+            esc = (data.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                   .replace("\r", "\\r"))
+            self._file.write(f"{crm}\t{det}\t{esc}\tcsv\t{self._year}\t{unit}\t{self._job}\n")
+        else:
+            self._rows.append({"c": crm, "d": det, "j": data, "y": self._year, "u": unit,
+                               "job": self._job})
+
+    def write(self, session: Session) -> None:
+        if self._postgres:
+            self._file.seek(0)
+            raw = session.connection().connection.dbapi_connection
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                cur.copy_expert(
+                    "COPY data_entries (carbon_report_module_id, data_entry_type_id, data,"
+                    " source, year, unit_id, created_by_job_id) FROM STDIN", self._file)
+            self._file.close()
+            return
+        session.execute(text(
+            "INSERT INTO data_entries (carbon_report_module_id, data_entry_type_id, data,"
+            " source, year, unit_id, created_by_job_id, created_at, updated_at) VALUES (:c, :d,"
+            " :j, 'csv', :y, :u, :job, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), self._rows)
 
 
 def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:

@@ -51,12 +51,24 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
         session.execute(update(Job).where(Job.id.in_(roots)).values(state=JobState.NOT_STARTED))
     # 3. RUNNING without a heartbeat: the worker died. Retry while attempts remain.
     retried, gave_up = [], []
-    for job in session.scalars(select(Job).where(
-            Job.state == JobState.RUNNING, Job.job_type.in_(_DISPATCHABLE),
-            func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) <= stale)):
+    stuck = list(session.scalars(select(Job).where(
+        Job.state == JobState.RUNNING, Job.job_type.in_(_DISPATCHABLE),
+        func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) <= stale)))
+    # Recalculations planned by one task share its chord: when one is stuck the chord is
+    # lost for all of them, so re-plan the siblings together (one chord, one aggregation)
+    # rather than one by one as their heartbeats age.
+    plans = {j.celery_task_id for j in stuck
+             if j.job_type == JobType.emission_recalc and j.celery_task_id}
+    if plans:
+        seen = {j.id for j in stuck}
+        stuck += [j for j in session.scalars(select(Job).where(
+            Job.state == JobState.RUNNING, Job.job_type == JobType.emission_recalc,
+            Job.celery_task_id.in_(plans))) if j.id not in seen]
+    for job in stuck:
         if job.attempts < job.max_attempts:
             job.state = JobState.NOT_STARTED
-            job.status_message = (f"No progress since {job.heartbeat_at:%H:%M:%S} UTC;"
+            since = job.heartbeat_at or job.started_at or job.created_at
+            job.status_message = (f"No progress since {since:%H:%M:%S} UTC;"
                                   f" retrying (attempt {job.attempts + 1}/{job.max_attempts})")
             retried.append(job.id)
         else:
