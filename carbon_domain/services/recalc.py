@@ -137,12 +137,32 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     done = session.scalar(select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
         RecalcChunk.job_id == job_id, RecalcChunk.done.is_(True)))
     pos = (job.meta or {}).get("config", {}).get("position", [1, 1])
-    jobs.heartbeat(session, job_id, done=int(done or 0),
-                   message=f"Recalculating {DataEntryType(det).name} ({pos[0]}/{pos[1]}):"
-                           f" {int(done or 0)}/{job.progress_total}")
+    message = (f"Recalculating {DataEntryType(det).name} ({pos[0]}/{pos[1]}):"
+               f" {int(done or 0)}/{job.progress_total}")
+    jobs.heartbeat(session, job_id, done=int(done or 0), message=message)
+    _mirror_on_module_job(session, job_id, message)
     return {"ok": True, "job_id": job_id, "chunk": chunk_no, "entries": result.entries,
             "rows": len(result.rows), "missing": len(result.missing),
             "errors": len(result.errors), "seconds": round(chunk.seconds, 4)}
+
+
+def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
+    """A module-level recalculation shows its current type's message and the summed
+    progress of its types, so one job id is enough to follow the whole module. Best effort:
+    a root row another transaction holds (an abort, a sibling chunk) is skipped, never
+    waited for, so this can neither deadlock nor slow a chunk down."""
+    lock = "FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
+    session.execute(text(
+        "UPDATE data_ingestion_jobs AS r SET status_message = :m,"
+        " heartbeat_at = CURRENT_TIMESTAMP,"
+        " progress_done = (SELECT coalesce(sum(c.progress_done), 0) FROM data_ingestion_jobs c"
+        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = 'emission_recalc'),"
+        " progress_total = (SELECT coalesce(sum(c.progress_total), 0) FROM data_ingestion_jobs c"
+        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = 'emission_recalc')"
+        " WHERE r.id IN (SELECT p.id FROM data_ingestion_jobs p"
+        "   WHERE p.job_type = 'module_emission_recalc' AND p.state = 'RUNNING'"
+        "   AND p.pipeline_id = (SELECT pipeline_id FROM data_ingestion_jobs WHERE id = :j)"
+        f"  {lock})"), {"m": message, "j": job_id})
 
 
 def _read_entries(session: Session, det: int, year: int, lo: int, hi: int

@@ -63,6 +63,10 @@ def test_upload_recalculate_aggregate_then_revise_factors(db, worker) -> None:  
     acc = ops.trigger_module_recalculation(module=4, year=2025, only_stale=True, created_by="t")
     p = wait_pipeline(acc.pipeline_id)
     assert p.status == "SUCCESS"
+    root = jobs_of(acc.pipeline_id)[0]
+    # The module-level job mirrors its types' progress and its current type's message.
+    assert root.job_type == "module_emission_recalc" and root.result == "SUCCESS"
+    assert root.meta["progress"] == {"done": 5, "total": 5}
     assert all(r[3] == pytest.approx(54.912) for r in emissions(11))
     assert module_stats("LAB-A", 4, 2025)["total"] == pytest.approx(3 * 54.912)
     with session_scope() as s:
