@@ -25,9 +25,11 @@ import typer
 from carbon_api.cli.common import CarbonGroup
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "ops",  # api, worker, beat, flower, db, tokens
-    "workflow",
-    "demo",  # ingest, recalc, status, jobs, pipelines, wait, abort, reconcile
+    "ops",  # api, worker, beat, flower
+    "db",  # db upgrade, downgrade, current
+    "tokens",  # tokens create, list, revoke
+    "workflow",  # ingest, recalc, status, jobs, pipelines, wait, abort, reconcile
+    "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
 )
 

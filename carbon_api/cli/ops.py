@@ -1,8 +1,4 @@
-"""Operations: serve the API, run workers, beat and Flower, migrate the database, manage tokens.
-
-Commands: ``api``, ``worker``, ``beat``, ``flower``, ``db upgrade|downgrade|current``,
-``tokens create|list|revoke``.
-"""
+"""Run the services: ``api``, ``worker``, ``beat`` (exactly one), ``flower``."""
 
 from __future__ import annotations
 
@@ -20,20 +16,15 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from carbon_api.cli.common import (
-    JsonFlag, console, error, exit_code, info, json_out, mask_url, new_typer,
+    console, error, exit_code, info, new_typer,
     require_external_broker, warn,
 )
 
 log = logging.getLogger(__name__)
 
 cli = new_typer()
-db_app = new_typer(help="Database schema migrations (Alembic).")
-tokens_app = new_typer(help="API bearer tokens (roles: viewer reads, operator reads and writes).")
-cli.add_typer(db_app, name="db")
-cli.add_typer(tokens_app, name="tokens")
 
 API_TARGET = "carbon_api.app:app"
 DEFAULT_QUEUES = "default,ingest,recalc,aggregate"
@@ -257,150 +248,3 @@ def flower(
             f"--max_tasks={max_tasks}"]
     from carbon_tasks import app as celery_app
     exit_code(celery_app.start(argv))
-
-
-# ------------------------------------------------------------------------------------ db
-
-@contextmanager
-def _alembic_errors() -> Iterator[None]:
-    from alembic.util.exc import CommandError
-    try:
-        yield
-    except CommandError as exc:
-        error(str(exc).strip().splitlines()[0])
-
-
-def current_revisions(url: str) -> tuple[str, ...]:
-    from alembic.migration import MigrationContext
-
-    from carbon_domain.db.session import engine_for
-    with engine_for(url).connect() as conn:
-        return tuple(MigrationContext.configure(conn).get_current_heads())
-
-
-def _describe(current: tuple[str, ...], heads: tuple[str, ...]) -> str:
-    if not current:
-        return "empty (no migration applied)"
-    return ", ".join(f"{rev} (head)" if rev in heads else rev for rev in current)
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    revision: Annotated[str, typer.Option("--revision", "-r", help="Target revision.")] = "head",
-    as_json: JsonFlag = False,
-) -> None:
-    """Migrate the database (CARBON_DATABASE_URL) up to a revision."""
-    from carbon_domain.db import migrate
-
-    url = _settings().database_url
-    with _alembic_errors():
-        migrate.upgrade(url, revision)
-        heads = migrate.current_heads(url)
-    current = current_revisions(url)
-    if as_json:
-        json_out({"database": mask_url(url), "current": list(current), "head": list(heads)})
-        return
-    console.print(f"database {escape(mask_url(url))} at {_describe(current, heads)}",
-                  soft_wrap=True)
-
-
-@db_app.command("downgrade")
-def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Migrate the database down to REVISION (drops what later revisions created)."""
-    from carbon_domain.db import migrate
-
-    url = _settings().database_url
-    if not yes:
-        typer.confirm(f"Downgrade {mask_url(url)} to {revision}? Data in dropped tables is lost",
-                      abort=True)
-    with _alembic_errors():
-        migrate.downgrade(url, revision)
-        heads = migrate.current_heads(url)
-    console.print(f"database {escape(mask_url(url))} at "
-                  f"{_describe(current_revisions(url), heads)}", soft_wrap=True)
-
-
-@db_app.command("current")
-def db_current(
-    check: Annotated[bool, typer.Option(help="Exit 1 unless the database is at head.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show the database's revision and the code's head."""
-    from carbon_domain.db import migrate
-
-    url = _settings().database_url
-    with _alembic_errors():
-        heads = migrate.current_heads(url)
-    current = current_revisions(url)
-    up_to_date = set(current) == set(heads)
-    if as_json:
-        json_out({"database": mask_url(url), "current": list(current), "head": list(heads),
-                  "up_to_date": up_to_date})
-    else:
-        console.print(f"database {escape(mask_url(url))} at {_describe(current, heads)}",
-                      soft_wrap=True)
-        if not up_to_date:
-            console.print(f"code head is {', '.join(heads)}: run `carbon db upgrade`",
-                          soft_wrap=True)
-    if check and not up_to_date:
-        raise typer.Exit(1)
-
-
-# ------------------------------------------------------------------------------------ tokens
-
-@tokens_app.command("create")
-def tokens_create(
-    name: Annotated[str, typer.Option("--name", "-n", help="Unique name, e.g. ci-uploader.")],
-    role: Annotated[str, typer.Option(
-        "--role", "-r", help="viewer (reads) or operator (reads and writes).")],
-) -> None:
-    """Create a token and print it on the last line (it is shown only once)."""
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import create_token
-
-    with session_scope() as session:
-        token = create_token(session, name, role)
-    info(f"Created {role.strip().lower()} token {name.strip()!r}. It is shown only once; "
-         "store it now.")
-    typer.echo(token)
-
-
-@tokens_app.command("list")
-def tokens_list(as_json: JsonFlag = False) -> None:
-    """List tokens (names, roles, last use; never the tokens themselves)."""
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import list_tokens
-
-    with session_scope() as session:
-        tokens = list_tokens(session)
-    if as_json:
-        json_out(tokens)
-        return
-    if not tokens:
-        info("no tokens; create one with `carbon tokens create --name NAME --role ROLE`")
-        return
-    table = Table("name", "role", "created", "last used", "status")
-    for t in tokens:
-        table.add_row(
-            escape(t.name), t.role.value,
-            t.created_at.strftime("%Y-%m-%d %H:%M") if t.created_at else "",
-            t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
-            "[red]revoked[/]" if t.revoked else "[green]active[/]",
-        )
-    console.print(table)
-
-
-@tokens_app.command("revoke")
-def tokens_revoke(
-    name: Annotated[str, typer.Argument(help="Name of the token to revoke.")],
-) -> None:
-    """Revoke a token: it stops working immediately."""
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import revoke_token
-
-    with session_scope() as session:
-        changed = revoke_token(session, name)
-    info(f"token {name!r} revoked" if changed else f"token {name!r} was already revoked")
