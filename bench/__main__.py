@@ -126,13 +126,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from carbon_tasks.operations import start_upload
         from carbon_tasks.waiting import wait_for_pipeline
         with services.Workers(2, log):
-            uc = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-                  + "".join(f"B-{u},{u},Lab {u},4,\n" for u in units)).encode()
             # Units keep their codes; the upload creates next year's reports for them.
             wait_for_pipeline(start_upload("units", _units_for(units, a.year + 1),
                                            year=a.year + 1, created_by="bench").pipeline_id)
             report["ingest"] = run_ingest(a.year, units)
-            _ = uc
     _print(report)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=2, default=str))

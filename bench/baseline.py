@@ -4,7 +4,6 @@ delete and insert its rows, commit — one entry at a time."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from bench.floor import raw_connect
 
@@ -56,5 +55,3 @@ def run_baseline(database_url: str, year: int, sample: int) -> dict[str, float]:
     return {"entries": len(ids), "rows": rows_written, "seconds": seconds,
             "entries_per_s": len(ids) / seconds if seconds else 0.0}
 
-
-_: Any = None

@@ -5,7 +5,6 @@ engine, so the floor writes exactly what the pipeline must write."""
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections import defaultdict
 from typing import Any
@@ -83,5 +82,3 @@ def emission_totals(database_url: str, year: int) -> tuple[int, float]:
     conn.close()
     return int(n), float(kg)
 
-
-_ = json

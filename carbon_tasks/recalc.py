@@ -20,7 +20,6 @@ def plan_recalculation(self: Any, previous: dict[str, Any] | None = None, *,
     """Claim the recalculation jobs, split their slices into chunks and replace this task
     with the chord. `previous` is an ingest task's result when chained after one."""
     from carbon_tasks import pipeline
-    from carbon_tasks.dispatch import dispatch_jobs
 
     ids = list(job_ids or (previous or {}).get("recalc_job_ids") or [])
     if not ids:
@@ -32,7 +31,6 @@ def plan_recalculation(self: Any, previous: dict[str, Any] | None = None, *,
         canvas, task_ids = pipeline.recalculation_canvas(planned, root_job_id)
         for job_id, chunk_ids in task_ids.items():
             service.record_chunk_task_ids(s, job_id, chunk_ids)
-    _ = dispatch_jobs
     chunks = sum(len(p.chunk_nos) for p in planned)
     self.send_event("task-progress", planned=len(planned), chunks=chunks)
     raise self.replace(canvas)

@@ -133,7 +133,7 @@ def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | No
             return None
         job = s.get(Job, job_id)
         assert job is not None
-        module, year, pipeline_id = job.module_type_id, job.year, job.pipeline_id
+        module, year = job.module_type_id, job.year
     runs: list[dict[str, Any]] = []
     while True:
         with session_scope() as s:
@@ -156,5 +156,4 @@ def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | No
                         f" changed reports ({len(runs)} run{'s' if len(runs) > 1 else ''})",
                         {"aggregation": {"runs": len(runs), "last": last}})
             jobs.recompute_related(s, {job_id})
-            _ = pipeline_id
             return {"job_id": job_id, "runs": len(runs), **last}

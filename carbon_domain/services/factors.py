@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -89,17 +89,10 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None,
         session.execute(stmt)
 
 
-def load_factor_records(session: Session, det: int, year: int) -> list[tuple[int, int, dict[str, Any], dict[str, Any]]]:
+def load_factor_records(session: Session, det: int, year: int
+                        ) -> list[tuple[int, int, dict[str, Any], dict[str, Any]]]:
     """Every factor of one (data entry type, year): (id, emission type, classification, values)."""
     q = select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values).where(
         Factor.data_entry_type_id == det, Factor.year == year
     ).order_by(Factor.id)
     return [tuple(r) for r in session.execute(q)]  # type: ignore[misc]
-
-
-def factor_fingerprint(session: Session, dets: Sequence[int], year: int) -> tuple[Any, ...]:
-    """Cheap change detector for a worker-side factor-index cache."""
-    q = select(func.count(), func.max(Factor.id), func.max(Factor.updated_at)).where(
-        Factor.data_entry_type_id.in_(dets), Factor.year == year
-    )
-    return tuple(session.execute(q).one())

@@ -303,8 +303,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     good: dict[Any, Any] = {}
     for _line, r in acc.parsed(rows, parser):
         good[_ref_key(kind, r)] = r
-    for r in good.values():
-        _upsert_reference(session, kind, r)
+    _upsert_references(session, kind, list(good.values()))
     return acc.outcome(len(good), f"{kind} rows upserted")
 
 
@@ -316,17 +315,39 @@ def _ref_key(kind: str, r: Any) -> Any:
     return (r.year, r.currency.lower())
 
 
-def _upsert_reference(session: Session, kind: str, r: Any) -> None:
+def _upsert_references(session: Session, kind: str, rows: list[Any]) -> None:
+    """Update existing reference rows in place, insert the new ones. Reference tables are
+    small (thousands of rows), so they are read once rather than queried per row."""
+    model: Any
     if kind == "stations":
-        row = session.scalar(select(Station).where(Station.name == r.name)) or Station(name=r.name)
-        row.latitude, row.longitude, row.country_code = r.latitude, r.longitude, r.country_code
+        model, fields = Station, ("latitude", "longitude", "country_code")
+
+        def key(o: Any) -> Any:
+            return o.name
+
+        def make(r: Any) -> Any:
+            return Station(name=r.name)
     elif kind == "building-rooms":
-        row = session.scalar(select(BuildingRoom).where(
-            BuildingRoom.building_name == r.building_name, BuildingRoom.room_name == r.room_name)
-        ) or BuildingRoom(building_name=r.building_name, room_name=r.room_name)
-        row.room_type, row.room_surface_square_meter = r.room_type, r.room_surface_square_meter
+        model, fields = BuildingRoom, ("room_type", "room_surface_square_meter")
+
+        def key(o: Any) -> Any:
+            return (o.building_name, o.room_name)
+
+        def make(r: Any) -> Any:
+            return BuildingRoom(building_name=r.building_name, room_name=r.room_name)
     else:
-        row = session.get(ExchangeRate, (r.year, r.currency.lower())) or ExchangeRate(
-            year=r.year, currency=r.currency.lower())
-        row.rate_to_eur = r.rate_to_eur
-    session.add(row)
+        model, fields = ExchangeRate, ("rate_to_eur",)
+
+        def key(o: Any) -> Any:
+            return (o.year, o.currency.lower())
+
+        def make(r: Any) -> Any:
+            return ExchangeRate(year=r.year, currency=r.currency.lower())
+    existing = {key(o): o for o in session.scalars(select(model))}
+    for r in rows:
+        row = existing.get(key(r))
+        if row is None:
+            row = existing[key(r)] = make(r)
+            session.add(row)
+        for f in fields:
+            setattr(row, f, getattr(r, f))

@@ -317,8 +317,6 @@ def complete_recalculation(session: Session, finished: list[tuple[int, int]],
                            root_job_id: int | None, *, lost: bool = False) -> list[int]:
     """Close the per-type jobs of a chord, request one aggregation per (module, year), close
     the module-level job once all its types are done. Returns job ids to dispatch."""
-    from carbon_domain.db.enums import JobType
-
     to_dispatch: list[int] = []
     outcomes = [o for o in (finish_job(session, j, a, lost=lost) for j, a in finished) if o]
     for o in outcomes:
@@ -335,13 +333,13 @@ def complete_recalculation(session: Session, finished: list[tuple[int, int]],
         if req.created:
             to_dispatch.append(req.job_id)
     if root_job_id is not None:
-        _close_root(session, root_job_id)
+        close_module_job(session, root_job_id)
     jobs.recompute_related(session, {o.job_id for o in outcomes})
-    _ = JobType
     return to_dispatch
 
 
-def _close_root(session: Session, root_job_id: int) -> None:
+def close_module_job(session: Session, root_job_id: int) -> None:
+    """Finish a module-level recalculation once every one of its per-type jobs is done."""
     root = session.get(Job, root_job_id)
     if root is None or root.state != JobState.RUNNING:
         return

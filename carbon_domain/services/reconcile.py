@@ -79,10 +79,10 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
     # 4. Backfill: a finished recalculation with no aggregation after it.
     backfilled = _backfill_aggregations(session)
     # 5. Module roots whose types are all done, then pipeline status from the rows.
-    from carbon_domain.services.recalc import _close_root
+    from carbon_domain.services.recalc import close_module_job
     for root_id in session.scalars(select(Job.id).where(
             Job.job_type == JobType.module_emission_recalc, Job.state == JobState.RUNNING)):
-        _close_root(session, root_id)
+        close_module_job(session, root_id)
     running = list(session.scalars(select(Pipeline.id).where(
         Pipeline.status == PipelineStatus.RUNNING)))
     changed = 0

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.models import BuildingRoom, ExchangeRate, Factor, Station
 from carbon_domain.reference import ReferenceData
+from carbon_domain.services.factors import load_factor_records
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,7 @@ def load_factor_index(session: Session, det: int, year: int) -> Any:
         hit = _index_cache.get(key)
         if hit and hit[0] == fp:
             return hit[1]
-    records = [tuple(r) for r in session.execute(
-        select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values)
-        .where(Factor.data_entry_type_id == det, Factor.year == year).order_by(Factor.id))]
-    index = build_index(det, year, records)  # type: ignore[arg-type]
+    index = build_index(det, year, load_factor_records(session, det, year))
     with _lock:
         _index_cache[key] = (fp, index)
     return index
