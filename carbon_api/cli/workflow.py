@@ -186,16 +186,6 @@ def status(year: YearOpt, as_json: JsonFlag = False) -> None:
     console.print(t)
 
 
-def _job_dict(j: Any) -> dict[str, Any]:
-    return {"id": j.id, "pipeline_id": str(j.pipeline_id) if j.pipeline_id else None,
-            "job_type": j.job_type, "module_type_id": j.module_type_id,
-            "data_entry_type_id": j.data_entry_type_id, "year": j.year, "state": j.state,
-            "result": j.result, "status_message": j.status_message,
-            "progress": {"done": j.progress_done, "total": j.progress_total},
-            "attempts": j.attempts, "created_by": j.created_by, "created_at": j.created_at,
-            "finished_at": j.finished_at}
-
-
 @cli.command("jobs")
 def jobs(pipeline: Annotated[str | None, typer.Option("--pipeline", "-p")] = None,
          state: Annotated[str | None, typer.Option("--state")] = None,
@@ -222,8 +212,10 @@ def jobs(pipeline: Annotated[str | None, typer.Option("--pipeline", "-p")] = Non
         if state.upper() not in JobState.__members__:
             error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
         q = q.where(Job.state == state.upper())
+    from carbon_domain.services.queries import job_dict
+
     with session_scope() as s:
-        rows = [_job_dict(j) for j in s.scalars(q)]
+        rows = [job_dict(j) for j in s.scalars(q)]
     if as_json:
         json_out(rows)
         return
