@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from carbon_domain.numbers import range_problem
+
 # Plain decimal notation only: float() would also accept "nan", "inf", "1_000" and "0x1p3".
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _MAX_SHOWN = 40
@@ -82,10 +84,9 @@ def parse_number(name: str, raw: str, lo: float | None = 0.0, hi: float | None =
     value = float(s)
     if not math.isfinite(value):
         raise RowError(f"{name}: {shown(raw)} is too large")
-    if lo is not None and value < lo:
-        raise RowError(f"{name} must be at least {lo:g} (got {value:g})")
-    if hi is not None and value > hi:
-        raise RowError(f"{name} must be at most {hi:g} (got {value:g})")
+    problem = range_problem(name, value, lo, hi)
+    if problem:
+        raise RowError(problem)
     return value
 
 

@@ -9,12 +9,12 @@ calls handlers in a hot loop over hundreds of thousands of entries.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from carbon_domain.matching import FactorIndex, FactorRecord
+from carbon_domain.numbers import range_problem
 from carbon_domain.reference import ReferenceData
 
 Part = tuple[int, float, float | None, int | None]
@@ -52,12 +52,9 @@ def number(data: Mapping[str, Any], key: str, default: float | None = None, *,
         x = float(v)
     except (TypeError, ValueError):
         raise EntryError(f"{key}: {v!r} is not a number") from None
-    if not math.isfinite(x):
-        raise EntryError(f"{key}: {v!r} is not a finite number")
-    if lo is not None and x < lo:
-        raise EntryError(f"{key} must be at least {lo:g} (got {x:g})")
-    if hi is not None and x > hi:
-        raise EntryError(f"{key} must be at most {hi:g} (got {x:g})")
+    problem = range_problem(key, x, lo, hi)
+    if problem:
+        raise EntryError(problem)
     return x
 
 
