@@ -47,15 +47,17 @@ def dispatch_jobs(job_ids: list[int]) -> None:
                 singles.append(job)
         plans = [(pid, ids, roots.get(pid)) for pid, ids in recalc.items()]
         singles_info = [(j.id, j.job_type) for j in singles]
+    # Checked once per batch, not per message: a down backend fails every send alike.
+    backend_problem = _result_backend_problem()
     failures: list[str] = []
     for job_id, job_type in singles_info:
         task_id = str(uuid.uuid4())
         sig = pipeline.job_signature(job_id, job_type, task_id)
-        failures += _send(sig, task_id, [job_id])
+        failures += _send(sig, task_id, [job_id], backend_problem)
     for pid, ids, root in plans:
         task_id = str(uuid.uuid4())
         sig = pipeline.plan_signature(str(pid) if pid else None, ids, root, task_id)
-        failures += _send(sig, task_id, ids + ([root] if root else []))
+        failures += _send(sig, task_id, ids + ([root] if root else []), backend_problem)
     if failures:
         raise BrokerUnavailable(failures[0])
 
@@ -76,11 +78,11 @@ def _result_backend_problem() -> str | None:
     return None
 
 
-def _send(sig, task_id: str, job_ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+def _send(sig, task_id: str, job_ids: list[int],  # type: ignore[no-untyped-def]
+          backend_problem: str | None) -> list[str]:
     try:
-        problem = _result_backend_problem()
-        if problem:
-            raise ConnectionError(problem)
+        if backend_problem:
+            raise ConnectionError(backend_problem)
         sig.apply_async(retry=True,
                         retry_policy={"max_retries": 2, "interval_start": 0.2,
                                       "interval_step": 0.5, "interval_max": 1})

@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db.enums import ACTIVE_STATES, IngestionMethod, JobType, TargetType
-from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs
@@ -116,30 +115,17 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     return _dispatch(accepted, [accepted.job_id])
 
 
-def _active_recalc(module: int, det: int, year: int) -> Job | None:
-    with session_scope() as s:
-        return s.scalars(select(Job).where(
-            Job.job_type == JobType.emission_recalc, Job.module_type_id == module,
-            Job.data_entry_type_id == det, Job.year == year,
-            Job.state.in_(ACTIVE_STATES))).first()
-
-
 def trigger_recalculation(*, module: int, det: int, year: int, created_by: str | None
                           ) -> Accepted:
     """Recalculate one (module, type, year). A duplicate returns the active job."""
     m, d = ModuleType(module), DataEntryType(det)
     check_module_type(m, d)
-    active = _active_recalc(module, det, year)
-    if active is not None:
-        return Accepted(active.id, str(active.pipeline_id), active.state,
-                        f"A recalculation of {d.name} for {year} is already in progress"
-                        f" (job {active.id})")
     with session_scope() as s:
         p = jobs.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)
         req = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
                                   data_entry_type_id=det, year=year, created_by=created_by)
-        if not req.created:
+        if not req.created:  # the partial unique index found the active job
             s.delete(p)
             return Accepted(req.job_id, str(req.pipeline_id), req.state,
                             f"A recalculation of {d.name} for {year} is already in progress"

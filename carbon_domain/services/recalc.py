@@ -7,6 +7,7 @@ transaction (delete + bulk insert), so a redelivered chunk leaves exactly the sa
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -171,7 +172,6 @@ def _read_entries(session: Session, det: int, year: int, lo: int, hi: int
         "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
         " AND id BETWEEN :lo AND :hi ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
     out = []
-    import json
     for i, data in rows:
         out.append((i, json.loads(data) if isinstance(data, str) else data))
     return out
