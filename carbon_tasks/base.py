@@ -32,13 +32,16 @@ class CarbonTask(Task):  # type: ignore[misc]
     retry_backoff_max = 30
     retry_jitter = True
     max_retries = 6
+    # A task that owns its job closes it on a final failure; a chunk does not (its chord's
+    # errback closes the job and its module-level job together).
+    finishes_job_on_failure = True
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
                    einfo: Any) -> None:
         """A job whose task failed for good is finished as ERROR now, not left RUNNING
         for the reconciler to find an hour later."""
         job_id = kwargs.get("job_id") if isinstance(kwargs, dict) else None
-        if job_id is None:
+        if job_id is None or not self.finishes_job_on_failure:
             return
         try:
             from carbon_domain.db.session import session_scope

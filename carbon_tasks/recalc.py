@@ -36,7 +36,8 @@ def plan_recalculation(self: Any, previous: dict[str, Any] | None = None, *,
     raise self.replace(canvas)
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.recalculate_chunk")
+@app.task(base=CarbonTask, bind=True, name="carbon.recalculate_chunk",
+          finishes_job_on_failure=False)
 def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> dict[str, Any]:
     """Rewrite one chunk's emission rows in one transaction; bad entries are reported in
     the envelope, never raised, so one bad entry cannot fail the chord."""
