@@ -120,6 +120,12 @@ class Factor(Base):
         ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
+    # Retired = absent from the latest factor file of its scope: never matched again, kept
+    # because entries and emission rows still link to it. A later file revives it (same id).
+    retired_at: Mapped[datetime | None] = mapped_column(TS)
+    retired_by_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
+    )
 
 
 class Pipeline(Base):
