@@ -126,6 +126,11 @@ class Factor(Base):
     retired_by_job_id: Mapped[int | None] = mapped_column(
         ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
     )
+    # The last upload that inserted, changed the values of, retired or revived this factor
+    # (an unchanged row keeps its value): what incremental recalculation starts from.
+    changed_by_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
+    )
 
 
 class Pipeline(Base):
