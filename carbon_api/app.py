@@ -10,6 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from carbon_api import errors
+from carbon_api.console import install as install_console
+from carbon_api.console.security import SecurityHeadersMiddleware
 from carbon_api.logging import RequestContextMiddleware, configure_logging
 from carbon_api.routes import catalog, health, jobs, reports, sync, workers
 from carbon_domain.settings import get_settings
@@ -51,11 +53,14 @@ def create_app() -> FastAPI:
                   redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (health, catalog, sync, jobs, reports, workers):
         v1.include_router(module.router)
     app.include_router(v1)
+    # The operator console (server-rendered pages) is the app's front door: `/`.
+    install_console(app)
     return app
 
 

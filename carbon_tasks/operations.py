@@ -136,12 +136,20 @@ def trigger_recalculation(*, module: int, det: int, year: int, created_by: str |
 
 
 def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = True,
-                                 created_by: str | None) -> Accepted:
-    """Recalculate a module's stale types (or all of them) in one pipeline."""
+                                 created_by: str | None, dets: list[int] | None = None
+                                 ) -> Accepted:
+    """Recalculate a module's stale types (or all of them, or the chosen ``dets``) in one
+    pipeline."""
     m = ModuleType(module)
-    with session_scope() as s:
-        dets = stale_types(s, module, year) if only_stale else [
-            d.value for d in MODULE_DATA_ENTRY_TYPES[m]]
+    if dets is not None:
+        for d in dets:
+            check_module_type(m, DataEntryType(d))
+        dets = sorted(set(dets))
+        only_stale = False
+    else:
+        with session_scope() as s:
+            dets = stale_types(s, module, year) if only_stale else [
+                d.value for d in MODULE_DATA_ENTRY_TYPES[m]]
     if not dets:
         raise NothingToRecalculate("No data entry types require recalculation for this module")
     with session_scope() as s:

@@ -291,3 +291,19 @@ class ExchangeRate(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     currency: Mapped[str] = mapped_column(String(8), primary_key=True)
     rate_to_eur: Mapped[float] = mapped_column(Float)
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser. The cookie holds a random 256-bit id; only its SHA-256 is
+    stored, so a database leak cannot be replayed. Deleting the row signs the browser out; a
+    revoked token ends every session of it (checked by a join on each request)."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
+    expires_at: Mapped[datetime] = mapped_column(TS)

@@ -1,0 +1,43 @@
+"""The operator console: server-rendered pages (Jinja2) progressively enhanced with htmx,
+served by the API's own FastAPI app. ``install(app)`` mounts it; see README "Operator console".
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from carbon_api.console import data_pages, ops_pages, report_pages, signin, stream
+from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, \
+    sign_in_required
+
+CONSOLE_PREFIXES = ("/console", "/login", "/logout")
+
+
+def _is_console(path: str) -> bool:
+    return path == "/" or path.startswith(CONSOLE_PREFIXES)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """Console inputs out of range get a readable HTML 422; /v1 keeps FastAPI's JSON."""
+    assert isinstance(exc, RequestValidationError)
+    if not _is_console(request.url.path):
+        return await request_validation_exception_handler(request, exc)
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "input"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return message(request, "Invalid request — " + "; ".join(parts), 422)
+
+
+def install(app: FastAPI) -> None:
+    for module in (signin, data_pages, ops_pages, report_pages, stream):
+        app.include_router(module.router)
+    app.mount("/console/static", StaticFiles(directory=str(HERE / "static")),
+              name="console-static")
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(RequestValidationError, _invalid)

@@ -1,0 +1,236 @@
+"""Pipeline read models for the console: the filtered list with counts by status for the whole
+filtered result, one pipeline's live view (phases, per-type progress, chunks) and its detail
+(jobs, row errors, timeline, stuck flags, coalesced aggregations)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from carbon_api.console.adapters import label
+from carbon_domain.catalog import DataEntryType, ModuleType
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.enums import JobResult, JobState, JobType, PipelineStatus
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline, RecalcChunk
+from carbon_domain.services.jobs import pipeline_jobs
+from carbon_domain.settings import get_settings
+
+INGEST = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest,
+          JobType.unit_sync)
+STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded", "PARTIAL": "Partly failed",
+               "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}
+STATUS_ICON = {"RUNNING": "⟳", "SUCCESS": "✓", "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■",
+               "NOT_STARTED": "…"}
+KIND_TEXT = {JobType.factor_ingest: "Factor upload", JobType.csv_ingest: "Data upload",
+             JobType.reference_ingest: "Reference upload", JobType.unit_sync: "Units upload",
+             JobType.emission_recalc: "Type recalculation",
+             JobType.module_emission_recalc: "Module recalculation",
+             JobType.aggregation: "Aggregation"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None
+    kind: str | None = None
+    module: int | None = None
+    year: int | None = None
+    has_errors: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    created_by: str | None = None
+
+    def conditions(self) -> list[Any]:
+        c: list[Any] = []
+        if self.kind:
+            c.append(Pipeline.kind == self.kind)
+        if self.module is not None:
+            c.append(Pipeline.module_type_id == self.module)
+        if self.year is not None:
+            c.append(Pipeline.year == self.year)
+        if self.has_errors is True:
+            c.append(Pipeline.error_count > 0)
+        elif self.has_errors is False:
+            c.append(Pipeline.error_count == 0)
+        if self.created_after is not None:
+            c.append(Pipeline.created_at >= self.created_after)
+        if self.created_before is not None:
+            c.append(Pipeline.created_at < self.created_before)
+        if self.created_by:
+            c.append(Pipeline.created_by == self.created_by)
+        return c
+
+
+def module_label(module: int | None) -> str:
+    if module is None:
+        return "—"
+    try:
+        return label(ModuleType(module).name)
+    except ValueError:
+        return str(module)
+
+
+def det_label(det: int | None) -> str:
+    if det is None:
+        return "whole module"
+    try:
+        return label(DataEntryType(det).name)
+    except ValueError:
+        return str(det)
+
+
+def list_pipelines(session: Session, f: Filters, limit: int = 50, offset: int = 0
+                   ) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    """(page of rows, total, counts by status over the whole filtered result)."""
+    conds = f.conditions()
+    counts = {s: int(n) for s, n in session.execute(
+        select(Pipeline.status, func.count()).where(*conds).group_by(Pipeline.status))}
+    if f.status:
+        conds.append(Pipeline.status == f.status)
+    total = int(session.scalar(select(func.count()).select_from(Pipeline).where(*conds)) or 0)
+    page = list(session.scalars(select(Pipeline).where(*conds)
+                                .order_by(Pipeline.created_at.desc(), Pipeline.id)
+                                .limit(limit).offset(offset)))
+    return [summary(session, p) for p in page], total, counts
+
+
+def _chunks(session: Session, job_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    if not job_ids:
+        return {}
+    return {r.job_id: (int(r.n), int(r.done or 0), int(r.failed or 0)) for r in session.execute(
+        select(RecalcChunk.job_id, func.count().label("n"),
+               func.sum(case((RecalcChunk.done.is_(True), 1), else_=0)).label("done"),
+               func.sum(case((RecalcChunk.errors > 0, 1), else_=0)).label("failed"))
+        .where(RecalcChunk.job_id.in_(job_ids)).group_by(RecalcChunk.job_id))}
+
+
+def _phase(name: str, jobs: list[Job], text: str = "") -> dict[str, Any]:
+    if not jobs:
+        return {"name": name, "state": "none", "text": text}
+    if any(j.state != JobState.FINISHED for j in jobs):
+        state = "running" if any(j.state == JobState.RUNNING for j in jobs) else "queued"
+    elif any(j.result == JobResult.ERROR for j in jobs):
+        state = "failed"
+    elif any(j.result == JobResult.WARNING for j in jobs):
+        state = "warning"
+    else:
+        state = "done"
+    return {"name": name, "state": state, "text": text}
+
+
+def stuck(job: Job) -> bool:
+    if job.state != JobState.RUNNING:
+        return False
+    beat = job.heartbeat_at or job.started_at or job.created_at
+    return beat is not None and beat < utcnow() - timedelta(
+        seconds=get_settings().stale_job_seconds)
+
+
+def summary(session: Session, p: Pipeline, jobs: list[Job] | None = None) -> dict[str, Any]:
+    """What a row, a card or a stream event shows of a pipeline."""
+    jobs = pipeline_jobs(session, p.id) if jobs is None else jobs
+    ingest = [j for j in jobs if j.job_type in INGEST]
+    recalc = [j for j in jobs if j.job_type == JobType.emission_recalc]
+    aggs = [j for j in jobs if j.job_type == JobType.aggregation]
+    chunks = _chunks(session, [j.id for j in recalc])
+    n = sum(c[0] for c in chunks.values())
+    done = sum(c[1] for c in chunks.values())
+    failed = sum(c[2] for c in chunks.values())
+    chunk_text = f"chunks {done}/{n}" + (f" · {failed} failed" if failed else "") if n else ""
+    phases = []
+    if ingest or p.kind in INGEST:
+        phases.append(_phase("ingest", ingest))
+    if recalc or p.kind in (JobType.emission_recalc, JobType.module_emission_recalc):
+        phases.append(_phase("recalculation", recalc, chunk_text))
+    if aggs or recalc:
+        phases.append(_phase("aggregation", aggs))
+    types = [{"det": j.data_entry_type_id, "label": det_label(j.data_entry_type_id),
+              "done": int(j.progress_done or 0), "total": int(j.progress_total or 0),
+              "state": j.state, "result": j.result, "message": j.status_message}
+             for j in recalc]
+    root = next((j for j in jobs if j.pipeline_id == p.id), None)
+    row_errors = [e for j in ingest for e in ((j.meta or {}).get("row_errors") or [])]
+    end = p.finished_at or (utcnow() if p.status == PipelineStatus.RUNNING else None)
+    start = p.started_at or p.created_at
+    message = p.last_error or (root.status_message if root else None)
+    if p.status != PipelineStatus.RUNNING and ingest:
+        message = ingest[0].status_message or message
+    return {
+        "id": str(p.id), "kind": p.kind, "kind_text": KIND_TEXT.get(p.kind, p.kind),
+        "status": p.status, "status_text": STATUS_TEXT.get(p.status, p.status),
+        "status_icon": STATUS_ICON.get(p.status, "?"),
+        "terminal": p.status != PipelineStatus.RUNNING,
+        "module": p.module_type_id, "module_label": module_label(p.module_type_id),
+        "det": root.data_entry_type_id if root else None,
+        "year": p.year, "created_by": p.created_by, "created_at": p.created_at,
+        "duration": (end - start).total_seconds() if end and start else None,
+        "message": message, "error_count": p.error_count, "phases": phases, "types": types,
+        "result": ingest[0].result if ingest else None,
+        "row_errors": row_errors[:200], "skipped": sum(
+            int((j.meta or {}).get("skipped") or 0) for j in ingest),
+        "stuck": any(stuck(j) for j in jobs),
+        "upload_id": next((j.upload_id for j in ingest if j.upload_id), None),
+    }
+
+
+def get(session: Session, pipeline_id: str) -> Pipeline | None:
+    try:
+        pid = uuid.UUID(str(pipeline_id))
+    except ValueError:
+        return None
+    return session.get(Pipeline, pid, populate_existing=True)
+
+
+def detail(session: Session, p: Pipeline) -> dict[str, Any]:
+    """Summary plus jobs, timeline and coalescing, for the expanded row."""
+    jobs = pipeline_jobs(session, p.id)
+    out = summary(session, p, jobs)
+    out["jobs"] = [{"id": j.id, "type": KIND_TEXT.get(j.job_type, j.job_type),
+                    "type_label": det_label(j.data_entry_type_id), "state": j.state,
+                    "result": j.result, "message": j.status_message, "attempts": j.attempts,
+                    "stuck": stuck(j), "joined": j.pipeline_id != p.id,
+                    "progress": f"{int(j.progress_done or 0)}/{int(j.progress_total or 0)}"}
+                   for j in jobs]
+    events: list[tuple[datetime, str]] = [(p.created_at, "pipeline created")]
+    for j in jobs:
+        name = f"{KIND_TEXT.get(j.job_type, j.job_type)} #{j.id} ({det_label(j.data_entry_type_id)})"
+        for at, what in ((j.created_at, "created"), (j.dispatched_at, "queued"),
+                         (j.started_at, "started"),
+                         (j.finished_at, f"finished {j.result or ''}".strip())):
+            if at is not None:
+                events.append((at, f"{name} {what}"))
+    if p.finished_at:
+        events.append((p.finished_at, f"pipeline {p.status}"))
+    out["timeline"] = sorted(events, key=lambda e: e[0])
+    out["coalesced"] = coalesced(session, [j for j in jobs if j.job_type == JobType.aggregation])
+    out["stale_left"] = (p.status in (PipelineStatus.FAILED, PipelineStatus.PARTIAL,
+                                      PipelineStatus.ABORTED)
+                         and any(j.job_type == JobType.emission_recalc
+                                 and j.result == JobResult.ERROR for j in jobs))
+    return out
+
+
+def coalesced(session: Session, aggs: list[Job]) -> list[str]:
+    """"3 recalculations → 1 aggregation" for each aggregation that served several."""
+    out = []
+    for a in aggs:
+        n = int(session.scalar(select(func.count()).select_from(Job).where(and_(
+            Job.job_type == JobType.emission_recalc, Job.module_type_id == a.module_type_id,
+            Job.year == a.year, Job.finished_at.is_not(None),
+            Job.finished_at <= (a.started_at or a.created_at),
+            Job.finished_at >= _previous_aggregation_start(session, a)))) or 0)
+        if n > 1:
+            out.append(f"{n} recalculations → 1 aggregation (#{a.id})")
+    return out
+
+
+def _previous_aggregation_start(session: Session, a: Job) -> datetime:
+    prev = session.scalar(select(func.max(Job.started_at)).where(
+        Job.job_type == JobType.aggregation, Job.module_type_id == a.module_type_id,
+        Job.year == a.year, Job.id < a.id))
+    return prev or datetime(1970, 1, 1, tzinfo=(a.created_at.tzinfo if a.created_at else None))

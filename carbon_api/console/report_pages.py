@@ -1,0 +1,74 @@
+"""Report page: one unit's report for a year — totals, each module's stats, and the
+emission-type rollup as a server-rendered SVG treemap beside a per-module table."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from carbon_api.console.adapters import label
+from carbon_api.console.treemap import layout_tree
+from carbon_api.console.web import User, render
+from carbon_api.deps import YEAR_MAX, YEAR_MIN
+from carbon_domain.db.models import CarbonReport, Unit
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import queries
+from carbon_domain.stats import module_rollup_tree
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+WIDTH, HEIGHT = 720.0, 420.0
+# Fill by scope; the label and the table carry the same information in text.
+SCOPE_FILL = {1: "#c8553d", 2: "#f2a541", 3: "#588b8b", None: "#8d99ae"}
+
+
+def _tree(report: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = []
+    for m in report["modules"]:
+        st = m.get("stats") or {}
+        total = float(st.get("total") or 0.0)
+        if total <= 0:
+            continue
+        kids = module_rollup_tree(m["module_type_id"], st.get("by_emission_type") or {})
+        nodes.append({"path": label(m["module_name"]), "kg": total, "scope": None,
+                      "children": kids})
+    return nodes
+
+
+def _short(path: str) -> str:
+    tail = str(path).rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+    return label(tail)
+
+
+def treemap(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rects = []
+    for r, level in layout_tree(_tree(report), WIDTH, HEIGHT, depth=3):
+        n = r.item
+        name = _short(n["path"])
+        rects.append({"x": round(r.x, 1), "y": round(r.y, 1), "w": round(r.w, 1),
+                      "h": round(r.h, 1), "level": level, "name": name,
+                      "kg": float(n["kg"]), "scope": n.get("scope"),
+                      "fill": "#f4f4f4" if level == 0 else SCOPE_FILL.get(n.get("scope"),
+                                                                          "#8d99ae"),
+                      "show_label": r.w > 60 and r.h > 18})
+    return rects
+
+
+@router.get("/reports")
+def report_page(request: Request, user: User,
+                year: Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)] = date.today().year,
+                unit: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    with session_scope() as s:
+        units = [(c, n) for c, n in s.execute(
+            select(Unit.institutional_code, Unit.name)
+            .join(CarbonReport, CarbonReport.unit_id == Unit.id)
+            .where(CarbonReport.year == year).order_by(Unit.institutional_code))]
+        code = unit if unit in {c for c, _ in units} else (units[0][0] if units else None)
+        found = queries.list_reports(s, year=year, unit_code=code, limit=1) if code else None
+    report = found[0][0] if found and found[0] else None
+    return render(request, "report.html", year=year, units=units, code=code, report=report,
+                  rects=treemap(report) if report else [], width=WIDTH, height=HEIGHT,
+                  scope_fill=SCOPE_FILL)

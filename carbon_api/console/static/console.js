@@ -1,0 +1,109 @@
+// carbon-pipeline console: the page's ONE EventSource, multiplexed over every pipeline the page
+// shows, plus small progressive enhancements (dialog, drag-and-drop, recalc mode). Server-rendered
+// HTML (escaped by Jinja) is the only thing inserted; nothing here builds markup from data.
+(function () {
+  "use strict";
+  var body = document.body;
+
+  function refreshModule(year, module) {
+    var box = document.getElementById("module-" + module + "-status");
+    if (!box || !window.htmx) return;
+    var types = box.querySelector("details.types");
+    var open = types && types.open ? "1" : "0";
+    htmx.ajax("GET", "/console/data/" + year + "/modules/" + module + "?open=" + open,
+              {target: box, swap: "outerHTML"});
+  }
+
+  function placeCard(ev) {
+    var live = document.getElementById(ev.module ? "live-" + ev.module : "live-reference");
+    if (!live) return null;
+    var card = document.createElement("div");
+    card.className = "pipeline-slot";
+    card.setAttribute("data-pipeline", ev.id);
+    live.prepend(card);
+    return [card];
+  }
+
+  function onPipeline(msg) {
+    var ev;
+    try { ev = JSON.parse(msg.data); } catch (e) { return; }
+    var slots = Array.prototype.slice.call(
+      document.querySelectorAll('[data-pipeline="' + ev.id + '"]'));
+    var page = body.getAttribute("data-page");
+    if (!slots.length && page === "data" && !ev.terminal) slots = placeCard(ev) || [];
+    if (!slots.length && page === "pipelines") {
+      var note = document.getElementById("new-pipelines");
+      if (note && !document.getElementById("row-" + ev.id)) note.hidden = false;
+    }
+    slots.forEach(function (slot) {
+      slot.innerHTML = ev.html;
+      slot.setAttribute("data-status", ev.status);
+    });
+    var year = body.getAttribute("data-year");
+    if (page === "data" && year && ev.module && (ev.terminal || slots.length)) {
+      var key = ev.id + ":" + ev.status;
+      if (!onPipeline.seen[key]) { onPipeline.seen[key] = true; refreshModule(year, ev.module); }
+    }
+  }
+  onPipeline.seen = {};
+
+  var url = body.getAttribute("data-stream");
+  if (url && window.EventSource) {
+    var source = new EventSource(url);  // cookie-authenticated, same origin
+    source.addEventListener("pipeline", onPipeline);
+    source.addEventListener("signed-out", function () { source.close(); location.href = "/login"; });
+    source.addEventListener("open", function () { body.setAttribute("data-stream-state", "open"); });
+    source.addEventListener("error", function () { body.setAttribute("data-stream-state", "retrying"); });
+    window.carbonStream = source;
+  }
+
+  // Recalculation dialog: open after htmx loaded its fresh body; keep mode and boxes in step.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var dlg = e.detail.target && e.detail.target.closest && e.detail.target.closest("dialog");
+    if (dlg && !dlg.open) {
+      dlg.showModal();
+      var first = dlg.querySelector("input, button");
+      if (first) first.focus();
+    }
+  });
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    var form = t.closest && t.closest("form.recalc-form");
+    if (!form) return;
+    if (t.name === "mode" && t.value !== "selected") {
+      form.querySelectorAll('input[name="det"]').forEach(function (box) {
+        box.checked = t.value === "all" || box.getAttribute("data-stale") === "1";
+      });
+    } else if (t.name === "det") {
+      var sel = form.querySelector('input[name="mode"][value="selected"]');
+      if (sel) sel.checked = true;
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("[data-close-dialog]")) {
+      var dlg = t.closest("dialog");
+      if (dlg) dlg.close();
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (form && form.classList && form.classList.contains("recalc-form") && e.detail.successful) {
+      var dlg = form.closest("dialog");
+      if (dlg) dlg.close();
+    }
+  });
+
+  // Drag and drop onto an upload card fills its file input.
+  document.querySelectorAll(".upload").forEach(function (zone) {
+    var input = zone.querySelector('input[type="file"]');
+    if (!input) return;
+    zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("dragging"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("dragging"); });
+    zone.addEventListener("drop", function (e) {
+      e.preventDefault();
+      zone.classList.remove("dragging");
+      if (e.dataTransfer && e.dataTransfer.files.length) input.files = e.dataTransfer.files;
+    });
+  });
+})();
