@@ -112,8 +112,16 @@ def _tree(year: int, module: int) -> Tree:
 def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic university.")] = 12,
          entries: Annotated[int, typer.Option(help="Data entries to seed.")] = 3000,
          year: Annotated[int, typer.Option(min=2000, max=2100)] = 2025,
-         seed: int = 42) -> None:
-    """Run the whole story: seed, pipeline, totals, revised factors, stale, recalc, totals."""
+         seed: int = 42,
+         serve: Annotated[bool, typer.Option(
+             "--serve", help="After the story, keep the API, the console and the worker "
+                             "running and print the console's URL and sign-in tokens.")] = False,
+         port: Annotated[int, typer.Option(min=1, max=65535, help="Port for --serve.")] = 8000,
+         host: Annotated[str, typer.Option(help="Bind address for --serve.")] = "127.0.0.1",
+         ) -> None:
+    """Run the whole story: seed, pipeline, totals, revised factors, stale, recalc, totals.
+
+    With --serve the API and the operator console stay up afterwards (Ctrl-C stops them)."""
     if units < 1 or entries < 100:
         error("--units must be ≥ 1 and --entries ≥ 100")
     _embedded_defaults()
@@ -166,4 +174,31 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
         console.print(table)
         console.print(f"6/6 university total: {before / 1000:,.2f} t → {after / 1000:,.2f} t")
         console.print(_tree(year, module))
-    console.rule(f"done in {time.monotonic() - started:.1f} s")
+        console.rule(f"done in {time.monotonic() - started:.1f} s")
+        if serve:
+            _serve(host, port, year)
+
+
+def _serve(host: str, port: int, year: int) -> None:
+    """API + console on uvicorn in this process, next to the embedded worker thread pool.
+
+    The event loop only awaits: sync routes (uploads parse and validate CSV) run in
+    Starlette's threadpool, the SSE polls use ``anyio.to_thread``, and every ingest,
+    recalculation and aggregation runs on the embedded worker's own threads.
+    """
+    import uvicorn
+
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.tokens import create_token
+
+    stamp = int(time.time())
+    with session_scope() as s:
+        operator = create_token(s, f"demo-operator-{stamp}", "operator")
+        viewer = create_token(s, f"demo-viewer-{stamp}", "viewer")
+    url = f"http://{host}:{port}/"
+    console.rule("console running")
+    console.print(f"Open [bold]{url}[/] and sign in with the operator token:\n  {operator}")
+    console.print(f"or the viewer token (sees everything, cannot act):\n  {viewer}")
+    console.print(f"Data management of {year}: {url}console/data/{year}  ·  Ctrl-C stops.")
+    from carbon_api.app import app
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

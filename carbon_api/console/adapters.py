@@ -78,8 +78,15 @@ class ModuleRow:
         return [t for t in self.types if t.stale]
 
 
+_WORDS = {"it": "IT", "ai": "AI", "co2": "CO2"}
+
+
 def label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+    words = name.replace("_", " ").split()
+    out = [_WORDS.get(w.lower(), w) for w in words]
+    if out and out[0] == words[0]:
+        out[0] = out[0].capitalize()
+    return " ".join(out)
 
 
 def _when(at: datetime | None) -> str:

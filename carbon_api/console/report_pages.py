@@ -33,14 +33,15 @@ def _tree(report: dict[str, Any]) -> list[dict[str, Any]]:
         if total <= 0:
             continue
         kids = module_rollup_tree(m["module_type_id"], st.get("by_emission_type") or {})
+        while len(kids) == 1 and kids[0].get("children"):  # a lone root repeats the module
+            kids = kids[0]["children"]
         nodes.append({"path": label(m["module_name"]), "kg": total, "scope": None,
                       "children": kids})
     return nodes
 
 
 def _short(path: str) -> str:
-    tail = str(path).rsplit("/", 1)[-1].rsplit(".", 1)[-1]
-    return label(tail)
+    return label(str(path).rsplit("__", 1)[-1])
 
 
 def treemap(report: dict[str, Any]) -> list[dict[str, Any]]:
