@@ -27,10 +27,10 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 def _tonnes(kg: Any) -> str:
-    try:
-        return f"{float(kg) / 1000:,.2f}"
-    except (TypeError, ValueError):
+    """kg → "1,234.57" t; anything else (missing stats) → "—"."""
+    if isinstance(kg, bool) or not isinstance(kg, int | float):
         return "—"
+    return f"{float(kg) / 1000:,.2f}"
 
 
 def _when(at: datetime | str | None) -> str:
