@@ -8,17 +8,22 @@
   function refreshModule(year, module) {
     var box = document.getElementById("module-" + module + "-status");
     if (!box || !window.htmx) return;
-    var types = box.querySelector("details.types");
-    var open = types && types.open ? "1" : "0";
-    htmx.ajax("GET", "/console/data/" + year + "/modules/" + module + "?open=" + open,
+    htmx.ajax("GET", "/console/data/" + year + "/modules/" + module,
               {target: box, swap: "outerHTML"});
+  }
+
+  var latest = {};  // pipeline id → its last event, for slots that appear after it arrived
+
+  function fill(slot, ev) {
+    slot.innerHTML = ev.html;
+    slot.setAttribute("data-status", ev.status);
   }
 
   function placeCard(ev) {
     var live = document.getElementById(ev.module ? "live-" + ev.module : "live-reference");
     if (!live) return null;
     var card = document.createElement("div");
-    card.className = "pipeline-slot";
+    card.className = "pipeline-slot auto";
     card.setAttribute("data-pipeline", ev.id);
     live.prepend(card);
     return [card];
@@ -27,6 +32,7 @@
   function onPipeline(msg) {
     var ev;
     try { ev = JSON.parse(msg.data); } catch (e) { return; }
+    latest[ev.id] = ev;
     var slots = Array.prototype.slice.call(
       document.querySelectorAll('[data-pipeline="' + ev.id + '"]'));
     var page = body.getAttribute("data-page");
@@ -35,10 +41,7 @@
       var note = document.getElementById("new-pipelines");
       if (note && !document.getElementById("row-" + ev.id)) note.hidden = false;
     }
-    slots.forEach(function (slot) {
-      slot.innerHTML = ev.html;
-      slot.setAttribute("data-status", ev.status);
-    });
+    slots.forEach(function (slot) { fill(slot, ev); });
     var year = body.getAttribute("data-year");
     if (page === "data" && year && ev.module && (ev.terminal || slots.length)) {
       var key = ev.id + ":" + ev.status;
@@ -56,6 +59,35 @@
     source.addEventListener("error", function () { body.setAttribute("data-stream-state", "retrying"); });
     window.carbonStream = source;
   }
+
+  // A refreshed module keeps its types list open if the operator had opened it (read at swap
+  // time, not request time, so a click while the request runs is not lost).
+  var keepOpen = {};
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var t = e.detail.target;
+    if (t && t.id && /^module-\d+-status$/.test(t.id)) {
+      var d = t.querySelector("details.types");
+      keepOpen[t.id] = !!(d && d.open);
+    }
+  });
+
+  // A card the server just rendered (upload or recalculation response) may follow events
+  // that already arrived: apply the latest one, and drop a card the stream placed for it.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    Object.keys(keepOpen).forEach(function (id) {
+      var box = document.getElementById(id);
+      var d = box && box.querySelector("details.types");
+      if (d && keepOpen[id]) d.open = true;
+      delete keepOpen[id];
+    });
+    var root = e.detail.target || document;
+    root.querySelectorAll("[data-pipeline]").forEach(function (slot) {
+      var id = slot.getAttribute("data-pipeline");
+      document.querySelectorAll('.pipeline-slot.auto[data-pipeline="' + id + '"]').forEach(
+        function (auto) { if (auto !== slot) auto.remove(); });
+      if (latest[id]) fill(slot, latest[id]);
+    });
+  });
 
   // Recalculation dialog: open after htmx loaded its fresh body; keep mode and boxes in step.
   document.addEventListener("htmx:afterSwap", function (e) {
