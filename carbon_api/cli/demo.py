@@ -200,5 +200,9 @@ def _serve(host: str, port: int, year: int) -> None:
     console.print(f"Open [bold]{url}[/] and sign in with the operator token:\n  {operator}")
     console.print(f"or the viewer token (sees everything, cannot act):\n  {viewer}")
     console.print(f"Data management of {year}: {url}console/data/{year}  ·  Ctrl-C stops.")
+    import logging
+
     from carbon_api.app import app
+    # The story's output and the sign-in lines stay readable: no per-request access lines.
+    logging.getLogger("carbon.api.access").setLevel(logging.WARNING)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -79,6 +79,9 @@ class Console:
                 if "/console/events" in r.url else None)
         self.errors: list[str] = []
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # A CSP violation (inline script/style, foreign origin) is a bug in the console.
+        page.on("console", lambda m: self.errors.append(m.text)
+                if "Content Security Policy" in m.text else None)
 
     def sign_in(self, token: str) -> None:
         self.page.goto(self.base + "/")
