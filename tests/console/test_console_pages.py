@@ -14,8 +14,8 @@ from carbon_api.console.adapters import stale_reason
 from tests.integration.api_support import wait_idle
 
 from .support import (
-    E_HEADER, EQUIPMENT, F_HEADER, IT, SCIENTIFIC, YEAR, run, seed_equipment, sign_in,
-    wait_pipeline)
+    E_HEADER, EQUIPMENT, F_HEADER, IT, SCIENTIFIC, UNITS_CSV, YEAR, run, seed_equipment,
+    sign_in, wait_pipeline)
 from carbon_tasks import operations as ops
 
 pytestmark = pytest.mark.integration
@@ -170,3 +170,27 @@ def test_fuzz_pipelines_and_login(operator: tuple[httpx.Client, str], pid: str,
               http.post("/login", data={"token": token, "login_csrf": token[:10]})):
         assert r.status_code < 500, (r.request.url, r.text)
     wait_idle()
+
+
+def test_data_card_names_types_without_factors_and_incomplete_tag(
+        http: httpx.Client, tokens: dict[str, str]) -> None:
+    assert run(ops.start_upload("units", UNITS_CSV.encode(), year=YEAR,
+                                created_by="t")) == "SUCCESS"
+    csrf = sign_in(http, tokens["operator"])
+    page = http.get(f"/console/data/{YEAR}").text
+    note = re.search(r'id="nofactors-4">([^<]+)<', page).group(1)
+    assert "No factors for 2025 yet for: Scientific, IT, Other" in note
+    # Entries of a type with no factors for the year: the type is tagged incomplete.
+    body = E_HEADER + "UA,I-1,Laptop,Laptop,Standard,40,128\n"
+    r = http.post("/console/upload", headers={"X-CSRF-Token": csrf},
+                  data={"kind": "data-entries", "year": str(YEAR), "module": "4",
+                        "det": str(IT)}, files={"file": ("it.csv", body, "text/csv")})
+    pid = _pipeline_of(r.text)
+    wait_pipeline(pid)
+    row = http.get(f"/console/data/{YEAR}/modules/4").text.split(f'id="type-{IT}"')[1]
+    row = row.split("</tr>")[0]
+    assert "incomplete" in row and "no factors for 2025" in row
+    # The uploaded file can be downloaded back from the pipelines page.
+    r = http.get(f"/console/pipelines/{pid}/upload")
+    assert r.status_code == 200 and r.text == body
+    assert r.headers["content-disposition"] == 'attachment; filename="it.csv"'
