@@ -217,3 +217,34 @@ def test_abort_from_the_pipelines_page(console: Console, tokens: dict[str, str])
         c.shot("aborted")
     page.goto(f"{c.base}/console/pipelines?status=ABORTED")
     expect(page.locator(".counts")).to_contain_text("Aborted: 1")
+
+
+LABELLED = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea')).filter(e => !e.labels || !e.labels.length)
+    .map(e => e.outerHTML.slice(0, 120))"""
+
+
+def test_every_page_labels_its_controls_and_escapes_names(console: Console,
+                                                          tokens: dict[str, str]) -> None:
+    units = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
+             'LAB-X,UX,"<script>window.__xss=1</script>",4,ENAC\n'
+             'LAB-Y,UY,""" onmouseover=""window.__xss=2",4,ENAC\n')
+    assert run(ops.start_upload("units", units.encode(), year=YEAR, created_by="t")) == "SUCCESS"
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data()
+    assert page.evaluate(LABELLED) == []
+    page.locator("#open-recalc-4").click()
+    expect(page.locator("#recalc-dialog")).to_be_visible()
+    assert page.evaluate(LABELLED) == []
+    page.keyboard.press("Escape")  # the dialog is keyboard-usable
+    expect(page.locator("#recalc-dialog")).to_be_hidden()
+    for path in ("/console/pipelines", "/console/reports?year=2025&unit=LAB-X"):
+        page.goto(c.base + path)
+        assert page.evaluate(LABELLED) == [], path
+    expect(page.locator("main h2").first).to_have_text(
+        "<script>window.__xss=1</script> (LAB-X)")
+    page.goto(c.base + "/console/reports?year=2025&unit=LAB-Y")
+    expect(page.locator("main h2").first).to_contain_text('" onmouseover="window.__xss=2')
+    page.locator("main h2").first.hover()
+    assert page.evaluate("window.__xss") is None
