@@ -119,7 +119,7 @@ def test_two_recalculations_at_once_both_finish_on_screen(console: Console,
     c, page = console, console.page
     c.sign_in(tokens["operator"])
     c.data()
-    page.locator("#module-4-status details.types").evaluate("d => d.open = true")
+    page.locator("#module-4-status details.types > summary").click()
     with EntryLock(last_entry_id(SCIENTIFIC)) as a, EntryLock(last_entry_id(IT)) as b:
         for det in (SCIENTIFIC, IT):
             page.locator(f"#type-{det}").get_by_role("button", name="Recalculate").click()
@@ -144,7 +144,7 @@ def test_viewer_sees_but_cannot_act(console: Console, tokens: dict[str, str]) ->
     c.sign_in(tokens["viewer"])
     c.data()
     expect(page.get_by_text("You are signed in as a viewer")).to_be_visible()
-    page.locator("#module-4-status details.types").evaluate("d => d.open = true")
+    page.locator("#module-4-status details.types > summary").click()
     button = page.locator(f"#type-{IT}").get_by_role("button", name="Recalculate")
     expect(button).to_be_disabled()
     expect(page.locator(f"#type-{IT} span[title]")).to_have_attribute(

@@ -5,11 +5,19 @@
   "use strict";
   var body = document.body;
 
+  // One refresh per module at a time; a request arriving meanwhile runs once after it.
+  var refreshing = {};
   function refreshModule(year, module) {
     var box = document.getElementById("module-" + module + "-status");
     if (!box || !window.htmx) return;
+    if (refreshing[module]) { refreshing[module] = "again"; return; }
+    refreshing[module] = true;
     htmx.ajax("GET", "/console/data/" + year + "/modules/" + module,
-              {target: box, swap: "outerHTML"});
+              {target: box, swap: "outerHTML"}).then(function () {
+      var again = refreshing[module] === "again";
+      refreshing[module] = false;
+      if (again) refreshModule(year, module);
+    });
   }
 
   var latest = {};  // pipeline id → its last event, for slots that appear after it arrived
@@ -60,25 +68,29 @@
     window.carbonStream = source;
   }
 
-  // A refreshed module keeps its types list open if the operator had opened it (read at swap
-  // time, not request time, so a click while the request runs is not lost).
-  var keepOpen = {};
-  document.addEventListener("htmx:beforeSwap", function (e) {
-    var t = e.detail.target;
-    if (t && t.id && /^module-\d+-status$/.test(t.id)) {
-      var d = t.querySelector("details.types");
-      keepOpen[t.id] = !!(d && d.open);
+  // A refreshed module keeps its types list as the operator left it (remembered on every
+  // toggle, re-applied after every swap, so concurrent refreshes cannot lose it).
+  var openTypes = {};
+  document.addEventListener("toggle", function (e) {
+    var d = e.target;
+    if (d.classList && d.classList.contains("types")) {
+      var box = d.closest(".module-status");
+      if (!box) return;
+      openTypes[box.id] = d.open;
+      // The toggle event is async: the box may have been swapped out meanwhile.
+      var cur = document.getElementById(box.id);
+      var curTypes = cur && cur !== box && cur.querySelector("details.types");
+      if (curTypes && curTypes.open !== d.open) curTypes.open = d.open;
     }
-  });
+  }, true);
 
   // A card the server just rendered (upload or recalculation response) may follow events
   // that already arrived: apply the latest one, and drop a card the stream placed for it.
   document.addEventListener("htmx:afterSettle", function (e) {
-    Object.keys(keepOpen).forEach(function (id) {
+    Object.keys(openTypes).forEach(function (id) {
       var box = document.getElementById(id);
       var d = box && box.querySelector("details.types");
-      if (d && keepOpen[id]) d.open = true;
-      delete keepOpen[id];
+      if (d && d.open !== openTypes[id]) d.open = openTypes[id];
     });
     var root = e.detail.target || document;
     root.querySelectorAll("[data-pipeline]").forEach(function (slot) {
