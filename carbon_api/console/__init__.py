@@ -17,14 +17,15 @@ from carbon_api.console.web import HERE, Refused, SignInRequired, message, refus
 CONSOLE_PREFIXES = ("/console", "/login", "/logout")
 
 
-def _is_console(path: str) -> bool:
+def is_console_path(path: str) -> bool:
+    """The console's own routes (cookie sessions), as opposed to /v1 (bearer tokens)."""
     return path == "/" or path.startswith(CONSOLE_PREFIXES)
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     """Console inputs out of range get a readable HTML 422; /v1 keeps FastAPI's JSON."""
     assert isinstance(exc, RequestValidationError)
-    if not _is_console(request.url.path):
+    if not is_console_path(request.url.path):
         return await request_validation_exception_handler(request, exc)
     parts = []
     for err in exc.errors()[:5]:

@@ -169,3 +169,27 @@ def test_security_headers_on_console_and_api(http: httpx.Client) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
     js = http.get("/console/static/vendor/htmx.min.js")
     assert js.status_code == 200 and "htmx" in js.text[:2000]
+
+
+def test_every_console_route_needs_a_session(http: httpx.Client) -> None:
+    """Generated from the app's routes: without a session every console route but the
+    sign-in page and the front door sends the browser to sign in (never serves data)."""
+    from carbon_api.app import app
+    from carbon_api.console import is_console_path
+    from tests.integration.test_security import _walk
+
+    routes = [(m, p) for p, methods in _walk(app.routes) for m in methods
+              if m != "HEAD" and is_console_path(p)]
+    assert len(routes) >= 15
+    open_ = {("GET", "/"), ("GET", "/login"), ("POST", "/login")}
+    for method, path in routes:
+        if (method, path) in open_:
+            continue
+        url = re.sub(r"\{year\}", "2025", path)
+        url = re.sub(r"\{module\}", "4", url)
+        url = re.sub(r"\{det\}", "11", url)
+        url = re.sub(r"\{pipeline_id\}", "00000000-0000-0000-0000-000000000000", url)
+        r = http.request(method, url, follow_redirects=False)
+        assert r.status_code in (303, 401), (method, url, r.status_code)
+        target = r.headers.get("location") or r.headers.get("hx-redirect") or ""
+        assert target.startswith("/login"), (method, url)
