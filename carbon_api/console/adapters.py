@@ -205,5 +205,10 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
     return out
 
 
+def has_reports(session: Session, year: int) -> bool:
+    return session.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)
+                          ) is not None
+
+
 def module_overview(session: Session, year: int, module: int) -> ModuleRow:
     return next(m for m in year_overview(session, year) if m.module == module)

@@ -28,9 +28,9 @@ REFERENCE_KINDS = {"units": "Units (with their reports)", "stations": "Train sta
                    "building-rooms": "Building rooms", "exchange-rates": "Exchange rates"}
 
 
-def _overview(year: int) -> list[adapters.ModuleRow]:
+def _overview(year: int) -> tuple[list[adapters.ModuleRow], bool]:
     with session_scope() as s:
-        return adapters.year_overview(s, year)
+        return adapters.year_overview(s, year), adapters.has_reports(s, year)
 
 
 def _module(year: int, module: int) -> adapters.ModuleRow:
@@ -40,7 +40,8 @@ def _module(year: int, module: int) -> adapters.ModuleRow:
 
 @router.get("/data/{year}")
 def data_page(request: Request, user: User, year: YearP) -> Response:
-    return render(request, "data.html", year=year, modules=_overview(year),
+    modules, has_reports = _overview(year)
+    return render(request, "data.html", year=year, modules=modules, has_reports=has_reports,
                   reference_kinds=REFERENCE_KINDS, stream_url=f"/console/events?year={year}")
 
 

@@ -54,7 +54,8 @@ MB = 1024 * 1024
 # Every table an upload, a trigger or the pipeline can write.
 TABLES = ("factors", "data_entries", "data_entry_emissions", "units", "carbon_reports",
           "carbon_report_modules", "uploaded_files", "data_ingestion_jobs", "pipelines",
-          "recalc_chunks", "stations", "building_rooms", "exchange_rates", "api_tokens")
+          "recalc_chunks", "stations", "building_rooms", "exchange_rates", "api_tokens",
+          "console_sessions")
 UPLOAD_KIND_TABLE = {"units": "units", "reference/stations": "stations",
                      "reference/building-rooms": "building_rooms",
                      "reference/exchange-rates": "exchange_rates"}

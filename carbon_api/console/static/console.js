@@ -101,6 +101,20 @@
     });
   });
 
+  // "Details" buttons toggle: a second click collapses instead of fetching again.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var btn = e.detail.elt;
+    if (!btn.hasAttribute || !btn.hasAttribute("data-toggle")) return;
+    var target = document.getElementById(btn.getAttribute("aria-controls"));
+    if (target && target.children.length) {
+      e.preventDefault();
+      target.innerHTML = "";
+      btn.setAttribute("aria-expanded", "false");
+    } else {
+      btn.setAttribute("aria-expanded", "true");
+    }
+  });
+
   // Recalculation dialog: open after htmx loaded its fresh body; keep mode and boxes in step.
   document.addEventListener("htmx:afterSwap", function (e) {
     var dlg = e.detail.target && e.detail.target.closest && e.detail.target.closest("dialog");
