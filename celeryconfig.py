@@ -8,7 +8,9 @@ from carbon_domain.settings import get_settings
 
 _s = get_settings()
 
-broker_url = _s.broker_url
+# kombu logs "No hostname was supplied. Reverting to default 'localhost'" each time it clones a
+# connection whose URL has no host; the in-process memory:// broker ignores the host, so name one.
+broker_url = "memory://localhost//" if _s.broker_url == "memory://" else _s.broker_url
 result_backend = _s.result_backend
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None

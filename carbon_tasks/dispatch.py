@@ -46,13 +46,14 @@ def dispatch_jobs(job_ids: list[int]) -> None:
             else:
                 singles.append(job)
         plans = [(pid, ids, roots.get(pid)) for pid, ids in recalc.items()]
-        singles_info = [(j.id, j.job_type) for j in singles]
+        singles_info = [(j.id, j.job_type, pipeline.requests_recalculation(j.job_type, j.meta))
+                        for j in singles]
     # Checked once per batch, not per message: a down backend fails every send alike.
     backend_problem = _result_backend_problem()
     failures: list[str] = []
-    for job_id, job_type in singles_info:
+    for job_id, job_type, then_plan in singles_info:
         task_id = str(uuid.uuid4())
-        sig = pipeline.job_signature(job_id, job_type, task_id)
+        sig = pipeline.job_signature(job_id, job_type, task_id, then_plan=then_plan)
         failures += _send(sig, task_id, [job_id], backend_problem)
     for pid, ids, root in plans:
         task_id = str(uuid.uuid4())
