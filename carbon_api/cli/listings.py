@@ -129,7 +129,7 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
     if as_json:
         json_out(rows)
         return
-    t = new_table("Jobs", ("id:num", "type", "year mod/det", "state", "done:num", "took:num",
+    t = new_table("Jobs", ("id", "type", "year mod/det", "state", "done:num", "took:num",
                            "message:text"))
     for r in rows:
         target = "/".join(str(v) for v in (r["module_type_id"], r["data_entry_type_id"]) if v)

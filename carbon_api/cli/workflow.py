@@ -139,8 +139,8 @@ def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
     except ValueError:
         error(f"unknown data entry type {det!r} for module {m.name}; expected one of {choices}")
     if MODULE_OF[d] is not m:
-        error(f"data entry type {d.name} belongs to module {MODULE_OF[d].name}, not {m.name};"
-              f" expected one of {choices}")
+        error(f"data entry type {d.value} ({d.name}) does not belong to module {m.value}"
+              f" ({m.name}); expected one of {choices}")
     return m.value, d.value
 
 
