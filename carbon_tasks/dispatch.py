@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import defaultdict
 
+from celery.canvas import Signature
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import select
 
@@ -79,7 +80,7 @@ def _result_backend_problem() -> str | None:
     return None
 
 
-def _send(sig, task_id: str, job_ids: list[int],  # type: ignore[no-untyped-def]
+def _send(sig: Signature, task_id: str, job_ids: list[int],
           backend_problem: str | None) -> list[str]:
     try:
         if backend_problem:

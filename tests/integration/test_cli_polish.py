@@ -26,14 +26,24 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs as job_service
 from carbon_tasks import operations as ops
 
-from .helpers import wait_pipeline
-from .test_cli_workflow import YEAR, flat, it_year  # noqa: F401 - it_year is a fixture
+from .helpers import UNITS_CSV, wait_pipeline
+from .test_cli_workflow import ENTRIES, YEAR, flat
 from .test_ops_cli import assert_one_line_error, child_env
-from .test_pipeline_guarantees import EQUIP_FACTORS
+from .test_pipeline_guarantees import EQUIP_FACTORS, equip_entries, upload
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 DURATION = re.compile(r"\d+(\.\d)? s|\d+ m \d\d s|\d+ h \d\d m")
+
+
+@pytest.fixture
+def it_year(db: str, worker: Any) -> int:
+    """Units, equipment factors and 10 it entries for YEAR (as test_cli_workflow's)."""
+    upload("units", UNITS_CSV, year=YEAR)
+    upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=4, year=YEAR)
+    upload("data-entries", equip_entries(ENTRIES, "it", "Laptop", "Standard"), module=4,
+           det=11, year=YEAR)
+    return YEAR
 
 
 def carbon80(*args: Any) -> Any:
@@ -223,8 +233,6 @@ def test_wait_with_a_worker_gives_no_warning(it_year: int) -> None:
 
 def test_factor_upload_without_recalculation_sends_no_planning_message(
         db: str, worker: Any) -> None:
-    from .helpers import UNITS_CSV
-
     published: list[tuple[str, Any]] = []
 
     def record(sender: str | None = None, body: Any = None, **_: Any) -> None:
