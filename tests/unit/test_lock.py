@@ -86,6 +86,8 @@ def test_check_lock_fails_when_pyproject_gains_a_requirement(tmp_path: Path) -> 
     env = {**os.environ, "UV": uv()}
     proc = subprocess.run(["bash", ".ci/check-lock"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
+    if "falling back to the static check" in proc.stderr:
+        pytest.skip("package index unreachable and uv's cache incomplete")
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "does not match pyproject.toml; run scripts/lock" in proc.stderr
     # The untouched copy passes: the failure above is the added requirement, nothing else.
