@@ -1,0 +1,159 @@
+"""Why a year's data entry type cannot be fully computed: the "incomplete" flags.
+
+Each check mirrors what the handler needs (carbon_domain/handlers): live factors of the
+year for every type; a surface for building rooms (type 30: the entry's own, else the
+building rooms reference); known stations for train trips (21); an exchange rate for
+spend in another currency than EUR (purchases 60-66 default CHF, external clouds 40 EUR).
+The reference lookups reuse ``load_reference_data`` (defaults merged with uploads) so the
+flag and the computation cannot disagree. Each check is one grouped query over the year's
+entries of one type, run only when that type has entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import DataEntryType as D
+from carbon_domain.db.models import DataEntry, Factor
+from carbon_domain.reference import ReferenceData
+from carbon_domain.services.slices import load_reference_data
+
+# Types whose handler converts a spend: their default currency when the entry has none.
+CURRENCY_DEFAULTS: dict[int, str] = {
+    **{int(d): "chf" for d in (D.scientific_equipment, D.it_equipment, D.consumable_accessories,
+                               D.biological_chemical_gaseous_product, D.services, D.vehicles,
+                               D.other_purchases)},
+    int(D.external_clouds): "eur",
+}
+
+
+@dataclass(slots=True)
+class Completeness:
+    entry_count: int = 0
+    live_factor_count: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.reasons)
+
+
+def entry_counts(session: Session, year: int, dets: list[int]) -> dict[int, int]:
+    """Entries per type of the year (index-only on ix_data_entries_slice)."""
+    if not dets:
+        return {}
+    return {int(d): int(n) for d, n in session.execute(
+        select(DataEntry.data_entry_type_id, func.count())
+        .where(DataEntry.data_entry_type_id.in_(dets), DataEntry.year == year)
+        .group_by(DataEntry.data_entry_type_id))}
+
+
+def live_factor_counts(session: Session, year: int, dets: list[int]) -> dict[int, int]:
+    """Factors of the year not retired (``retired_at IS NULL``) per type."""
+    if not dets:
+        return {}
+    return {int(d): int(n) for d, n in session.execute(
+        select(Factor.data_entry_type_id, func.count())
+        .where(Factor.data_entry_type_id.in_(dets), Factor.year == year,
+               Factor.retired_at.is_(None))
+        .group_by(Factor.data_entry_type_id))}
+
+
+def completeness(session: Session, year: int, dets: list[int]) -> dict[int, Completeness]:
+    counts = entry_counts(session, year, dets)
+    factors = live_factor_counts(session, year, dets)
+    refs: ReferenceData | None = None
+    out: dict[int, Completeness] = {}
+    for det in dets:
+        c = Completeness(counts.get(det, 0), factors.get(det, 0))
+        out[det] = c
+        if not c.entry_count:
+            continue
+        if not c.live_factor_count:
+            c.reasons.append(f"no live factors for {year} although it has "
+                             f"{_n(c.entry_count, 'entry', 'entries')}")
+        if det in (D.building, D.train) or det in CURRENCY_DEFAULTS:
+            refs = refs or load_reference_data(session)
+            reason = _reference_reason(session, year, det, refs)
+            if reason:
+                c.reasons.append(reason)
+    return out
+
+
+def _reference_reason(session: Session, year: int, det: int, refs: ReferenceData) -> str | None:
+    if det == D.building:
+        return _missing_rooms(session, year, refs)
+    if det == D.train:
+        return _missing_stations(session, year, refs)
+    return _missing_rates(session, year, det, refs)
+
+
+def _values(session: Session, year: int, det: int, *keys: str) -> list[tuple[object, ...]]:
+    """(value of each key, entry count) over the year's entries of the type, grouped."""
+    cols = [DataEntry.data[k].as_string() for k in keys]
+    return [tuple(r) for r in session.execute(
+        select(*cols, func.count()).where(DataEntry.data_entry_type_id == det,
+                                          DataEntry.year == year).group_by(*cols))]
+
+
+def _missing_rooms(session: Session, year: int, refs: ReferenceData) -> str | None:
+    missing = 0
+    rooms: set[str] = set()
+    for building, room, surface, n in _values(session, year, D.building, "building_name",
+                                              "room_name", "room_surface_square_meter"):
+        if surface not in (None, "") or refs.room_surface(building, room) is not None:
+            continue
+        missing += int(n)  # type: ignore[call-overload]
+        rooms.add(f"{building or '?'}/{room or '?'}")
+    if not missing:
+        return None
+    return (f"building rooms reference missing: {_n(missing, 'building entry', 'building entries')}"
+            f" have no surface of their own and {_n(len(rooms), 'room is', 'rooms are')} not "
+            f"in the building rooms reference ({_sample(rooms)})")
+
+
+def _missing_stations(session: Session, year: int, refs: ReferenceData) -> str | None:
+    missing = 0
+    names: set[str] = set()
+    for origin, destination, n in _values(session, year, D.train, "origin_name",
+                                          "destination_name"):
+        unknown = [str(s) for s in (origin, destination) if refs.station(s) is None]
+        if unknown:
+            missing += int(n)  # type: ignore[call-overload]
+            names.update(unknown)
+    if not missing:
+        return None
+    return (f"stations missing: {_n(missing, 'train entry', 'train entries')} use "
+            f"{_n(len(names), 'unknown station', 'unknown stations')} ({_sample(names)})")
+
+
+def _missing_rates(session: Session, year: int, det: int, refs: ReferenceData) -> str | None:
+    missing = 0
+    currencies: set[str] = set()
+    for currency, n in _values(session, year, det, "currency"):
+        cur = str(currency or "").strip().lower() or CURRENCY_DEFAULTS[det]
+        if refs.rate_to_eur(year, cur) is None:
+            missing += int(n)  # type: ignore[call-overload]
+            currencies.add(cur.upper())
+    if not missing:
+        return None
+    return (f"exchange rates missing: no rate to EUR for {_sample(currencies)} "
+            f"({_n(missing, 'entry', 'entries')})")
+
+
+def _n(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _sample(items: set[str], at_most: int = 5) -> str:
+    shown = sorted(items)[:at_most]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def as_counts(c: Mapping[int, Completeness]) -> dict[int, int]:
+    return {det: v.entry_count for det, v in c.items()}
