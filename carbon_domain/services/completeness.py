@@ -11,7 +11,6 @@ entries of one type, run only when that type has entries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -76,20 +75,18 @@ def completeness(session: Session, year: int, dets: list[int]) -> dict[int, Comp
         if not c.live_factor_count:
             c.reasons.append(f"no live factors for {year} although it has "
                              f"{_n(c.entry_count, 'entry', 'entries')}")
-        if det in (D.building, D.train) or det in CURRENCY_DEFAULTS:
+        if det in (D.building, D.train):
             refs = refs or load_reference_data(session)
-            reason = _reference_reason(session, year, det, refs)
+            reason = _missing_rooms(session, year, refs) if det == D.building else \
+                _missing_stations(session, year, refs)
             if reason:
                 c.reasons.append(reason)
+    spend = [det for det in dets if det in CURRENCY_DEFAULTS and out[det].entry_count]
+    if spend:
+        refs = refs or load_reference_data(session)
+        for det, reason in _missing_rates(session, year, spend, refs).items():
+            out[det].reasons.append(reason)
     return out
-
-
-def _reference_reason(session: Session, year: int, det: int, refs: ReferenceData) -> str | None:
-    if det == D.building:
-        return _missing_rooms(session, year, refs)
-    if det == D.train:
-        return _missing_stations(session, year, refs)
-    return _missing_rates(session, year, det, refs)
 
 
 def _values(session: Session, year: int, det: int, *keys: str) -> list[tuple[object, ...]]:
@@ -131,18 +128,22 @@ def _missing_stations(session: Session, year: int, refs: ReferenceData) -> str |
             f"{_n(len(names), 'unknown station', 'unknown stations')} ({_sample(names)})")
 
 
-def _missing_rates(session: Session, year: int, det: int, refs: ReferenceData) -> str | None:
-    missing = 0
-    currencies: set[str] = set()
-    for currency, n in _values(session, year, det, "currency"):
-        cur = str(currency or "").strip().lower() or CURRENCY_DEFAULTS[det]
+def _missing_rates(session: Session, year: int, dets: list[int], refs: ReferenceData
+                   ) -> dict[int, str]:
+    """One grouped query over every spend type: (type, currency) → entries."""
+    cur_col = DataEntry.data["currency"].as_string()
+    missing: dict[int, int] = {}
+    currencies: dict[int, set[str]] = {}
+    for det, currency, n in session.execute(
+            select(DataEntry.data_entry_type_id, cur_col, func.count())
+            .where(DataEntry.data_entry_type_id.in_(dets), DataEntry.year == year)
+            .group_by(DataEntry.data_entry_type_id, cur_col)):
+        cur = str(currency or "").strip().lower() or CURRENCY_DEFAULTS[int(det)]
         if refs.rate_to_eur(year, cur) is None:
-            missing += int(n)  # type: ignore[call-overload]
-            currencies.add(cur.upper())
-    if not missing:
-        return None
-    return (f"exchange rates missing: no rate to EUR for {_sample(currencies)} "
-            f"({_n(missing, 'entry', 'entries')})")
+            missing[int(det)] = missing.get(int(det), 0) + int(n)
+            currencies.setdefault(int(det), set()).add(cur.upper())
+    return {det: (f"exchange rates missing: no rate to EUR for {_sample(currencies[det])} "
+                  f"({_n(n, 'entry', 'entries')})") for det, n in missing.items()}
 
 
 def _n(n: int, one: str, many: str) -> str:
@@ -153,7 +154,3 @@ def _sample(items: set[str], at_most: int = 5) -> str:
     shown = sorted(items)[:at_most]
     more = len(items) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def as_counts(c: Mapping[int, Completeness]) -> dict[int, int]:
-    return {det: v.entry_count for det, v in c.items()}

@@ -23,7 +23,7 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
 from carbon_domain.services.completeness import completeness, entry_counts
 from carbon_domain.services.status_probes import (
-    ComboIds, JobBrief, combo_ids, covering_recalc, job_briefs)
+    ComboIds, JobBrief, combo_ids, covering_recalcs, job_briefs)
 
 _LABEL = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload"}
 
@@ -139,9 +139,14 @@ def _cores(session: Session, year: int, modules: list[int] | None) -> list[_Core
             continue
         last = max(inputs)
         cover = c.good_recalc if c.good_recalc and c.good_recalc > last else None
-        if cover is None and c.good_recalc:
-            cover = covering_recalc(session, year, c.module, c.det, last)
         out.append(_Core(c, mc, last, cover))
+    # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
+    maybe = [(c.combo.module, c.combo.det, c.input_id) for c in out
+             if c.covering_id is None and c.combo.good_recalc]
+    found = covering_recalcs(session, year, maybe)  # type: ignore[arg-type]
+    for c in out:
+        if c.covering_id is None:
+            c.covering_id = found.get((c.combo.module, c.combo.det))  # type: ignore[arg-type]
     return out
 
 

@@ -54,7 +54,7 @@ class JobBrief:
     recalculation: dict[str, Any] | None  # meta.recalculation of a recalculation job
 
 
-def _latest(year: int, job_type: str, module: int, det: int | None, *conds: Any) -> Any:
+def _latest(year: int, job_type: str, module: Any, det: Any, *conds: Any) -> Any:
     det_cond = Job.data_entry_type_id.is_(None) if det is None else Job.data_entry_type_id == det
     return (select(Job.id)
             .where(Job.year == year, Job.job_type == job_type, Job.module_type_id == module,
@@ -62,49 +62,74 @@ def _latest(year: int, job_type: str, module: int, det: int | None, *conds: Any)
             .order_by(Job.id.desc()).limit(1).scalar_subquery())
 
 
+def _active(year: int, job_type: str, module: Any, det: Any) -> Any:
+    # max() instead of ORDER BY id LIMIT 1: with no active job the backward scan of
+    # ix_jobs_combo would visit the whole history; this lets the planner take the partial
+    # unique indexes (uq_emission_recalc_active, uq_aggregation_active) or ix_jobs_state,
+    # which only hold the few active rows.
+    det_cond = Job.data_entry_type_id.is_(None) if det is None else Job.data_entry_type_id == det
+    return (select(func.max(Job.id))
+            .where(Job.year == year, Job.job_type == job_type, Job.module_type_id == module,
+                   det_cond, Job.state.in_([s.value for s in ACTIVE_STATES]))
+            .scalar_subquery())
+
+
 def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> list[ComboIds]:
-    """One statement: a row of probes per (module, type) and per module (det NULL)."""
+    """Two statements: probes per module (det NULL) and per (module, type).
+
+    The (module, type) pairs are a small derived table and the probes correlated
+    subqueries over it, so PostgreSQL plans each probe once (planning 150 separate probes
+    cost ~40 ms, more than running them).
+    """
     wanted = [m for m in ModuleType if modules is None or m.value in modules]
-    active = Job.state.in_(ACTIVE_STATES)
-    parts = []
-    for module in wanted:
-        m = module.value
-        for det in (None, *[d.value for d in MODULE_DATA_ENTRY_TYPES[module]]):
-            inputs = [_latest(year, JobType.factor_ingest, m, det, _GOOD),
-                      _latest(year, JobType.csv_ingest, m, det, _GOOD)]
-            if det is None:
-                tail = [literal(None, Integer), literal(None, Integer), literal(None, Integer),
-                        _latest(year, JobType.aggregation, m, None, active),
-                        _latest(year, JobType.module_emission_recalc, m, None, active)]
-            else:
-                tail = [_latest(year, JobType.emission_recalc, m, det, _GOOD),
-                        _latest(year, JobType.emission_recalc, m, det,
-                                Job.state == JobState.FINISHED),
-                        _latest(year, JobType.emission_recalc, m, det, active),
-                        literal(None, Integer), literal(None, Integer)]
-            cols = [literal(m, Integer), literal(det, Integer), *inputs, *tail]
-            parts.append(select(*[c.label(f"c{i}") for i, c in enumerate(cols)]))
-    if not parts:
+    if not wanted:
         return []
-    return [ComboIds(*row) for row in session.execute(union_all(*parts))]
+    mods = union_all(*[select(literal(m.value, Integer).label("m")) for m in wanted]).cte("mods")
+    pairs = union_all(*[
+        select(literal(m.value, Integer).label("m"), literal(d.value, Integer).label("d"))
+        for m in wanted for d in MODULE_DATA_ENTRY_TYPES[m]]).cte("pairs")
+    module_rows = session.execute(select(
+        mods.c.m, _latest(year, JobType.factor_ingest, mods.c.m, None, _GOOD),
+        _latest(year, JobType.csv_ingest, mods.c.m, None, _GOOD),
+        _active(year, JobType.aggregation, mods.c.m, None),
+        _active(year, JobType.module_emission_recalc, mods.c.m, None)))
+    out = [ComboIds(m, None, f, c, active_aggregation=a, active_module_recalc=r)
+           for m, f, c, a, r in module_rows]
+    m, d = pairs.c.m, pairs.c.d
+    type_rows = session.execute(select(
+        m, d, _latest(year, JobType.factor_ingest, m, d, _GOOD),
+        _latest(year, JobType.csv_ingest, m, d, _GOOD),
+        _latest(year, JobType.emission_recalc, m, d, _GOOD),
+        _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
+        _active(year, JobType.emission_recalc, m, d)))
+    out += [ComboIds(*row) for row in type_rows]
+    return out
 
 
-def covering_recalc(session: Session, year: int, module: int, det: int, input_id: int
-                    ) -> int | None:
-    """The recalculation that was active when input ``input_id`` arrived and promised to
-    read it (``meta.covers_input_job_id``), if it finished well.
+def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, int]]
+                     ) -> dict[tuple[int, int], int]:
+    """For (module, type, input id) triples: the recalculation that was active when the
+    input arrived and promised to read it (``meta.covers_input_job_id``), if it finished
+    well; {(module, type): its id}.
 
     Only one recalculation of a (module, type, year) is active at a time, so the one active
-    when the input arrived is the highest-id recalculation below it: one more probe.
+    when the input arrived is the highest-id recalculation below it: one probe per triple,
+    all in one statement.
     """
-    row = session.execute(
-        select(Job.id, Job.state, Job.result, Job.meta["covers_input_job_id"].as_integer())
-        .where(Job.year == year, Job.job_type == JobType.emission_recalc,
-               Job.module_type_id == module, Job.data_entry_type_id == det, Job.id < input_id)
-        .order_by(Job.id.desc()).limit(1)).first()
-    if row is None or row[1] != JobState.FINISHED or row[2] == JobResult.ERROR:
-        return None
-    return int(row[0]) if row[3] is not None and int(row[3]) >= input_id else None
+    if not wanted:
+        return {}
+    src = union_all(*[select(literal(m, Integer).label("m"), literal(d, Integer).label("d"),
+                             literal(i, Integer).label("i")) for m, d, i in wanted]).cte("src")
+    below = (select(Job.id).where(
+        Job.year == year, Job.job_type == JobType.emission_recalc,
+        Job.module_type_id == src.c.m, Job.data_entry_type_id == src.c.d, Job.id < src.c.i)
+        .order_by(Job.id.desc()).limit(1).scalar_subquery())
+    prev = select(src.c.m, src.c.d, src.c.i, below.label("prev")).subquery()
+    rows = session.execute(
+        select(prev.c.m, prev.c.d, Job.id)
+        .join(Job, Job.id == prev.c.prev)
+        .where(_GOOD, Job.meta["covers_input_job_id"].as_integer() >= prev.c.i))
+    return {(int(m), int(d)): int(i) for m, d, i in rows}
 
 
 def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
