@@ -136,6 +136,17 @@ class JobOut(BaseModel):
     started_at: datetime | None
     heartbeat_at: datetime | None
     finished_at: datetime | None
+    stuck: bool = Field(False, description="RUNNING without a heartbeat for longer than "
+                                           "CARBON_STALE_JOB_SECONDS (the reconciler will "
+                                           "retry or give it up).")
+    chunks: ChunkCounts | None = Field(None, description="Pipeline detail, recalculation "
+                                                         "jobs: chunks done / total.")
+    coalesced_recalculations: int | None = Field(
+        None, description="Pipeline detail, aggregation jobs: the recalculations of its "
+                          "(module, year) this one aggregation covered (\"3 recalculations "
+                          "→ 1 aggregation\").")
+    coalesced_recalculation_job_ids: list[int] | None = Field(
+        None, description="Their ids (the first 100).")
 
     model_config = _example({
         "id": 17, "pipeline_id": _PID, "job_type": "csv_ingest", "module_type_id": 4,
@@ -163,6 +174,32 @@ class PipelineProgress(BaseModel):
     finished: bool = Field(description="True once the pipeline reached a terminal status.")
 
 
+class ChunkCounts(BaseModel):
+    total: int
+    done: int
+
+
+class Phase(BaseModel):
+    name: Literal["ingest", "recalculation", "aggregation"]
+    state: Literal["absent", "pending", "running", "finished"]
+    result: JobResult | None = Field(description="Once finished: the worst of its jobs.")
+    jobs_total: int
+    jobs_finished: int
+    chunks_total: int
+    chunks_done: int
+    chunks_failed: int = Field(description="Chunks of a finished job that never completed.")
+    label: str = Field(description="e.g. \"chunks 37/120 · 2 failed\".")
+
+
+class TimelineEvent(BaseModel):
+    at: datetime
+    event: Literal["created", "dispatched", "started", "heartbeat", "finished"]
+    job_id: int | None = Field(description="null for the pipeline's own events.")
+    job_type: JobType | None
+    data_entry_type_id: int | None
+    detail: str | None
+
+
 class PipelineSummary(BaseModel):
     pipeline_id: uuid.UUID
     kind: str
@@ -177,6 +214,10 @@ class PipelineSummary(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     progress: PipelineProgress
+    phases: list[Phase] = Field(default_factory=list,
+                                description="ingest, recalculation, aggregation.")
+    duration_seconds: float | None = Field(None, description="Until finished, or until now.")
+    message: str | None = Field(None, description="Its error, else its first job's message.")
 
 
 class PipelinePage(BaseModel):
@@ -184,10 +225,16 @@ class PipelinePage(BaseModel):
     total: int
     limit: int
     offset: int
+    counts_by_status: dict[PipelineStatus, int] = Field(
+        default_factory=dict, description="Pipelines per status in the whole filtered "
+                                          "result, not just this page.")
 
 
 class PipelineDetail(PipelineSummary):
     jobs: list[JobOut]
+    timeline: list[TimelineEvent] = Field(
+        default_factory=list, description="State changes derived from the pipeline's and "
+                                          "its jobs' timestamps, oldest first.")
 
 
 # -- staleness --------------------------------------------------------------------------------
