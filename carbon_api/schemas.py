@@ -445,6 +445,23 @@ class WorkerOut(BaseModel):
     name: str
     active_tasks: int
     tasks: list[ActiveTask]
+    version: str | None = Field(None, description="Product version the worker runs (package "
+                                                  "version + CARBON_RELEASE or git commit); "
+                                                  "null: an older release that cannot say.")
+    pid: int | None = None
+    queues: list[str] = Field(default_factory=list)
+    uptime_seconds: float | None = None
+    answered_at: datetime | None = Field(None, description="When it answered (alive then).")
 
     model_config = _example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
-        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}]})
+        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}], "version": "0.1.0+g1a2b3c4d5e",
+        "pid": 4242, "queues": ["recalc"], "uptime_seconds": 3600.0,
+        "answered_at": "2025-03-01T10:00:00Z"})
+
+
+class WorkersOverview(BaseModel):
+    workers: list[WorkerOut]
+    versions: list[str | None] = Field(description="Distinct versions the workers run.")
+    versions_differ: bool = Field(description="The live workers do not all run the same "
+                                              "version (warn: a deploy is half done).")
+    api_version: str = Field(description="The version this API runs.")

@@ -250,7 +250,8 @@ def test_abort(api: TestClient, tokens: Tokens) -> None:
 def test_workers_lists_the_test_worker(api: TestClient, tokens: Tokens) -> None:
     workers = api.get("/v1/workers", headers=tokens.view).json()
     assert len(workers) >= 1
-    assert all(set(w) == {"name", "active_tasks", "tasks"} for w in workers)
+    assert all(set(w) == {"name", "active_tasks", "tasks", "version", "pid", "queues",
+                          "uptime_seconds", "answered_at"} for w in workers)
     assert all(w["active_tasks"] == len(w["tasks"]) for w in workers)
 
 
