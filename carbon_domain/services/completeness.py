@@ -108,9 +108,8 @@ def _missing_rooms(session: Session, year: int, refs: ReferenceData) -> str | No
         rooms.add(f"{building or '?'}/{room or '?'}")
     if not missing:
         return None
-    return (f"building rooms reference missing: {_n(missing, 'building entry', 'building entries')}"
-            f" have no surface of their own and {_n(len(rooms), 'room is', 'rooms are')} not "
-            f"in the building rooms reference ({_sample(rooms)})")
+    return (f"building rooms missing from the reference: {_sample(rooms)} "
+            f"({_n(missing, 'entry', 'entries')} without a surface of their own)")
 
 
 def _missing_stations(session: Session, year: int, refs: ReferenceData) -> str | None:
@@ -124,8 +123,8 @@ def _missing_stations(session: Session, year: int, refs: ReferenceData) -> str |
             names.update(unknown)
     if not missing:
         return None
-    return (f"stations missing: {_n(missing, 'train entry', 'train entries')} use "
-            f"{_n(len(names), 'unknown station', 'unknown stations')} ({_sample(names)})")
+    return (f"stations missing from the reference: {_sample(names)} "
+            f"({_n(missing, 'entry', 'entries')})")
 
 
 def _missing_rates(session: Session, year: int, dets: list[int], refs: ReferenceData
