@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 from fastapi.testclient import TestClient
 
 from carbon_domain.db.base import utcnow
-from carbon_domain.db.enums import IngestionMethod, JobResult, JobState, JobType, TargetType
+from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataEntry
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
@@ -244,8 +244,8 @@ def test_incomplete_reference_data(db: str, worker: Any) -> None:
     no_factors = f"no live factors for {YEAR} although it has "
     assert building.incomplete_reasons == [
         no_factors + "2 entries",
-        "building rooms missing from the reference: ZZ/ZZ 999 (1 entry without a surface of "
-        "their own)"]
+        ("building rooms missing from the reference: ZZ/ZZ 999 (1 entry without a surface of "
+         "their own)")]
     assert train.incomplete_reasons == [
         no_factors + "2 entries",
         "stations missing from the reference: Nowhereville (1 entry)"]
