@@ -216,7 +216,10 @@ class PipelineSummary(BaseModel):
     progress: PipelineProgress
     phases: list[Phase] = Field(default_factory=list,
                                 description="ingest, recalculation, aggregation.")
-    duration_seconds: float | None = Field(None, description="Until finished, or until now.")
+    duration_seconds: float | None = Field(
+        None, description="From start to finish. While running: the time so far in the "
+                          "listing, null in the detail and its stream (which only sends "
+                          "real changes); use started_at.")
     message: str | None = Field(None, description="Its error, else its first job's message.")
 
 

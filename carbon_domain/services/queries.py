@@ -70,14 +70,18 @@ def get_job(session: Session, job_id: int) -> dict[str, Any] | None:
 
 
 def _pipeline_dict(p: Pipeline, progress: dict[str, Any], jobs: list[Job],
-                   chunks: dict[int, pc.ChunkCounts]) -> dict[str, Any]:
+                   chunks: dict[int, pc.ChunkCounts], *, live: bool) -> dict[str, Any]:
+    # live: a running pipeline's duration is the time so far (the listing). The detail is
+    # also streamed over SSE, which sends a snapshot whenever it changes: there a running
+    # pipeline's duration stays null so the stream only speaks on real changes.
     return {"pipeline_id": p.id, "kind": p.kind, "status": p.status,
             "module_type_id": p.module_type_id, "year": p.year, "created_by": p.created_by,
             "job_count": p.job_count, "error_count": p.error_count, "last_error": p.last_error,
             "created_at": p.created_at, "started_at": p.started_at,
             "finished_at": p.finished_at, "progress": progress,
             "phases": [asdict(ph) for ph in pc.phases(jobs, chunks)],
-            "duration_seconds": pc.duration_seconds(p), "message": pc.message(p, jobs)}
+            "duration_seconds": pc.duration_seconds(p) if live or p.finished_at else None,
+            "message": pc.message(p, jobs)}
 
 
 def _pipeline_progress(status: str, jobs: list[Job]) -> dict[str, Any]:
@@ -96,7 +100,7 @@ def get_pipeline(session: Session, pipeline_id: uuid.UUID) -> dict[str, Any] | N
         return None
     jobs = pipeline_jobs(session, pipeline_id)
     chunks = pc.chunk_counts(session, [j.id for j in jobs if j.job_type in pc.RECALC])
-    out = _pipeline_dict(p, _pipeline_progress(p.status, jobs), jobs, chunks)
+    out = _pipeline_dict(p, _pipeline_progress(p.status, jobs), jobs, chunks, live=False)
     out["jobs"] = []
     for j in jobs:
         d = job_dict(j)
@@ -145,7 +149,7 @@ def pipeline_page(session: Session, filters: pc.PipelineFilters, *, limit: int =
                     "jobs_total": len(mine), "done": sum(_progress(j)["done"] for j in mine),
                     "total": sum(_progress(j)["total"] for j in mine),
                     "finished": p.status != PipelineStatus.RUNNING}
-        items.append(_pipeline_dict(p, progress, every[p.id], chunks))
+        items.append(_pipeline_dict(p, progress, every[p.id], chunks, live=True))
     return PipelinePageData(items, total, counts)
 
 

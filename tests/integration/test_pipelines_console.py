@@ -150,6 +150,11 @@ def test_rows_carry_phases_duration_and_message(
     running = items[str(history["running"])]
     assert running["phases"][1]["state"] == "running" and running["duration_seconds"] > 0
     assert running["message"] == "job 0 of carol"
+    # The detail is streamed on every change: no ever-growing duration while it runs.
+    detail = client.get(f"/v1/sync/pipelines/{history['running']}", headers=tokens.view).json()
+    assert detail["duration_seconds"] is None and detail["message"] == "job 0 of carol"
+    detail = client.get(f"/v1/sync/pipelines/{history['failed0']}", headers=tokens.view).json()
+    assert detail["duration_seconds"] == pytest.approx(1.0)
 
 
 def test_bad_filters_are_422(client: TestClient, tokens: Tokens) -> None:
