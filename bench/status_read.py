@@ -2,8 +2,8 @@
 
 ``python -m bench.status_read [--jobs 100000] [--repeat 30] [--reuse]``
 
-Seeds its own database (``carbon_status_bench``): a small university (20 units, 100 entries
-per data entry type with module stats) and ``--jobs`` FINISHED factor-upload and
+Seeds its own database (``carbon_status_bench``): a small university (20 units,
+``--entries-per-type`` entries (100) per data entry type, module stats) and ``--jobs`` FINISHED factor-upload and
 recalculation jobs for one year, spread over every (module, type), each with a meta of 20
 row errors (~2.5 kB), ending with a few factor uploads so some types are stale. Then it times
 ``recalculation_status`` (the service) and ``GET /v1/sync/recalculation-status`` (the route,
@@ -49,7 +49,7 @@ SELECT crm.id, t.det, CASE
     ELSE jsonb_build_object('n', g) END,
   'csv', :year, r.unit_id
 FROM (VALUES {types}) AS t(module, det)
-CROSS JOIN generate_series(1, 100) g
+CROSS JOIN generate_series(1, :per_type) g
 JOIN carbon_reports r ON r.year = :year AND r.unit_id = (g % 20) + (SELECT min(id) FROM units)
 JOIN carbon_report_modules crm ON crm.carbon_report_id = r.id AND crm.module_type_id = t.module;
 """
@@ -83,7 +83,7 @@ def _types_sql() -> tuple[str, int]:
     return ", ".join(f"({m}, {d})" for m, d in pairs), len(pairs)
 
 
-def seed(url: str, jobs: int) -> None:
+def seed(url: str, jobs: int, per_type: int = 100) -> None:
     from sqlalchemy import create_engine, text
 
     from bench.services import recreate_database
@@ -95,7 +95,7 @@ def seed(url: str, jobs: int) -> None:
         for stmt in _SEED_UNITS.split(";"):
             if stmt.strip():
                 c.execute(text(stmt), {"year": YEAR})
-        c.execute(text(_SEED_ENTRIES.format(types=types)), {"year": YEAR})
+        c.execute(text(_SEED_ENTRIES.format(types=types)), {"year": YEAR, "per_type": per_type})
         c.execute(text(_SEED_JOBS.format(types=types)), {"year": YEAR, "n": n, "jobs": jobs})
         # A last round of factor uploads for half the types: those are stale.
         c.execute(text(
@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--database-url", default=URL)
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--entries-per-type", type=int, default=100,
+                    help="data entries per data entry type (23 types)")
     ap.add_argument("--reuse", action="store_true", help="keep the seeded database")
     ap.add_argument("--legacy", action="store_true", help="also time the previous read")
     a = ap.parse_args(argv)
@@ -162,8 +164,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     if not (a.reuse and database_exists(a.database_url)):
         t0 = time.perf_counter()
-        seed(a.database_url, a.jobs)
-        print(f"seeded {a.jobs:,} jobs in {time.perf_counter() - t0:.1f} s")
+        seed(a.database_url, a.jobs, a.entries_per_type)
+        print(f"seeded {a.jobs:,} jobs and {a.entries_per_type:,} entries per type in "
+              f"{time.perf_counter() - t0:.1f} s")
 
     from fastapi.testclient import TestClient
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse
 
 from carbon_api import sse
@@ -87,8 +88,11 @@ def list_pipelines(
     `counts_by_status` covers the whole filtered result, not just the page."""
     after, before = _utc(created_after), _utc(created_before)
     if after is not None and before is not None and after > before:
-        raise HTTPException(422, f"created_after ({after.isoformat()}) is later than "
-                                 f"created_before ({before.isoformat()})")
+        raise RequestValidationError([{
+            "type": "value_error", "loc": ("query", "created_after"),
+            "input": after.isoformat(),
+            "msg": f"created_after ({after.isoformat()}) is later than created_before "
+                   f"({before.isoformat()})"}])
     filters = PipelineFilters(
         status=status, kind=kind, module_type_id=module_type_id.value if module_type_id
         else None, year=year, has_errors=has_errors, created_after=after,

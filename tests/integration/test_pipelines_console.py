@@ -167,7 +167,7 @@ def test_bad_filters_are_422(client: TestClient, tokens: Tokens) -> None:
         assert r.status_code == 422, (bad, r.text)
     r = client.get("/v1/sync/pipelines", headers=tokens.view, params={
         "created_after": "2026-02-01T00:00:00Z", "created_before": "2026-01-01T00:00:00Z"})
-    assert "later than" in r.json()["detail"]
+    assert "later than created_before" in r.json()["detail"][0]["msg"]
 
 
 def test_stuck_jobs_are_flagged(client: TestClient, tokens: Tokens) -> None:
