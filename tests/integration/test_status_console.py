@@ -337,3 +337,16 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_counts_follow_a_new_upload(equipment: dict[str, int]) -> None:
+    """Entry counts and reference checks are cached until the entries change: a replacing
+    upload is seen at once."""
+    assert type_of(4, 11).entry_count == 3
+    upload("data-entries", "\n".join(IT_ENTRIES.splitlines()[:3]) + "\n", module=4, det=11,
+           year=YEAR)
+    it = type_of(4, 11)
+    assert (it.entry_count, it.needs_recalculation) == (2, False)
+    with session_scope() as s:
+        s.execute(text("DELETE FROM data_entries WHERE data_entry_type_id = 11"))
+    assert type_of(4, 11).entry_count == 0
