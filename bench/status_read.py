@@ -3,9 +3,10 @@
 ``python -m bench.status_read [--jobs 100000] [--repeat 30] [--reuse]``
 
 Seeds its own database (``carbon_status_bench``): a small university (20 units,
-``--entries-per-type`` entries (100) per data entry type, module stats) and ``--jobs`` FINISHED factor-upload and
-recalculation jobs for one year, spread over every (module, type), each with a meta of 20
-row errors (~2.5 kB), ending with a few factor uploads so some types are stale. Then it times
+``--entries-per-type`` entries (100) per data entry type, module stats) and ``--jobs``
+FINISHED factor-upload and recalculation jobs for one year, spread over every (module,
+type), each with a meta of 20 row errors (~2.5 kB), ending with a few factor uploads so
+some types are stale. Then it times
 ``recalculation_status`` (the service) and ``GET /v1/sync/recalculation-status`` (the route,
 serialisation included), median and p95 of ``--repeat`` warm calls (the entry counts and
 reference checks are cached until the entries change; the first read after an upload is
@@ -17,10 +18,22 @@ filtered in Python) for comparison.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, or_, select, text
+
+from bench.services import database_exists, recreate_database
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.completeness import clear_cache
+from carbon_domain.services.status import recalculation_status
+from carbon_domain.services.tokens import create_token
 
 YEAR = 2026
 URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/carbon_status_bench"
@@ -79,17 +92,11 @@ JOIN (SELECT row_number() OVER () - 1 AS k, module, det FROM (VALUES {types}) v(
 
 
 def _types_sql() -> tuple[str, int]:
-    from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
-
     pairs = [(m.value, d.value) for m, dets in MODULE_DATA_ENTRY_TYPES.items() for d in dets]
     return ", ".join(f"({m}, {d})" for m, d in pairs), len(pairs)
 
 
 def seed(url: str, jobs: int, per_type: int = 100) -> None:
-    from sqlalchemy import create_engine, text
-
-    from bench.services import recreate_database
-
     recreate_database(url)
     types, n = _types_sql()
     engine = create_engine(url)
@@ -125,10 +132,6 @@ def _time(call: Callable[[], Any], repeat: int) -> dict[str, float]:
 
 def _legacy(session: Any, year: int) -> int:
     """The previous read: every job of the year with its meta, filtered in Python."""
-    from sqlalchemy import or_, select
-
-    from carbon_domain.db.models import DataIngestionJob as Job
-
     rows = session.execute(
         select(Job.id, Job.job_type, Job.module_type_id, Job.data_entry_type_id, Job.state,
                Job.result, Job.meta)
@@ -158,24 +161,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--legacy", action="store_true", help="also time the previous read")
     a = ap.parse_args(argv)
 
-    import os
-
     os.environ["CARBON_DATABASE_URL"] = a.database_url
     os.environ.setdefault("CARBON_LOG_LEVEL", "WARNING")
-    from bench.services import database_exists
-
     if not (a.reuse and database_exists(a.database_url)):
         t0 = time.perf_counter()
         seed(a.database_url, a.jobs, a.entries_per_type)
         print(f"seeded {a.jobs:,} jobs and {a.entries_per_type:,} entries per type in "
               f"{time.perf_counter() - t0:.1f} s")
 
-    from fastapi.testclient import TestClient
-
-    from carbon_api.app import create_app
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.status import recalculation_status
-    from carbon_domain.services.tokens import create_token
+    # The app reads the settings when it is imported: only after the environment is set.
+    from carbon_api.app import create_app  # noqa: PLC0415
 
     def service() -> Any:
         with session_scope() as s:
@@ -192,8 +187,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         r = client.get("/v1/sync/recalculation-status", params={"year": YEAR}, headers=headers)
         assert r.status_code == 200, r.text
         return r
-
-    from carbon_domain.services.completeness import clear_cache
 
     clear_cache()  # the first read after an upload counts and checks the entries again
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
@@ -62,7 +62,7 @@ def _git_commit() -> str | None:
 _STARTED = time.monotonic()
 
 
-@inspect_command(name=INFO_COMMAND)  # type: ignore[misc]
+@inspect_command(name=INFO_COMMAND)
 def carbon_info(state: Any, **_: Any) -> dict[str, Any]:
     """Worker side: what this worker runs (answered by every worker of this release)."""
     return {"version": product_version(), "pid": os.getpid(),
@@ -122,8 +122,9 @@ def worker_overview(timeout: float = 1.0) -> WorkerOverview:
     now = datetime.now(UTC)
     workers = []
     for name in sorted(set(active) | set(info)):
-        tasks = active.get(name) if isinstance(active.get(name), list) else []
-        meta = info.get(name) if isinstance(info.get(name), dict) else {}
+        found_tasks, found_meta = active.get(name), info.get(name)
+        tasks: list[dict[str, Any]] = found_tasks if isinstance(found_tasks, list) else []
+        meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
         if "error" in meta:
             meta = {}
         workers.append(WorkerInfo(
@@ -138,6 +139,4 @@ def worker_overview(timeout: float = 1.0) -> WorkerOverview:
 
 def live_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
     """``worker_overview`` as the list of plain dicts ``GET /v1/workers`` returns."""
-    from dataclasses import asdict
-
     return [asdict(w) for w in worker_overview(timeout).workers]

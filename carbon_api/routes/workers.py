@@ -36,7 +36,7 @@ def workers(_: Viewer) -> list[dict[str, object]]:
     """Workers answering Celery's remote control within a second, with their active tasks,
     the product version they run and their queues; an empty list when none is running.
     503 when the broker is unreachable. `/v1/workers/overview` adds `versions_differ`."""
-    return _read(lambda: live_workers(timeout=INSPECT_TIMEOUT))  # type: ignore[no-any-return]
+    return _read(lambda: live_workers(timeout=INSPECT_TIMEOUT))
 
 
 @router.get("/workers/overview", response_model=WorkersOverview)

@@ -82,7 +82,7 @@ def _fingerprints(session: Session, year: int, dets: list[int]) -> dict[int, tup
 def entry_facts(session: Session, year: int, dets: list[int]) -> dict[int, EntryFacts]:
     if not dets:
         return {}
-    db = str(session.get_bind().url)
+    db = str(session.get_bind().engine.url)
     refs_fp = _refs_fingerprint(session)
     prints = {d: (*fp, refs_fp) for d, fp in _fingerprints(session, year, dets).items()}
     now = time.monotonic()
@@ -109,7 +109,7 @@ def _compute_facts(session: Session, year: int, dets: list[int]) -> dict[int, En
         .group_by(DataEntry.data_entry_type_id))}
     reasons: dict[int, list[str]] = {d: [] for d in dets}
     refs: ReferenceData | None = None
-    for det in (D.building, D.train):
+    for det in (int(D.building), int(D.train)):
         if counts.get(det):
             refs = refs or load_reference_data(session)
             reason = (_missing_rooms if det == D.building else _missing_stations)(

@@ -125,35 +125,40 @@ class _Core:
     def needs(self) -> bool:
         return self.covering_id is None
 
+    @property
+    def det(self) -> int:
+        assert self.combo.det is not None  # module rows (det None) never become cores
+        return self.combo.det
+
 
 def _cores(session: Session, year: int, modules: list[int] | None) -> list[_Core]:
     combos = combo_ids(session, year, modules)
     by_module = {c.module: c for c in combos if c.det is None}
-    out = []
+    out: list[_Core] = []
     order = {d.value: i for dets in MODULE_DATA_ENTRY_TYPES.values() for i, d in enumerate(dets)}
-    for c in sorted((c for c in combos if c.det is not None),
-                    key=lambda c: (c.module, order[c.det])):  # type: ignore[index]
-        mc = by_module[c.module]
-        inputs = [i for i in (c.factor_input, c.data_input, mc.factor_input, mc.data_input) if i]
+    pairs = [(combo, combo.det) for combo in combos if combo.det is not None]
+    for combo, _ in sorted(pairs, key=lambda p: (p[0].module, order[p[1]])):
+        mc = by_module[combo.module]
+        inputs = [i for i in (combo.factor_input, combo.data_input, mc.factor_input,
+                              mc.data_input) if i]
         if not inputs:
             continue
         last = max(inputs)
-        cover = c.good_recalc if c.good_recalc and c.good_recalc > last else None
-        out.append(_Core(c, mc, last, cover))
+        good = combo.good_recalc
+        out.append(_Core(combo, mc, last, good if good and good > last else None))
     # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
-    maybe = [(c.combo.module, c.combo.det, c.input_id) for c in out
-             if c.covering_id is None and c.combo.good_recalc]
-    found = covering_recalcs(session, year, maybe)  # type: ignore[arg-type]
-    for c in out:
-        if c.covering_id is None:
-            c.covering_id = found.get((c.combo.module, c.combo.det))  # type: ignore[arg-type]
+    maybe = [(core.combo.module, core.det, core.input_id) for core in out
+             if core.covering_id is None and core.combo.good_recalc]
+    found = covering_recalcs(session, year, maybe)
+    for core in out:
+        if core.covering_id is None:
+            core.covering_id = found.get((core.combo.module, core.det))
     return out
 
 
 def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
     """The module's data entry types that need recalculation (what "only stale" runs)."""
-    return [c.combo.det for c in _cores(session, year, [module_type_id])  # type: ignore[misc]
-            if c.needs]
+    return [c.det for c in _cores(session, year, [module_type_id]) if c.needs]
 
 
 def year_status(session: Session, year: int) -> list[ModuleStatus]:
@@ -167,14 +172,14 @@ def year_status(session: Session, year: int) -> list[ModuleStatus]:
         ids.update(i for i in (c.input_id, c.combo.finished_recalc, c.combo.good_recalc,
                                c.combo.active_recalc) if i)
     briefs = job_briefs(session, ids)
-    comp = completeness(session, year, [c.combo.det for c in cores])  # type: ignore[misc]
+    comp = completeness(session, year, [c.det for c in cores])
     totals = _module_totals(session, year)
     out: list[ModuleStatus] = []
     for module in ModuleType:
         mine = [c for c in cores if c.combo.module == module.value]
         if not mine:
             continue
-        types = [_type_status(c, year, briefs, comp[c.combo.det]) for c in mine]  # type: ignore[index]
+        types = [_type_status(c, year, briefs, comp[c.det]) for c in mine]
         mc = mine[0].module_combo
         kg, computed_at = totals.get(module.value, (Totals(), None))
         recalculating = any(t.recalculation_in_progress for t in types)
@@ -203,7 +208,7 @@ def recalculation_preview(session: Session, module_type_id: int, year: int
     entries of the year; an incremental recalculation may refine this)."""
     module = ModuleType(module_type_id)
     dets = [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
-    cores = {c.combo.det: c for c in _cores(session, year, [module.value])}
+    cores = {c.det: c for c in _cores(session, year, [module.value])}
     counts = entry_counts(session, year, dets)
     briefs = job_briefs(session, {i for c in cores.values() for i in (
         c.input_id, c.combo.good_recalc, c.combo.finished_recalc) if i})
@@ -222,8 +227,7 @@ def recalculation_preview(session: Session, module_type_id: int, year: int
 
 
 def _type_status(c: _Core, year: int, briefs: dict[int, JobBrief], comp: Any) -> TypeStatus:
-    det = c.combo.det
-    assert det is not None
+    det = c.det
     last_in = briefs[c.input_id]
     fin = briefs.get(c.combo.finished_recalc or 0)
     good = briefs.get(c.combo.good_recalc or 0)

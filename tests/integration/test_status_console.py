@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
 from fastapi.testclient import TestClient
+from sqlalchemy import select, text, update
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
