@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kombu import Queue
 
 from carbon_domain.settings import get_settings
 
 _s = get_settings()
 
-broker_url = _s.broker_url
+# kombu logs "No hostname was supplied. Reverting to default 'localhost'" each time it clones a
+# connection whose URL has no host; the in-process memory:// broker ignores the host, so name one.
+broker_url = "memory://localhost//" if _s.broker_url == "memory://" else _s.broker_url
 result_backend = _s.result_backend
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
@@ -39,7 +43,7 @@ worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True
 
-_transport = {"visibility_timeout": _s.visibility_timeout}
+_transport: dict[str, Any] = {"visibility_timeout": _s.visibility_timeout}
 if _s.embedded_broker:
     # The memory transport polls once a second by default: a 200-task chord then takes
     # ~26 s instead of ~1 s (research/celery.md §9).
@@ -48,7 +52,8 @@ if _s.redis_key_prefix and _s.broker_url.startswith("redis"):
     _transport["global_keyprefix"] = _s.redis_key_prefix
 broker_transport_options = _transport
 if _s.result_backend.startswith("redis"):
-    result_backend_transport_options = {"visibility_timeout": _s.visibility_timeout}
+    result_backend_transport_options: dict[str, Any] = {
+        "visibility_timeout": _s.visibility_timeout}
     if _s.redis_key_prefix:
         result_backend_transport_options["global_keyprefix"] = _s.redis_key_prefix
 

@@ -37,11 +37,6 @@ def bind(**fields: Any) -> None:
         ctx.update({k: v for k, v in fields.items() if v is not None})
 
 
-def current_request_id() -> str | None:
-    ctx = _context.get()
-    return ctx.get("request_id") if ctx else None
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, the request context, extras."""
 

@@ -136,6 +136,17 @@ class JobOut(BaseModel):
     started_at: datetime | None
     heartbeat_at: datetime | None
     finished_at: datetime | None
+    stuck: bool = Field(False, description="RUNNING without a heartbeat for longer than "
+                                           "CARBON_STALE_JOB_SECONDS (the reconciler will "
+                                           "retry or give it up).")
+    chunks: ChunkCounts | None = Field(None, description="Pipeline detail, recalculation "
+                                                         "jobs: chunks done / total.")
+    coalesced_recalculations: int | None = Field(
+        None, description="Pipeline detail, aggregation jobs: the recalculations of its "
+                          "(module, year) this one aggregation covered (\"3 recalculations "
+                          "→ 1 aggregation\").")
+    coalesced_recalculation_job_ids: list[int] | None = Field(
+        None, description="Their ids (the first 100).")
 
     model_config = _example({
         "id": 17, "pipeline_id": _PID, "job_type": "csv_ingest", "module_type_id": 4,
@@ -163,6 +174,32 @@ class PipelineProgress(BaseModel):
     finished: bool = Field(description="True once the pipeline reached a terminal status.")
 
 
+class ChunkCounts(BaseModel):
+    total: int
+    done: int
+
+
+class Phase(BaseModel):
+    name: Literal["ingest", "recalculation", "aggregation"]
+    state: Literal["absent", "pending", "running", "finished"]
+    result: JobResult | None = Field(description="Once finished: the worst of its jobs.")
+    jobs_total: int
+    jobs_finished: int
+    chunks_total: int
+    chunks_done: int
+    chunks_failed: int = Field(description="Chunks of a finished job that never completed.")
+    label: str = Field(description="e.g. \"chunks 37/120 · 2 failed\".")
+
+
+class TimelineEvent(BaseModel):
+    at: datetime
+    event: Literal["created", "dispatched", "started", "heartbeat", "finished"]
+    job_id: int | None = Field(description="null for the pipeline's own events.")
+    job_type: JobType | None
+    data_entry_type_id: int | None
+    detail: str | None
+
+
 class PipelineSummary(BaseModel):
     pipeline_id: uuid.UUID
     kind: str
@@ -177,6 +214,13 @@ class PipelineSummary(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     progress: PipelineProgress
+    phases: list[Phase] = Field(default_factory=list,
+                                description="ingest, recalculation, aggregation.")
+    duration_seconds: float | None = Field(
+        None, description="From start to finish. While running: the time so far in the "
+                          "listing, null in the detail and its stream (which only sends "
+                          "real changes); use started_at.")
+    message: str | None = Field(None, description="Its error, else its first job's message.")
 
 
 class PipelinePage(BaseModel):
@@ -184,13 +228,39 @@ class PipelinePage(BaseModel):
     total: int
     limit: int
     offset: int
+    counts_by_status: dict[PipelineStatus, int] = Field(
+        default_factory=dict, description="Pipelines per status in the whole filtered "
+                                          "result, not just this page.")
 
 
 class PipelineDetail(PipelineSummary):
     jobs: list[JobOut]
+    timeline: list[TimelineEvent] = Field(
+        default_factory=list, description="State changes derived from the pipeline's and "
+                                          "its jobs' timestamps, oldest first.")
 
 
 # -- staleness --------------------------------------------------------------------------------
+
+class InputJobRef(BaseModel):
+    id: int
+    kind: JobType = Field(description="factor_ingest or csv_ingest.")
+    label: str = Field(description="\"factor upload\" or \"data entry upload\".")
+    result: JobResult | None
+    created_at: datetime | None
+    created_by: str | None
+    pipeline_id: str | None
+    module_wide: bool = Field(description="Uploaded for the whole module, not this type.")
+
+
+class RecalculationRef(BaseModel):
+    id: int
+    state: JobState
+    result: JobResult | None
+    status_message: str | None
+    finished_at: datetime | None
+    pipeline_id: str | None
+
 
 class TypeRecalculationStatus(BaseModel):
     module_type_id: int
@@ -204,6 +274,33 @@ class TypeRecalculationStatus(BaseModel):
     last_input_job_result: JobResult | None
     last_recalculation_job_id: int | None
     last_recalculation_job_result: JobResult | None
+    stale_reason: str | None = Field(
+        None, description="Why it needs recalculation, e.g. \"factor upload #812 of "
+                          "2026-11-27 14:02 by alice is newer than recalculation #790\"; "
+                          "null when up to date.")
+    last_input_job: InputJobRef
+    last_recalculation: RecalculationRef | None = Field(
+        None, description="The last finished recalculation, whatever its result.")
+    last_successful_recalculation_job_id: int | None = None
+    active_recalculation_job_id: int | None = None
+    active_pipeline_id: str | None = None
+    entry_count: int = Field(0, description="Entries of the type and year.")
+    entries_without_factor: int | None = Field(
+        None, description="From the last successful recalculation (null before the first).")
+    entries_with_errors: int | None = Field(
+        None, description="Entries the last successful recalculation could not compute.")
+    live_factor_count: int = Field(0, description="Factors of the year not retired.")
+    incomplete: bool = False
+    incomplete_reasons: list[str] = Field(
+        default_factory=list, description="No live factors although it has entries; "
+                                          "building rooms, stations or exchange rates missing.")
+
+
+class Totals(BaseModel):
+    scope1: float
+    scope2: float
+    scope3: float
+    total: float
 
 
 class ModuleRecalculationStatus(BaseModel):
@@ -213,16 +310,61 @@ class ModuleRecalculationStatus(BaseModel):
     needs_recalculation: bool = Field(description="Any of its data entry types needs it.")
     recalculation_in_progress: bool
     data_entry_types: list[TypeRecalculationStatus]
+    totals_kg: Totals = Field(description="Sum of the module's stats over the year's reports.")
+    totals_t: Totals = Field(description="The same in t CO2-eq.")
+    computed_at: datetime | None = Field(description="Latest stats computed_at (\"stats as "
+                                                     "of\").")
+    aggregation_in_progress: bool = Field(
+        description="A recalculation or aggregation of the module is active: the stats are "
+                    "being recalculated.")
+    active_aggregation_job_id: int | None
+    incomplete: bool = Field(description="Any of its data entry types is incomplete.")
 
     model_config = _example({
         "module_type_id": 4, "module_name": "equipment", "year": 2025,
         "needs_recalculation": True, "recalculation_in_progress": False,
+        "totals_kg": {"scope1": 0.0, "scope2": 82.4, "scope3": 0.0, "total": 82.4},
+        "totals_t": {"scope1": 0.0, "scope2": 0.0824, "scope3": 0.0, "total": 0.0824},
+        "computed_at": "2025-03-01T10:00:03Z", "aggregation_in_progress": False,
+        "active_aggregation_job_id": None, "incomplete": False,
         "data_entry_types": [{
             "module_type_id": 4, "data_entry_type_id": 11, "data_entry_type_name": "it",
             "year": 2025, "needs_recalculation": True, "recalculation_in_progress": False,
             "last_input_job_id": 31, "last_input_job_type": "factor_ingest",
             "last_input_job_result": "SUCCESS", "last_recalculation_job_id": 12,
-            "last_recalculation_job_result": "SUCCESS"}]})
+            "last_recalculation_job_result": "SUCCESS",
+            "stale_reason": "factor upload #31 of 2025-03-02 09:12 by alice is newer than "
+                            "recalculation #12",
+            "last_input_job": {"id": 31, "kind": "factor_ingest", "label": "factor upload",
+                               "result": "SUCCESS", "created_at": "2025-03-02T09:12:00Z",
+                               "created_by": "alice", "pipeline_id": _PID,
+                               "module_wide": False},
+            "last_recalculation": {"id": 12, "state": "FINISHED", "result": "SUCCESS",
+                                   "status_message": "Recalculated 3 it entries: 3 emission "
+                                                     "rows, 0 without a matching factor, 0 "
+                                                     "errors",
+                                   "finished_at": "2025-03-01T10:00:02Z", "pipeline_id": _PID},
+            "last_successful_recalculation_job_id": 12, "active_recalculation_job_id": None,
+            "active_pipeline_id": None, "entry_count": 3, "entries_without_factor": 0,
+            "entries_with_errors": 0, "live_factor_count": 2, "incomplete": False,
+            "incomplete_reasons": []}]})
+
+
+class TypePreview(BaseModel):
+    data_entry_type_id: int
+    data_entry_type_name: str
+    entry_count: int
+    entries_to_recalculate: int
+    needs_recalculation: bool
+    stale_reason: str | None
+    recalculation_in_progress: bool
+    active_recalculation_job_id: int | None
+
+
+class RecalculationPreview(BaseModel):
+    module_type_id: int
+    year: int
+    data_entry_types: list[TypePreview]
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -306,6 +448,23 @@ class WorkerOut(BaseModel):
     name: str
     active_tasks: int
     tasks: list[ActiveTask]
+    version: str | None = Field(None, description="Product version the worker runs (package "
+                                                  "version + CARBON_RELEASE or git commit); "
+                                                  "null: an older release that cannot say.")
+    pid: int | None = None
+    queues: list[str] = Field(default_factory=list)
+    uptime_seconds: float | None = None
+    answered_at: datetime | None = Field(None, description="When it answered (alive then).")
 
     model_config = _example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
-        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}]})
+        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}], "version": "0.1.0+g1a2b3c4d5e",
+        "pid": 4242, "queues": ["recalc"], "uptime_seconds": 3600.0,
+        "answered_at": "2025-03-01T10:00:00Z"})
+
+
+class WorkersOverview(BaseModel):
+    workers: list[WorkerOut]
+    versions: list[str | None] = Field(description="Distinct versions the workers run.")
+    versions_differ: bool = Field(description="The live workers do not all run the same "
+                                              "version (warn: a deploy is half done).")
+    api_version: str = Field(description="The version this API runs.")

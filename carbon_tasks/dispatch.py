@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import defaultdict
 
+from celery.canvas import Signature
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import select
 
@@ -46,13 +47,14 @@ def dispatch_jobs(job_ids: list[int]) -> None:
             else:
                 singles.append(job)
         plans = [(pid, ids, roots.get(pid)) for pid, ids in recalc.items()]
-        singles_info = [(j.id, j.job_type) for j in singles]
+        singles_info = [(j.id, j.job_type, pipeline.requests_recalculation(j.job_type, j.meta))
+                        for j in singles]
     # Checked once per batch, not per message: a down backend fails every send alike.
     backend_problem = _result_backend_problem()
     failures: list[str] = []
-    for job_id, job_type in singles_info:
+    for job_id, job_type, then_plan in singles_info:
         task_id = str(uuid.uuid4())
-        sig = pipeline.job_signature(job_id, job_type, task_id)
+        sig = pipeline.job_signature(job_id, job_type, task_id, then_plan=then_plan)
         failures += _send(sig, task_id, [job_id], backend_problem)
     for pid, ids, root in plans:
         task_id = str(uuid.uuid4())
@@ -78,7 +80,7 @@ def _result_backend_problem() -> str | None:
     return None
 
 
-def _send(sig, task_id: str, job_ids: list[int],  # type: ignore[no-untyped-def]
+def _send(sig: Signature, task_id: str, job_ids: list[int],
           backend_problem: str | None) -> list[str]:
     try:
         if backend_problem:

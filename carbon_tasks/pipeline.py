@@ -36,15 +36,26 @@ def _ingest_tasks() -> dict[str, Any]:
     }
 
 
-def job_signature(job_id: int, job_type: str, task_id: str) -> Signature:
+def requests_recalculation(job_type: str, meta: dict[str, Any] | None) -> bool:
+    """Whether an ingest job can request recalculations: a data entry upload always, a factor
+    upload only with ``recalculate``, units and reference data never."""
+    if job_type == JobType.csv_ingest:
+        return True
+    return job_type == JobType.factor_ingest and bool(
+        (meta or {}).get("config", {}).get("recalculate"))
+
+
+def job_signature(job_id: int, job_type: str, task_id: str, *,
+                  then_plan: bool = True) -> Signature:
     """The signature that runs one single-task job (ingest or aggregation)."""
     from carbon_tasks import aggregate, recalc
 
     if job_type == JobType.aggregation:
         return aggregate.aggregate_module.si(job_id=job_id).set(task_id=task_id)
-    task = _ingest_tasks()[job_type]
-    # An ingest that starts recalculation hands its new job ids to the planner.
-    return chain(task.si(job_id=job_id).set(task_id=task_id), recalc.plan_recalculation.s())
+    task = _ingest_tasks()[job_type].si(job_id=job_id).set(task_id=task_id)
+    # An ingest that starts recalculation hands its new job ids to the planner; one that
+    # cannot (see requests_recalculation) sends no planning message at all.
+    return chain(task, recalc.plan_recalculation.s()) if then_plan else task
 
 
 def plan_signature(pipeline_id: str | None, job_ids: list[int], root_job_id: int | None,

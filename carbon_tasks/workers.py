@@ -1,21 +1,96 @@
-"""Live worker inventory from Celery's remote-control broadcast (the API's ``/v1/workers``)."""
+"""Live worker inventory from Celery's remote-control broadcast (the API's ``/v1/workers``).
+
+Two broadcasts run side by side (one ``timeout`` in all): Celery's own ``active`` (every
+worker, whatever its version, answers it) and ``carbon_info``, a custom inspect command
+(``celery.worker.control.inspect_command``) registered below when a worker imports its
+tasks: it reports the product version the worker runs, its pid, uptime and queues. A
+worker that answers ``active`` but not ``carbon_info`` runs an older release (version
+null); ``versions_differ`` is set as soon as the live workers do not all report the same
+version.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
+from celery.worker.control import active_queues, inspect_command
 from kombu import Connection
 
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable
 
+INFO_COMMAND = "carbon_info"
 
-def live_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
-    """Workers that answer within ``timeout`` seconds, with their active tasks.
 
-    The broker is checked first with a bounded connect, so an unreachable broker raises
-    BrokerUnavailable in a few seconds instead of retrying forever.
+@lru_cache
+def product_version() -> str:
+    """The package version, plus ``+CARBON_RELEASE`` (a deploy label such as an image tag)
+    or, from a git checkout, ``+g<short commit>``: two builds of one package version differ.
     """
+    try:
+        version = metadata.version("carbon-pipeline")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    release = os.environ.get("CARBON_RELEASE", "").strip()
+    if release:
+        return f"{version}+{release}"
+    commit = _git_commit()
+    return f"{version}+g{commit}" if commit else version
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=10", "HEAD"],
+                             capture_output=True, text=True, timeout=3, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+_STARTED = time.monotonic()
+
+
+@inspect_command(name=INFO_COMMAND)
+def carbon_info(state: Any, **_: Any) -> dict[str, Any]:
+    """Worker side: what this worker runs (answered by every worker of this release)."""
+    return {"version": product_version(), "pid": os.getpid(),
+            "uptime_seconds": round(time.monotonic() - _STARTED, 1),
+            "queues": sorted(q.get("name", "") for q in active_queues(state))}
+
+
+@dataclass(slots=True)
+class WorkerInfo:
+    name: str
+    active_tasks: int
+    tasks: list[dict[str, Any]]
+    version: str | None  # None: an older release without the carbon_info command
+    pid: int | None = None
+    queues: list[str] = field(default_factory=list)
+    uptime_seconds: float | None = None
+    answered_at: datetime | None = None  # when it answered: its last sign of life
+
+
+@dataclass(slots=True)
+class WorkerOverview:
+    workers: list[WorkerInfo]
+    versions: list[str | None]
+    versions_differ: bool
+    api_version: str  # what the reading process (the API) runs
+
+
+def _broadcast(command: str, timeout: float) -> list[dict[str, Any]]:
     conn = Connection(app.conf.broker_url, connect_timeout=2,
                       transport_options=dict(app.conf.broker_transport_options or {}))
     try:
@@ -23,12 +98,45 @@ def live_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
             conn.ensure_connection(max_retries=1, timeout=3)
         except Exception as exc:  # noqa: BLE001 - kombu raises several families here
             raise BrokerUnavailable(str(exc) or type(exc).__name__) from exc
-        replies = app.control.inspect(timeout=timeout, connection=conn).active() or {}
+        return app.control.broadcast(command, reply=True, timeout=timeout,
+                                     connection=conn) or []
     finally:
         conn.release()
+
+
+def _merge(replies: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in replies:
+        out.update(r or {})
+    return out
+
+
+def worker_overview(timeout: float = 1.0) -> WorkerOverview:
+    """Workers that answer within ``timeout`` seconds, with their active tasks, version and
+    queues. The broker is checked first with a bounded connect, so an unreachable broker
+    raises BrokerUnavailable in a few seconds instead of retrying forever."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        active_f = pool.submit(_broadcast, "active", timeout)
+        info_f = pool.submit(_broadcast, INFO_COMMAND, timeout)
+        active, info = _merge(active_f.result()), _merge(info_f.result())
+    now = datetime.now(UTC)
     workers = []
-    for name, tasks in sorted(replies.items()):
-        tasks = tasks or []
-        workers.append({"name": name, "active_tasks": len(tasks),
-                        "tasks": [{"id": t.get("id"), "name": t.get("name")} for t in tasks]})
-    return workers
+    for name in sorted(set(active) | set(info)):
+        found_tasks, found_meta = active.get(name), info.get(name)
+        tasks: list[dict[str, Any]] = found_tasks if isinstance(found_tasks, list) else []
+        meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
+        if "error" in meta:
+            meta = {}
+        workers.append(WorkerInfo(
+            name=name, active_tasks=len(tasks),
+            tasks=[{"id": t.get("id"), "name": t.get("name")} for t in tasks],
+            version=meta.get("version"), pid=meta.get("pid"),
+            queues=list(meta.get("queues") or []), uptime_seconds=meta.get("uptime_seconds"),
+            answered_at=now))
+    versions = sorted({w.version for w in workers}, key=lambda v: (v is None, v or ""))
+    return WorkerOverview(workers, versions, len(versions) > 1, product_version())
+
+
+def live_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
+    """``worker_overview`` as the list of plain dicts ``GET /v1/workers`` returns."""
+    return [asdict(w) for w in worker_overview(timeout).workers]

@@ -28,7 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops",  # api, worker, beat, flower
     "db",  # db upgrade, downgrade, current
     "tokens",  # tokens create, list, revoke
-    "workflow",  # ingest, recalc, status, jobs, pipelines, wait, abort, reconcile
+    "workflow",  # ingest, recalc, reconcile
+    "listings",  # status, jobs, pipelines, wait, abort
     "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
 )

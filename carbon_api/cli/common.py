@@ -21,9 +21,9 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -31,7 +31,9 @@ from uuid import UUID
 
 import click
 import typer
+from rich import box
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -62,6 +64,45 @@ def warn(message: str) -> None:
 def info(message: str) -> None:
     """A status line for humans on stderr (keeps stdout clean for values and JSON)."""
     err_console.print(Text(str(message)), soft_wrap=True)
+
+
+def new_table(title: str | None, columns: Sequence[str]) -> Table:
+    """A listing that fits an 80-column terminal without breaking words.
+
+    ``columns`` are ``"name"`` (a value such as an id, a state or a name: never wrapped or
+    cut), ``"name:num"`` (the same, right-aligned) or ``"name:text"`` (free text: wraps at
+    spaces and gets what the other columns leave). Two spaces between columns and no box
+    leave ~20 columns more for text than Rich's default heavy box.
+    """
+    t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              padding=(0, 1), collapse_padding=True, title_justify="left")
+    for spec in columns:
+        name, _, kind = spec.partition(":")
+        if kind == "text":
+            t.add_column(name, overflow="fold", min_width=12)
+        else:
+            t.add_column(name, no_wrap=True, justify="right" if kind == "num" else "left")
+    return t
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """How long something ran (up to now while it runs): "0.4 s", "42 s", "3 m 05 s",
+    "2 h 07 m"; "" before it started."""
+    if start is None:
+        return ""
+    if end is None:
+        end = datetime.now(UTC) if start.tzinfo is not None else datetime.now(UTC).replace(
+            tzinfo=None)
+    seconds = max((end - start).total_seconds(), 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} m"
 
 
 def _json_default(obj: Any) -> Any:
@@ -227,11 +268,34 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class CarbonGroup(TyperGroup):
-    """Root group: every subcommand runs inside :func:`friendly_errors`."""
+@contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """A usage error (unknown option, missing or invalid value) as one red line, exit code 2,
+    instead of Typer's usage panel. A command group called without arguments still shows its
+    help (NoArgsIsHelpError)."""
+    # Typer >= 0.24 vendors click: its exceptions are not `click.UsageError`.
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-    def invoke(self, ctx: click.Context) -> Any:
-        with friendly_errors():
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "carbon"
+        error(f"{exc.format_message()} (see `{where} --help`)", code=exc.exit_code)
+
+
+class CarbonGroup(TyperGroup):
+    """Root group: usage errors are one line, every subcommand runs inside
+    :func:`friendly_errors`."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: Any = None, **extra: Any) -> Any:
+        with one_line_usage_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with one_line_usage_errors(), friendly_errors():
             return super().invoke(ctx)
 
 
@@ -251,7 +315,7 @@ def exit_code(code: int | None) -> None:
 
 
 __all__ = [
-    "CarbonGroup", "JsonFlag", "console", "err_console", "error", "exit_code", "friendly_errors",
-    "handles_errors", "info", "json_out", "mask_url", "new_typer", "require_external_broker",
-    "warn",
+    "CarbonGroup", "JsonFlag", "console", "duration", "err_console", "error", "exit_code",
+    "friendly_errors", "handles_errors", "info", "json_out", "mask_url", "new_table", "new_typer",
+    "one_line_usage_errors", "require_external_broker", "warn",
 ]

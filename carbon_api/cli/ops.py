@@ -10,17 +10,25 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from carbon_api.cli.common import (
-    console, error, exit_code, info, new_typer,
-    require_external_broker, warn,
+    console,
+    error,
+    exit_code,
+    info,
+    new_typer,
+    require_external_broker,
+    warn,
 )
+
+if TYPE_CHECKING:
+    from carbon_domain.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +43,19 @@ BEAT_LOCK_KEY = "carbon:beat:leader"
 BEAT_LOCK_TTL = 30
 
 
-class Pool(str, Enum):
+class Pool(StrEnum):
     prefork = "prefork"
     threads = "threads"
     solo = "solo"
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from carbon_domain.settings import get_settings
     return get_settings()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _loglevel(value: str | None) -> str:
@@ -148,12 +160,12 @@ def beat_leadership(broker_url: str, wait: float) -> Iterator[None]:
     lock = client.lock(BEAT_LOCK_KEY, timeout=BEAT_LOCK_TTL, sleep=0.5, thread_local=False)
     holder = client.get(BEAT_LOCK_KEY)
     if holder is not None and wait > 0:
-        info(f"beat lock held by {holder.decode(errors='replace')}; waiting up to {wait:g}s "
+        info(f"beat lock held by {_text(holder)}; waiting up to {wait:g}s "
              "for it to be released")
     if not lock.acquire(blocking=wait > 0, blocking_timeout=wait if wait > 0 else None,
                         token=me):
         holder = client.get(BEAT_LOCK_KEY)
-        who = holder.decode(errors="replace") if holder else "unknown"
+        who = _text(holder) if holder else "unknown"
         error(f"another `carbon beat` is running ({who}); run exactly one beat per deployment "
               f"(a beat that died releases the lock within {BEAT_LOCK_TTL}s)")
     stop = threading.Event()

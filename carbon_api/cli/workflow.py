@@ -1,4 +1,5 @@
-"""Operator work from the terminal: ingest files, recalculate, see status, jobs, pipelines.
+"""Operator work from the terminal: ingest files, recalculate, reconcile (listings and
+following are in ``listings.py``).
 
 With the embedded default (no broker configured) each command runs an in-process worker
 and waits; against Redis it dispatches to the external workers (``--wait`` to follow).
@@ -6,15 +7,23 @@ and waits; against Redis it dispatches to the external workers (``--wait`` to fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from carbon_api.cli.common import JsonFlag, console, error, info, json_out, new_typer
+from carbon_api.cli.common import (
+    JsonFlag,
+    console,
+    error,
+    json_out,
+    new_typer,
+    warn,
+)
+from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 
 cli = new_typer()
 ingest_app = new_typer(help="Upload a CSV through the same path as the API.")
@@ -33,9 +42,22 @@ YearOpt = Annotated[int, typer.Option("--year", "-y", callback=_check_year,
                                       help="Report year (2000-2100).")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait",
                                        help="Follow the pipeline until it ends.")]
+TimeoutOpt = Annotated[float, typer.Option(
+    min=1, help="With --wait: give up after this many seconds (exit 1; the work goes on).")]
 
 
-class ReferenceKind(str, Enum):
+def _types_of(module: ModuleType) -> list[DataEntryType]:
+    return [d for d in DataEntryType if MODULE_OF[d] is module]
+
+
+_MODULE_HELP = "Module, by name or id: " + ", ".join(f"{m.value}={m.name}" for m in ModuleType)
+_DET_HELP = "Data entry type of the module, by name or id: " + "; ".join(
+    f"{m.name}: " + ", ".join(f"{d.value}={d.name}" for d in _types_of(m)) for m in ModuleType)
+ModuleOpt = Annotated[str, typer.Option("--module", "-m", help=_MODULE_HELP)]
+DetOpt = Annotated[str | None, typer.Option("--det", "-d", help=_DET_HELP)]
+
+
+class ReferenceKind(StrEnum):
     stations = "stations"
     building_rooms = "building-rooms"
     exchange_rates = "exchange-rates"
@@ -46,8 +68,26 @@ def _embedded() -> bool:
     return get_settings().embedded_broker
 
 
-def _run(start: Any, wait: bool, as_json: bool) -> None:
-    """Start work, then follow it (always in embedded mode: the worker lives in-process)."""
+def _warn_if_unconsumed(task_names: Sequence[str]) -> None:
+    """Warn at once when no worker consumes a queue the pipeline needs (one broadcast with
+    a 1 s timeout) instead of waiting silently until --timeout."""
+    from carbon_tasks.app import app
+
+    needed = list(dict.fromkeys(app.amqp.router.route({}, name)["queue"].name
+                                for name in task_names))
+    replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    consumed = {q["name"] for queues in replies.values() for q in queues or ()}
+    missing = [q for q in needed if q not in consumed]
+    if missing:
+        who = f"{len(replies)} worker(s) answered" if replies else "no worker answered"
+        warn(f"warning: nothing consumes queue {', '.join(missing)} ({who} within 1 s); the "
+             f"pipeline waits until `carbon worker --queues {','.join(missing)}` runs")
+
+
+def _run(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str] = (),
+         timeout: float = 3600.0) -> None:
+    """Start work, then follow it (always in embedded mode: the worker lives in-process).
+    ``tasks`` are the Celery tasks the pipeline needs (their queues are checked with --wait)."""
     from carbon_api.cli.follow import follow
     from carbon_tasks.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import DispatchFailed
@@ -61,13 +101,19 @@ def _run(start: Any, wait: bool, as_json: bool) -> None:
             error(f"job {exc.accepted.job_id} is saved but the broker is unreachable ({exc});"
                   " the reconciler dispatches it once the broker is back")
         status = None
+        if wait and not embedded and tasks:
+            _warn_if_unconsumed(tasks)
         if wait or embedded:
-            status = follow(accepted.pipeline_id, quiet=as_json)
+            try:
+                status = follow(accepted.pipeline_id, timeout=timeout, quiet=as_json)
+            except TimeoutError as exc:
+                error(f"{exc}; it goes on running (`carbon wait {accepted.pipeline_id}`)")
     out = {**accepted.as_dict(), "pipeline_status": status}
     if as_json:
         json_out(out)
     else:
-        console.print(f"job {accepted.job_id} · pipeline {accepted.pipeline_id}: {accepted.message}")
+        console.print(f"job {accepted.job_id} · pipeline {accepted.pipeline_id}:"
+                      f" {accepted.message}")
         if status:
             style = {"SUCCESS": "green", "PARTIAL": "yellow"}.get(status, "red")
             console.print(f"pipeline [{style}]{status}[/]")
@@ -84,13 +130,27 @@ def _read(path: Path) -> bytes:
 def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
     from carbon_domain.catalog import parse_data_entry_type, parse_module
 
-    return parse_module(module).value, parse_data_entry_type(det).value if det else None
+    m = parse_module(module)
+    if det is None:
+        return m.value, None
+    choices = ", ".join(f"{d.value}={d.name}" for d in _types_of(m))
+    try:
+        d = parse_data_entry_type(det)
+    except ValueError:
+        error(f"unknown data entry type {det!r} for module {m.name}; expected one of {choices}")
+    if MODULE_OF[d] is not m:
+        error(f"data entry type {d.value} ({d.name}) does not belong to module {m.value}"
+              f" ({m.name}); expected one of {choices}")
+    return m.value, d.value
+
+
+_INGEST = "carbon.ingest_{}"
+_RECALC = ("carbon.plan_recalculation", "carbon.aggregate_module")
 
 
 @ingest_app.command("factors")
-def ingest_factors(file: Path, module: Annotated[str, typer.Option("--module", "-m")],
-                   year: YearOpt, det: Annotated[str | None, typer.Option("--det", "-d")] = None,
-                   recalculate: bool = False, wait: WaitOpt = False,
+def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
+                   recalculate: bool = False, wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
                    as_json: JsonFlag = False) -> None:
     """Upload a factor CSV (upserted in place; `--recalculate` also recalculates)."""
     from carbon_tasks.operations import start_upload
@@ -99,218 +159,65 @@ def ingest_factors(file: Path, module: Annotated[str, typer.Option("--module", "
     content = _read(file)
     _run(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
                               year=year, recalculate=recalculate, created_by="cli"),
-         wait, as_json)
+         wait, as_json, tasks=(_INGEST.format("factors"), *(_RECALC if recalculate else ())),
+         timeout=timeout)
 
 
 @ingest_app.command("data-entries")
-def ingest_entries(file: Path, module: Annotated[str, typer.Option("--module", "-m")],
-                   year: YearOpt, det: Annotated[str | None, typer.Option("--det", "-d")] = None,
-                   wait: WaitOpt = False, as_json: JsonFlag = False) -> None:
+def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
+                   wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
+                   as_json: JsonFlag = False) -> None:
     """Replace the year's CSV entries of the type(s), then recalculate and aggregate."""
     from carbon_tasks.operations import start_upload
 
     m, d = _module_det(module, det)
     content = _read(file)
     _run(lambda: start_upload("data-entries", content, filename=file.name, module=m, det=d,
-                              year=year, created_by="cli"), wait, as_json)
+                              year=year, created_by="cli"), wait, as_json,
+         tasks=(_INGEST.format("data_entries"), *_RECALC), timeout=timeout)
 
 
 @ingest_app.command("units")
-def ingest_units(file: Path, year: YearOpt, wait: WaitOpt = False,
+def ingest_units(file: Path, year: YearOpt, wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
                  as_json: JsonFlag = False) -> None:
     """Create units and their report (with its 8 modules) for the year."""
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
     _run(lambda: start_upload("units", content, filename=file.name, year=year,
-                              created_by="cli"), wait, as_json)
+                              created_by="cli"), wait, as_json,
+         tasks=(_INGEST.format("units"),), timeout=timeout)
 
 
 @ingest_app.command("reference")
 def ingest_reference(kind: ReferenceKind, file: Path, wait: WaitOpt = False,
-                     as_json: JsonFlag = False) -> None:
+                     timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
     """Upload stations, building rooms or exchange rates."""
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
     _run(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli"),
-         wait, as_json)
+         wait, as_json, tasks=(_INGEST.format("reference"),), timeout=timeout)
 
 
 @cli.command("recalc")
-def recalc(module: str, det: Annotated[str | None, typer.Argument()] = None, *,
-           year: YearOpt, all_types: Annotated[bool, typer.Option(
+def recalc(module: Annotated[str, typer.Argument(help=_MODULE_HELP, show_default=False)],
+           det: Annotated[str | None, typer.Argument(help=_DET_HELP, show_default=False)] = None,
+           *, year: YearOpt, all_types: Annotated[bool, typer.Option(
                "--all", help="Every type of the module, not only the stale ones.")] = False,
-           wait: WaitOpt = False, as_json: JsonFlag = False) -> None:
+           wait: WaitOpt = False, timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
     """Recalculate one data entry type, or a module's stale types (`--all`: every type)."""
     from carbon_tasks import operations as ops
 
     m, d = _module_det(module, det)
     if d is not None:
         _run(lambda: ops.trigger_recalculation(module=m, det=d, year=year, created_by="cli"),
-             wait, as_json)
+             wait, as_json, tasks=_RECALC, timeout=timeout)
     else:
         _run(lambda: ops.trigger_module_recalculation(module=m, year=year,
                                                       only_stale=not all_types,
-                                                      created_by="cli"), wait, as_json)
-
-
-@cli.command("status")
-def status(year: YearOpt, as_json: JsonFlag = False) -> None:
-    """Which modules and data entry types need recalculation for a year."""
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.status import recalculation_status
-    from carbon_tasks.embedded import ensure_schema
-
-    ensure_schema()
-    with session_scope() as s:
-        rows = recalculation_status(s, year)
-    if as_json:
-        json_out(rows)
-        return
-    if not rows:
-        console.print(f"No factor or data uploads for {year} yet.")
-        return
-    t = Table(title=f"Recalculation status {year}")
-    for col in ("module", "type", "stale", "in progress", "last input job", "last recalc job"):
-        t.add_column(col)
-    for m in rows:
-        for d in m["data_entry_types"]:
-            t.add_row(m["module_name"], d["data_entry_type_name"],
-                      "[red]yes[/]" if d["needs_recalculation"] else "[green]no[/]",
-                      "yes" if d["recalculation_in_progress"] else "",
-                      f"{d['last_input_job_id']} {d['last_input_job_type']}"
-                      f" {d['last_input_job_result']}",
-                      f"{d['last_recalculation_job_id'] or '-'}"
-                      f" {d['last_recalculation_job_result'] or ''}")
-    console.print(t)
-
-
-@cli.command("jobs")
-def jobs(pipeline: Annotated[str | None, typer.Option("--pipeline", "-p")] = None,
-         state: Annotated[str | None, typer.Option("--state")] = None,
-         limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-         as_json: JsonFlag = False) -> None:
-    """The most recent jobs (newest first)."""
-    import uuid
-
-    from sqlalchemy import select
-
-    from carbon_domain.db.models import DataIngestionJob as Job
-    from carbon_domain.db.session import session_scope
-    from carbon_tasks.embedded import ensure_schema
-
-    ensure_schema()
-    q = select(Job).order_by(Job.id.desc()).limit(limit)
-    if pipeline:
-        try:
-            q = q.where(Job.pipeline_id == uuid.UUID(pipeline))
-        except ValueError:
-            error(f"not a pipeline id: {pipeline!r}")
-    if state:
-        from carbon_domain.db.enums import JobState
-        if state.upper() not in JobState.__members__:
-            error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
-        q = q.where(Job.state == state.upper())
-    from carbon_domain.services.queries import job_dict
-
-    with session_scope() as s:
-        rows = [job_dict(j) for j in s.scalars(q)]
-    if as_json:
-        json_out(rows)
-        return
-    t = Table(title="Jobs")
-    for col in ("id", "type", "module", "det", "year", "state", "result", "progress", "message"):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(str(r["id"]), r["job_type"], str(r["module_type_id"] or ""),
-                  str(r["data_entry_type_id"] or ""), str(r["year"] or ""), r["state"],
-                  r["result"] or "", f"{r['progress']['done']}/{r['progress']['total']}",
-                  (r["status_message"] or "")[:80])
-    console.print(t)
-
-
-@cli.command("pipelines")
-def pipelines(status_filter: Annotated[str | None, typer.Option("--status")] = None,
-              limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-              as_json: JsonFlag = False) -> None:
-    """The most recent pipelines (newest first)."""
-    from sqlalchemy import select
-
-    from carbon_domain.db.models import Pipeline
-    from carbon_domain.db.session import session_scope
-    from carbon_tasks.embedded import ensure_schema
-
-    ensure_schema()
-    q = select(Pipeline).order_by(Pipeline.created_at.desc()).limit(limit)
-    if status_filter:
-        from carbon_domain.db.enums import PipelineStatus
-        if status_filter.upper() not in PipelineStatus.__members__:
-            error(f"unknown pipeline status {status_filter!r};"
-                  f" expected one of {', '.join(PipelineStatus)}")
-        q = q.where(Pipeline.status == status_filter.upper())
-    with session_scope() as s:
-        rows = [{"id": str(p.id), "kind": p.kind, "status": p.status,
-                 "module_type_id": p.module_type_id, "year": p.year, "jobs": p.job_count,
-                 "errors": p.error_count, "created_by": p.created_by,
-                 "created_at": p.created_at, "finished_at": p.finished_at,
-                 "last_error": p.last_error} for p in s.scalars(q)]
-    if as_json:
-        json_out(rows)
-        return
-    t = Table(title="Pipelines")
-    for col in ("id", "kind", "status", "module", "year", "jobs", "errors", "created"):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(r["id"], r["kind"], r["status"], str(r["module_type_id"] or ""),
-                  str(r["year"] or ""), str(r["jobs"]), str(r["errors"]),
-                  f"{r['created_at']:%Y-%m-%d %H:%M:%S}")
-    console.print(t)
-
-
-@cli.command("wait")
-def wait(pipeline: str, timeout: Annotated[float, typer.Option(min=1)] = 3600,
-         as_json: JsonFlag = False) -> None:
-    """Follow a pipeline until it ends; exit 2 if it FAILED or was ABORTED."""
-    import uuid
-
-    from carbon_api.cli.follow import follow
-
-    try:
-        uuid.UUID(pipeline)
-    except ValueError:
-        error(f"not a pipeline id: {pipeline!r}")
-    try:
-        final = follow(pipeline, timeout=timeout, quiet=as_json)
-    except TimeoutError as exc:
-        error(str(exc))
-    if as_json:
-        json_out({"pipeline_id": pipeline, "status": final})
-    else:
-        console.print(f"pipeline {pipeline}: {final}")
-    if final in ("FAILED", "ABORTED"):
-        raise typer.Exit(2)
-
-
-@cli.command("abort")
-def abort(pipeline: str, as_json: JsonFlag = False) -> None:
-    """Abort a pipeline: finish its active jobs as ERROR and revoke outstanding tasks."""
-    import uuid
-
-    from carbon_tasks.operations import abort_pipeline
-
-    try:
-        uuid.UUID(pipeline)
-    except ValueError:
-        error(f"not a pipeline id: {pipeline!r}")
-    try:
-        out = abort_pipeline(pipeline, "cli")
-    except LookupError as exc:
-        error(str(exc))
-    if as_json:
-        json_out(out)
-    else:
-        info(f"aborted {len(out['aborted_job_ids'])} jobs of pipeline {pipeline}")
+                                                      created_by="cli"),
+             wait, as_json, tasks=_RECALC, timeout=timeout)
 
 
 @cli.command("reconcile")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse
 
 from carbon_api import sse
@@ -15,6 +17,7 @@ from carbon_api.schemas import AbortResult, JobOut, PipelineDetail, PipelinePage
 from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import queries
+from carbon_domain.services.pipeline_console import PipelineFilters
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])
@@ -69,15 +72,39 @@ def list_pipelines(
     year: OptionalYear = None,
     kind: Annotated[JobType | None, Query(description="What started it (the first job's "
                                                       "type).")] = None,
+    has_errors: Annotated[bool | None, Query(
+        description="true: a job of its own finished as ERROR; false: none did.")] = None,
+    created_after: Annotated[datetime | None, Query(
+        description="Created at or after (ISO 8601; without an offset: UTC).")] = None,
+    created_before: Annotated[datetime | None, Query(
+        description="Created before (ISO 8601; without an offset: UTC).")] = None,
+    created_by: Annotated[str | None, Query(min_length=1, max_length=128,
+                                            description="Exact author name.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Pipelines, newest first, filtered and paged: `{items, total, limit, offset}`."""
+    """Pipelines, newest first, filtered and paged: `{items, total, limit, offset,
+    counts_by_status}`; each item with its phases, duration and message.
+    `counts_by_status` covers the whole filtered result, not just the page."""
+    after, before = _utc(created_after), _utc(created_before)
+    if after is not None and before is not None and after > before:
+        raise RequestValidationError([{
+            "type": "value_error", "loc": ("query", "created_after"),
+            "input": after.isoformat(),
+            "msg": f"created_after ({after.isoformat()}) is later than created_before "
+                   f"({before.isoformat()})"}])
+    filters = PipelineFilters(
+        status=status, kind=kind, module_type_id=module_type_id.value if module_type_id
+        else None, year=year, has_errors=has_errors, created_after=after,
+        created_before=before, created_by=created_by)
     with session_scope() as s:
-        items, total = queries.list_pipelines(
-            s, status=status, module_type_id=module_type_id.value if module_type_id else None,
-            year=year, kind=kind, limit=limit, offset=offset)
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+        page = queries.pipeline_page(s, filters, limit=limit, offset=offset)
+    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset,
+            "counts_by_status": page.counts_by_status}
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 @router.get("/pipelines/{pipeline_id}", response_model=PipelineDetail,

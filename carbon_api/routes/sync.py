@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -19,9 +20,9 @@ from carbon_api.deps import (
     check_det_in_module)
 from carbon_api.errors import R400, READ, UPLOAD, WRITE, ApiError
 from carbon_api.logging import bind
-from carbon_api.schemas import Accepted, ModuleRecalculationStatus
+from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.status import recalculation_status
+from carbon_domain.services.status import recalculation_preview, recalculation_status
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])
@@ -140,12 +141,22 @@ def recalculate_module(who: Operator, module_type_id: ModulePath, year: Year,
 
 @router.get("/recalculation-status", response_model=list[ModuleRecalculationStatus],
             responses=READ)
-def status(_: Viewer, year: Year) -> list[ModuleRecalculationStatus]:
-    """Per module with input data for `year`: `needs_recalculation` (any of its types), and
-    per data entry type: `needs_recalculation`, `recalculation_in_progress`, the last input
-    job (factor or data upload) and the last recalculation job with their results."""
+def status(_: Viewer, year: Year) -> list[dict[str, Any]]:
+    """Per module with input data for `year`: `needs_recalculation` (any of its types), its
+    totals (`totals_kg`, `totals_t`), `computed_at` and `aggregation_in_progress`; per data
+    entry type: `needs_recalculation` with its `stale_reason`, `recalculation_in_progress`
+    (with the active job and pipeline), the last input job and the last recalculation,
+    `entry_count`, `entries_without_factor` and `incomplete` with its reasons."""
     with session_scope() as s:
-        modules = recalculation_status(s, year)
-    return [ModuleRecalculationStatus(**{**m, "data_entry_types": [
-        {**t, "module_type_id": m["module_type_id"], "year": year}
-        for t in m["data_entry_types"]]}) for m in modules]
+        return recalculation_status(s, year)
+
+
+@router.get("/recalculation-preview/{module_type_id}", response_model=RecalculationPreview,
+            responses=READ)
+def preview(_: Viewer, module_type_id: ModulePath, year: Year) -> dict[str, Any]:
+    """What recalculating the module would do, per data entry type, before anything runs:
+    whether it is stale (and why) and how many entries it would recalculate."""
+    with session_scope() as s:
+        types = recalculation_preview(s, module_type_id.value, year)
+    return {"module_type_id": module_type_id.value, "year": year,
+            "data_entry_types": [asdict(t) for t in types]}

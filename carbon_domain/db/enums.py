@@ -61,13 +61,6 @@ TERMINAL_PIPELINE = (
 )
 
 
-class EntrySource(StrEnum):
-    csv = "csv"
-    api = "api"
-    manual = "manual"
-    seed = "seed"
-
-
 class Role(StrEnum):
     viewer = "viewer"
     operator = "operator"

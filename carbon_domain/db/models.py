@@ -135,7 +135,8 @@ class Factor(Base):
 
 class Pipeline(Base):
     __tablename__ = "pipelines"
-    __table_args__ = (Index("ix_pipelines_module_year", "module_type_id", "year"),)
+    __table_args__ = (Index("ix_pipelines_module_year", "module_type_id", "year"),
+                      Index("ix_pipelines_created_at", "created_at"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="RUNNING", index=True)
@@ -184,6 +185,9 @@ class DataIngestionJob(Base):
         # The outbox scan and the staleness query both filter on these.
         Index("ix_jobs_state", "state", "job_type"),
         Index("ix_jobs_status_lookup", "year", "module_type_id", "target_type"),
+        # The staleness probes: "last job of this kind for (year, module, type)" is one
+        # backward scan of this index (services/status_probes.py), whatever the history.
+        Index("ix_jobs_combo", "year", "job_type", "module_type_id", "data_entry_type_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -61,7 +61,3 @@ def days_of(year: int) -> list[str]:
     start = date(year, 1, 1)
     n = (date(year + 1, 1, 1) - start).days
     return [(start + timedelta(days=i)).isoformat() for i in range(n)]
-
-
-def money(x: float) -> str:
-    return f"{x:.2f}"

@@ -3,78 +3,310 @@
 For a (module, data entry type, year) the last input job is the highest-id FINISHED,
 non-ERROR job that changed its inputs (factor upload for that type or its whole module,
 data entry upload for that type or its whole module). It needs recalculation while no
-FINISHED, non-ERROR recalculation covers it.
+FINISHED, non-ERROR recalculation covers it: one with a higher id, or the one that was
+still waiting when the input arrived and recorded ``meta.covers_input_job_id``.
+
+Everything is read with index probes and grouped queries (status_probes.py,
+completeness.py); no job's meta is loaded except the per-type stats of recalculations.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
-from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import CarbonReport, CarbonReportModule
+from carbon_domain.services.completeness import completeness, entry_counts
+from carbon_domain.services.status_probes import (
+    ComboIds, JobBrief, combo_ids, covering_recalcs, job_briefs)
 
-_INPUT_TYPES = (JobType.factor_ingest, JobType.csv_ingest)
+_LABEL = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload"}
 
 
-def recalculation_status(session: Session, year: int) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Job.id, Job.job_type, Job.module_type_id, Job.data_entry_type_id, Job.state,
-               Job.result, Job.meta)
-        .where(Job.year == year,
-               or_(Job.job_type.in_(_INPUT_TYPES), Job.job_type == JobType.emission_recalc))
-        .order_by(Job.id)
-    ).all()
-    out: list[dict[str, Any]] = []
-    for module in ModuleType:
-        types = []
-        for det in MODULE_DATA_ENTRY_TYPES[module]:
-            entry = _type_status(rows, module.value, det.value)
-            if entry is not None:
-                types.append(entry)
-        if types:
-            out.append({
-                "module_type_id": module.value, "module_name": module.name, "year": year,
-                "needs_recalculation": any(t["needs_recalculation"] for t in types),
-                "recalculation_in_progress": any(t["recalculation_in_progress"] for t in types),
-                "data_entry_types": types,
-            })
+@dataclass(slots=True)
+class InputJobRef:
+    id: int
+    kind: str  # factor_ingest | csv_ingest
+    label: str  # "factor upload" | "data entry upload"
+    result: str | None
+    created_at: datetime | None
+    created_by: str | None
+    pipeline_id: str | None
+    module_wide: bool  # uploaded for the whole module rather than this type
+
+
+@dataclass(slots=True)
+class RecalculationRef:
+    id: int
+    state: str
+    result: str | None
+    status_message: str | None
+    finished_at: datetime | None
+    pipeline_id: str | None
+
+
+@dataclass(slots=True)
+class TypeStatus:
+    module_type_id: int
+    data_entry_type_id: int
+    data_entry_type_name: str
+    year: int
+    needs_recalculation: bool
+    recalculation_in_progress: bool
+    last_input_job_id: int
+    last_input_job_type: str
+    last_input_job_result: str | None
+    last_recalculation_job_id: int | None
+    last_recalculation_job_result: str | None
+    stale_reason: str | None
+    last_input_job: InputJobRef
+    last_recalculation: RecalculationRef | None  # the last FINISHED one, any result
+    last_successful_recalculation_job_id: int | None
+    active_recalculation_job_id: int | None
+    active_pipeline_id: str | None
+    entry_count: int
+    # From the last good recalculation's stats (None before the first one).
+    entries_without_factor: int | None
+    entries_with_errors: int | None
+    live_factor_count: int
+    incomplete: bool
+    incomplete_reasons: list[str]
+
+
+@dataclass(slots=True)
+class Totals:
+    scope1: float = 0.0
+    scope2: float = 0.0
+    scope3: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(slots=True)
+class ModuleStatus:
+    module_type_id: int
+    module_name: str
+    year: int
+    needs_recalculation: bool
+    recalculation_in_progress: bool
+    data_entry_types: list[TypeStatus]
+    totals_kg: Totals = field(default_factory=Totals)
+    totals_t: Totals = field(default_factory=Totals)  # t CO2-eq, what the console shows
+    computed_at: datetime | None = None  # latest stats computed_at over the year's reports
+    aggregation_in_progress: bool = False  # "stats are being recalculated"
+    active_aggregation_job_id: int | None = None
+    incomplete: bool = False
+
+
+@dataclass(slots=True)
+class TypePreview:
+    data_entry_type_id: int
+    data_entry_type_name: str
+    entry_count: int
+    entries_to_recalculate: int
+    needs_recalculation: bool
+    stale_reason: str | None
+    recalculation_in_progress: bool
+    active_recalculation_job_id: int | None
+
+
+@dataclass(slots=True)
+class _Core:
+    combo: ComboIds
+    module_combo: ComboIds
+    input_id: int
+    covering_id: int | None  # a recalculation that covers the last input, if any
+
+    @property
+    def needs(self) -> bool:
+        return self.covering_id is None
+
+    @property
+    def det(self) -> int:
+        assert self.combo.det is not None  # module rows (det None) never become cores
+        return self.combo.det
+
+
+def _cores(session: Session, year: int, modules: list[int] | None) -> list[_Core]:
+    combos = combo_ids(session, year, modules)
+    by_module = {c.module: c for c in combos if c.det is None}
+    out: list[_Core] = []
+    order = {d.value: i for dets in MODULE_DATA_ENTRY_TYPES.values() for i, d in enumerate(dets)}
+    pairs = [(combo, combo.det) for combo in combos if combo.det is not None]
+    for combo, _ in sorted(pairs, key=lambda p: (p[0].module, order[p[1]])):
+        mc = by_module[combo.module]
+        inputs = [i for i in (combo.factor_input, combo.data_input, mc.factor_input,
+                              mc.data_input) if i]
+        if not inputs:
+            continue
+        last = max(inputs)
+        good = combo.good_recalc
+        out.append(_Core(combo, mc, last, good if good and good > last else None))
+    # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
+    maybe = [(core.combo.module, core.det, core.input_id) for core in out
+             if core.covering_id is None and core.combo.good_recalc]
+    found = covering_recalcs(session, year, maybe)
+    for core in out:
+        if core.covering_id is None:
+            core.covering_id = found.get((core.combo.module, core.det))
     return out
 
 
-def _type_status(rows: list[Any], module: int, det: int) -> dict[str, Any] | None:
-    inputs = [r for r in rows if r.job_type in _INPUT_TYPES and r.module_type_id == module
-              and r.data_entry_type_id in (det, None)
-              and r.state == JobState.FINISHED and r.result != JobResult.ERROR]
-    if not inputs:
-        return None
-    last_input = inputs[-1]
-    recalcs = [r for r in rows if r.job_type == JobType.emission_recalc
-               and r.module_type_id == module and r.data_entry_type_id == det]
-    finished = [r for r in recalcs if r.state == JobState.FINISHED]
-    good = [r for r in finished if r.result != JobResult.ERROR]
-    covered = any(max(r.id, int((r.meta or {}).get("covers_input_job_id") or 0)) > last_input.id
-                  for r in good)
-    last_recalc = finished[-1] if finished else None
-    return {
-        "data_entry_type_id": det,
-        "data_entry_type_name": DataEntryType(det).name,
-        "needs_recalculation": not covered,
-        "recalculation_in_progress": any(r.state in ACTIVE_STATES for r in recalcs),
-        "last_input_job_id": last_input.id,
-        "last_input_job_type": last_input.job_type,
-        "last_input_job_result": last_input.result,
-        "last_recalculation_job_id": last_recalc.id if last_recalc else None,
-        "last_recalculation_job_result": last_recalc.result if last_recalc else None,
-    }
-
-
 def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
-    for m in recalculation_status(session, year):
-        if m["module_type_id"] == module_type_id:
-            return [t["data_entry_type_id"] for t in m["data_entry_types"]
-                    if t["needs_recalculation"]]
-    return []
+    """The module's data entry types that need recalculation (what "only stale" runs)."""
+    return [c.det for c in _cores(session, year, [module_type_id]) if c.needs]
+
+
+def year_status(session: Session, year: int) -> list[ModuleStatus]:
+    """Per module with factor or data uploads for ``year``: its types' status, totals and
+    in-progress markers (typed; ``recalculation_status`` is the same as plain dicts)."""
+    cores = _cores(session, year, None)
+    if not cores:
+        return []
+    ids: set[int] = set()
+    for c in cores:
+        ids.update(i for i in (c.input_id, c.combo.finished_recalc, c.combo.good_recalc,
+                               c.combo.active_recalc) if i)
+    briefs = job_briefs(session, ids)
+    comp = completeness(session, year, [c.det for c in cores])
+    totals = _module_totals(session, year)
+    out: list[ModuleStatus] = []
+    for module in ModuleType:
+        mine = [c for c in cores if c.combo.module == module.value]
+        if not mine:
+            continue
+        types = [_type_status(c, year, briefs, comp[c.det]) for c in mine]
+        mc = mine[0].module_combo
+        kg, computed_at = totals.get(module.value, (Totals(), None))
+        recalculating = any(t.recalculation_in_progress for t in types)
+        out.append(ModuleStatus(
+            module_type_id=module.value, module_name=module.name, year=year,
+            needs_recalculation=any(t.needs_recalculation for t in types),
+            recalculation_in_progress=recalculating, data_entry_types=types,
+            totals_kg=kg, totals_t=Totals(*(v / 1000.0 for v in asdict(kg).values())),
+            computed_at=computed_at,
+            aggregation_in_progress=bool(recalculating or mc.active_aggregation
+                                         or mc.active_module_recalc),
+            active_aggregation_job_id=mc.active_aggregation,
+            incomplete=any(t.incomplete for t in types)))
+    return out
+
+
+def recalculation_status(session: Session, year: int) -> list[dict[str, Any]]:
+    """``year_status`` as plain dicts (the API, the CLI's ``--json`` and older callers)."""
+    return [asdict(m) for m in year_status(session, year)]
+
+
+def recalculation_preview(session: Session, module_type_id: int, year: int
+                          ) -> list[TypePreview]:
+    """What recalculating the module would touch, per data entry type (every type of the
+    module, stale or not): the entries it would recalculate (today: all of the type's
+    entries of the year; an incremental recalculation may refine this)."""
+    module = ModuleType(module_type_id)
+    dets = [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
+    cores = {c.det: c for c in _cores(session, year, [module.value])}
+    counts = entry_counts(session, year, dets)
+    briefs = job_briefs(session, {i for c in cores.values() for i in (
+        c.input_id, c.combo.good_recalc, c.combo.finished_recalc) if i})
+    out = []
+    for det in dets:
+        c = cores.get(det)
+        n = counts.get(det, 0)
+        out.append(TypePreview(
+            data_entry_type_id=det, data_entry_type_name=DataEntryType(det).name,
+            entry_count=n, entries_to_recalculate=n,
+            needs_recalculation=bool(c and c.needs),
+            stale_reason=_stale_reason(c, briefs) if c else None,
+            recalculation_in_progress=bool(c and c.combo.active_recalc),
+            active_recalculation_job_id=c.combo.active_recalc if c else None))
+    return out
+
+
+def _type_status(c: _Core, year: int, briefs: dict[int, JobBrief], comp: Any) -> TypeStatus:
+    det = c.det
+    last_in = briefs[c.input_id]
+    fin = briefs.get(c.combo.finished_recalc or 0)
+    good = briefs.get(c.combo.good_recalc or 0)
+    active = briefs.get(c.combo.active_recalc or 0)
+    stats = (good.recalculation if good else None) or {}
+    return TypeStatus(
+        module_type_id=c.combo.module, data_entry_type_id=det,
+        data_entry_type_name=DataEntryType(det).name, year=year,
+        needs_recalculation=c.needs, recalculation_in_progress=active is not None,
+        last_input_job_id=last_in.id, last_input_job_type=last_in.job_type,
+        last_input_job_result=last_in.result,
+        last_recalculation_job_id=fin.id if fin else None,
+        last_recalculation_job_result=fin.result if fin else None,
+        stale_reason=_stale_reason(c, briefs),
+        last_input_job=InputJobRef(
+            last_in.id, last_in.job_type, _LABEL.get(last_in.job_type, last_in.job_type),
+            last_in.result, last_in.created_at, last_in.created_by, _str(last_in.pipeline_id),
+            module_wide=last_in.id in (c.module_combo.factor_input, c.module_combo.data_input)),
+        last_recalculation=RecalculationRef(
+            fin.id, fin.state, fin.result, fin.status_message, fin.finished_at,
+            _str(fin.pipeline_id)) if fin else None,
+        last_successful_recalculation_job_id=good.id if good else None,
+        active_recalculation_job_id=active.id if active else None,
+        active_pipeline_id=_str(active.pipeline_id) if active else None,
+        entry_count=comp.entry_count,
+        entries_without_factor=_int(stats.get("missing_factors")) if good else None,
+        entries_with_errors=_int(stats.get("errors")) if good else None,
+        live_factor_count=comp.live_factor_count,
+        incomplete=comp.incomplete, incomplete_reasons=list(comp.reasons))
+
+
+def _stale_reason(c: _Core, briefs: dict[int, JobBrief]) -> str | None:
+    """Why the type needs recalculation, in the words an operator uses."""
+    if not c.needs:
+        return None
+    src = briefs.get(c.input_id)
+    if src is None:
+        return f"input job #{c.input_id} is newer than the last recalculation"
+    when = f" of {src.created_at:%Y-%m-%d %H:%M}" if src.created_at else ""
+    who = f" by {src.created_by}" if src.created_by else ""
+    upload = f"{_LABEL.get(src.job_type, src.job_type)} #{src.id}{when}{who}"
+    fin = briefs.get(c.combo.finished_recalc or 0)
+    if fin is not None and fin.id > src.id:  # the newest recalculation failed
+        why = f": {fin.status_message}" if fin.status_message else ""
+        return f"recalculation #{fin.id} failed after {upload}{why}"
+    good = briefs.get(c.combo.good_recalc or 0)
+    if good is None:
+        return f"never recalculated since {upload}"
+    return f"{upload} is newer than recalculation #{good.id}"
+
+
+def _module_totals(session: Session, year: int
+                   ) -> dict[int, tuple[Totals, datetime | None]]:
+    """Sum of carbon_report_modules.stats over the year's reports, per module (kg)."""
+    s = CarbonReportModule.stats
+    rows = session.execute(
+        select(CarbonReportModule.module_type_id,
+               *[func.coalesce(func.sum(s[k].as_float()), 0.0)
+                 for k in ("scope1", "scope2", "scope3", "total")],
+               func.max(s["computed_at"].as_string()))
+        .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
+        .where(CarbonReport.year == year)
+        .group_by(CarbonReportModule.module_type_id))
+    return {int(m): (Totals(float(a), float(b), float(c), float(t)), _parse(at))
+            for m, a, b, c, t, at in rows}
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None else None

@@ -54,6 +54,7 @@ ROUTES = [
     Route("POST", "/v1/sync/recalculate-emissions/4", {"year": 2025, "only_stale": "true"},
           True, False, 403, 400),
     Route("GET", "/v1/sync/recalculation-status", {"year": 2025}),
+    Route("GET", "/v1/sync/recalculation-preview/4", {"year": 2025}),
     Route("GET", "/v1/sync/jobs/999999", viewer=404, operator=404),
     Route("GET", "/v1/sync/jobs/999999/stream", viewer=404, operator=404),
     Route("GET", "/v1/sync/pipelines"),
@@ -63,6 +64,7 @@ ROUTES = [
     Route("GET", "/v1/reports", {"year": 2025}),
     Route("GET", "/v1/reports/999999/modules/4/stats", viewer=404, operator=404),
     Route("GET", "/v1/workers"),
+    Route("GET", "/v1/workers/overview"),
 ]
 IDS = [f"{r.method} {r.path}" for r in ROUTES]
 

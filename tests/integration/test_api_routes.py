@@ -115,12 +115,21 @@ def test_recalculation_status_keys(api: TestClient, tokens: Tokens,
     (module,) = api.get("/v1/sync/recalculation-status", params={"year": 2025},
                         headers=tokens.view).json()
     assert set(module) == {"module_type_id", "module_name", "year", "needs_recalculation",
-                           "recalculation_in_progress", "data_entry_types"}
+                           "recalculation_in_progress", "data_entry_types",
+                           # additive (issue 15): totals, stats date, in-progress marker
+                           "totals_kg", "totals_t", "computed_at", "aggregation_in_progress",
+                           "active_aggregation_job_id", "incomplete"}
     (it,) = module["data_entry_types"]
     assert set(it) == {"module_type_id", "data_entry_type_id", "data_entry_type_name", "year",
                        "needs_recalculation", "recalculation_in_progress",
                        "last_input_job_id", "last_input_job_type", "last_input_job_result",
-                       "last_recalculation_job_id", "last_recalculation_job_result"}
+                       "last_recalculation_job_id", "last_recalculation_job_result",
+                       # additive (issue 15): reasons, refs, counts, completeness
+                       "stale_reason", "last_input_job", "last_recalculation",
+                       "last_successful_recalculation_job_id", "active_recalculation_job_id",
+                       "active_pipeline_id", "entry_count", "entries_without_factor",
+                       "entries_with_errors", "live_factor_count", "incomplete",
+                       "incomplete_reasons"}
     assert (it["data_entry_type_id"], it["needs_recalculation"],
             it["last_input_job_type"], it["last_recalculation_job_result"]) == (
         11, False, "csv_ingest", "SUCCESS")
@@ -241,7 +250,8 @@ def test_abort(api: TestClient, tokens: Tokens) -> None:
 def test_workers_lists_the_test_worker(api: TestClient, tokens: Tokens) -> None:
     workers = api.get("/v1/workers", headers=tokens.view).json()
     assert len(workers) >= 1
-    assert all(set(w) == {"name", "active_tasks", "tasks"} for w in workers)
+    assert all(set(w) == {"name", "active_tasks", "tasks", "version", "pid", "queues",
+                          "uptime_seconds", "answered_at"} for w in workers)
     assert all(w["active_tasks"] == len(w["tasks"]) for w in workers)
 
 

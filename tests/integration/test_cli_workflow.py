@@ -314,7 +314,7 @@ class TestJobsAndPipelines:
         assert len(ok_json("jobs", "--state", "finished", "--limit", "1000")) == finished
         assert ok_json("jobs", "--state", "running") == []
         table = ok("jobs", "-p", pid).stdout  # an 80-column table: short cells stay whole
-        assert "Jobs" in table and f"│ {out['job_id']} " in table and "SUCCESS" in table
+        assert "Jobs" in table and f"\n{out['job_id']} " in table and "SUCCESS" in table
 
         pipelines = ok_json("pipelines")
         assert len(pipelines) == count(Pipeline) == 4  # units, factors, entries, recalc

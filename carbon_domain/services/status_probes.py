@@ -1,0 +1,142 @@
+"""The job-history side of the staleness status: a few index probes per (module, type, year).
+
+Each probe is ``SELECT id … ORDER BY id DESC LIMIT 1`` on ``ix_jobs_combo`` (year, job_type,
+module, type, id), so the cost depends on the number of (module, type) combos (31), not on
+the number of jobs in the year: with 100,000 historical jobs the whole read stays a few ms
+(``python -m bench.status_read``), where loading every job with its meta took 6.7-7.0 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.models import DataIngestionJob as Job
+
+INPUT_TYPES = (JobType.factor_ingest, JobType.csv_ingest)
+_GOOD = and_(Job.state == JobState.FINISHED, func.coalesce(Job.result, "") != JobResult.ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class ComboIds:
+    """Job ids of one (module, type) or, with ``det`` None, of the module as a whole."""
+
+    module: int
+    det: int | None
+    factor_input: int | None  # last good factor upload of exactly this scope
+    data_input: int | None  # last good data entry upload of exactly this scope
+    good_recalc: int | None = None  # last FINISHED, non-ERROR recalculation
+    finished_recalc: int | None = None  # last FINISHED recalculation, any result
+    active_recalc: int | None = None  # the active one (at most one: uq_emission_recalc_active)
+    active_aggregation: int | None = None  # module rows only
+    active_module_recalc: int | None = None  # module rows only
+
+
+@dataclass(frozen=True, slots=True)
+class JobBrief:
+    """The columns the status shows of a job; never its meta (row errors can be large)."""
+
+    id: int
+    job_type: str
+    state: str
+    result: str | None
+    status_message: str | None
+    pipeline_id: Any
+    created_by: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    recalculation: dict[str, Any] | None  # meta.recalculation of a recalculation job
+
+
+def _latest(year: int, job_type: str, module: Any, det: Any, *conds: Any) -> Any:
+    det_cond = Job.data_entry_type_id.is_(None) if det is None else Job.data_entry_type_id == det
+    return (select(Job.id)
+            .where(Job.year == year, Job.job_type == job_type, Job.module_type_id == module,
+                   det_cond, *conds)
+            .order_by(Job.id.desc()).limit(1).scalar_subquery())
+
+
+def _active(year: int, job_type: str, module: Any, det: Any) -> Any:
+    # max() instead of ORDER BY id LIMIT 1: with no active job the backward scan of
+    # ix_jobs_combo would visit the whole history; this lets the planner take the partial
+    # unique indexes (uq_emission_recalc_active, uq_aggregation_active) or ix_jobs_state,
+    # which only hold the few active rows.
+    det_cond = Job.data_entry_type_id.is_(None) if det is None else Job.data_entry_type_id == det
+    return (select(func.max(Job.id))
+            .where(Job.year == year, Job.job_type == job_type, Job.module_type_id == module,
+                   det_cond, Job.state.in_([s.value for s in ACTIVE_STATES]))
+            .scalar_subquery())
+
+
+def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> list[ComboIds]:
+    """Two statements: probes per module (det NULL) and per (module, type).
+
+    The (module, type) pairs are a small derived table and the probes correlated
+    subqueries over it, so PostgreSQL plans each probe once (planning 150 separate probes
+    cost ~40 ms, more than running them).
+    """
+    wanted = [m for m in ModuleType if modules is None or m.value in modules]
+    if not wanted:
+        return []
+    mods = union_all(*[select(literal(m.value, Integer).label("m")) for m in wanted]).cte("mods")
+    pairs = union_all(*[
+        select(literal(m.value, Integer).label("m"), literal(d.value, Integer).label("d"))
+        for m in wanted for d in MODULE_DATA_ENTRY_TYPES[m]]).cte("pairs")
+    module_rows = session.execute(select(
+        mods.c.m, _latest(year, JobType.factor_ingest, mods.c.m, None, _GOOD),
+        _latest(year, JobType.csv_ingest, mods.c.m, None, _GOOD),
+        _active(year, JobType.aggregation, mods.c.m, None),
+        _active(year, JobType.module_emission_recalc, mods.c.m, None)))
+    out = [ComboIds(m, None, f, c, active_aggregation=a, active_module_recalc=r)
+           for m, f, c, a, r in module_rows]
+    m, d = pairs.c.m, pairs.c.d
+    type_rows = session.execute(select(
+        m, d, _latest(year, JobType.factor_ingest, m, d, _GOOD),
+        _latest(year, JobType.csv_ingest, m, d, _GOOD),
+        _latest(year, JobType.emission_recalc, m, d, _GOOD),
+        _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
+        _active(year, JobType.emission_recalc, m, d)))
+    out += [ComboIds(*row) for row in type_rows]
+    return out
+
+
+def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, int]]
+                     ) -> dict[tuple[int, int], int]:
+    """For (module, type, input id) triples: the recalculation that was active when the
+    input arrived and promised to read it (``meta.covers_input_job_id``), if it finished
+    well; {(module, type): its id}.
+
+    Only one recalculation of a (module, type, year) is active at a time, so the one active
+    when the input arrived is the highest-id recalculation below it: one probe per triple,
+    all in one statement.
+    """
+    if not wanted:
+        return {}
+    src = union_all(*[select(literal(m, Integer).label("m"), literal(d, Integer).label("d"),
+                             literal(i, Integer).label("i")) for m, d, i in wanted]).cte("src")
+    below = (select(Job.id).where(
+        Job.year == year, Job.job_type == JobType.emission_recalc,
+        Job.module_type_id == src.c.m, Job.data_entry_type_id == src.c.d, Job.id < src.c.i)
+        .order_by(Job.id.desc()).limit(1).scalar_subquery())
+    prev = select(src.c.m, src.c.d, src.c.i, below.label("prev")).subquery()
+    rows = session.execute(
+        select(prev.c.m, prev.c.d, Job.id)
+        .join(Job, Job.id == prev.c.prev)
+        .where(_GOOD, Job.meta["covers_input_job_id"].as_integer() >= prev.c.i))
+    return {(int(m), int(d)): int(i) for m, d, i in rows}
+
+
+def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
+    if not ids:
+        return {}
+    rows = session.execute(select(
+        Job.id, Job.job_type, Job.state, Job.result, Job.status_message, Job.pipeline_id,
+        Job.created_by, Job.created_at, Job.finished_at, Job.meta["recalculation"],
+    ).where(Job.id.in_(sorted(ids))))
+    return {r[0]: JobBrief(*r) for r in rows}

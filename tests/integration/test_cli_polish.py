@@ -1,0 +1,302 @@
+"""What a new user of the ``carbon`` command meets (issue 13, item 7): no library warnings,
+listings that fit 80 columns without breaking words and show durations, one-line usage
+errors, valid choices in errors and help, `--wait` that says when nothing consumes the queue
+and gives up after `--timeout`, job counts from the job rows, and no planning message after
+an upload that cannot request a recalculation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery.signals import before_task_publish
+from typer.testing import CliRunner
+
+from carbon_api.cli import app
+from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import jobs as job_service
+from carbon_tasks import operations as ops
+
+from .helpers import UNITS_CSV, wait_pipeline
+from .test_cli_workflow import ENTRIES, YEAR, flat
+from .test_ops_cli import assert_one_line_error, child_env
+from .test_pipeline_guarantees import EQUIP_FACTORS, equip_entries, upload
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+DURATION = re.compile(r"\d+(\.\d)? s|\d+ m \d\d s|\d+ h \d\d m")
+
+
+@pytest.fixture
+def it_year(db: str, worker: Any) -> int:
+    """Units, equipment factors and 10 it entries for YEAR (as test_cli_workflow's)."""
+    upload("units", UNITS_CSV, year=YEAR)
+    upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=4, year=YEAR)
+    upload("data-entries", equip_entries(ENTRIES, "it", "Laptop", "Standard"), module=4,
+           det=11, year=YEAR)
+    return YEAR
+
+
+def carbon80(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "80"})
+
+
+def ok80(*args: Any) -> str:
+    result = carbon80(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    lines = result.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, result.stdout
+    return str(result.stdout)
+
+
+def words(text: str) -> set[str]:
+    return set(text.split())
+
+
+# ------------------------------------------------------------------------------- carbon demo
+
+def test_demo_prints_no_celery_warning(tmp_path: Path) -> None:
+    carbon = shutil.which("carbon", path=str(Path(sys.executable).parent)) or "carbon"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "COLUMNS": "80"}
+    proc = subprocess.run([carbon, "demo", "--units", "3", "--entries", "300"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "all types fresh" in out
+    assert "No hostname was supplied" not in out
+    assert "WARNING" not in out
+
+
+# -------------------------------------------------------------------------------- usage errors
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["recalc"], ["Missing argument", "carbon recalc --help"]),
+    (["recalc", "equipment", "-y", "abc"], ["'--year'", "carbon recalc --help"]),
+    (["jobs", "--bogus"], ["No such option: --bogus", "carbon jobs --help"]),
+    (["nope"], ["No such command 'nope'"]),
+    (["ingest", "factors", "f.csv", "-y", "2025"], ["Missing option '--module'"]),
+], ids=["missing-argument", "bad-int", "unknown-option", "unknown-command", "missing-option"])
+def test_usage_error_is_one_red_line(args: list[str], fragments: list[str]) -> None:
+    result = carbon80(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert_one_line_error(result.exit_code, result.stderr, *fragments)
+    assert "╭" not in result.stderr and "Usage:" not in result.stderr
+
+
+def test_a_group_without_a_command_still_shows_its_help() -> None:
+    result = carbon80("ingest")
+    assert "Usage: carbon ingest" in result.stdout + result.stderr
+    assert "factors" in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------- choices in errors / help
+
+def test_unknown_data_entry_type_lists_the_module_types() -> None:
+    result = carbon80("recalc", "equipment", "laptops", "-y", YEAR)
+    assert_one_line_error(result.exit_code, result.stderr, "unknown data entry type 'laptops'",
+                          "10=scientific, 11=it, 12=other")
+
+
+def test_type_of_another_module_lists_the_module_types(tmp_path: Path) -> None:
+    f = tmp_path / "f.csv"
+    f.write_text(EQUIP_FACTORS.format(ef="0.1"))
+    result = carbon80("ingest", "factors", f, "-m", "equipment", "-d", "plane", "-y", YEAR)
+    assert_one_line_error(result.exit_code, result.stderr,
+                          "data entry type 20 (plane) does not belong to module 4 (equipment)",
+                          "10=scientific, 11=it, 12=other")
+
+
+@pytest.mark.parametrize("command", [["recalc"], ["ingest", "factors"],
+                                     ["ingest", "data-entries"]])
+def test_help_lists_modules_and_types(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = flat(result.stdout)
+    for name in ("4=equipment", "11=it", "71=mice_and_fish_animal_facilities",
+                 "2=professional_travel", "20=plane"):
+        assert name in text, name
+
+
+# ----------------------------------------------------------------------------- 80 columns
+
+def test_listings_fit_80_columns_with_whole_words_and_durations(it_year: int) -> None:
+    js = runner.invoke(app, ["jobs", "--json"]).stdout
+    import json
+    jobs = json.loads(js)
+    assert jobs
+    table = ok80("jobs")
+    cells = words(table)
+    for j in jobs:
+        assert str(j["id"]) in cells
+        assert j["job_type"] in cells  # "emission_recalc", never "emission_r" + "ecalc"
+        assert j["result"] in cells  # "SUCCESS", never "FINISHE" + "D"
+    assert "took" in cells and len(DURATION.findall(table)) >= len(jobs)
+
+    pipelines = json.loads(runner.invoke(app, ["pipelines", "--json"]).stdout)
+    table = ok80("pipelines")
+    cells = words(table)
+    for p in pipelines:
+        assert p["id"][:8] in cells  # a short id, accepted by wait / abort / jobs -p
+        assert p["kind"] in cells and p["status"] in cells
+        assert p["duration"] and DURATION.fullmatch(p["duration"])
+    assert "took" in cells
+
+    table = ok80("status", "-y", YEAR)
+    assert {"equipment", "scientific", "it", "other"} <= words(table)
+
+
+def test_short_pipeline_ids_are_accepted(it_year: int) -> None:
+    import json
+    (latest, *_) = json.loads(runner.invoke(app, ["pipelines", "--json"]).stdout)
+    short = latest["id"][:8]
+    result = runner.invoke(app, ["wait", short, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"pipeline_id": latest["id"], "status": "SUCCESS"}
+    jobs = json.loads(runner.invoke(app, ["jobs", "-p", short, "--json"]).stdout)
+    assert {j["pipeline_id"] for j in jobs} == {latest["id"]}
+    result = carbon80("wait", "0000")
+    assert_one_line_error(result.exit_code, result.stderr, "no pipeline id starts with '0000'")
+
+
+def test_a_queued_pipeline_counts_its_job_rows(db: str) -> None:
+    """A pipeline whose job was committed but not yet run (the outbox) has 1 job, not 0."""
+    import json
+    with session_scope() as s:
+        p = job_service.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4,
+                                        year=YEAR, created_by="test")
+        job_service.create_job(s, pipeline_id=p.id, job_type=JobType.emission_recalc,
+                               target_type=TargetType.DATA_ENTRIES,
+                               ingestion_method=IngestionMethod.computed, module_type_id=4,
+                               data_entry_type_id=11, year=YEAR, created_by="test")
+        pid = str(p.id)
+    (row,) = json.loads(runner.invoke(app, ["pipelines", "--json"]).stdout)
+    assert (row["id"], row["status"], row["jobs"]) == (pid, "RUNNING", 1)
+    line = next(ln for ln in ok80("pipelines").splitlines() if ln.startswith(pid[:8]))
+    assert line.split()[5] == "1", line  # id kind status mod year jobs ...
+
+
+# ------------------------------------------------------------------------ --wait, --timeout
+
+def test_wait_warns_at_once_when_no_worker_consumes_the_queue(it_year: int) -> None:
+    """A separate key prefix: the suite's worker does not see this process's messages."""
+    import redis
+
+    from carbon_domain.settings import get_settings
+
+    prefix = f"carbon-test-noworker-{uuid.uuid4().hex[:8]}:"
+    env = child_env(CARBON_REDIS_KEY_PREFIX=prefix, COLUMNS="200")
+    carbon = shutil.which("carbon", path=str(Path(sys.executable).parent)) or "carbon"
+    proc = subprocess.run([carbon, "recalc", "equipment", "it", "-y", str(YEAR), "--wait",
+                           "--timeout", "2", "--json"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    try:
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stdout == ""
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 2, proc.stderr
+        assert "nothing consumes queue recalc, aggregate" in lines[0]
+        assert "carbon worker --queues recalc,aggregate" in lines[0]
+        assert "still RUNNING after 2 s" in lines[1] and "carbon wait" in lines[1]
+        assert "Traceback" not in proc.stderr
+    finally:
+        with session_scope() as s:
+            from sqlalchemy import select
+
+            from carbon_domain.db.models import DataIngestionJob as Job
+            pids = set(s.scalars(select(Job.pipeline_id).where(Job.state != "FINISHED")))
+        for pid in pids:
+            ops.abort_pipeline(str(pid), "test")
+        client = redis.Redis.from_url(get_settings().broker_url)
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+
+
+def test_wait_with_a_worker_gives_no_warning(it_year: int) -> None:
+    result = runner.invoke(app, ["recalc", "equipment", "it", "-y", str(YEAR), "--wait",
+                                 "--timeout", "60", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "nothing consumes" not in result.stderr
+
+
+# ------------------------------------------------------------------- nothing to plan, no message
+
+def test_factor_upload_without_recalculation_sends_no_planning_message(
+        db: str, worker: Any) -> None:
+    published: list[tuple[str, Any]] = []
+
+    def record(sender: str | None = None, body: Any = None, **_: Any) -> None:
+        args = body[0] if isinstance(body, (list, tuple)) and body else []
+        published.append((str(sender), args[0] if args else None))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        for acc in (ops.start_upload("units", UNITS_CSV.encode(), year=YEAR, created_by="t"),):
+            assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
+        plain = ops.start_upload("factors", EQUIP_FACTORS.format(ef="0.1").encode(), module=4,
+                                 year=YEAR, recalculate=False, created_by="t")
+        assert wait_pipeline(plain.pipeline_id).status == "SUCCESS"
+        # The control: with recalculate=True the planner is sent, after the ingest ran.
+        again = ops.start_upload("factors", EQUIP_FACTORS.format(ef="0.2").encode(), module=4,
+                                 year=YEAR, recalculate=True, created_by="t")
+        assert wait_pipeline(again.pipeline_id).status == "SUCCESS"
+    finally:
+        before_task_publish.disconnect(record)
+    plans = [prev for name, prev in published if name == "carbon.plan_recalculation"]
+    assert [p["job_id"] for p in plans if isinstance(p, dict)] == [again.job_id]
+    ingests = [name for name, _ in published if name.startswith("carbon.ingest_")]
+    assert ingests == ["carbon.ingest_units", "carbon.ingest_factors", "carbon.ingest_factors"]
+
+
+# ------------------------------------------------------------- README: aborts and staleness
+
+def test_a_recalculation_aborted_without_new_input_leaves_its_types_fresh(it_year: int) -> None:
+    """The README's sentence: only new input makes a type stale, not an aborted rerun."""
+    import json
+    import threading
+    import time
+
+    from .helpers import jobs_of
+    from .test_cli_workflow import settle
+    from .test_pipeline_guarantees import _hold_module_lock
+
+    def stale() -> list[bool]:
+        rows = json.loads(runner.invoke(app, ["status", "-y", str(YEAR), "--json"]).stdout)
+        return [t["needs_recalculation"] for m in rows for t in m["data_entry_types"]]
+
+    fresh = runner.invoke(app, ["recalc", "equipment", "--all", "-y", str(YEAR), "--wait"])
+    assert fresh.exit_code == 0, fresh.stderr
+    assert stale() == [False, False, False]
+    release, held = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_module_lock, args=(4, release, held))
+    holder.start()
+    try:
+        assert held.wait(10)
+        out = json.loads(runner.invoke(app, ["recalc", "equipment", "--all", "-y", str(YEAR),
+                                             "--json"]).stdout)
+        pid = out["pipeline_id"]
+        deadline = time.monotonic() + 20
+        while not any(j.state == "RUNNING" and j.job_type == "emission_recalc"
+                      for j in jobs_of(pid)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert runner.invoke(app, ["abort", pid[:8]]).exit_code == 0
+    finally:
+        release.set()
+        holder.join()
+    assert wait_pipeline(pid).status == "ABORTED"
+    settle()
+    assert stale() == [False, False, False]
+    rows = json.loads(runner.invoke(app, ["status", "-y", str(YEAR), "--json"]).stdout)
+    assert {t["last_recalculation_job_result"] for m in rows
+            for t in m["data_entry_types"]} == {"ERROR"}  # the aborted run is the last one
