@@ -11,8 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from carbon_api.console import data_pages, ops_pages, report_pages, signin, stream
-from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, \
-    sign_in_required
+from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, sign_in_required
 
 CONSOLE_PREFIXES = ("/console", "/login", "/logout")
 

@@ -5,7 +5,8 @@ own error mapping (``carbon_api.routes.sync._accept``), so the console shows the
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
@@ -103,7 +104,11 @@ async def upload(request: Request, user: User) -> Response:
 
 @router.get("/data/{year}/modules/{module}/recalculate")
 def recalc_dialog(request: Request, user: User, year: YearP, module: ModuleP) -> Response:
-    return render(request, "_recalc_dialog.html", year=year, m=_module(year, module))
+    """A fresh status read each time the dialog opens, with the per-type preview."""
+    with session_scope() as s:
+        m = adapters.module_overview(s, year, module)
+        preview = adapters.preview(s, year, module)
+    return render(request, "_recalc_dialog.html", year=year, m=m, preview=preview)
 
 
 @router.post("/data/{year}/modules/{module}/recalculate")

@@ -14,7 +14,13 @@ from starlette.types import Message
 
 from carbon_api.console.web import message
 from carbon_api.deps import (
-    _MULTIPART_SLACK, Upload, _clean_content_type, _clean_filename, _too_large, _TooLarge)
+    _MULTIPART_SLACK,
+    Upload,
+    _clean_content_type,
+    _clean_filename,
+    _too_large,
+    _TooLarge,
+)
 from carbon_domain.settings import get_settings
 
 

@@ -23,6 +23,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.settings import get_settings
 from carbon_tasks import operations as ops
 from carbon_tasks.dispatch import BrokerUnavailable
+from carbon_tasks.workers import live_workers
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50
@@ -53,7 +54,8 @@ def filters_from(q: dict[str, str]) -> pl.Filters:
     kind = q.get("kind") if q.get("kind") in JobType.__members__ else None
     errs = {"yes": True, "no": False}.get(q.get("has_errors") or "")
     by = (q.get("created_by") or "").strip()[:128] or None
-    return pl.Filters(status=status, kind=kind, module=_opt_int(q.get("module"), 1, 8),
+    return pl.Filters(status=status, kind=kind,
+                      module_type_id=_opt_int(q.get("module"), 1, 8),
                       year=_opt_int(q.get("year"), YEAR_MIN, YEAR_MAX), has_errors=errs,
                       created_after=_opt_dt(q.get("created_after")),
                       created_before=_opt_dt(q.get("created_before")), created_by=by)
@@ -136,7 +138,6 @@ async def recalc_left_stale(request: Request, user: User, pipeline_id: str) -> R
 
 
 def _workers() -> tuple[list[dict[str, Any]], str | None]:
-    from carbon_tasks.workers import live_workers
     try:
         return live_workers(timeout=1.0), None
     except (BrokerUnavailable, BrokerError, OSError) as exc:

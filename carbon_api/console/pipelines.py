@@ -5,21 +5,20 @@ filtered result, one pipeline's live view (phases, per-type progress, chunks) an
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carbon_api.console.adapters import label
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.base import utcnow
-from carbon_domain.db.enums import JobResult, JobState, JobType, PipelineStatus
+from carbon_domain.db.enums import JobResult, JobType, PipelineStatus
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline, RecalcChunk
+from carbon_domain.db.models import Pipeline
+from carbon_domain.services import pipeline_console as pc
 from carbon_domain.services.jobs import pipeline_jobs
-from carbon_domain.settings import get_settings
 
 INGEST = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest,
           JobType.unit_sync)
@@ -34,36 +33,7 @@ KIND_TEXT = {JobType.factor_ingest: "Factor upload", JobType.csv_ingest: "Data u
              JobType.aggregation: "Aggregation"}
 
 
-@dataclass(frozen=True)
-class Filters:
-    status: str | None = None
-    kind: str | None = None
-    module: int | None = None
-    year: int | None = None
-    has_errors: bool | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    created_by: str | None = None
-
-    def conditions(self) -> list[Any]:
-        c: list[Any] = []
-        if self.kind:
-            c.append(Pipeline.kind == self.kind)
-        if self.module is not None:
-            c.append(Pipeline.module_type_id == self.module)
-        if self.year is not None:
-            c.append(Pipeline.year == self.year)
-        if self.has_errors is True:
-            c.append(Pipeline.error_count > 0)
-        elif self.has_errors is False:
-            c.append(Pipeline.error_count == 0)
-        if self.created_after is not None:
-            c.append(Pipeline.created_at >= self.created_after)
-        if self.created_before is not None:
-            c.append(Pipeline.created_at < self.created_before)
-        if self.created_by:
-            c.append(Pipeline.created_by == self.created_by)
-        return c
+Filters = pc.PipelineFilters
 
 
 def module_label(module: int | None) -> str:
@@ -87,11 +57,11 @@ def det_label(det: int | None) -> str:
 def list_pipelines(session: Session, f: Filters, limit: int = 50, offset: int = 0
                    ) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
     """(page of rows, total, counts by status over the whole filtered result)."""
-    conds = f.conditions()
+    # Counts ignore the status filter, so the chips show what the other statuses hold too.
     counts = {s: int(n) for s, n in session.execute(
-        select(Pipeline.status, func.count()).where(*conds).group_by(Pipeline.status))}
-    if f.status:
-        conds.append(Pipeline.status == f.status)
+        select(Pipeline.status, func.count()).where(*f.conditions(with_status=False))
+        .group_by(Pipeline.status))}
+    conds = f.conditions()
     total = int(session.scalar(select(func.count()).select_from(Pipeline).where(*conds)) or 0)
     page = list(session.scalars(select(Pipeline).where(*conds)
                                 .order_by(Pipeline.created_at.desc(), Pipeline.id)
@@ -99,36 +69,37 @@ def list_pipelines(session: Session, f: Filters, limit: int = 50, offset: int = 
     return [summary(session, p) for p in page], total, counts
 
 
-def _chunks(session: Session, job_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-    if not job_ids:
-        return {}
-    return {r.job_id: (int(r.n), int(r.done or 0), int(r.failed or 0)) for r in session.execute(
-        select(RecalcChunk.job_id, func.count().label("n"),
-               func.sum(case((RecalcChunk.done.is_(True), 1), else_=0)).label("done"),
-               func.sum(case((RecalcChunk.errors > 0, 1), else_=0)).label("failed"))
-        .where(RecalcChunk.job_id.in_(job_ids)).group_by(RecalcChunk.job_id))}
+_PHASE_STATE = {"absent": "none", "pending": "queued", "running": "running"}
+_RESULT_STATE = {"ERROR": "failed", "WARNING": "warning"}
 
 
-def _phase(name: str, jobs: list[Job], text: str = "") -> dict[str, Any]:
-    if not jobs:
-        return {"name": name, "state": "none", "text": text}
-    if any(j.state != JobState.FINISHED for j in jobs):
-        state = "running" if any(j.state == JobState.RUNNING for j in jobs) else "queued"
-    elif any(j.result == JobResult.ERROR for j in jobs):
-        state = "failed"
-    elif any(j.result == JobResult.WARNING for j in jobs):
-        state = "warning"
-    else:
-        state = "done"
-    return {"name": name, "state": state, "text": text}
+def _phases(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts]
+            ) -> list[dict[str, Any]]:
+    """The service's phases as chips: absent phases only where this kind of pipeline has
+    them still to come."""
+    out = []
+    for ph in pc.phases(jobs, chunks):
+        state = _PHASE_STATE.get(ph.state) or _RESULT_STATE.get(ph.result or "", "done")
+        if state == "none" and not _expected(p, ph.name, jobs):
+            continue
+        text = ""
+        if ph.name == "recalculation" and ph.chunks_total:
+            text = f"chunks {ph.chunks_done}/{ph.chunks_total}" + (
+                f" · {ph.chunks_failed} failed" if ph.chunks_failed else "")
+        out.append({"name": ph.name, "state": state, "text": text})
+    return out
 
 
-def stuck(job: Job) -> bool:
-    if job.state != JobState.RUNNING:
-        return False
-    beat = job.heartbeat_at or job.started_at or job.created_at
-    return beat is not None and beat < utcnow() - timedelta(
-        seconds=get_settings().stale_job_seconds)
+def _expected(p: Pipeline, phase: str, jobs: list[Job]) -> bool:
+    if phase == "ingest":
+        return p.kind in INGEST
+    if phase == "recalculation":
+        return p.kind in (JobType.emission_recalc, JobType.module_emission_recalc)
+    return any(j.job_type == JobType.emission_recalc for j in jobs) or p.kind in (
+        JobType.emission_recalc, JobType.module_emission_recalc)
+
+
+stuck = pc.is_stuck
 
 
 def summary(session: Session, p: Pipeline, jobs: list[Job] | None = None) -> dict[str, Any]:
@@ -136,19 +107,7 @@ def summary(session: Session, p: Pipeline, jobs: list[Job] | None = None) -> dic
     jobs = pipeline_jobs(session, p.id) if jobs is None else jobs
     ingest = [j for j in jobs if j.job_type in INGEST]
     recalc = [j for j in jobs if j.job_type == JobType.emission_recalc]
-    aggs = [j for j in jobs if j.job_type == JobType.aggregation]
-    chunks = _chunks(session, [j.id for j in recalc])
-    n = sum(c[0] for c in chunks.values())
-    done = sum(c[1] for c in chunks.values())
-    failed = sum(c[2] for c in chunks.values())
-    chunk_text = f"chunks {done}/{n}" + (f" · {failed} failed" if failed else "") if n else ""
-    phases = []
-    if ingest or p.kind in INGEST:
-        phases.append(_phase("ingest", ingest))
-    if recalc or p.kind in (JobType.emission_recalc, JobType.module_emission_recalc):
-        phases.append(_phase("recalculation", recalc, chunk_text))
-    if aggs or recalc:
-        phases.append(_phase("aggregation", aggs))
+    phases = _phases(p, jobs, pc.chunk_counts(session, [j.id for j in recalc]))
     types = [{"det": j.data_entry_type_id, "label": det_label(j.data_entry_type_id),
               "done": int(j.progress_done or 0), "total": int(j.progress_total or 0),
               "state": j.state, "result": j.result, "message": j.status_message}
@@ -198,7 +157,8 @@ def detail(session: Session, p: Pipeline) -> dict[str, Any]:
                    for j in jobs]
     events: list[tuple[datetime, str]] = [(p.created_at, "pipeline created")]
     for j in jobs:
-        name = f"{KIND_TEXT.get(j.job_type, j.job_type)} #{j.id} ({det_label(j.data_entry_type_id)})"
+        kind = KIND_TEXT.get(j.job_type, j.job_type)
+        name = f"{kind} #{j.id} ({det_label(j.data_entry_type_id)})"
         for at, what in ((j.created_at, "created"), (j.dispatched_at, "queued"),
                          (j.started_at, "started"),
                          (j.finished_at, f"finished {j.result or ''}".strip())):
@@ -219,18 +179,7 @@ def coalesced(session: Session, aggs: list[Job]) -> list[str]:
     """"3 recalculations → 1 aggregation" for each aggregation that served several."""
     out = []
     for a in aggs:
-        n = int(session.scalar(select(func.count()).select_from(Job).where(and_(
-            Job.job_type == JobType.emission_recalc, Job.module_type_id == a.module_type_id,
-            Job.year == a.year, Job.finished_at.is_not(None),
-            Job.finished_at <= (a.started_at or a.created_at),
-            Job.finished_at >= _previous_aggregation_start(session, a)))) or 0)
+        n = pc.coalesced_recalculations(session, a).count
         if n > 1:
             out.append(f"{n} recalculations → 1 aggregation (#{a.id})")
     return out
-
-
-def _previous_aggregation_start(session: Session, a: Job) -> datetime:
-    prev = session.scalar(select(func.max(Job.started_at)).where(
-        Job.job_type == JobType.aggregation, Job.module_type_id == a.module_type_id,
-        Job.year == a.year, Job.id < a.id))
-    return prev or datetime(1970, 1, 1, tzinfo=(a.created_at.tzinfo if a.created_at else None))

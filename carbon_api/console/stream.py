@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
@@ -71,7 +71,7 @@ def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: 
     with session_scope() as s:
         if sessions.current_user(s, session_id) is None:
             return None
-        since_dt = datetime.fromtimestamp(since, tz=timezone.utc)
+        since_dt = datetime.fromtimestamp(since, tz=UTC)
         live = or_(Pipeline.status == PipelineStatus.RUNNING, Pipeline.finished_at >= since_dt)
         scope = [live]
         if year is not None:

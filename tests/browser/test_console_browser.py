@@ -19,8 +19,18 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
 from carbon_tasks import operations as ops
 from tests.console.support import (
-    E_HEADER, EQUIPMENT, F_HEADER, IT, OTHER, SCIENTIFIC, YEAR, EntryLock, last_entry_id, run,
-    seed_equipment)
+    E_HEADER,
+    EQUIPMENT,
+    F_HEADER,
+    IT,
+    OTHER,
+    SCIENTIFIC,
+    YEAR,
+    EntryLock,
+    last_entry_id,
+    run,
+    seed_equipment,
+)
 
 from .conftest import Console
 

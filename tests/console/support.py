@@ -82,8 +82,9 @@ def csrf_of(client: httpx.Client | Any) -> str:
 
 
 def wait_pipeline(pipeline_id: str, timeout: float = 60.0) -> str:
-    from carbon_domain.db.models import Pipeline
     import uuid
+
+    from carbon_domain.db.models import Pipeline
     deadline = time.monotonic() + timeout
     while True:
         with session_scope() as s:

@@ -17,7 +17,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services.tokens import revoke_token
 from carbon_domain.settings import get_settings
 
-from .support import YEAR, csrf_of, sign_in
+from .support import YEAR, sign_in
 
 pytestmark = pytest.mark.integration
 PAGES = ["/console/data/2025", "/console/pipelines", "/console/reports?year=2025",
