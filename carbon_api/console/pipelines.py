@@ -26,7 +26,8 @@ STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded", "PARTIAL": "Partly 
                "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}
 STATUS_ICON = {"RUNNING": "⟳", "SUCCESS": "✓", "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■",
                "NOT_STARTED": "…"}
-KIND_TEXT: dict[str, str] = {JobType.factor_ingest: "Factor upload", JobType.csv_ingest: "Data upload",
+KIND_TEXT: dict[str, str] = {
+             JobType.factor_ingest: "Factor upload", JobType.csv_ingest: "Data upload",
              JobType.reference_ingest: "Reference upload", JobType.unit_sync: "Units upload",
              JobType.emission_recalc: "Type recalculation",
              JobType.module_emission_recalc: "Module recalculation",
