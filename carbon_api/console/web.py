@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from carbon_api.console import sessions
+from carbon_api.console.adapters import label
 from carbon_api.console.sessions import COOKIE, ConsoleUser
 from carbon_domain.db.session import session_scope
 
@@ -48,7 +49,7 @@ def _duration(seconds: float | None) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{seconds:.1f} s"
 
 
-templates.env.filters.update(tonnes=_tonnes, when=_when, duration=_duration)
+templates.env.filters.update(tonnes=_tonnes, when=_when, duration=_duration, label=label)
 
 
 class SignInRequired(Exception):
