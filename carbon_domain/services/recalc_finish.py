@@ -121,7 +121,9 @@ def settle_aggregation(session: Session, module_type_id: int, year: int, *,
     awaiting = pipelines.awaiting_pipelines(session, module_type_id, year)
     if not contributed and not awaiting:
         return None
-    req = jobs.request_aggregation(session, pipeline_id=pipeline_id or awaiting[0],
+    if pipeline_id is None and awaiting:
+        pipeline_id = awaiting[0]
+    req = jobs.request_aggregation(session, pipeline_id=pipeline_id,
                                    module_type_id=module_type_id, year=year,
                                    created_by="pipeline")
     pipelines.resolve_awaiting(session, module_type_id, year, req.job_id)
