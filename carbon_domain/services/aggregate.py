@@ -172,7 +172,7 @@ def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | No
         with session_scope() as s:
             # Lock order: the pipelines this finish recomputes, then the job row.
             jobs.lock_related(s, {job_id})
-            job = s.get(Job, job_id, with_for_update=True)
+            job = s.get(Job, job_id, with_for_update=jobs.NO_KEY)
             if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
                 return None
             if job.dirty and len(runs) <= MAX_RERUNS:

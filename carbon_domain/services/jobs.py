@@ -21,7 +21,7 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.pipelines import (  # noqa: F401 - re-exported
-    abort_pipeline, create_pipeline, link_pipeline, linking_pipelines, lock_pipelines,
+    NO_KEY, abort_pipeline, create_pipeline, link_pipeline, linking_pipelines, lock_pipelines,
     lock_related, pipeline_jobs, recompute_pipeline_status, recompute_related,
 )
 from carbon_domain.settings import get_settings
@@ -74,7 +74,7 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
     except IntegrityError as exc:
         if "uq_emission_recalc_active" not in str(exc) and "uq_aggregation_active" not in str(exc):
             raise
-    active = session.scalars(find_active().with_for_update()).first()
+    active = session.scalars(find_active().with_for_update(key_share=True)).first()
     if active is None:  # it finished between our insert and this read: try once more
         return _dedup_insert(session, make, find_active, link_to, input_job_id,
                              rerun_if_running=rerun_if_running)
@@ -221,7 +221,7 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
            message: str, meta: dict[str, Any] | None = None) -> bool:
     """Close a job, only if this attempt still owns it (a stale redelivery cannot
     overwrite a newer result). A result other than SUCCESS never says "Success"."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = session.get(Job, job_id, with_for_update=NO_KEY)
     if job is None or job.state != JobState.RUNNING:
         return False
     if attempt is not None and job.attempts != attempt:
@@ -242,7 +242,7 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
 
 
 def set_meta(session: Session, job_id: int, **items: Any) -> None:
-    job = session.get(Job, job_id, with_for_update=True)
+    job = session.get(Job, job_id, with_for_update=NO_KEY)
     if job is not None:
         job.meta = {**(job.meta or {}), **items}
 
@@ -267,7 +267,7 @@ def close_group(session: Session, job_id: int, result: JobResult, message: str,
                 meta: dict[str, Any] | None = None) -> bool:
     """Finish a grouping job from any active state: its per-type jobs may all have run
     (e.g. re-dispatched by the reconciler) before it was ever started."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = session.get(Job, job_id, with_for_update=NO_KEY)
     if job is None or job.state not in ACTIVE_STATES:
         return False
     job.state = JobState.RUNNING

@@ -7,7 +7,8 @@ so two of them can never wait on each other in a cycle):
     2. pipeline rows, ascending id        (:func:`lock_pipelines`)
     3. job rows, ascending id
 
-A chunk locks only its own job row (the commit fence); an abort locks its pipeline, then its
+A chunk locks only its own job row (the commit fence; its foreign-key check takes FOR KEY
+SHARE on the pipeline row, which our FOR NO KEY UPDATE locks do not block); an abort locks its pipeline, then its
 active jobs in id order; a finishing recalculation or aggregation locks the pipelines it will
 recompute before it touches a job row.
 """
@@ -26,6 +27,11 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 
 AWAITS = "awaits_aggregation"
+# Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
+# FOR UPDATE conflicts with the FOR KEY SHARE that foreign-key checks take. A chunk that
+# updates its job row twice in one transaction fires the jobs → pipelines key check on the
+# second update; with FOR UPDATE on the pipeline that deadlocked against an abort.
+NO_KEY = {"key_share": True}
 
 
 def create_pipeline(session: Session, *, kind: str, module_type_id: int | None,
@@ -47,7 +53,7 @@ def lock_pipelines(session: Session, ids: Iterable[uuid.UUID | None], *,
     if not wanted:
         return []
     q = (select(Pipeline.id).where(Pipeline.id.in_(wanted)).order_by(Pipeline.id)
-         .with_for_update(skip_locked=skip_locked))
+         .with_for_update(skip_locked=skip_locked, key_share=True))
     return list(session.scalars(q))
 
 
@@ -64,7 +70,7 @@ def lock_related(session: Session, job_ids: set[int]) -> None:
 
 
 def link_pipeline(session: Session, pipeline_id: uuid.UUID, job_id: int) -> None:
-    p = session.get(Pipeline, pipeline_id, with_for_update=True)
+    p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
     if p is None:
         return
     linked = list((p.meta or {}).get("linked_job_ids", []))
@@ -81,7 +87,7 @@ def await_aggregation(session: Session, pipeline_id: uuid.UUID, module_type_id: 
     """The pipeline's recalculation of (module, year) finished while another one of that
     (module, year) was still active: it stays RUNNING until the trailing aggregation (which
     the last recalculation to finish requests) is linked to it."""
-    p = session.get(Pipeline, pipeline_id, with_for_update=True)
+    p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
     if p is None or p.status != PipelineStatus.RUNNING:
         return
     keys = list((p.meta or {}).get(AWAITS, []))
@@ -157,7 +163,7 @@ def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID, *,
     landed but a later step erred; else SUCCESS. With ``skip_locked`` a pipeline another
     transaction holds is left alone (None): the holder recomputes it."""
     p = session.scalars(select(Pipeline).where(Pipeline.id == pipeline_id)
-                        .with_for_update(skip_locked=skip_locked)
+                        .with_for_update(skip_locked=skip_locked, key_share=True)
                         .execution_options(populate_existing=True)).first()
     if p is None:
         return None
@@ -205,7 +211,7 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
     session.refresh(p)
     active = list(session.scalars(
         select(Job).where(Job.pipeline_id == pipeline_id, Job.state.in_(ACTIVE_STATES))
-        .order_by(Job.id).with_for_update().execution_options(populate_existing=True)))
+        .order_by(Job.id).with_for_update(key_share=True).execution_options(populate_existing=True)))
     now = utcnow()
     task_ids: list[str] = []
     for job in active:

@@ -33,7 +33,7 @@ _OUTBOX = _DISPATCHABLE + (JobType.module_emission_recalc,)
 
 def _locked(session: Session, *where: Any) -> list[Job]:
     return list(session.scalars(select(Job).where(*where).order_by(Job.id)
-                                .with_for_update(skip_locked=True)))
+                                .with_for_update(skip_locked=True, key_share=True)))
 
 
 def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
