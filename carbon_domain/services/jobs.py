@@ -221,7 +221,7 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
            message: str, meta: dict[str, Any] | None = None) -> bool:
     """Close a job, only if this attempt still owns it (a stale redelivery cannot
     overwrite a newer result). A result other than SUCCESS never says "Success"."""
-    job = session.get(Job, job_id, with_for_update=NO_KEY)
+    job = session.get(Job, job_id, with_for_update=NO_KEY, populate_existing=True)
     if job is None or job.state != JobState.RUNNING:
         return False
     if attempt is not None and job.attempts != attempt:
