@@ -8,9 +8,9 @@ so two of them can never wait on each other in a cycle):
     3. job rows, ascending id
 
 A chunk locks only its own job row (the commit fence; its foreign-key check takes FOR KEY
-SHARE on the pipeline row, which our FOR NO KEY UPDATE locks do not block); an abort locks its pipeline, then its
-active jobs in id order; a finishing recalculation or aggregation locks the pipelines it will
-recompute before it touches a job row.
+SHARE on the pipeline row, which our FOR NO KEY UPDATE locks do not block); an abort locks
+its pipeline, then its active jobs in id order; a finishing recalculation, aggregation or
+ingest locks the pipelines it will recompute before it touches a job row.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
         rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
         extra.extend(rows)
         seen.update(r.id for r in rows)
-        linked_ids = [r.meta.get("rerun_job_id") for r in rows if (r.meta or {}).get("rerun_job_id")]
+        linked_ids = [r.meta["rerun_job_id"] for r in rows if (r.meta or {}).get("rerun_job_id")]
     return own + sorted(extra, key=lambda j: j.id)
 
 
@@ -211,7 +211,8 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
     session.refresh(p)
     active = list(session.scalars(
         select(Job).where(Job.pipeline_id == pipeline_id, Job.state.in_(ACTIVE_STATES))
-        .order_by(Job.id).with_for_update(key_share=True).execution_options(populate_existing=True)))
+        .order_by(Job.id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)))
     now = utcnow()
     task_ids: list[str] = []
     for job in active:
