@@ -7,6 +7,7 @@ call these. Each commits its job rows first, then dispatches (transactional outb
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -162,7 +163,11 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
             first = reqs[0]
             return Accepted(first.job_id, str(first.pipeline_id), first.state,
                             f"Recalculation of {m.name} for {year} is already in progress")
-        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created})
+        # Types another trigger is already recalculating are joined: the module job waits
+        # for them too (closed when every type it asked for is done).
+        joined = [r.job_id for r in reqs if not r.created]
+        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created,
+                                          "joined_job_ids": joined})
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"
@@ -174,9 +179,27 @@ def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
     """Finish every active job as ERROR (aborted) and revoke the outstanding tasks."""
     from carbon_tasks.app import app
 
+    from carbon_domain.db.locks import retry_conflicts
+    from carbon_domain.services.recalc import after_abort
+
     pid = uuid.UUID(str(pipeline_id))
-    with session_scope() as s:
-        job_ids, task_ids = jobs.abort_pipeline(s, pid, by)
+
+    def abort() -> tuple[list[int], list[str]]:
+        with session_scope() as s:
+            return jobs.abort_pipeline(s, pid, by)
+
+    def follow_up() -> list[int]:
+        with session_scope() as s:
+            return after_abort(s, job_ids)
+
+    # Lock waits are short (a chunk holds its job row only between its fence and its
+    # commit); a deadlock or serialization failure is retried here, never answered as 503.
+    job_ids, task_ids = retry_conflicts(abort)
+    try:
+        dispatch_jobs(retry_conflicts(follow_up))
+    except Exception:  # noqa: BLE001 - the abort stands; the reconciler does the rest
+        logging.getLogger("carbon.operations").warning(
+            "abort of %s: follow-up left to the reconciler", pid, exc_info=True)
     if task_ids:
         try:
             app.control.revoke(task_ids)
