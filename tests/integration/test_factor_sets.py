@@ -86,7 +86,8 @@ def _recalc_it() -> dict[str, Any]:
     return dict(job.meta["recalculation"])
 
 
-def test_revised_file_retires_the_absent_factor_and_its_entry_drops(db, worker) -> None:  # type: ignore[no-untyped-def]
+def test_revised_file_retires_the_absent_factor_and_its_entry_drops(db: str, worker: Any
+                                                                    ) -> None:
     _seed_it()
     before = _factors()
     laptop_id = before["Laptop"][0]
@@ -117,7 +118,8 @@ def test_revised_file_retires_the_absent_factor_and_its_entry_drops(db, worker) 
     assert stats["total"] == pytest.approx(DESKTOP_KWH * 0.2, abs=1e-6)
 
 
-def test_a_later_file_revives_the_retired_factor_with_the_same_id(db, worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_later_file_revives_the_retired_factor_with_the_same_id(db: str, worker: Any
+                                                                   ) -> None:
     _seed_it()
     laptop_id = _factors()["Laptop"][0]
     _upload("factors", V2, module=4, det=11, year=YEAR, recalculate=True)
@@ -133,7 +135,7 @@ def test_a_later_file_revives_the_retired_factor_with_the_same_id(db, worker) ->
     assert module_stats("LAB-A", 4, YEAR)["missing_factors"] == 0
 
 
-def test_merge_mode_keeps_the_factors_absent_from_the_file(db, worker) -> None:  # type: ignore[no-untyped-def]
+def test_merge_mode_keeps_the_factors_absent_from_the_file(db: str, worker: Any) -> None:
     _seed_it()
     pid = _upload("factors", V2, module=4, det=11, year=YEAR, recalculate=True, mode="merge")
     job = _factor_job(pid)
@@ -146,7 +148,7 @@ def test_merge_mode_keeps_the_factors_absent_from_the_file(db, worker) -> None: 
         ops.start_upload("factors", V2.encode(), module=4, det=11, year=YEAR, mode="append")
 
 
-def test_counts_and_changed_by_job_id(db, worker) -> None:  # type: ignore[no-untyped-def]
+def test_counts_and_changed_by_job_id(db: str, worker: Any) -> None:
     v1 = EQ_F + "A,,1,1,,,0.1\nB,,1,1,,,0.1\nC,,1,1,,,0.1\nD,,1,1,,,0.1\n"
     p1 = _upload("factors", v1, module=4, det=11, year=YEAR)
     j1 = _factor_job(p1)
@@ -175,7 +177,7 @@ def test_counts_and_changed_by_job_id(db, worker) -> None:  # type: ignore[no-un
     assert {k: v[3] for k, v in _factors().items()} == {k: v[3] for k, v in now.items()}
 
 
-def test_a_rejected_row_does_not_retire_its_factor(db, worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_rejected_row_does_not_retire_its_factor(db: str, worker: Any) -> None:
     _upload("factors", V1, module=4, det=11, year=YEAR)
     # Laptop's row has a bad number: skipped and reported, and its factor stays live.
     pid = _upload("factors", EQ_F + "Laptop,Standard,lots,10,,,0.1\n" + DESKTOP_ROW,
@@ -185,7 +187,8 @@ def test_a_rejected_row_does_not_retire_its_factor(db, worker) -> None:  # type:
     assert _factors()["Laptop"][1] is False
 
 
-def test_module_wide_upload_only_retires_the_types_in_the_file(db, worker) -> None:  # type: ignore[no-untyped-def]
+def test_module_wide_upload_only_retires_the_types_in_the_file(db: str, worker: Any
+                                                                ) -> None:
     _upload("factors", EQ_F + "Spectrometer,,500,20,,,0.12\n", module=4, det=10, year=YEAR)
     _upload("factors", V1, module=4, det=11, year=YEAR)
     # A module-wide file with rows of `it` only: scientific (10) and other (12) are untouched.
