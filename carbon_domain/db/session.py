@@ -79,8 +79,15 @@ def check_database() -> None:
     (services call it at start so a bad URL is one clear line, not a crash later)."""
     from sqlalchemy import text
 
-    with get_engine().connect() as conn:
-        conn.execute(text("SELECT 1"))
+    engine = get_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        # A pooled connection must not outlive the check: `carbon worker` forks its pool
+        # children after it, and a psycopg2 connection shared across a fork corrupts both
+        # ("error with status PGRES_TUPLES_OK and no message from the libpq").
+        engine.dispose()
 
 
 def is_postgres(session: Session) -> bool:
