@@ -199,3 +199,22 @@ def test_module_wide_upload_only_retires_the_types_in_the_file(db: str, worker: 
     assert (job.meta["factors_retired"], job.meta["factors_updated"]) == (1, 1)
     assert _factors(10)["Spectrometer"][1] is False
     assert _factors(11)["Laptop"][1] is True and _factors(11)["Desktop"][1] is False
+
+
+def test_cli_merge_flag(db: str, worker: Any, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from carbon_api.cli import app
+
+    def ingest(body: str, *extra: str) -> None:
+        path = tmp_path / "factors.csv"
+        path.write_text(body)
+        result = CliRunner().invoke(app, ["ingest", "factors", str(path), "-m", "equipment",
+                                          "-d", "it", "-y", str(YEAR), "--wait", *extra])
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+
+    ingest(V1)
+    ingest(V2, "--merge")
+    assert _factors()["Laptop"][1] is False
+    ingest(V2)
+    assert _factors()["Laptop"][1] is True
