@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN",
                           "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-SECRET = "pw-hunter2"
+SECRET = "hunter2-secret"  # a fixture secret test_security knows
 UNREACHABLE = f"postgresql://carbon:{SECRET}@127.0.0.1:1/carbon"
 UNUSABLE = {
     "not a URL": "definitely not a url",
