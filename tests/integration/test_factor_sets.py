@@ -218,3 +218,31 @@ def test_cli_merge_flag(db: str, worker: Any, tmp_path: Any) -> None:
     assert _factors()["Laptop"][1] is False
     ingest(V2)
     assert _factors()["Laptop"][1] is True
+
+
+def test_facility_refresh_leaves_retired_factors_alone(db: str) -> None:
+    from carbon_domain.db.models import Unit
+    from carbon_domain.services.facilities import refresh_facility_factors
+    from carbon_domain.services.factors import write_factor_set
+
+    def facility(fid: str) -> tuple[int, int, dict[str, Any], dict[str, Any]]:
+        return (70, 100100, {"researchfacility_id": fid, "researchfacility_name": None},
+                {"kg_co2eq_sum": 5.0, "total_use": 7.0})
+
+    with session_scope() as s:
+        s.add_all(Unit(institutional_code=f"FAC-{f}", institutional_id=f, name=f, level=4)
+                  for f in ("F1", "F2"))
+        write_factor_set(s, year=YEAR, job_id=None, rows=[facility("F1"), facility("F2")],
+                         scope_dets=[70])
+    with session_scope() as s:
+        result = write_factor_set(s, year=YEAR, job_id=None, rows=[facility("F2")],
+                                  scope_dets=[70])
+        assert result.retired == 1
+    with session_scope() as s:
+        refresh_facility_factors(s, YEAR)
+    values = dict(_sql("SELECT classification->>'researchfacility_id', \"values\" FROM factors"
+                       " WHERE data_entry_type_id = 70"))
+    # The live facility got its computed parts (no emissions, no use yet: 0); the retired
+    # one is history and keeps what it had.
+    assert values["F2"] == {"kg_co2eq_sum": 0.0, "total_use": 0.0}
+    assert values["F1"] == {"kg_co2eq_sum": 5.0, "total_use": 7.0}
