@@ -52,6 +52,7 @@ class Accepted:
         return asdict(self)
 
 
+FACTOR_MODES = ("replace", "merge")
 _UPLOAD_JOBS = {
     "factors": (JobType.factor_ingest, TargetType.FACTORS),
     "data-entries": (JobType.csv_ingest, TargetType.DATA_ENTRIES),
@@ -86,10 +87,14 @@ def _check_year_provisioned(year: int) -> None:
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
-                 content_type: str | None = None) -> Accepted:
+                 content_type: str | None = None, mode: str = "replace") -> Accepted:
     """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
-    pipeline and job, then dispatch."""
+    pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
+    of its types: absent factors are retired) or ``"merge"`` (additive partial file)."""
     job_type, target = _UPLOAD_JOBS[kind]
+    if kind == "factors" and mode not in FACTOR_MODES:
+        raise ValueError(f"unknown factor upload mode {mode!r}; use one of"
+                         f" {', '.join(FACTOR_MODES)}")
     m = ModuleType(module) if module is not None else None
     d = DataEntryType(det) if det is not None else None
     if m is not None:
@@ -100,6 +105,7 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     config: dict[str, Any] = {"filename": filename}
     if kind == "factors":
         config["recalculate"] = recalculate
+        config["mode"] = mode
     if target == TargetType.REFERENCE_DATA and kind != "units":
         config["kind"] = kind
     with session_scope() as s:

@@ -65,6 +65,7 @@ ROUTES = [
     Route("GET", "/v1/reports/999999/modules/4/stats", viewer=404, operator=404),
     Route("GET", "/v1/workers"),
     Route("GET", "/v1/workers/overview"),
+    Route("GET", "/v1/factors", {"module_type_id": 4, "year": 2025, "include_retired": "true"}),
 ]
 IDS = [f"{r.method} {r.path}" for r in ROUTES]
 
