@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workflow",  # ingest, recalc, status, jobs, pipelines, wait, abort, reconcile
     "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
+    "export",  # export results|data (CSV)
 )
 
 app = typer.Typer(

@@ -121,8 +121,8 @@ def ensure_not_running(session: Session, year: int, det: int | None = None) -> N
         more = f" (and {len(jobs) - 1} more)" if len(jobs) > 1 else ""
         raise ExportBlocked(
             f"{what} of {scope} is active (job {j['id']}, {j['state']}){more}: the export"
-            " would mix old and new numbers; retry when it has finished, or pass"
-            " allow_stale=true to export as is")
+            " would mix old and new numbers; retry when it has finished, or export as is"
+            " with allow_stale=true (CLI: --allow-stale)")
 
 
 def last_recalculation_job_id(session: Session, year: int, det: int | None = None

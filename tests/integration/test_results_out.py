@@ -320,3 +320,44 @@ def test_export_auth_and_bad_input(api: TestClient, tokens: Tokens,
         r = api.get(path, params=params, headers=tokens.view)
         assert r.status_code == code, (path, params, r.text)
         assert r.json()["detail"]
+
+
+def test_cli_export(api: TestClient, tokens: Tokens, loaded: dict[str, int],
+                    tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from carbon_api.cli import app
+
+    from .test_ops_cli import assert_one_line_error
+
+    runner = CliRunner()
+    out = tmp_path / "it_data.csv"
+    r = runner.invoke(app, ["export", "data", "it", "-y", str(YEAR), "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    api_body = api.get("/v1/exports/data/11.csv", params={"year": YEAR},
+                       headers=tokens.view).content
+    assert out.read_bytes() == api_body
+    res = tmp_path / "results.csv"
+    r = runner.invoke(app, ["export", "results", "-y", str(YEAR), "--unit", "LAB-B", "-o",
+                            str(res)])
+    assert r.exit_code == 0, r.output
+    assert "reflects recalculation job" in r.output
+    assert res.read_bytes() == api.get("/v1/exports/results.csv", params={
+        "year": YEAR, "unit": "LAB-B"}, headers=tokens.view).content
+    for args, fragment in [
+        (["export", "results", "-y", str(YEAR), "--unit", "NOPE", "-o", str(res)], "NOPE"),
+        (["export", "results", "-y", "2031", "-o", str(res)], "2031"),
+        (["export", "data", "nope", "-y", str(YEAR), "-o", str(out)], "nope"),
+        (["export", "data", "it", "-y", str(YEAR), "-o", str(tmp_path / "no" / "x.csv")],
+         "no such directory"),
+    ]:
+        r = runner.invoke(app, args)
+        assert_one_line_error(r.exit_code, r.stderr, fragment)
+    with session_scope() as s:
+        job = jobs.request_recalc(s, pipeline_id=None, module_type_id=4, data_entry_type_id=11,
+                                  year=YEAR, created_by="test").job_id
+    r = runner.invoke(app, ["export", "data", "11", "-y", str(YEAR), "-o", str(out)])
+    assert_one_line_error(r.exit_code, r.stderr, f"job {job}", "--allow-stale")
+    with session_scope() as s:
+        s.execute(text("UPDATE data_ingestion_jobs SET state = 'FINISHED', result = 'ERROR'"
+                       " WHERE id = :j"), {"j": job})
