@@ -40,9 +40,8 @@ class EntryPageOut(BaseModel):
     module_type_id: int
     page: int
     limit: int
-    total: int | None = Field(description="Entries matching (null when `emission_type` or "
-                                          "`missing` or `after` is given: counting those would "
-                                          "cost a scan of the module).")
+    total: int | None = Field(description="Entries matching the filters (ignoring `after`); "
+                                          "only with `count=true` (a pass over the module).")
     has_more: bool
     next_after: int | None = Field(description="Pass as `after` for the next page (keyset: "
                                                "constant cost at any depth).")

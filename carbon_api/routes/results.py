@@ -49,6 +49,8 @@ def module_entries(
     after: Annotated[int | None, Query(
         ge=0, le=BIGINT_MAX, description="Keyset cursor: entries with a larger id (the "
         "previous page's `next_after`); combine with page=1.")] = None,
+    count: Annotated[bool, Query(description="Also count the matching entries (`total`); "
+                                             "costs a pass over the module.")] = False,
 ) -> Any:
     """A report module's data entries in ascending id order, each with its emission rows
     (type, scope, kg, factor) or the reason it has none. Cost is O(page)."""
@@ -58,7 +60,8 @@ def module_entries(
         found = drilldown.module_entries(
             s, report_id, module_type_id.value,
             det=data_entry_type_id.value if data_entry_type_id else None,
-            emission_type=emission_type, missing=missing, page=page, limit=limit, after=after)
+            emission_type=emission_type, missing=missing, page=page, limit=limit, after=after,
+            count=count)
     if found is None:
         raise HTTPException(404, f"report {report_id} has no module {module_type_id.value} "
                                  f"({module_type_id.name}) or does not exist")

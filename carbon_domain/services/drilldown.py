@@ -34,7 +34,7 @@ class EntryPage:
     module_type_id: int
     page: int
     limit: int
-    total: int | None  # only without emission/missing filters (else it would cost O(module))
+    total: int | None  # only when asked (``count``): counting costs O(module), not O(page)
     has_more: bool
     next_after: int | None
     items: list[dict[str, Any]]
@@ -94,11 +94,12 @@ def reasons_for(session: Session, det: int, year: int,
 def module_entries(session: Session, report_id: int, module_type_id: int, *,
                    det: int | None = None, emission_type: int | None = None,
                    missing: bool | None = None, page: int = 1, limit: int = 50,
-                   after: int | None = None) -> EntryPage | None:
+                   after: int | None = None, count: bool = False) -> EntryPage | None:
     """One page of a report module's entries (ascending id) with their rows, or None when
     the report has no such module. ``emission_type`` keeps entries with a row in that
     subtree (and only those rows); ``missing`` keeps entries without (true) / with (false)
-    any row; ``after`` is a keyset cursor (the previous page's last id)."""
+    any row; ``after`` is a keyset cursor (the previous page's last id); ``count`` adds the
+    number of matching entries (an O(module) query, so it is opt-in)."""
     found = session.execute(
         select(CarbonReportModule.id, CarbonReport.year)
         .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
@@ -125,9 +126,10 @@ def module_entries(session: Session, report_id: int, module_type_id: int, *,
     has_more = len(rows) > limit
     rows = rows[:limit]
     total = None
-    if types is None and missing is None and after is None:
-        total = int(session.scalar(select(func.count()).select_from(DataEntry).where(*conds))
-                    or 0)
+    if count:
+        unpaged = conds[:-1] if after is not None else conds  # ``after`` is the last one
+        total = int(session.scalar(select(func.count()).select_from(DataEntry).where(
+            *unpaged)) or 0)
     items = _with_rows(session, year, [(r.id, r.data_entry_type_id, _data(r.data)) for r in rows],
                        types)
     return EntryPage(report_id, module_type_id, page, limit, total, has_more,

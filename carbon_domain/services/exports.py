@@ -40,7 +40,9 @@ from carbon_domain.emission_types import SCOPE_OF, EmissionType
 from carbon_domain.services import export_sql
 from carbon_domain.services.drilldown import reasons_for
 
-BATCH_ENTRIES = 2_000
+# Entries per query: members have ~24 rows each, so a batch is up to ~24k lines (~6 MB).
+BATCH_ENTRIES = 1_000
+LINES_PER_CHUNK = 2_000  # ~0.5 MB per chunk handed to the response
 EOL = "\r\n"  # RFC 4180 and what spreadsheets write
 RESULTS_COLUMNS = ("unit_institutional_code", "unit_name", "module_type_id", "module_name",
                    "emission_type_id", "emission_type_path", "scope", "kg_co2eq", "computed_at")
@@ -223,7 +225,8 @@ def data_csv(session: Session, det: int, year: int,
             reasons = reasons_for(session, det, year, no_row)
             parts = [p if isinstance(p, str) else p[1] + "," + out.lines(
                 [[None] * (len(ROW_COLUMNS) - 2) + list(reasons[p[0]])]) for p in parts]
-        yield "".join(parts)
+        for i in range(0, len(parts), LINES_PER_CHUNK):
+            yield "".join(parts[i:i + LINES_PER_CHUNK])
         done += entries
         if progress is not None:
             progress(done)

@@ -119,7 +119,7 @@ def test_drill_down_and_explain_by_hand(api: TestClient, tokens: Tokens,
                                         loaded: dict[str, int]) -> None:
     a, b = loaded["LAB-A"], loaded["LAB-B"]
     # Buildings, LAB-A: BC 125 (20 m² × ratio 1 × EF 0.1 = 2 per kWh/m²) and XYZ (no factor)
-    page = entries(api, tokens, a, 3)
+    page = entries(api, tokens, a, 3, count=True)
     assert page["total"] == 2 and not page["has_more"]
     bc, xyz = page["items"]
     assert bc["data"]["room_name"] == "BC 125" and bc["reason_kind"] is None
@@ -133,6 +133,7 @@ def test_drill_down_and_explain_by_hand(api: TestClient, tokens: Tokens,
     # Subtree filter: 60100 (buildings__rooms) keeps BC and its rows; a leaf keeps one row.
     only = entries(api, tokens, a, 3, emission_type=60100)
     assert [e["id"] for e in only["items"]] == [bc["id"]] and only["total"] is None
+    assert entries(api, tokens, a, 3, emission_type=60100, count=True)["total"] == 1
     leaf = entries(api, tokens, a, 3, emission_type=6010101)
     assert [r["kg_co2eq"] for r in leaf["items"][0]["emissions"]] == [10.0]
     assert [e["id"] for e in entries(api, tokens, a, 3, missing=True)["items"]] == [xyz["id"]]
