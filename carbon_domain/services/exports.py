@@ -40,10 +40,10 @@ from carbon_domain.emission_types import SCOPE_OF, EmissionType
 from carbon_domain.services import export_sql
 from carbon_domain.services.drilldown import reasons_for
 
-# Entries per query: members have ~24 rows each, so a batch is up to ~24k lines (~6 MB).
+# Entries per COPY: members have ~24 rows each, so a batch is up to ~24k lines (~6 MB).
 BATCH_ENTRIES = 1_000
-LINES_PER_CHUNK = 2_000  # ~0.5 MB per chunk handed to the response
-EOL = "\r\n"  # RFC 4180 and what spreadsheets write
+CHUNK_CHARS = 512 * 1024  # text handed to the response at a time
+EOL = "\n"  # what COPY writes; every CSV reader accepts it
 RESULTS_COLUMNS = ("unit_institutional_code", "unit_name", "module_type_id", "module_name",
                    "emission_type_id", "emission_type_path", "scope", "kg_co2eq", "computed_at")
 ROW_COLUMNS = ("emission_type_id", "emission_type_path", "scope", "factor_id",
@@ -202,37 +202,35 @@ def count_entries(session: Session, det: int, year: int) -> int:
         DataEntry.data_entry_type_id == det, DataEntry.year == year)) or 0)
 
 
-Batch = tuple[int, list[Any], list[tuple[int, dict[str, Any]]]]
-"""(entries in the batch, parts, entries without a row). A part is a finished line, or
-``(entry id, prefix)`` for an entry without a row: its reason is filled in afterwards."""
-
-
 def data_csv(session: Session, det: int, year: int,
              progress: Callable[[int], None] | None = None, *, fast: bool | None = None
              ) -> Iterator[str]:
     """The detailed export of one type and year; ``progress(entries done)`` after each
-    batch. ``fast`` (default: on PostgreSQL) builds the lines in the database."""
+    batch. ``fast`` (default: on PostgreSQL) has the database write the CSV (COPY)."""
     det = int(det)
     if fast is None:
         fast = session.get_bind().dialect.name == "postgresql"
     out = _Lines()
     yield out.lines([data_columns(det)])
-    batches = (export_sql.batches(session, det, year, BATCH_ENTRIES, EOL) if fast
-               else _python_batches(session, det, year, out))
+
+    def reasons(entries: list[tuple[int, dict[str, Any]]]) -> dict[int, tuple[str, str]]:
+        return reasons_for(session, det, year, entries)  # the engine, on these entries only
+
+    batches = (export_sql.batches(session, det, year, BATCH_ENTRIES, reasons) if fast
+               else _python_batches(session, det, year, out, reasons))
     done = 0
-    for entries, parts, no_row in batches:
-        if no_row:  # the engine says why (cost O(entries without a row))
-            reasons = reasons_for(session, det, year, no_row)
-            parts = [p if isinstance(p, str) else p[1] + "," + out.lines(
-                [[None] * (len(ROW_COLUMNS) - 2) + list(reasons[p[0]])]) for p in parts]
-        for i in range(0, len(parts), LINES_PER_CHUNK):
-            yield "".join(parts[i:i + LINES_PER_CHUNK])
+    for entries, text in batches:
+        for i in range(0, len(text), CHUNK_CHARS):
+            yield text[i:i + CHUNK_CHARS]
         done += entries
         if progress is not None:
             progress(done)
 
 
-def _python_batches(session: Session, det: int, year: int, out: _Lines) -> Iterator[Batch]:
+def _python_batches(session: Session, det: int, year: int, out: _Lines,
+                    reasons: Callable[[list[tuple[int, dict[str, Any]]]],
+                                      dict[int, tuple[str, str]]]
+                    ) -> Iterator[tuple[int, str]]:
     """The same lines as ``export_sql.batches``, written by ``csv`` (any database)."""
     units = {r.id: (safe_cell(r.institutional_code), safe_cell(r.institutional_id),
                     safe_cell(r.name)) for r in session.execute(
@@ -256,18 +254,23 @@ def _python_batches(session: Session, det: int, year: int, out: _Lines) -> Itera
                 .where(Emission.data_entry_id.in_([e.id for e in entries]))
                 .order_by(Emission.data_entry_id, Emission.id)):
             rows.setdefault(r[0], []).append(tuple(r[1:]))
-        parts: list[Any] = []
-        no_row = []
+        lines: list[list[Any]] = []
+        no_row = [(eid, _json(raw)) for eid, _u, raw in entries if not rows.get(eid)]
+        why = reasons(no_row) if no_row else {}
         for eid, unit_id, raw in entries:
-            data = json.loads(raw) if isinstance(raw, str) else raw
+            data = _json(raw)
             cells = [*units.get(unit_id, (None, None, None)), eid,
                      *(safe_cell(data.get(k)) for k in keys)]
             mine = rows.get(eid)
             if not mine:
-                no_row.append((eid, data))
-                parts.append((eid, out.lines([cells])[:-len(EOL)]))
+                lines.append([*cells, *[None] * (len(ROW_COLUMNS) - 2),
+                              *(safe_cell(x) for x in why[eid])])
                 continue
-            parts.append(out.lines([[*cells, et, EmissionType(et).path, scope, fid,
-                                     factors.get(fid) if fid is not None else None, kg,
-                                     None, None] for et, scope, fid, kg in mine]))
-        yield len(entries), parts, no_row
+            lines.extend([*cells, et, EmissionType(et).path, scope, fid,
+                          factors.get(fid) if fid is not None else None, kg, None, None]
+                         for et, scope, fid, kg in mine)
+        yield len(entries), out.lines(lines)
+
+
+def _json(raw: Any) -> dict[str, Any]:
+    return json.loads(raw) if isinstance(raw, str) else raw
