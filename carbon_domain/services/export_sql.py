@@ -41,7 +41,8 @@ Reasons = Callable[[list[tuple[int, dict[str, Any]]]], dict[int, tuple[str, str]
 
 def _safe(e: str) -> str:
     """exports.safe_cell, and '' → NULL (an empty cell)."""
-    return (f"NULLIF(CASE WHEN left({e}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')"
+    # ascii() of the first character (0 for ''): integer tests, no substring allocated.
+    return (f"NULLIF(CASE WHEN ascii({e}) IN (61, 43, 45, 64, 9, 13)"
             f" THEN '''' || {e} ELSE {e} END, '')")
 
 
