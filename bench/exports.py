@@ -64,7 +64,7 @@ def seed(a: argparse.Namespace) -> dict[str, Any]:
             with session_scope() as s:
                 if s.execute(text("SELECT marker FROM bench_seed")).scalar() == marker:
                     return {"reused": True}
-        except Exception:  # noqa: BLE001 - no marker: seed afresh
+        except Exception:  # noqa: BLE001, S110 - no marker table: seed afresh
             pass
     services.recreate_database(a.database_url)
     manifest = generate(Path(".carbon") / "bench-seed" / f"{a.year}-{a.entries}-{a.units}",

@@ -81,8 +81,8 @@ def _headcount(d: Mapping[str, Any], f: FactorRecord, row: Any, refs: ReferenceD
 def _equipment(d: Mapping[str, Any], f: FactorRecord, row: Any, refs: ReferenceData,
                year: Any) -> tuple[str, dict[str, Any]]:
     v = f.values
-    return ("(active_usage_hours_per_week × active_power_w + standby_usage_hours_per_week"
-            " × standby_power_w) × 52 / 1000 × ef_kg_co2eq_per_kwh", {
+    return (("(active_usage_hours_per_week × active_power_w + standby_usage_hours_per_week"
+             " × standby_power_w) × 52 / 1000 × ef_kg_co2eq_per_kwh"), {
                 **v, "standby_power_w": _f(v, "standby_power_w", 0.0),
                 "active_usage_hours_per_week": _f(d, "active_usage_hours_per_week",
                                                   _f(v, "active_usage_hours_per_week", 0.0)),
@@ -145,8 +145,8 @@ def _quantity(d: Mapping[str, Any], f: FactorRecord, row: Any, refs: ReferenceDa
 def _spend(amount_key: str, default_currency: str) -> Inputs:
     def inputs(d: Mapping[str, Any], f: FactorRecord, row: Any, refs: ReferenceData,
                year: Any) -> tuple[str, dict[str, Any]]:
-        return (f"{amount_key} × amount_rate_to_eur × ef_kg_co2eq_per_currency"
-                " / factor_currency_rate_to_eur", {
+        return ((f"{amount_key} × amount_rate_to_eur × ef_kg_co2eq_per_currency"
+                 " / factor_currency_rate_to_eur"), {
                     **f.values, amount_key: _f(d, amount_key),
                     "amount_rate_to_eur": refs.rate_to_eur(
                         year, d.get("currency") or default_currency),
@@ -158,8 +158,8 @@ def _spend(amount_key: str, default_currency: str) -> Inputs:
 def _ai(d: Mapping[str, Any], f: FactorRecord, row: Any, refs: ReferenceData,
         year: Any) -> tuple[str, dict[str, Any]]:
     per_day = names.AI_REQUEST_BUCKETS.get(names.slug(d.get("requests_per_user_per_day")) or "")
-    return (f"requests_per_day × {formulas.AI_DAYS_PER_WEEK} × {formulas.AI_WEEKS_PER_YEAR}"
-            " × fte_count × ef_kg_co2eq_per_request / 1000",
+    return ((f"requests_per_day × {formulas.AI_DAYS_PER_WEEK} × {formulas.AI_WEEKS_PER_YEAR}"
+             " × fte_count × ef_kg_co2eq_per_request / 1000"),
             {**f.values, "requests_per_day": per_day, "fte_count": _f(d, "fte_count")})
 
 

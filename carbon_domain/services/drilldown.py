@@ -84,8 +84,8 @@ def reasons_for(session: Session, det: int, year: int,
     out: dict[int, tuple[str, str]] = {}
     for i, ex in explain_many(session, det, year, entries).items():
         if ex.rows:
-            out[i] = ("not_recalculated", f"no stored row, but the current factors give"
-                      f" {len(ex.rows)}: the type needs recalculation")
+            out[i] = ("not_recalculated", (f"no stored row, but the current factors give"
+                                           f" {len(ex.rows)}: the type needs recalculation"))
         else:
             out[i] = (ex.reason_kind or "no_matching_factor", ex.reason or "no matching factor")
     return out

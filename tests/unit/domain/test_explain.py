@@ -21,7 +21,12 @@ from carbon_domain.csv_rows.entries import parse_entry_row
 from carbon_domain.csv_rows.fields import RowError
 from carbon_domain.engine import compute_batch
 from carbon_domain.explain import (
-    NO_MATCHING_FACTOR, RETIRED_FACTOR, UNRESOLVABLE_TYPE, explain_entry, number_text)
+    NO_MATCHING_FACTOR,
+    RETIRED_FACTOR,
+    UNRESOLVABLE_TYPE,
+    explain_entry,
+    number_text,
+)
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
 from carbon_domain.seed.generator import generate
