@@ -11,7 +11,7 @@ writes them to a file and the console's download buttons can reuse them:
 Memory is constant whatever the size: entries are read in batches of ``BATCH_ENTRIES``
 (id ranges of the slice index), and only one batch's text exists at a time (API peak RSS
 growth 28 MB over 805k lines, bench/exports.py). On PostgreSQL each batch is written by
-``COPY … TO STDOUT (FORMAT csv)`` (``export_sql``; 2–3× the rate of building the lines in
+``COPY … TO STDOUT (FORMAT csv)`` (``export_sql``; 2–5× the rate of building the lines in
 Python); elsewhere (SQLite) the same columns are written by ``csv``. A test checks that the
 two agree cell by cell.
 
