@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from carbon_api.deps import INT32_MAX, DetQuery, ModulePath, ReportId, Viewer, check_det_in_module
 from carbon_api.errors import R404, READ
 from carbon_api.schemas_results import EntryPageOut, ExplainOut
+from carbon_domain.catalog import MODULE_EMISSION_ROOTS
 from carbon_domain.db.session import session_scope
 from carbon_domain.emission_types import EmissionType
 from carbon_domain.services import drilldown
@@ -25,8 +26,7 @@ def _check_emission_type(module: Any, value: int | None) -> None:
         what = f"{value} ({EmissionType(value).path})"
     except ValueError:
         what = f"{value} (no such emission type)"
-    roots = ", ".join(f"{int(r)} ({r.path})" for r in
-                      drilldown.MODULE_EMISSION_ROOTS[module])
+    roots = ", ".join(f"{int(r)} ({r.path})" for r in MODULE_EMISSION_ROOTS[module])
     raise RequestValidationError([{
         "type": "value_error", "loc": ("query", "emission_type"), "input": value,
         "msg": f"emission type {what} is not part of module {module.value} ({module.name});"
