@@ -305,6 +305,19 @@ def test_export_refused_while_recalculating(api: TestClient, tokens: Tokens,
     with session_scope() as s:  # finish it so nothing is left active
         s.execute(text("UPDATE data_ingestion_jobs SET state = 'FINISHED', result = 'ERROR'"
                        " WHERE id = :j"), {"j": job})
+        agg = jobs.request_aggregation(s, pipeline_id=None, module_type_id=2, year=YEAR,
+                                       created_by="test").job_id
+    r = api.get("/v1/exports/results.csv", params={"year": YEAR}, headers=tokens.view)
+    assert r.status_code == 409 and f"job {agg}" in r.json()["detail"]
+    assert "aggregation" in r.json()["detail"]
+    # An aggregation changes no emission row: the detailed export is not blocked by it.
+    assert api.get("/v1/exports/data/20.csv", params={"year": YEAR},
+                   headers=tokens.view).status_code == 200
+    assert api.get("/v1/exports/results.csv", params={"year": YEAR, "allow_stale": "true"},
+                   headers=tokens.view).status_code == 200
+    with session_scope() as s:
+        s.execute(text("UPDATE data_ingestion_jobs SET state = 'FINISHED', result = 'ERROR'"
+                       " WHERE id = :j"), {"j": agg})
 
 
 def test_export_auth_and_bad_input(api: TestClient, tokens: Tokens,
