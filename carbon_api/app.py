@@ -13,7 +13,9 @@ from carbon_api import errors
 from carbon_api.console import install as install_console
 from carbon_api.console.security import SecurityHeadersMiddleware
 from carbon_api.logging import RequestContextMiddleware, configure_logging
-from carbon_api.routes import catalog, health, jobs, reports, sync, workers
+from carbon_api.routes import (
+    catalog, exports, factors, health, jobs, reports, results, sync, workers,
+)
 from carbon_domain.settings import get_settings
 
 DESCRIPTION = """
@@ -38,6 +40,9 @@ TAGS = [
     {"name": "sync", "description": "Uploads, recalculation triggers and staleness."},
     {"name": "jobs and pipelines", "description": "Job and pipeline views, SSE, abort."},
     {"name": "reports", "description": "Carbon reports and module statistics."},
+    {"name": "factors", "description": "Emission factors with their status (live / retired)."},
+    {"name": "results", "description": "Drill-down to entries and rows; one entry explained."},
+    {"name": "exports", "description": "Streamed CSV exports of results and details."},
     {"name": "workers", "description": "Live Celery workers."},
 ]
 
@@ -56,7 +61,7 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (health, catalog, sync, jobs, reports, workers):
+    for module in (health, catalog, sync, jobs, reports, factors, results, exports, workers):
         v1.include_router(module.router)
     app.include_router(v1)
     # The operator console (server-rendered pages) is the app's front door: `/`.

@@ -468,3 +468,42 @@ class WorkersOverview(BaseModel):
     versions_differ: bool = Field(description="The live workers do not all run the same "
                                               "version (warn: a deploy is half done).")
     api_version: str = Field(description="The version this API runs.")
+
+
+
+# -- factors ----------------------------------------------------------------------------------
+
+class FactorOut(BaseModel):
+    id: int
+    data_entry_type_id: int
+    data_entry_type_name: str
+    emission_type_id: int
+    emission_type_path: str | None
+    year: int | None
+    classification: dict[str, Any] = Field(description="The factor's identity (with its type, "
+                                                       "emission type and year).")
+    values: dict[str, Any]
+    status: Literal["live", "retired"] = Field(
+        description="`retired`: absent from the latest factor file of its type and year; "
+                    "never matched again, kept for history.")
+    retired_at: datetime | None
+    retired_by_job_id: int | None
+    changed_by_job_id: int | None = Field(
+        description="The last upload that inserted, changed, retired or revived it.")
+    updated_at: datetime | None
+
+
+class FactorPage(BaseModel):
+    items: list[FactorOut]
+    total: int
+    limit: int
+    offset: int
+
+    model_config = _example({"items": [{
+        "id": 12, "data_entry_type_id": 11, "data_entry_type_name": "it",
+        "emission_type_id": 80200, "emission_type_path": "equipment__it", "year": 2025,
+        "classification": {"equipment_class": "Laptop", "sub_class": None},
+        "values": {"active_power_w": 100, "ef_kg_co2eq_per_kwh": 0.1}, "status": "retired",
+        "retired_at": "2025-03-02T09:00:00Z", "retired_by_job_id": 41,
+        "changed_by_job_id": 41, "updated_at": "2025-03-02T09:00:00Z"}],
+        "total": 1, "limit": 100, "offset": 0})

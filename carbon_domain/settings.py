@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _HOME = Path(".carbon")
@@ -23,6 +23,46 @@ def _url_password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+# Bare PostgreSQL schemes as hosting platforms hand them out. SQLAlchemy 2.1 maps
+# `postgresql://` to psycopg 3 and knows no `postgres://` at all; we install psycopg2.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_DRIVER = "postgresql+psycopg2://"
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgresql://…`` and ``postgres://…`` → ``postgresql+psycopg2://…``; others as is."""
+    url = url.strip()
+    for scheme in _POSTGRES_SCHEMES:
+        if url[:len(scheme)].lower() == scheme:
+            return _DRIVER + url[len(scheme):]
+    return url
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why SQLAlchemy cannot use ``url`` on this installation (no connection is made), or
+    None. The password never appears in the message."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return ("not a database URL; expected postgresql://USER:PASSWORD@HOST:5432/DB or "
+                "sqlite:///PATH")
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        return (f"{shown}: unknown database kind {parsed.drivername!r}; use postgresql://… "
+                "or sqlite:///…")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return (f"{shown}: the driver for {parsed.drivername!r} is not installed ({exc}); "
+                "use postgresql://… (psycopg2) or sqlite:///…")
+    return None
 
 
 class Settings(BaseSettings):
@@ -66,6 +106,15 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="CARBON_LOG_LEVEL")
     # Show full tracebacks in the CLI instead of one-line error messages.
     debug: bool = Field(False, alias="CARBON_DEBUG")
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, v: str) -> str:
+        url = normalize_database_url(v)
+        problem = database_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

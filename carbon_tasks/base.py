@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from carbon_domain.services.jobs import ClaimBusy
 
@@ -15,12 +15,6 @@ log = logging.getLogger("carbon.tasks")
 # Connection loss, server restart, serialization failure: the transaction rolled back, so
 # running the (idempotent) task again is always safe.
 TRANSIENT = (OperationalError, ClaimBusy)
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TRANSIENT):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class CarbonTask(Task):  # type: ignore[misc]
@@ -49,6 +43,7 @@ class CarbonTask(Task):  # type: ignore[misc]
             from carbon_domain.db.models import DataIngestionJob
 
             with session_scope() as s:
+                jobs.lock_related(s, {job_id})  # lock order: pipelines before the job row
                 job = s.get(DataIngestionJob, job_id)
                 if job is not None and job.state == "RUNNING":
                     from carbon_domain.db.enums import JobResult

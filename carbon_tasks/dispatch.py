@@ -46,7 +46,15 @@ def dispatch_jobs(job_ids: list[int]) -> None:
                 roots[job.pipeline_id] = job.id
             else:
                 singles.append(job)
-        plans = [(pid, ids, roots.get(pid)) for pid, ids in recalc.items()]
+        # A pipeline's module-level job rides with its types even when only the types were
+        # picked up (e.g. re-dispatched by the reconciler): the plan starts it, and the
+        # finish closes it. A root without types to plan is left alone; it is closed when
+        # the types it waits for are done.
+        waiting = {pid: rid for rid, pid in s.execute(select(Job.id, Job.pipeline_id).where(
+            Job.pipeline_id.in_([p for p in recalc if p is not None and p not in roots]),
+            Job.job_type == JobType.module_emission_recalc,
+            Job.state.in_((JobState.NOT_STARTED, JobState.QUEUED))))}
+        plans = [(pid, ids, roots.get(pid) or waiting.get(pid)) for pid, ids in recalc.items()]
         singles_info = [(j.id, j.job_type, pipeline.requests_recalculation(j.job_type, j.meta))
                         for j in singles]
     # Checked once per batch, not per message: a down backend fails every send alike.

@@ -34,12 +34,17 @@ def run_ingest(task: Any, job_id: int,
     if attempt is None:
         return {"job_id": job_id, "skipped": True, "recalc_job_ids": []}
     recalc_ids: list[int] = []
+    # Its own transaction: the data transaction below must not hold the job row while it
+    # works (an abort would wait for the whole ingest, then deadlock with the pipeline lock
+    # our finish takes). It locks the pipelines, then the job row, only at the end.
+    with session_scope() as s:
+        jobs.heartbeat(s, job_id, message="Parsing and validating rows")
     try:
         with session_scope() as s:
             job = s.get(DataIngestionJob, job_id)
             assert job is not None
-            jobs.heartbeat(s, job_id, message="Parsing and validating rows")
             outcome = fn(s, job)
+            jobs.lock_related(s, {job_id})  # lock order: pipelines, then the job row
             if not jobs.finish(s, job_id, attempt, outcome.result, outcome.message, outcome.meta):
                 raise _StaleAttempt
             for det in outcome.recalc_dets:

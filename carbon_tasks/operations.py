@@ -7,6 +7,7 @@ call these. Each commits its job rows first, then dispatches (transactional outb
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -51,6 +52,7 @@ class Accepted:
         return asdict(self)
 
 
+FACTOR_MODES = ("replace", "merge")
 _UPLOAD_JOBS = {
     "factors": (JobType.factor_ingest, TargetType.FACTORS),
     "data-entries": (JobType.csv_ingest, TargetType.DATA_ENTRIES),
@@ -85,10 +87,14 @@ def _check_year_provisioned(year: int) -> None:
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
-                 content_type: str | None = None) -> Accepted:
+                 content_type: str | None = None, mode: str = "replace") -> Accepted:
     """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
-    pipeline and job, then dispatch."""
+    pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
+    of its types: absent factors are retired) or ``"merge"`` (additive partial file)."""
     job_type, target = _UPLOAD_JOBS[kind]
+    if kind == "factors" and mode not in FACTOR_MODES:
+        raise ValueError(f"unknown factor upload mode {mode!r}; use one of"
+                         f" {', '.join(FACTOR_MODES)}")
     m = ModuleType(module) if module is not None else None
     d = DataEntryType(det) if det is not None else None
     if m is not None:
@@ -99,6 +105,7 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     config: dict[str, Any] = {"filename": filename}
     if kind == "factors":
         config["recalculate"] = recalculate
+        config["mode"] = mode
     if target == TargetType.REFERENCE_DATA and kind != "units":
         config["kind"] = kind
     with session_scope() as s:
@@ -170,7 +177,11 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
             first = reqs[0]
             return Accepted(first.job_id, str(first.pipeline_id), first.state,
                             f"Recalculation of {m.name} for {year} is already in progress")
-        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created})
+        # Types another trigger is already recalculating are joined: the module job waits
+        # for them too (closed when every type it asked for is done).
+        joined = [r.job_id for r in reqs if not r.created]
+        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created,
+                                          "joined_job_ids": joined})
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"
@@ -182,9 +193,27 @@ def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
     """Finish every active job as ERROR (aborted) and revoke the outstanding tasks."""
     from carbon_tasks.app import app
 
+    from carbon_domain.db.locks import retry_conflicts
+    from carbon_domain.services.recalc import after_abort
+
     pid = uuid.UUID(str(pipeline_id))
-    with session_scope() as s:
-        job_ids, task_ids = jobs.abort_pipeline(s, pid, by)
+
+    def abort() -> tuple[list[int], list[str]]:
+        with session_scope() as s:
+            return jobs.abort_pipeline(s, pid, by)
+
+    def follow_up() -> list[int]:
+        with session_scope() as s:
+            return after_abort(s, job_ids)
+
+    # Lock waits are short (a chunk holds its job row only between its fence and its
+    # commit); a deadlock or serialization failure is retried here, never answered as 503.
+    job_ids, task_ids = retry_conflicts(abort)
+    try:
+        dispatch_jobs(retry_conflicts(follow_up))
+    except Exception:  # noqa: BLE001 - the abort stands; the reconciler does the rest
+        logging.getLogger("carbon.operations").warning(
+            "abort of %s: follow-up left to the reconciler", pid, exc_info=True)
     if task_ids:
         try:
             app.control.revoke(task_ids)

@@ -61,9 +61,7 @@ def finish_recalculation(self: Any, results: list[dict[str, Any]] | None = None,
     """Chord body: close the per-type jobs and request one aggregation per (module, year)."""
     from carbon_tasks.dispatch import dispatch_jobs
 
-    with session_scope() as s:
-        to_dispatch = service.complete_recalculation(
-            s, [(j, a) for j, a in jobs], root_job_id)
+    to_dispatch = _complete([(j, a) for j, a in jobs], root_job_id)
     dispatch_jobs(to_dispatch)
     return {"closed": [j for j, _ in jobs], "dispatched": to_dispatch,
             "chunks": len(results or [])}
@@ -74,8 +72,24 @@ def recalculation_failed(self: Any, request: Any = None, exc: Any = None, traceb
                          *, jobs: list[list[int]], root_job_id: int | None = None) -> None:
     """Chord errback: a chunk failed for good (retries exhausted, worker lost)."""
     log.error("recalculation chord failed for jobs %s: %s", jobs, exc)
-    with session_scope() as s:
-        service.complete_recalculation(s, [(j, a) for j, a in jobs], root_job_id, lost=True)
+    from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
+
+    to_dispatch = _complete([(j, a) for j, a in jobs], root_job_id, lost=True)
+    try:  # the trailing aggregation other pipelines may be waiting for
+        dispatch_jobs(to_dispatch)
+    except BrokerUnavailable:
+        log.warning("jobs %s stay in the outbox for the reconciler", to_dispatch)
+
+
+def _complete(finished: list[tuple[int, int]], root_job_id: int | None, *,
+              lost: bool = False) -> list[int]:
+    """One transaction, run again if PostgreSQL broke a deadlock by rolling it back."""
+    from carbon_domain.db.locks import retry_conflicts
+
+    def run() -> list[int]:
+        with session_scope() as s:
+            return service.complete_recalculation(s, finished, root_job_id, lost=lost)
+    return retry_conflicts(run)
 
 
 @app.task(base=CarbonTask, bind=True, name="carbon.refresh_facility_factors")

@@ -7,7 +7,7 @@ from typing import Any
 
 from carbon_domain.db import locks
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reconcile import reconcile as decide
+from carbon_domain.services import reconcile as service
 from carbon_tasks.app import app
 from carbon_tasks.base import CarbonTask
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
@@ -19,16 +19,31 @@ _RECONCILER_LOCK = 1240
 @app.task(base=CarbonTask, bind=True, name="carbon.reconcile", acks_late=False,
           max_retries=0)
 def reconcile(self: Any) -> dict[str, Any]:
-    """Dispatch orphaned jobs, retry or give up stuck ones, backfill aggregations and
-    recompute pipeline status. Beat does not prevent overlap, so a lock does."""
+    """Dispatch orphaned jobs, retry or give up stuck ones, close module-level jobs whose
+    types are done, backfill trailing aggregations and recompute pipeline status. Beat does
+    not prevent overlap, so a lock does."""
     with session_scope() as s:
         if not locks.try_xact_lock(s, _RECONCILER_LOCK, 0):
             return {"skipped": "another reconciler is running"}
-        summary, to_dispatch = decide(s)
+        summary, to_dispatch = service.reconcile(s)
+        summary.update(service.close_orphans(s))
+    with session_scope() as s:
+        due = sorted(service.due_aggregations(s))
+    backfilled = []
+    for module, year in due:
+        job_id = locks.retry_conflicts(lambda m=module, y=year: _backfill(m, y))
+        if job_id is not None:
+            backfilled.append(job_id)
+    summary["aggregations_backfilled"] = len(backfilled)
     try:
-        dispatch_jobs(to_dispatch)
+        dispatch_jobs(sorted(set(to_dispatch + backfilled)))
     except BrokerUnavailable as exc:
         summary["dispatch_error"] = str(exc)
     if any(v for k, v in summary.items() if k != "pipelines_closed"):
         log.info("reconcile: %s", summary)
     return summary
+
+
+def _backfill(module: int, year: int) -> int | None:
+    with session_scope() as s:
+        return service.backfill_aggregation(s, module, year)

@@ -1,7 +1,6 @@
 """Every task module, imported so a worker registers all task names."""
 
 from carbon_tasks.aggregate import aggregate_module  # noqa: F401
-from carbon_tasks.diagnostics import collect, echo  # noqa: F401
 from carbon_tasks.ingest import (  # noqa: F401
     ingest_data_entries, ingest_factors, ingest_reference, ingest_units,
 )

@@ -101,6 +101,8 @@ def db(pg_database: str) -> Iterator[str]:
 def celery_app_real(pg_database: str):  # type: ignore[no-untyped-def]
     from carbon_tasks import app
     import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping for start_worker
+
+    import tests.celery_tasks  # noqa: F401 - registers the harness checks (echo, collect)
     return app
 
 

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "listings",  # status, jobs, pipelines, wait, abort
     "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
+    "export",  # export results|data (CSV)
 )
 
 app = typer.Typer(

@@ -157,6 +157,22 @@ def require_external_broker(what: str) -> None:
         )
 
 
+def require_database(what: str) -> None:
+    """Fail with one clear line before a long-running service starts on a database it cannot
+    use (bad URL, unreachable, wrong credentials) instead of crashing on its first request."""
+    from carbon_domain.db.session import check_database
+    from carbon_domain.settings import get_settings
+
+    get_settings()  # an unusable URL is an "invalid configuration" line
+    try:
+        check_database()
+    except Exception as exc:
+        message = describe_error(exc)
+        if message is None or _debug():
+            raise
+        error(f"{what} cannot start: {message}")
+
+
 # ---------------------------------------------------------------------------- error handling
 
 # OperationalErrors that mean "the database is not there for us" (vs. e.g. a lock timeout).
@@ -317,5 +333,5 @@ def exit_code(code: int | None) -> None:
 __all__ = [
     "CarbonGroup", "JsonFlag", "console", "duration", "err_console", "error", "exit_code",
     "friendly_errors", "handles_errors", "info", "json_out", "mask_url", "new_table", "new_typer",
-    "one_line_usage_errors", "require_external_broker", "warn",
+    "one_line_usage_errors", "require_database", "require_external_broker", "warn",
 ]

@@ -23,6 +23,7 @@ from carbon_api.cli.common import (
     exit_code,
     info,
     new_typer,
+    require_database,
     require_external_broker,
     warn,
 )
@@ -100,6 +101,7 @@ def api(
     s = _settings()
     if reload and workers > 1:
         error("--reload cannot be combined with --workers > 1")
+    require_database("`carbon api`")
     uvicorn.run(
         API_TARGET, host=host or s.api_host, port=port or s.api_port, reload=reload,
         workers=workers, log_level=_loglevel(None).lower(),
@@ -129,6 +131,7 @@ def worker(
     require_external_broker("`carbon worker`")
     names = parse_queues(queues)
     level = _loglevel(loglevel)
+    require_database("`carbon worker`")
     from carbon_tasks import app as celery_app
 
     argv = ["worker", f"--queues={','.join(names)}", f"--pool={pool.value}",
@@ -216,6 +219,8 @@ def beat(
     require_external_broker("`carbon beat`")
     level = _loglevel(loglevel)
     with beat_leadership(s.broker_url, lock_wait):
+        # Beat only talks to the broker, but every task it schedules needs the database.
+        require_database("`carbon beat`")
         schedule.parent.mkdir(parents=True, exist_ok=True)
         from carbon_tasks import app as celery_app
         exit_code(celery_app.start(["beat", f"--loglevel={level}", f"--schedule={schedule}"]))

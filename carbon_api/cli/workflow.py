@@ -150,15 +150,22 @@ _RECALC = ("carbon.plan_recalculation", "carbon.aggregate_module")
 
 @ingest_app.command("factors")
 def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
-                   recalculate: bool = False, wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
+                   recalculate: bool = False,
+                   merge: Annotated[bool, typer.Option(
+                       "--merge", help="Only insert and update (a partial file); by default "
+                                       "the file is the factor set of its types and factors "
+                                       "absent from it are retired.")] = False,
+                   wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
                    as_json: JsonFlag = False) -> None:
-    """Upload a factor CSV (upserted in place; `--recalculate` also recalculates)."""
+    """Upload a factor CSV: the factor set of its type(s), upserted in place, absent factors
+    retired (`--merge`: additive); `--recalculate` also recalculates."""
     from carbon_tasks.operations import start_upload
 
     m, d = _module_det(module, det)
     content = _read(file)
     _run(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
-                              year=year, recalculate=recalculate, created_by="cli"),
+                              year=year, recalculate=recalculate, created_by="cli",
+                              mode="merge" if merge else "replace"),
          wait, as_json, tasks=(_INGEST.format("factors"), *(_RECALC if recalculate else ())),
          timeout=timeout)
 

@@ -133,12 +133,16 @@ async def stream_pipeline(_: Viewer, pipeline_id: PipelineId, request: Request
              responses={**WRITE, **_PIPELINE_404, 409: R409})
 def abort_pipeline(who: Operator, pipeline_id: PipelineId) -> dict[str, Any]:
     """Finish every active job of the pipeline as ERROR ("Aborted by …") and revoke its
-    outstanding tasks. 409 when nothing is active."""
+    outstanding tasks. 409 when nothing is active. Lock conflicts with running chunks are
+    waited out or retried server-side (never a 503)."""
     bind(pipeline_id=str(pipeline_id))
     before = ops.get_pipeline(str(pipeline_id))
     if before is None:
         raise HTTPException(404, f"pipeline {pipeline_id} not found")
-    result = ops.abort_pipeline(str(pipeline_id), who.name)
+    try:
+        result = ops.abort_pipeline(str(pipeline_id), who.name)
+    except LookupError as exc:  # deleted between the read and the abort
+        raise HTTPException(404, str(exc)) from exc
     if not result["aborted_job_ids"] and before.status != PipelineStatus.RUNNING:
         raise HTTPException(409, f"pipeline {pipeline_id} has nothing active to abort "
                                  f"(status {before.status})")

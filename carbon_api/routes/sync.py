@@ -29,6 +29,11 @@ router = APIRouter(prefix="/sync", tags=["sync"])
 log = logging.getLogger("carbon.api")
 
 
+class FactorMode(StrEnum):
+    replace = "replace"
+    merge = "merge"
+
+
 class ReferenceKind(StrEnum):
     stations = "stations"
     building_rooms = "building-rooms"
@@ -88,14 +93,23 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
                    recalculate: Annotated[bool, Query(
                        description="Recalculate the affected types once the factors landed "
                                    "(otherwise they are only marked stale).")] = False,
+                   mode: Annotated[FactorMode, Query(
+                       description="`replace` (default): the file is the factor set of each "
+                                   "type it covers; factors absent from it are retired. "
+                                   "`merge`: only insert and update (a partial file).")
+                   ] = FactorMode.replace,
                    ) -> Accepted:
-    """Factor CSV for a module (or one of its data entry types) and year: upserted in place,
-    then, with `recalculate=true`, the affected types are recalculated and aggregated."""
+    """Factor CSV for a module (or one of its data entry types) and year. The file is the
+    factor set of the route's type (or, module-wide, of every type with rows in it): its
+    factors are upserted in place (ids stay stable), the others of those types are retired
+    (`mode=merge` keeps them). The job's meta counts inserted / updated / unchanged / retired
+    factors. With `recalculate=true` the affected types are recalculated and aggregated."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
     return _accept("factors upload", lambda: ops.start_upload(
         "factors", upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
-        recalculate=recalculate, created_by=who.name, content_type=upload.content_type))
+        recalculate=recalculate, created_by=who.name, content_type=upload.content_type,
+        mode=mode.value))
 
 
 @router.post("/data-entries/{module_type_id}", status_code=202, response_model=Accepted,

@@ -10,7 +10,11 @@ from carbon_domain.csv_rows.entries import (
 )
 from carbon_domain.csv_rows.factors import (
     ParsedFactor, canonical_classification, classification_key, factor_columns,
-    factor_header_problem, parse_factor_row,
+    factor_header_problem, factor_identity, parse_factor_row,
+)
+from carbon_domain.csv_rows.columns import (
+    UnknownColumn, describe_unknown, entry_known_columns, factor_known_columns,
+    reference_known_columns, unknown_columns,
 )
 from carbon_domain.csv_rows.fields import RowError
 from carbon_domain.csv_rows.reference_rows import (
@@ -23,8 +27,10 @@ from carbon_domain.csv_rows.schemas import ENTRY_SCHEMAS, FACILITY_SOURCES, FACT
 __all__ = [
     "ENTRY_SCHEMAS", "FACILITY_SOURCES", "FACTOR_SCHEMAS", "OVERRIDE_KEY", "REFERENCE_MODELS",
     "ROUTING_COLUMNS", "UNIT_COLUMN", "ParsedEntry", "ParsedFactor", "RateRow", "RoomRow",
-    "RowError", "StationRow", "UnitRow", "canonical_classification", "classification_key",
-    "entry_columns", "entry_header_problem", "factor_columns", "factor_header_problem",
-    "parse_entry_row", "parse_factor_row", "parse_rate_row", "parse_room_row",
+    "RowError", "StationRow", "UnitRow", "UnknownColumn", "canonical_classification",
+    "classification_key", "describe_unknown", "entry_columns", "entry_header_problem",
+    "entry_known_columns", "factor_columns", "factor_header_problem", "factor_identity",
+    "factor_known_columns", "parse_entry_row", "parse_factor_row", "parse_rate_row", "parse_room_row",
     "parse_station_row", "parse_unit_row", "reference_header_problem",
+    "reference_known_columns", "unknown_columns",
 ]

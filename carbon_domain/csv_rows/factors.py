@@ -98,3 +98,21 @@ def parse_factor_row(module: ModuleType, det: DataEntryType | None,
     if et not in SCOPE_OF:
         raise RowError(f"emission type {et} does not exist")
     return ParsedFactor(int(dtype), et, canonical_classification(classification), values)
+
+
+def factor_identity(module: ModuleType, det: DataEntryType | None, row: Mapping[str, Any]
+                    ) -> tuple[int, int, str] | None:
+    """(type, emission type, classification key) of a row ``parse_factor_row`` rejected, when
+    its identity can still be read (e.g. only a value is bad); None otherwise. A rejected row
+    must not retire the factor it was meant to revise."""
+    try:
+        r = lower_keys(row)
+        dtype = route(module, det, r)
+        schema = FACTOR_SCHEMAS[int(dtype)]
+        classification = parse_cols(schema.classification, r, {}, blank=None)
+        et = resolve_factor_emission_type(dtype, classification)
+    except (RowError, KeyError, ValueError):
+        return None
+    if et is None:
+        return None
+    return int(dtype), int(et), classification_key(classification)

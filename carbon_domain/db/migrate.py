@@ -9,13 +9,13 @@ from alembic.config import Config
 
 import migrations
 
-from carbon_domain.settings import get_settings
+from carbon_domain.settings import get_settings, normalize_database_url
 
 
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    cfg.attributes["url"] = url or get_settings().database_url
+    cfg.attributes["url"] = normalize_database_url(url or get_settings().database_url)
     return cfg
 
 

@@ -63,10 +63,12 @@ class DataEntry(Base):
     __table_args__ = (
         # The slice index: every recalculation chunk reads (type, year, id range).
         Index("ix_data_entries_slice", "data_entry_type_id", "year", "id"),
+        # Drill-down pages a report module's entries by id (O(page), migration 0005).
+        Index("ix_data_entries_module_id", "carbon_report_module_id", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     carbon_report_module_id: Mapped[int] = mapped_column(
-        ForeignKey("carbon_report_modules.id", ondelete="CASCADE"), index=True
+        ForeignKey("carbon_report_modules.id", ondelete="CASCADE")
     )
     data_entry_type_id: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]]

@@ -10,11 +10,18 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from carbon_domain.settings import get_settings
+from carbon_domain.settings import get_settings, normalize_database_url
+
+# libpq waits forever for an unreachable host by default; a command should say so instead.
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def engine_for(url: str) -> Engine:
+    return _engine(normalize_database_url(url))
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -32,7 +39,12 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args=connect_args)
+
+
+engine_for.cache_clear = _engine.cache_clear  # type: ignore[attr-defined]
 
 
 def get_engine() -> Engine:
@@ -60,3 +72,20 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def check_database() -> None:
+    """Connect once and run ``SELECT 1``: OperationalError when the database is unreachable
+    (services call it at start so a bad URL is one clear line, not a crash later)."""
+    from sqlalchemy import text
+
+    engine = get_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        # A pooled connection must not outlive the check: `carbon worker` forks its pool
+        # children after it, and a psycopg2 connection shared across a fork corrupts both
+        # ("error with status PGRES_TUPLES_OK and no message from the libpq").
+        engine.dispose()
+

@@ -82,6 +82,15 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
             updates.append({"mid": mid, "new_stats": new})
     _write_stats(session, "carbon_report_modules", [(u["mid"], u["new_stats"]) for u in updates],
                  now, set_status=True)
+    # Freshness (seed 000: "stats.computed_at + module status" is the dashboards' signal):
+    # every module this run recomputed is stamped, changed or not, and so are the reports
+    # that hold one; only the heavy rewrite of unchanged stats is skipped.
+    changed_ids = {u["mid"] for u in updates}
+    stamp = stats_lib.module_stats({}, 0, 0, computed_at=now)["computed_at"]
+    _stamp(session, "carbon_report_modules",
+           [mid for mid, _, old in modules if mid not in changed_ids and old], stamp)
+    _stamp(session, "carbon_reports", sorted({rid for _, rid, _ in modules} - changed_reports),
+           stamp)
     if changed_reports:
         per_report: dict[int, list[dict[str, Any]]] = {}
         for report_id, st in session.execute(
@@ -115,6 +124,22 @@ def _write_stats(session: Session, table: str, rows: list[tuple[int, dict[str, A
         [{"id": i, "stats": json.dumps(st), "now": now} for i, st in rows])
 
 
+def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> None:
+    """Set ``stats.computed_at`` of rows whose numbers did not change (rows never computed
+    keep NULL stats: there is nothing to call fresh)."""
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(
+            f"UPDATE {table} SET stats = jsonb_set(stats, '{{computed_at}}', to_jsonb("
+            "CAST(:at AS text))) WHERE id = ANY(:ids) AND stats IS NOT NULL"),
+            {"at": computed_at, "ids": ids})
+        return
+    session.execute(text(
+        f"UPDATE {table} SET stats = json_set(stats, '$.computed_at', :at) WHERE id = :id"
+        " AND stats IS NOT NULL"), [{"id": i, "at": computed_at} for i in ids])
+
+
 MAX_RERUNS = 5
 
 
@@ -145,7 +170,9 @@ def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | No
             jobs.heartbeat(s, job_id, message=f"Aggregated {summary['modules']} modules"
                                               f" (run {len(runs)})")
         with session_scope() as s:
-            job = s.get(Job, job_id, with_for_update=True)
+            # Lock order: the pipelines this finish recomputes, then the job row.
+            jobs.lock_related(s, {job_id})
+            job = s.get(Job, job_id, with_for_update=jobs.NO_KEY)
             if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
                 return None
             if job.dirty and len(runs) <= MAX_RERUNS:

@@ -43,8 +43,10 @@ def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
         select(Unit).where(Unit.institutional_id.is_not(None)))}
     updated, unknown = 0, []
     for det in _FACILITY_DETS:
+        # Retired factors are history: they are never matched, so never refreshed either.
         for f in session.scalars(select(Factor).where(
-                Factor.data_entry_type_id == det.value, Factor.year == year)):
+                Factor.data_entry_type_id == det.value, Factor.year == year,
+                Factor.retired_at.is_(None))):
             fid = (f.classification or {}).get("researchfacility_id")
             unit_id = units.get(names.norm(fid))
             if unit_id is None:

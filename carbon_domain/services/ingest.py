@@ -1,16 +1,15 @@
 """Ingest services: parse a stored upload, validate every row, write in one transaction.
 
-Row problems skip the row and are reported (row number and reason, first 100 kept);
-the result is SUCCESS (nothing skipped), WARNING (some skipped) or ERROR (nothing usable).
+Row problems skip the row and are reported (row number and reason, first 100 kept), and so
+are columns the upload kind does not use (``ingest_report``); the result is SUCCESS, WARNING
+(rows skipped or columns unused) or ERROR (nothing usable).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
@@ -23,69 +22,12 @@ from carbon_domain.db.models import (
     BuildingRoom, CarbonReport, CarbonReportModule, DataIngestionJob, ExchangeRate, Station, Unit,
 )
 from carbon_domain.services.csv_input import read_csv
-from carbon_domain.services.factors import upsert_factor_rows
+from carbon_domain.services.factors import Identity, write_factor_set
+from carbon_domain.services.ingest_report import IngestOutcome, RowReport
 from carbon_domain.services.uploads import read_upload
-from carbon_domain.settings import get_settings
 
-T = TypeVar("T")
-
-
-@dataclass
-class IngestOutcome:
-    result: JobResult
-    message: str
-    meta: dict[str, Any]
-    recalc_dets: list[int] = field(default_factory=list)
-
-
-class _Rows:
-    """Collects row errors (first N kept) and counts."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.skipped = 0
-        self.errors: list[dict[str, Any]] = []
-        self.cap = get_settings().max_row_errors
-
-    def parsed(self, rows: Iterable[tuple[int, dict[str, str]]],
-               parse: Callable[[dict[str, str]], T]) -> Iterator[tuple[int, T]]:
-        """(line, parsed row) for every usable row; the others become row errors."""
-        for line, row in rows:
-            self.total += 1
-            if "__csv_error__" in row:
-                self.error(line, f"malformed CSV row: {row['__csv_error__']}")
-                continue
-            try:
-                yield line, parse(row)
-            except csv_rows.RowError as exc:
-                self.error(line, str(exc))
-
-    def error(self, line: int, reason: str) -> None:
-        self.skipped += 1
-        if len(self.errors) < self.cap:
-            self.errors.append({"row": line, "reason": reason[:200]})
-
-    def outcome(self, processed: int, what: str, extra: str = "",
-                meta: dict[str, Any] | None = None, recalc: list[int] | None = None
-                ) -> IngestOutcome:
-        if processed == 0:
-            result = JobResult.ERROR
-            msg = f"ERROR: no usable rows ({self.skipped} of {self.total} rows rejected)"
-        elif self.skipped:
-            result = JobResult.WARNING
-            msg = f"WARNING: {processed} {what}, {self.skipped} rows skipped"
-        else:
-            result = JobResult.SUCCESS
-            msg = f"Success: {processed} {what}"
-        if extra:
-            msg += f"; {extra}"
-        if self.errors:
-            first = self.errors[0]
-            msg += f" — first error: row {first['row']}: {first['reason']}"
-        m = {"rows": self.total, "processed": processed, "skipped": self.skipped,
-             "row_errors": self.errors, **(meta or {})}
-        return IngestOutcome(result, msg, m, recalc or [] if result != JobResult.ERROR else [])
-
+__all__ = ["IngestOutcome", "ingest_data_entries", "ingest_factors", "ingest_reference",
+           "ingest_units"]
 
 def _rows(session: Session, job: DataIngestionJob):  # type: ignore[no-untyped-def]
     if job.upload_id is None:
@@ -98,27 +40,45 @@ def _det(job: DataIngestionJob) -> DataEntryType | None:
 
 
 def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
+    """The file is the factor set of each type it covers (the job's type, or every type with
+    a usable row in a module-wide file): its factors are upserted in place, the scope's
+    others retired. ``config.mode == "merge"`` only upserts (a partial file)."""
     module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
     det = _det(job)
+    config = (job.meta or {}).get("config", {})
+    merge = config.get("mode") == "merge"
     header, rows = _rows(session, job)
     problem = csv_rows.factor_header_problem(module, det, header)
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
-    acc = _Rows()
+    acc = RowReport(header, csv_rows.factor_known_columns(module, det))
     parsed: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = []
-    for _line, f in acc.parsed(rows, lambda r: csv_rows.parse_factor_row(module, det, r)):
+    rejected: set[Identity] = set()
+
+    def reject(row: dict[str, str]) -> None:
+        identity = csv_rows.factor_identity(module, det, row)
+        if identity is not None:
+            rejected.add(identity)
+
+    for _line, f in acc.parsed(rows, lambda r: csv_rows.parse_factor_row(module, det, r),
+                               on_reject=reject):
         parsed.append((f.det, f.emission_type_id, f.classification, f.values))
-    if parsed:
-        # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
-        locks.xact_lock(session, locks.FACTORS_VS_RECALC,
-                        locks.module_year_key(module.value, job.year))  # type: ignore[arg-type]
-        upsert_factor_rows(session, year=job.year, job_id=job.id, rows=parsed)
     dets = sorted({p[0] for p in parsed})
+    if not parsed:
+        return acc.outcome(0, "factors", meta={"mode": "merge" if merge else "replace"})
+    # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC,
+                    locks.module_year_key(module.value, job.year))  # type: ignore[arg-type]
+    # A type none of whose rows is usable is left alone: a file of typos retires nothing.
+    written = write_factor_set(session, year=job.year, job_id=job.id, rows=parsed,
+                               scope_dets=None if merge else dets, keep=rejected)
     recalc = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
-    if not (job.meta or {}).get("config", {}).get("recalculate"):
+    if not config.get("recalculate"):
         recalc = []
-    return acc.outcome(len(parsed), "factors upserted", meta={"data_entry_type_ids": dets},
-                       recalc=recalc)
+    summary = written.summary() + (" (merge: nothing retired)" if merge else "")
+    return acc.outcome(len(parsed), "factors", summary=summary, recalc=recalc, meta={
+        "data_entry_type_ids": dets, "mode": "merge" if merge else "replace",
+        **written.meta()})
 
 
 def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, tuple[int, int]]:
@@ -148,7 +108,7 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
     refs = load_reference_data(session)
     units = _unit_modules(session, module, year)
-    acc = _Rows()
+    acc = RowReport(header, csv_rows.entry_known_columns(module, det))
     sink = _EntrySink(session.get_bind().dialect.name == "postgresql", year, job.id)
     for line, e in acc.parsed(rows, lambda r: csv_rows.parse_entry_row(module, det, r,
                                                                        refs=refs)):
@@ -221,7 +181,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     problem = csv_rows.reference_header_problem("units", header)
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
-    acc = _Rows()
+    acc = RowReport(header, csv_rows.reference_known_columns("units"))
     good: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for line, u in acc.parsed(rows, csv_rows.parse_unit_row):
@@ -267,7 +227,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
 
 
 def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
-                                  lines: dict[str, int], acc: _Rows) -> None:
+                                  lines: dict[str, int], acc: RowReport) -> None:
     """``units.institutional_id`` is unique: a row giving an id that an earlier row, or a
     unit not in this file, already holds is a row error rather than a failed upload."""
     owner: dict[str, str] = {}
@@ -299,7 +259,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
     parser = {"stations": csv_rows.parse_station_row, "building-rooms": csv_rows.parse_room_row,
               "exchange-rates": csv_rows.parse_rate_row}[kind]
-    acc = _Rows()
+    acc = RowReport(header, csv_rows.reference_known_columns(kind))
     good: dict[Any, Any] = {}
     for _line, r in acc.parsed(rows, parser):
         good[_ref_key(kind, r)] = r

@@ -1,14 +1,14 @@
-"""Job and pipeline lifecycle: create before dispatch, atomic claim, fenced finish, dedup.
+"""The job state machine: create before dispatch, dedup, atomic claim, fenced finish.
 
 Every transition is one conditional UPDATE, so a redelivered or duplicated message can
-never run a job twice at once or overwrite a newer attempt's result.
+never run a job twice at once or overwrite a newer attempt's result. Pipelines (grouping,
+status, abort) live in ``services.pipelines``; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, false, or_, select, update
@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import (
-    ACTIVE_STATES, IngestionMethod, JobResult, JobState, JobType, PipelineStatus, TargetType,
+    ACTIVE_STATES, IngestionMethod, JobResult, JobState, JobType, TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline
+from carbon_domain.services.pipelines import (  # noqa: F401 - re-exported
+    NO_KEY, abort_pipeline, create_pipeline, link_pipeline, linking_pipelines, lock_pipelines,
+    lock_related, pipeline_jobs, recompute_pipeline_status, recompute_related,
+)
 from carbon_domain.settings import get_settings
 
 
@@ -34,17 +37,6 @@ class Request:
     pipeline_id: uuid.UUID | None
     created: bool  # False: an active job already covered it (dedup hit)
     state: str
-
-
-def create_pipeline(session: Session, *, kind: str, module_type_id: int | None,
-                    year: int | None, created_by: str | None) -> Pipeline:
-    # The pipeline row first: job rows reference it (a shipped bug of the old system).
-    p = Pipeline(id=uuid.uuid4(), kind=kind, status=PipelineStatus.RUNNING,
-                 module_type_id=module_type_id, year=year, created_by=created_by,
-                 started_at=utcnow(), meta={})
-    session.add(p)
-    session.flush()
-    return p
 
 
 def create_job(session: Session, *, pipeline_id: uuid.UUID | None, job_type: JobType,
@@ -82,7 +74,7 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
     except IntegrityError as exc:
         if "uq_emission_recalc_active" not in str(exc) and "uq_aggregation_active" not in str(exc):
             raise
-    active = session.scalars(find_active().with_for_update()).first()
+    active = session.scalars(find_active().with_for_update(key_share=True)).first()
     if active is None:  # it finished between our insert and this read: try once more
         return _dedup_insert(session, make, find_active, link_to, input_job_id,
                              rerun_if_running=rerun_if_running)
@@ -97,15 +89,6 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
         link_pipeline(session, link_to, active.id)
     session.flush()
     return Request(active.id, active.pipeline_id, False, active.state)
-
-
-def link_pipeline(session: Session, pipeline_id: uuid.UUID, job_id: int) -> None:
-    p = session.get(Pipeline, pipeline_id, with_for_update=True)
-    if p is None:
-        return
-    linked = list((p.meta or {}).get("linked_job_ids", []))
-    if job_id not in linked:
-        p.meta = {**(p.meta or {}), "linked_job_ids": linked + [job_id]}
 
 
 def request_recalc(session: Session, *, pipeline_id: uuid.UUID | None, module_type_id: int,
@@ -238,7 +221,7 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
            message: str, meta: dict[str, Any] | None = None) -> bool:
     """Close a job, only if this attempt still owns it (a stale redelivery cannot
     overwrite a newer result). A result other than SUCCESS never says "Success"."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = session.get(Job, job_id, with_for_update=NO_KEY, populate_existing=True)
     if job is None or job.state != JobState.RUNNING:
         return False
     if attempt is not None and job.attempts != attempt:
@@ -258,121 +241,35 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
     return True
 
 
-def fail_unclaimed(session: Session, job_id: int, message: str) -> bool:
-    """Finish a job that never started (e.g. bad configuration) as ERROR."""
-    res = session.execute(
-        update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE_STATES))
-        .values(state=JobState.FINISHED, result=JobResult.ERROR, status_message=message,
-                finished_at=utcnow())
-    )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
-
-
 def set_meta(session: Session, job_id: int, **items: Any) -> None:
-    job = session.get(Job, job_id, with_for_update=True)
+    job = session.get(Job, job_id, with_for_update=NO_KEY)
     if job is not None:
         job.meta = {**(job.meta or {}), **items}
 
 
-def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
-    """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
-    reruns), oldest first."""
-    p = session.get(Pipeline, pipeline_id)
-    own = list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.id)))
-    linked_ids = list((p.meta or {}).get("linked_job_ids", [])) if p else []
-    seen = {j.id for j in own}
-    extra: list[Job] = []
-    while linked_ids:
-        batch = [i for i in linked_ids if i not in seen]
-        if not batch:
-            break
-        rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
-        extra.extend(rows)
-        seen.update(r.id for r in rows)
-        linked_ids = [r.meta.get("rerun_job_id") for r in rows if (r.meta or {}).get("rerun_job_id")]
-    return own + sorted(extra, key=lambda j: j.id)
+def start_group(session: Session, job_id: int, task_id: str | None) -> bool:
+    """Start a grouping job (a module-level recalculation): RUNNING, no ``is_current``.
 
-
-def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:
-    """RUNNING pipelines that joined any of these jobs (dedup hits from other triggers)."""
-    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
-    return [p.id for p in running
-            if job_ids & set((p.meta or {}).get("linked_job_ids", []))]
-
-
-def recompute_related(session: Session, job_ids: set[int]) -> None:
-    """Recompute the status of the jobs' own pipelines and of every pipeline linked to them."""
-    own = set(session.scalars(select(Job.pipeline_id).where(
-        Job.id.in_(job_ids), Job.pipeline_id.is_not(None))))
-    for pid in own | set(linking_pipelines(session, job_ids)):
-        recompute_pipeline_status(session, pid)
-
-
-def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID) -> str | None:
-    """Status from the rows: RUNNING while any expected job is active; FAILED if the root
-    job erred; PARTIAL if the root's data landed but a later step erred; else SUCCESS."""
-    p = session.get(Pipeline, pipeline_id, with_for_update=True)
-    if p is None:
-        return None
-    jobs = pipeline_jobs(session, pipeline_id)
-    own = [j for j in jobs if j.pipeline_id == pipeline_id]
-    errors = [j for j in own if j.result == JobResult.ERROR]
-    p.job_count = len(own)
-    p.error_count = len(errors)
-    p.last_error = next((j.status_message for j in errors), None)
-    p.updated_at = utcnow()
-    if p.status == PipelineStatus.ABORTED:
-        return p.status
-    if any(j.state in ACTIVE_STATES for j in jobs) or not own:
-        p.status = PipelineStatus.RUNNING
-        p.finished_at = None
-        return p.status
-    root = own[0]
-    if root.result == JobResult.ERROR:
-        p.status = PipelineStatus.FAILED
-    elif errors:
-        p.status = PipelineStatus.PARTIAL
-    else:
-        p.status = PipelineStatus.SUCCESS
-    p.finished_at = max((j.finished_at for j in jobs if j.finished_at), default=utcnow())
-    return p.status
-
-
-def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
-                   ) -> tuple[list[int], list[str]]:
-    """Finish every active job of the pipeline as ERROR and return (job ids, task ids to
-    revoke). Chunks check their job's state first, so queued chunks become no-ops."""
-    from carbon_domain.db.models import RecalcChunk
-
-    p = session.get(Pipeline, pipeline_id, with_for_update=True)
-    if p is None:
-        raise LookupError(f"pipeline {pipeline_id} not found")
-    active = list(session.scalars(
-        select(Job).where(Job.pipeline_id == pipeline_id, Job.state.in_(ACTIVE_STATES))
-        .with_for_update()))
+    It does no work of its own (its per-type jobs do, each with its own claim), so it takes
+    no per-combo run slot: a second module trigger of the same (module, year) starts next
+    to the first one and joins its running types instead of waiting on a slot until the
+    plan task's retries run out (which left it QUEUED until the 30-minute sweep)."""
     now = utcnow()
-    task_ids: list[str] = []
-    for job in active:
-        job.state = JobState.FINISHED
-        job.result = JobResult.ERROR
-        job.status_message = f"Aborted by {by or 'operator'}"
-        job.finished_at = now
-        job.dirty = False
-        job.meta = {**(job.meta or {}), "aborted": True, "aborted_by": by,
-                    "aborted_at": now.isoformat()}
-        if job.celery_task_id:
-            task_ids.append(job.celery_task_id)
-    if active:
-        task_ids += [t for t in session.scalars(select(RecalcChunk.task_id).where(
-            RecalcChunk.job_id.in_([j.id for j in active]), RecalcChunk.done.is_(False)
-        )) if t]
-    if active or p.status == PipelineStatus.RUNNING:
-        p.status = PipelineStatus.ABORTED
-        p.finished_at = now
-        p.meta = {**(p.meta or {}), "aborted_by": by}
-    session.flush()
-    return [j.id for j in active], task_ids
+    res = session.execute(
+        update(Job).where(Job.id == job_id,
+                          Job.state.in_((JobState.NOT_STARTED, JobState.QUEUED)))
+        .values(state=JobState.RUNNING, attempts=Job.attempts + 1, started_at=now,
+                heartbeat_at=now, celery_task_id=task_id, status_message="Running"))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
-def active_since(job: Job) -> datetime | None:
-    return job.heartbeat_at or job.started_at or job.created_at
+def close_group(session: Session, job_id: int, result: JobResult, message: str,
+                meta: dict[str, Any] | None = None) -> bool:
+    """Finish a grouping job from any active state: its per-type jobs may all have run
+    (e.g. re-dispatched by the reconciler) before it was ever started."""
+    job = session.get(Job, job_id, with_for_update=NO_KEY)
+    if job is None or job.state not in ACTIVE_STATES:
+        return False
+    job.state = JobState.RUNNING
+    job.started_at = job.started_at or utcnow()
+    return finish(session, job_id, None, result, message, meta)

@@ -19,14 +19,16 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import DataEntryType, MODULE_OF
 from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
-from carbon_domain.db.enums import JobResult, JobState
+from carbon_domain.db.enums import JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.services import jobs
 from carbon_domain.services.slices import load_slice_context
 from carbon_domain.settings import get_settings
-
-MAX_ERROR_DETAILS = 100
+from carbon_domain.services.recalc_finish import (  # noqa: F401 - re-exported
+    FinishOutcome, after_abort, close_module_job, close_module_jobs, complete_recalculation,
+    finish_job,
+)
 
 
 class SupersededAttempt(Exception):
@@ -233,62 +235,6 @@ def _relink(session: Session, relinked: dict[int, int | None]) -> None:
             " updated_at = CURRENT_TIMESTAMP WHERE id = :i"), params)
 
 
-@dataclass(frozen=True)
-class FinishOutcome:
-    job_id: int
-    result: JobResult
-    module_type_id: int
-    year: int
-    pipeline_id: Any
-    rerun_job_id: int | None
-
-
-def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = False
-               ) -> FinishOutcome | None:
-    """Close a recalculation from its chunk rows (the expected fan-out, not a snapshot)."""
-    job = session.get(Job, job_id)
-    if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
-        return None
-    chunks = list(session.scalars(select(RecalcChunk).where(RecalcChunk.job_id == job_id)))
-    undone = [c for c in chunks if not c.done]
-    entries = sum(c.entries for c in chunks)
-    rows = sum(c.rows for c in chunks)
-    missing = sum(c.missing for c in chunks)
-    errors = sum(c.errors for c in chunks)
-    details = [d for c in chunks for d in (c.error_details or [])][:MAX_ERROR_DETAILS]
-    name = DataEntryType(job.data_entry_type_id).name  # type: ignore[arg-type]
-    if undone or lost:
-        result = JobResult.ERROR
-        msg = (f"ERROR: {len(undone)} of {len(chunks)} chunks of {name} did not complete"
-               f" (worker lost or retries exhausted); the type stays stale")
-    else:
-        result = JobResult.WARNING if errors else JobResult.SUCCESS
-        msg = (f"Recalculated {entries} {name} entries: {rows} emission rows,"
-               f" {missing} without a matching factor, {errors} errors")
-        if errors:
-            msg = f"WARNING: {msg}; first error: entry {details[0]['entry_id']}: {details[0]['reason']}"
-    meta = {"recalculation": {"entries": entries, "rows": rows, "missing_factors": missing,
-                              "errors": errors, "error_details": details,
-                              "chunks": len(chunks), "undone_chunks": len(undone)}}
-    dirty = job.dirty
-    job.dirty = False
-    if not jobs.finish(session, job_id, attempt, result, msg, meta):
-        return None
-    rerun = None
-    if dirty and not lost:
-        # A request arrived while this job read its inputs: run once more so it is not lost.
-        req = jobs.request_recalc(
-            session, pipeline_id=job.pipeline_id, module_type_id=job.module_type_id,  # type: ignore[arg-type]
-            data_entry_type_id=job.data_entry_type_id, year=job.year,  # type: ignore[arg-type]
-            created_by=job.created_by, config={"rerun_of": job_id})
-        rerun = req.job_id
-        jobs.set_meta(session, job_id, rerun_job_id=rerun)
-        # Triggers that joined this job wait for its rerun too.
-        for pid in jobs.linking_pipelines(session, {job_id}):
-            jobs.link_pipeline(session, pid, rerun)
-    return FinishOutcome(job_id, result, job.module_type_id, job.year, job.pipeline_id, rerun)  # type: ignore[arg-type]
-
-
 def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
               root_job_id: int | None = None) -> list[PlannedJob]:
     """Claim the requested recalculation jobs and split each slice into chunks.
@@ -300,7 +246,7 @@ def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
 
     # Rows are locked in ascending id order everywhere (dispatch too): no deadlocks.
     if root_job_id is not None:
-        jobs.claim(session, root_job_id, task_id)
+        jobs.start_group(session, root_job_id, task_id)
     claimed: list[tuple[int, int, int]] = []
     for job_id in sorted(job_ids):
         attempt = jobs.claim(session, job_id, task_id)
@@ -311,51 +257,3 @@ def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
     claimed.sort(key=lambda c: (DataEntryType(c[2]) in DEPENDS_ON_OTHER_MODULES, c[0]))
     return [plan_job(session, job_id, attempt, position=(i, len(claimed)))
             for i, (job_id, attempt, _) in enumerate(claimed, start=1)]
-
-
-def complete_recalculation(session: Session, finished: list[tuple[int, int]],
-                           root_job_id: int | None, *, lost: bool = False) -> list[int]:
-    """Close the per-type jobs of a chord, request one aggregation per (module, year), close
-    the module-level job once all its types are done. Returns job ids to dispatch."""
-    to_dispatch: list[int] = []
-    outcomes = [o for o in (finish_job(session, j, a, lost=lost) for j, a in finished) if o]
-    for o in outcomes:
-        if o.rerun_job_id:
-            to_dispatch.append(o.rerun_job_id)
-    by_module: dict[tuple[int, int], Any] = {}
-    for o in outcomes:
-        # A WARNING still aggregates: its good entries changed (the old system skipped it).
-        if o.result != JobResult.ERROR:
-            by_module.setdefault((o.module_type_id, o.year), o.pipeline_id)
-    for (module, year), pipeline_id in by_module.items():
-        req = jobs.request_aggregation(session, pipeline_id=pipeline_id, module_type_id=module,
-                                       year=year, created_by="pipeline")
-        if req.created:
-            to_dispatch.append(req.job_id)
-    if root_job_id is not None:
-        close_module_job(session, root_job_id)
-    jobs.recompute_related(session, {o.job_id for o in outcomes})
-    return to_dispatch
-
-
-def close_module_job(session: Session, root_job_id: int) -> None:
-    """Finish a module-level recalculation once every one of its per-type jobs is done."""
-    root = session.get(Job, root_job_id)
-    if root is None or root.state != JobState.RUNNING:
-        return
-    children = list(session.scalars(select(Job).where(
-        Job.pipeline_id == root.pipeline_id, Job.job_type == "emission_recalc",
-        Job.id.in_((root.meta or {}).get("config", {}).get("job_ids", [])))))
-    if any(c.state != JobState.FINISHED for c in children):
-        return
-    results = [c.result for c in children]
-    if children and all(r == JobResult.ERROR for r in results):
-        result, msg = JobResult.ERROR, f"ERROR: all {len(children)} data entry types failed"
-    elif any(r != JobResult.SUCCESS for r in results):
-        bad = sum(r != JobResult.SUCCESS for r in results)
-        result, msg = JobResult.WARNING, (
-            f"WARNING: recalculated {len(children)} data entry types, {bad} with errors")
-    else:
-        result, msg = JobResult.SUCCESS, f"Recalculated {len(children)} data entry types"
-    jobs.finish(session, root_job_id, root.attempts, result, msg,
-                {"children": {c.id: c.result for c in children}})

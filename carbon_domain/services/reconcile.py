@@ -1,8 +1,13 @@
 """The reconciler's decisions (run every minute by Celery beat).
 
 It heals what a crash can leave behind: committed jobs that never reached the broker,
-queued messages lost with a broker restart, RUNNING jobs whose worker died, missing
-aggregations, and pipeline status that no terminal step got to write.
+queued messages lost with a broker restart, RUNNING jobs whose worker died, module-level
+jobs whose types all finished without them, missing trailing aggregations, and pipeline
+status that no terminal step got to write.
+
+It never waits for a row another transaction holds (``SKIP LOCKED``): a row being aborted
+or finished right now is left for the next round, so the reconciler can never be one side
+of a deadlock.
 """
 
 from __future__ import annotations
@@ -10,50 +15,50 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType, PipelineStatus
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
-from carbon_domain.services import jobs
+from carbon_domain.services import jobs, pipelines
 from carbon_domain.settings import get_settings
 
 _DISPATCHABLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.unit_sync,
                  JobType.reference_ingest, JobType.emission_recalc, JobType.aggregation)
+# Module-level jobs are dispatched with their per-type jobs (one plan message).
+_OUTBOX = _DISPATCHABLE + (JobType.module_emission_recalc,)
+
+
+def _locked(session: Session, *where: Any) -> list[Job]:
+    return list(session.scalars(select(Job).where(*where).order_by(Job.id)
+                                .with_for_update(skip_locked=True, key_share=True)))
 
 
 def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
-    """Returns a summary and the job ids to (re)dispatch after commit."""
+    """Job-state repairs and pipeline status. Returns a summary and the job ids to
+    (re)dispatch after commit. The trailing aggregations are settled apart, in
+    :func:`backfill_aggregations` (its own transaction: it follows the finish lock order)."""
     s = get_settings()
     now = utcnow()
     grace = now - timedelta(seconds=s.dispatch_grace_seconds)
     stale = now - timedelta(seconds=s.stale_job_seconds)
     summary: dict[str, Any] = {}
 
-    # 1. Outbox: committed but never dispatched (or dispatch failed).
-    outbox = list(session.scalars(select(Job.id).where(
-        Job.state == JobState.NOT_STARTED, Job.job_type.in_(_DISPATCHABLE),
-        Job.created_at <= grace)))
+    # 1. Outbox: committed but never dispatched (or dispatch failed), module roots included.
+    outbox = [j.id for j in _locked(session, Job.state == JobState.NOT_STARTED,
+                                    Job.job_type.in_(_OUTBOX), Job.created_at <= grace)]
     # 2. Queued long ago and never claimed: the message was lost (e.g. broker restart).
-    lost = list(session.scalars(select(Job.id).where(
-        Job.state == JobState.QUEUED, Job.job_type.in_(_DISPATCHABLE),
-        Job.dispatched_at <= stale)))
-    if lost:
-        session.execute(update(Job).where(Job.id.in_(lost)).values(
-            state=JobState.NOT_STARTED, status_message="Message lost; re-dispatched"))
-    # Module-level roots ride along with their per-type jobs.
-    roots = list(session.scalars(select(Job.id).where(
-        Job.job_type == JobType.module_emission_recalc,
-        Job.state.in_((JobState.NOT_STARTED, JobState.QUEUED)), Job.created_at <= grace)))
-    if roots:
-        session.execute(update(Job).where(Job.id.in_(roots)).values(state=JobState.NOT_STARTED))
+    lost = _locked(session, Job.state == JobState.QUEUED, Job.job_type.in_(_OUTBOX),
+                   Job.dispatched_at <= stale)
+    for job in lost:
+        job.state = JobState.NOT_STARTED
+        job.status_message = "Message lost; re-dispatched"
     # 3. RUNNING without a heartbeat: the worker died. Retry while attempts remain.
     retried, gave_up = [], []
-    stuck = list(session.scalars(select(Job).where(
-        Job.state == JobState.RUNNING, Job.job_type.in_(_DISPATCHABLE),
-        func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) <= stale)))
+    stuck = _locked(session, Job.state == JobState.RUNNING, Job.job_type.in_(_DISPATCHABLE),
+                    func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) <= stale)
     # Recalculations planned by one task share its chord: when one is stuck the chord is
     # lost for all of them, so re-plan the siblings together (one chord, one aggregation)
     # rather than one by one as their heartbeats age.
@@ -61,9 +66,9 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
              if j.job_type == JobType.emission_recalc and j.celery_task_id}
     if plans:
         seen = {j.id for j in stuck}
-        stuck += [j for j in session.scalars(select(Job).where(
-            Job.state == JobState.RUNNING, Job.job_type == JobType.emission_recalc,
-            Job.celery_task_id.in_(plans))) if j.id not in seen]
+        stuck += [j for j in _locked(session, Job.state == JobState.RUNNING,
+                                     Job.job_type == JobType.emission_recalc,
+                                     Job.celery_task_id.in_(plans)) if j.id not in seen]
     for job in stuck:
         if job.attempts < job.max_attempts:
             job.state = JobState.NOT_STARTED
@@ -76,45 +81,64 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
                         f"ERROR: gave up after {job.attempts} attempts with no progress")
             job.is_current = False
             gave_up.append(job.id)
-    # 4. Backfill: a finished recalculation with no aggregation after it.
-    backfilled = _backfill_aggregations(session)
-    # 5. Module roots whose types are all done, then pipeline status from the rows.
-    from carbon_domain.services.recalc import close_module_job
-    for root_id in session.scalars(select(Job.id).where(
-            Job.job_type == JobType.module_emission_recalc, Job.state == JobState.RUNNING)):
-        close_module_job(session, root_id)
-    running = list(session.scalars(select(Pipeline.id).where(
-        Pipeline.status == PipelineStatus.RUNNING)))
+    summary.update(outbox=len(outbox), lost=len(lost), retried=len(retried),
+                   gave_up=len(gave_up))
+    return summary, sorted(set(outbox + [j.id for j in lost] + retried))
+
+
+def close_orphans(session: Session) -> dict[str, int]:
+    """Module-level jobs whose types are all done (in any state: a root whose plan message
+    was lost may never have started), then the status of every RUNNING pipeline. Rows
+    another transaction holds are skipped this round."""
+    from carbon_domain.services.recalc_finish import close_module_job
+
+    closed = 0
+    for root in _locked(session, Job.job_type == JobType.module_emission_recalc,
+                        Job.state.in_(ACTIVE_STATES)):
+        closed += close_module_job(session, root.id)
+    running = sorted(session.scalars(select(Pipeline.id).where(
+        Pipeline.status == PipelineStatus.RUNNING)), key=str)
     changed = 0
     for pid in running:
-        if jobs.recompute_pipeline_status(session, pid) != PipelineStatus.RUNNING:
+        status = pipelines.recompute_pipeline_status(session, pid, skip_locked=True)
+        if status is not None and status != PipelineStatus.RUNNING:
             changed += 1
-    summary.update(outbox=len(outbox), lost=len(lost), retried=len(retried),
-                   gave_up=len(gave_up), aggregations_backfilled=len(backfilled),
-                   pipelines_closed=changed)
-    return summary, sorted(set(outbox + lost + retried + backfilled))
+    return {"module_jobs_closed": closed, "pipelines_closed": changed}
 
 
-def _backfill_aggregations(session: Session) -> list[int]:
-    """A (module, year) whose latest successful recalculation has a higher id than its
-    latest aggregation, with none active, missed its aggregation (ids order jobs in time;
-    an aggregation requested by a recalculation always gets a higher id than it)."""
+def due_aggregations(session: Session) -> set[tuple[int, int]]:
+    """(module, year)s that may miss their trailing aggregation: a pipeline awaits it, or
+    the latest successful recalculation has a higher id than the latest aggregation (ids
+    order jobs in time; an aggregation requested by a recalculation always gets a higher
+    id than it). Those with a recalculation or an aggregation still active are not due:
+    the last finisher requests it."""
     recalcs = session.execute(
         select(Job.module_type_id, Job.year, func.max(Job.id))
         .where(Job.job_type == JobType.emission_recalc, Job.state == JobState.FINISHED,
                Job.result != JobResult.ERROR)
         .group_by(Job.module_type_id, Job.year)).all()
-    out: list[int] = []
+    out = set(pipelines.awaited_keys(session))
     for module, year, last_recalc in recalcs:
-        last_agg, active = session.execute(
-            select(func.max(Job.id), func.count().filter(Job.state.in_(ACTIVE_STATES)))
-            .where(Job.job_type == JobType.aggregation, Job.module_type_id == module,
-                   Job.year == year)).one()
-        if active or (last_agg is not None and last_agg > last_recalc):
-            continue
-        pid = session.scalar(select(Job.pipeline_id).where(Job.id == last_recalc))
-        req = jobs.request_aggregation(session, pipeline_id=pid, module_type_id=module,
-                                       year=year, created_by="reconciler")
-        if req.created:
-            out.append(req.job_id)
-    return out
+        last_agg = session.scalar(select(func.max(Job.id)).where(
+            Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year))
+        if last_agg is None or last_agg < last_recalc:
+            out.add((int(module), int(year)))
+    active = set(session.execute(select(Job.module_type_id, Job.year).where(
+        Job.job_type.in_((JobType.emission_recalc, JobType.aggregation)),
+        Job.state.in_(ACTIVE_STATES))).all())
+    return {k for k in out if k not in active}
+
+
+def backfill_aggregation(session: Session, module_type_id: int, year: int) -> int | None:
+    """Settle one due (module, year) under the finish lock order. Returns a job to dispatch."""
+    from carbon_domain.services.recalc_finish import lock_finish, settle_aggregation
+
+    lock_finish(session, {(module_type_id, year)}, set())
+    if (module_type_id, year) not in due_aggregations(session):
+        return None  # settled meanwhile by a finisher
+    last = session.scalar(select(Job.pipeline_id).where(
+        Job.job_type == JobType.emission_recalc, Job.module_type_id == module_type_id,
+        Job.year == year, Job.state == JobState.FINISHED, Job.result != JobResult.ERROR)
+        .order_by(Job.id.desc()).limit(1))
+    return settle_aggregation(session, module_type_id, year, pipeline_id=last,
+                              contributed=True)

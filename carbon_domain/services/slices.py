@@ -7,12 +7,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from carbon_domain.db.models import BuildingRoom, ExchangeRate, Factor, Station
+from carbon_domain.db.models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.reference import ReferenceData
-from carbon_domain.services.factors import load_factor_records
+from carbon_domain.services.factors import factor_fingerprint, load_factor_records
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,6 @@ _refs_cache: dict[str, tuple[tuple[Any, ...], ReferenceData]] = {}
 
 def _db_key(session: Session) -> str:
     return str(session.get_bind().url)
-
-
-def _factor_fingerprint(session: Session, det: int, year: int) -> tuple[Any, ...]:
-    return tuple(session.execute(
-        select(func.count(), func.max(Factor.id), func.max(Factor.updated_at))
-        .where(Factor.data_entry_type_id == det, Factor.year == year)).one())
 
 
 def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
@@ -57,7 +51,7 @@ def build_index(det: int, year: int, records: list[tuple[int, int, dict[str, Any
 
 def load_factor_index(session: Session, det: int, year: int) -> Any:
     key = (_db_key(session), det, year)
-    fp = _factor_fingerprint(session, det, year)
+    fp = factor_fingerprint(session, det, year)
     with _lock:
         hit = _index_cache.get(key)
         if hit and hit[0] == fp:

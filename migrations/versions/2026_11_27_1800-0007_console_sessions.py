@@ -4,7 +4,7 @@ The cookie carries a random id; the row (its SHA-256, the token it was opened wi
 token, the expiry) is what makes it valid, so logout and token revocation end a session at once.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0005
 Create Date: 2026-11-27 18:00:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

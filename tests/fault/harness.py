@@ -574,3 +574,74 @@ def assert_pipeline_done(pipeline_id: str, *, attempts: dict[int, int] | None = 
 
 def recalc_job_id(pipeline_id: str, det: int) -> int:
     return int(recalc_job(pipeline_id, det).id)
+
+
+# ------------------------------------------------------------------------------ API, broker
+
+class Api(Proc):
+    """``uvicorn carbon_api.app:app`` as a subprocess (``env`` may point it at a dead broker)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "carbon_api.app:app", "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-access-log"]
+        super().__init__(f"api-{self.port}", argv, env, log_dir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30) -> Api:
+        import httpx
+
+        def up() -> bool:
+            assert self.alive(), self.tail()
+            try:
+                httpx.get(f"{self.url}/openapi.json", timeout=1)
+                return True
+            except httpx.TransportError:
+                return False
+        wait_for(up, timeout, f"API on port {self.port}", interval=0.1, on_fail=self.tail)
+        return self
+
+
+def dead_broker_env() -> dict[str, str]:
+    """Broker and result backend on a port nothing listens on."""
+    port = free_port()
+    return {"CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
+            "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{port}/1"}
+
+
+def operator_token(name: str = "ops-fault") -> dict[str, str]:
+    from carbon_domain.services.tokens import create_token
+
+    with session_scope() as s:
+        return {"Authorization": f"Bearer {create_token(s, name, 'operator')}"}
+
+
+def drop_queue(queue: str) -> int:
+    """Delete every message waiting in ``queue`` on this session's broker (a lost message:
+    what a broker restart without persistence does). Returns how many were dropped."""
+    import redis
+
+    r = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    key = f"{os.environ['CARBON_REDIS_KEY_PREFIX']}{queue}"
+    n = int(r.llen(key))
+    r.delete(key)
+    return n
+
+
+def queued_messages(queue: str) -> int:
+    import redis
+
+    r = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    return int(r.llen(f"{os.environ['CARBON_REDIS_KEY_PREFIX']}{queue}"))
+
+
+def jobs_after(job_id: int) -> list[tuple[Any, ...]]:
+    return sql("SELECT id, job_type, module_type_id, data_entry_type_id, state, result, meta,"
+               " pipeline_id FROM data_ingestion_jobs WHERE id > :b ORDER BY id", b=job_id)
+
+
+def max_job_id() -> int:
+    return int(sql("SELECT coalesce(max(id), 0) FROM data_ingestion_jobs")[0][0])

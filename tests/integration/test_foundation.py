@@ -115,11 +115,11 @@ def test_same_classification_in_another_key_order_is_one_factor(db: str) -> None
 @pytest.mark.integration
 class TestWorkerHarness:
     def test_trivial_task_round_trips_through_redis(self, worker) -> None:  # type: ignore[no-untyped-def]
-        from carbon_tasks.tasks import echo
+        from tests.celery_tasks import echo
         assert echo.delay(41).get(timeout=20) == 41
 
     def test_chord_of_50_calls_body_once_with_50_results(self, worker) -> None:  # type: ignore[no-untyped-def]
         from celery import chord
-        from carbon_tasks.tasks import echo, collect
+        from tests.celery_tasks import collect, echo
         res = chord([echo.s(i) for i in range(50)])(collect.s())
         assert res.get(timeout=60) == {"n": 50, "sum": sum(range(50)), "calls": 1}

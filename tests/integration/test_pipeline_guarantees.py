@@ -302,7 +302,11 @@ def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipm
                                         "chunk_no": n}).get()
     with session_scope() as s:
         to_dispatch = recalc.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
-    assert len(to_dispatch) == 2  # the rerun and the aggregation
+    # Only the rerun: while it is active the trailing aggregation waits for it (one
+    # aggregation per (module, year), requested by the last recalculation to finish).
+    assert len(to_dispatch) == 1
+    with session_scope() as s:
+        assert s.get(Job, to_dispatch[0]).job_type == "emission_recalc"
     dispatch_jobs(to_dispatch)
     assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
     rows = emissions(12)
@@ -310,3 +314,11 @@ def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipm
     with session_scope() as s:
         first = s.get(Job, req.job_id)
         assert first.meta["rerun_job_id"] and not first.dirty
+    # The rerun, the last recalculation of (equipment, YEAR) to finish, requested the one
+    # trailing aggregation.
+    assert wait_pipeline(str(p1.id)).status == "SUCCESS"
+    with session_scope() as s:
+        aggs = list(s.scalars(select(Job).where(Job.job_type == "aggregation",
+                                                Job.id > to_dispatch[0])))
+        assert [(a.state, a.result, a.pipeline_id) for a in aggs] == [
+            ("FINISHED", "SUCCESS", p1.id)]

@@ -1,0 +1,95 @@
+"""The outcome of one ingest job: result, message and meta built from its row errors and
+its unused columns.
+
+Row problems skip the row and are reported (row number and reason, first N kept); columns
+the upload kind does not use are named with the nearest expected one. The result is SUCCESS
+(nothing skipped, every column used), WARNING (some rows skipped or unused columns) or ERROR
+(nothing usable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from carbon_domain import csv_rows
+from carbon_domain.db.enums import JobResult
+from carbon_domain.settings import get_settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class IngestOutcome:
+    result: JobResult
+    message: str
+    meta: dict[str, Any]
+    recalc_dets: list[int] = field(default_factory=list)
+
+
+class RowReport:
+    """Collects row errors (first N kept), counts, and the file's unused columns."""
+
+    def __init__(self, header: list[str] | None = None, known: set[str] | None = None) -> None:
+        self.total = 0
+        self.skipped = 0
+        self.errors: list[dict[str, Any]] = []
+        self.cap = get_settings().max_row_errors
+        self.unknown: list[csv_rows.UnknownColumn] = []
+        self.unknown_total = 0
+        if header is not None and known is not None:
+            self.unknown, self.unknown_total = csv_rows.unknown_columns(header, known)
+
+    def parsed(self, rows: Iterable[tuple[int, dict[str, str]]],
+               parse: Callable[[dict[str, str]], T],
+               on_reject: Callable[[dict[str, str]], None] | None = None
+               ) -> Iterator[tuple[int, T]]:
+        """(line, parsed row) for every usable row; the others become row errors (and are
+        passed to ``on_reject`` when given)."""
+        for line, row in rows:
+            self.total += 1
+            if "__csv_error__" in row:
+                self.error(line, f"malformed CSV row: {row['__csv_error__']}")
+                continue
+            try:
+                yield line, parse(row)
+            except csv_rows.RowError as exc:
+                self.error(line, str(exc))
+                if on_reject is not None:
+                    on_reject(row)
+
+    def error(self, line: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.errors) < self.cap:
+            self.errors.append({"row": line, "reason": reason[:200]})
+
+    def outcome(self, processed: int, what: str, extra: str = "",
+                meta: dict[str, Any] | None = None, recalc: list[int] | None = None,
+                summary: str | None = None) -> IngestOutcome:
+        """``summary`` replaces the default "{processed} {what}" part of the message."""
+        done = summary or f"{processed} {what}"
+        if processed == 0:
+            result = JobResult.ERROR
+            msg = f"ERROR: no usable rows ({self.skipped} of {self.total} rows rejected)"
+        elif self.skipped or self.unknown:
+            result = JobResult.WARNING
+            msg = f"WARNING: {done}"
+            if self.skipped:
+                msg += f", {self.skipped} rows skipped"
+        else:
+            result = JobResult.SUCCESS
+            msg = f"Success: {done}"
+        if extra:
+            msg += f"; {extra}"
+        if self.unknown:
+            msg += "; " + csv_rows.describe_unknown(self.unknown, self.unknown_total)
+        if self.errors:
+            first = self.errors[0]
+            msg += f" — first error: row {first['row']}: {first['reason']}"
+        m = {"rows": self.total, "processed": processed, "skipped": self.skipped,
+             "row_errors": self.errors,
+             "unknown_columns": [c.as_dict() for c in self.unknown], **(meta or {})}
+        if self.unknown_total > len(self.unknown):
+            m["unknown_column_count"] = self.unknown_total
+        return IngestOutcome(result, msg, m, recalc or [] if result != JobResult.ERROR else [])

@@ -1,0 +1,238 @@
+"""Pipelines: the row that groups the jobs of one trigger, its status, joins and abort.
+
+Lock order (every transaction that locks more than one of these takes them in this order,
+so two of them can never wait on each other in a cycle):
+
+    1. advisory locks (``locks.RECALC_FINISH`` per (module, year), ascending)
+    2. pipeline rows, ascending id        (:func:`lock_pipelines`)
+    3. job rows, ascending id
+
+A chunk locks only its own job row (the commit fence; its foreign-key check takes FOR KEY
+SHARE on the pipeline row, which our FOR NO KEY UPDATE locks do not block); an abort locks
+its pipeline, then its active jobs in id order; a finishing recalculation, aggregation or
+ingest locks the pipelines it will recompute before it touches a job row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineStatus
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline
+
+AWAITS = "awaits_aggregation"
+# Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
+# FOR UPDATE conflicts with the FOR KEY SHARE that foreign-key checks take. A chunk that
+# updates its job row twice in one transaction fires the jobs → pipelines key check on the
+# second update; with FOR UPDATE on the pipeline that deadlocked against an abort.
+NO_KEY = {"key_share": True}
+
+
+def create_pipeline(session: Session, *, kind: str, module_type_id: int | None,
+                    year: int | None, created_by: str | None) -> Pipeline:
+    # The pipeline row first: job rows reference it (a shipped bug of the old system).
+    p = Pipeline(id=uuid.uuid4(), kind=kind, status=PipelineStatus.RUNNING,
+                 module_type_id=module_type_id, year=year, created_by=created_by,
+                 started_at=utcnow(), meta={})
+    session.add(p)
+    session.flush()
+    return p
+
+
+def lock_pipelines(session: Session, ids: Iterable[uuid.UUID | None], *,
+                   skip_locked: bool = False) -> list[uuid.UUID]:
+    """Row-lock pipelines in ascending id order (step 2 of the lock order). Returns the ids
+    locked (with ``skip_locked``, the ones another transaction holds are left out)."""
+    wanted = sorted({i for i in ids if i is not None}, key=str)
+    if not wanted:
+        return []
+    q = (select(Pipeline.id).where(Pipeline.id.in_(wanted)).order_by(Pipeline.id)
+         .with_for_update(skip_locked=skip_locked, key_share=True))
+    return list(session.scalars(q))
+
+
+def related_pipelines(session: Session, job_ids: set[int]) -> set[uuid.UUID]:
+    """The jobs' own pipelines plus every RUNNING pipeline that joined one of them."""
+    own = set(session.scalars(select(Job.pipeline_id).where(
+        Job.id.in_(job_ids), Job.pipeline_id.is_not(None))))
+    return own | set(linking_pipelines(session, job_ids))
+
+
+def lock_related(session: Session, job_ids: set[int]) -> None:
+    """Lock, before any job row, every pipeline a change to these jobs will recompute."""
+    lock_pipelines(session, related_pipelines(session, job_ids))
+
+
+def link_pipeline(session: Session, pipeline_id: uuid.UUID, job_id: int) -> None:
+    p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
+    if p is None:
+        return
+    linked = list((p.meta or {}).get("linked_job_ids", []))
+    if job_id not in linked:
+        p.meta = {**(p.meta or {}), "linked_job_ids": linked + [job_id]}
+
+
+def _key(module_type_id: int, year: int) -> str:
+    return f"{module_type_id}:{year}"
+
+
+def await_aggregation(session: Session, pipeline_id: uuid.UUID, module_type_id: int,
+                      year: int) -> None:
+    """The pipeline's recalculation of (module, year) finished while another one of that
+    (module, year) was still active: it stays RUNNING until the trailing aggregation (which
+    the last recalculation to finish requests) is linked to it."""
+    p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
+    if p is None or p.status != PipelineStatus.RUNNING:
+        return
+    keys = list((p.meta or {}).get(AWAITS, []))
+    if _key(module_type_id, year) not in keys:
+        p.meta = {**(p.meta or {}), AWAITS: keys + [_key(module_type_id, year)]}
+
+
+def awaiting_pipelines(session: Session, module_type_id: int, year: int) -> list[uuid.UUID]:
+    k = _key(module_type_id, year)
+    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
+    return sorted((p.id for p in running if k in (p.meta or {}).get(AWAITS, [])), key=str)
+
+
+def awaited_keys(session: Session) -> set[tuple[int, int]]:
+    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
+    out = set()
+    for p in running:
+        for k in (p.meta or {}).get(AWAITS, []):
+            m, y = k.split(":")
+            out.add((int(m), int(y)))
+    return out
+
+
+def resolve_awaiting(session: Session, module_type_id: int, year: int,
+                     aggregation_job_id: int) -> list[uuid.UUID]:
+    """Hand the awaiting pipelines of (module, year) the trailing aggregation's job."""
+    k = _key(module_type_id, year)
+    pids = awaiting_pipelines(session, module_type_id, year)
+    for pid in pids:
+        link_pipeline(session, pid, aggregation_job_id)
+        p = session.get(Pipeline, pid)
+        assert p is not None
+        p.meta = {**(p.meta or {}), AWAITS: [x for x in p.meta.get(AWAITS, []) if x != k]}
+    return pids
+
+
+def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
+    """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
+    reruns), oldest first."""
+    p = session.get(Pipeline, pipeline_id)
+    own = list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.id)))
+    linked_ids = list((p.meta or {}).get("linked_job_ids", [])) if p else []
+    seen = {j.id for j in own}
+    extra: list[Job] = []
+    while linked_ids:
+        batch = [i for i in linked_ids if i not in seen]
+        if not batch:
+            break
+        rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
+        extra.extend(rows)
+        seen.update(r.id for r in rows)
+        linked_ids = [r.meta["rerun_job_id"] for r in rows if (r.meta or {}).get("rerun_job_id")]
+    return own + sorted(extra, key=lambda j: j.id)
+
+
+def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:
+    """RUNNING pipelines that joined any of these jobs (dedup hits from other triggers)."""
+    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
+    return [p.id for p in running
+            if job_ids & set((p.meta or {}).get("linked_job_ids", []))]
+
+
+def recompute_related(session: Session, job_ids: set[int]) -> None:
+    """Recompute the status of the jobs' own pipelines and of every pipeline linked to them."""
+    for pid in sorted(related_pipelines(session, job_ids), key=str):
+        recompute_pipeline_status(session, pid)
+
+
+def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID, *,
+                              skip_locked: bool = False) -> str | None:
+    """Status from the rows: RUNNING while any expected job is active (or a trailing
+    aggregation is still awaited); FAILED if the root job erred; PARTIAL if the root's data
+    landed but a later step erred; else SUCCESS. With ``skip_locked`` a pipeline another
+    transaction holds is left alone (None): the holder recomputes it."""
+    p = session.scalars(select(Pipeline).where(Pipeline.id == pipeline_id)
+                        .with_for_update(skip_locked=skip_locked, key_share=True)
+                        .execution_options(populate_existing=True)).first()
+    if p is None:
+        return None
+    jobs = pipeline_jobs(session, pipeline_id)
+    own = [j for j in jobs if j.pipeline_id == pipeline_id]
+    errors = [j for j in own if j.result == JobResult.ERROR]
+    p.job_count = len(own)
+    p.error_count = len(errors)
+    p.last_error = next((j.status_message for j in errors), None)
+    p.updated_at = utcnow()
+    if p.status == PipelineStatus.ABORTED:
+        return p.status
+    if any(j.state in ACTIVE_STATES for j in jobs) or not own or (p.meta or {}).get(AWAITS):
+        p.status = PipelineStatus.RUNNING
+        p.finished_at = None
+        return p.status
+    root = own[0]
+    if root.result == JobResult.ERROR:
+        p.status = PipelineStatus.FAILED
+    elif errors:
+        p.status = PipelineStatus.PARTIAL
+    else:
+        p.status = PipelineStatus.SUCCESS
+    p.finished_at = max((j.finished_at for j in jobs if j.finished_at), default=utcnow())
+    return p.status
+
+
+def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
+                   ) -> tuple[list[int], list[str]]:
+    """Finish every active job of the pipeline as ERROR and return (job ids, task ids to
+    revoke). Chunks check their job's state first, so queued chunks become no-ops.
+
+    Locks the pipeline row, then its active jobs in ascending id order (the global order):
+    a running chunk holds at most its own job row, for the few milliseconds between its
+    commit fence and its commit, so the abort waits for it and never deadlocks with it.
+    The follow-up that touches other pipelines (closing module jobs that joined these jobs,
+    the trailing aggregation) runs in its own transaction: ``recalc.after_abort``.
+    """
+    from carbon_domain.db.models import RecalcChunk
+
+    if not lock_pipelines(session, [pipeline_id]):
+        raise LookupError(f"pipeline {pipeline_id} not found")
+    p = session.get(Pipeline, pipeline_id)
+    assert p is not None
+    session.refresh(p)
+    active = list(session.scalars(
+        select(Job).where(Job.pipeline_id == pipeline_id, Job.state.in_(ACTIVE_STATES))
+        .order_by(Job.id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)))
+    now = utcnow()
+    task_ids: list[str] = []
+    for job in active:
+        job.state = JobState.FINISHED
+        job.result = JobResult.ERROR
+        job.status_message = f"Aborted by {by or 'operator'}"
+        job.finished_at = now
+        job.dirty = False
+        job.meta = {**(job.meta or {}), "aborted": True, "aborted_by": by,
+                    "aborted_at": now.isoformat()}
+        if job.celery_task_id:
+            task_ids.append(job.celery_task_id)
+    if active:
+        task_ids += [t for t in session.scalars(select(RecalcChunk.task_id).where(
+            RecalcChunk.job_id.in_([j.id for j in active]), RecalcChunk.done.is_(False)
+        )) if t]
+    if active or p.status == PipelineStatus.RUNNING:
+        p.status = PipelineStatus.ABORTED
+        p.finished_at = now
+        meta = {k: v for k, v in (p.meta or {}).items() if k != AWAITS}
+        p.meta = {**meta, "aborted_by": by}
+    session.flush()
+    return [j.id for j in active], task_ids

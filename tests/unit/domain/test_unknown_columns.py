@@ -1,0 +1,47 @@
+"""Unused CSV columns are reported with the nearest expected name (issue 11 item 7)."""
+
+from __future__ import annotations
+
+from carbon_domain import csv_rows
+from carbon_domain.catalog import DataEntryType, ModuleType
+from carbon_domain.csv_rows.columns import MAX_REPORTED
+
+IT_FACTOR = csv_rows.factor_known_columns(ModuleType.equipment, DataEntryType.it)
+EQUIPMENT_ENTRY = csv_rows.entry_known_columns(ModuleType.equipment, None)
+
+
+def test_misspelt_column_gets_its_nearest_name_in_file_order() -> None:
+    header = ["equipment_class", "subclass", "active_power_w", "ef_kg_co2eq_per_kwh", "owner",
+              "stanby_power_w"]
+    found, total = csv_rows.unknown_columns(header, IT_FACTOR)
+    assert total == 3
+    assert [c.as_dict() for c in found] == [
+        {"column": "subclass", "suggestion": "sub_class"},
+        {"column": "owner", "suggestion": None},
+        {"column": "stanby_power_w", "suggestion": "standby_power_w"}]
+    assert found[0].sentence() == "column 'subclass' is not used — did you mean 'sub_class'?"
+    assert found[1].sentence() == "column 'owner' is not used"
+
+
+def test_known_columns_are_never_reported() -> None:
+    factor_header = ["EQUIPMENT_CATEGORY ", "data_entry_type", "equipment_class", "sub_class",
+                     "note", ""]
+    assert csv_rows.unknown_columns(factor_header, IT_FACTOR) == ([], 0)
+    entry_header = ["unit_institutional_id", "equipment_category", "equipment_id", "name",
+                    "equipment_class", "sub_class", "active_usage_hours_per_week",
+                    "standby_usage_hours_per_week", "note", "kg_co2eq"]
+    assert csv_rows.unknown_columns(entry_header, EQUIPMENT_ENTRY) == ([], 0)
+    purchases = csv_rows.factor_known_columns(ModuleType.purchase, None)
+    # The real purchase factor template carries a description column.
+    assert "purchase_institutional_description" in purchases
+    assert csv_rows.unknown_columns(["parent_institutional_code", "level"],
+                                    csv_rows.reference_known_columns("units")) == ([], 0)
+
+
+def test_a_huge_header_reports_the_first_columns_and_counts_all() -> None:
+    header = ["equipment_class", *(f"extra_{i}" for i in range(10_000))]
+    found, total = csv_rows.unknown_columns(header, IT_FACTOR)
+    assert total == 10_000 and len(found) == MAX_REPORTED
+    assert found[0].column == "extra_0"
+    text = csv_rows.describe_unknown(found, total)
+    assert text.endswith("(and 9997 more unused columns)")
