@@ -192,3 +192,20 @@ def test_data_card_names_types_without_factors_and_incomplete_tag(
     r = http.get(f"/console/pipelines/{pid}/upload")
     assert r.status_code == 200 and r.text == body
     assert r.headers["content-disposition"] == 'attachment; filename="it.csv"'
+
+
+def test_csv_downloads_are_the_api_exports_behind_the_session(
+        http: httpx.Client, tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=12, types=(IT,))
+    sign_in(http, tokens["viewer"])  # exports only read: viewers may download
+    page = http.get(f"/console/data/{YEAR}/modules/{EQUIPMENT}").text
+    assert f'href="/console/exports/data/{IT}.csv?year={YEAR}"' in page
+    r = http.get(f"/console/exports/data/{IT}.csv", params={"year": YEAR})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["x-carbon-last-recalculation-job"].isdigit()
+    assert len(r.text.strip().splitlines()) == 1 + 12  # header + one row per entry
+    r = http.get("/console/exports/results.csv", params={"year": YEAR, "unit": "LAB-A"})
+    assert r.status_code == 200 and "LAB-A" in r.text
+    r = http.get("/console/exports/results.csv", params={"year": 2031})
+    assert r.status_code == 404 and "Export not available" in r.text
+    assert r.headers["content-type"].startswith("text/html")

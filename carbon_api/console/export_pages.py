@@ -1,0 +1,47 @@
+"""CSV downloads from the console: the same streamed exports as ``/v1/exports`` (same
+generators, same 404/409 checks, same ``X-Carbon-Last-Recalculation-Job`` header), with the
+session cookie instead of a bearer token. A refusal (unknown year or unit, a recalculation
+still running) is shown as a page with the API's sentence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import Response
+
+from carbon_api.console.web import User, render
+from carbon_api.deps import YEAR_MAX, YEAR_MIN
+from carbon_api.routes.exports import _precheck, _stream
+from carbon_domain.catalog import DataEntryType
+from carbon_domain.services import exports
+
+router = APIRouter(prefix="/console/exports", include_in_schema=False)
+YearQ = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
+UnitQ = Annotated[str | None, Query(min_length=1, max_length=64,
+                                    pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _refused(request: Request, exc: HTTPException, year: int) -> Response:
+    return render(request, "export_refused.html", status_code=exc.status_code,
+                  text=str(exc.detail), year=year)
+
+
+@router.get("/results.csv")
+def results_csv(request: Request, user: User, year: YearQ, unit: UnitQ = None) -> Response:
+    try:
+        job = _precheck(year, None, unit, False)
+    except HTTPException as exc:
+        return _refused(request, exc, year)
+    return _stream("results.csv", job, lambda s: exports.results_csv(s, year, unit))
+
+
+@router.get("/data/{det}.csv")
+def data_csv(request: Request, user: User, det: Annotated[DataEntryType, Path()],
+             year: YearQ) -> Response:
+    try:
+        job = _precheck(year, det.value, None, False)
+    except HTTPException as exc:
+        return _refused(request, exc, year)
+    return _stream(exports.data_filename(det.value), job,
+                   lambda s: exports.data_csv(s, det.value, year))
