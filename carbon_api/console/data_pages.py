@@ -94,11 +94,15 @@ async def upload(request: Request, user: User) -> Response:
     if kind not in ("factors", "data-entries", "units"):
         year = None
     recalculate = form.fields.get("recalculate") == "on"
+    mode = form.fields.get("mode") or "replace"
+    if mode not in ("replace", "merge"):
+        return message(request, "The factor mode is “replace” or “merge”", 422)
     f = form.upload
     return await run_in_threadpool(
         _started, request, f"{kind} upload", lambda: ops.start_upload(
             kind, f.content, filename=f.filename, module=module, det=det, year=year,
-            recalculate=recalculate, created_by=user.name, content_type=f.content_type),
+            recalculate=recalculate, created_by=user.name, content_type=f.content_type,
+            mode=mode),
         card=form.fields.get("card", ""))
 
 

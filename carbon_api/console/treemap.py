@@ -46,19 +46,24 @@ def squarify(items: list[tuple[float, Any]], x: float, y: float, w: float, h: fl
             i += 1
         areas = areas[i:]
         s = sum(a for a, _ in row)
+        last_row = not areas
+        # The last box of a row (and the last row) takes exactly what is left, so float
+        # error never pushes a box outside the rectangle.
         if w >= h:  # lay the row out as a column on the left
-            cw = s / h
+            cw = w if last_row else s / h
             cy = y
-            for a, it in row:
-                out.append(Rect(x, cy, cw, a / cw, it))
-                cy += a / cw
+            for k, (a, it) in enumerate(row):
+                bh = (y + h - cy) if k == len(row) - 1 else a / cw
+                out.append(Rect(x, cy, cw, bh, it))
+                cy += bh
             x, w = x + cw, w - cw
         else:  # a row along the top
-            rh = s / w
+            rh = h if last_row else s / w
             cx = x
-            for a, it in row:
-                out.append(Rect(cx, y, a / rh, rh, it))
-                cx += a / rh
+            for k, (a, it) in enumerate(row):
+                bw = (x + w - cx) if k == len(row) - 1 else a / rh
+                out.append(Rect(cx, y, bw, rh, it))
+                cx += bw
             y, h = y + rh, h - rh
     return out
 

@@ -209,3 +209,28 @@ def test_csv_downloads_are_the_api_exports_behind_the_session(
     r = http.get("/console/exports/results.csv", params={"year": 2031})
     assert r.status_code == 404 and "Export not available" in r.text
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_factor_card_sends_the_chosen_mode(http: httpx.Client, tokens: dict[str, str]) -> None:
+    from sqlalchemy import select
+
+    from carbon_domain.db.models import DataIngestionJob
+    from carbon_domain.db.session import session_scope
+
+    seed_equipment(entries_per_type=5, types=(IT,))
+    csrf = sign_in(http, tokens["operator"])
+    for mode in ("merge", "replace"):
+        r = http.post("/console/upload", headers={"X-CSRF-Token": csrf}, data={
+            "kind": "factors", "year": str(YEAR), "module": "4", "det": str(IT), "mode": mode},
+            files={"file": ("f.csv", F_HEADER + "Laptop,Standard,100,10,0.2\n", "text/csv")})
+        assert r.status_code == 200, r.text
+        wait_pipeline(_pipeline_of(r.text))
+        with session_scope() as s:
+            job = s.scalars(select(DataIngestionJob).where(
+                DataIngestionJob.job_type == "factor_ingest")
+                .order_by(DataIngestionJob.id.desc())).first()
+            assert job.meta["config"]["mode"] == mode
+    r = http.post("/console/upload", headers={"X-CSRF-Token": csrf}, data={
+        "kind": "factors", "year": str(YEAR), "module": "4", "mode": "append"},
+        files={"file": ("f.csv", F_HEADER + "Laptop,Standard,100,10,0.2\n", "text/csv")})
+    assert r.status_code == 422 and "replace" in r.text

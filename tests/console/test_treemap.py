@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carbon_api.console.treemap import layout_tree, squarify
 
 
+@settings(max_examples=300, derandomize=True)
 @given(st.lists(st.floats(0.01, 1e6), min_size=1, max_size=30))
 def test_areas_bounds_and_no_overlap(values: list[float]) -> None:
     rects = squarify([(v, i) for i, v in enumerate(values)], 0, 0, 720, 420)
