@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from carbon_api.cli.common import console, error, info, new_typer
+from carbon_api.cli.common import console, error, info, new_table, new_typer
 
 cli = new_typer()
 
@@ -47,10 +47,10 @@ def _totals_table(year: int, title: str) -> tuple[Table, float]:
 
     with session_scope() as s:
         rows = module_totals(s, year)
-    t = Table(title=title)
-    for col in ("module", "entries", "scope 1 t", "scope 2 t", "scope 3 t", "total t",
-                "missing factors"):
-        t.add_column(col, justify="left" if col == "module" else "right")
+    # Fits 80 columns without cutting module names (tonnes CO2-eq; "missing" = entries
+    # without a factor).
+    t = new_table(f"{title}, t CO2-eq", ("module", "entries:num", "scope 1:num", "scope 2:num",
+                                          "scope 3:num", "total:num", "missing:num"))
     grand = 0.0
     for r in rows:
         grand += r["total"]
