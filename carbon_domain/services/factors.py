@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -52,12 +52,15 @@ def _upsert_postgres(session: Session, year: int | None, job_id: int | None,
         cur.copy_expert("COPY factor_stage (det, et, ckey, vals) FROM STDIN", buf)
     session.execute(text(
         "INSERT INTO factors (data_entry_type_id, emission_type_id, year, classification,"
-        " classification_key, \"values\", last_seen_job_id, updated_at)"
-        " SELECT det, et, :year, CAST(ckey AS jsonb), ckey, vals, :job, CURRENT_TIMESTAMP"
+        " classification_key, \"values\", last_seen_job_id, changed_by_job_id, updated_at)"
+        " SELECT det, et, :year, CAST(ckey AS jsonb), ckey, vals, :job, :job, CURRENT_TIMESTAMP"
         " FROM factor_stage"
         " ON CONFLICT (data_entry_type_id, year, emission_type_id, classification_key)"
         " DO UPDATE SET \"values\" = EXCLUDED.\"values\","
         " classification = EXCLUDED.classification,"
+        # Incremental recalculation starts from this stamp: only a real change moves it.
+        " changed_by_job_id = CASE WHEN factors.\"values\" IS DISTINCT FROM EXCLUDED.\"values\""
+        " THEN EXCLUDED.changed_by_job_id ELSE factors.changed_by_job_id END,"
         " last_seen_job_id = EXCLUDED.last_seen_job_id, updated_at = CURRENT_TIMESTAMP"),
         {"year": year, "job": job_id})
     session.execute(text("TRUNCATE factor_stage"))
@@ -73,7 +76,7 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None,
     payload = [{
         "data_entry_type_id": det, "emission_type_id": et, "year": year,
         "classification": json.loads(key), "classification_key": key, "values": values,
-        "last_seen_job_id": job_id,
+        "last_seen_job_id": job_id, "changed_by_job_id": job_id,
     } for (det, et, key), (_c, values) in seen.items()]
     for i in range(0, len(payload), _BATCH):
         stmt = sqlite_insert(Factor).values(payload[i:i + _BATCH])
@@ -83,6 +86,9 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None,
                 "values": stmt.excluded["values"],
                 "classification": stmt.excluded.classification,
                 "last_seen_job_id": stmt.excluded.last_seen_job_id,
+                "changed_by_job_id": case(
+                    (Factor.values != stmt.excluded["values"], stmt.excluded.changed_by_job_id),
+                    else_=Factor.changed_by_job_id),
                 "updated_at": func.current_timestamp(),
             },
         )
@@ -91,8 +97,9 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None,
 
 def load_factor_records(session: Session, det: int, year: int
                         ) -> list[tuple[int, int, dict[str, Any], dict[str, Any]]]:
-    """Every factor of one (data entry type, year): (id, emission type, classification, values)."""
+    """Every live factor of one (data entry type, year): (id, emission type, classification,
+    values). Retired factors are never matched again."""
     q = select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values).where(
-        Factor.data_entry_type_id == det, Factor.year == year
+        Factor.data_entry_type_id == det, Factor.year == year, Factor.retired_at.is_(None)
     ).order_by(Factor.id)
     return [tuple(r) for r in session.execute(q)]  # type: ignore[misc]

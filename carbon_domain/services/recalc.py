@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
-from carbon_domain.services import jobs
+from carbon_domain.services import affected, jobs
 from carbon_domain.services.slices import load_slice_context
 from carbon_domain.settings import get_settings
 
@@ -51,6 +51,35 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     assert job is not None and job.data_entry_type_id is not None and job.year is not None
     size = chunk_size or get_settings().chunk_size
     det, year = job.data_entry_type_id, job.year
+    # Incremental when factor changes alone made the slice stale (services/affected.py).
+    scope = affected.plan_scope(session, job)
+    watermark = affected.inputs_watermark(session, job.module_type_id, det, year)  # type: ignore[arg-type]
+    # A re-plan (retry after a lost chord) starts the fan-out afresh.
+    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
+    if scope.entry_ids is not None:
+        ids = scope.entry_ids
+        total = len(ids)
+        chunks = [RecalcChunk(job_id=job_id, chunk_no=n, lo_id=part[0], hi_id=part[-1],
+                              planned_entries=len(part), entry_ids=part)
+                  for n, part in enumerate(ids[i:i + size] for i in range(0, total, size))]
+    else:
+        chunks, total = _range_chunks(session, job_id, det, year, size)  # type: ignore[arg-type]
+    session.add_all(chunks)
+    name = DataEntryType(det).name
+    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
+                                           "position": list(position), "chunks": len(chunks),
+                                           "chunk_size": size, "inputs_watermark": watermark,
+                                           "scope": scope.describe()})
+    jobs.heartbeat(session, job_id, done=0, total=int(total),
+                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
+    session.flush()
+    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
+                      tuple(c.chunk_no for c in chunks))
+
+
+def _range_chunks(session: Session, job_id: int, det: int, year: int, size: int
+                  ) -> tuple[list[RecalcChunk], int]:
+    """The whole slice as id ranges of ``size`` entries."""
     bounds = [r[0] for r in session.execute(text(
         "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
         " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
@@ -58,24 +87,13 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     total, max_id = session.execute(text(
         "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
     ), {"d": det, "y": year}).one()
-    # A re-plan (retry after a lost chord) starts the fan-out afresh.
-    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
     chunks = []
     for i, lo in enumerate(bounds):
         hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
         planned = size if i + 1 < len(bounds) else int(total) - size * i
         chunks.append(RecalcChunk(job_id=job_id, chunk_no=i, lo_id=lo, hi_id=hi,
                                   planned_entries=planned))
-    session.add_all(chunks)
-    name = DataEntryType(det).name
-    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
-                                           "position": list(position), "chunks": len(chunks),
-                                           "chunk_size": size})
-    jobs.heartbeat(session, job_id, done=0, total=int(total),
-                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
-    session.flush()
-    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
-                      tuple(c.chunk_no for c in chunks))
+    return chunks, int(total)
 
 
 def record_chunk_task_ids(session: Session, job_id: int, task_ids: dict[int, str]) -> None:
@@ -110,14 +128,11 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
         return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
     det, year = job.data_entry_type_id, job.year
     ctx = load_slice_context(session, det, year)
-    entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id)
+    entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     from carbon_domain.engine import compute_batch
 
     result = compute_batch(det, entries, ctx.index, ctx.refs)
-    session.execute(text(
-        "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
-        " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
-    ), {"d": det, "y": year, "lo": chunk.lo_id, "hi": chunk.hi_id})
+    _delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     write_rows(session, result.rows)
     _relink(session, result.relinked)
     # The state check above ran before this chunk's work; the job may have been re-planned
@@ -166,15 +181,31 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
         f"  {lock})"), {"m": message, "j": job_id})
 
 
-def _read_entries(session: Session, det: int, year: int, lo: int, hi: int
-                  ) -> list[tuple[int, dict[str, Any]]]:
-    rows = session.execute(text(
-        "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
-        " AND id BETWEEN :lo AND :hi ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
-    out = []
-    for i, data in rows:
-        out.append((i, json.loads(data) if isinstance(data, str) else data))
-    return out
+def _read_entries(session: Session, det: int, year: int, lo: int, hi: int,
+                  ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """The chunk's entries: its id range, or its listed ids (incremental chunk)."""
+    if ids is not None:
+        rows = session.execute(text(
+            "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
+            " AND id IN :ids ORDER BY id").bindparams(bindparam("ids", expanding=True)),
+            {"d": det, "y": year, "ids": ids})
+    else:
+        rows = session.execute(text(
+            "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
+            " AND id BETWEEN :lo AND :hi ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
+    return [(i, json.loads(data) if isinstance(data, str) else data) for i, data in rows]
+
+
+def _delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
+                 ids: list[int] | None) -> None:
+    if ids is not None:
+        session.execute(text("DELETE FROM data_entry_emissions WHERE data_entry_id IN :ids")
+                        .bindparams(bindparam("ids", expanding=True)), {"ids": ids})
+        return
+    session.execute(text(
+        "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
+        " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
+    ), {"d": det, "y": year, "lo": lo, "hi": hi})
 
 
 def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:

@@ -32,7 +32,8 @@ def _db_key(session: Session) -> str:
 
 def _factor_fingerprint(session: Session, det: int, year: int) -> tuple[Any, ...]:
     return tuple(session.execute(
-        select(func.count(), func.max(Factor.id), func.max(Factor.updated_at))
+        select(func.count(), func.max(Factor.id), func.max(Factor.updated_at),
+               func.max(Factor.changed_by_job_id), func.count(Factor.retired_at))
         .where(Factor.data_entry_type_id == det, Factor.year == year)).one())
 
 
