@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text,
     UniqueConstraint, Uuid, func, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -239,8 +240,34 @@ class RecalcChunk(Base):
     error_details: Mapped[list[Any] | None]
     # Incremental recalculation: the chunk's entries (ascending ids); NULL = the id range.
     entry_ids: Mapped[list[Any] | None]
+    # {"mode": "full" | "delta", "sums": [[module id, emission type, kg, n], …]}: what the
+    # chunk adds to its slice's sums (services/slice_sums.py); NULL = not recorded.
+    partials: Mapped[dict[str, Any] | None]
     seconds: Mapped[float | None] = mapped_column(Float)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class SliceEmissionSum(Base):
+    """Exact kg sums of one (type, year) slice per report module and emission type, folded
+    from the chunks' partial sums (services/slice_sums.py). emission_type_id 0 counts the
+    entries (n), -1 the entries without a row (missing factor or error)."""
+
+    __tablename__ = "slice_emission_sums"
+    data_entry_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    carbon_report_module_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    emission_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kg: Mapped[Decimal] = mapped_column(Numeric)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class SliceSumVersion(Base):
+    """The last recalculation job folded into a slice's sums."""
+
+    __tablename__ = "slice_sum_versions"
+    data_entry_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(Integer)
 
 
 class UploadedFile(Base):

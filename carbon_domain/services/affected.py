@@ -6,7 +6,8 @@ planning, the *inputs watermark* W — the highest input job id (factor, data en
 reference upload) below every input job still active then, so every change by a job ≤ W had
 committed before its chunks read. Since then:
 
-- a data entry or reference upload (id > W) → full recalculation;
+- a data entry or reference upload (id > W), or a factor deleted instead of retired (the
+  slice's factor count up to the base's highest id dropped) → full recalculation;
 - factors with ``changed_by_job_id > W`` (inserted, revised, retired or revived; the factor
   upload stamps it) are the changed set C; none → nothing to recalculate;
 - Strategy A types (one linked factor): an entry is affected when its stored link is in C or
@@ -29,7 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain import formulas, names
@@ -66,15 +67,21 @@ def _relevant_inputs(module: int, det: int, year: int) -> Any:
             | (Job.job_type == JobType.reference_ingest))
 
 
-def inputs_watermark(session: Session, module: int, det: int, year: int) -> int:
-    """The highest finished input job id below every active input job of the slice."""
+def plan_marks(session: Session, module: int, det: int, year: int) -> dict[str, int]:
+    """What a later incremental run compares against, recorded when a job is planned:
+    ``inputs_watermark``, the highest finished input job id below every active input job of
+    the slice, and the slice's factor count and highest factor id (a factor deleted behind
+    the application's back, rather than retired, shows as a lower count)."""
     cond = _relevant_inputs(module, det, year)
     active = session.scalar(select(Job.id).where(cond, Job.state.in_(ACTIVE_STATES))
                             .order_by(Job.id).limit(1))
     q = select(Job.id).where(cond, Job.state == JobState.FINISHED)
     if active is not None:
         q = q.where(Job.id < active)
-    return int(session.scalar(q.order_by(Job.id.desc()).limit(1)) or 0)
+    n, top = session.execute(select(func.count(), func.coalesce(func.max(Factor.id), 0)).where(
+        Factor.data_entry_type_id == det, Factor.year == year)).one()
+    return {"inputs_watermark": int(session.scalar(q.order_by(Job.id.desc()).limit(1)) or 0),
+            "factor_count": int(n), "factor_max_id": int(top)}
 
 
 def _full_requested(session: Session, job: Job) -> str | None:
@@ -109,6 +116,12 @@ def plan_scope(session: Session, job: Job) -> Scope:
     if w is None:
         return Scope(None, "no earlier successful recalculation to start from")
     w = int(w)
+    config = (base.meta or {}).get("config", {})
+    still = session.scalar(select(func.count()).where(
+        Factor.data_entry_type_id == det, Factor.year == year,
+        Factor.id <= int(config.get("factor_max_id", 0))))
+    if still != int(config.get("factor_count", -1)):
+        return Scope(None, "a factor was deleted (not retired)", base.id)
     newer = session.scalar(select(Job.id).where(
         _relevant_inputs(module, det, year), Job.job_type.in_(_FULL_INPUTS), Job.id > w,
         Job.state == JobState.FINISHED).limit(1))

@@ -22,7 +22,7 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
-from carbon_domain.services import affected, jobs
+from carbon_domain.services import affected, jobs, slice_sums
 from carbon_domain.services.slices import load_slice_context
 from carbon_domain.settings import get_settings
 
@@ -53,7 +53,7 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     det, year = job.data_entry_type_id, job.year
     # Incremental when factor changes alone made the slice stale (services/affected.py).
     scope = affected.plan_scope(session, job)
-    watermark = affected.inputs_watermark(session, job.module_type_id, det, year)  # type: ignore[arg-type]
+    marks = affected.plan_marks(session, job.module_type_id, det, year)  # type: ignore[arg-type]
     # A re-plan (retry after a lost chord) starts the fan-out afresh.
     session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
     if scope.entry_ids is not None:
@@ -68,7 +68,7 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     name = DataEntryType(det).name
     jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
                                            "position": list(position), "chunks": len(chunks),
-                                           "chunk_size": size, "inputs_watermark": watermark,
+                                           "chunk_size": size, **marks,
                                            "scope": scope.describe()})
     jobs.heartbeat(session, job_id, done=0, total=int(total),
                    message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
@@ -128,12 +128,14 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
         return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
     det, year = job.data_entry_type_id, job.year
     ctx = load_slice_context(session, det, year)
-    entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    entries, crm_of = _read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     from carbon_domain.engine import compute_batch
 
     result = compute_batch(det, entries, ctx.index, ctx.refs)
-    _delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    old_rows = _delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     write_rows(session, result.rows)
+    # What this chunk adds to the slice's sums, so the aggregation folds instead of scanning.
+    chunk.partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
     _relink(session, result.relinked)
     # The state check above ran before this chunk's work; the job may have been re-planned
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
@@ -183,29 +185,44 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
 
 def _read_entries(session: Session, det: int, year: int, lo: int, hi: int,
                   ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
-    """The chunk's entries: its id range, or its listed ids (incremental chunk)."""
+    return _read_chunk(session, det, year, lo, hi, ids)[0]
+
+
+def _read_chunk(session: Session, det: int, year: int, lo: int, hi: int,
+                ids: list[int] | None = None
+                ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """The chunk's entries (its id range, or its listed ids for an incremental chunk) and
+    each entry's report module."""
+    cols = "SELECT id, data, carbon_report_module_id FROM data_entries"
     if ids is not None:
         rows = session.execute(text(
-            "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
-            " AND id IN :ids ORDER BY id").bindparams(bindparam("ids", expanding=True)),
-            {"d": det, "y": year, "ids": ids})
+            f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id IN :ids ORDER BY id")
+            .bindparams(bindparam("ids", expanding=True)), {"d": det, "y": year, "ids": ids})
     else:
         rows = session.execute(text(
-            "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
-            " AND id BETWEEN :lo AND :hi ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
-    return [(i, json.loads(data) if isinstance(data, str) else data) for i, data in rows]
+            f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi"
+            " ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
+    entries, crm_of = [], {}
+    for i, data, crm in rows:
+        entries.append((i, json.loads(data) if isinstance(data, str) else data))
+        crm_of[i] = crm
+    return entries, crm_of
 
 
 def _delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
-                 ids: list[int] | None) -> None:
+                 ids: list[int] | None) -> list[tuple[int, int, float]] | None:
+    """Delete the chunk's old rows; an incremental chunk gets them back (entry, type, kg)
+    to subtract from the slice's sums."""
     if ids is not None:
-        session.execute(text("DELETE FROM data_entry_emissions WHERE data_entry_id IN :ids")
-                        .bindparams(bindparam("ids", expanding=True)), {"ids": ids})
-        return
+        return [tuple(r) for r in session.execute(text(  # type: ignore[misc]
+            "DELETE FROM data_entry_emissions WHERE data_entry_id IN :ids"
+            " RETURNING data_entry_id, emission_type_id, kg_co2eq")
+            .bindparams(bindparam("ids", expanding=True)), {"ids": ids})]
     session.execute(text(
         "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
         " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
     ), {"d": det, "y": year, "lo": lo, "hi": hi})
+    return None
 
 
 def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:

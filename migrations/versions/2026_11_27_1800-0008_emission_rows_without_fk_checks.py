@@ -13,7 +13,9 @@ that fire on the (rare) parent deletions instead of on every row written:
 ``carbon db check`` (services/integrity.py) counts orphan rows; it must find none.
 
 recalc_chunks.entry_ids: an incremental recalculation's chunk lists its entry ids instead
-of covering a whole id range.
+of covering a whole id range. recalc_chunks.partials, slice_emission_sums and
+slice_sum_versions: per-slice kg sums folded from the chunks' partial sums, so an
+aggregation costs what changed rather than a scan of every emission row of the module.
 
 Works on a database with data: existing rows are kept as they are (they were FK-checked).
 
@@ -86,10 +88,28 @@ def upgrade() -> None:
     with op.batch_alter_table("data_entry_emissions") as batch:
         batch.drop_constraint(_FK_ENTRY, type_="foreignkey")
         batch.drop_constraint(_FK_FACTOR, type_="foreignkey")
+    json_type = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
     with op.batch_alter_table("recalc_chunks") as batch:
-        batch.add_column(sa.Column(
-            "entry_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()),
-                                                "postgresql"), nullable=True))
+        batch.add_column(sa.Column("entry_ids", json_type, nullable=True))
+        batch.add_column(sa.Column("partials", json_type, nullable=True))
+    op.create_table(
+        "slice_emission_sums",
+        sa.Column("data_entry_type_id", sa.Integer(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("carbon_report_module_id", sa.Integer(), nullable=False),
+        sa.Column("emission_type_id", sa.Integer(), nullable=False),
+        sa.Column("kg", sa.Numeric(), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("data_entry_type_id", "year", "carbon_report_module_id",
+                                "emission_type_id", name=op.f("pk_slice_emission_sums")),
+    )
+    op.create_table(
+        "slice_sum_versions",
+        sa.Column("data_entry_type_id", sa.Integer(), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("data_entry_type_id", "year", name=op.f("pk_slice_sum_versions")),
+    )
     for statement in (_PG_UP if postgres else _SQLITE_UP):
         op.execute(statement)
 
@@ -98,7 +118,10 @@ def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in (_PG_DOWN if postgres else _SQLITE_DOWN):
         op.execute(statement)
+    op.drop_table("slice_sum_versions")
+    op.drop_table("slice_emission_sums")
     with op.batch_alter_table("recalc_chunks") as batch:
+        batch.drop_column("partials")
         batch.drop_column("entry_ids")
     # Rows whose parent is gone would make the constraints fail: they are orphans anyway.
     op.execute("DELETE FROM data_entry_emissions WHERE data_entry_id NOT IN"

@@ -1,7 +1,9 @@
 """Incremental recalculation (services/affected.py) writes exactly what a full recalculation
 writes — rows and module statistics — over random factor revisions: changed values, added,
 retired and revived factors, kind-only fallbacks (`it`), plane bands per cabin, train
-countries with the RoW fallback, embodied energy per building with ``default``, headcount."""
+countries with the RoW fallback, embodied energy per building with ``default``, headcount.
+The slice sums folded from the chunks' partial sums (services/slice_sums.py) are checked
+against the aggregation's full query after every step."""
 
 from __future__ import annotations
 
@@ -73,6 +75,7 @@ def test_incremental_equals_full_over_random_revisions(db, seed, revisions) -> N
         for det in u.DETS:
             scope = u.recalculate(det, JobType.factor_ingest)
             assert u.rows_of(det) == u.expected_rows(det), (D(det).name, scope)
+            u.folded_totals_match_rows(det)
     incremental_stats = {det: u.stats_of(det) for det in u.DETS}
     incremental_rows = {det: u.rows_of(det) for det in u.DETS}
     for det in u.DETS:
@@ -80,6 +83,7 @@ def test_incremental_equals_full_over_random_revisions(db, seed, revisions) -> N
     for det in u.DETS:
         assert u.rows_of(det) == incremental_rows[det], D(det).name
         assert u.stats_of(det) == incremental_stats[det], D(det).name
+        u.folded_totals_match_rows(det)
 
 
 def test_one_changed_factor_recalculates_only_its_entries(db) -> None:  # type: ignore[no-untyped-def]

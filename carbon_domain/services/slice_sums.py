@@ -1,0 +1,211 @@
+"""Per-slice kg sums folded from the chunks' partial sums: aggregation in proportion to what
+changed, not to every emission row of the module.
+
+Each chunk records in its ``recalc_chunks.partials`` what it adds to its (type, year)
+slice's sums, per report module and emission type: a full recalculation's chunk the
+absolute sums of its entries, an incremental chunk the difference (new rows − the rows it
+deleted). ``module_totals`` (called by the aggregation, under its year lock) folds every
+finished recalculation since the slice's version into ``slice_emission_sums``, in job id
+order, and returns the module's totals from those few rows.
+
+Sums are exact decimals (a float8 converted as PostgreSQL's ``float8::numeric`` does, 15
+significant digits, then added without rounding), so folding deltas in any order gives the
+very sum a rebuild from the rows gives, and stats stay identical to a full run's. Anything
+the fold cannot vouch for — no version yet, a failed or re-planned job, a chunk without
+partials, entries replaced since — rebuilds the slice's sums from its rows (one GROUP BY),
+or, while a recalculation of that slice is still writing, answers None so the caller keeps
+its full query. PostgreSQL only (None elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Context, Decimal, localcontext
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import RecalcChunk, SliceSumVersion
+
+ENTRIES, MISSING = 0, -1  # pseudo emission types: entry count, entries without a row
+_EXACT = Context(prec=120)  # wide enough that no sum of 15-digit float8 values rounds
+
+
+def exact(kg: float) -> Decimal:
+    """``kg`` as PostgreSQL's float8::numeric gives it (DBL_DIG = 15 significant digits)."""
+    return Decimal(format(kg, ".15g"))
+
+
+def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
+                   old_rows: Iterable[Sequence[Any]] | None) -> dict[str, Any]:
+    """What a chunk adds to its slice's sums. ``crm_of``: entry id → report module id of
+    every entry the chunk read; rows are (entry id, emission type, …, kg at index 3) for
+    new rows, (entry id, emission type, kg) for the deleted ``old_rows`` (None: a full
+    chunk, whose sums replace the slice's)."""
+    sums: dict[tuple[int, int], list[Any]] = {}
+
+    def add(crm: int, et: int, kg: Decimal, n: int) -> None:
+        cell = sums.setdefault((crm, et), [Decimal(0), 0])
+        cell[0] += kg
+        cell[1] += n
+
+    with localcontext(_EXACT):
+        with_rows: set[int] = set()
+        for r in new_rows:
+            add(crm_of[r[0]], int(r[1]), exact(r[3]), 1)
+            with_rows.add(r[0])
+        for entry, crm in crm_of.items():
+            if entry not in with_rows:
+                add(crm, MISSING, Decimal(0), 1)
+            if old_rows is None:
+                add(crm, ENTRIES, Decimal(0), 1)
+        if old_rows is not None:
+            had_rows: set[int] = set()
+            for entry, et, kg in old_rows:
+                if entry in crm_of:
+                    add(crm_of[entry], int(et), -exact(kg), -1)
+                    had_rows.add(entry)
+            for entry, crm in crm_of.items():
+                if entry not in had_rows:
+                    add(crm, MISSING, Decimal(0), -1)
+    cells = [[crm, et, str(kg), n] for (crm, et), (kg, n) in sorted(sums.items())
+             if old_rows is None or kg != 0 or n != 0]
+    return {"mode": "full" if old_rows is None else "delta", "sums": cells}
+
+
+@dataclass(frozen=True)
+class ModuleTotals:
+    kg: dict[int, dict[int, float]]   # report module id → emission type → kg
+    entries: dict[int, int]           # report module id → entries
+    missing: dict[int, int]           # report module id → entries without a row
+
+
+def module_totals(session: Session, module_type_id: int, year: int) -> ModuleTotals | None:
+    """The module's totals per report module, from the folded slice sums (None: use the
+    full query — not PostgreSQL, or a slice is being rewritten and cannot be vouched for)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    module = ModuleType(module_type_id)
+    dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[module]]
+    plans = [_plan(session, module.value, det, year) for det in dets]
+    if any(p is None for p in plans):
+        return None  # nothing was written: the caller's full query is always right
+    for det, plan in zip(dets, plans, strict=True):
+        _apply(session, det, year, plan)  # type: ignore[arg-type]
+    out = ModuleTotals({}, {}, {})
+    for crm, et, kg, n in session.execute(text(
+            "SELECT carbon_report_module_id, emission_type_id, sum(kg), sum(n)"
+            " FROM slice_emission_sums WHERE year = :y AND data_entry_type_id IN :dets"
+            " GROUP BY 1, 2").bindparams(bindparam("dets", expanding=True)),
+            {"y": year, "dets": dets}):
+        if et == ENTRIES:
+            out.entries[crm] = int(n)
+        elif et == MISSING:
+            if n:
+                out.missing[crm] = int(n)
+        elif n:
+            out.kg.setdefault(crm, {})[int(et)] = float(kg)
+    return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    rebuild: bool
+    jobs: list[int]          # folded in this order (the first may be a full replace)
+    version: int
+
+
+def _plan(session: Session, module: int, det: int, year: int) -> _Plan | None:
+    row = session.get(SliceSumVersion, (det, year))
+    version = row.job_id if row else None
+    finished = session.execute(select(Job.id, Job.result, Job.attempts).where(
+        Job.job_type == JobType.emission_recalc, Job.data_entry_type_id == det,
+        Job.year == year, Job.state == JobState.FINISHED, Job.id > (version or 0))
+        .order_by(Job.id)).all()
+    modes = {j.id: _job_mode(session, j) for j in finished}
+    # Start from the newest full job with complete partials, else from the stored version.
+    start = next((i for i in range(len(finished) - 1, -1, -1)
+                  if modes[finished[i].id] == "full"), None)
+    tail = finished[start:] if start is not None else finished
+    last = finished[-1].id if finished else (version or 0)
+    entries_replaced = session.scalar(select(Job.id).where(
+        Job.job_type == JobType.csv_ingest, Job.module_type_id == module, Job.year == year,
+        (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None),
+        Job.state == JobState.FINISHED, Job.id > last).limit(1))
+    sound = (start is not None or version is not None) and entries_replaced is None and all(
+        modes[j.id] == "full" if k == 0 and start is not None else modes[j.id] == "delta"
+        for k, j in enumerate(tail))
+    if sound:
+        return _Plan(False, [j.id for j in tail], last)
+    busy = session.scalar(select(Job.id).where(
+        Job.job_type == JobType.emission_recalc, Job.data_entry_type_id == det,
+        Job.year == year, Job.state.in_(ACTIVE_STATES)).limit(1))
+    if busy is not None:
+        return None  # its chunks are committing rows the rebuild would half-see
+    return _Plan(True, [], last)
+
+
+def _job_mode(session: Session, job: Any) -> str | None:
+    """"full" / "delta" when every chunk of a clean single-attempt job recorded partials."""
+    if job.result == JobResult.ERROR or job.attempts != 1:
+        return None
+    chunks = session.execute(select(RecalcChunk.done, RecalcChunk.partials).where(
+        RecalcChunk.job_id == job.id)).all()
+    if not chunks:
+        return "delta"  # an incremental job with nothing to do
+    modes = {(c.partials or {}).get("mode") if c.done else None for c in chunks}
+    return modes.pop() if len(modes) == 1 and None not in modes else None
+
+
+def _apply(session: Session, det: int, year: int, plan: _Plan) -> None:
+    if plan.rebuild:
+        _rebuild(session, det, year)
+    for k, job_id in enumerate(plan.jobs):
+        cells: dict[tuple[int, int], list[Any]] = {}
+        full = False
+        with localcontext(_EXACT):
+            for (partials,) in session.execute(select(RecalcChunk.partials).where(
+                    RecalcChunk.job_id == job_id)):
+                full = partials["mode"] == "full"
+                for crm, et, kg, n in partials["sums"]:
+                    cell = cells.setdefault((crm, et), [Decimal(0), 0])
+                    cell[0] += Decimal(kg)
+                    cell[1] += n
+        if full:
+            session.execute(text("DELETE FROM slice_emission_sums WHERE data_entry_type_id = :d"
+                                 " AND year = :y"), {"d": det, "y": year})
+        if cells:
+            session.execute(text(
+                "INSERT INTO slice_emission_sums AS s (data_entry_type_id, year,"
+                " carbon_report_module_id, emission_type_id, kg, n)"
+                " VALUES (:d, :y, :crm, :et, :kg, :n)"
+                " ON CONFLICT (data_entry_type_id, year, carbon_report_module_id,"
+                " emission_type_id) DO UPDATE SET kg = s.kg + EXCLUDED.kg, n = s.n + EXCLUDED.n"),
+                [{"d": det, "y": year, "crm": crm, "et": et, "kg": kg, "n": n}
+                 for (crm, et), (kg, n) in sorted(cells.items())])
+        del k
+    session.execute(delete(SliceSumVersion).where(
+        SliceSumVersion.data_entry_type_id == det, SliceSumVersion.year == year))
+    session.add(SliceSumVersion(data_entry_type_id=det, year=year, job_id=plan.version))
+    session.flush()
+
+
+def _rebuild(session: Session, det: int, year: int) -> None:
+    """The slice's sums straight from its rows (entry-driven, as the aggregation reads)."""
+    session.execute(text("DELETE FROM slice_emission_sums WHERE data_entry_type_id = :d"
+                         " AND year = :y"), {"d": det, "y": year})
+    session.execute(text(
+        "INSERT INTO slice_emission_sums (data_entry_type_id, year, carbon_report_module_id,"
+        " emission_type_id, kg, n)"
+        " SELECT :d, :y, de.carbon_report_module_id, coalesce(e.emission_type_id, -1),"
+        " coalesce(sum(e.kg_co2eq::numeric), 0), count(*)"
+        " FROM data_entries de LEFT JOIN LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
+        " FROM data_entry_emissions x WHERE x.data_entry_id = de.id OFFSET 0) e ON true"
+        " WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 3, 4"
+        " UNION ALL SELECT :d, :y, carbon_report_module_id, 0, 0, count(*) FROM data_entries"
+        " WHERE year = :y AND data_entry_type_id = :d GROUP BY 3"), {"d": det, "y": year})
