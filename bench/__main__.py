@@ -191,10 +191,20 @@ def _incremental(a: argparse.Namespace, report: dict[str, Any], log: Path) -> No
     expected = incremental.expected_it_totals(a.year)
     got = emission_totals(a.database_url, a.year, incremental.IT_DET)
     one["same_rows_as_full"] = same_totals(got, expected)
-    report["incremental"] = {"full_it_slice": full, "one_factor": one}
+    report["incremental"] = {"full_it_slice": full, "one_factor": one,
+                             "it_entries": _it_entries(a.year)}
     print(f"  full it slice {full['seconds']:.2f} s; one factor {one['seconds']:.2f} s"
           f" ({one['entries_recalculated']:,} entries); same rows as a full recalculation:"
           f" {one['same_rows_as_full']}", flush=True)
+
+
+def _it_entries(year: int) -> int:
+    from sqlalchemy import text
+
+    from carbon_domain.db.session import session_scope
+    with session_scope() as s:
+        return int(s.execute(text("SELECT count(*) FROM data_entries WHERE year = :y AND"
+                                  " data_entry_type_id = 11"), {"y": year}).scalar() or 0)
 
 
 def _top_keys(r: dict[str, Any]) -> None:

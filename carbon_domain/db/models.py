@@ -94,7 +94,7 @@ class DataEntryEmission(Base):
     scope: Mapped[int] = mapped_column(Integer)
     kg_co2eq: Mapped[float] = mapped_column(Float)
     additional_value: Mapped[float | None] = mapped_column(Float)
-    primary_factor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    primary_factor_id: Mapped[int | None] = mapped_column(Integer)
     meta: Mapped[dict[str, Any] | None]
     computed_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 

@@ -509,6 +509,11 @@ def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMEN
     assert now == baseline.rows
     stats = stats_of(modules)
     assert stats == baseline.stats
+    # Emission rows carry no foreign keys (migration 0008): no fault may leave an orphan.
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.integrity import check_emission_integrity
+    with session_scope() as s:
+        assert check_emission_integrity(s).ok
     return {"rows": len(now), "entries": len(per_entry_now), "kg": round(kg_now, 3)}
 
 
