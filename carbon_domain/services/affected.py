@@ -26,7 +26,7 @@ run gives it), so every doubt falls back to more entries or to a full run.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,11 +145,27 @@ def plan_scope(session: Session, job: Job) -> Scope:
     return Scope(ids, f"{n} factors changed", base.id, n)
 
 
-def _entries(session: Session, det: int, year: int) -> Any:
-    for i, data in session.execute(text(
-            "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
-            " ORDER BY id"), {"d": det, "y": year}):
-        yield int(i), (json.loads(data) if isinstance(data, str) else data) or {}
+def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
+             ) -> Iterator[tuple[list[int], dict[str, Any]]]:
+    """The slice's entries grouped by the values of ``keys`` (what decides their match):
+    (entry ids, {key: value}). On PostgreSQL one GROUP BY returns a few hundred groups
+    instead of every entry's JSON (the it slice at 1M: 102k entries)."""
+    if session.get_bind().dialect.name == "postgresql":
+        cols = ", ".join(f"data -> '{k}'" for k in keys)
+        sql = (f"SELECT array_agg(id), {cols} FROM data_entries WHERE data_entry_type_id = :d"
+               f" AND year = :y GROUP BY {', '.join(str(i + 2) for i in range(len(keys)))}")
+    else:
+        cols = ", ".join(f"json_extract(data, '$.{k}')" for k in keys)
+        sql = (f"SELECT id, {cols} FROM data_entries WHERE data_entry_type_id = :d"
+               " AND year = :y")
+    for row in session.execute(text(sql), {"d": det, "y": year}):
+        ids = row[0] if isinstance(row[0], list) else [row[0]]
+        yield [int(i) for i in ids], {k: v for k, v in zip(keys, row[1:]) if v is not None}
+
+
+def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],
+          affected: Callable[[dict[str, Any]], bool]) -> list[int]:
+    return sorted(i for ids, d in groups if affected(d) for i in ids)
 
 
 def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str, Any]]
@@ -158,8 +174,8 @@ def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str
         return None
     if det == D.plane:
         cabins = {names.plane_cabin(c.get("cabin_class")) for c in changed.values()}
-        return [i for i, d in _entries(session, det, year)
-                if names.plane_cabin(d.get("cabin_class")) in cabins]
+        return _pick(_entries(session, det, year, ("cabin_class",)),
+                     lambda d: names.plane_cabin(d.get("cabin_class")) in cabins)
     if det == D.train:
         return _train(session, year, {names.country_code(c.get("country_code"))
                                       for c in changed.values()})
@@ -167,8 +183,8 @@ def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str
         buildings = {names.norm(c.get("building_name")) for c in changed.values()}
         if "default" in buildings or None in buildings:
             return None
-        return [i for i, d in _entries(session, det, year)
-                if names.norm(d.get("building_name")) in buildings]
+        return _pick(_entries(session, det, year, ("building_name",)),
+                     lambda d: names.norm(d.get("building_name")) in buildings)
     if det in MATCH_SPECS or det in PURCHASE_DETS:
         return _relinked_or_linked(session, det, year, set(changed))
     return None
@@ -180,17 +196,26 @@ def _train(session: Session, year: int, countries: set[str | None]) -> list[int]
     if "RoW" in countries or None in countries:
         return None  # the fallback of every country without a factor changed
     refs = load_reference_data(session)
-    out = []
-    for i, d in _entries(session, D.train, year):
+
+    def hit(d: dict[str, Any]) -> bool:
         a, b = refs.station(d.get("origin_name")), refs.station(d.get("destination_name"))
         if a is None or b is None:
-            continue  # an unknown station is an entry error, whatever the factors
-        country = formulas.train_country(
+            return False  # an unknown station is an entry error, whatever the factors
+        return formulas.train_country(
             names.country_code(d.get("origin_country_code")) or a[2],
-            names.country_code(d.get("destination_country_code")) or b[2])
-        if country in countries:
-            out.append(i)
-    return out
+            names.country_code(d.get("destination_country_code")) or b[2]) in countries
+    return _pick(_entries(session, D.train, year, _TRAIN_KEYS), hit)
+
+
+_TRAIN_KEYS = ("origin_name", "destination_name", "origin_country_code",
+               "destination_country_code")
+
+
+def _match_keys(det: int) -> tuple[str, ...]:
+    if det in PURCHASE_DETS:
+        return ("purchase_additional_code", "purchase_institutional_code", LINK_KEY)
+    spec = MATCH_SPECS[det]
+    return (spec.kind, *((spec.subkind,) if spec.subkind else ()), *spec.tie_break, LINK_KEY)
 
 
 def _stored(data: dict[str, Any]) -> int | None:
@@ -206,13 +231,11 @@ def _relinked_or_linked(session: Session, det: int, year: int, changed: set[int]
     from carbon_domain.services.slices import load_factor_index
 
     index = load_factor_index(session, det, year)
-    out = []
-    for i, d in _entries(session, det, year):
+
+    def hit(d: dict[str, Any]) -> bool:
         stored = _stored(d)
         if stored in changed:
-            out.append(i)
-            continue
+            return True
         factor, _reason = index.match(d)
-        if (factor.id if factor is not None else None) != stored:
-            out.append(i)
-    return out
+        return (factor.id if factor is not None else None) != stored
+    return _pick(_entries(session, det, year, _match_keys(det)), hit)
