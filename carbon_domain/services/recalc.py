@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType, MODULE_OF
-from carbon_domain.db import locks
+from carbon_domain.db import bulk, locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob as Job
@@ -134,6 +133,7 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     result = compute_batch(det, entries, ctx.index, ctx.refs)
     old_rows = _delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     write_rows(session, result.rows)
+    _hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
     # What this chunk adds to the slice's sums, so the aggregation folds instead of scanning.
     chunk.partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
     _relink(session, result.relinked)
@@ -225,46 +225,47 @@ def _delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
     return None
 
 
+HOLD_MARK = "/* chunk rows written */"
+
+
+def _hold_entries(session: Session, det: int, year: int, lo: int, hi: int,
+                  ids: list[int] | None, crm_of: dict[int, int]) -> None:
+    """What the rows' foreign key used to guarantee, for the price of one statement (10 ms
+    per 10,000 entries) instead of a check per row: lock the chunk's entries FOR KEY SHARE
+    until commit, so a concurrent deletion waits and its trigger then removes these rows;
+    rows of an entry deleted since it was read are removed here."""
+    lock = " FOR KEY SHARE" if session.get_bind().dialect.name == "postgresql" else ""
+    if ids is not None:
+        q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE id IN :ids{lock}"
+                 ).bindparams(bindparam("ids", expanding=True))
+        params: dict[str, Any] = {"ids": ids}
+    else:
+        q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE data_entry_type_id = :d"
+                 f" AND year = :y AND id BETWEEN :lo AND :hi{lock}")
+        params = {"d": det, "y": year, "lo": lo, "hi": hi}
+    gone = set(crm_of) - {i for (i,) in session.execute(q, params)}
+    if gone:
+        session.execute(text("DELETE FROM data_entry_emissions WHERE data_entry_id IN :g")
+                        .bindparams(bindparam("g", expanding=True)), {"g": sorted(gone)})
+        for i in gone:
+            crm_of.pop(i)
+
+
 def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk insert emission rows: COPY on PostgreSQL, executemany elsewhere."""
+    """Bulk insert emission rows: binary COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        buf = io.StringIO()
-        w = buf.write
-        null = "\\N"
-        for de, et, scope, kg, av, fid in rows:
-            w(f"{de}\t{et}\t{scope}\t{kg!r}\t{null if av is None else repr(av)}\t"
-              f"{null if fid is None else fid}\n")
-        buf.seek(0)
-        _copy(session, "COPY data_entry_emissions (data_entry_id, emission_type_id, scope,"
-                       " kg_co2eq, additional_value, primary_factor_id) FROM STDIN", buf)
+        bulk.copy_from(session, "COPY data_entry_emissions (data_entry_id, emission_type_id,"
+                                " scope, kg_co2eq, additional_value, primary_factor_id)"
+                                " FROM STDIN WITH (FORMAT binary)",
+                       io.BytesIO(bulk.emission_rows_binary(rows)))
         return
     session.execute(text(
         "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
         " additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c, :d, :e, :f,"
         " CURRENT_TIMESTAMP)"),
         [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
-
-
-def _copy(session: Session, statement: str, buf: io.StringIO) -> None:
-    """COPY on the session's raw DBAPI connection, its errors translated as SQLAlchemy's own
-    would be: a lost connection (server restart, ``pg_terminate_backend``) becomes an
-    ``OperationalError`` that the task retries, and the dead connection is invalidated so the
-    rollback and the retry do not trip over it."""
-    conn = session.connection()
-    dialect = conn.dialect
-    dbapi = dialect.loaded_dbapi
-    raw = conn.connection.dbapi_connection
-    try:
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.copy_expert(statement, buf)
-    except dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, raw, None)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(statement, None, exc, dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from exc
 
 
 def _relink(session: Session, relinked: dict[int, int | None]) -> None:

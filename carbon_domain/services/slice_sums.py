@@ -57,7 +57,10 @@ def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
     with localcontext(_EXACT):
         with_rows: set[int] = set()
         for r in new_rows:
-            add(crm_of[r[0]], int(r[1]), exact(r[3]), 1)
+            crm = crm_of.get(r[0])
+            if crm is None:
+                continue  # its entry was deleted meanwhile; so were its rows
+            add(crm, int(r[1]), exact(r[3]), 1)
             with_rows.add(r[0])
         for entry, crm in crm_of.items():
             if entry not in with_rows:
