@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import RecalcChunk, SliceSumVersion
+from carbon_domain.db.models import SliceSumVersion
 
 ENTRIES, MISSING = 0, -1  # pseudo emission types: entry count, entries without a row
 _EXACT = Context(prec=120)  # wide enough that no sum of 15-digit float8 values rounds
@@ -157,41 +157,37 @@ def _job_mode(session: Session, job: Any) -> str | None:
     """"full" / "delta" when every chunk of a clean single-attempt job recorded partials."""
     if job.result == JobResult.ERROR or job.attempts != 1:
         return None
-    chunks = session.execute(select(RecalcChunk.done, RecalcChunk.partials).where(
-        RecalcChunk.job_id == job.id)).all()
+    chunks = session.execute(text(
+        "SELECT done, partials ->> 'mode' FROM recalc_chunks WHERE job_id = :j"),
+        {"j": job.id}).all()
     if not chunks:
         return "delta"  # an incremental job with nothing to do
-    modes = {(c.partials or {}).get("mode") if c.done else None for c in chunks}
+    modes = {mode if done else None for done, mode in chunks}
     return modes.pop() if len(modes) == 1 and None not in modes else None
 
 
 def _apply(session: Session, det: int, year: int, plan: _Plan) -> None:
     if plan.rebuild:
         _rebuild(session, det, year)
-    for k, job_id in enumerate(plan.jobs):
-        cells: dict[tuple[int, int], list[Any]] = {}
-        full = False
-        with localcontext(_EXACT):
-            for (partials,) in session.execute(select(RecalcChunk.partials).where(
-                    RecalcChunk.job_id == job_id)):
-                full = partials["mode"] == "full"
-                for crm, et, kg, n in partials["sums"]:
-                    cell = cells.setdefault((crm, et), [Decimal(0), 0])
-                    cell[0] += Decimal(kg)
-                    cell[1] += n
+    for job_id in plan.jobs:
+        # Set-based, in the server: the partials never travel to Python (a 1M run's member
+        # slice alone holds ~12k cells per chunk).
+        full = session.scalar(text(
+            "SELECT bool_and(partials ->> 'mode' = 'full') FROM recalc_chunks"
+            " WHERE job_id = :j"), {"j": job_id})
         if full:
             session.execute(text("DELETE FROM slice_emission_sums WHERE data_entry_type_id = :d"
                                  " AND year = :y"), {"d": det, "y": year})
-        if cells:
-            session.execute(text(
-                "INSERT INTO slice_emission_sums AS s (data_entry_type_id, year,"
-                " carbon_report_module_id, emission_type_id, kg, n)"
-                " VALUES (:d, :y, :crm, :et, :kg, :n)"
-                " ON CONFLICT (data_entry_type_id, year, carbon_report_module_id,"
-                " emission_type_id) DO UPDATE SET kg = s.kg + EXCLUDED.kg, n = s.n + EXCLUDED.n"),
-                [{"d": det, "y": year, "crm": crm, "et": et, "kg": kg, "n": n}
-                 for (crm, et), (kg, n) in sorted(cells.items())])
-        del k
+        session.execute(text(
+            "INSERT INTO slice_emission_sums AS s (data_entry_type_id, year,"
+            " carbon_report_module_id, emission_type_id, kg, n)"
+            " SELECT :d, :y, (c ->> 0)::int, (c ->> 1)::int, sum((c ->> 2)::numeric),"
+            " sum((c ->> 3)::bigint) FROM recalc_chunks r,"
+            " jsonb_array_elements(r.partials -> 'sums') c WHERE r.job_id = :j"
+            " GROUP BY 3, 4 ORDER BY 3, 4"
+            " ON CONFLICT (data_entry_type_id, year, carbon_report_module_id,"
+            " emission_type_id) DO UPDATE SET kg = s.kg + EXCLUDED.kg, n = s.n + EXCLUDED.n"),
+            {"d": det, "y": year, "j": job_id})
     session.execute(delete(SliceSumVersion).where(
         SliceSumVersion.data_entry_type_id == det, SliceSumVersion.year == year))
     session.add(SliceSumVersion(data_entry_type_id=det, year=year, job_id=plan.version))
