@@ -33,7 +33,9 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import SliceSumVersion
 
 ENTRIES, MISSING = 0, -1  # pseudo emission types: entry count, entries without a row
-_EXACT = Context(prec=120)  # wide enough that no sum of 15-digit float8 values rounds
+# Wide enough that no sum of 15-digit float8 values rounds, whatever their magnitudes
+# (1e-308 … 1e308: ~640 digits); real sums carry ~30 digits and cost no more for it.
+_EXACT = Context(prec=700)
 
 
 def exact(kg: float) -> Decimal:
