@@ -146,3 +146,31 @@ def test_check_finds_orphans_written_behind_the_triggers_back(fresh_db: str) -> 
     assert report["rows_without_entry"] == 2
     assert report["rows_without_factor"] == 1
     assert report["ok"] is False
+
+
+def test_carbon_db_check_cli(fresh_db: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    migrate.upgrade(fresh_db)
+    _seed_rows(fresh_db)
+    carbon = str(Path(sys.executable).parent / "carbon")
+    env = {**os.environ, "CARBON_DATABASE_URL": fresh_db}
+    ok = subprocess.run([carbon, "db", "check", "--json"], env=env, capture_output=True,
+                        text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+    engine = create_engine(fresh_db)
+    with engine.begin() as c:
+        c.execute(text("ALTER TABLE data_entries DISABLE TRIGGER USER"))
+        c.execute(text("DELETE FROM data_entries WHERE id = 1"))
+        c.execute(text("ALTER TABLE data_entries ENABLE TRIGGER USER"))
+    engine.dispose()
+    bad = subprocess.run([carbon, "db", "check"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 1
+    assert "1 rows without their entry" in " ".join(bad.stderr.split())
+    assert "Traceback" not in bad.stderr
