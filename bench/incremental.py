@@ -38,7 +38,8 @@ def revised_it_factors(path: Path) -> tuple[bytes, str]:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerows([header, *body])
-    label = f"{body[target][header.index('equipment_class')]}/{body[target][header.index('sub_class')]}"
+    row = body[target]
+    label = f"{row[header.index('equipment_class')]}/{row[header.index('sub_class')]}"
     return buf.getvalue().encode(), label
 
 

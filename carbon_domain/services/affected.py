@@ -100,7 +100,8 @@ def _full_requested(session: Session, job: Job) -> str | None:
 
 def plan_scope(session: Session, job: Job) -> Scope:
     """The entries this recalculation job must rewrite (None = the whole slice)."""
-    det, module, year = int(job.data_entry_type_id), int(job.module_type_id), int(job.year)  # type: ignore[arg-type]
+    det = int(job.data_entry_type_id)  # type: ignore[arg-type]
+    module, year = int(job.module_type_id), int(job.year)  # type: ignore[arg-type]
     why = _full_requested(session, job)
     if why:
         return Scope(None, why)

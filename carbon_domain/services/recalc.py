@@ -6,22 +6,21 @@ transaction (delete + bulk insert), so a redelivered chunk leaves exactly the sa
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType, MODULE_OF
-from carbon_domain.db import bulk, locks
+from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.services import affected, jobs, slice_sums
+from carbon_domain.services.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
 from carbon_domain.services.slices import load_slice_context
 from carbon_domain.settings import get_settings
 
@@ -127,13 +126,13 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
         return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
     det, year = job.data_entry_type_id, job.year
     ctx = load_slice_context(session, det, year)
-    entries, crm_of = _read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     from carbon_domain.engine import compute_batch
 
     result = compute_batch(det, entries, ctx.index, ctx.refs)
-    old_rows = _delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    old_rows = delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     write_rows(session, result.rows)
-    _hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
+    hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
     # What this chunk adds to the slice's sums, so the aggregation folds instead of scanning.
     chunk.partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
     _relink(session, result.relinked)
@@ -181,111 +180,6 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
         "   WHERE p.job_type = 'module_emission_recalc' AND p.state = 'RUNNING'"
         "   AND p.pipeline_id = (SELECT pipeline_id FROM data_ingestion_jobs WHERE id = :j)"
         f"  {lock})"), {"m": message, "j": job_id})
-
-
-def _read_entries(session: Session, det: int, year: int, lo: int, hi: int,
-                  ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
-    return _read_chunk(session, det, year, lo, hi, ids)[0]
-
-
-def _read_chunk(session: Session, det: int, year: int, lo: int, hi: int,
-                ids: list[int] | None = None
-                ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
-    """The chunk's entries (its id range, or its listed ids for an incremental chunk) and
-    each entry's report module."""
-    cols = "SELECT id, data, carbon_report_module_id FROM data_entries"
-    if ids is not None and _postgres(session):
-        # One array parameter joined by primary key: 10,000 bound literals cost more to
-        # send and plan than the lookups themselves.
-        rows = session.execute(text(
-            "SELECT d.id, d.data, d.carbon_report_module_id FROM unnest(CAST(:ids AS"
-            " bigint[])) u(id) JOIN data_entries d ON d.id = u.id WHERE"
-            " d.data_entry_type_id = :d AND d.year = :y ORDER BY d.id"),
-            {"d": det, "y": year, "ids": ids})
-    elif ids is not None:
-        rows = session.execute(text(
-            f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id IN :ids ORDER BY id")
-            .bindparams(bindparam("ids", expanding=True)), {"d": det, "y": year, "ids": ids})
-    else:
-        rows = session.execute(text(
-            f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi"
-            " ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
-    entries, crm_of = [], {}
-    for i, data, crm in rows:
-        entries.append((i, json.loads(data) if isinstance(data, str) else data))
-        crm_of[i] = crm
-    return entries, crm_of
-
-
-def _delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
-                 ids: list[int] | None) -> list[tuple[int, int, float]] | None:
-    """Delete the chunk's old rows; an incremental chunk gets them back (entry, type, kg)
-    to subtract from the slice's sums."""
-    if ids is not None and _postgres(session):
-        # = ANY(array): 0.02-0.05 s for 10,000 entries, IN (10,000 literals) 0.3-0.7 s.
-        return [tuple(r) for r in session.execute(text(  # type: ignore[misc]
-            "DELETE FROM data_entry_emissions WHERE data_entry_id = ANY(CAST(:ids AS"
-            " bigint[])) RETURNING data_entry_id, emission_type_id, kg_co2eq"), {"ids": ids})]
-    if ids is not None:
-        return [tuple(r) for r in session.execute(text(  # type: ignore[misc]
-            "DELETE FROM data_entry_emissions WHERE data_entry_id IN :ids"
-            " RETURNING data_entry_id, emission_type_id, kg_co2eq")
-            .bindparams(bindparam("ids", expanding=True)), {"ids": ids})]
-    session.execute(text(
-        "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
-        " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
-    ), {"d": det, "y": year, "lo": lo, "hi": hi})
-    return None
-
-
-HOLD_MARK = "/* chunk rows written */"
-
-
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _hold_entries(session: Session, det: int, year: int, lo: int, hi: int,
-                  ids: list[int] | None, crm_of: dict[int, int]) -> None:
-    """What the rows' foreign key used to guarantee, for the price of one statement (10 ms
-    per 10,000 entries) instead of a check per row: lock the chunk's entries FOR KEY SHARE
-    until commit, so a concurrent deletion waits and its trigger then removes these rows;
-    rows of an entry deleted since it was read are removed here."""
-    lock = " FOR KEY SHARE" if _postgres(session) else ""
-    params: dict[str, Any] = {"ids": ids}
-    if ids is not None and lock:
-        q = text(f"{HOLD_MARK} SELECT d.id FROM unnest(CAST(:ids AS bigint[])) u(id)"
-                 " JOIN data_entries d ON d.id = u.id FOR KEY SHARE OF d")
-    elif ids is not None:
-        q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE id IN :ids"
-                 ).bindparams(bindparam("ids", expanding=True))
-    else:
-        q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE data_entry_type_id = :d"
-                 f" AND year = :y AND id BETWEEN :lo AND :hi{lock}")
-        params = {"d": det, "y": year, "lo": lo, "hi": hi}
-    gone = set(crm_of) - {i for (i,) in session.execute(q, params)}
-    if gone:
-        session.execute(text("DELETE FROM data_entry_emissions WHERE data_entry_id IN :g")
-                        .bindparams(bindparam("g", expanding=True)), {"g": sorted(gone)})
-        for i in gone:
-            crm_of.pop(i)
-
-
-def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk insert emission rows: binary COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        bulk.copy_from(session, "COPY data_entry_emissions (data_entry_id, emission_type_id,"
-                                " scope, kg_co2eq, additional_value, primary_factor_id)"
-                                " FROM STDIN WITH (FORMAT binary)",
-                       io.BytesIO(bulk.emission_rows_binary(rows)))
-        return
-    session.execute(text(
-        "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
-        " additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c, :d, :e, :f,"
-        " CURRENT_TIMESTAMP)"),
-        [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
 
 
 def _relink(session: Session, relinked: dict[int, int | None]) -> None:

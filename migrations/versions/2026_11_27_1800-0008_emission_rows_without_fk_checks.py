@@ -132,7 +132,8 @@ def downgrade() -> None:
     op.execute("DELETE FROM data_entry_emissions WHERE NOT EXISTS (SELECT 1 FROM"
                " data_entries d WHERE d.id = data_entry_emissions.data_entry_id)")
     op.execute("DELETE FROM data_entry_emissions WHERE primary_factor_id IS NOT NULL AND NOT"
-               " EXISTS (SELECT 1 FROM factors f WHERE f.id = data_entry_emissions.primary_factor_id)")
+               " EXISTS (SELECT 1 FROM factors f"
+               " WHERE f.id = data_entry_emissions.primary_factor_id)")
     op.create_index("ix_data_entry_emissions_primary_factor_id", "data_entry_emissions",
                     ["primary_factor_id"])
     with op.batch_alter_table("data_entry_emissions") as batch:

@@ -264,7 +264,7 @@ def _engine():  # type: ignore[no-untyped-def]
 class EntryLock:
     """Hold ``FOR UPDATE`` on data entry rows: a chunk writing one of those entries' emission
     rows blocks, mid-transaction (its rows deleted and copied, not committed), when it locks
-    its entries FOR KEY SHARE (recalc._hold_entries; the rows' foreign-key check did it
+    its entries FOR KEY SHARE (chunk_io.hold_entries; the rows' foreign-key check did it
     before migration 0008), until :meth:`release`."""
 
     def __init__(self, *entry_ids: int) -> None:
@@ -327,7 +327,7 @@ class Backend:
 def blocked_writers() -> list[Backend]:
     """Backends of this database waiting on a lock inside a chunk's write: its emission COPY
     or, since the rows carry no foreign key, the entry lock right after it."""
-    from carbon_domain.services.recalc import HOLD_MARK
+    from carbon_domain.services.chunk_io import HOLD_MARK
     with _engine().connect() as c:
         rows = c.execute(text(
             "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
