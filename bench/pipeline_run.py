@@ -44,4 +44,5 @@ def run_pipeline(year: int, workers: int) -> dict[str, Any]:
     return {"seconds": wall, "statuses": statuses, "chunks": int(chunks),
             "entries": int(entries), "chunk_seconds": float(chunk_seconds),
             "aggregation_seconds": agg_s, "fanout_overhead": overhead,
+            "aggregation_share": agg_s / slots if slots else 0.0,
             "orchestration_overhead": orchestration}

@@ -25,7 +25,7 @@ def main() -> None:
 
     from carbon_domain.db.session import new_session
     from carbon_domain.engine import compute_batch
-    from carbon_domain.services.recalc import _read_entries, write_rows
+    from carbon_domain.services.chunk_io import read_entries, write_rows
     from carbon_domain.services.slices import load_slice_context
 
     s = new_session()
@@ -40,7 +40,7 @@ def main() -> None:
     ctx = load_slice_context(s, a.det, a.year)
     steps["load context (cached)"] = time.perf_counter() - t
     t = time.perf_counter()
-    entries = _read_entries(s, a.det, a.year, lo, hi)
+    entries = read_entries(s, a.det, a.year, lo, hi)
     steps["read entries"] = time.perf_counter() - t
     t = time.perf_counter()
     res = compute_batch(a.det, entries, ctx.index, ctx.refs)
@@ -52,7 +52,7 @@ def main() -> None:
     steps["delete old rows"] = time.perf_counter() - t
     t = time.perf_counter()
     write_rows(s, res.rows)
-    steps["COPY new rows (FK-checked)"] = time.perf_counter() - t
+    steps["COPY new rows"] = time.perf_counter() - t
     prof.stop()
     s.rollback()
     total = sum(steps.values())

@@ -1,4 +1,5 @@
-"""Database schema migrations (Alembic): ``carbon db upgrade|downgrade|current``."""
+"""Database schema migrations (Alembic): ``carbon db upgrade|downgrade|current``, and
+``carbon db check`` (orphan emission rows)."""
 
 from __future__ import annotations
 
@@ -101,3 +102,23 @@ def db_current(
         raise typer.Exit(1)
 
 
+
+
+@db_app.command("check")
+def db_check(as_json: JsonFlag = False) -> None:
+    """Count orphan emission rows (rows carry no foreign keys); exit 1 if any is found."""
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.integrity import check_emission_integrity
+
+    with session_scope() as s:
+        report = check_emission_integrity(s)
+    if as_json:
+        json_out(report.as_dict())
+    elif report.ok:
+        console.print("emission rows consistent: 0 orphan rows")
+    if not report.ok:
+        if as_json:
+            raise typer.Exit(1)
+        error(f"{report.rows_without_entry} rows without their entry,"
+              f" {report.rows_without_factor} without their factor,"
+              f" {report.rows_without_scope} without a scope")

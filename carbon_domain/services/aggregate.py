@@ -13,6 +13,7 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
+from carbon_domain.services import slice_sums
 
 _IN_PROGRESS = 1
 
@@ -64,9 +65,11 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
         .where(CarbonReportModule.module_type_id == module_type_id, CarbonReport.year == year)
     ).all()
     params = {"y": year, "dets": dets}
-    kg, missing = _kg_and_missing(session, params)
+    # Folded from the chunks' partial sums (services/slice_sums.py), None = the full queries.
+    folded = slice_sums.module_totals(session, module_type_id, year)
+    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, params)
     counts: dict[int, tuple[int, int]] = {}
-    for mid, n in session.execute(text(
+    for mid, n in folded.entries.items() if folded else session.execute(text(
         "SELECT carbon_report_module_id, count(*) FROM data_entries"
         " WHERE year = :y AND data_entry_type_id IN :dets GROUP BY 1"
     ).bindparams(bindparam("dets", expanding=True)), params):

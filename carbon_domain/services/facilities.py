@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from carbon_domain import names
@@ -24,13 +24,26 @@ from carbon_domain.handlers.facilities import facility_factor_values, facility_t
 _FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
 
 
-def _facility_emissions(session: Session, unit_id: int, year: int) -> dict[int, float]:
-    # Facility types themselves are excluded: a facility never pays a share of itself.
+def _facility_emissions(session: Session, unit_ids: list[int], year: int
+                        ) -> dict[int, dict[int, float]]:
+    """Emission totals per type of each facility unit, in one query driven from the units'
+    reports (indexed all the way down): one data_entries scan per facility factor cost
+    1.4 s for 7 facilities at 300k entries, on the critical path between the two chords.
+    Facility types themselves are excluded: a facility never pays a share of itself."""
+    out: dict[int, dict[int, float]] = {u: {} for u in unit_ids}
+    if not unit_ids:
+        return out
     rows = session.execute(text(
-        "SELECT e.emission_type_id, SUM(e.kg_co2eq) FROM data_entry_emissions e"
-        " JOIN data_entries d ON d.id = e.data_entry_id WHERE d.unit_id = :u AND d.year = :y"
-        " AND d.data_entry_type_id NOT IN (70, 71) GROUP BY 1"), {"u": unit_id, "y": year})
-    return {int(et): float(kg) for et, kg in rows}
+        "SELECT r.unit_id, e.emission_type_id, SUM(e.kg_co2eq) FROM carbon_reports r"
+        " JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
+        " JOIN data_entries d ON d.carbon_report_module_id = m.id"
+        " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
+        " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
+        " AND d.data_entry_type_id NOT IN (70, 71) GROUP BY 1, 2"
+    ).bindparams(bindparam("units", expanding=True)), {"units": unit_ids, "y": year})
+    for unit, et, kg in rows:
+        out[int(unit)][int(et)] = float(kg)
+    return out
 
 
 def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
@@ -42,18 +55,24 @@ def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
     units = {names.norm(u.institutional_id): u.id for u in session.scalars(
         select(Unit).where(Unit.institutional_id.is_not(None)))}
     updated, unknown = 0, []
+    factors = {det: list(session.scalars(select(Factor).where(
+        Factor.data_entry_type_id == det.value, Factor.year == year,
+        Factor.retired_at.is_(None))))
+        for det in _FACILITY_DETS}
+    emissions = _facility_emissions(session, sorted({
+        units[k] for fs in factors.values() for f in fs
+        if (k := names.norm((f.classification or {}).get("researchfacility_id"))) in units}),
+        year)
     for det in _FACILITY_DETS:
         # Retired factors are history: they are never matched, so never refreshed either.
-        for f in session.scalars(select(Factor).where(
-                Factor.data_entry_type_id == det.value, Factor.year == year,
-                Factor.retired_at.is_(None))):
+        for f in factors[det]:
             fid = (f.classification or {}).get("researchfacility_id")
             unit_id = units.get(names.norm(fid))
             if unit_id is None:
                 unknown.append(fid)
                 continue
             computed = facility_factor_values(
-                det.value, _facility_emissions(session, unit_id, year),
+                det.value, emissions[unit_id],
                 facility_total_use(entries, str(fid), (f.values or {}).get("use_unit")))
             new_values = {**(f.values or {}), **computed}
             if new_values != f.values:

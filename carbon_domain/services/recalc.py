@@ -6,14 +6,11 @@ transaction (delete + bulk insert), so a redelivered chunk leaves exactly the sa
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType, MODULE_OF
@@ -22,7 +19,8 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
-from carbon_domain.services import jobs
+from carbon_domain.services import affected, jobs, slice_sums
+from carbon_domain.services.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
 from carbon_domain.services.slices import load_slice_context
 from carbon_domain.settings import get_settings
 from carbon_domain.services.recalc_finish import (  # noqa: F401 - re-exported
@@ -53,6 +51,35 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     assert job is not None and job.data_entry_type_id is not None and job.year is not None
     size = chunk_size or get_settings().chunk_size
     det, year = job.data_entry_type_id, job.year
+    # Incremental when factor changes alone made the slice stale (services/affected.py).
+    scope = affected.plan_scope(session, job)
+    marks = affected.plan_marks(session, job.module_type_id, det, year)  # type: ignore[arg-type]
+    # A re-plan (retry after a lost chord) starts the fan-out afresh.
+    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
+    if scope.entry_ids is not None:
+        ids = scope.entry_ids
+        total = len(ids)
+        chunks = [RecalcChunk(job_id=job_id, chunk_no=n, lo_id=part[0], hi_id=part[-1],
+                              planned_entries=len(part), entry_ids=part)
+                  for n, part in enumerate(ids[i:i + size] for i in range(0, total, size))]
+    else:
+        chunks, total = _range_chunks(session, job_id, det, year, size)  # type: ignore[arg-type]
+    session.add_all(chunks)
+    name = DataEntryType(det).name
+    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
+                                           "position": list(position), "chunks": len(chunks),
+                                           "chunk_size": size, **marks,
+                                           "scope": scope.describe()})
+    jobs.heartbeat(session, job_id, done=0, total=int(total),
+                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
+    session.flush()
+    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
+                      tuple(c.chunk_no for c in chunks))
+
+
+def _range_chunks(session: Session, job_id: int, det: int, year: int, size: int
+                  ) -> tuple[list[RecalcChunk], int]:
+    """The whole slice as id ranges of ``size`` entries."""
     bounds = [r[0] for r in session.execute(text(
         "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
         " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
@@ -60,24 +87,13 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     total, max_id = session.execute(text(
         "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
     ), {"d": det, "y": year}).one()
-    # A re-plan (retry after a lost chord) starts the fan-out afresh.
-    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
     chunks = []
     for i, lo in enumerate(bounds):
         hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
         planned = size if i + 1 < len(bounds) else int(total) - size * i
         chunks.append(RecalcChunk(job_id=job_id, chunk_no=i, lo_id=lo, hi_id=hi,
                                   planned_entries=planned))
-    session.add_all(chunks)
-    name = DataEntryType(det).name
-    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
-                                           "position": list(position), "chunks": len(chunks),
-                                           "chunk_size": size})
-    jobs.heartbeat(session, job_id, done=0, total=int(total),
-                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
-    session.flush()
-    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
-                      tuple(c.chunk_no for c in chunks))
+    return chunks, int(total)
 
 
 def record_chunk_task_ids(session: Session, job_id: int, task_ids: dict[int, str]) -> None:
@@ -112,15 +128,15 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
         return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
     det, year = job.data_entry_type_id, job.year
     ctx = load_slice_context(session, det, year)
-    entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id)
+    entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     from carbon_domain.engine import compute_batch
 
     result = compute_batch(det, entries, ctx.index, ctx.refs)
-    session.execute(text(
-        "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
-        " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
-    ), {"d": det, "y": year, "lo": chunk.lo_id, "hi": chunk.hi_id})
+    old_rows = delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     write_rows(session, result.rows)
+    hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
+    # What this chunk adds to the slice's sums, so the aggregation folds instead of scanning.
+    chunk.partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
     _relink(session, result.relinked)
     # The state check above ran before this chunk's work; the job may have been re-planned
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
@@ -166,59 +182,6 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
         "   WHERE p.job_type = 'module_emission_recalc' AND p.state = 'RUNNING'"
         "   AND p.pipeline_id = (SELECT pipeline_id FROM data_ingestion_jobs WHERE id = :j)"
         f"  {lock})"), {"m": message, "j": job_id})
-
-
-def _read_entries(session: Session, det: int, year: int, lo: int, hi: int
-                  ) -> list[tuple[int, dict[str, Any]]]:
-    rows = session.execute(text(
-        "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
-        " AND id BETWEEN :lo AND :hi ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
-    out = []
-    for i, data in rows:
-        out.append((i, json.loads(data) if isinstance(data, str) else data))
-    return out
-
-
-def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk insert emission rows: COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        buf = io.StringIO()
-        w = buf.write
-        null = "\\N"
-        for de, et, scope, kg, av, fid in rows:
-            w(f"{de}\t{et}\t{scope}\t{kg!r}\t{null if av is None else repr(av)}\t"
-              f"{null if fid is None else fid}\n")
-        buf.seek(0)
-        _copy(session, "COPY data_entry_emissions (data_entry_id, emission_type_id, scope,"
-                       " kg_co2eq, additional_value, primary_factor_id) FROM STDIN", buf)
-        return
-    session.execute(text(
-        "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
-        " additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c, :d, :e, :f,"
-        " CURRENT_TIMESTAMP)"),
-        [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
-
-
-def _copy(session: Session, statement: str, buf: io.StringIO) -> None:
-    """COPY on the session's raw DBAPI connection, its errors translated as SQLAlchemy's own
-    would be: a lost connection (server restart, ``pg_terminate_backend``) becomes an
-    ``OperationalError`` that the task retries, and the dead connection is invalidated so the
-    rollback and the retry do not trip over it."""
-    conn = session.connection()
-    dialect = conn.dialect
-    dbapi = dialect.loaded_dbapi
-    raw = conn.connection.dbapi_connection
-    try:
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.copy_expert(statement, buf)
-    except dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, raw, None)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(statement, None, exc, dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from exc
 
 
 def _relink(session: Session, relinked: dict[int, int | None]) -> None:

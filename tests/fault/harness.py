@@ -263,7 +263,9 @@ def _engine():  # type: ignore[no-untyped-def]
 
 class EntryLock:
     """Hold ``FOR UPDATE`` on data entry rows: a chunk writing one of those entries' emission
-    rows blocks in its foreign-key check, mid-transaction, until :meth:`release`."""
+    rows blocks, mid-transaction (its rows deleted and copied, not committed), when it locks
+    its entries FOR KEY SHARE (chunk_io.hold_entries; the rows' foreign-key check did it
+    before migration 0008), until :meth:`release`."""
 
     def __init__(self, *entry_ids: int) -> None:
         self.entry_ids = sorted(entry_ids)
@@ -323,12 +325,15 @@ class Backend:
 
 
 def blocked_writers() -> list[Backend]:
-    """Backends of this database waiting on a lock inside a chunk's emission COPY."""
+    """Backends of this database waiting on a lock inside a chunk's write: its emission COPY
+    or, since the rows carry no foreign key, the entry lock right after it."""
+    from carbon_domain.services.chunk_io import HOLD_MARK
     with _engine().connect() as c:
         rows = c.execute(text(
             "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
-            " current_database() AND wait_event_type = 'Lock' AND query LIKE"
-            " 'COPY data_entry_emissions%' ORDER BY backend_start")).all()
+            " current_database() AND wait_event_type = 'Lock' AND (query LIKE"
+            " 'COPY data_entry_emissions%' OR query LIKE :held) ORDER BY backend_start"),
+            {"held": HOLD_MARK + "%"}).all()
     return [Backend(int(p), port, q) for p, port, q in rows]
 
 
@@ -509,6 +514,11 @@ def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMEN
     assert now == baseline.rows
     stats = stats_of(modules)
     assert stats == baseline.stats
+    # Emission rows carry no foreign keys (migration 0008): no fault may leave an orphan.
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.integrity import check_emission_integrity
+    with session_scope() as s:
+        assert check_emission_integrity(s).ok
     return {"rows": len(now), "entries": len(per_entry_now), "kg": round(kg_now, 3)}
 
 

@@ -38,6 +38,18 @@ def test_bench_10k_pipeline_rows_equal_floor_rows(services, tmp_path: Path) -> N
         assert run["statuses"] == ["SUCCESS"] * 8
         assert run["chunks"] >= 10  # the slices really were split across chunks
         assert report["baseline"]["entries"] == 300
+        # Issue 14's comparison keys, and the one-factor revision recalculated fewer entries
+        # than the slice holds yet left exactly the rows a full recalculation writes.
+        for key in ("entries", "rows", "hardware_floor_s", "fk_floor_s", "per_entry_rows_per_s",
+                    "pipeline_2w_s", "vs_hardware_floor", "vs_per_entry", "aggregation_share",
+                    "orchestration_share", "incremental_one_factor_s", "full_it_slice_s",
+                    "child_peak_rss_mb", "same_rows_as_floor"):
+            assert report[key] is not None, key
+        assert report["same_rows_as_floor"] is True
+        assert report["hardware_floor"]["check_rows"] == report["rows"]
+        one = report["incremental"]["one_factor"]
+        assert one["status"] == "SUCCESS" and one["same_rows_as_full"] is True
+        assert 0 < one["entries_recalculated"] < report["incremental"]["it_entries"]
     finally:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:

@@ -1,0 +1,145 @@
+"""`python -m bench --slice it|member`: the old system's own side-by-side slices.
+
+Same data as the comparison measured against the system we replace (issue 14): 250 units;
+``it``: 50,000 entries over 60 factors (20 classes × 3 sub-classes, EF 0.128 kg/kWh), active
+hours from {8, 20, 40, 50, 60, 168} and standby up to the rest of the week; ``member``:
+50,000 entries, fte 0.2–1.0, 24 factors (every food, waste and commuting leaf). Every EF is
+doubled (upload without recalculation), then the type is recalculated in full; the figure is
+the recalculation job's own time (claim → finish), with 1 and then 2 worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import services
+
+MODULE = {"it": 4, "member": 1}
+DET = {"it": 11, "member": 1}
+HOURS = (8, 20, 40, 50, 60, 168)
+
+
+def _csv(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def it_factors(ef: float) -> bytes:
+    rows = [("it", f"Class {c:02d}", f"Sub {s}", 20 + 5 * c + 10 * s, 1 + s, 40, 60, ef)
+            for c in range(20) for s in range(3)]
+    return _csv(("data_entry_type", "equipment_class", "sub_class", "active_power_w",
+                 "standby_power_w", "active_usage_hours_per_week",
+                 "standby_usage_hours_per_week", "ef_kg_co2eq_per_kwh"), rows)
+
+
+def it_entries(units: list[str], n: int, rng: random.Random) -> bytes:
+    rows = []
+    for i in range(n):
+        act = HOURS[rng.randrange(len(HOURS))]
+        stb = rng.randrange(0, 168 - act + 1)
+        rows.append((units[i % len(units)], "it", f"I{i:07d}", "SLICE DEVICE",
+                     f"Class {rng.randrange(20):02d}", f"Sub {rng.randrange(3)}", act, stb))
+    return _csv(("unit_institutional_id", "data_entry_type", "equipment_id", "name",
+                 "equipment_class", "sub_class", "active_usage_hours_per_week",
+                 "standby_usage_hours_per_week"), rows)
+
+
+def member_factors(scale: float) -> bytes:
+    from carbon_domain.seed.kinds.people import LEAVES
+
+    rows = [("member", cat, cls, sub, unit, per_m, round(ef * scale, 6))
+            for cat, cls, sub, unit, per_m, _per_s, ef in LEAVES]
+    return _csv(("data_entry_type", "headcount_category", "headcount_class",
+                 "headcount_subclass", "unit", "number_of_unit_per_fte",
+                 "ef_kg_co2eq_per_unit"), rows)
+
+
+def member_entries(units: list[str], n: int, rng: random.Random) -> bytes:
+    rows = [(units[i % len(units)], "member", f"Person {i}", "postdoc", f"{900000 + i}",
+             round(rng.uniform(0.2, 1.0), 2)) for i in range(n)]
+    return _csv(("unit_institutional_id", "data_entry_type", "name", "position_category",
+                 "user_institutional_id", "fte"), rows)
+
+
+def _upload(kind: str, body: bytes, year: int, **kw: Any) -> str:
+    from carbon_tasks.operations import start_upload
+    from carbon_tasks.waiting import wait_for_pipeline
+
+    acc = start_upload(kind, body, year=year, created_by="bench", **kw)
+    status = wait_for_pipeline(acc.pipeline_id, timeout=1800).status
+    if status != "SUCCESS":
+        raise SystemExit(f"slice set-up: {kind} upload ended {status}")
+    return acc.pipeline_id
+
+
+def seed_slice(name: str, a: Any, log: Path) -> dict[str, Any]:
+    """A fresh database with 250 units, the slice's factors and entries (through ingest)."""
+    from carbon_domain.seed.generator import generate
+
+    services.recreate_database(a.database_url)
+    out_dir = Path(".carbon") / "bench-seed" / f"slice-units-{a.year}"
+    manifest = generate(out_dir, units=250, entries=1000, year=a.year)
+    units_csv = (out_dir / "units.csv").read_bytes()
+    labs = [r["institutional_id"] for r in csv.DictReader(io.StringIO(units_csv.decode()))
+            if r["level"] == "4"]
+    rng = random.Random(14)
+    t0 = time.perf_counter()
+    with services.Workers(2, log):
+        _upload("units", units_csv, a.year)
+        mod, det = MODULE[name], DET[name]
+        factors = it_factors(0.128) if name == "it" else member_factors(1.0)
+        entries = (it_entries if name == "it" else member_entries)(labs, 50_000, rng)
+        _upload("factors", factors, a.year, module=mod, det=det, recalculate=False)
+        _upload("data-entries", entries, a.year, module=mod, det=det)
+        # Every EF doubled, not recalculated yet: the timed runs below recalculate it.
+        doubled = it_factors(0.256) if name == "it" else member_factors(2.0)
+        _upload("factors", doubled, a.year, module=mod, det=det, recalculate=False)
+    del manifest
+    return {"seconds": time.perf_counter() - t0, "labs": len(labs)}
+
+
+def time_slice(name: str, year: int) -> dict[str, Any]:
+    """Full recalculation of the slice's type; the job's own claim → finish time."""
+    from sqlalchemy import select
+
+    from carbon_domain.db.models import DataIngestionJob as Job
+    from carbon_domain.db.session import session_scope
+    from carbon_tasks.operations import trigger_recalculation
+    from carbon_tasks.waiting import wait_for_pipeline
+
+    acc = trigger_recalculation(module=MODULE[name], det=DET[name], year=year,
+                                created_by="bench")
+    status = wait_for_pipeline(acc.pipeline_id, timeout=1800).status
+    with session_scope() as s:
+        job = s.execute(select(Job.started_at, Job.finished_at, Job.meta)
+                        .where(Job.id == acc.job_id)).one()
+    rec = (job.meta or {}).get("recalculation", {})
+    seconds = (job.finished_at - job.started_at).total_seconds()
+    return {"status": status, "seconds": seconds, "entries": rec.get("entries", 0),
+            "rows": rec.get("rows", 0)}
+
+
+def run_slice(name: str, a: Any, log: Path) -> dict[str, Any]:
+    from bench.floor import emission_totals
+
+    out: dict[str, Any] = {"slice": name, "seed": seed_slice(name, a, log)}
+    for w in [int(x) for x in a.workers.split(",") if x.strip()]:
+        with services.Workers(w, log) as workers:
+            run = time_slice(name, a.year)
+            run["peak_rss_mb"] = workers.peak_rss_mb()
+        run["entries_per_s"] = run["entries"] / run["seconds"]
+        run["rows_per_s"] = run["rows"] / run["seconds"]
+        run["totals"] = emission_totals(a.database_url, a.year, DET[name])
+        out[f"{w}w"] = run
+        print(f"slice {name}, {w} worker(s): {run['seconds']:.2f} s,"
+              f" {run['entries_per_s']:,.0f} entries/s, {run['rows_per_s']:,.0f} rows/s",
+              flush=True)
+    return out

@@ -1,0 +1,119 @@
+"""A chunk's reads and writes: its entries in, its emission rows out (binary COPY), and
+the entry lock that replaced the rows' foreign keys. PostgreSQL gets array parameters and
+COPY; SQLite (the embedded default) gets plain statements."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from carbon_domain.db import bulk
+
+
+def read_entries(session: Session, det: int, year: int, lo: int, hi: int,
+                  ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    return read_chunk(session, det, year, lo, hi, ids)[0]
+
+
+def read_chunk(session: Session, det: int, year: int, lo: int, hi: int,
+                ids: list[int] | None = None
+                ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """The chunk's entries (its id range, or its listed ids for an incremental chunk) and
+    each entry's report module."""
+    cols = "SELECT id, data, carbon_report_module_id FROM data_entries"
+    if ids is not None and _postgres(session):
+        # One array parameter joined by primary key: 10,000 bound literals cost more to
+        # send and plan than the lookups themselves.
+        rows = session.execute(text(
+            "SELECT d.id, d.data, d.carbon_report_module_id FROM unnest(CAST(:ids AS"
+            " bigint[])) u(id) JOIN data_entries d ON d.id = u.id WHERE"
+            " d.data_entry_type_id = :d AND d.year = :y ORDER BY d.id"),
+            {"d": det, "y": year, "ids": ids})
+    elif ids is not None:
+        rows = session.execute(text(
+            f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id IN :ids ORDER BY id")
+            .bindparams(bindparam("ids", expanding=True)), {"d": det, "y": year, "ids": ids})
+    else:
+        rows = session.execute(text(
+            f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi"
+            " ORDER BY id"), {"d": det, "y": year, "lo": lo, "hi": hi})
+    entries, crm_of = [], {}
+    for i, data, crm in rows:
+        entries.append((i, json.loads(data) if isinstance(data, str) else data))
+        crm_of[i] = crm
+    return entries, crm_of
+
+
+def delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
+                 ids: list[int] | None) -> list[tuple[int, int, float]] | None:
+    """Delete the chunk's old rows; an incremental chunk gets them back (entry, type, kg)
+    to subtract from the slice's sums."""
+    if ids is not None and _postgres(session):
+        # = ANY(array): 0.02-0.05 s for 10,000 entries, IN (10,000 literals) 0.3-0.7 s.
+        return [tuple(r) for r in session.execute(text(  # type: ignore[misc]
+            "DELETE FROM data_entry_emissions WHERE data_entry_id = ANY(CAST(:ids AS"
+            " bigint[])) RETURNING data_entry_id, emission_type_id, kg_co2eq"), {"ids": ids})]
+    if ids is not None:
+        return [tuple(r) for r in session.execute(text(  # type: ignore[misc]
+            "DELETE FROM data_entry_emissions WHERE data_entry_id IN :ids"
+            " RETURNING data_entry_id, emission_type_id, kg_co2eq")
+            .bindparams(bindparam("ids", expanding=True)), {"ids": ids})]
+    session.execute(text(
+        "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
+        " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
+    ), {"d": det, "y": year, "lo": lo, "hi": hi})
+    return None
+
+
+HOLD_MARK = "/* chunk rows written */"
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def hold_entries(session: Session, det: int, year: int, lo: int, hi: int,
+                  ids: list[int] | None, crm_of: dict[int, int]) -> None:
+    """What the rows' foreign key used to guarantee, for the price of one statement (10 ms
+    per 10,000 entries) instead of a check per row: lock the chunk's entries FOR KEY SHARE
+    until commit, so a concurrent deletion waits and its trigger then removes these rows;
+    rows of an entry deleted since it was read are removed here."""
+    lock = " FOR KEY SHARE" if _postgres(session) else ""
+    params: dict[str, Any] = {"ids": ids}
+    if ids is not None and lock:
+        q = text(f"{HOLD_MARK} SELECT d.id FROM unnest(CAST(:ids AS bigint[])) u(id)"
+                 " JOIN data_entries d ON d.id = u.id FOR KEY SHARE OF d")
+    elif ids is not None:
+        q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE id IN :ids"
+                 ).bindparams(bindparam("ids", expanding=True))
+    else:
+        q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE data_entry_type_id = :d"
+                 f" AND year = :y AND id BETWEEN :lo AND :hi{lock}")
+        params = {"d": det, "y": year, "lo": lo, "hi": hi}
+    gone = set(crm_of) - {i for (i,) in session.execute(q, params)}
+    if gone:
+        session.execute(text("DELETE FROM data_entry_emissions WHERE data_entry_id IN :g")
+                        .bindparams(bindparam("g", expanding=True)), {"g": sorted(gone)})
+        for i in gone:
+            crm_of.pop(i)
+
+
+def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert emission rows: binary COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        bulk.copy_from(session, "COPY data_entry_emissions (data_entry_id, emission_type_id,"
+                                " scope, kg_co2eq, additional_value, primary_factor_id)"
+                                " FROM STDIN WITH (FORMAT binary)",
+                       io.BytesIO(bulk.emission_rows_binary(rows)))
+        return
+    session.execute(text(
+        "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope, kg_co2eq,"
+        " additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c, :d, :e, :f,"
+        " CURRENT_TIMESTAMP)"),
+        [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
