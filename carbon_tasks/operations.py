@@ -16,12 +16,15 @@ from sqlalchemy import select
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
-from carbon_domain.db.models import Pipeline
+from carbon_domain.db.locks import retry_conflicts
+from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs
+from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
 from carbon_domain.services.validation import check_module_type, validate_upload
+from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 
@@ -75,8 +78,6 @@ def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
 
 
 def _check_year_provisioned(year: int) -> None:
-    from carbon_domain.db.models import CarbonReport
-
     with session_scope() as s:
         if s.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)) is None:
             raise YearNotProvisioned(
@@ -183,11 +184,6 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
 
 def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
     """Finish every active job as ERROR (aborted) and revoke the outstanding tasks."""
-    from carbon_tasks.app import app
-
-    from carbon_domain.db.locks import retry_conflicts
-    from carbon_domain.services.recalc import after_abort
-
     pid = uuid.UUID(str(pipeline_id))
 
     def abort() -> tuple[list[int], list[str]]:

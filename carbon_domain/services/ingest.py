@@ -19,11 +19,18 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db import locks
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import (
-    BuildingRoom, CarbonReport, CarbonReportModule, DataIngestionJob, ExchangeRate, Station, Unit,
+    BuildingRoom,
+    CarbonReport,
+    CarbonReportModule,
+    DataIngestionJob,
+    ExchangeRate,
+    Station,
+    Unit,
 )
 from carbon_domain.services.csv_input import read_csv
 from carbon_domain.services.factors import Identity, write_factor_set
 from carbon_domain.services.ingest_report import IngestOutcome, RowReport
+from carbon_domain.services.slices import load_reference_data
 from carbon_domain.services.uploads import read_upload
 
 __all__ = ["IngestOutcome", "ingest_data_entries", "ingest_factors", "ingest_reference",
@@ -97,8 +104,6 @@ def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, 
 
 
 def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcome:
-    from carbon_domain.services.slices import load_reference_data
-
     module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
     det = _det(job)
     year: int = job.year  # type: ignore[assignment]

@@ -17,18 +17,36 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import (
-    ACTIVE_STATES, IngestionMethod, JobResult, JobState, JobType, TargetType,
+    ACTIVE_STATES,
+    IngestionMethod,
+    JobResult,
+    JobState,
+    JobType,
+    TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.pipelines import (  # noqa: F401 - re-exported
-    NO_KEY, abort_pipeline, create_pipeline, link_pipeline, linking_pipelines, lock_pipelines,
-    lock_related, pipeline_jobs, recompute_pipeline_status, recompute_related,
+    NO_KEY,
+    abort_pipeline,
+    create_pipeline,
+    link_pipeline,
+    linking_pipelines,
+    lock_pipelines,
+    lock_related,
+    pipeline_jobs,
+    recompute_pipeline_status,
+    recompute_related,
 )
 from carbon_domain.settings import get_settings
 
 
 class ClaimBusy(Exception):
     """Another job of the same (module, type, target, method, year) is running right now."""
+
+
+class AttemptSuperseded(Exception):
+    """The attempt lost its job while it worked (re-planned by the reconciler, aborted or
+    finished by another attempt): the caller must roll its writes back."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineStatus
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline
+from carbon_domain.db.models import Pipeline, RecalcChunk
 
 AWAITS = "awaits_aggregation"
 # Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
@@ -202,8 +202,6 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
     The follow-up that touches other pipelines (closing module jobs that joined these jobs,
     the trailing aggregation) runs in its own transaction: ``recalc.after_abort``.
     """
-    from carbon_domain.db.models import RecalcChunk
-
     if not lock_pipelines(session, [pipeline_id]):
         raise LookupError(f"pipeline {pipeline_id} not found")
     p = session.get(Pipeline, pipeline_id)

@@ -16,24 +16,24 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import DataEntryType, MODULE_OF
+from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntryType
 from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
+from carbon_domain.engine import compute_batch
 from carbon_domain.services import jobs
-from carbon_domain.services.slices import load_slice_context
-from carbon_domain.settings import get_settings
 from carbon_domain.services.recalc_finish import (  # noqa: F401 - re-exported
-    FinishOutcome, after_abort, close_module_job, close_module_jobs, complete_recalculation,
+    FinishOutcome,
+    after_abort,
+    close_module_job,
+    close_module_jobs,
+    complete_recalculation,
     finish_job,
 )
-
-
-class SupersededAttempt(Exception):
-    """The chunk's attempt lost its job while the chunk ran (re-planned, aborted or
-    finished): the chunk's writes must be rolled back."""
+from carbon_domain.services.slices import load_slice_context
+from carbon_domain.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,6 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     det, year = job.data_entry_type_id, job.year
     ctx = load_slice_context(session, det, year)
     entries = _read_entries(session, det, year, chunk.lo_id, chunk.hi_id)
-    from carbon_domain.engine import compute_batch
-
     result = compute_batch(det, entries, ctx.index, ctx.refs)
     session.execute(text(
         "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
@@ -126,7 +124,7 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
     # attempt still owns the job; the fence's row lock orders us before any later change.
     if not jobs.fence(session, job_id, attempt):
-        raise SupersededAttempt(f"job {job_id}: attempt {attempt} was superseded while"
+        raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded while"
                                 f" chunk {chunk_no} ran")
     chunk.done = True
     chunk.entries = result.entries
@@ -242,8 +240,6 @@ def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
     Types other modules depend on (research facilities) are planned last, so their
     position in the progress message matches the order they run in.
     """
-    from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
-
     # Rows are locked in ascending id order everywhere (dispatch too): no deadlocks.
     if root_job_id is not None:
         jobs.start_group(session, root_job_id, task_id)

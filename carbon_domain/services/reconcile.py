@@ -23,6 +23,11 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType, 
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.services import jobs, pipelines
+from carbon_domain.services.recalc_finish import (
+    close_module_job,
+    lock_finish,
+    settle_aggregation,
+)
 from carbon_domain.settings import get_settings
 
 _DISPATCHABLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.unit_sync,
@@ -90,8 +95,6 @@ def close_orphans(session: Session) -> dict[str, int]:
     """Module-level jobs whose types are all done (in any state: a root whose plan message
     was lost may never have started), then the status of every RUNNING pipeline. Rows
     another transaction holds are skipped this round."""
-    from carbon_domain.services.recalc_finish import close_module_job
-
     closed = 0
     for root in _locked(session, Job.job_type == JobType.module_emission_recalc,
                         Job.state.in_(ACTIVE_STATES)):
@@ -131,8 +134,6 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
 
 def backfill_aggregation(session: Session, module_type_id: int, year: int) -> int | None:
     """Settle one due (module, year) under the finish lock order. Returns a job to dispatch."""
-    from carbon_domain.services.recalc_finish import lock_finish, settle_aggregation
-
     lock_finish(session, {(module_type_id, year)}, set())
     if (module_type_id, year) not in due_aggregations(session):
         return None  # settled meanwhile by a finisher

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
 from carbon_domain.services.factors import factor_fingerprint, load_factor_records
 
@@ -44,8 +45,6 @@ def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
 
 
 def build_index(det: int, year: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
-    from carbon_domain.matching import FactorIndex, FactorRecord
-
     return FactorIndex(det, [FactorRecord(*r) for r in records], year=year)
 
 
@@ -85,9 +84,3 @@ def load_reference_data(session: Session) -> ReferenceData:
 
 def load_slice_context(session: Session, det: int, year: int) -> SliceContext:
     return SliceContext(load_factor_index(session, det, year), load_reference_data(session))
-
-
-def clear_caches() -> None:
-    with _lock:
-        _index_cache.clear()
-        _refs_cache.clear()
