@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import job_runs, jobs
+from carbon_domain.services import job_runs, jobs, pipelines
 from carbon_domain.services.job_runs import JobWork
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
@@ -45,13 +45,13 @@ class CarbonTask(Task):  # type: ignore[misc]
             return
         try:
             with session_scope() as s:
-                jobs.lock_related(s, {job_id})  # lock order: pipelines before the job row
+                pipelines.lock_related(s, {job_id})  # lock order: pipelines before the job row
                 job = s.get(DataIngestionJob, job_id)
                 if job is not None and job.state == JobState.RUNNING:
                     jobs.finish(s, job_id, None, JobResult.ERROR,
                                 f"ERROR: {type(exc).__name__}: {exc}"[:500])
                     if job.pipeline_id:
-                        jobs.recompute_pipeline_status(s, job.pipeline_id)
+                        pipelines.recompute_pipeline_status(s, job.pipeline_id)
         except Exception:  # noqa: BLE001 - the reconciler heals whatever this misses
             log.exception("could not record the failure of job %s", job_id)
 
@@ -81,7 +81,7 @@ class JobTask(CarbonTask):
                         continue  # commits this run's writes, then runs once more
                     job_runs.finish(s, job, attempt, outcome)
                     follow_ups = work.follow_ups(s, job, outcome)
-                    jobs.recompute_related(s, {job_id})
+                    pipelines.recompute_related(s, {job_id})
                 break
         except jobs.AttemptSuperseded as exc:
             log.warning("%s; its writes were rolled back", exc)

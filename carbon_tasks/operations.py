@@ -20,10 +20,12 @@ from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs
+from carbon_domain.services.job_meta import updated
 from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
 from carbon_domain.services.validation import check_module_type, validate_upload
+from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
@@ -57,12 +59,12 @@ class Accepted:
 
 FACTOR_MODES = ("replace", "merge")
 _UPLOAD_JOBS = {
-    "factors": (JobType.factor_ingest, TargetType.FACTORS),
-    "data-entries": (JobType.csv_ingest, TargetType.DATA_ENTRIES),
-    "units": (JobType.unit_sync, TargetType.REFERENCE_DATA),
-    "stations": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
-    "building-rooms": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
-    "exchange-rates": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    UploadKind.factors: (JobType.factor_ingest, TargetType.FACTORS),
+    UploadKind.data_entries: (JobType.csv_ingest, TargetType.DATA_ENTRIES),
+    UploadKind.units: (JobType.unit_sync, TargetType.REFERENCE_DATA),
+    UploadKind.stations: (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    UploadKind.building_rooms: (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    UploadKind.exchange_rates: (JobType.reference_ingest, TargetType.REFERENCE_DATA),
 }
 
 
@@ -107,7 +109,7 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     if kind == "factors":
         config["recalculate"] = recalculate
         config["mode"] = mode
-    if target == TargetType.REFERENCE_DATA and kind != "units":
+    if target == TargetType.REFERENCE_DATA and kind != UploadKind.units:
         config["kind"] = kind
     with session_scope() as s:
         p = jobs.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
@@ -173,8 +175,8 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         # Types another trigger is already recalculating are joined: the module job waits
         # for them too (closed when every type it asked for is done).
         joined = [r.job_id for r in reqs if not r.created]
-        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created,
-                                          "joined_job_ids": joined})
+        jobs.set_meta(s, root.id, config=updated(root.meta["config"], job_ids=created,
+                                                 joined_job_ids=joined))
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"

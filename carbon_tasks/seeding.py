@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 from carbon_domain.db.enums import PipelineStatus
 from carbon_domain.seed import SeedFile, SeedManifest
+from carbon_domain.upload_kinds import YEARLESS_KINDS
 from carbon_tasks.operations import start_upload
 from carbon_tasks.waiting import PipelineProgress, wait_for_pipeline
 
 # Per-file wait: a base for dispatch and aggregation plus time proportional to the rows.
 BASE_TIMEOUT = 300.0
 SECONDS_PER_ROW = 0.005
-_YEARLESS = ("stations", "building-rooms", "exchange-rates")
+_YEARLESS = YEARLESS_KINDS
 
 
 @dataclass(frozen=True, slots=True)

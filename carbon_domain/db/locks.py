@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from carbon_domain.db.bulk import is_postgres
+
 log = logging.getLogger("carbon.locks")
 T = TypeVar("T")
 
@@ -33,14 +35,14 @@ def module_year_key(module_type_id: int, year: int) -> int:
 
 
 def xact_lock(session: Session, namespace: int, key: int, *, shared: bool = False) -> None:
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return
     fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     session.execute(text(f"SELECT {fn}(:ns, :key)"), {"ns": namespace, "key": key})
 
 
 def try_xact_lock(session: Session, namespace: int, key: int) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return True
     return bool(
         session.execute(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain import stats as stats_lib
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-from carbon_domain.db import locks
+from carbon_domain.db import bulk, locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
@@ -42,7 +42,7 @@ _JOINED = (
 
 def _kg_and_missing(session: Session, params: dict[str, Any]
                     ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
-    sql = _ENTRY_DRIVEN if session.get_bind().dialect.name == "postgresql" else _JOINED
+    sql = _ENTRY_DRIVEN if bulk.is_postgres(session) else _JOINED
     kg: dict[int, dict[int, float]] = {}
     missing: dict[int, int] = {}
     for mid, et, total, n in session.execute(
@@ -114,7 +114,7 @@ def _write_stats(session: Session, table: str, rows: list[tuple[int, dict[str, A
     if not rows:
         return
     status = ", status = 1" if set_status else ""  # data changed: any validation is stale
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         payload = json.dumps([{"id": i, "stats": st} for i, st in rows])
         session.execute(text(
             f"UPDATE {table} AS t SET stats = x.stats, last_updated = :now{status}"
@@ -131,7 +131,7 @@ def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> No
     keep NULL stats: there is nothing to call fresh)."""
     if not ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         session.execute(text(
             f"UPDATE {table} SET stats = jsonb_set(stats, '{{computed_at}}', to_jsonb("
             "CAST(:at AS text))) WHERE id = ANY(:ids) AND stats IS NOT NULL"),

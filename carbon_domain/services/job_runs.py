@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services import jobs
+from carbon_domain.services import jobs, pipelines
 from carbon_domain.services.ingest_report import IngestOutcome
 
 
@@ -54,7 +54,7 @@ def finish(session: Session, job: Job, attempt: int, outcome: JobOutcome) -> Non
 
 def lock_and_fence(session: Session, job_id: int, attempt: int) -> None:
     """Lock order: the pipelines the finish recomputes, then the job row (held to commit)."""
-    jobs.lock_related(session, {job_id})
+    pipelines.lock_related(session, {job_id})
     if not jobs.fence(session, job_id, attempt):
         raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded")
 

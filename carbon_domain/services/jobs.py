@@ -25,6 +25,7 @@ from carbon_domain.db.enums import (
     TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.services.job_meta import job_meta, updated
 from carbon_domain.services.pipelines import (  # noqa: F401 - re-exported
     NO_KEY,
     abort_pipeline,
@@ -101,8 +102,8 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
     elif input_job_id is not None:
         # Not started yet, so it will read this input: staleness must count it as covered
         # even though the input job's id is higher than this job's.
-        covered = max(int((active.meta or {}).get("covers_input_job_id") or 0), input_job_id)
-        active.meta = {**(active.meta or {}), "covers_input_job_id": covered}
+        covered = max(job_meta(active.meta).covers_input_job_id or 0, input_job_id)
+        active.meta = updated(active.meta, covers_input_job_id=covered)
     if link_to is not None and active.pipeline_id != link_to:
         link_pipeline(session, link_to, active.id)
     session.flush()
@@ -262,7 +263,7 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
 def set_meta(session: Session, job_id: int, **items: Any) -> None:
     job = session.get(Job, job_id, with_for_update=NO_KEY)
     if job is not None:
-        job.meta = {**(job.meta or {}), **items}
+        job.meta = updated(job.meta, **items)
 
 
 def start_group(session: Session, job_id: int, task_id: str | None) -> bool:
