@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
+from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
@@ -73,9 +73,9 @@ def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
         dispatch_jobs(job_ids)
     except BrokerUnavailable as exc:
         raise DispatchFailed(accepted, str(exc)) from exc
-    if accepted.state == "NOT_STARTED":
+    if accepted.state == JobState.NOT_STARTED:
         # The message is on the broker now; a worker may even have claimed it already.
-        return replace(accepted, state="QUEUED")
+        return replace(accepted, state=JobState.QUEUED.value)
     return accepted
 
 

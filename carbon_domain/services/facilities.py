@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from carbon_domain import names
@@ -22,6 +22,7 @@ from carbon_domain.db.models import Factor, Unit
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
 
 _FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
+_DET_IDS = [d.value for d in _FACILITY_DETS]
 
 
 def _facility_emissions(session: Session, unit_id: int, year: int) -> dict[int, float]:
@@ -29,7 +30,8 @@ def _facility_emissions(session: Session, unit_id: int, year: int) -> dict[int, 
     rows = session.execute(text(
         "SELECT e.emission_type_id, SUM(e.kg_co2eq) FROM data_entry_emissions e"
         " JOIN data_entries d ON d.id = e.data_entry_id WHERE d.unit_id = :u AND d.year = :y"
-        " AND d.data_entry_type_id NOT IN (70, 71) GROUP BY 1"), {"u": unit_id, "y": year})
+        " AND d.data_entry_type_id NOT IN :dets GROUP BY 1"
+    ).bindparams(bindparam("dets", expanding=True)), {"u": unit_id, "y": year, "dets": _DET_IDS})
     return {int(et): float(kg) for et, kg in rows}
 
 
@@ -37,8 +39,8 @@ def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
                     locks.module_year_key(ModuleType.research_facilities.value, year))
     entries = [json.loads(d) if isinstance(d, str) else d for (d,) in session.execute(text(
-        "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN (70, 71)"),
-        {"y": year})]
+        "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN :dets"
+    ).bindparams(bindparam("dets", expanding=True)), {"y": year, "dets": _DET_IDS})]
     units = {names.norm(u.institutional_id): u.id for u in session.scalars(
         select(Unit).where(Unit.institutional_id.is_not(None)))}
     updated, unknown = 0, []

@@ -50,6 +50,20 @@ class AttemptSuperseded(Exception):
     finished by another attempt): the caller must roll its writes back."""
 
 
+def violates(exc: IntegrityError, index: str) -> bool:
+    """Whether ``exc`` is a violation of the unique index ``index`` of the jobs table.
+    PostgreSQL names the index; SQLite names its columns ("UNIQUE constraint failed:
+    data_ingestion_jobs.module_type_id, …"), so a duplicate trigger on the embedded database
+    is a dedup hit too, not an error."""
+    message = str(exc.orig)
+    if index in message:
+        return True
+    table = Job.__table__
+    found = [i for i in table.indexes if i.name == index]  # type: ignore[attr-defined]
+    columns = ", ".join(f"{table.name}.{c.name}" for c in found[0].columns) if found else None
+    return columns is not None and message == f"UNIQUE constraint failed: {columns}"
+
+
 @dataclass(frozen=True)
 class Request:
     job_id: int
@@ -91,7 +105,8 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
             job = make()
         return Request(job.id, job.pipeline_id, True, job.state)
     except IntegrityError as exc:
-        if "uq_emission_recalc_active" not in str(exc) and "uq_aggregation_active" not in str(exc):
+        if not (violates(exc, "uq_emission_recalc_active")
+                or violates(exc, "uq_aggregation_active")):
             raise
     active = session.scalars(find_active().with_for_update(key_share=True)).first()
     if active is None:  # it finished between our insert and this read: try once more
@@ -200,7 +215,7 @@ def claim(session: Session, job_id: int, task_id: str | None) -> int | None:
                 .returning(Job.attempts)
             ).scalar()
     except IntegrityError as exc:
-        if "uq_jobs_is_current" in str(exc):
+        if violates(exc, "uq_jobs_is_current"):
             raise ClaimBusy(f"job {job_id}: another job of the same scope is running") from exc
         raise
     session.expire(job)

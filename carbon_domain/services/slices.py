@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
@@ -35,13 +36,13 @@ def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
     # Every reference upload is a job that commits with its rows, so the last finished
     # one versions the content (in-place corrections keep counts and ids unchanged).
     return tuple(session.execute(text(
-        "SELECT (SELECT max(id) FROM data_ingestion_jobs WHERE job_type = 'reference_ingest'"
-        " AND state = 'FINISHED'),"
+        "SELECT (SELECT max(id) FROM data_ingestion_jobs WHERE job_type = :kind"
+        " AND state = :finished),"
         " (SELECT count(*) FROM stations), (SELECT max(id) FROM stations),"
         " (SELECT count(*) FROM building_rooms), (SELECT max(id) FROM building_rooms),"
         " (SELECT sum(room_surface_square_meter) FROM building_rooms),"
         " (SELECT count(*) FROM exchange_rates), (SELECT sum(rate_to_eur) FROM exchange_rates)"
-    )).one())
+    ), {"kind": JobType.reference_ingest.value, "finished": JobState.FINISHED.value}).one())
 
 
 def build_index(det: int, year: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
