@@ -23,7 +23,7 @@ log = logging.getLogger("carbon.tasks")
 TRANSIENT = (OperationalError, jobs.ClaimBusy)
 
 
-class CarbonTask(Task):  # type: ignore[misc]
+class CarbonTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True

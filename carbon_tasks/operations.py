@@ -19,7 +19,7 @@ from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetTyp
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs
+from carbon_domain.services import jobs, pipelines
 from carbon_domain.services.job_meta import updated
 from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
@@ -94,8 +94,8 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
     pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
     of its types: absent factors are retired) or ``"merge"`` (additive partial file)."""
-    job_type, target = _UPLOAD_JOBS[kind]
-    if kind == "factors" and mode not in FACTOR_MODES:
+    job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
+    if kind == UploadKind.factors and mode not in FACTOR_MODES:
         raise ValueError(f"unknown factor upload mode {mode!r}; use one of"
                          f" {', '.join(FACTOR_MODES)}")
     m = ModuleType(module) if module is not None else None
@@ -103,16 +103,16 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     if m is not None:
         check_module_type(m, d)
     validate_upload(kind, content, m, d)
-    if kind == "data-entries" and year is not None:
+    if kind == UploadKind.data_entries and year is not None:
         _check_year_provisioned(year)
     config: dict[str, Any] = {"filename": filename}
-    if kind == "factors":
+    if kind == UploadKind.factors:
         config["recalculate"] = recalculate
         config["mode"] = mode
     if target == TargetType.REFERENCE_DATA and kind != UploadKind.units:
         config["kind"] = kind
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
+        p = pipelines.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
                                  created_by=created_by)
         upload_id = store_upload(s, filename=filename, content=content,
                                  content_type=content_type, created_by=created_by)
@@ -131,7 +131,7 @@ def trigger_recalculation(*, module: int, det: int, year: int, created_by: str |
     m, d = ModuleType(module), DataEntryType(det)
     check_module_type(m, d)
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)
         req = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
                                   data_entry_type_id=det, year=year, created_by=created_by)
@@ -155,7 +155,7 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
     if not dets:
         raise NothingToRecalculate("No data entry types require recalculation for this module")
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=module,
+        p = pipelines.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)
         root = jobs.create_job(
             s, pipeline_id=p.id, job_type=JobType.module_emission_recalc,
@@ -190,7 +190,7 @@ def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
 
     def abort() -> tuple[list[int], list[str]]:
         with session_scope() as s:
-            return jobs.abort_pipeline(s, pid, by)
+            return pipelines.abort_pipeline(s, pid, by)
 
     def follow_up() -> list[int]:
         with session_scope() as s:

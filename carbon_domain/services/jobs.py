@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy import Table, and_, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,8 +58,8 @@ def violates(exc: IntegrityError, index: str) -> bool:
     message = str(exc.orig)
     if index in message:
         return True
-    table = Job.__table__
-    found = [i for i in table.indexes if i.name == index]  # type: ignore[attr-defined]
+    table = cast(Table, Job.__table__)
+    found = [i for i in table.indexes if i.name == index]
     columns = ", ".join(f"{table.name}.{c.name}" for c in found[0].columns) if found else None
     return columns is not None and message == f"UNIQUE constraint failed: {columns}"
 
