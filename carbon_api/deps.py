@@ -19,10 +19,12 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
+from carbon_api.errors import invalid_input
 from carbon_api.logging import bind
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db.enums import Role
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import InvalidInput, check_module_type
 from carbon_domain.services.tokens import TokenInfo, verify_token
 from carbon_domain.settings import get_settings
 
@@ -89,14 +91,10 @@ PipelineId = Annotated[uuid.UUID, Path(description="Pipeline id (UUID).")]
 
 def check_det_in_module(module: ModuleType, det: DataEntryType | None, where: str) -> None:
     """422, shaped like any other validation error, when ``det`` is not a type of ``module``."""
-    if det is None or MODULE_OF[det] == module:
-        return
-    valid = ", ".join(f"{d.value}={d.name}" for d in MODULE_DATA_ENTRY_TYPES[module])
-    raise RequestValidationError([{
-        "type": "value_error", "loc": (where, "data_entry_type_id"), "input": det.value,
-        "msg": f"data entry type {det.value} ({det.name}) does not belong to module "
-               f"{module.value} ({module.name}); its types are {valid}",
-    }])
+    try:
+        check_module_type(module, det)
+    except InvalidInput as exc:
+        raise invalid_input(exc, where) from None
 
 
 # -- uploads ----------------------------------------------------------------------------------

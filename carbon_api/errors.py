@@ -11,9 +11,12 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from carbon_domain.errors import InvalidInput
 
 log = logging.getLogger("carbon.api")
 
@@ -109,3 +112,10 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(ApiError, api_error)
+
+
+def invalid_input(exc: InvalidInput, where: str) -> RequestValidationError:
+    """The domain's InvalidInput as a 422 shaped like FastAPI's own validation errors, so a
+    bad module/type pair answers the same whichever check catches it first."""
+    return RequestValidationError([{"type": "value_error", "loc": (where, exc.field),
+                                    "input": exc.value, "msg": str(exc)}])

@@ -6,15 +6,31 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from carbon_api.schemas_reads import (  # noqa: F401 - re-exported
+    _PID,
+    ActiveTask,
+    FactorOut,
+    FactorPage,
+    InputJobRef,
+    ModuleRecalculationStatus,
+    ModuleStatsOut,
+    RecalculationPreview,
+    RecalculationRef,
+    ReportModuleOut,
+    ReportOut,
+    ReportPage,
+    RollupNode,
+    Totals,
+    TypePreview,
+    TypeRecalculationStatus,
+    UnitOut,
+    WorkerOut,
+    WorkersOverview,
+    _example,
+)
 from carbon_domain.db.enums import JobResult, JobState, JobType, PipelineStatus
-
-_PID = "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"
-
-
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
 
 
 class Health(BaseModel):
@@ -238,272 +254,3 @@ class PipelineDetail(PipelineSummary):
     timeline: list[TimelineEvent] = Field(
         default_factory=list, description="State changes derived from the pipeline's and "
                                           "its jobs' timestamps, oldest first.")
-
-
-# -- staleness --------------------------------------------------------------------------------
-
-class InputJobRef(BaseModel):
-    id: int
-    kind: JobType = Field(description="factor_ingest or csv_ingest.")
-    label: str = Field(description="\"factor upload\" or \"data entry upload\".")
-    result: JobResult | None
-    created_at: datetime | None
-    created_by: str | None
-    pipeline_id: str | None
-    module_wide: bool = Field(description="Uploaded for the whole module, not this type.")
-
-
-class RecalculationRef(BaseModel):
-    id: int
-    state: JobState
-    result: JobResult | None
-    status_message: str | None
-    finished_at: datetime | None
-    pipeline_id: str | None
-
-
-class TypeRecalculationStatus(BaseModel):
-    module_type_id: int
-    data_entry_type_id: int
-    data_entry_type_name: str
-    year: int
-    needs_recalculation: bool
-    recalculation_in_progress: bool
-    last_input_job_id: int
-    last_input_job_type: str
-    last_input_job_result: JobResult | None
-    last_recalculation_job_id: int | None
-    last_recalculation_job_result: JobResult | None
-    stale_reason: str | None = Field(
-        None, description="Why it needs recalculation, e.g. \"factor upload #812 of "
-                          "2026-11-27 14:02 by alice is newer than recalculation #790\"; "
-                          "null when up to date.")
-    last_input_job: InputJobRef
-    last_recalculation: RecalculationRef | None = Field(
-        None, description="The last finished recalculation, whatever its result.")
-    last_successful_recalculation_job_id: int | None = None
-    active_recalculation_job_id: int | None = None
-    active_pipeline_id: str | None = None
-    entry_count: int = Field(0, description="Entries of the type and year.")
-    entries_without_factor: int | None = Field(
-        None, description="From the last successful recalculation (null before the first).")
-    entries_with_errors: int | None = Field(
-        None, description="Entries the last successful recalculation could not compute.")
-    live_factor_count: int = Field(0, description="Factors of the year not retired.")
-    incomplete: bool = False
-    incomplete_reasons: list[str] = Field(
-        default_factory=list, description="No live factors although it has entries; "
-                                          "building rooms, stations or exchange rates missing.")
-
-
-class Totals(BaseModel):
-    scope1: float
-    scope2: float
-    scope3: float
-    total: float
-
-
-class ModuleRecalculationStatus(BaseModel):
-    module_type_id: int
-    module_name: str
-    year: int
-    needs_recalculation: bool = Field(description="Any of its data entry types needs it.")
-    recalculation_in_progress: bool
-    data_entry_types: list[TypeRecalculationStatus]
-    totals_kg: Totals = Field(description="Sum of the module's stats over the year's reports.")
-    totals_t: Totals = Field(description="The same in t CO2-eq.")
-    computed_at: datetime | None = Field(description="Latest stats computed_at (\"stats as "
-                                                     "of\").")
-    aggregation_in_progress: bool = Field(
-        description="A recalculation or aggregation of the module is active: the stats are "
-                    "being recalculated.")
-    active_aggregation_job_id: int | None
-    incomplete: bool = Field(description="Any of its data entry types is incomplete.")
-
-    model_config = _example({
-        "module_type_id": 4, "module_name": "equipment", "year": 2025,
-        "needs_recalculation": True, "recalculation_in_progress": False,
-        "totals_kg": {"scope1": 0.0, "scope2": 82.4, "scope3": 0.0, "total": 82.4},
-        "totals_t": {"scope1": 0.0, "scope2": 0.0824, "scope3": 0.0, "total": 0.0824},
-        "computed_at": "2025-03-01T10:00:03Z", "aggregation_in_progress": False,
-        "active_aggregation_job_id": None, "incomplete": False,
-        "data_entry_types": [{
-            "module_type_id": 4, "data_entry_type_id": 11, "data_entry_type_name": "it",
-            "year": 2025, "needs_recalculation": True, "recalculation_in_progress": False,
-            "last_input_job_id": 31, "last_input_job_type": "factor_ingest",
-            "last_input_job_result": "SUCCESS", "last_recalculation_job_id": 12,
-            "last_recalculation_job_result": "SUCCESS",
-            "stale_reason": "factor upload #31 of 2025-03-02 09:12 by alice is newer than "
-                            "recalculation #12",
-            "last_input_job": {"id": 31, "kind": "factor_ingest", "label": "factor upload",
-                               "result": "SUCCESS", "created_at": "2025-03-02T09:12:00Z",
-                               "created_by": "alice", "pipeline_id": _PID,
-                               "module_wide": False},
-            "last_recalculation": {"id": 12, "state": "FINISHED", "result": "SUCCESS",
-                                   "status_message": "Recalculated 3 it entries: 3 emission "
-                                                     "rows, 0 without a matching factor, 0 "
-                                                     "errors",
-                                   "finished_at": "2025-03-01T10:00:02Z", "pipeline_id": _PID},
-            "last_successful_recalculation_job_id": 12, "active_recalculation_job_id": None,
-            "active_pipeline_id": None, "entry_count": 3, "entries_without_factor": 0,
-            "entries_with_errors": 0, "live_factor_count": 2, "incomplete": False,
-            "incomplete_reasons": []}]})
-
-
-class TypePreview(BaseModel):
-    data_entry_type_id: int
-    data_entry_type_name: str
-    entry_count: int
-    entries_to_recalculate: int
-    needs_recalculation: bool
-    stale_reason: str | None
-    recalculation_in_progress: bool
-    active_recalculation_job_id: int | None
-
-
-class RecalculationPreview(BaseModel):
-    module_type_id: int
-    year: int
-    data_entry_types: list[TypePreview]
-
-
-# -- reports ----------------------------------------------------------------------------------
-
-class UnitOut(BaseModel):
-    id: int
-    institutional_code: str
-    institutional_id: str | None
-    name: str
-    level: int
-    parent_institutional_code: str | None
-
-
-class ReportModuleOut(BaseModel):
-    module_type_id: int
-    module_name: str
-    status: int
-    stats: dict[str, Any] | None
-    last_updated: datetime | None
-
-
-class ReportOut(BaseModel):
-    id: int
-    year: int
-    unit: UnitOut
-    stats: dict[str, Any] | None = Field(description="Sum of its modules: scope1, scope2, "
-                                                     "scope3, total (kg), by_emission_type, "
-                                                     "entry_count, missing_factors, ...")
-    last_updated: datetime | None
-    modules: list[ReportModuleOut]
-
-
-class ReportPage(BaseModel):
-    items: list[ReportOut]
-    total: int
-    limit: int
-    offset: int
-
-
-class RollupNode(BaseModel):
-    value: int
-    path: str
-    scope: int | None
-    kg: float = Field(description="Total of the node's subtree.")
-    own_kg: float = Field(description="kg stored on the node itself (fallback rows).")
-    children: list[RollupNode]
-
-
-class ModuleStatsOut(BaseModel):
-    report_id: int
-    year: int
-    unit_code: str
-    module_type_id: int
-    module_name: str
-    stats: dict[str, Any] | None = Field(description="null until the module was aggregated.")
-    last_updated: datetime | None
-    tree: list[RollupNode] = Field(description="Rollup tree over the module's emission roots "
-                                               "(treemap-ready; empty branches left out).")
-
-    model_config = _example({
-        "report_id": 3, "year": 2025, "unit_code": "LAB-A", "module_type_id": 4,
-        "module_name": "equipment", "last_updated": "2025-03-01T10:00:03Z",
-        "stats": {"scope1": 0.0, "scope2": 82.368, "scope3": 0.0, "total": 82.368,
-                  "by_emission_type": {"80200": 82.368}, "entry_count": 3,
-                  "missing_factors": 0, "computed_at": "2025-03-01T10:00:03.000000Z",
-                  "formula_version": "2026.11-1"},
-        "tree": [{"value": 80000, "path": "equipment", "scope": None, "kg": 82.368,
-                  "own_kg": 0.0, "children": [{"value": 80200, "path": "equipment__it",
-                                               "scope": 2, "kg": 82.368, "own_kg": 82.368,
-                                               "children": []}]}]})
-
-
-# -- workers ----------------------------------------------------------------------------------
-
-class ActiveTask(BaseModel):
-    id: str | None
-    name: str | None
-
-
-class WorkerOut(BaseModel):
-    name: str
-    active_tasks: int
-    tasks: list[ActiveTask]
-    version: str | None = Field(None, description="Product version the worker runs (package "
-                                                  "version + CARBON_RELEASE or git commit); "
-                                                  "null: an older release that cannot say.")
-    pid: int | None = None
-    queues: list[str] = Field(default_factory=list)
-    uptime_seconds: float | None = None
-    answered_at: datetime | None = Field(None, description="When it answered (alive then).")
-
-    model_config = _example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
-        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}], "version": "0.1.0+g1a2b3c4d5e",
-        "pid": 4242, "queues": ["recalc"], "uptime_seconds": 3600.0,
-        "answered_at": "2025-03-01T10:00:00Z"})
-
-
-class WorkersOverview(BaseModel):
-    workers: list[WorkerOut]
-    versions: list[str | None] = Field(description="Distinct versions the workers run.")
-    versions_differ: bool = Field(description="The live workers do not all run the same "
-                                              "version (warn: a deploy is half done).")
-    api_version: str = Field(description="The version this API runs.")
-
-
-
-# -- factors ----------------------------------------------------------------------------------
-
-class FactorOut(BaseModel):
-    id: int
-    data_entry_type_id: int
-    data_entry_type_name: str
-    emission_type_id: int
-    emission_type_path: str | None
-    year: int | None
-    classification: dict[str, Any] = Field(description="The factor's identity (with its type, "
-                                                       "emission type and year).")
-    values: dict[str, Any]
-    status: Literal["live", "retired"] = Field(
-        description="`retired`: absent from the latest factor file of its type and year; "
-                    "never matched again, kept for history.")
-    retired_at: datetime | None
-    retired_by_job_id: int | None
-    changed_by_job_id: int | None = Field(
-        description="The last upload that inserted, changed, retired or revived it.")
-    updated_at: datetime | None
-
-
-class FactorPage(BaseModel):
-    items: list[FactorOut]
-    total: int
-    limit: int
-    offset: int
-
-    model_config = _example({"items": [{
-        "id": 12, "data_entry_type_id": 11, "data_entry_type_name": "it",
-        "emission_type_id": 80200, "emission_type_path": "equipment__it", "year": 2025,
-        "classification": {"equipment_class": "Laptop", "sub_class": None},
-        "values": {"active_power_w": 100, "ef_kg_co2eq_per_kwh": 0.1}, "status": "retired",
-        "retired_at": "2025-03-02T09:00:00Z", "retired_by_job_id": 41,
-        "changed_by_job_id": 41, "updated_at": "2025-03-02T09:00:00Z"}],
-        "total": 1, "limit": 100, "offset": 0})

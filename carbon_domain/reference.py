@@ -39,7 +39,8 @@ def room_key(name: object) -> str | None:
 @cache
 def load_airports() -> dict[str, Point]:
     """IATA → (lat, lon, country), read once per process from ``airportsdata``."""
-    import airportsdata  # imported lazily: ~0.15 s, only needed for plane entries
+    # Lazy: ~0.15 s at import, and only plane entries need it.
+    import airportsdata  # noqa: PLC0415
 
     return {code: (float(a["lat"]), float(a["lon"]), str(a["country"]))
             for code, a in airportsdata.load("IATA").items()}

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 _HOME = Path(".carbon")
 # Placeholder secrets shipped in docker/.env.example; production refuses to start with them.
@@ -43,9 +45,6 @@ def normalize_database_url(url: str) -> str:
 def database_url_problem(url: str) -> str | None:
     """Why SQLAlchemy cannot use ``url`` on this installation (no connection is made), or
     None. The password never appears in the message."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from carbon_domain.services.aggregate import run_aggregation_job
+from carbon_domain.services.aggregate import AggregationWork
 from carbon_tasks.app import app
-from carbon_tasks.base import CarbonTask
+from carbon_tasks.base import JobTask
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.aggregate_module")
-def aggregate_module(self: Any, job_id: int) -> dict[str, Any] | None:
+@app.task(base=JobTask, bind=True, name="carbon.aggregate_module")
+def aggregate_module(self: JobTask, job_id: int) -> dict[str, Any]:
     """Rebuild module and report statistics; runs once more if marked dirty meanwhile."""
-    return run_aggregation_job(job_id, self.request.id)
+    return self.run_job(job_id, AggregationWork())

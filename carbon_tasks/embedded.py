@@ -7,19 +7,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from celery.contrib.testing.worker import start_worker
+
+import carbon_tasks.tasks  # noqa: F401 - register every task before the worker starts
+import celeryconfig
+from carbon_domain.db import migrate
 from carbon_domain.settings import get_settings
 from carbon_tasks.app import app
 
-QUEUES = ("default", "ingest", "recalc", "aggregate")
+# Every queue celeryconfig declares: the embedded worker consumes them all.
+QUEUES = tuple(q.name for q in celeryconfig.task_queues)
 
 
 @contextmanager
 def embedded_worker(concurrency: int = 2) -> Iterator[Any]:
     """Run a worker thread for the duration of the block."""
-    from celery.contrib.testing.worker import start_worker
-
-    import carbon_tasks.tasks  # noqa: F401 - register every task before the worker starts
-
     with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
                       loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=30.0,
                       hostname="embedded@localhost") as w:
@@ -34,5 +36,4 @@ def worker_if_embedded(concurrency: int = 2) -> Any:
 def ensure_schema() -> None:
     """Migrate the embedded SQLite database on first use (servers use `carbon db upgrade`)."""
     if get_settings().is_sqlite:
-        from carbon_domain.db import migrate
         migrate.upgrade()

@@ -15,13 +15,18 @@ from typing import Any
 from sqlalchemy import select
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
-from carbon_domain.db.models import Pipeline
+from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
+from carbon_domain.db.locks import retry_conflicts
+from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs
+from carbon_domain.services import jobs, pipelines
+from carbon_domain.services.job_meta import updated
+from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
 from carbon_domain.services.validation import check_module_type, validate_upload
+from carbon_domain.upload_kinds import UploadKind
+from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 
@@ -54,12 +59,12 @@ class Accepted:
 
 FACTOR_MODES = ("replace", "merge")
 _UPLOAD_JOBS = {
-    "factors": (JobType.factor_ingest, TargetType.FACTORS),
-    "data-entries": (JobType.csv_ingest, TargetType.DATA_ENTRIES),
-    "units": (JobType.unit_sync, TargetType.REFERENCE_DATA),
-    "stations": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
-    "building-rooms": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
-    "exchange-rates": (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    UploadKind.factors: (JobType.factor_ingest, TargetType.FACTORS),
+    UploadKind.data_entries: (JobType.csv_ingest, TargetType.DATA_ENTRIES),
+    UploadKind.units: (JobType.unit_sync, TargetType.REFERENCE_DATA),
+    UploadKind.stations: (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    UploadKind.building_rooms: (JobType.reference_ingest, TargetType.REFERENCE_DATA),
+    UploadKind.exchange_rates: (JobType.reference_ingest, TargetType.REFERENCE_DATA),
 }
 
 
@@ -68,15 +73,13 @@ def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
         dispatch_jobs(job_ids)
     except BrokerUnavailable as exc:
         raise DispatchFailed(accepted, str(exc)) from exc
-    if accepted.state == "NOT_STARTED":
+    if accepted.state == JobState.NOT_STARTED:
         # The message is on the broker now; a worker may even have claimed it already.
-        return replace(accepted, state="QUEUED")
+        return replace(accepted, state=JobState.QUEUED.value)
     return accepted
 
 
 def _check_year_provisioned(year: int) -> None:
-    from carbon_domain.db.models import CarbonReport
-
     with session_scope() as s:
         if s.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)) is None:
             raise YearNotProvisioned(
@@ -91,8 +94,8 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
     pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
     of its types: absent factors are retired) or ``"merge"`` (additive partial file)."""
-    job_type, target = _UPLOAD_JOBS[kind]
-    if kind == "factors" and mode not in FACTOR_MODES:
+    job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
+    if kind == UploadKind.factors and mode not in FACTOR_MODES:
         raise ValueError(f"unknown factor upload mode {mode!r}; use one of"
                          f" {', '.join(FACTOR_MODES)}")
     m = ModuleType(module) if module is not None else None
@@ -100,16 +103,16 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     if m is not None:
         check_module_type(m, d)
     validate_upload(kind, content, m, d)
-    if kind == "data-entries" and year is not None:
+    if kind == UploadKind.data_entries and year is not None:
         _check_year_provisioned(year)
     config: dict[str, Any] = {"filename": filename}
-    if kind == "factors":
+    if kind == UploadKind.factors:
         config["recalculate"] = recalculate
         config["mode"] = mode
-    if target == TargetType.REFERENCE_DATA and kind != "units":
+    if target == TargetType.REFERENCE_DATA and kind != UploadKind.units:
         config["kind"] = kind
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
+        p = pipelines.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
                                  created_by=created_by)
         upload_id = store_upload(s, filename=filename, content=content,
                                  content_type=content_type, created_by=created_by)
@@ -128,7 +131,7 @@ def trigger_recalculation(*, module: int, det: int, year: int, created_by: str |
     m, d = ModuleType(module), DataEntryType(det)
     check_module_type(m, d)
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)
         req = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
                                   data_entry_type_id=det, year=year, created_by=created_by)
@@ -160,7 +163,7 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
     if not dets:
         raise NothingToRecalculate("No data entry types require recalculation for this module")
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=module,
+        p = pipelines.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)
         root = jobs.create_job(
             s, pipeline_id=p.id, job_type=JobType.module_emission_recalc,
@@ -180,8 +183,8 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         # Types another trigger is already recalculating are joined: the module job waits
         # for them too (closed when every type it asked for is done).
         joined = [r.job_id for r in reqs if not r.created]
-        jobs.set_meta(s, root.id, config={**root.meta["config"], "job_ids": created,
-                                          "joined_job_ids": joined})
+        jobs.set_meta(s, root.id, config=updated(root.meta["config"], job_ids=created,
+                                                 joined_job_ids=joined))
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"
@@ -191,16 +194,11 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
 
 def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
     """Finish every active job as ERROR (aborted) and revoke the outstanding tasks."""
-    from carbon_tasks.app import app
-
-    from carbon_domain.db.locks import retry_conflicts
-    from carbon_domain.services.recalc import after_abort
-
     pid = uuid.UUID(str(pipeline_id))
 
     def abort() -> tuple[list[int], list[str]]:
         with session_scope() as s:
-            return jobs.abort_pipeline(s, pid, by)
+            return pipelines.abort_pipeline(s, pid, by)
 
     def follow_up() -> list[int]:
         with session_scope() as s:

@@ -1,78 +1,117 @@
-"""The pipeline graph. Every canvas is built here and nowhere else; it reads like SPEC §6:
+"""The pipeline graph. Every canvas is built here and nowhere else, from task *names*
+(this module imports no task module); it reads like SPEC §6:
 
-    upload factors ──► ingest_factors ──► plan_recalculation ──► chord(recalculate_chunk × N)
-    upload entries ──► ingest_data_entries ─┘                        │
-    operator click ─────────────────────► plan_recalculation         ▼
-                                                     finish_recalculation ──► aggregate_module
-                                                     (one per module/year, coalesced)
+    upload factors ──► ingest_factors ──┐ (outbox)
+    upload entries ──► ingest_data_entries ─► plan_recalculation ─► chord(recalculate_chunk × N)
+    operator click ──────────────────────► plan_recalculation              │
+                                                                           ▼
+                        aggregate_module ◄── (outbox) ◄── finish_recalculation
+                        (one per module/year, coalesced)
 
 Research facility types take factors computed from the facility units' own emissions, so
 their chord runs after every other type's chord and a factor refresh:
 
     chord(other types) ──► refresh_facility_factors ──► chord(facility types)
+
+It also decides which message runs a committed job (``messages``): one message per ingest
+or aggregation job, one plan message per pipeline for its recalculations. Follow-up jobs
+(an ingest's recalculations, a recalculation's aggregation) are rows the services create;
+they reach the broker through the outbox (``dispatch``), never through a task's result.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from celery import chain, chord
 from celery.canvas import Signature
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, DataEntryType
-from carbon_domain.db.enums import JobType
+from carbon_domain.db.enums import JobState, JobType
+from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.recalc import PlannedJob
+from carbon_tasks.app import app
+
+# The task that runs each single-task job type.
+JOB_TASKS: dict[str, str] = {
+    JobType.factor_ingest: "carbon.ingest_factors",
+    JobType.csv_ingest: "carbon.ingest_data_entries",
+    JobType.unit_sync: "carbon.ingest_units",
+    JobType.reference_ingest: "carbon.ingest_reference",
+    JobType.aggregation: "carbon.aggregate_module",
+}
+PLAN = "carbon.plan_recalculation"
+CHUNK = "carbon.recalculate_chunk"
+FINISH = "carbon.finish_recalculation"
+FAILED = "carbon.recalculation_failed"
+REFRESH_FACILITIES = "carbon.refresh_facility_factors"
 
 
-def _ingest_tasks() -> dict[str, Any]:
-    from carbon_tasks import ingest
-
-    return {
-        JobType.factor_ingest: ingest.ingest_factors,
-        JobType.csv_ingest: ingest.ingest_data_entries,
-        JobType.unit_sync: ingest.ingest_units,
-        JobType.reference_ingest: ingest.ingest_reference,
-    }
+def _sig(name: str, *, immutable: bool = True, **kwargs: Any) -> Signature:
+    return app.signature(name, kwargs=kwargs, immutable=immutable)
 
 
-def requests_recalculation(job_type: str, meta: dict[str, Any] | None) -> bool:
-    """Whether an ingest job can request recalculations: a data entry upload always, a factor
-    upload only with ``recalculate``, units and reference data never."""
-    if job_type == JobType.csv_ingest:
-        return True
-    return job_type == JobType.factor_ingest and bool(
-        (meta or {}).get("config", {}).get("recalculate"))
+@dataclass(frozen=True)
+class Message:
+    signature: Signature
+    task_id: str
+    job_ids: list[int]  # marked QUEUED once the message is published
 
 
-def job_signature(job_id: int, job_type: str, task_id: str, *,
-                  then_plan: bool = True) -> Signature:
+def job_signature(job_id: int, job_type: str, task_id: str) -> Signature:
     """The signature that runs one single-task job (ingest or aggregation)."""
-    from carbon_tasks import aggregate, recalc
-
-    if job_type == JobType.aggregation:
-        return aggregate.aggregate_module.si(job_id=job_id).set(task_id=task_id)
-    task = _ingest_tasks()[job_type].si(job_id=job_id).set(task_id=task_id)
-    # An ingest that starts recalculation hands its new job ids to the planner; one that
-    # cannot (see requests_recalculation) sends no planning message at all.
-    return chain(task, recalc.plan_recalculation.s()) if then_plan else task
+    return _sig(JOB_TASKS[job_type], job_id=job_id).set(task_id=task_id)
 
 
 def plan_signature(pipeline_id: str | None, job_ids: list[int], root_job_id: int | None,
                    task_id: str) -> Signature:
-    from carbon_tasks import recalc
+    return _sig(PLAN, pipeline_id=pipeline_id, job_ids=job_ids,
+                root_job_id=root_job_id).set(task_id=task_id)
 
-    return recalc.plan_recalculation.si(
-        None, pipeline_id=pipeline_id, job_ids=job_ids, root_job_id=root_job_id
-    ).set(task_id=task_id)
+
+def messages(session: Session, job_ids: Iterable[int]) -> list[Message]:
+    """Which messages run these jobs (those still NOT_STARTED): one per ingest or aggregation
+    job; per pipeline, one plan message for its recalculations.
+
+    A pipeline's module-level job rides with its types even when only the types were picked
+    up (e.g. re-dispatched by the reconciler): the plan starts it, and the finish closes it.
+    A root without types to plan is left alone; it is closed when the types it waits for
+    are done."""
+    rows = list(session.scalars(select(Job).where(
+        Job.id.in_(list(job_ids)), Job.state == JobState.NOT_STARTED).order_by(Job.id)))
+    recalc: dict[Any, list[int]] = defaultdict(list)
+    roots: dict[Any, int] = {}
+    out: list[Message] = []
+    for job in rows:
+        if job.job_type == JobType.emission_recalc:
+            recalc[job.pipeline_id].append(job.id)
+        elif job.job_type == JobType.module_emission_recalc:
+            roots[job.pipeline_id] = job.id
+        else:
+            tid = str(uuid.uuid4())
+            out.append(Message(job_signature(job.id, job.job_type, tid), tid, [job.id]))
+    waiting = {pid: rid for rid, pid in session.execute(select(Job.id, Job.pipeline_id).where(
+        Job.pipeline_id.in_([p for p in recalc if p is not None and p not in roots]),
+        Job.job_type == JobType.module_emission_recalc,
+        Job.state.in_((JobState.NOT_STARTED, JobState.QUEUED))))}
+    for pid, ids in recalc.items():
+        root = roots.get(pid) or waiting.get(pid)
+        tid = str(uuid.uuid4())
+        out.append(Message(plan_signature(str(pid) if pid else None, ids, root, tid), tid,
+                           ids + ([root] if root else [])))
+    return out
 
 
 def recalculation_canvas(planned: list[PlannedJob], root_job_id: int | None
                          ) -> tuple[Signature, dict[int, dict[int, str]]]:
     """chord(chunks) ──► finish, with facility types in a second stage. Returns the canvas
     and the chunk task ids (so an abort can revoke them)."""
-    from carbon_tasks import recalc
-
     regular = [p for p in planned if DataEntryType(p.det) not in DEPENDS_ON_OTHER_MODULES]
     facility = [p for p in planned if DataEntryType(p.det) in DEPENDS_ON_OTHER_MODULES]
     task_ids: dict[int, dict[int, str]] = {}
@@ -81,24 +120,24 @@ def recalculation_canvas(planned: list[PlannedJob], root_job_id: int | None
         if not group:
             continue
         if group is facility:
-            stages.append(recalc.refresh_facility_factors.si(
-                job_ids=[p.job_id for p in group], year=group[0].year))
+            stages.append(_sig(REFRESH_FACILITIES, job_ids=[p.job_id for p in group],
+                               year=group[0].year))
         header = []
         for p in group:
             for n in p.chunk_nos:
                 tid = str(uuid.uuid4())
                 task_ids.setdefault(p.job_id, {})[n] = tid
-                header.append(recalc.recalculate_chunk.si(
-                    job_id=p.job_id, attempt=p.attempt, chunk_no=n).set(task_id=tid))
+                header.append(_sig(CHUNK, job_id=p.job_id, attempt=p.attempt,
+                                   chunk_no=n).set(task_id=tid))
         done = [[p.job_id, p.attempt] for p in group]
         # The root closes after the last stage only.
         root = root_job_id if group is (facility or regular) else None
-        body = recalc.finish_recalculation.s(jobs=done, root_job_id=root)
-        # On the body itself: when a chunk fails for good, the chord calls the body's
-        # errbacks with the error instead of running it.
-        body.link_error(recalc.recalculation_failed.s(jobs=done, root_job_id=root))
         if header:
+            body = _sig(FINISH, immutable=False, jobs=done, root_job_id=root)
+            # On the body itself: when a chunk fails for good, the chord calls the body's
+            # errbacks with the error instead of running it.
+            body.link_error(_sig(FAILED, immutable=False, jobs=done, root_job_id=root))
             stages.append(chord(header, body))
         else:
-            stages.append(recalc.finish_recalculation.si([], jobs=done, root_job_id=root))
+            stages.append(_sig(FINISH, jobs=done, root_job_id=root))
     return (stages[0] if len(stages) == 1 else chain(*stages)), task_ids

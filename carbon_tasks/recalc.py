@@ -1,31 +1,35 @@
-"""Recalculation tasks: plan (replaces itself with the chord), chunk, finish."""
+"""Recalculation tasks: plan (replaces itself with the chord), chunk, finish. The canvas
+comes from ``pipeline``; follow-up jobs (the trailing aggregation, a rerun) go out through
+the outbox (``dispatch``)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import recalc as service
+from carbon_domain.services.facilities import refresh_facility_factors as refresh_factors
+from carbon_domain.services.jobs import AttemptSuperseded
+from carbon_tasks import pipeline
 from carbon_tasks.app import app
 from carbon_tasks.base import CarbonTask
+from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 log = logging.getLogger("carbon.tasks.recalc")
 
 
 @app.task(base=CarbonTask, bind=True, name="carbon.plan_recalculation")
-def plan_recalculation(self: Any, previous: dict[str, Any] | None = None, *,
-                       pipeline_id: str | None = None, job_ids: list[int] | None = None,
+def plan_recalculation(self: Any, *, pipeline_id: str | None = None,
+                       job_ids: list[int] | None = None,
                        root_job_id: int | None = None) -> Any:
     """Claim the recalculation jobs, split their slices into chunks and replace this task
-    with the chord. `previous` is an ingest task's result when chained after one."""
-    from carbon_tasks import pipeline
-
-    ids = list(job_ids or (previous or {}).get("recalc_job_ids") or [])
-    if not ids:
+    with the chord."""
+    if not job_ids:
         return {"planned": 0}
     with session_scope() as s:
-        planned = service.plan_jobs(s, ids, self.request.id, root_job_id)
+        planned = service.plan_jobs(s, list(job_ids), self.request.id, root_job_id)
         if not planned:
             return {"planned": 0}
         canvas, task_ids = pipeline.recalculation_canvas(planned, root_job_id)
@@ -44,7 +48,7 @@ def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> di
     try:
         with session_scope() as s:
             envelope = service.recalculate_chunk(s, job_id, attempt, chunk_no)
-    except service.SupersededAttempt as exc:
+    except AttemptSuperseded as exc:
         log.warning("%s; its writes were rolled back", exc)
         return {"ok": True, "skipped": True, "superseded": True, "job_id": job_id,
                 "chunk": chunk_no}
@@ -59,8 +63,6 @@ def finish_recalculation(self: Any, results: list[dict[str, Any]] | None = None,
                          jobs: list[list[int]], root_job_id: int | None = None
                          ) -> dict[str, Any]:
     """Chord body: close the per-type jobs and request one aggregation per (module, year)."""
-    from carbon_tasks.dispatch import dispatch_jobs
-
     to_dispatch = _complete([(j, a) for j, a in jobs], root_job_id)
     dispatch_jobs(to_dispatch)
     return {"closed": [j for j, _ in jobs], "dispatched": to_dispatch,
@@ -72,8 +74,6 @@ def recalculation_failed(self: Any, request: Any = None, exc: Any = None, traceb
                          *, jobs: list[list[int]], root_job_id: int | None = None) -> None:
     """Chord errback: a chunk failed for good (retries exhausted, worker lost)."""
     log.error("recalculation chord failed for jobs %s: %s", jobs, exc)
-    from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
-
     to_dispatch = _complete([(j, a) for j, a in jobs], root_job_id, lost=True)
     try:  # the trailing aggregation other pipelines may be waiting for
         dispatch_jobs(to_dispatch)
@@ -84,8 +84,6 @@ def recalculation_failed(self: Any, request: Any = None, exc: Any = None, traceb
 def _complete(finished: list[tuple[int, int]], root_job_id: int | None, *,
               lost: bool = False) -> list[int]:
     """One transaction, run again if PostgreSQL broke a deadlock by rolling it back."""
-    from carbon_domain.db.locks import retry_conflicts
-
     def run() -> list[int]:
         with session_scope() as s:
             return service.complete_recalculation(s, finished, root_job_id, lost=lost)
@@ -96,7 +94,5 @@ def _complete(finished: list[tuple[int, int]], root_job_id: int | None, *,
 def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dict[str, Any]:
     """Recompute research-facility factors from the facility units' own emissions (which
     the previous chord just rewrote)."""
-    from carbon_domain.services.facilities import refresh_facility_factors as refresh
-
     with session_scope() as s:
-        return refresh(s, year)
+        return refresh_factors(s, year)

@@ -13,7 +13,6 @@ from carbon_tasks.base import CarbonTask
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 log = logging.getLogger("carbon.tasks.reconcile")
-_RECONCILER_LOCK = 1240
 
 
 @app.task(base=CarbonTask, bind=True, name="carbon.reconcile", acks_late=False,
@@ -23,7 +22,7 @@ def reconcile(self: Any) -> dict[str, Any]:
     types are done, backfill trailing aggregations and recompute pipeline status. Beat does
     not prevent overlap, so a lock does."""
     with session_scope() as s:
-        if not locks.try_xact_lock(s, _RECONCILER_LOCK, 0):
+        if not locks.try_xact_lock(s, locks.RECONCILER, 0):
             return {"skipped": "another reconciler is running"}
         summary, to_dispatch = service.reconcile(s)
         summary.update(service.close_orphans(s))

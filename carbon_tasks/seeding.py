@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 from carbon_domain.db.enums import PipelineStatus
 from carbon_domain.seed import SeedFile, SeedManifest
+from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
 from carbon_tasks.operations import start_upload
 from carbon_tasks.waiting import PipelineProgress, wait_for_pipeline
 
 # Per-file wait: a base for dispatch and aggregation plus time proportional to the rows.
 BASE_TIMEOUT = 300.0
 SECONDS_PER_ROW = 0.005
-_YEARLESS = ("stations", "building-rooms", "exchange-rates")
+_YEARLESS = YEARLESS_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def _recalculate(manifest: SeedManifest, f: SeedFile, recalculate: bool) -> bool
     # A data entry upload recalculates its type right after, so its factor upload must
     # not (that would recalculate the previous data against the new factors for nothing).
     # A type without a data file in this seed recalculates existing data if asked.
-    has_data = any(d.det == f.det for d in manifest.of_kind("data-entries"))
+    has_data = any(d.det == f.det for d in manifest.of_kind(UploadKind.data_entries))
     return recalculate and not has_data
 
 
@@ -93,7 +94,7 @@ def load_seed(manifest: SeedManifest, *, year: int | None = None, created_by: st
         accepted = start_upload(
             f.kind, manifest.path_of(f).read_bytes(), filename=f.path, module=f.module,
             det=f.det, year=None if f.kind in _YEARLESS else year,
-            recalculate=f.kind == "factors" and _recalculate(manifest, f, recalculate),
+            recalculate=f.kind == UploadKind.factors and _recalculate(manifest, f, recalculate),
             created_by=created_by)
         assert accepted.pipeline_id is not None
 

@@ -2,10 +2,16 @@
 
 from carbon_tasks.aggregate import aggregate_module  # noqa: F401
 from carbon_tasks.ingest import (  # noqa: F401
-    ingest_data_entries, ingest_factors, ingest_reference, ingest_units,
+    ingest_data_entries,
+    ingest_factors,
+    ingest_reference,
+    ingest_units,
 )
 from carbon_tasks.recalc import (  # noqa: F401
-    finish_recalculation, plan_recalculation, recalculate_chunk, recalculation_failed,
+    finish_recalculation,
+    plan_recalculation,
+    recalculate_chunk,
+    recalculation_failed,
     refresh_facility_factors,
 )
 from carbon_tasks.reconcile import reconcile  # noqa: F401

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import create_engine, pool
 
 from carbon_domain.db.models import Base
 from carbon_domain.db.session import engine_for
@@ -28,7 +28,6 @@ def run_migrations_online() -> None:
     url = _url()
     connectable = config.attributes.get("connection")
     if connectable is None:
-        from sqlalchemy import create_engine
         engine = engine_for(url) if url.startswith("sqlite") else create_engine(
             url, poolclass=pool.NullPool)
         with engine.connect() as connection:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from kombu import Connection
 from sqlalchemy import text
 
 from carbon_api.schemas import Health
+from carbon_domain.db.session import get_engine
+from carbon_domain.settings import get_settings
 
 router = APIRouter(tags=["health"])
 
 
 def database_status() -> str:
-    from carbon_domain.db.session import get_engine
     try:
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -21,9 +23,6 @@ def database_status() -> str:
 
 
 def broker_status() -> str:
-    from kombu import Connection
-
-    from carbon_domain.settings import get_settings
     settings = get_settings()
     if settings.embedded_broker:
         return "ok"

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from carbon_api import sse
 from carbon_api.deps import JobId, ModuleQuery, Operator, OptionalYear, PipelineId, Viewer
@@ -57,8 +58,6 @@ def get_job(_: Viewer, job_id: JobId) -> dict[str, Any]:
             responses={**READ, **_JOB_404, **sse.stream_doc("job-update", "job")})
 async def stream_job(_: Viewer, job_id: JobId, request: Request) -> EventSourceResponse:
     """Server-sent events: the job's snapshot on every change, until it is FINISHED."""
-    from starlette.concurrency import run_in_threadpool
-
     first = await run_in_threadpool(_job, job_id)
     return sse.stream(request, sse.read_snapshot(queries.get_job, job_id), first, "job-update",
                       lambda j: j["state"] == JobState.FINISHED)
@@ -122,8 +121,6 @@ async def stream_pipeline(_: Viewer, pipeline_id: PipelineId, request: Request
                           ) -> EventSourceResponse:
     """Server-sent events: the pipeline's snapshot (status, jobs, progress) on every change,
     until it reaches a terminal status."""
-    from starlette.concurrency import run_in_threadpool
-
     first = await run_in_threadpool(_pipeline, pipeline_id)
     return sse.stream(request, sse.read_snapshot(queries.get_pipeline, pipeline_id), first,
                       "pipeline-update", lambda p: p["status"] != PipelineStatus.RUNNING)

@@ -16,13 +16,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from carbon_api.deps import (
-    UPLOAD_BODY, DetPath, DetQuery, FileUpload, ModulePath, Operator, Viewer, Year,
-    check_det_in_module)
-from carbon_api.errors import R400, READ, UPLOAD, WRITE, ApiError
+    UPLOAD_BODY,
+    DetPath,
+    DetQuery,
+    FileUpload,
+    ModulePath,
+    Operator,
+    Viewer,
+    Year,
+    check_det_in_module,
+)
+from carbon_api.errors import R400, READ, UPLOAD, WRITE, ApiError, invalid_input
 from carbon_api.logging import bind
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import InvalidInput
 from carbon_domain.services.status import recalculation_preview, recalculation_status
+from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])
@@ -34,10 +44,10 @@ class FactorMode(StrEnum):
     merge = "merge"
 
 
-class ReferenceKind(StrEnum):
-    stations = "stations"
-    building_rooms = "building-rooms"
-    exchange_rates = "exchange-rates"
+class ReferenceKind(StrEnum):  # the path parameter: UploadKind's yearless reference kinds
+    stations = UploadKind.stations.value
+    building_rooms = UploadKind.building_rooms.value
+    exchange_rates = UploadKind.exchange_rates.value
 
 
 def _accept(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
@@ -57,6 +67,8 @@ def _accept(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
         raise HTTPException(400, str(exc)) from None
     except ops.YearNotProvisioned as exc:
         raise HTTPException(409, str(exc)) from None
+    except InvalidInput as exc:  # 422, as FastAPI's own validation of the same request
+        raise invalid_input(exc, "query") from None
     except ValueError as exc:  # CsvProblem and other unusable input: nothing was written
         raise HTTPException(400, f"{what} rejected: {exc}") from None
     bind(job_id=acc.job_id, pipeline_id=acc.pipeline_id)
@@ -71,7 +83,7 @@ def upload_units(who: Operator, upload: FileUpload, year: Year) -> Accepted:
     parent_institutional_code`); creates the units and their report with its 8 modules for
     `year`."""
     return _accept("units upload", lambda: ops.start_upload(
-        "units", upload.content, filename=upload.filename, year=year, created_by=who.name,
+        UploadKind.units, upload.content, filename=upload.filename, year=year, created_by=who.name,
         content_type=upload.content_type))
 
 

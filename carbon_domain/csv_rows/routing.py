@@ -32,13 +32,6 @@ def _by_name(value: str, dets: tuple[DataEntryType, ...]) -> DataEntryType | Non
     return found[0] if len(found) == 1 else None
 
 
-def routing_column(module: ModuleType, header: set[str]) -> str | None:
-    for col in ROUTING_COLUMNS:
-        if col in header:
-            return col
-    return None
-
-
 def needs_routing(module: ModuleType, det: DataEntryType | None) -> bool:
     return det is None and len(MODULE_DATA_ENTRY_TYPES[module]) > 1
 

@@ -1,9 +1,13 @@
-"""Bulk writes through PostgreSQL COPY: one helper for the raw-connection dance (errors
-translated as SQLAlchemy's own, a lost connection invalidated) and the binary encoding of
-emission rows.
+"""The one place that knows the dialect and the raw COPY protocol.
 
-Binary COPY spares the server parsing every number from text (float8in for two floats per
-row) and the client formatting them with ``repr``: a member chunk writes 240,000 rows.
+PostgreSQL gets the fast paths (COPY, ``jsonb`` functions, ``SKIP LOCKED``); SQLite, the
+embedded default, gets plain executemany. COPY goes through the session's raw DBAPI
+connection, so its errors are translated here as SQLAlchemy would translate its own (a lost
+connection invalidated).
+
+Emission rows are written as binary COPY: it spares the server parsing every number from text
+(float8in for two floats per row) and the client formatting them with ``repr``: a member
+chunk writes 240,000 rows.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -28,6 +32,16 @@ _ROW = {
     (False, False): struct.Struct(_FIXED + "ii"),
 }
 _NULL = -1
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def copy_escape(value: str) -> str:
+    """A value in COPY's text format: backslashes, tabs and line breaks escaped."""
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
 
 
 def emission_rows_binary(rows: Iterable[tuple[Any, ...]]) -> bytes:
@@ -51,7 +65,8 @@ def emission_rows_binary(rows: Iterable[tuple[Any, ...]]) -> bytes:
     return b"".join(out)
 
 
-def copy_from(session: Session, statement: str, payload: io.IOBase) -> None:
+def copy_from(session: Session, statement: str, payload: io.IOBase | IO[str] | IO[bytes]
+              ) -> None:
     """COPY … FROM STDIN on the session's raw DBAPI connection, inside its transaction.
 
     A lost connection (server restart, ``pg_terminate_backend``) becomes an

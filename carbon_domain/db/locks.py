@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from carbon_domain.db.bulk import is_postgres
+
 log = logging.getLogger("carbon.locks")
 T = TypeVar("T")
 
@@ -25,6 +27,7 @@ T = TypeVar("T")
 FACTORS_VS_RECALC = 1237   # factor/entry writes (exclusive) vs recalculation chunks (shared)
 AGGREGATION_YEAR = 1236    # one aggregation writer per year on the shared report rows
 RECALC_FINISH = 1238       # finishers of one (module, year): who requests the aggregation
+RECONCILER = 1240          # one reconciler run at a time (beat does not prevent overlap)
 
 
 def module_year_key(module_type_id: int, year: int) -> int:
@@ -32,14 +35,14 @@ def module_year_key(module_type_id: int, year: int) -> int:
 
 
 def xact_lock(session: Session, namespace: int, key: int, *, shared: bool = False) -> None:
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return
     fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     session.execute(text(f"SELECT {fn}(:ns, :key)"), {"ns": namespace, "key": key})
 
 
 def try_xact_lock(session: Session, namespace: int, key: int) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return True
     return bool(
         session.execute(

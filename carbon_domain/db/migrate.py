@@ -6,9 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import migrations
-
+from carbon_domain.db.session import engine_for
 from carbon_domain.settings import get_settings, normalize_database_url
 
 
@@ -29,14 +31,10 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 def current_heads(url: str | None = None) -> tuple[str, ...]:
     """The head revision(s) of the code's migration history."""
-    from alembic.script import ScriptDirectory
     return tuple(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
 def database_revisions(url: str | None = None) -> tuple[str, ...]:
     """The revisions the database is at (empty before the first upgrade)."""
-    from alembic.migration import MigrationContext
-
-    from carbon_domain.db.session import engine_for
     with engine_for(url or get_settings().database_url).connect() as conn:
         return tuple(MigrationContext.configure(conn).get_current_heads())

@@ -14,6 +14,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carbon_domain.db.base import Base, UTCDateTime
+from carbon_domain.db.enums import (
+    IngestionMethod,
+    JobResult,
+    JobState,
+    JobType,
+    PipelineStatus,
+    TargetType,
+)
+from carbon_domain.db.types import EnumString
 
 TS = UTCDateTime()
 # BIGINT on PostgreSQL (emission tables reach tens of millions of rows), INTEGER on SQLite so
@@ -142,7 +151,8 @@ class Pipeline(Base):
                       Index("ix_pipelines_created_at", "created_at"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="RUNNING", index=True)
+    status: Mapped[PipelineStatus] = mapped_column(EnumString(PipelineStatus, 16),
+                                                   default=PipelineStatus.RUNNING, index=True)
     module_type_id: Mapped[int | None] = mapped_column(Integer)
     year: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str | None] = mapped_column(String(128))
@@ -196,14 +206,15 @@ class DataIngestionJob(Base):
     pipeline_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
     )
-    job_type: Mapped[str] = mapped_column(String(64))
+    job_type: Mapped[JobType] = mapped_column(EnumString(JobType, 64))
     module_type_id: Mapped[int | None] = mapped_column(Integer)
     data_entry_type_id: Mapped[int | None] = mapped_column(Integer)
     year: Mapped[int | None] = mapped_column(Integer)
-    target_type: Mapped[str] = mapped_column(String(32))
-    ingestion_method: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), default="NOT_STARTED")
-    result: Mapped[str | None] = mapped_column(String(16))
+    target_type: Mapped[TargetType] = mapped_column(EnumString(TargetType, 32))
+    ingestion_method: Mapped[IngestionMethod] = mapped_column(EnumString(IngestionMethod, 16))
+    state: Mapped[JobState] = mapped_column(EnumString(JobState, 16),
+                                            default=JobState.NOT_STARTED)
+    result: Mapped[JobResult | None] = mapped_column(EnumString(JobResult, 16))
     status_message: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from carbon_domain.settings import get_settings, normalize_database_url
@@ -77,8 +77,6 @@ def session_scope() -> Iterator[Session]:
 def check_database() -> None:
     """Connect once and run ``SELECT 1``: OperationalError when the database is unreachable
     (services call it at start so a bad URL is one clear line, not a crash later)."""
-    from sqlalchemy import text
-
     engine = get_engine()
     try:
         with engine.connect() as conn:

@@ -34,12 +34,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain import formulas, names
-from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, DataEntryType as D
+from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
+from carbon_domain.catalog import DataEntryType as D
+from carbon_domain.db import bulk
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
 from carbon_domain.engine import LINK_KEY
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
+from carbon_domain.services.slices import load_factor_index, load_reference_data
 
 # Past this share of the slice a full run (id ranges, sequential reads) is cheaper.
 FULL_SHARE = 0.5
@@ -151,7 +154,7 @@ def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
     """The slice's entries grouped by the values of ``keys`` (what decides their match):
     (entry ids, {key: value}). On PostgreSQL one GROUP BY returns a few hundred groups
     instead of every entry's JSON (the it slice at 1M: 102k entries)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         cols = ", ".join(f"data -> '{k}'" for k in keys)
         sql = (f"SELECT array_agg(id), {cols} FROM data_entries WHERE data_entry_type_id = :d"
                f" AND year = :y GROUP BY {', '.join(str(i + 2) for i in range(len(keys)))}")
@@ -192,8 +195,6 @@ def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str
 
 
 def _train(session: Session, year: int, countries: set[str | None]) -> list[int] | None:
-    from carbon_domain.services.slices import load_reference_data
-
     if "RoW" in countries or None in countries:
         return None  # the fallback of every country without a factor changed
     refs = load_reference_data(session)
@@ -229,8 +230,6 @@ def _stored(data: dict[str, Any]) -> int | None:
 
 def _relinked_or_linked(session: Session, det: int, year: int, changed: set[int]
                         ) -> list[int]:
-    from carbon_domain.services.slices import load_factor_index
-
     index = load_factor_index(session, det, year)
 
     def hit(d: dict[str, Any]) -> bool:

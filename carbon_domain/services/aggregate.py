@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from carbon_domain import stats as stats_lib
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-from carbon_domain.db import locks
+from carbon_domain.db import bulk, locks
 from carbon_domain.db.base import utcnow
+from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
-from carbon_domain.services import slice_sums
-
-_IN_PROGRESS = 1
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.services import jobs, slice_sums
+from carbon_domain.services.job_runs import JobOutcome
 
 
 def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
@@ -41,7 +42,7 @@ _JOINED = (
 
 def _kg_and_missing(session: Session, params: dict[str, Any]
                     ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
-    sql = _ENTRY_DRIVEN if session.get_bind().dialect.name == "postgresql" else _JOINED
+    sql = _ENTRY_DRIVEN if bulk.is_postgres(session) else _JOINED
     kg: dict[int, dict[int, float]] = {}
     missing: dict[int, int] = {}
     for mid, et, total, n in session.execute(
@@ -115,7 +116,7 @@ def _write_stats(session: Session, table: str, rows: list[tuple[int, dict[str, A
     if not rows:
         return
     status = ", status = 1" if set_status else ""  # data changed: any validation is stale
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         payload = json.dumps([{"id": i, "stats": st} for i, st in rows])
         session.execute(text(
             f"UPDATE {table} AS t SET stats = x.stats, last_updated = :now{status}"
@@ -132,7 +133,7 @@ def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> No
     keep NULL stats: there is nothing to call fresh)."""
     if not ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         session.execute(text(
             f"UPDATE {table} SET stats = jsonb_set(stats, '{{computed_at}}', to_jsonb("
             "CAST(:at AS text))) WHERE id = ANY(:ids) AND stats IS NOT NULL"),
@@ -146,44 +147,32 @@ def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> No
 MAX_RERUNS = 5
 
 
-def run_aggregation_job(job_id: int, task_id: str | None) -> dict[str, Any] | None:
-    """Claim and run one coalesced aggregation; rerun while requests marked it dirty."""
-    from sqlalchemy import update as sa_update
+class AggregationWork:
+    """One coalesced aggregation of (module, year); runs once more (up to MAX_RERUNS) while
+    requests that arrived during a run marked the job dirty."""
 
-    from carbon_domain.db.enums import JobResult, JobState
-    from carbon_domain.db.models import DataIngestionJob as Job
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services import jobs
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
 
-    with session_scope() as s:
-        attempt = jobs.claim(s, job_id, task_id)
-        if attempt is None:
-            return None
-        job = s.get(Job, job_id)
-        assert job is not None
-        module, year = job.module_type_id, job.year
-    runs: list[dict[str, Any]] = []
-    while True:
-        with session_scope() as s:
-            # Cleared before reading inputs: a request landing from here on reruns us.
-            s.execute(sa_update(Job).where(Job.id == job_id).values(dirty=False))
-        with session_scope() as s:
-            summary = aggregate_module_year(s, module, year)  # type: ignore[arg-type]
-            runs.append(summary)
-            jobs.heartbeat(s, job_id, message=f"Aggregated {summary['modules']} modules"
-                                              f" (run {len(runs)})")
-        with session_scope() as s:
-            # Lock order: the pipelines this finish recomputes, then the job row.
-            jobs.lock_related(s, {job_id})
-            job = s.get(Job, job_id, with_for_update=jobs.NO_KEY)
-            if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
-                return None
-            if job.dirty and len(runs) <= MAX_RERUNS:
-                continue
-            last = runs[-1]
-            jobs.finish(s, job_id, attempt, JobResult.SUCCESS,
-                        f"Aggregated {last['modules']} modules of {last['reports_changed']}"
-                        f" changed reports ({len(runs)} run{'s' if len(runs) > 1 else ''})",
-                        {"aggregation": {"runs": len(runs), "last": last}})
-            jobs.recompute_related(s, {job_id})
-            return {"job_id": job_id, "runs": len(runs), **last}
+    def prepare(self, session: Session, job_id: int) -> None:
+        # Committed before reading inputs: a request landing from here on reruns us.
+        session.execute(update(Job).where(Job.id == job_id).values(dirty=False))
+
+    def work(self, session: Session, job: Job) -> JobOutcome:
+        assert job.module_type_id is not None and job.year is not None
+        last = aggregate_module_year(session, job.module_type_id, job.year)
+        self.runs.append(last)
+        n = len(self.runs)
+        jobs.heartbeat(session, job.id, message=f"Aggregated {last['modules']} modules (run {n})")
+        return JobOutcome(
+            JobResult.SUCCESS,
+            f"Aggregated {last['modules']} modules of {last['reports_changed']}"
+            f" changed reports ({n} run{'s' if n > 1 else ''})",
+            {"aggregation": {"runs": n, "last": last}}, {"runs": n, **last})
+
+    def again(self, session: Session, job: Job) -> bool:
+        session.refresh(job, ["dirty"])
+        return bool(job.dirty) and len(self.runs) <= MAX_RERUNS
+
+    def follow_ups(self, session: Session, job: Job, outcome: JobOutcome) -> list[int]:
+        return []

@@ -73,7 +73,7 @@ HOLD_MARK = "/* chunk rows written */"
 
 
 def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+    return bulk.is_postgres(session)
 
 
 def hold_entries(session: Session, det: int, year: int, lo: int, hi: int,
@@ -106,7 +106,7 @@ def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Bulk insert emission rows: binary COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         bulk.copy_from(session, "COPY data_entry_emissions (data_entry_id, emission_type_id,"
                                 " scope, kg_co2eq, additional_value, primary_factor_id)"
                                 " FROM STDIN WITH (FORMAT binary)",

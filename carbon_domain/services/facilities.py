@@ -22,6 +22,7 @@ from carbon_domain.db.models import Factor, Unit
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
 
 _FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
+_DET_IDS = [d.value for d in _FACILITY_DETS]
 
 
 def _facility_emissions(session: Session, unit_ids: list[int], year: int
@@ -39,8 +40,9 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
         " JOIN data_entries d ON d.carbon_report_module_id = m.id"
         " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
         " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
-        " AND d.data_entry_type_id NOT IN (70, 71) GROUP BY 1, 2"
-    ).bindparams(bindparam("units", expanding=True)), {"units": unit_ids, "y": year})
+        " AND d.data_entry_type_id NOT IN :dets GROUP BY 1, 2"
+    ).bindparams(bindparam("units", expanding=True), bindparam("dets", expanding=True)),
+        {"units": unit_ids, "y": year, "dets": _DET_IDS})
     for unit, et, kg in rows:
         out[int(unit)][int(et)] = float(kg)
     return out
@@ -50,8 +52,8 @@ def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
                     locks.module_year_key(ModuleType.research_facilities.value, year))
     entries = [json.loads(d) if isinstance(d, str) else d for (d,) in session.execute(text(
-        "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN (70, 71)"),
-        {"y": year})]
+        "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN :dets"
+    ).bindparams(bindparam("dets", expanding=True)), {"y": year, "dets": _DET_IDS})]
     units = {names.norm(u.institutional_id): u.id for u in session.scalars(
         select(Unit).where(Unit.institutional_id.is_not(None)))}
     updated, unknown = 0, []

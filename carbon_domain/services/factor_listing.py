@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db.models import Factor
 from carbon_domain.emission_types import EmissionType
+from carbon_domain.errors import check_module_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +52,13 @@ def list_factors(session: Session, *, module_type_id: int | None = None,
                  data_entry_type_id: int | None = None, year: int | None = None,
                  include_retired: bool = False, limit: int = 100, offset: int = 0
                  ) -> FactorPage:
-    """Factors ordered by type, year and id. ValueError when the type is not one of the
-    module's (the route answers 422)."""
+    """Factors ordered by type, year and id. InvalidInput when the type is not one of
+    the module's (the route answers 422)."""
     conds = []
     if data_entry_type_id is not None:
         det = DataEntryType(data_entry_type_id)
-        if module_type_id is not None and MODULE_OF[det] != ModuleType(module_type_id):
-            raise ValueError(f"data entry type {det.value} ({det.name}) does not belong to "
-                             f"module {module_type_id}")
+        if module_type_id is not None:
+            check_module_type(ModuleType(module_type_id), det)
         conds.append(Factor.data_entry_type_id == det.value)
     elif module_type_id is not None:
         dets = [d.value for d in MODULE_DATA_ENTRY_TYPES[ModuleType(module_type_id)]]

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from carbon_domain.csv_rows import classification_key
+from carbon_domain.db import bulk
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.models import Factor
 
@@ -77,7 +78,7 @@ def write_factor_set(session: Session, *, year: int | None, job_id: int | None,
     stay true until commit.
     """
     seen = _dedupe(rows)
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.is_postgres(session):
         counts = _upsert_postgres(session, year, job_id, seen)
     else:
         counts = _upsert_generic(session, year, job_id, seen)
@@ -107,14 +108,12 @@ def _upsert_postgres(session: Session, year: int | None, job_id: int | None, see
     buf = io.StringIO()
     for (det, et, key), values in seen.items():
         vals = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-        buf.write(f"{det}\t{et}\t{_copy_escape(key)}\t{_copy_escape(vals)}\n")
+        buf.write(f"{det}\t{et}\t{bulk.copy_escape(key)}\t{bulk.copy_escape(vals)}\n")
     buf.seek(0)
     session.execute(text(
         "CREATE TEMP TABLE IF NOT EXISTS factor_stage (det int, et int, ckey text, vals jsonb)"
         " ON COMMIT DELETE ROWS"))
-    raw = session.connection().connection.dbapi_connection
-    with raw.cursor() as cur:  # type: ignore[union-attr]
-        cur.copy_expert("COPY factor_stage (det, et, ckey, vals) FROM STDIN", buf)
+    bulk.copy_from(session, "COPY factor_stage (det, et, ckey, vals) FROM STDIN", buf)
     inserted, revived, updated, unchanged = session.execute(text(
         "SELECT count(*) FILTER (WHERE f.id IS NULL),"
         " count(*) FILTER (WHERE f.retired_at IS NOT NULL),"
@@ -140,9 +139,6 @@ def _upsert_postgres(session: Session, year: int | None, job_id: int | None, see
     session.execute(text("TRUNCATE factor_stage"))
     return int(inserted), int(updated), int(unchanged), int(revived)
 
-
-def _copy_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 # -- SQLite (embedded default): classify in Python, then batched writes ----------------------

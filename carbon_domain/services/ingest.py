@@ -16,15 +16,24 @@ from sqlalchemy.orm import Session
 
 from carbon_domain import csv_rows
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db import locks
+from carbon_domain.db import bulk, locks
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import (
-    BuildingRoom, CarbonReport, CarbonReportModule, DataIngestionJob, ExchangeRate, Station, Unit,
+    BuildingRoom,
+    CarbonReport,
+    CarbonReportModule,
+    DataIngestionJob,
+    ExchangeRate,
+    Station,
+    Unit,
 )
 from carbon_domain.services.csv_input import read_csv
 from carbon_domain.services.factors import Identity, write_factor_set
 from carbon_domain.services.ingest_report import IngestOutcome, RowReport
+from carbon_domain.services.job_meta import job_config
+from carbon_domain.services.slices import load_reference_data
 from carbon_domain.services.uploads import read_upload
+from carbon_domain.upload_kinds import UploadKind
 
 __all__ = ["IngestOutcome", "ingest_data_entries", "ingest_factors", "ingest_reference",
            "ingest_units"]
@@ -45,8 +54,8 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
     others retired. ``config.mode == "merge"`` only upserts (a partial file)."""
     module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
     det = _det(job)
-    config = (job.meta or {}).get("config", {})
-    merge = config.get("mode") == "merge"
+    config = job_config(job.meta)
+    merge = config.mode == "merge"
     header, rows = _rows(session, job)
     problem = csv_rows.factor_header_problem(module, det, header)
     if problem:
@@ -73,7 +82,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
     written = write_factor_set(session, year=job.year, job_id=job.id, rows=parsed,
                                scope_dets=None if merge else dets, keep=rejected)
     recalc = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
-    if not config.get("recalculate"):
+    if not config.recalculate:
         recalc = []
     summary = written.summary() + (" (merge: nothing retired)" if merge else "")
     return acc.outcome(len(parsed), "factors", summary=summary, recalc=recalc, meta={
@@ -97,8 +106,6 @@ def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, 
 
 
 def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcome:
-    from carbon_domain.services.slices import load_reference_data
-
     module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
     det = _det(job)
     year: int = job.year  # type: ignore[assignment]
@@ -109,7 +116,7 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
     refs = load_reference_data(session)
     units = _unit_modules(session, module, year)
     acc = RowReport(header, csv_rows.entry_known_columns(module, det))
-    sink = _EntrySink(session.get_bind().dialect.name == "postgresql", year, job.id)
+    sink = _EntrySink(bulk.is_postgres(session), year, job.id)
     for line, e in acc.parsed(rows, lambda r: csv_rows.parse_entry_row(module, det, r,
                                                                        refs=refs)):
         key = (e.unit_institutional_id or "").strip().lower()
@@ -150,10 +157,7 @@ class _EntrySink:
         self.count += 1
         self.dets.add(det)
         if self._postgres:
-            # COPY text format: escape backslashes, tabs and newlines inside the JSON.
-            esc = (data.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                   .replace("\r", "\\r"))
-            self._file.write(f"{crm}\t{det}\t{esc}\tcsv\t{self._year}\t{unit}\t{self._job}\n")
+            self._file.write(f"{crm}\t{det}\t{bulk.copy_escape(data)}\tcsv\t{self._year}\t{unit}\t{self._job}\n")
         else:
             self._rows.append({"c": crm, "d": det, "j": data, "y": self._year, "u": unit,
                                "job": self._job})
@@ -161,11 +165,9 @@ class _EntrySink:
     def write(self, session: Session) -> None:
         if self._postgres:
             self._file.seek(0)
-            raw = session.connection().connection.dbapi_connection
-            with raw.cursor() as cur:  # type: ignore[union-attr]
-                cur.copy_expert(
-                    "COPY data_entries (carbon_report_module_id, data_entry_type_id, data,"
-                    " source, year, unit_id, created_by_job_id) FROM STDIN", self._file)
+            bulk.copy_from(session, "COPY data_entries (carbon_report_module_id,"
+                           " data_entry_type_id, data, source, year, unit_id,"
+                           " created_by_job_id) FROM STDIN", self._file)
             self._file.close()
             return
         session.execute(text(
@@ -178,10 +180,10 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     """Create or update units, then each unit's report for the year with its 8 modules."""
     year: int = job.year  # type: ignore[assignment]
     header, rows = _rows(session, job)
-    problem = csv_rows.reference_header_problem("units", header)
+    problem = csv_rows.reference_header_problem(UploadKind.units, header)
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
-    acc = RowReport(header, csv_rows.reference_known_columns("units"))
+    acc = RowReport(header, csv_rows.reference_known_columns(UploadKind.units))
     good: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for line, u in acc.parsed(rows, csv_rows.parse_unit_row):
@@ -252,13 +254,14 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
 
 
 def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
-    kind = (job.meta or {}).get("config", {}).get("kind")
+    kind = job_config(job.meta).kind
     header, rows = _rows(session, job)
     problem = csv_rows.reference_header_problem(kind, header)
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
-    parser = {"stations": csv_rows.parse_station_row, "building-rooms": csv_rows.parse_room_row,
-              "exchange-rates": csv_rows.parse_rate_row}[kind]
+    parser = {UploadKind.stations: csv_rows.parse_station_row,
+              UploadKind.building_rooms: csv_rows.parse_room_row,
+              UploadKind.exchange_rates: csv_rows.parse_rate_row}[UploadKind(kind)]
     acc = RowReport(header, csv_rows.reference_known_columns(kind))
     good: dict[Any, Any] = {}
     for _line, r in acc.parsed(rows, parser):
@@ -268,7 +271,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
 
 
 def _ref_key(kind: str, r: Any) -> Any:
-    if kind == "stations":
+    if kind == UploadKind.stations:
         return r.name.strip().lower()
     if kind == "building-rooms":
         return (r.building_name, r.room_name)
@@ -279,7 +282,7 @@ def _upsert_references(session: Session, kind: str, rows: list[Any]) -> None:
     """Update existing reference rows in place, insert the new ones. Reference tables are
     small (thousands of rows), so they are read once rather than queried per row."""
     model: Any
-    if kind == "stations":
+    if kind == UploadKind.stations:
         model, fields = Station, ("latitude", "longitude", "country_code")
 
         def key(o: Any) -> Any:

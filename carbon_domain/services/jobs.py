@@ -9,26 +9,59 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy import Table, and_, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import (
-    ACTIVE_STATES, IngestionMethod, JobResult, JobState, JobType, TargetType,
+    ACTIVE_STATES,
+    IngestionMethod,
+    JobResult,
+    JobState,
+    JobType,
+    TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.services.job_meta import job_meta, updated
 from carbon_domain.services.pipelines import (  # noqa: F401 - re-exported
-    NO_KEY, abort_pipeline, create_pipeline, link_pipeline, linking_pipelines, lock_pipelines,
-    lock_related, pipeline_jobs, recompute_pipeline_status, recompute_related,
+    NO_KEY,
+    abort_pipeline,
+    create_pipeline,
+    link_pipeline,
+    linking_pipelines,
+    lock_pipelines,
+    lock_related,
+    pipeline_jobs,
+    recompute_pipeline_status,
+    recompute_related,
 )
 from carbon_domain.settings import get_settings
 
 
 class ClaimBusy(Exception):
     """Another job of the same (module, type, target, method, year) is running right now."""
+
+
+class AttemptSuperseded(Exception):
+    """The attempt lost its job while it worked (re-planned by the reconciler, aborted or
+    finished by another attempt): the caller must roll its writes back."""
+
+
+def violates(exc: IntegrityError, index: str) -> bool:
+    """Whether ``exc`` is a violation of the unique index ``index`` of the jobs table.
+    PostgreSQL names the index; SQLite names its columns ("UNIQUE constraint failed:
+    data_ingestion_jobs.module_type_id, …"), so a duplicate trigger on the embedded database
+    is a dedup hit too, not an error."""
+    message = str(exc.orig)
+    if index in message:
+        return True
+    table = cast(Table, Job.__table__)
+    found = [i for i in table.indexes if i.name == index]
+    columns = ", ".join(f"{table.name}.{c.name}" for c in found[0].columns) if found else None
+    return columns is not None and message == f"UNIQUE constraint failed: {columns}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +105,8 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
             job = make()
         return Request(job.id, job.pipeline_id, True, job.state)
     except IntegrityError as exc:
-        if "uq_emission_recalc_active" not in str(exc) and "uq_aggregation_active" not in str(exc):
+        if not (violates(exc, "uq_emission_recalc_active")
+                or violates(exc, "uq_aggregation_active")):
             raise
     active = session.scalars(find_active().with_for_update(key_share=True)).first()
     if active is None:  # it finished between our insert and this read: try once more
@@ -83,8 +117,8 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
     elif input_job_id is not None:
         # Not started yet, so it will read this input: staleness must count it as covered
         # even though the input job's id is higher than this job's.
-        covered = max(int((active.meta or {}).get("covers_input_job_id") or 0), input_job_id)
-        active.meta = {**(active.meta or {}), "covers_input_job_id": covered}
+        covered = max(job_meta(active.meta).covers_input_job_id or 0, input_job_id)
+        active.meta = updated(active.meta, covers_input_job_id=covered)
     if link_to is not None and active.pipeline_id != link_to:
         link_pipeline(session, link_to, active.id)
     session.flush()
@@ -181,7 +215,7 @@ def claim(session: Session, job_id: int, task_id: str | None) -> int | None:
                 .returning(Job.attempts)
             ).scalar()
     except IntegrityError as exc:
-        if "uq_jobs_is_current" in str(exc):
+        if violates(exc, "uq_jobs_is_current"):
             raise ClaimBusy(f"job {job_id}: another job of the same scope is running") from exc
         raise
     session.expire(job)
@@ -244,7 +278,7 @@ def finish(session: Session, job_id: int, attempt: int | None, result: JobResult
 def set_meta(session: Session, job_id: int, **items: Any) -> None:
     job = session.get(Job, job_id, with_for_update=NO_KEY)
     if job is not None:
-        job.meta = {**(job.meta or {}), **items}
+        job.meta = updated(job.meta, **items)
 
 
 def start_group(session: Session, job_id: int, task_id: str | None) -> bool:

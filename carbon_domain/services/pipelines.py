@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineStatus
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline
+from carbon_domain.db.models import Pipeline, RecalcChunk
+from carbon_domain.services.job_meta import job_meta, pipeline_meta, updated
 
 AWAITS = "awaits_aggregation"
 # Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
@@ -73,9 +74,9 @@ def link_pipeline(session: Session, pipeline_id: uuid.UUID, job_id: int) -> None
     p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
     if p is None:
         return
-    linked = list((p.meta or {}).get("linked_job_ids", []))
+    linked = pipeline_meta(p.meta).linked_job_ids
     if job_id not in linked:
-        p.meta = {**(p.meta or {}), "linked_job_ids": linked + [job_id]}
+        p.meta = updated(p.meta, linked_job_ids=linked + [job_id])
 
 
 def _key(module_type_id: int, year: int) -> str:
@@ -90,22 +91,23 @@ def await_aggregation(session: Session, pipeline_id: uuid.UUID, module_type_id: 
     p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
     if p is None or p.status != PipelineStatus.RUNNING:
         return
-    keys = list((p.meta or {}).get(AWAITS, []))
+    keys = pipeline_meta(p.meta).awaits_aggregation
     if _key(module_type_id, year) not in keys:
-        p.meta = {**(p.meta or {}), AWAITS: keys + [_key(module_type_id, year)]}
+        p.meta = updated(p.meta, awaits_aggregation=keys + [_key(module_type_id, year)])
 
 
 def awaiting_pipelines(session: Session, module_type_id: int, year: int) -> list[uuid.UUID]:
     k = _key(module_type_id, year)
     running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
-    return sorted((p.id for p in running if k in (p.meta or {}).get(AWAITS, [])), key=str)
+    return sorted((p.id for p in running if k in pipeline_meta(p.meta).awaits_aggregation),
+                  key=str)
 
 
 def awaited_keys(session: Session) -> set[tuple[int, int]]:
     running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
     out = set()
     for p in running:
-        for k in (p.meta or {}).get(AWAITS, []):
+        for k in pipeline_meta(p.meta).awaits_aggregation:
             m, y = k.split(":")
             out.add((int(m), int(y)))
     return out
@@ -120,7 +122,8 @@ def resolve_awaiting(session: Session, module_type_id: int, year: int,
         link_pipeline(session, pid, aggregation_job_id)
         p = session.get(Pipeline, pid)
         assert p is not None
-        p.meta = {**(p.meta or {}), AWAITS: [x for x in p.meta.get(AWAITS, []) if x != k]}
+        p.meta = updated(p.meta, awaits_aggregation=[
+            x for x in pipeline_meta(p.meta).awaits_aggregation if x != k])
     return pids
 
 
@@ -129,7 +132,7 @@ def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     reruns), oldest first."""
     p = session.get(Pipeline, pipeline_id)
     own = list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.id)))
-    linked_ids = list((p.meta or {}).get("linked_job_ids", [])) if p else []
+    linked_ids = pipeline_meta(p.meta).linked_job_ids if p else []
     seen = {j.id for j in own}
     extra: list[Job] = []
     while linked_ids:
@@ -139,7 +142,7 @@ def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
         rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
         extra.extend(rows)
         seen.update(r.id for r in rows)
-        linked_ids = [r.meta["rerun_job_id"] for r in rows if (r.meta or {}).get("rerun_job_id")]
+        linked_ids = [i for r in rows if (i := job_meta(r.meta).rerun_job_id)]
     return own + sorted(extra, key=lambda j: j.id)
 
 
@@ -147,7 +150,7 @@ def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:
     """RUNNING pipelines that joined any of these jobs (dedup hits from other triggers)."""
     running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
     return [p.id for p in running
-            if job_ids & set((p.meta or {}).get("linked_job_ids", []))]
+            if job_ids & set(pipeline_meta(p.meta).linked_job_ids)]
 
 
 def recompute_related(session: Session, job_ids: set[int]) -> None:
@@ -176,7 +179,8 @@ def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID, *,
     p.updated_at = utcnow()
     if p.status == PipelineStatus.ABORTED:
         return p.status
-    if any(j.state in ACTIVE_STATES for j in jobs) or not own or (p.meta or {}).get(AWAITS):
+    awaits = pipeline_meta(p.meta).awaits_aggregation
+    if any(j.state in ACTIVE_STATES for j in jobs) or not own or awaits:
         p.status = PipelineStatus.RUNNING
         p.finished_at = None
         return p.status
@@ -202,8 +206,6 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
     The follow-up that touches other pipelines (closing module jobs that joined these jobs,
     the trailing aggregation) runs in its own transaction: ``recalc.after_abort``.
     """
-    from carbon_domain.db.models import RecalcChunk
-
     if not lock_pipelines(session, [pipeline_id]):
         raise LookupError(f"pipeline {pipeline_id} not found")
     p = session.get(Pipeline, pipeline_id)

@@ -18,6 +18,7 @@ from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, Pipeline, Unit
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services import pipeline_console as pc
+from carbon_domain.services.job_meta import job_config
 from carbon_domain.services.jobs import pipeline_jobs
 from carbon_domain.stats import module_rollup_tree
 
@@ -64,7 +65,7 @@ def get_job(session: Session, job_id: int) -> dict[str, Any] | None:
     job = next((j for j in rows if j.id == job_id), None)
     if job is None:
         return None
-    wanted = set((job.meta or {}).get("config", {}).get("job_ids") or [])
+    wanted = set(job_config(job.meta).job_ids)
     children = [j for j in rows if j.id != job_id and (not wanted or j.id in wanted)]
     return job_dict(job, children if job.job_type == JobType.module_emission_recalc else None)
 

@@ -1,222 +1,29 @@
-"""Chunked recalculation of a (data entry type, year) slice.
+"""Chunked recalculation of a (data entry type, year) slice, in three steps:
 
-A chunk is an id range of one slice. It rewrites its entries' emission rows in one
-transaction (delete + bulk insert), so a redelivered chunk leaves exactly the same rows.
+- ``recalc_plan``: claim the per-type jobs, split each slice into id-range chunks;
+- ``recalc_chunk``: rewrite one chunk's emission rows in one transaction;
+- ``recalc_finish``: close the jobs from their chunk rows, request the trailing aggregation.
+
+This module re-exports the three so callers name one service.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.orm import Session
-
-from carbon_domain.catalog import DataEntryType, MODULE_OF
-from carbon_domain.db import locks
-from carbon_domain.db.base import utcnow
-from carbon_domain.db.enums import JobState
-from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import RecalcChunk
-from carbon_domain.services import affected, jobs, slice_sums
-from carbon_domain.services.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
-from carbon_domain.services.slices import load_slice_context
-from carbon_domain.settings import get_settings
-from carbon_domain.services.recalc_finish import (  # noqa: F401 - re-exported
-    FinishOutcome, after_abort, close_module_job, close_module_jobs, complete_recalculation,
+from carbon_domain.services.recalc_chunk import recalculate_chunk, write_rows
+from carbon_domain.services.recalc_finish import (
+    FinishOutcome,
+    after_abort,
+    close_module_job,
+    close_module_jobs,
+    complete_recalculation,
     finish_job,
 )
+from carbon_domain.services.recalc_plan import (
+    PlannedJob,
+    plan_job,
+    plan_jobs,
+    record_chunk_task_ids,
+)
 
-
-class SupersededAttempt(Exception):
-    """The chunk's attempt lost its job while the chunk ran (re-planned, aborted or
-    finished): the chunk's writes must be rolled back."""
-
-
-@dataclass(frozen=True)
-class PlannedJob:
-    job_id: int
-    attempt: int
-    det: int
-    module_type_id: int
-    year: int
-    chunk_nos: tuple[int, ...]
-
-
-def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int, int],
-             chunk_size: int | None = None) -> PlannedJob:
-    """Split the job's slice into id-range chunks and record them as its expected fan-out."""
-    job = session.get(Job, job_id)
-    assert job is not None and job.data_entry_type_id is not None and job.year is not None
-    size = chunk_size or get_settings().chunk_size
-    det, year = job.data_entry_type_id, job.year
-    # Incremental when factor changes alone made the slice stale (services/affected.py).
-    scope = affected.plan_scope(session, job)
-    marks = affected.plan_marks(session, job.module_type_id, det, year)  # type: ignore[arg-type]
-    # A re-plan (retry after a lost chord) starts the fan-out afresh.
-    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
-    if scope.entry_ids is not None:
-        ids = scope.entry_ids
-        total = len(ids)
-        chunks = [RecalcChunk(job_id=job_id, chunk_no=n, lo_id=part[0], hi_id=part[-1],
-                              planned_entries=len(part), entry_ids=part)
-                  for n, part in enumerate(ids[i:i + size] for i in range(0, total, size))]
-    else:
-        chunks, total = _range_chunks(session, job_id, det, year, size)  # type: ignore[arg-type]
-    session.add_all(chunks)
-    name = DataEntryType(det).name
-    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
-                                           "position": list(position), "chunks": len(chunks),
-                                           "chunk_size": size, **marks,
-                                           "scope": scope.describe()})
-    jobs.heartbeat(session, job_id, done=0, total=int(total),
-                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
-    session.flush()
-    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
-                      tuple(c.chunk_no for c in chunks))
-
-
-def _range_chunks(session: Session, job_id: int, det: int, year: int, size: int
-                  ) -> tuple[list[RecalcChunk], int]:
-    """The whole slice as id ranges of ``size`` entries."""
-    bounds = [r[0] for r in session.execute(text(
-        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
-        " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
-    ), {"d": det, "y": year, "cs": size})]
-    total, max_id = session.execute(text(
-        "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
-    ), {"d": det, "y": year}).one()
-    chunks = []
-    for i, lo in enumerate(bounds):
-        hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
-        planned = size if i + 1 < len(bounds) else int(total) - size * i
-        chunks.append(RecalcChunk(job_id=job_id, chunk_no=i, lo_id=lo, hi_id=hi,
-                                  planned_entries=planned))
-    return chunks, int(total)
-
-
-def record_chunk_task_ids(session: Session, job_id: int, task_ids: dict[int, str]) -> None:
-    for chunk_no, task_id in task_ids.items():
-        session.execute(update(RecalcChunk).where(
-            RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no
-        ).values(task_id=task_id))
-
-
-def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
-                      ) -> dict[str, Any]:
-    """Recompute one chunk. Returns a small envelope; bad entries are reported, never raised."""
-    started = time.perf_counter()
-    scope = session.execute(select(Job.module_type_id, Job.year).where(Job.id == job_id)).first()
-    if scope is None:
-        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
-    # Shared: chunks run side by side, but never while factors or entries of this
-    # module/year are being written (a recalculation must not read a half-written set).
-    # Taken before the state check so an abort that lands while we wait is seen.
-    locks.xact_lock(session, locks.FACTORS_VS_RECALC,
-                    locks.module_year_key(scope.module_type_id, scope.year), shared=True)
-    job = session.execute(
-        select(Job.state, Job.attempts, Job.data_entry_type_id, Job.year, Job.module_type_id,
-               Job.meta, Job.progress_total)
-        .where(Job.id == job_id)
-    ).one()
-    if job.state != JobState.RUNNING or job.attempts != attempt:
-        # Aborted, finished or superseded by a newer attempt: nothing to do.
-        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
-    chunk = session.get(RecalcChunk, (job_id, chunk_no))
-    if chunk is None:
-        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
-    det, year = job.data_entry_type_id, job.year
-    ctx = load_slice_context(session, det, year)
-    entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
-    from carbon_domain.engine import compute_batch
-
-    result = compute_batch(det, entries, ctx.index, ctx.refs)
-    old_rows = delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
-    write_rows(session, result.rows)
-    hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
-    # What this chunk adds to the slice's sums, so the aggregation folds instead of scanning.
-    chunk.partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
-    _relink(session, result.relinked)
-    # The state check above ran before this chunk's work; the job may have been re-planned
-    # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
-    # attempt still owns the job; the fence's row lock orders us before any later change.
-    if not jobs.fence(session, job_id, attempt):
-        raise SupersededAttempt(f"job {job_id}: attempt {attempt} was superseded while"
-                                f" chunk {chunk_no} ran")
-    chunk.done = True
-    chunk.entries = result.entries
-    chunk.rows = len(result.rows)
-    chunk.missing = len(result.missing)
-    chunk.errors = len(result.errors)
-    chunk.error_details = [{"entry_id": e, "reason": r[:200]} for e, r in result.errors[:20]]
-    chunk.seconds = time.perf_counter() - started
-    chunk.finished_at = utcnow()
-    session.flush()
-    done = session.scalar(select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
-        RecalcChunk.job_id == job_id, RecalcChunk.done.is_(True)))
-    pos = (job.meta or {}).get("config", {}).get("position", [1, 1])
-    message = (f"Recalculating {DataEntryType(det).name} ({pos[0]}/{pos[1]}):"
-               f" {int(done or 0)}/{job.progress_total}")
-    jobs.heartbeat(session, job_id, done=int(done or 0), message=message)
-    _mirror_on_module_job(session, job_id, message)
-    return {"ok": True, "job_id": job_id, "chunk": chunk_no, "entries": result.entries,
-            "rows": len(result.rows), "missing": len(result.missing),
-            "errors": len(result.errors), "seconds": round(chunk.seconds, 4)}
-
-
-def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
-    """A module-level recalculation shows its current type's message and the summed
-    progress of its types, so one job id is enough to follow the whole module. Best effort:
-    a root row another transaction holds (an abort, a sibling chunk) is skipped, never
-    waited for, so this can neither deadlock nor slow a chunk down."""
-    lock = "FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
-    session.execute(text(
-        "UPDATE data_ingestion_jobs AS r SET status_message = :m,"
-        " heartbeat_at = CURRENT_TIMESTAMP,"
-        " progress_done = (SELECT coalesce(sum(c.progress_done), 0) FROM data_ingestion_jobs c"
-        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = 'emission_recalc'),"
-        " progress_total = (SELECT coalesce(sum(c.progress_total), 0) FROM data_ingestion_jobs c"
-        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = 'emission_recalc')"
-        " WHERE r.id IN (SELECT p.id FROM data_ingestion_jobs p"
-        "   WHERE p.job_type = 'module_emission_recalc' AND p.state = 'RUNNING'"
-        "   AND p.pipeline_id = (SELECT pipeline_id FROM data_ingestion_jobs WHERE id = :j)"
-        f"  {lock})"), {"m": message, "j": job_id})
-
-
-def _relink(session: Session, relinked: dict[int, int | None]) -> None:
-    if not relinked:
-        return
-    params = [{"i": k, "f": v} for k, v in relinked.items()]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(
-            "UPDATE data_entries SET data = data || jsonb_build_object('primary_factor_id',"
-            " CAST(:f AS integer)), updated_at = now() WHERE id = :i"), params)
-    else:
-        session.execute(text(
-            "UPDATE data_entries SET data = json_set(data, '$.primary_factor_id', :f),"
-            " updated_at = CURRENT_TIMESTAMP WHERE id = :i"), params)
-
-
-def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
-              root_job_id: int | None = None) -> list[PlannedJob]:
-    """Claim the requested recalculation jobs and split each slice into chunks.
-
-    Types other modules depend on (research facilities) are planned last, so their
-    position in the progress message matches the order they run in.
-    """
-    from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
-
-    # Rows are locked in ascending id order everywhere (dispatch too): no deadlocks.
-    if root_job_id is not None:
-        jobs.start_group(session, root_job_id, task_id)
-    claimed: list[tuple[int, int, int]] = []
-    for job_id in sorted(job_ids):
-        attempt = jobs.claim(session, job_id, task_id)
-        if attempt is None:
-            continue  # finished, aborted, or already planned by a live task
-        det = session.scalar(select(Job.data_entry_type_id).where(Job.id == job_id))
-        claimed.append((job_id, attempt, int(det or 0)))
-    claimed.sort(key=lambda c: (DataEntryType(c[2]) in DEPENDS_ON_OTHER_MODULES, c[0]))
-    return [plan_job(session, job_id, attempt, position=(i, len(claimed)))
-            for i, (job_id, attempt, _) in enumerate(claimed, start=1)]
+__all__ = ["FinishOutcome", "PlannedJob", "after_abort", "close_module_job", "close_module_jobs", "complete_recalculation", "finish_job",
+           "plan_job", "plan_jobs", "record_chunk_task_ids", "recalculate_chunk", "write_rows"]

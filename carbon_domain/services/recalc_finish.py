@@ -22,6 +22,7 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.services import jobs, pipelines
+from carbon_domain.services.job_meta import job_config, job_meta
 
 MAX_ERROR_DETAILS = 100
 
@@ -173,11 +174,11 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
     root = session.get(Job, root_job_id)
     if root is None or root.state not in ACTIVE_STATES:
         return False
-    config = (root.meta or {}).get("config", {})
-    child_ids = list(config.get("job_ids", [])) + list(config.get("joined_job_ids", []))
+    config = job_config(root.meta)
+    child_ids = config.job_ids + config.joined_job_ids
     children = list(session.scalars(select(Job).where(Job.id.in_(child_ids))))
     # A joined type that reran (an upload arrived while it ran) is done when its rerun is.
-    reruns = [c.meta.get("rerun_job_id") for c in children if (c.meta or {}).get("rerun_job_id")]
+    reruns = [i for c in children if (i := job_meta(c.meta).rerun_job_id)]
     if reruns:
         children += list(session.scalars(select(Job).where(Job.id.in_(reruns))))
     if any(c.state != JobState.FINISHED for c in children):

@@ -12,7 +12,7 @@ of a deadlock.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,6 +23,11 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType, 
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.services import jobs, pipelines
+from carbon_domain.services.recalc_finish import (
+    close_module_job,
+    lock_finish,
+    settle_aggregation,
+)
 from carbon_domain.settings import get_settings
 
 _DISPATCHABLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.unit_sync,
@@ -37,31 +42,48 @@ def _locked(session: Session, *where: Any) -> list[Job]:
 
 
 def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
-    """Job-state repairs and pipeline status. Returns a summary and the job ids to
-    (re)dispatch after commit. The trailing aggregations are settled apart, in
-    :func:`backfill_aggregations` (its own transaction: it follows the finish lock order)."""
+    """Job-state repairs. Returns a summary and the job ids to (re)dispatch after commit.
+    Module-level jobs and pipeline status are closed in :func:`close_orphans`, and the
+    trailing aggregations settled apart in :func:`backfill_aggregation` (its own
+    transaction: it follows the finish lock order)."""
     s = get_settings()
     now = utcnow()
     grace = now - timedelta(seconds=s.dispatch_grace_seconds)
     stale = now - timedelta(seconds=s.stale_job_seconds)
-    summary: dict[str, Any] = {}
+    outbox = undispatched(session, grace)
+    lost = requeue_lost(session, stale)
+    retried, gave_up = retry_or_give_up(session, stuck_jobs(session, stale))
+    summary: dict[str, Any] = {"outbox": len(outbox), "lost": len(lost),
+                               "retried": len(retried), "gave_up": len(gave_up)}
+    return summary, sorted(set(outbox + lost + retried))
 
-    # 1. Outbox: committed but never dispatched (or dispatch failed), module roots included.
-    outbox = [j.id for j in _locked(session, Job.state == JobState.NOT_STARTED,
-                                    Job.job_type.in_(_OUTBOX), Job.created_at <= grace)]
-    # 2. Queued long ago and never claimed: the message was lost (e.g. broker restart).
+
+def undispatched(session: Session, grace: datetime) -> list[int]:
+    """Step 1, the outbox: committed but never dispatched (or dispatch failed), module
+    roots included."""
+    return [j.id for j in _locked(session, Job.state == JobState.NOT_STARTED,
+                                  Job.job_type.in_(_OUTBOX), Job.created_at <= grace)]
+
+
+def requeue_lost(session: Session, stale: datetime) -> list[int]:
+    """Step 2: queued long ago and never claimed, so the message was lost (e.g. a broker
+    restart): back to NOT_STARTED, to be dispatched again."""
     lost = _locked(session, Job.state == JobState.QUEUED, Job.job_type.in_(_OUTBOX),
                    Job.dispatched_at <= stale)
     for job in lost:
         job.state = JobState.NOT_STARTED
         job.status_message = "Message lost; re-dispatched"
-    # 3. RUNNING without a heartbeat: the worker died. Retry while attempts remain.
-    retried, gave_up = [], []
+    return [j.id for j in lost]
+
+
+def stuck_jobs(session: Session, stale: datetime) -> list[Job]:
+    """Step 3: RUNNING without a heartbeat since ``stale`` (the worker died).
+
+    Recalculations planned by one task share its chord: when one is stuck the chord is lost
+    for all of them, so the siblings are re-planned together (one chord, one aggregation)
+    rather than one by one as their heartbeats age."""
     stuck = _locked(session, Job.state == JobState.RUNNING, Job.job_type.in_(_DISPATCHABLE),
                     func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) <= stale)
-    # Recalculations planned by one task share its chord: when one is stuck the chord is
-    # lost for all of them, so re-plan the siblings together (one chord, one aggregation)
-    # rather than one by one as their heartbeats age.
     plans = {j.celery_task_id for j in stuck
              if j.job_type == JobType.emission_recalc and j.celery_task_id}
     if plans:
@@ -69,6 +91,13 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
         stuck += [j for j in _locked(session, Job.state == JobState.RUNNING,
                                      Job.job_type == JobType.emission_recalc,
                                      Job.celery_task_id.in_(plans)) if j.id not in seen]
+    return stuck
+
+
+def retry_or_give_up(session: Session, stuck: list[Job]) -> tuple[list[int], list[int]]:
+    """A stuck job runs again (a new attempt; the old attempt's chunks become no-ops) while
+    attempts remain; after that it is finished as ERROR. Returns (retried, gave up)."""
+    retried, gave_up = [], []
     for job in stuck:
         if job.attempts < job.max_attempts:
             job.state = JobState.NOT_STARTED
@@ -81,17 +110,13 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
                         f"ERROR: gave up after {job.attempts} attempts with no progress")
             job.is_current = False
             gave_up.append(job.id)
-    summary.update(outbox=len(outbox), lost=len(lost), retried=len(retried),
-                   gave_up=len(gave_up))
-    return summary, sorted(set(outbox + [j.id for j in lost] + retried))
+    return retried, gave_up
 
 
 def close_orphans(session: Session) -> dict[str, int]:
     """Module-level jobs whose types are all done (in any state: a root whose plan message
     was lost may never have started), then the status of every RUNNING pipeline. Rows
     another transaction holds are skipped this round."""
-    from carbon_domain.services.recalc_finish import close_module_job
-
     closed = 0
     for root in _locked(session, Job.job_type == JobType.module_emission_recalc,
                         Job.state.in_(ACTIVE_STATES)):
@@ -131,8 +156,6 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
 
 def backfill_aggregation(session: Session, module_type_id: int, year: int) -> int | None:
     """Settle one due (module, year) under the finish lock order. Returns a job to dispatch."""
-    from carbon_domain.services.recalc_finish import lock_finish, settle_aggregation
-
     lock_finish(session, {(module_type_id, year)}, set())
     if (module_type_id, year) not in due_aggregations(session):
         return None  # settled meanwhile by a finisher

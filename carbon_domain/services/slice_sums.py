@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.db import bulk
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import SliceSumVersion
@@ -109,7 +110,7 @@ class ModuleTotals:
 def module_totals(session: Session, module_type_id: int, year: int) -> ModuleTotals | None:
     """The module's totals per report module, from the folded slice sums (None: use the
     full query — not PostgreSQL, or a slice is being rewritten and cannot be vouched for)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not bulk.is_postgres(session):
         return None
     module = ModuleType(module_type_id)
     dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[module]]

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
 from carbon_domain.services.factors import factor_fingerprint, load_factor_records
 
@@ -34,18 +36,16 @@ def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
     # Every reference upload is a job that commits with its rows, so the last finished
     # one versions the content (in-place corrections keep counts and ids unchanged).
     return tuple(session.execute(text(
-        "SELECT (SELECT max(id) FROM data_ingestion_jobs WHERE job_type = 'reference_ingest'"
-        " AND state = 'FINISHED'),"
+        "SELECT (SELECT max(id) FROM data_ingestion_jobs WHERE job_type = :kind"
+        " AND state = :finished),"
         " (SELECT count(*) FROM stations), (SELECT max(id) FROM stations),"
         " (SELECT count(*) FROM building_rooms), (SELECT max(id) FROM building_rooms),"
         " (SELECT sum(room_surface_square_meter) FROM building_rooms),"
         " (SELECT count(*) FROM exchange_rates), (SELECT sum(rate_to_eur) FROM exchange_rates)"
-    )).one())
+    ), {"kind": JobType.reference_ingest.value, "finished": JobState.FINISHED.value}).one())
 
 
 def build_index(det: int, year: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
-    from carbon_domain.matching import FactorIndex, FactorRecord
-
     return FactorIndex(det, [FactorRecord(*r) for r in records], year=year)
 
 
@@ -88,6 +88,8 @@ def load_slice_context(session: Session, det: int, year: int) -> SliceContext:
 
 
 def clear_caches() -> None:
+    """Forget every cached factor index and reference set (tests that compare a full and an
+    incremental run in one process start each from the database)."""
     with _lock:
         _index_cache.clear()
         _refs_cache.clear()

@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 from carbon_domain import csv_rows
-from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
+from carbon_domain.catalog import DataEntryType, ModuleType
+from carbon_domain.errors import check_module_type
 from carbon_domain.services.csv_input import CsvProblem, check_has_rows
+from carbon_domain.upload_kinds import REFERENCE_KINDS, UploadKind
 
-UPLOAD_KINDS = ("factors", "data-entries", "units", "stations", "building-rooms",
-                "exchange-rates")
-
-
-def check_module_type(module: ModuleType, det: DataEntryType | None) -> None:
-    if det is not None and MODULE_OF[det] != module:
-        raise ValueError(f"data entry type {det.value} ({det.name}) does not belong to module"
-                         f" {module.value} ({module.name}); it belongs to module"
-                         f" {MODULE_OF[det].value}")
+__all__ = ["UPLOAD_KINDS", "check_module_type", "validate_upload"]
+UPLOAD_KINDS = tuple(UploadKind)
 
 
 def validate_upload(kind: str, content: bytes, module: ModuleType | None = None,
                     det: DataEntryType | None = None) -> list[str]:
     """The header of a usable upload; CsvProblem names what makes it unusable."""
     header = check_has_rows(content)
-    if kind == "factors":
+    if kind == UploadKind.factors:
         assert module is not None
         problem = csv_rows.factor_header_problem(module, det, header)
-    elif kind == "data-entries":
+    elif kind == UploadKind.data_entries:
         assert module is not None
         problem = csv_rows.entry_header_problem(module, det, header)
-    elif kind in ("units", "stations", "building-rooms", "exchange-rates"):
+    elif kind in REFERENCE_KINDS:
         problem = csv_rows.reference_header_problem(kind, header)
     else:
         raise ValueError(f"unknown upload kind {kind!r}")

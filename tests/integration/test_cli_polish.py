@@ -236,8 +236,10 @@ def test_factor_upload_without_recalculation_sends_no_planning_message(
     published: list[tuple[str, Any]] = []
 
     def record(sender: str | None = None, body: Any = None, **_: Any) -> None:
-        args = body[0] if isinstance(body, (list, tuple)) and body else []
-        published.append((str(sender), args[0] if args else None))
+        # (args, kwargs, embed): the plan message names its pipeline in kwargs (it is sent
+        # through the outbox after the ingest commits, no longer chained on its result).
+        kwargs = body[1] if isinstance(body, (list, tuple)) and len(body) > 1 else {}
+        published.append((str(sender), kwargs))
 
     before_task_publish.connect(record, weak=False)
     try:
@@ -253,7 +255,7 @@ def test_factor_upload_without_recalculation_sends_no_planning_message(
     finally:
         before_task_publish.disconnect(record)
     plans = [prev for name, prev in published if name == "carbon.plan_recalculation"]
-    assert [p["job_id"] for p in plans if isinstance(p, dict)] == [again.job_id]
+    assert [p.get("pipeline_id") for p in plans] == [again.pipeline_id]
     ingests = [name for name, _ in published if name.startswith("carbon.ingest_")]
     assert ingests == ["carbon.ingest_units", "carbon.ingest_factors", "carbon.ingest_factors"]
 

@@ -1,0 +1,149 @@
+"""One recalculation chunk: an id range of one (type, year) slice whose emission rows are
+rewritten in one transaction (DELETE + bulk insert), so a redelivered chunk leaves exactly
+the same rows.
+
+    lock (shared, vs factor writes) ─► still our attempt? ─► compute ─► rewrite rows
+    ─► fence (commit only while the attempt owns the job) ─► record the chunk ─► progress
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import DataEntryType
+from carbon_domain.db import bulk, locks
+from carbon_domain.db.base import utcnow
+from carbon_domain.db.enums import JobState, JobType
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import RecalcChunk
+from carbon_domain.engine import BatchResult, compute_batch
+from carbon_domain.services import jobs, slice_sums
+from carbon_domain.services.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
+from carbon_domain.services.job_meta import job_config
+from carbon_domain.services.slices import load_slice_context
+
+__all__ = ["recalculate_chunk", "write_rows"]
+
+
+def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
+                      ) -> dict[str, Any]:
+    """Recompute one chunk. Returns a small envelope; bad entries are reported, never raised.
+    Raises ``AttemptSuperseded`` when the job changed hands while the chunk ran."""
+    started = time.perf_counter()
+    claimed = _own_chunk(session, job_id, attempt, chunk_no)
+    if claimed is None:
+        # Aborted, finished or superseded by a newer attempt: nothing to do.
+        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
+    job, chunk = claimed
+    result = _rewrite(session, job.data_entry_type_id, job.year, chunk)
+    # The state check ran before this chunk's work; the job may have been re-planned
+    # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
+    # attempt still owns the job; the fence's row lock orders us before any later change.
+    if not jobs.fence(session, job_id, attempt):
+        raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded while"
+                                     f" chunk {chunk_no} ran")
+    seconds = time.perf_counter() - started
+    _record(session, chunk, result, seconds)
+    _report_progress(session, job)
+    return {"ok": True, "job_id": job_id, "chunk": chunk_no, "entries": result.entries,
+            "rows": len(result.rows), "missing": len(result.missing),
+            "errors": len(result.errors), "seconds": round(seconds, 4)}
+
+
+def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
+               ) -> tuple[Any, RecalcChunk] | None:
+    """Take the shared (module, year) lock, then check the attempt still owns the job.
+
+    Shared: chunks run side by side, but never while factors or entries of this module/year
+    are being written (a recalculation must not read a half-written set). Taken before the
+    state check so an abort that lands while we wait is seen."""
+    scope = session.execute(select(Job.module_type_id, Job.year).where(Job.id == job_id)).first()
+    if scope is None:
+        return None
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC,
+                    locks.module_year_key(scope.module_type_id, scope.year), shared=True)
+    job = session.execute(
+        select(Job.id, Job.state, Job.attempts, Job.data_entry_type_id, Job.year,
+               Job.module_type_id, Job.meta, Job.progress_total)
+        .where(Job.id == job_id)
+    ).one()
+    if job.state != JobState.RUNNING or job.attempts != attempt:
+        return None
+    chunk = session.get(RecalcChunk, (job_id, chunk_no))
+    return None if chunk is None else (job, chunk)
+
+
+def _rewrite(session: Session, det: int, year: int, chunk: RecalcChunk) -> BatchResult:
+    """Compute the chunk's entries and replace their emission rows (services/chunk_io.py)."""
+    ctx = load_slice_context(session, det, year)
+    entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    result = compute_batch(det, entries, ctx.index, ctx.refs)
+    old_rows = delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    write_rows(session, result.rows)
+    hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
+    # What this chunk adds to the slice's sums, so the aggregation folds instead of scanning.
+    chunk.partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
+    _relink(session, result.relinked)
+    return result
+
+
+def _record(session: Session, chunk: RecalcChunk, result: BatchResult, seconds: float) -> None:
+    chunk.done = True
+    chunk.entries = result.entries
+    chunk.rows = len(result.rows)
+    chunk.missing = len(result.missing)
+    chunk.errors = len(result.errors)
+    chunk.error_details = [{"entry_id": e, "reason": r[:200]} for e, r in result.errors[:20]]
+    chunk.seconds = seconds
+    chunk.finished_at = utcnow()
+    session.flush()
+
+
+def _report_progress(session: Session, job: Any) -> None:
+    """The job's done entries (summed over its done chunks) and its module-level job's."""
+    done = int(session.scalar(select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
+        RecalcChunk.job_id == job.id, RecalcChunk.done.is_(True))) or 0)
+    pos = job_config(job.meta).position
+    message = (f"Recalculating {DataEntryType(job.data_entry_type_id).name}"
+               f" ({pos[0]}/{pos[1]}): {done}/{job.progress_total}")
+    jobs.heartbeat(session, job.id, done=done, message=message)
+    _mirror_on_module_job(session, job.id, message)
+
+
+def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
+    """A module-level recalculation shows its current type's message and the summed
+    progress of its types, so one job id is enough to follow the whole module. Best effort:
+    a root row another transaction holds (an abort, a sibling chunk) is skipped, never
+    waited for, so this can neither deadlock nor slow a chunk down."""
+    lock = "FOR UPDATE SKIP LOCKED" if bulk.is_postgres(session) else ""
+    session.execute(text(
+        "UPDATE data_ingestion_jobs AS r SET status_message = :m,"
+        " heartbeat_at = CURRENT_TIMESTAMP,"
+        " progress_done = (SELECT coalesce(sum(c.progress_done), 0) FROM data_ingestion_jobs c"
+        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = :per_type),"
+        " progress_total = (SELECT coalesce(sum(c.progress_total), 0) FROM data_ingestion_jobs c"
+        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = :per_type)"
+        " WHERE r.id IN (SELECT p.id FROM data_ingestion_jobs p"
+        "   WHERE p.job_type = :root AND p.state = :running"
+        "   AND p.pipeline_id = (SELECT pipeline_id FROM data_ingestion_jobs WHERE id = :j)"
+        f"  {lock})"), {"m": message, "j": job_id, "per_type": JobType.emission_recalc.value,
+                        "root": JobType.module_emission_recalc.value,
+                        "running": JobState.RUNNING.value})
+
+
+def _relink(session: Session, relinked: dict[int, int | None]) -> None:
+    if not relinked:
+        return
+    params = [{"i": k, "f": v} for k, v in relinked.items()]
+    if bulk.is_postgres(session):
+        session.execute(text(
+            "UPDATE data_entries SET data = data || jsonb_build_object('primary_factor_id',"
+            " CAST(:f AS integer)), updated_at = now() WHERE id = :i"), params)
+    else:
+        session.execute(text(
+            "UPDATE data_entries SET data = json_set(data, '$.primary_factor_id', :f),"
+            " updated_at = CURRENT_TIMESTAMP WHERE id = :i"), params)

@@ -1,0 +1,106 @@
+"""Planning a recalculation: claim the per-type jobs and split each (type, year) slice into
+id-range chunks, recorded in ``recalc_chunks`` as the job's expected fan-out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntryType
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import RecalcChunk
+from carbon_domain.services import affected, jobs
+from carbon_domain.settings import get_settings
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job_id: int
+    attempt: int
+    det: int
+    module_type_id: int
+    year: int
+    chunk_nos: tuple[int, ...]
+
+
+def plan_jobs(session: Session, job_ids: list[int], task_id: str | None,
+              root_job_id: int | None = None) -> list[PlannedJob]:
+    """Claim the requested recalculation jobs and split each slice into chunks.
+
+    Types other modules depend on (research facilities) are planned last, so their
+    position in the progress message matches the order they run in.
+    """
+    # Rows are locked in ascending id order everywhere (dispatch too): no deadlocks.
+    if root_job_id is not None:
+        jobs.start_group(session, root_job_id, task_id)
+    claimed: list[tuple[int, int, int]] = []
+    for job_id in sorted(job_ids):
+        attempt = jobs.claim(session, job_id, task_id)
+        if attempt is None:
+            continue  # finished, aborted, or already planned by a live task
+        det = session.scalar(select(Job.data_entry_type_id).where(Job.id == job_id))
+        claimed.append((job_id, attempt, int(det or 0)))
+    claimed.sort(key=lambda c: (DataEntryType(c[2]) in DEPENDS_ON_OTHER_MODULES, c[0]))
+    return [plan_job(session, job_id, attempt, position=(i, len(claimed)))
+            for i, (job_id, attempt, _) in enumerate(claimed, start=1)]
+
+
+def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int, int],
+             chunk_size: int | None = None) -> PlannedJob:
+    """Split the job's slice into id-range chunks and record them as its expected fan-out."""
+    job = session.get(Job, job_id)
+    assert job is not None and job.data_entry_type_id is not None and job.year is not None
+    size = chunk_size or get_settings().chunk_size
+    det, year = job.data_entry_type_id, job.year
+    # Incremental when factor changes alone made the slice stale (services/affected.py).
+    scope = affected.plan_scope(session, job)
+    marks = affected.plan_marks(session, job.module_type_id, det, year)  # type: ignore[arg-type]
+    # A re-plan (retry after a lost chord) starts the fan-out afresh.
+    session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
+    if scope.entry_ids is not None:
+        ids = scope.entry_ids
+        total = len(ids)
+        chunks = [RecalcChunk(job_id=job_id, chunk_no=n, lo_id=part[0], hi_id=part[-1],
+                              planned_entries=len(part), entry_ids=part)
+                  for n, part in enumerate(ids[i:i + size] for i in range(0, total, size))]
+    else:
+        chunks, total = _range_chunks(session, job_id, det, year, size)
+    session.add_all(chunks)
+    name = DataEntryType(det).name
+    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
+                                           "position": list(position), "chunks": len(chunks),
+                                           "chunk_size": size, **marks,
+                                           "scope": scope.describe()})
+    jobs.heartbeat(session, job_id, done=0, total=int(total),
+                   message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
+    session.flush()
+    return PlannedJob(job_id, attempt, det, MODULE_OF[DataEntryType(det)].value, year,
+                      tuple(c.chunk_no for c in chunks))
+
+
+def _range_chunks(session: Session, job_id: int, det: int, year: int, size: int
+                  ) -> tuple[list[RecalcChunk], int]:
+    """The whole slice as id ranges of ``size`` entries."""
+    bounds = [r[0] for r in session.execute(text(
+        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
+        " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
+    ), {"d": det, "y": year, "cs": size})]
+    total, max_id = session.execute(text(
+        "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
+    ), {"d": det, "y": year}).one()
+    chunks = []
+    for i, lo in enumerate(bounds):
+        hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
+        planned = size if i + 1 < len(bounds) else int(total) - size * i
+        chunks.append(RecalcChunk(job_id=job_id, chunk_no=i, lo_id=lo, hi_id=hi,
+                                  planned_entries=planned))
+    return chunks, int(total)
+
+
+def record_chunk_task_ids(session: Session, job_id: int, task_ids: dict[int, str]) -> None:
+    for chunk_no, task_id in task_ids.items():
+        session.execute(update(RecalcChunk).where(
+            RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no
+        ).values(task_id=task_id))
