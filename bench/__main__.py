@@ -112,8 +112,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def _full_run(a: argparse.Namespace, report: dict[str, Any], log: Path) -> None:
     from bench.baseline import run_baseline
-    from bench.floor import (compute_rows, emission_totals, run_fk_floor, run_hardware_floor,
-                             same_totals)
+    from bench.floor import (
+        compute_rows,
+        emission_totals,
+        run_fk_floor,
+        run_hardware_floor,
+        same_totals,
+    )
     from bench.ingest_speed import run_ingest
     from bench.pipeline_run import run_pipeline
 
@@ -243,8 +248,9 @@ def _slice_keys(r: dict[str, Any]) -> None:
 
 
 def _units_for(unit_ids: list[str], year: int) -> bytes:
-    from carbon_domain.db.session import session_scope
     from sqlalchemy import bindparam, text
+
+    from carbon_domain.db.session import session_scope
 
     with session_scope() as s:
         rows = s.execute(text(

@@ -14,7 +14,15 @@ from carbon_api.console import install as install_console
 from carbon_api.console.security import SecurityHeadersMiddleware
 from carbon_api.logging import RequestContextMiddleware, configure_logging
 from carbon_api.routes import (
-    catalog, exports, factors, health, jobs, reports, results, sync, workers,
+    catalog,
+    exports,
+    factors,
+    health,
+    jobs,
+    reports,
+    results,
+    sync,
+    workers,
 )
 from carbon_domain.settings import get_settings
 

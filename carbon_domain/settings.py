@@ -121,7 +121,8 @@ class Settings(BaseSettings):
             if self.flower_password is None or (
                 self.flower_password.get_secret_value() in PLACEHOLDER_SECRETS
             ):
-                raise ValueError("CARBON_FLOWER_PASSWORD must be set to a real secret in production")
+                raise ValueError(
+                    "CARBON_FLOWER_PASSWORD must be set to a real secret in production")
             if self.database_url.startswith("sqlite") or self.broker_url.startswith("memory"):
                 raise ValueError("production needs CARBON_DATABASE_URL and CELERY_BROKER_URL")
             for name, url in (("CARBON_DATABASE_URL", self.database_url),

@@ -83,6 +83,7 @@ def pg_database(services: None) -> Iterator[str]:
 
 def truncate_all() -> None:
     from sqlalchemy import text
+
     from carbon_domain.db.models import Base
     from carbon_domain.db.session import get_engine
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -99,10 +100,10 @@ def db(pg_database: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def celery_app_real(pg_database: str):  # type: ignore[no-untyped-def]
-    from carbon_tasks import app
     import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping for start_worker
 
     import tests.celery_tasks  # noqa: F401 - registers the harness checks (echo, collect)
+    from carbon_tasks import app
     return app
 
 

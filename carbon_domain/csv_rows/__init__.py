@@ -4,22 +4,43 @@ Header checks return a message (the upload is refused with 400) or None; row par
 a typed result or raise ``RowError`` with one reason (the row is skipped and reported).
 """
 
+from carbon_domain.csv_rows.columns import (
+    UnknownColumn,
+    describe_unknown,
+    entry_known_columns,
+    factor_known_columns,
+    reference_known_columns,
+    unknown_columns,
+)
 from carbon_domain.csv_rows.entries import (
-    OVERRIDE_KEY, UNIT_COLUMN, ParsedEntry, entry_columns, entry_header_problem,
+    OVERRIDE_KEY,
+    UNIT_COLUMN,
+    ParsedEntry,
+    entry_columns,
+    entry_header_problem,
     parse_entry_row,
 )
 from carbon_domain.csv_rows.factors import (
-    ParsedFactor, canonical_classification, classification_key, factor_columns,
-    factor_header_problem, factor_identity, parse_factor_row,
-)
-from carbon_domain.csv_rows.columns import (
-    UnknownColumn, describe_unknown, entry_known_columns, factor_known_columns,
-    reference_known_columns, unknown_columns,
+    ParsedFactor,
+    canonical_classification,
+    classification_key,
+    factor_columns,
+    factor_header_problem,
+    factor_identity,
+    parse_factor_row,
 )
 from carbon_domain.csv_rows.fields import RowError
 from carbon_domain.csv_rows.reference_rows import (
-    REFERENCE_MODELS, RateRow, RoomRow, StationRow, UnitRow, parse_rate_row, parse_room_row,
-    parse_station_row, parse_unit_row, reference_header_problem,
+    REFERENCE_MODELS,
+    RateRow,
+    RoomRow,
+    StationRow,
+    UnitRow,
+    parse_rate_row,
+    parse_room_row,
+    parse_station_row,
+    parse_unit_row,
+    reference_header_problem,
 )
 from carbon_domain.csv_rows.routing import ROUTING_COLUMNS
 from carbon_domain.csv_rows.schemas import ENTRY_SCHEMAS, FACILITY_SOURCES, FACTOR_SCHEMAS
@@ -30,7 +51,8 @@ __all__ = [
     "RowError", "StationRow", "UnitRow", "UnknownColumn", "canonical_classification",
     "classification_key", "describe_unknown", "entry_columns", "entry_header_problem",
     "entry_known_columns", "factor_columns", "factor_header_problem", "factor_identity",
-    "factor_known_columns", "parse_entry_row", "parse_factor_row", "parse_rate_row", "parse_room_row",
+    "factor_known_columns", "parse_entry_row", "parse_factor_row", "parse_rate_row",
+    "parse_room_row",
     "parse_station_row", "parse_unit_row", "reference_header_problem",
     "reference_known_columns", "unknown_columns",
 ]

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.csv_rows.factors import _header_problem
 from carbon_domain.csv_rows.fields import (
-    RowError, cell, lower_keys, missing_columns, parse_cols, shown,
+    RowError,
+    cell,
+    lower_keys,
+    missing_columns,
+    parse_cols,
+    shown,
 )
 from carbon_domain.csv_rows.routing import route
 from carbon_domain.csv_rows.schemas import COMMON_ENTRY_COLS, ENTRY_SCHEMAS, EntrySchema

@@ -9,7 +9,11 @@ from typing import Any
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.csv_rows.fields import (
-    RowError, header_set, lower_keys, missing_columns, parse_cols,
+    RowError,
+    header_set,
+    lower_keys,
+    missing_columns,
+    parse_cols,
 )
 from carbon_domain.csv_rows.routing import ROUTING_COLUMNS, needs_routing, route
 from carbon_domain.csv_rows.schemas import FACTOR_SCHEMAS, FactorSchema

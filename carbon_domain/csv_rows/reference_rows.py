@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
 )
 
 from carbon_domain import names

@@ -10,9 +10,8 @@ types the operator did not mean to send.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
 from functools import lru_cache
+from typing import Any
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.csv_rows.fields import RowError, cell, shown

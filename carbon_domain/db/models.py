@@ -8,8 +8,20 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text,
-    UniqueConstraint, Uuid, func, text,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +34,9 @@ from carbon_domain.db.enums import (
     PipelineStatus,
     TargetType,
 )
+
+# Reference tables live in their own module; re-exported so every model has one import path.
+from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station  # noqa: F401
 from carbon_domain.db.types import EnumString
 
 TS = UTCDateTime()
@@ -311,32 +326,6 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
     last_used_at: Mapped[datetime | None] = mapped_column(TS)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-
-
-class Station(Base):
-    __tablename__ = "stations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), unique=True)
-    latitude: Mapped[float] = mapped_column(Float)
-    longitude: Mapped[float] = mapped_column(Float)
-    country_code: Mapped[str] = mapped_column(String(8))
-
-
-class BuildingRoom(Base):
-    __tablename__ = "building_rooms"
-    __table_args__ = (UniqueConstraint("building_name", "room_name", name="uq_building_room"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    building_name: Mapped[str] = mapped_column(String(128))
-    room_name: Mapped[str] = mapped_column(String(128), index=True)
-    room_type: Mapped[str | None] = mapped_column(String(64))
-    room_surface_square_meter: Mapped[float] = mapped_column(Float)
-
-
-class ExchangeRate(Base):
-    __tablename__ = "exchange_rates"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
-    rate_to_eur: Mapped[float] = mapped_column(Float)
 
 
 class ConsoleSession(Base):

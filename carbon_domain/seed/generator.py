@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from carbon_domain.catalog import (
-    DEPENDS_ON_OTHER_MODULES, MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType,
+    DEPENDS_ON_OTHER_MODULES,
+    MODULE_DATA_ENTRY_TYPES,
+    MODULE_OF,
+    DataEntryType,
 )
 from carbon_domain.csv_rows import UNIT_COLUMN
 from carbon_domain.seed.kinds import SPECS, TypeSpec
 from carbon_domain.seed.manifest import SeedFile, SeedManifest, totals_of
 from carbon_domain.seed.plan import check_params, entry_counts, room_count
 from carbon_domain.seed.sampling import Weighted, derived_rng
-from carbon_domain.seed.university import University, Unit, build_university, iter_unit_rows
+from carbon_domain.seed.university import Unit, University, build_university, iter_unit_rows
 
 ROUTING_COLUMN = "data_entry_type"
 FACILITY_UNIT_WEIGHT = 3.0  # platforms are bigger than a typical lab

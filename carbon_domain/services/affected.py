@@ -164,7 +164,8 @@ def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
                " AND year = :y")
     for row in session.execute(text(sql), {"d": det, "y": year}):
         ids = row[0] if isinstance(row[0], list) else [row[0]]
-        yield [int(i) for i in ids], {k: v for k, v in zip(keys, row[1:]) if v is not None}
+        cell = {k: v for k, v in zip(keys, row[1:], strict=True) if v is not None}
+        yield [int(i) for i in ids], cell
 
 
 def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],

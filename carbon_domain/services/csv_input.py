@@ -76,7 +76,7 @@ def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, s
             line += 1
             if not values or not any(v.strip() for v in values):
                 continue
-            yield line, dict(zip(header, values))
+            yield line, dict(zip(header, values, strict=False))
     return header, rows()
 
 

@@ -212,7 +212,8 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
         unit.level = u.level
         unit.parent_institutional_code = u.parent_institutional_code
     session.flush()
-    unit_ids = [u.id for u in session.scalars(select(Unit).where(Unit.institutional_code.in_(list(good))))]
+    unit_ids = [u.id for u in session.scalars(
+        select(Unit).where(Unit.institutional_code.in_(list(good))))]
     reports = {r.unit_id: r for r in session.scalars(
         select(CarbonReport).where(CarbonReport.year == year, CarbonReport.unit_id.in_(unit_ids)))}
     new_reports = 0

@@ -25,5 +25,8 @@ from carbon_domain.services.recalc_plan import (
     record_chunk_task_ids,
 )
 
-__all__ = ["FinishOutcome", "PlannedJob", "after_abort", "close_module_job", "close_module_jobs", "complete_recalculation", "finish_job",
-           "plan_job", "plan_jobs", "record_chunk_task_ids", "recalculate_chunk", "write_rows"]
+__all__ = [
+    "FinishOutcome", "PlannedJob", "after_abort", "close_module_job", "close_module_jobs",
+    "complete_recalculation", "finish_job", "plan_job", "plan_jobs", "record_chunk_task_ids",
+    "recalculate_chunk", "write_rows",
+]

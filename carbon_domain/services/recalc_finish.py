@@ -60,7 +60,8 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
         msg = (f"Recalculated {entries} {name} entries: {rows} emission rows,"
                f" {missing} without a matching factor, {errors} errors")
         if errors:
-            msg = f"WARNING: {msg}; first error: entry {details[0]['entry_id']}: {details[0]['reason']}"
+            first = details[0]
+            msg = f"WARNING: {msg}; first error: entry {first['entry_id']}: {first['reason']}"
     meta = {"recalculation": {"entries": entries, "rows": rows, "missing_factors": missing,
                               "errors": errors, "error_details": details,
                               "chunks": len(chunks), "undone_chunks": len(undone)}}

@@ -45,7 +45,8 @@ def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
     ), {"kind": JobType.reference_ingest.value, "finished": JobState.FINISHED.value}).one())
 
 
-def build_index(det: int, year: int, records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
+def build_index(det: int, year: int,
+                records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
     return FactorIndex(det, [FactorRecord(*r) for r in records], year=year)
 
 

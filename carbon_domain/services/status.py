@@ -23,7 +23,12 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
 from carbon_domain.services.completeness import completeness, entry_counts
 from carbon_domain.services.status_probes import (
-    ComboIds, JobBrief, combo_ids, covering_recalcs, job_briefs)
+    ComboIds,
+    JobBrief,
+    combo_ids,
+    covering_recalcs,
+    job_briefs,
+)
 
 _LABEL = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload"}
 

@@ -14,7 +14,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -114,7 +114,7 @@ def verify_token(session: Session, token: str | None) -> TokenInfo | None:
     now = utcnow()
     last = row.last_used_at
     if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
-        last = last.replace(tzinfo=timezone.utc)
+        last = last.replace(tzinfo=UTC)
     if last is None or last < now - TOUCH_INTERVAL:
         # Conditional, so concurrent requests with the same token write once.
         session.execute(

@@ -496,7 +496,8 @@ def wipe_results(det: int | None = None) -> None:
         s.execute(text("UPDATE carbon_reports SET stats = NULL"))
 
 
-def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMENT,)) -> dict[str, Any]:
+def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMENT,)
+                        ) -> dict[str, Any]:
     """Exactly the baseline's emission rows (count, rows per entry, total kg, every value)
     and module statistics. Returns the figures for the report."""
     now = emissions()

@@ -82,7 +82,7 @@ def test_abort_during_a_21k_entry_recalculation(procs, figures) -> None:  # type
     assert harness.active_jobs() == []
     after = harness.emissions()
     assert [r[:3] + r[4:] for r in after] == [r[:3] + r[4:] for r in before]
-    assert all(abs(a[3] - 2 * b[3]) <= 1e-9 * abs(b[3]) for a, b in zip(after, before))
+    assert all(abs(a[3] - 2 * b[3]) <= 1e-9 * abs(b[3]) for a, b in zip(after, before, strict=True))
     assert harness.stats_of((EQUIPMENT,)) == harness.fresh_stats((EQUIPMENT,))
     # The lock order holds: no deadlock even needed the server-side retry.
     log = api.log()

@@ -193,7 +193,8 @@ def test_200_triggers_over_8_modules_give_one_aggregation_each(procs, figures) -
     figures(injected=f"200 triggers (40 module-level, 160 per-type) over 8 modules from 32"
                      f" threads in {flood_seconds:.2f}s, aggregations held at their start",
             checked=f"{len(recalcs)} recalculation jobs ({dict(sorted(recalcs_per_module.items()))}"
-                    f" per module, no rerun) + {len(roots)} module jobs, all SUCCESS; 1 aggregation per"
+                    f" per module, no rerun) + {len(roots)} module jobs, all SUCCESS;"
+                    " 1 aggregation per"
                     f" module, runs {dict(sorted(runs.items()))} (2 = one dirty rerun);"
                     " never 2 active for a module; "
                     f"{sum(statuses.values())} pipelines kept, all SUCCESS",

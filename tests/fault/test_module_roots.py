@@ -17,7 +17,13 @@ import pytest
 from carbon_tasks import operations as ops
 from tests.fault import harness
 from tests.fault.harness import (
-    EQUIPMENT, YEAR, EntryLock, blocked_writers, prepare, sql, wait_for,
+    EQUIPMENT,
+    YEAR,
+    EntryLock,
+    blocked_writers,
+    prepare,
+    sql,
+    wait_for,
 )
 from tests.integration.helpers import jobs_of, wait_pipeline
 from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS

@@ -12,8 +12,14 @@ import pytest
 
 from tests.fault import harness
 from tests.fault.harness import (
-    EntryLock, assert_pipeline_done, blocked_writers, chunk_task_id, prepare, recalc_job_id,
-    trigger, wait_for,
+    EntryLock,
+    assert_pipeline_done,
+    blocked_writers,
+    chunk_task_id,
+    prepare,
+    recalc_job_id,
+    trigger,
+    wait_for,
 )
 from tests.integration.helpers import wait_pipeline
 
@@ -56,7 +62,8 @@ def test_worker_connections_terminated_mid_chunk_retry_with_backoff(procs, figur
     assert f"carbon.recalculate_chunk[{tid}] raised unexpected" not in log
     figures(injected=f"pg_terminate_backend on all {len(victims)} backends of the worker while"
                      " chunk 1 of type 11 was writing",
-            recovery=f"task retry with backoff ({len(retries)} retr{'y' if len(retries) == 1 else 'ies'},"
+            recovery=f"task retry with backoff ({len(retries)}"
+                     f" retr{'y' if len(retries) == 1 else 'ies'},"
                      f" countdown {', '.join(c + 's' for c, _ in retries)}, {retries[0][1]});"
                      f" retried chunk writing again {retried_after:.2f}s after the kill;"
                      " attempt 1, no redelivery, no reconciler",

@@ -35,7 +35,8 @@ N = 300  # entries per type: 2 chunks of 200
 
 
 def purchases(n: int) -> str:
-    head = "unit_institutional_id,name,supplier,total_spent_amount,currency,purchase_institutional_code\n"
+    head = ("unit_institutional_id,name,supplier,total_spent_amount,currency,"
+            "purchase_institutional_code\n")
     return head + "".join(f"{'UA' if i % 2 else 'UB'},Item {i},ACME,{100 + i},"
                           f"{'chf' if i % 3 else 'eur'},{'12000000' if i % 2 else '43000000'}\n"
                           for i in range(n))

@@ -17,8 +17,15 @@ import pytest
 
 from tests.fault import harness
 from tests.fault.harness import (
-    EntryLock, assert_pipeline_done, blocked_writers, chunk_task_id, owner_of, prepare,
-    recalc_job_id, trigger, wait_for,
+    EntryLock,
+    assert_pipeline_done,
+    blocked_writers,
+    chunk_task_id,
+    owner_of,
+    prepare,
+    recalc_job_id,
+    trigger,
+    wait_for,
 )
 from tests.integration.helpers import wait_pipeline
 
@@ -167,7 +174,7 @@ def test_frozen_child_woken_after_a_replan_writes_nothing(procs, settings, figur
         assert child is not None
         child.suspend()                             # SIGSTOP
         try:
-            with harness.reconciler_thread(1.0) as summaries:
+            with harness.reconciler_thread(1.0) as _summaries:
                 wait_for(lambda: harness.recalc_job(pid, DET).attempts >= 2, 30,
                          "the reconciler to re-plan type 11")
                 # Attempt 2's chunk 1 reaches the same row; the old one still holds its rows.
@@ -189,7 +196,8 @@ def test_frozen_child_woken_after_a_replan_writes_nothing(procs, settings, figur
     out = harness.assert_same_results(baseline)
     log = w.log()
     assert f"recalculate_chunk[{old_tid}] succeeded" in log
-    assert f"attempt 1 was superseded while chunk {CHUNK_NO} ran; its writes were rolled back" in log
+    assert (f"attempt 1 was superseded while chunk {CHUNK_NO} ran;"
+            " its writes were rolled back") in log
     assert "'superseded': True" in log
     figures(injected="SIGSTOP of the child writing chunk 1 of type 11; reconciler re-plans"
                      " (stale after 2 s); SIGCONT after the pipeline completed",

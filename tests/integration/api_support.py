@@ -12,7 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import and_, func, or_, select
 
 from carbon_domain.db.models import (
-    DataEntry, DataIngestionJob, Factor, Pipeline, Unit, UploadedFile)
+    DataEntry,
+    DataIngestionJob,
+    Factor,
+    Pipeline,
+    Unit,
+    UploadedFile,
+)
 from carbon_domain.db.session import session_scope
 
 

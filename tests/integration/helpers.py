@@ -37,7 +37,8 @@ def wait_pipeline(pipeline_id: str, timeout: float = 60.0) -> Pipeline:
 def jobs_of(pipeline_id: str) -> list[DataIngestionJob]:
     with session_scope() as s:
         return list(s.scalars(select(DataIngestionJob).where(
-            DataIngestionJob.pipeline_id == uuid.UUID(str(pipeline_id))).order_by(DataIngestionJob.id)))
+            DataIngestionJob.pipeline_id == uuid.UUID(str(pipeline_id)))
+            .order_by(DataIngestionJob.id)))
 
 
 def emissions(det: int | None = None) -> list[tuple[Any, ...]]:

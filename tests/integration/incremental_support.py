@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from carbon_domain.catalog import MODULE_OF, DataEntryType as D
+from carbon_domain.catalog import MODULE_OF
+from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import IngestionMethod, JobResult, JobState, JobType, TargetType
 from carbon_domain.db.session import session_scope

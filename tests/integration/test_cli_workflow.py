@@ -20,13 +20,20 @@ from typing import Any
 import pytest
 from click.testing import Result
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from carbon_api.cli import app
 from carbon_domain.db.models import (
-    DataEntry, ExchangeRate, Factor, Pipeline, Station, Unit, UploadedFile)
+    DataEntry,
+    ExchangeRate,
+    Factor,
+    Pipeline,
+    Station,
+    Unit,
+    UploadedFile,
+)
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
-from typer.testing import CliRunner
 
 from .api_support import row_counts, wait_idle
 from .helpers import UNITS_CSV, count, emissions, jobs_of, module_stats, wait_pipeline

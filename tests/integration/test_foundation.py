@@ -93,18 +93,21 @@ class TestPartialUniqueIndexes:
 
 
 def test_same_classification_in_another_key_order_is_one_factor(db: str) -> None:
-    from carbon_domain.services.factors import upsert_factor_rows
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.db.models import Factor
     from sqlalchemy import select
+
+    from carbon_domain.db.models import Factor
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.factors import upsert_factor_rows
 
     with session_scope() as s:
         upsert_factor_rows(s, year=2025, job_id=None, rows=[
-            (11, 80200, {"equipment_class": "Laptop", "sub_class": None}, {"ef_kg_co2eq_per_kwh": 0.1}),
+            (11, 80200, {"equipment_class": "Laptop", "sub_class": None},
+             {"ef_kg_co2eq_per_kwh": 0.1}),
         ])
     with session_scope() as s:
         upsert_factor_rows(s, year=2025, job_id=None, rows=[
-            (11, 80200, {"sub_class": None, "equipment_class": "Laptop"}, {"ef_kg_co2eq_per_kwh": 0.2}),
+            (11, 80200, {"sub_class": None, "equipment_class": "Laptop"},
+             {"ef_kg_co2eq_per_kwh": 0.2}),
         ])
     with session_scope() as s:
         factors = s.scalars(select(Factor)).all()
@@ -120,6 +123,7 @@ class TestWorkerHarness:
 
     def test_chord_of_50_calls_body_once_with_50_results(self, worker) -> None:  # type: ignore[no-untyped-def]
         from celery import chord
+
         from tests.celery_tasks import collect, echo
         res = chord([echo.s(i) for i in range(50)])(collect.s())
         assert res.get(timeout=60) == {"n": 50, "sum": sum(range(50)), "calls": 1}

@@ -409,8 +409,8 @@ CASES: dict[str, Case] = {
             5: "'plane' is not a data entry type of module equipment"}),
     "unknown enum value (process emission category)": Case(
         "/v1/sync/data-entries/8", {"year": YEAR}, (
-            "unit_institutional_id,category,subcategory,unit,quantity\n"
-            "UA,co2,,kg,10\nUA,plutonium,,kg,10\nUB,CO2,,kg,5\n").encode(),
+            b"unit_institutional_id,category,subcategory,unit,quantity\n"
+            b"UA,co2,,kg,10\nUA,plutonium,,kg,10\nUB,CO2,,kg,5\n"),
         202, result="WARNING", rows=2, errors={3: "category: 'plutonium' is not one of"}),
     "duplicate header columns (differing in case)": Case(
         ENTRIES, IT, entries(entry("INV-1").rstrip("\n") + ",dup\n",
@@ -444,9 +444,9 @@ CASES: dict[str, Case] = {
         202, result="WARNING", rows=1, errors={2: "name: String should have at most 255"},
         check=_unit_names),
     "unit institutional_id given twice": Case(
-        UNITS, {"year": YEAR}, ("institutional_code,institutional_id,name,level\n"
-                                "LAB-D1,UD,first,4\nLAB-D2,UD,second,4\nLAB-D3,UA,third,4\n"
-                                "LAB-D4,UE,bad level,4.5\n").encode(),
+        UNITS, {"year": YEAR}, (b"institutional_code,institutional_id,name,level\n"
+                                b"LAB-D1,UD,first,4\nLAB-D2,UD,second,4\nLAB-D3,UA,third,4\n"
+                                b"LAB-D4,UE,bad level,4.5\n"),
         202, result="WARNING", rows=1, errors={
             3: "institutional_id 'UD' is also given to unit 'LAB-D1'",
             4: "institutional_id 'UA' already belongs to unit 'LAB-A'",

@@ -371,7 +371,11 @@ class TestTokens:
         from carbon_domain.db.models import ApiToken
         from carbon_domain.db.session import engine_for
         from carbon_domain.services.tokens import (
-            TOUCH_INTERVAL, create_token, list_tokens, revoke_token, verify_token,
+            TOUCH_INTERVAL,
+            create_token,
+            list_tokens,
+            revoke_token,
+            verify_token,
         )
 
         url = f"sqlite:///{tmp_path / 'tokens.db'}"

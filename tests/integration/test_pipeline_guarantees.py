@@ -239,7 +239,8 @@ class TestFaultsWithinThePipeline:
         assert all(j.state == "FINISHED" for j in js)
         assert all(j.result == "ERROR" and j.meta.get("aborted") for j in js)
         active = app.control.inspect(timeout=1.0).active() or {}
-        assert not any(t["name"] == "carbon.recalculate_chunk" for ts in active.values() for t in ts)
+        assert not any(t["name"] == "carbon.recalculate_chunk"
+                       for ts in active.values() for t in ts)
 
     def test_recalculation_never_reads_a_half_written_factor_set(self, equipment_year) -> None:  # type: ignore[no-untyped-def]
         from carbon_domain.settings import get_settings

@@ -328,8 +328,10 @@ def test_export_auth_and_bad_input(api: TestClient, tokens: Tokens,
     assert api.get(url, params={"year": YEAR}, headers=tokens.op).status_code == 200
     for path, params, code in [
         (url, {"year": 2031}, 404), (url, {"year": 1999}, 422), (url, {}, 422),
-        (url, {"year": YEAR, "unit": "NOPE"}, 404), ("/v1/exports/data/99.csv", {"year": YEAR}, 422),
-        ("/v1/exports/data/1.csv", {"year": 2031}, 404), ("/v1/exports/data/x.csv", {"year": YEAR}, 422),
+        (url, {"year": YEAR, "unit": "NOPE"}, 404),
+        ("/v1/exports/data/99.csv", {"year": YEAR}, 422),
+        ("/v1/exports/data/1.csv", {"year": 2031}, 404),
+        ("/v1/exports/data/x.csv", {"year": YEAR}, 422),
     ]:
         r = api.get(path, params=params, headers=tokens.view)
         assert r.status_code == code, (path, params, r.text)

@@ -35,7 +35,13 @@ from carbon_domain.settings import PLACEHOLDER_SECRETS, Settings
 from .api_support import Tokens, wait_idle
 from .test_hostile_input import counts
 from .test_ops_cli import (
-    assert_one_line_error, carbon_argv, child_env, free_port, run_carbon, stop, wait_http,
+    assert_one_line_error,
+    carbon_argv,
+    child_env,
+    free_port,
+    run_carbon,
+    stop,
+    wait_http,
 )
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration]

@@ -23,8 +23,13 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs as job_service
 from carbon_domain.services.status import (
-    ModuleStatus, TypeStatus, recalculation_preview, recalculation_status, stale_types,
-    year_status)
+    ModuleStatus,
+    TypeStatus,
+    recalculation_preview,
+    recalculation_status,
+    stale_types,
+    year_status,
+)
 from carbon_tasks import operations as ops
 
 from .helpers import UNITS_CSV, jobs_of, module_stats, wait_pipeline

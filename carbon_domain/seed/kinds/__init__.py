@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.seed.kinds import (
-    buildings, equipment, external, facilities, people, process, purchases, travel,
+    buildings,
+    equipment,
+    external,
+    facilities,
+    people,
+    process,
+    purchases,
+    travel,
 )
 from carbon_domain.seed.kinds.base import EntryRows, TypeSpec
 

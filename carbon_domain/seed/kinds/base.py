@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from carbon_domain.catalog import DataEntryType
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 Cells = Sequence[object]
 RowFn = Callable[[Unit], Cells]

@@ -12,7 +12,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryRows, TypeSpec
 from carbon_domain.seed.sampling import Weighted, lognormal
-from carbon_domain.seed.university import Room, University, Unit, location
+from carbon_domain.seed.university import Room, Unit, University, location
 
 EF_ELECTRICITY = 0.125
 # The room formula multiplies every energy by the one EF (electricity); heating then

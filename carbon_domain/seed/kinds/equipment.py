@@ -12,7 +12,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryFn, EntryRows, FactorFn, TypeSpec
 from carbon_domain.seed.sampling import Weighted
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 EF_KWH = 0.125
 HOURS_PER_WEEK = 168

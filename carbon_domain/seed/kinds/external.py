@@ -11,7 +11,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryRows, TypeSpec
 from carbon_domain.seed.sampling import Weighted, lognormal
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 # provider → (weight, kg CO2-eq per EUR of virtualisation); Swiss hydro-powered hosts are low
 CLOUDS = {"AWS": (35, 0.14), "GCP": (20, 0.11), "Azure": (25, 0.13), "OVH": (8, 0.07),

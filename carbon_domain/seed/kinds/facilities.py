@@ -14,7 +14,7 @@ from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.csv_rows.schemas import FACILITY_SOURCES
 from carbon_domain.seed.kinds.base import EntryRows, TypeSpec
 from carbon_domain.seed.sampling import Weighted, lognormal
-from carbon_domain.seed.university import Facility, University, Unit
+from carbon_domain.seed.university import Facility, Unit, University
 
 WEIGHT = {"SCITAS": 40, "CMi": 20, "BIOP": 20, "RCP": 15, "CIBM": 5}
 # use unit → (median use per entry, lo, hi, placeholder facility total use)

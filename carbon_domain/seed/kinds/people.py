@@ -11,7 +11,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryRows, FactorFn, TypeSpec
 from carbon_domain.seed.sampling import Weighted
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 # (category, class, subclass, unit, units per member FTE, per student FTE, kg CO2-eq per unit)
 LEAVES = (

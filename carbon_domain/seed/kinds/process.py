@@ -11,7 +11,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryRows, TypeSpec
 from carbon_domain.seed.sampling import Weighted, lognormal
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 # (category as written, subcategory, GWP, weight, median kg, lo, hi)
 GASES = (

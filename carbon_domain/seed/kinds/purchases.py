@@ -13,7 +13,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryFn, EntryRows, FactorFn, TypeSpec
 from carbon_domain.seed.sampling import Weighted, lognormal
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 Family = tuple[str, str]  # (institutional code, description)
 # det → (EF kg/EUR, median spend CHF, additional-code prefix, families, item words, suppliers)

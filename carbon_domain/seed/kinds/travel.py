@@ -13,7 +13,7 @@ import random
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.seed.kinds.base import EntryRows, TypeSpec
 from carbon_domain.seed.sampling import Weighted
-from carbon_domain.seed.university import University, Unit
+from carbon_domain.seed.university import Unit, University
 
 BANDS = (("short_to_medium_haul", 0, 2500), ("medium_to_long_haul", 2500, 999999))
 PLANE_EF = {"economy": (0.2906, 0.1902), "business": (0.4471, 0.3930),

@@ -10,8 +10,14 @@ import pytest
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.catalog import ModuleType as M
 from carbon_domain.csv_rows import (
-    OVERRIDE_KEY, RowError, canonical_classification, classification_key, entry_header_problem,
-    factor_header_problem, parse_entry_row, parse_factor_row,
+    OVERRIDE_KEY,
+    RowError,
+    canonical_classification,
+    classification_key,
+    entry_header_problem,
+    factor_header_problem,
+    parse_entry_row,
+    parse_factor_row,
 )
 
 # Copies of the real CSV templates and smoke files of the system we replace.

@@ -8,11 +8,18 @@ from pathlib import Path
 import pytest
 
 from carbon_domain.csv_rows import (
-    RowError, parse_rate_row, parse_room_row, parse_station_row, parse_unit_row,
+    RowError,
+    parse_rate_row,
+    parse_room_row,
+    parse_station_row,
+    parse_unit_row,
     reference_header_problem,
 )
 from carbon_domain.reference import (
-    ReferenceData, haversine_km, load_default_rates, load_default_stations,
+    ReferenceData,
+    haversine_km,
+    load_default_rates,
+    load_default_stations,
 )
 
 # Copies of the real CSV templates and smoke files of the system we replace.

@@ -6,7 +6,11 @@ import pytest
 
 from carbon_domain.catalog import MODULE_OF, DataEntryType
 from carbon_domain.csv_rows import (
-    ENTRY_SCHEMAS, FACTOR_SCHEMAS, entry_columns, entry_header_problem, factor_columns,
+    ENTRY_SCHEMAS,
+    FACTOR_SCHEMAS,
+    entry_columns,
+    entry_header_problem,
+    factor_columns,
     factor_header_problem,
 )
 from carbon_domain.handlers import HANDLERS
