@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
@@ -145,14 +145,11 @@ def _clean_content_type(value: str | None) -> str | None:
     return value or None
 
 
-async def read_upload(request: Request) -> Upload:
-    """The ``file`` part of a multipart body, read at most up to the size limit.
-
-    413 as soon as the declared Content-Length or the bytes actually received exceed the
-    limit (a chunked body has no Content-Length); 415 for a body that is not multipart; 400
-    for a malformed multipart body; 422 when there is no ``file`` part.
-    """
-    limit = get_settings().max_upload_bytes
+async def bounded_form(request: Request, limit: int, *, max_fields: int) -> FormData:
+    """The multipart form of a request, read at most up to ``limit`` bytes (plus the
+    multipart framing). 413 as soon as the declared Content-Length or the bytes actually
+    received exceed it (a chunked body has no Content-Length); 415 for a body that is not
+    multipart; 400 for a malformed or interrupted one. Shared by the API and the console."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
         raise _too_large(limit)
@@ -174,7 +171,7 @@ async def read_upload(request: Request) -> Upload:
 
     bounded = Request(request.scope, bounded_receive)
     try:
-        form = await bounded.form(max_files=1, max_fields=10)
+        return await bounded.form(max_files=1, max_fields=max_fields)
     except _TooLarge:
         raise _too_large(limit) from None
     except ClientDisconnect:
@@ -182,6 +179,13 @@ async def read_upload(request: Request) -> Upload:
                             ) from None
     except HTTPException as exc:  # Starlette's own MultiPartException → 400
         raise HTTPException(400, f"Malformed multipart body: {exc.detail}") from None
+
+
+async def read_upload(request: Request) -> Upload:
+    """The ``file`` part of a multipart body (``bounded_form``'s limits and errors); 422 when
+    there is no ``file`` part."""
+    limit = get_settings().max_upload_bytes
+    form = await bounded_form(request, limit, max_fields=10)
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile):

@@ -15,20 +15,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carbon_api.cli.common import JsonFlag, console, err_console, error, json_out, new_typer
+from carbon_api.cli.workflow import YearOpt
 
 cli = new_typer()
 export_app = new_typer(help="Export results (from the stats) or detailed rows as CSV.")
 cli.add_typer(export_app, name="export")
 
 
-def _check_year(year: int) -> int:
-    if not 2000 <= year <= 2100:
-        error(f"--year {year} is out of range (2000-2100)")
-    return year
-
-
-YearOpt = Annotated[int, typer.Option("--year", "-y", callback=_check_year,
-                                      help="Report year (2000-2100).")]
 OutOpt = Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")]
 StaleOpt = Annotated[bool, typer.Option(
     "--allow-stale", help="Export even while a recalculation of the scope is active.")]

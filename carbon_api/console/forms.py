@@ -9,17 +9,14 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
-from starlette.requests import ClientDisconnect
-from starlette.types import Message
 
 from carbon_api.console.web import message
 from carbon_api.deps import (
-    _MULTIPART_SLACK,
     Upload,
     _clean_content_type,
     _clean_filename,
     _too_large,
-    _TooLarge,
+    bounded_form,
 )
 from carbon_domain.settings import get_settings
 
@@ -36,33 +33,10 @@ def _fail(request: Request, exc: HTTPException) -> Response:
 
 async def read_form(request: Request) -> UploadForm | Response:
     limit = get_settings().max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
-        return _fail(request, _too_large(limit))
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return message(request, "Send the CSV as multipart/form-data with a part named 'file'",
-                       415)
-    received = 0
-    receive = request.receive
-
-    async def bounded_receive() -> Message:
-        nonlocal received
-        msg = await receive()
-        if msg["type"] == "http.request":
-            received += len(msg.get("body", b""))
-            if received > limit + _MULTIPART_SLACK:
-                raise _TooLarge
-        return msg
-
-    bounded = Request(request.scope, bounded_receive)
     try:
-        form = await bounded.form(max_files=1, max_fields=12)
-    except _TooLarge:
-        return _fail(request, _too_large(limit))
-    except ClientDisconnect:
-        return message(request, "The client disconnected before the upload was complete", 400)
+        form = await bounded_form(request, limit, max_fields=12)
     except HTTPException as exc:
-        return message(request, f"Malformed multipart body: {exc.detail}", 400)
+        return _fail(request, exc)
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile) or not part.filename:
