@@ -85,10 +85,13 @@ def test_module_root_whose_plan_message_was_lost_finishes(procs, settings, figur
 
 def test_second_module_trigger_joins_the_running_one(procs, figures) -> None:  # type: ignore[no-untyped-def]
     w, baseline = prepare(procs, wipe=False)
-    # Only "scientific" (10) is stale: a factor upload for that type alone.
-    harness.upload("factors", EQUIP_FACTORS.format(ef="0.1").splitlines()[0] + "\n"
-                   + EQUIP_FACTORS.format(ef="0.1").splitlines()[1] + "\n",
-                   module=EQUIPMENT, det=10, year=YEAR)
+    # Only "scientific" (10) is stale: factor uploads for that type alone. Its factor goes to
+    # 0.2 and back to 0.1, so the (incremental) recalculation rewrites every scientific entry
+    # (chunk 1 is the held one) and the rows end equal to the baseline.
+    for ef in ("0.2", "0.1"):
+        lines = EQUIP_FACTORS.format(ef=ef).splitlines()
+        harness.upload("factors", lines[0] + "\n" + lines[1] + "\n",
+                       module=EQUIPMENT, det=10, year=YEAR)
     before = harness.max_job_id()
     with EntryLock(harness.entry_in_chunk(10, 1)) as lock:
         first = ops.trigger_module_recalculation(module=EQUIPMENT, year=YEAR, only_stale=True,
