@@ -56,7 +56,22 @@ def test_redis_crash_and_restart_mid_pipeline(procs, figures) -> None:  # type: 
         done_before = harness.chunks_done(pid)
         down = redis.crash_and_restart()
         crashed_at = time.monotonic()
-    p = wait_pipeline(pid, timeout=90)
+    # kombu's restore of unacknowledged messages can itself hit the dead connection and end
+    # the worker's main process ("Unrecoverable error: AttributeError: 'NoneType' object has
+    # no attribute 'hostname'", celery/kombu#582, #970) — timing-dependent, seen in about
+    # half the runs on a loaded 2-core machine. In production the supervisor restarts it
+    # (compose: `restart: unless-stopped`); here the test plays that supervisor.
+    workers = [w]
+
+    def supervised() -> bool:
+        if not workers[-1].alive():
+            workers.append(procs.worker(wait=False, **env))
+        ((status,),) = harness.sql("SELECT status FROM pipelines WHERE id = CAST(:p AS uuid)",
+                                   p=pid)
+        return status != "RUNNING"
+
+    wait_for(supervised, 90, "the pipeline to end", interval=0.5, on_fail=harness.describe_jobs)
+    p = wait_pipeline(pid, timeout=30)
     done_at = time.monotonic()
     retried = False
     if p.status != "SUCCESS":
@@ -72,17 +87,22 @@ def test_redis_crash_and_restart_mid_pipeline(procs, figures) -> None:  # type: 
     jobs = assert_pipeline_done(pid, rounds=3)
     out = harness.assert_same_results(baseline)
     assert harness.active_jobs() == []
-    log = w.log()
-    # The worker reconnected and ran the reconciler that beat sent after the restart.
+    log = "".join(x.log() for x in workers)
+    # The worker reconnected (or its restart started) and ran the reconciler that beat sent
+    # after the restart.
     reconciles = [ast.literal_eval(m) for m in re.findall(r"reconcile: (\{[^}]*\})", log)]
     assert any(r.get("retried") or r.get("lost") or r.get("outbox") for r in reconciles), (
-        reconciles, w.tail())
+        reconciles, workers[-1].tail())
     attempts = {d: j.attempts for d, j in jobs["recalcs"].items()}
     assert attempts[DET] >= 2
     figures(injected=f"redis-server SIGKILLed and restarted empty ({down:.2f}s down) while"
                      f" chunk 1 of type 11 was writing ({done_before} of 18 chunks done)",
+            worker_restarts=len(workers) - 1,
             recovery=("pipeline FAILED, operator retry completed" if retried else
-                      "worker and beat reconnected; beat's reconciler re-planned the RUNNING"
+                      ("worker main process died in kombu's restore and was restarted (as"
+                       " its supervisor would); " if len(workers) > 1 else
+                       "worker and beat reconnected; ")
+                      + "beat's reconciler re-planned the RUNNING"
                       f" jobs (attempts {attempts}); completed"
                       f" {done_at - crashed_at:.1f}s after the restart"),
             result=f"{out['rows']} rows for {out['entries']} entries, exact; stats exact;"
