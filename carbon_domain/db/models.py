@@ -35,7 +35,7 @@ from carbon_domain.db.enums import (
     TargetType,
 )
 
-# Link and reference tables live in their own modules; re-exported: one import path.
+# Link and reference tables live in their own modules, imported here so Base.metadata has them.
 from carbon_domain.db.link_models import AwaitedAggregation, JobLink, PipelineJobLink  # noqa: F401
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station  # noqa: F401
 from carbon_domain.db.types import EnumString

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import JobLinkKind, JobType
+from carbon_domain.db.link_models import JobLink
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import JobLink
 
 
 @dataclass(slots=True)

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.link_models import PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline, PipelineJobLink, RecalcChunk
+from carbon_domain.db.models import Pipeline, RecalcChunk
 from carbon_domain.settings import get_settings
 
 INGEST = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest, JobType.unit_sync)

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineStatus
-from carbon_domain.db.models import AwaitedAggregation, Pipeline, PipelineJobLink, RecalcChunk
+from carbon_domain.db.link_models import AwaitedAggregation, PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline, RecalcChunk
 
 _RUNNING = Pipeline.status == PipelineStatus.RUNNING
 # Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
