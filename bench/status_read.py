@@ -134,7 +134,7 @@ def _legacy(session: Any, year: int) -> int:
     """The previous read: every job of the year with its meta, filtered in Python."""
     rows = session.execute(
         select(Job.id, Job.job_type, Job.module_type_id, Job.data_entry_type_id, Job.state,
-               Job.result, Job.meta)
+               Job.result, Job.meta, Job.covers_input_job_id)
         .where(Job.year == year, or_(Job.job_type.in_(("factor_ingest", "csv_ingest")),
                                      Job.job_type == "emission_recalc"))
         .order_by(Job.id)).all()
@@ -144,7 +144,7 @@ def _legacy(session: Any, year: int) -> int:
                   and r.data_entry_type_id in (d, None)]
         recalcs = [r for r in rows if r.job_type == "emission_recalc" and r.module_type_id == m
                    and r.data_entry_type_id == d]
-        if inputs and not any(max(r.id, int((r.meta or {}).get("covers_input_job_id") or 0))
+        if inputs and not any(max(r.id, int(r.covers_input_job_id or 0))
                               > inputs[-1].id for r in recalcs):
             stale += 1
     return stale

@@ -19,8 +19,7 @@ from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetTyp
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs, pipelines
-from carbon_domain.services.job_meta import updated
+from carbon_domain.services import job_links, jobs, pipelines
 from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
@@ -183,8 +182,7 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         # Types another trigger is already recalculating are joined: the module job waits
         # for them too (closed when every type it asked for is done).
         joined = [r.job_id for r in reqs if not r.created]
-        jobs.set_meta(s, root.id, config=updated(root.meta["config"], job_ids=created,
-                                                 joined_job_ids=joined))
+        job_links.link_module_job(s, root.id, started=created, joined=joined)
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"

@@ -31,6 +31,13 @@ class JobType(StrEnum):
     aggregation = "aggregation"
 
 
+class JobLinkKind(StrEnum):
+    """How a module-level recalculation relates to one of its per-type jobs."""
+
+    started = "started"  # created by this trigger
+    joined = "joined"  # another trigger's active job of the same type (a dedup hit)
+
+
 class TargetType(StrEnum):
     DATA_ENTRIES = "DATA_ENTRIES"
     FACTORS = "FACTORS"

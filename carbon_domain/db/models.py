@@ -35,7 +35,8 @@ from carbon_domain.db.enums import (
     TargetType,
 )
 
-# Reference tables live in their own module; re-exported so every model has one import path.
+# Link and reference tables live in their own modules, imported here so Base.metadata has them.
+from carbon_domain.db.link_models import AwaitedAggregation, JobLink, PipelineJobLink  # noqa: F401
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station  # noqa: F401
 from carbon_domain.db.types import EnumString
 
@@ -174,8 +175,7 @@ class Pipeline(Base):
     job_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # linked_job_ids: active jobs of other pipelines this one joined (dedup hits); the
-    # pipeline is not done until they are.
+    # Joined jobs and awaited aggregations: db/link_models.py. meta: reports only.
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
     started_at: Mapped[datetime | None] = mapped_column(TS)
@@ -231,7 +231,11 @@ class DataIngestionJob(Base):
                                             default=JobState.NOT_STARTED)
     result: Mapped[JobResult | None] = mapped_column(EnumString(JobResult, 16))
     status_message: Mapped[str | None] = mapped_column(Text)
-    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)  # validated: job_meta.py
+    # Meta keys until 0009. covers_input_job_id: a not-yet-started recalculation will read
+    # inputs up to this id (a mark compared with >=, no FK); rerun_job_id: a dirty one's rerun.
+    covers_input_job_id: Mapped[int | None] = mapped_column(Integer)
+    rerun_job_id: Mapped[int | None] = mapped_column(Integer)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")

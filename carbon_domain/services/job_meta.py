@@ -1,18 +1,15 @@
-"""The control keys of the ``meta`` JSON of jobs and pipelines, validated and typed.
+"""The ``meta`` JSON of jobs and pipelines: what stays in it, validated and typed.
 
-``meta`` also carries reports (row errors, recalculation counts, aggregation runs) that only
-people read; those stay free-form (``extra="allow"``). The keys below steer the pipeline, so
-they are read through these models instead of ``(meta or {}).get(...)``:
+Since migration 0009 the keys that steer the pipeline are columns and link tables, not JSON
+(``services/job_links.py``): a job's ``covers_input_job_id`` and ``rerun_job_id`` are
+columns; a module-level job's per-type jobs (``config.job_ids`` / ``joined_job_ids``), the
+jobs a pipeline joined (``linked_job_ids``) and the aggregations it awaits
+(``awaits_aggregation``) are rows of db/link_models.py. :func:`updated` refuses them, so no
+code path writes one back into JSON.
 
-- job ``config.recalculate`` / ``mode`` / ``kind``: what the operator asked for;
-- job ``config.job_ids`` / ``joined_job_ids``: the per-type jobs a module-level job started
-  or joined (it closes when they are done);
-- job ``config.position``: "type i of n" in progress messages;
-- job ``covers_input_job_id``: the newest input a not-yet-started recalculation will read
-  (staleness counts it as covered);
-- job ``rerun_job_id``: the rerun a dirty recalculation requested;
-- pipeline ``linked_job_ids``: jobs of other pipelines this one joined (dedup hits);
-- pipeline ``awaits_aggregation``: "module:year" keys whose trailing aggregation it waits for.
+What stays: the job ``config`` (what the operator asked for: ``recalculate``, ``mode``,
+``kind``; ``position``, "type i of n" in progress messages) and reports that only people
+read (row errors, recalculation counts, abort notes), free-form (``extra="allow"``).
 """
 
 from __future__ import annotations
@@ -23,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Meta = dict[str, Any] | None
 
+# Stored outside meta since 0009 (the API still shows them inside it: job_links.api_meta).
+MOVED_KEYS = frozenset({"covers_input_job_id", "rerun_job_id", "job_ids", "joined_job_ids",
+                        "linked_job_ids", "awaits_aggregation"})
+
 
 class JobConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -30,8 +31,6 @@ class JobConfig(BaseModel):
     recalculate: bool = False
     mode: str | None = None
     kind: str | None = None
-    job_ids: list[int] = Field(default_factory=list)
-    joined_job_ids: list[int] = Field(default_factory=list)
     position: tuple[int, int] = (1, 1)
 
 
@@ -39,15 +38,12 @@ class JobMeta(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     config: JobConfig = Field(default_factory=JobConfig)
-    covers_input_job_id: int | None = None
-    rerun_job_id: int | None = None
 
 
 class PipelineMeta(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    linked_job_ids: list[int] = Field(default_factory=list)
-    awaits_aggregation: list[str] = Field(default_factory=list)
+    aborted_by: str | None = None
 
 
 def job_meta(meta: Meta) -> JobMeta:
@@ -64,4 +60,7 @@ def pipeline_meta(meta: Meta) -> PipelineMeta:
 
 def updated(meta: Meta, **items: Any) -> dict[str, Any]:
     """A new dict (so SQLAlchemy sees the change) with ``items`` set."""
+    moved = MOVED_KEYS.intersection(items)
+    if moved:
+        raise ValueError(f"{sorted(moved)} are columns or link rows since migration 0009")
     return {**(meta or {}), **items}

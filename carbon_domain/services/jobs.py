@@ -25,7 +25,7 @@ from carbon_domain.db.enums import (
     TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services.job_meta import job_meta, updated
+from carbon_domain.services.job_meta import updated
 from carbon_domain.services.pipelines import (  # noqa: F401 - re-exported
     NO_KEY,
     abort_pipeline,
@@ -117,8 +117,7 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
     elif input_job_id is not None:
         # Not started yet, so it will read this input: staleness must count it as covered
         # even though the input job's id is higher than this job's.
-        covered = max(job_meta(active.meta).covers_input_job_id or 0, input_job_id)
-        active.meta = updated(active.meta, covers_input_job_id=covered)
+        active.covers_input_job_id = max(active.covers_input_job_id or 0, input_job_id)
     if link_to is not None and active.pipeline_id != link_to:
         link_pipeline(session, link_to, active.id)
     session.flush()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.link_models import PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline, RecalcChunk
 from carbon_domain.settings import get_settings
@@ -248,7 +249,13 @@ def timeline(p: Pipeline, jobs: list[Job]) -> list[TimelineEvent]:
 
 def linked_jobs(session: Session, pipelines: list[Pipeline]) -> dict[uuid.UUID, list[Job]]:
     """Jobs of other pipelines each pipeline joined (dedup hits), one query for a page."""
-    want = {p.id: [int(i) for i in (p.meta or {}).get("linked_job_ids", [])] for p in pipelines}
+    want: dict[uuid.UUID, list[int]] = {p.id: [] for p in pipelines}
+    if not want:
+        return {}
+    for pid, job_id in session.execute(select(PipelineJobLink.pipeline_id, PipelineJobLink.job_id)
+                                       .where(PipelineJobLink.pipeline_id.in_(list(want)))
+                                       .order_by(PipelineJobLink.job_id)):
+        want[pid].append(job_id)
     ids = sorted({i for v in want.values() for i in v})
     if not ids:
         return {}

@@ -18,16 +18,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineStatus
+from carbon_domain.db.link_models import AwaitedAggregation, PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline, RecalcChunk
-from carbon_domain.services.job_meta import job_meta, pipeline_meta, updated
 
-AWAITS = "awaits_aggregation"
+_RUNNING = Pipeline.status == PipelineStatus.RUNNING
 # Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
 # FOR UPDATE conflicts with the FOR KEY SHARE that foreign-key checks take. A chunk that
 # updates its job row twice in one transaction fires the jobs → pipelines key check on the
@@ -71,16 +71,13 @@ def lock_related(session: Session, job_ids: set[int]) -> None:
 
 
 def link_pipeline(session: Session, pipeline_id: uuid.UUID, job_id: int) -> None:
+    """The pipeline joined another pipeline's job (table pipeline_job_links). The pipeline
+    row lock serializes the check and the insert, as it did the meta list before 0009."""
     p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
-    if p is None:
+    if p is None or session.get(PipelineJobLink, (pipeline_id, job_id)) is not None:
         return
-    linked = pipeline_meta(p.meta).linked_job_ids
-    if job_id not in linked:
-        p.meta = updated(p.meta, linked_job_ids=linked + [job_id])
-
-
-def _key(module_type_id: int, year: int) -> str:
-    return f"{module_type_id}:{year}"
+    session.add(PipelineJobLink(pipeline_id=pipeline_id, job_id=job_id))
+    session.flush()
 
 
 def await_aggregation(session: Session, pipeline_id: uuid.UUID, module_type_id: int,
@@ -91,48 +88,45 @@ def await_aggregation(session: Session, pipeline_id: uuid.UUID, module_type_id: 
     p = session.get(Pipeline, pipeline_id, with_for_update=NO_KEY)
     if p is None or p.status != PipelineStatus.RUNNING:
         return
-    keys = pipeline_meta(p.meta).awaits_aggregation
-    if _key(module_type_id, year) not in keys:
-        p.meta = updated(p.meta, awaits_aggregation=keys + [_key(module_type_id, year)])
+    key = (pipeline_id, module_type_id, year)
+    if session.get(AwaitedAggregation, key) is None:
+        session.add(AwaitedAggregation(pipeline_id=pipeline_id, module_type_id=module_type_id,
+                                       year=year))
+        session.flush()
 
 
 def awaiting_pipelines(session: Session, module_type_id: int, year: int) -> list[uuid.UUID]:
-    k = _key(module_type_id, year)
-    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
-    return sorted((p.id for p in running if k in pipeline_meta(p.meta).awaits_aggregation),
-                  key=str)
+    rows = session.scalars(select(AwaitedAggregation.pipeline_id).join(Pipeline).where(
+        _RUNNING, AwaitedAggregation.module_type_id == module_type_id,
+        AwaitedAggregation.year == year))
+    return sorted(rows, key=str)
 
 
 def awaited_keys(session: Session) -> set[tuple[int, int]]:
-    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
-    out = set()
-    for p in running:
-        for k in pipeline_meta(p.meta).awaits_aggregation:
-            m, y = k.split(":")
-            out.add((int(m), int(y)))
-    return out
+    rows = session.execute(select(AwaitedAggregation.module_type_id, AwaitedAggregation.year)
+                           .join(Pipeline).where(_RUNNING))
+    return {(int(m), int(y)) for m, y in rows}
 
 
 def resolve_awaiting(session: Session, module_type_id: int, year: int,
                      aggregation_job_id: int) -> list[uuid.UUID]:
     """Hand the awaiting pipelines of (module, year) the trailing aggregation's job."""
-    k = _key(module_type_id, year)
     pids = awaiting_pipelines(session, module_type_id, year)
     for pid in pids:
         link_pipeline(session, pid, aggregation_job_id)
-        p = session.get(Pipeline, pid)
-        assert p is not None
-        p.meta = updated(p.meta, awaits_aggregation=[
-            x for x in pipeline_meta(p.meta).awaits_aggregation if x != k])
+    if pids:
+        session.execute(delete(AwaitedAggregation).where(
+            AwaitedAggregation.pipeline_id.in_(pids),
+            AwaitedAggregation.module_type_id == module_type_id, AwaitedAggregation.year == year))
     return pids
 
 
 def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
     reruns), oldest first."""
-    p = session.get(Pipeline, pipeline_id)
     own = list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.id)))
-    linked_ids = pipeline_meta(p.meta).linked_job_ids if p else []
+    linked_ids = list(session.scalars(select(PipelineJobLink.job_id).where(
+        PipelineJobLink.pipeline_id == pipeline_id).order_by(PipelineJobLink.job_id)))
     seen = {j.id for j in own}
     extra: list[Job] = []
     while linked_ids:
@@ -142,15 +136,17 @@ def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
         rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
         extra.extend(rows)
         seen.update(r.id for r in rows)
-        linked_ids = [i for r in rows if (i := job_meta(r.meta).rerun_job_id)]
+        linked_ids = [i for r in rows if (i := r.rerun_job_id)]
     return own + sorted(extra, key=lambda j: j.id)
 
 
 def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:
     """RUNNING pipelines that joined any of these jobs (dedup hits from other triggers)."""
-    running = session.scalars(select(Pipeline).where(Pipeline.status == PipelineStatus.RUNNING))
-    return [p.id for p in running
-            if job_ids & set(pipeline_meta(p.meta).linked_job_ids)]
+    if not job_ids:
+        return []
+    return list(session.scalars(select(PipelineJobLink.pipeline_id).join(Pipeline).where(
+        _RUNNING, PipelineJobLink.job_id.in_(sorted(job_ids)))
+        .group_by(PipelineJobLink.pipeline_id).order_by(PipelineJobLink.pipeline_id)))
 
 
 def recompute_related(session: Session, job_ids: set[int]) -> None:
@@ -179,7 +175,8 @@ def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID, *,
     p.updated_at = utcnow()
     if p.status == PipelineStatus.ABORTED:
         return p.status
-    awaits = pipeline_meta(p.meta).awaits_aggregation
+    awaits = session.scalar(select(AwaitedAggregation.year).where(
+        AwaitedAggregation.pipeline_id == pipeline_id).limit(1)) is not None
     if any(j.state in ACTIVE_STATES for j in jobs) or not own or awaits:
         p.status = PipelineStatus.RUNNING
         p.finished_at = None
@@ -234,7 +231,8 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
     if active or p.status == PipelineStatus.RUNNING:
         p.status = PipelineStatus.ABORTED
         p.finished_at = now
-        meta = {k: v for k, v in (p.meta or {}).items() if k != AWAITS}
-        p.meta = {**meta, "aborted_by": by}
+        session.execute(delete(AwaitedAggregation).where(
+            AwaitedAggregation.pipeline_id == pipeline_id))
+        p.meta = {**(p.meta or {}), "aborted_by": by}
     session.flush()
     return [j.id for j in active], task_ids

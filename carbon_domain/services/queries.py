@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, object_session
 
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, Pipeline, Unit
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services import pipeline_console as pc
-from carbon_domain.services.job_meta import job_config
+from carbon_domain.services.job_links import api_meta, module_jobs
 from carbon_domain.services.jobs import pipeline_jobs
 from carbon_domain.stats import module_rollup_tree
 
@@ -43,7 +43,10 @@ def job_dict(job: Job, children: list[Job] | None = None) -> dict[str, Any]:
         progress = {"done": sum(_progress(c)["done"] for c in kids),
                     "total": sum(_progress(c)["total"] for c in kids)}
     out["progress"] = progress
-    out["meta"] = {**(job.meta or {}), "progress": progress}
+    session = object_session(job)
+    links = (module_jobs(session, [job.id])[job.id]
+             if session and job.job_type == JobType.module_emission_recalc else None)
+    out["meta"] = {**api_meta(job, links), "progress": progress}
     out["stuck"] = pc.is_stuck(job)
     out["children"] = [{
         "id": c.id, "data_entry_type_id": c.data_entry_type_id, "state": c.state,
@@ -65,7 +68,7 @@ def get_job(session: Session, job_id: int) -> dict[str, Any] | None:
     job = next((j for j in rows if j.id == job_id), None)
     if job is None:
         return None
-    wanted = set(job_config(job.meta).job_ids)
+    wanted = set(module_jobs(session, [job_id])[job_id].started)
     children = [j for j in rows if j.id != job_id and (not wanted or j.id in wanted)]
     return job_dict(job, children if job.job_type == JobType.module_emission_recalc else None)
 

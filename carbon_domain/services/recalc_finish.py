@@ -22,7 +22,7 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.services import jobs, pipelines
-from carbon_domain.services.job_meta import job_config, job_meta
+from carbon_domain.services.job_links import module_jobs
 
 MAX_ERROR_DETAILS = 100
 
@@ -77,7 +77,7 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
             data_entry_type_id=job.data_entry_type_id, year=job.year,  # type: ignore[arg-type]
             created_by=job.created_by, config={"rerun_of": job_id})
         rerun = req.job_id
-        jobs.set_meta(session, job_id, rerun_job_id=rerun)
+        job.rerun_job_id = rerun
         # Triggers that joined this job wait for its rerun too.
         for pid in pipelines.linking_pipelines(session, {job_id}):
             pipelines.link_pipeline(session, pid, rerun)
@@ -175,11 +175,10 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
     root = session.get(Job, root_job_id)
     if root is None or root.state not in ACTIVE_STATES:
         return False
-    config = job_config(root.meta)
-    child_ids = config.job_ids + config.joined_job_ids
+    child_ids = module_jobs(session, [root_job_id])[root_job_id].all
     children = list(session.scalars(select(Job).where(Job.id.in_(child_ids))))
     # A joined type that reran (an upload arrived while it ran) is done when its rerun is.
-    reruns = [i for c in children if (i := job_meta(c.meta).rerun_job_id)]
+    reruns = [i for c in children if (i := c.rerun_job_id)]
     if reruns:
         children += list(session.scalars(select(Job).where(Job.id.in_(reruns))))
     if any(c.state != JobState.FINISHED for c in children):

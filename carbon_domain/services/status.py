@@ -4,7 +4,7 @@ For a (module, data entry type, year) the last input job is the highest-id FINIS
 non-ERROR job that changed its inputs (factor upload for that type or its whole module,
 data entry upload for that type or its whole module). It needs recalculation while no
 FINISHED, non-ERROR recalculation covers it: one with a higher id, or the one that was
-still waiting when the input arrived and recorded ``meta.covers_input_job_id``.
+still waiting when the input arrived and recorded ``covers_input_job_id``.
 
 Everything is read with index probes and grouped queries (status_probes.py,
 completeness.py); no job's meta is loaded except the per-type stats of recalculations.

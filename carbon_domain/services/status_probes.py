@@ -109,7 +109,7 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
 def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, int]]
                      ) -> dict[tuple[int, int], int]:
     """For (module, type, input id) triples: the recalculation that was active when the
-    input arrived and promised to read it (``meta.covers_input_job_id``), if it finished
+    input arrived and promised to read it (``covers_input_job_id``), if it finished
     well; {(module, type): its id}.
 
     Only one recalculation of a (module, type, year) is active at a time, so the one active
@@ -128,7 +128,7 @@ def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, i
     rows = session.execute(
         select(prev.c.m, prev.c.d, Job.id)
         .join(Job, Job.id == prev.c.prev)
-        .where(_GOOD, Job.meta["covers_input_job_id"].as_integer() >= prev.c.i))
+        .where(_GOOD, Job.covers_input_job_id >= prev.c.i))
     return {(int(m), int(d)): int(i) for m, d, i in rows}
 
 

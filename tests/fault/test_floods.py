@@ -76,7 +76,7 @@ def test_50_concurrent_identical_triggers_start_one_recalculation(procs, figures
         ("emission_recalc", "FINISHED", "SUCCESS", 1, False),
         ("aggregation", "FINISHED", "SUCCESS", 1, False),
     ], harness.describe_jobs()
-    assert "rerun_job_id" not in js[0].meta
+    assert js[0].rerun_job_id is None
     assert js[1].meta["aggregation"]["runs"] == 1
     assert harness.active_jobs() == []
     out = harness.assert_same_results(baseline)

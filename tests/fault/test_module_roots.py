@@ -14,6 +14,8 @@ import time
 import httpx
 import pytest
 
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.job_links import module_jobs
 from carbon_tasks import operations as ops
 from tests.fault import harness
 from tests.fault.harness import (
@@ -108,7 +110,9 @@ def test_second_module_trigger_joins_the_running_one(procs, figures) -> None:  #
                  "the second trigger's own types to finish while the first one runs",
                  interval=0.2, on_fail=harness.describe_jobs)
         root2 = jobs_of(second.pipeline_id)[0]
-        assert root2.state == "RUNNING" and root2.meta["config"]["joined_job_ids"]
+        with session_scope() as s:
+            joined = module_jobs(s, [root2.id])[root2.id].joined
+        assert root2.state == "RUNNING" and joined
         # One trailing aggregation: none while the held type is still active.
         assert not [j for j in harness.jobs_after(before) if j[1] == "aggregation"]
         lock.release()

@@ -314,7 +314,7 @@ def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipm
     assert len(rows) == 30  # exactly the new upload's entries, all recalculated
     with session_scope() as s:
         first = s.get(Job, req.job_id)
-        assert first.meta["rerun_job_id"] and not first.dirty
+        assert first.rerun_job_id and not first.dirty
     # The rerun, the last recalculation of (equipment, YEAR) to finish, requested the one
     # trailing aggregation.
     assert wait_pipeline(str(p1.id)).status == "SUCCESS"

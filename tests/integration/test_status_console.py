@@ -197,7 +197,7 @@ def test_waiting_recalculation_covers_a_later_upload(equipment: dict[str, int]) 
         with session_scope() as s:
             job = s.get(Job, waiting.id)
             assert job is not None
-            job.meta = {**job.meta, "covers_input_job_id": covers} if covers else job.meta
+            job.covers_input_job_id = covers
             job.state, job.result, job.finished_at = "FINISHED", "SUCCESS", utcnow()
 
     finish(None)  # finished without having read the later upload: still stale

@@ -23,7 +23,6 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services import jobs, pipelines, reconcile
-from carbon_domain.services.job_meta import job_meta
 from carbon_domain.settings import get_settings
 
 YEAR = 2025
@@ -87,7 +86,7 @@ def test_an_input_covered_by_a_waiting_recalculation_is_recorded(session: Sessio
     upload = _upload(session)
     _recalc(session, input_job_id=upload.id)
     job = session.get(Job, first.job_id)
-    assert job is not None and job_meta(job.meta).covers_input_job_id == upload.id
+    assert job is not None and job.covers_input_job_id == upload.id
     assert not job.dirty
 
 
