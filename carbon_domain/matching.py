@@ -106,7 +106,7 @@ class _KindMatcher:
             found = self.kind_only.get(k)  # kind-only fallback: the factor's subkind is None
         if not found:
             what = f"{sp.kind}={raw_k!r}"
-            if s is not None:
+            if s is not None and sp.subkind:  # s is only set when the spec has a subkind
                 what += f", {sp.subkind}={data.get(sp.subkind)!r}"
             return None, f"no factor for {what}"
         if len(found) > 1 and sp.tie_break:

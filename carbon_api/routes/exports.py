@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from carbon_api.deps import DetPath, Viewer, Year
-from carbon_api.errors import R404, R409, READ
+from carbon_api.errors import R404, R409, READ, Responses
 from carbon_api.routes.reports import UnitCode
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import exports
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/exports", tags=["exports"], responses=READ)
 HEADER = "X-Carbon-Last-Recalculation-Job"
 AllowStale = Annotated[bool, Query(description="Export even while a recalculation or "
                                                "aggregation of the scope is active.")]
-CSV_OK: dict[int | str, dict[str, Any]] = {
+CSV_OK: Responses = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": f"UTF-8 CSV with a header row; header `{HEADER}` names the last "
                          "recalculation job it reflects.",

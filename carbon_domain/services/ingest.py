@@ -18,15 +18,8 @@ from carbon_domain import csv_rows
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db import bulk, locks
 from carbon_domain.db.enums import JobResult
-from carbon_domain.db.models import (
-    BuildingRoom,
-    CarbonReport,
-    CarbonReportModule,
-    DataIngestionJob,
-    ExchangeRate,
-    Station,
-    Unit,
-)
+from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataIngestionJob, Unit
+from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.services.csv_input import read_csv
 from carbon_domain.services.factors import Identity, write_factor_set
 from carbon_domain.services.ingest_report import IngestOutcome, RowReport

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import JobState, JobType
-from carbon_domain.db.models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
 from carbon_domain.services.factors import factor_fingerprint, load_factor_records
