@@ -117,7 +117,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
             Job.state == JobState.FINISHED, Job.result != JobResult.ERROR)
         .order_by(Job.id.desc()).limit(1)).first()
     w = None if base is None else (base.meta or {}).get("config", {}).get("inputs_watermark")
-    if w is None:
+    if base is None or w is None:
         return Scope(None, "no earlier successful recalculation to start from")
     w = int(w)
     config = (base.meta or {}).get("config", {})

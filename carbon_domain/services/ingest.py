@@ -190,8 +190,8 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     moving = [unit for code, unit in existing.items()
               if unit.institutional_id != good[code].institutional_id]
     if moving:
-        for unit in moving:
-            unit.institutional_id = None
+        for moved in moving:
+            moved.institutional_id = None
         session.flush()
     created = 0
     for code, u in good.items():
@@ -242,6 +242,7 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
     held = session.execute(select(Unit.institutional_id, Unit.institutional_code).where(
         Unit.institutional_id.in_(list(owner)), Unit.institutional_code.not_in(list(good))))
     for iid, other in held:
+        assert iid is not None  # IN (owner's ids) never matches NULL
         code = owner[iid]
         acc.error(lines[code], f"institutional_id {iid!r} already belongs to unit {other!r}")
         good.pop(code, None)
@@ -253,6 +254,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     problem = csv_rows.reference_header_problem(kind, header)
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
+    assert kind is not None  # a missing kind is a header problem above
     parser = {UploadKind.stations: csv_rows.parse_station_row,
               UploadKind.building_rooms: csv_rows.parse_room_row,
               UploadKind.exchange_rates: csv_rows.parse_rate_row}[UploadKind(kind)]
@@ -276,6 +278,7 @@ def _upsert_references(session: Session, kind: str, rows: list[Any]) -> None:
     """Update existing reference rows in place, insert the new ones. Reference tables are
     small (thousands of rows), so they are read once rather than queried per row."""
     model: Any
+    fields: tuple[str, ...]
     if kind == UploadKind.stations:
         model, fields = Station, ("latitude", "longitude", "country_code")
 

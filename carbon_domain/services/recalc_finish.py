@@ -108,7 +108,7 @@ def lock_finish(session: Session, keys: set[tuple[int, int]], job_ids: set[int])
     pids = pipelines.related_pipelines(session, job_ids) if job_ids else set()
     for m, y in keys:
         pids.update(pipelines.awaiting_pipelines(session, m, y))
-    pids.update(r.pipeline_id for r in _active_roots(session, keys))
+    pids.update(r.pipeline_id for r in _active_roots(session, keys) if r.pipeline_id is not None)
     pipelines.lock_pipelines(session, pids)
 
 
@@ -139,7 +139,8 @@ def complete_recalculation(session: Session, finished: list[tuple[int, int]],
     types are all done. Returns job ids to dispatch."""
     ids = {j for j, _ in finished}
     keys = {(int(m), int(y)) for m, y in session.execute(
-        select(Job.module_type_id, Job.year).where(Job.id.in_(ids))) if m is not None}
+        select(Job.module_type_id, Job.year).where(Job.id.in_(ids)))
+        if m is not None and y is not None}
     lock_finish(session, keys, ids)
     to_dispatch: list[int] = []
     outcomes = [o for o in (finish_job(session, j, a, lost=lost) for j, a in sorted(finished))
@@ -206,7 +207,8 @@ def after_abort(session: Session, job_ids: list[int]) -> list[int]:
         return []
     keys = {(int(m), int(y)) for m, y in session.execute(
         select(Job.module_type_id, Job.year).where(
-            Job.id.in_(job_ids), Job.job_type == JobType.emission_recalc))}
+            Job.id.in_(job_ids), Job.job_type == JobType.emission_recalc))
+        if m is not None and y is not None}  # always set on a recalculation
     if not keys:
         return []
     lock_finish(session, keys, set(job_ids))
