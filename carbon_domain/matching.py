@@ -246,7 +246,8 @@ class FactorIndex:
         """(factor id, EF per km, RFI) of the band with min ≤ per-trip km < max."""
         key = (cabin, per_trip_km)
         if key in self._memo:
-            return self._memo[key]  # type: ignore[no-any-return]
+            memoised: tuple[int, float, float] | None = self._memo[key]
+            return memoised
         hit = next(((fid, ef, rfi) for lo, hi, fid, ef, rfi in self._bands.get(cabin, ())
                     if lo <= per_trip_km < hi), None)
         if len(self._memo) >= _MEMO_LIMIT:
