@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -31,7 +32,8 @@ from carbon_domain.upload_kinds import UploadKind
 __all__ = ["IngestOutcome", "ingest_data_entries", "ingest_factors", "ingest_reference",
            "ingest_units"]
 
-def _rows(session: Session, job: DataIngestionJob):  # type: ignore[no-untyped-def]
+def _rows(session: Session, job: DataIngestionJob
+          ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     if job.upload_id is None:
         raise ValueError(f"job {job.id} has no upload")
     return read_csv(read_upload(session, job.upload_id))
@@ -45,7 +47,9 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
     """The file is the factor set of each type it covers (the job's type, or every type with
     a usable row in a module-wide file): its factors are upserted in place, the scope's
     others retired. ``config.mode == "merge"`` only upserts (a partial file)."""
-    module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
+    # Every caller of start_upload passes the module and year of a factor upload.
+    assert job.module_type_id is not None and job.year is not None
+    module = ModuleType(job.module_type_id)
     det = _det(job)
     config = job_config(job.meta)
     merge = config.mode == "merge"
@@ -70,7 +74,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
         return acc.outcome(0, "factors", meta={"mode": "merge" if merge else "replace"})
     # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
-                    locks.module_year_key(module.value, job.year))  # type: ignore[arg-type]
+                    locks.module_year_key(module.value, job.year))
     # A type none of whose rows is usable is left alone: a file of typos retires nothing.
     written = write_factor_set(session, year=job.year, job_id=job.id, rows=parsed,
                                scope_dets=None if merge else dets, keep=rejected)
@@ -99,9 +103,11 @@ def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, 
 
 
 def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcome:
-    module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
+    # Every caller of start_upload passes the module and year of a data entry upload.
+    assert job.module_type_id is not None and job.year is not None
+    module = ModuleType(job.module_type_id)
     det = _det(job)
-    year: int = job.year  # type: ignore[assignment]
+    year = job.year
     header, rows = _rows(session, job)
     problem = csv_rows.entry_header_problem(module, det, header)
     if problem:
@@ -124,10 +130,11 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
         return acc.outcome(0, "entries")
     locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
     # Replace this year's CSV entries of the type(s); manual entries are never touched.
+    # (Session.execute is typed as returning Result; a DELETE returns a CursorResult.)
     deleted = session.execute(text(
         "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
         " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
-        {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]
+        {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]  # CursorResult
     sink.write(session)
     return acc.outcome(sink.count, "entries loaded", extra=f"{deleted} previous entries replaced",
                        meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted},
@@ -171,7 +178,8 @@ class _EntrySink:
 
 def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     """Create or update units, then each unit's report for the year with its 8 modules."""
-    year: int = job.year  # type: ignore[assignment]
+    assert job.year is not None  # the API, CLI and seeding all pass a units upload's year
+    year = job.year
     header, rows = _rows(session, job)
     problem = csv_rows.reference_header_problem(UploadKind.units, header)
     if problem:
