@@ -75,9 +75,12 @@ R503_DISPATCH = {
                    "once the broker is back (do not resubmit).",
 }
 
-READ = {401: R401, 503: R503}
-WRITE = {401: R401, 403: R403, 503: R503_DISPATCH}
-UPLOAD = {**WRITE, 400: R400, 409: R409, 413: R413, 415: R415}
+# FastAPI's `responses=` type: status code (or "default") -> OpenAPI response object.
+Responses = dict[int | str, dict[str, Any]]
+
+READ: Responses = {401: R401, 503: R503}
+WRITE: Responses = {401: R401, 403: R403, 503: R503_DISPATCH}
+UPLOAD: Responses = {**WRITE, 400: R400, 409: R409, 413: R413, 415: R415}
 
 
 class ApiError(Exception):

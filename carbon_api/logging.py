@@ -19,7 +19,7 @@ import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,15 +61,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+class _JsonStreamHandler(logging.StreamHandler[TextIO]):
+    _carbon_json = True  # the marker configure_logging looks for (survives a module reload)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for the ``carbon`` loggers (idempotent). Propagation is left
     alone: under uvicorn the root logger has no handler, and under pytest caplog still
     sees the records."""
     logger = logging.getLogger("carbon")
     if not any(getattr(h, "_carbon_json", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _JsonStreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
-        handler._carbon_json = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     try:
         logger.setLevel(level.upper())

@@ -229,7 +229,7 @@ def explain_entry(det: int, entry_id: int, data: Mapping[str, Any], index: Facto
     det = int(det)
     handler = HANDLERS[det]
     try:
-        types = list(RESOLVERS[det](data))
+        types = list(RESOLVERS[det](data) or [])  # None: nothing resolved
     except Exception:  # noqa: BLE001 - the engine reports the same entry as an error below
         types = []
     res = compute_batch(det, [(entry_id, dict(data))], index, refs)

@@ -106,7 +106,7 @@ class _KindMatcher:
             found = self.kind_only.get(k)  # kind-only fallback: the factor's subkind is None
         if not found:
             what = f"{sp.kind}={raw_k!r}"
-            if s is not None:
+            if s is not None and sp.subkind:  # s is only set when the spec has a subkind
                 what += f", {sp.subkind}={data.get(sp.subkind)!r}"
             return None, f"no factor for {what}"
         if len(found) > 1 and sp.tie_break:
@@ -246,7 +246,8 @@ class FactorIndex:
         """(factor id, EF per km, RFI) of the band with min ≤ per-trip km < max."""
         key = (cabin, per_trip_km)
         if key in self._memo:
-            return self._memo[key]  # type: ignore[no-any-return]
+            memoised: tuple[int, float, float] | None = self._memo[key]
+            return memoised
         hit = next(((fid, ef, rfi) for lo, hi, fid, ef, rfi in self._bands.get(cabin, ())
                     if lo <= per_trip_km < hi), None)
         if len(self._memo) >= _MEMO_LIMIT:

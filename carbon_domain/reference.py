@@ -54,9 +54,9 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 @cache
 def load_default_stations() -> dict[str, Point]:
     """The shipped station table (``data/stations.csv``), keyed by normalised name."""
-    return {station_key(r["name"]): (float(r["latitude"]), float(r["longitude"]),
-                                     r["country_code"].strip().upper())
-            for r in _read_csv("stations.csv")}  # type: ignore[misc]
+    # Every shipped row has a name (210 rows); a blank one could never be looked up anyway.
+    return {key: (float(r["latitude"]), float(r["longitude"]), r["country_code"].strip().upper())
+            for r in _read_csv("stations.csv") if (key := station_key(r["name"])) is not None}
 
 
 @cache

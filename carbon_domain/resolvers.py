@@ -53,7 +53,9 @@ _LOGGED: set[tuple[int, str, str]] = set()
 _LOG_LIMIT = 1000
 
 
-def _unknown(det: D, field: str, value: Any) -> None:
+def _unknown(det: D, field: str, value: Any) -> list[int] | None:
+    """Log an unrecognised value; always None (no rows), typed as a resolver's result so a
+    resolver can end with ``return [leaf] if leaf else _unknown(...)``."""
     # Once per distinct value (bounded): a 100k-row chunk of one typo must not flood the log;
     # the engine reports every affected entry in its errors anyway.
     key = (int(det), field, repr(value)[:100])

@@ -48,7 +48,7 @@ class DispatchFailed(RuntimeError):
 @dataclass(frozen=True)
 class Accepted:
     job_id: int
-    pipeline_id: str | None
+    pipeline_id: str  # every operation opens or joins a pipeline
     state: str
     message: str
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from carbon_domain.db import locks
@@ -30,7 +31,7 @@ def reconcile(self: Any) -> dict[str, Any]:
         due = sorted(service.due_aggregations(s))
     backfilled = []
     for module, year in due:
-        job_id = locks.retry_conflicts(lambda m=module, y=year: _backfill(m, y))
+        job_id = locks.retry_conflicts(partial(_backfill, module, year))
         if job_id is not None:
             backfilled.append(job_id)
     summary["aggregations_backfilled"] = len(backfilled)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from carbon_domain.db.enums import TERMINAL_PIPELINE, JobState
 from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.jobs import pipeline_jobs
+from carbon_domain.services.pipelines import pipeline_jobs
 
 POLL_SECONDS = 0.2
 

@@ -146,7 +146,7 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
         result = load_seed(manifest, year=year, created_by="demo")
         if not result.ok:
             error("seeding failed: " + "; ".join(
-                f"{f.path}: {f.status}" for f in result.files if f.status != "SUCCESS"))
+                f"{f.file.path}: {f.status}" for f in result.files if f.status != "SUCCESS"))
         table, before = _totals_table(year, f"Totals {year} (after the first pipeline run)")
         console.print(table)
 

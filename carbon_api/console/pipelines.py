@@ -18,7 +18,7 @@ from carbon_domain.db.enums import JobResult, JobType, PipelineStatus
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.services import pipeline_console as pc
-from carbon_domain.services.jobs import pipeline_jobs
+from carbon_domain.services.pipelines import pipeline_jobs
 
 INGEST = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest,
           JobType.unit_sync)
@@ -56,7 +56,7 @@ def det_label(det: int | None) -> str:
 
 
 def list_pipelines(session: Session, f: Filters, limit: int = 50, offset: int = 0
-                   ) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+                   ) -> tuple[list[dict[str, Any]], int, dict[PipelineStatus, int]]:
     """(page of rows, total, counts by status over the whole filtered result)."""
     # Counts ignore the status filter, so the chips show what the other statuses hold too.
     counts = {s: int(n) for s, n in session.execute(

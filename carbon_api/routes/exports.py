@@ -6,21 +6,21 @@ recalculation of its scope (``none`` when there was none), so a file can be trac
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from carbon_api.csv_downloads import HEADER, precheck_export, stream_csv
 from carbon_api.deps import DetPath, Viewer, Year
-from carbon_api.errors import R404, R409, READ
+from carbon_api.errors import R404, R409, READ, Responses
 from carbon_api.routes.reports import UnitCode
 from carbon_domain.services import exports
 
 router = APIRouter(prefix="/exports", tags=["exports"], responses=READ)
 AllowStale = Annotated[bool, Query(description="Export even while a recalculation or "
                                                "aggregation of the scope is active.")]
-CSV_OK: dict[int | str, dict[str, Any]] = {
+CSV_OK: Responses = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": f"UTF-8 CSV with a header row; header `{HEADER}` names the last "
                          "recalculation job it reflects.",

@@ -44,5 +44,5 @@ def health(response: Response) -> Health:
     ok = database == "ok" and broker == "ok"
     if not ok:
         response.status_code = 503
-    return Health(status="ok" if ok else "degraded", database=database,  # type: ignore[arg-type]
-                  broker=broker)  # type: ignore[arg-type]
+    return Health(status="ok" if ok else "degraded", database=database,
+                  broker=broker)

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from carbon_api import sse
 from carbon_api.deps import JobId, ModuleQuery, Operator, OptionalYear, PipelineId, Viewer
-from carbon_api.errors import R404, R409, READ, WRITE
+from carbon_api.errors import R404, R409, READ, WRITE, Responses
 from carbon_api.logging import bind
 from carbon_api.schemas import AbortResult, JobOut, PipelineDetail, PipelinePage
 from carbon_domain.db.enums import JobState, JobType, PipelineStatus
@@ -23,9 +23,9 @@ from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])
 
-_JOB_404 = {404: {**R404, "content": {"application/json": {"example": {
+_JOB_404: Responses = {404: {**R404, "content": {"application/json": {"example": {
     "detail": "job 42 not found"}}}}}
-_PIPELINE_404 = {404: {**R404, "content": {"application/json": {"example": {
+_PIPELINE_404: Responses = {404: {**R404, "content": {"application/json": {"example": {
     "detail": "pipeline 0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b not found"}}}}}
 
 

@@ -36,8 +36,9 @@ router = APIRouter(prefix="/sync", tags=["sync"])
 
 
 class FactorMode(StrEnum):
-    replace = "replace"
-    merge = "merge"
+    # Upper-case names: a member named `replace` would shadow str.replace on every member.
+    REPLACE = "replace"
+    MERGE = "merge"
 
 
 class ReferenceKind(StrEnum):  # the path parameter: UploadKind's yearless reference kinds
@@ -79,7 +80,7 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
                        description="`replace` (default): the file is the factor set of each "
                                    "type it covers; factors absent from it are retired. "
                                    "`merge`: only insert and update (a partial file).")
-                   ] = FactorMode.replace,
+                   ] = FactorMode.REPLACE,
                    ) -> Accepted:
     """Factor CSV for a module (or one of its data entry types) and year. The file is the
     factor set of the route's type (or, module-wide, of every type with rows in it): its

@@ -101,9 +101,9 @@ def parse_col(col: Col, raw: str) -> Any:
         return int(value)
     if col.kind == "choice":
         assert col.canon is not None
-        value = col.canon(raw)
-        if value is not None:
-            return value
+        canonical = col.canon(raw)
+        if canonical is not None:
+            return canonical
         if col.lenient:
             return raw
         raise RowError(f"{col.name}: {shown(raw)} is not one of {', '.join(col.choices)}")

@@ -107,8 +107,8 @@ def _required(model: type[_Row]) -> list[str]:
     return [n for n, f in model.model_fields.items() if f.is_required()]
 
 
-def reference_header_problem(kind: str, header: list[str]) -> str | None:
-    model = REFERENCE_MODELS.get(kind)
+def reference_header_problem(kind: str | None, header: list[str]) -> str | None:
+    model = REFERENCE_MODELS.get(kind) if kind is not None else None
     if model is None:
         return f"unknown reference kind {kind!r}; expected one of {', '.join(REFERENCE_MODELS)}"
     cols = header_set(header)

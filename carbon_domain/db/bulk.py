@@ -76,6 +76,8 @@ def copy_from(session: Session, statement: str, payload: io.IOBase | IO[str] | I
     dialect = conn.dialect
     dbapi = dialect.loaded_dbapi
     raw = conn.connection.dbapi_connection
+    # The ignores on cursor(): SQLAlchemy types the raw connection as an Optional PEP
+    # 249 protocol without __enter__; psycopg2's connection is set and its cursor is one.
     try:
         with raw.cursor() as cur:  # type: ignore[union-attr]
             cur.copy_expert(statement, payload)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,8 +17,18 @@ from carbon_domain.settings import get_settings, normalize_database_url
 CONNECT_TIMEOUT_SECONDS = 10
 
 
-def engine_for(url: str) -> Engine:
-    return _engine(normalize_database_url(url))
+class _EngineFor:
+    """``engine_for(url)``: the process's engine for a database URL (normalised first, so two
+    spellings share one pool); ``engine_for.cache_clear()`` forgets them (tests switch URLs)."""
+
+    def __call__(self, url: str) -> Engine:
+        return _engine(normalize_database_url(url))
+
+    def cache_clear(self) -> None:
+        _engine.cache_clear()
+
+
+engine_for = _EngineFor()
 
 
 @lru_cache(maxsize=8)
@@ -29,7 +40,7 @@ def _engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # WAL lets the embedded worker threads read while one writes; FKs are off by
             # default in SQLite and our cascades depend on them.
             cur = dbapi_conn.cursor()
@@ -42,9 +53,6 @@ def _engine(url: str) -> Engine:
     connect_args = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                          connect_args=connect_args)
-
-
-engine_for.cache_clear = _engine.cache_clear  # type: ignore[attr-defined]
 
 
 def get_engine() -> Engine:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.handlers import activity, buildings, facilities, people, spend, travel
-from carbon_domain.handlers.base import Context, EntryError, Handler, Part
+from carbon_domain.handlers.base import Compute, Context, EntryError, Handler, Part
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
 
 
-def _h(det: D, strategy: str, compute: object) -> tuple[int, Handler]:
-    return int(det), Handler(int(det), strategy, compute)  # type: ignore[arg-type]
+def _h(det: D, strategy: str, compute: Compute) -> tuple[int, Handler]:
+    return int(det), Handler(int(det), strategy, compute)
 
 
 HANDLERS: dict[int, Handler] = dict([

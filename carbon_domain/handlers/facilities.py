@@ -72,7 +72,7 @@ def _under(path: str, node: E) -> bool:
 
 def facility_factor_values(
     det: int,
-    by_emission_type: Mapping[int | str, float],
+    by_emission_type: Mapping[int, float] | Mapping[str, float],
     total_use: float,
     *,
     total_kg: float | None = None,

@@ -23,7 +23,7 @@ def _trip_km(ctx: Context, key: tuple[str, Any, Any], a: Point, b: Point) -> flo
     if km is None:
         fn = formulas.plane_trip_km if key[0] == "plane" else formulas.train_trip_km
         km = ctx.memo[key] = fn(a[0], a[1], b[0], b[1])
-    return km  # type: ignore[no-any-return]
+    return km
 
 
 def plane(data: Mapping[str, Any], types: list[int], _factor: FactorRecord | None,

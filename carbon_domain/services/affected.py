@@ -103,8 +103,11 @@ def _full_requested(session: Session, job: Job) -> str | None:
 
 def plan_scope(session: Session, job: Job) -> Scope:
     """The entries this recalculation job must rewrite (None = the whole slice)."""
-    det = int(job.data_entry_type_id)  # type: ignore[arg-type]
-    module, year = int(job.module_type_id), int(job.year)  # type: ignore[arg-type]
+    # A recalculation job always names its (module, type, year).
+    assert job.module_type_id is not None and job.data_entry_type_id is not None
+    assert job.year is not None
+    det = int(job.data_entry_type_id)
+    module, year = int(job.module_type_id), int(job.year)
     why = _full_requested(session, job)
     if why:
         return Scope(None, why)
@@ -117,7 +120,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
             Job.state == JobState.FINISHED, Job.result != JobResult.ERROR)
         .order_by(Job.id.desc()).limit(1)).first()
     w = None if base is None else (base.meta or {}).get("config", {}).get("inputs_watermark")
-    if w is None:
+    if base is None or w is None:
         return Scope(None, "no earlier successful recalculation to start from")
     w = int(w)
     config = (base.meta or {}).get("config", {})

@@ -79,8 +79,8 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
     changed_reports: set[int] = set()
     updates = []
     for mid, report_id, old in modules:
-        n, missing = counts.get(mid, (0, 0))
-        new = stats_lib.module_stats(kg.get(mid, {}), n, missing, computed_at=now)
+        n, n_missing = counts.get(mid, (0, 0))
+        new = stats_lib.module_stats(kg.get(mid, {}), n, n_missing, computed_at=now)
         if _comparable(new) != _comparable(old):
             changed_reports.add(report_id)
             updates.append({"mid": mid, "new_stats": new})

@@ -155,7 +155,7 @@ def completeness(session: Session, year: int, dets: list[int]) -> dict[int, Comp
     return out
 
 
-def _values(session: Session, year: int, det: int, *keys: str) -> list[tuple[object, ...]]:
+def _values(session: Session, year: int, det: int, *keys: str) -> list[tuple[Any, ...]]:
     """(value of each key, entry count) over the year's entries of the type, grouped."""
     cols = [DataEntry.data[k].as_string() for k in keys]
     return [tuple(r) for r in session.execute(
@@ -170,7 +170,7 @@ def _missing_rooms(session: Session, year: int, refs: ReferenceData) -> str | No
                                               "room_name", "room_surface_square_meter"):
         if surface not in (None, "") or refs.room_surface(building, room) is not None:
             continue
-        missing += int(n)  # type: ignore[call-overload]
+        missing += int(n)
         rooms.add(f"{building or '?'}/{room or '?'}")
     if not missing:
         return None
@@ -185,7 +185,7 @@ def _missing_stations(session: Session, year: int, refs: ReferenceData) -> str |
                                           "destination_name"):
         unknown = [str(s) for s in (origin, destination) if refs.station(s) is None]
         if unknown:
-            missing += int(n)  # type: ignore[call-overload]
+            missing += int(n)
             names.update(unknown)
     if not missing:
         return None

@@ -188,7 +188,7 @@ def explain_data_entry(session: Session, entry_id: int) -> dict[str, Any] | None
         return None
     data = _data(e.data)
     ex = explain_many(session, e.data_entry_type_id, e.year, [(e.id, data)])[e.id]
-    stored = [tuple(r) for r in session.execute(
+    stored = [r._tuple() for r in session.execute(  # the row, typed by its columns
         select(Emission.emission_type_id, Emission.scope, Emission.kg_co2eq,
                Emission.additional_value, Emission.primary_factor_id)
         .where(Emission.data_entry_id == entry_id).order_by(Emission.id))]

@@ -98,6 +98,8 @@ def batches(session: Session, det: int, year: int, size: int, reasons: Reasons
     batch's row-less entries have no row (the engine runs on those only)."""
     sql = batch_sql(int(det))
     raw = session.connection().connection.dbapi_connection
+    # The ignores on cursor(): SQLAlchemy types the raw connection as an Optional PEP
+    # 249 protocol without __enter__; psycopg2's connection is set and its cursor is one.
     with raw.cursor() as cur:  # type: ignore[union-attr]
         # Many small, similar statements: JIT compilation would cost more than it saves.
         cur.execute("SET LOCAL jit = off")

@@ -275,4 +275,5 @@ def _python_batches(session: Session, det: int, year: int, out: _Lines,
 
 
 def _json(raw: Any) -> dict[str, Any]:
-    return json.loads(raw) if isinstance(raw, str) else raw
+    value: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+    return value

@@ -43,7 +43,7 @@ class FactorPage:
 
 def _path(et: int) -> str | None:
     try:
-        return EmissionType(et).path  # type: ignore[attr-defined,no-any-return]
+        return EmissionType(et).path
     except ValueError:
         return None
 

@@ -205,7 +205,7 @@ def load_factor_records(session: Session, det: int, year: int
     q = select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values).where(
         Factor.data_entry_type_id == det, Factor.year == year, Factor.retired_at.is_(None)
     ).order_by(Factor.id)
-    return [tuple(r) for r in session.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in session.execute(q)]
 
 
 def factor_fingerprint(session: Session, det: int, year: int) -> tuple[Any, ...]:

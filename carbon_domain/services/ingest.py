@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -18,15 +19,8 @@ from carbon_domain import csv_rows
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db import bulk, locks
 from carbon_domain.db.enums import JobResult
-from carbon_domain.db.models import (
-    BuildingRoom,
-    CarbonReport,
-    CarbonReportModule,
-    DataIngestionJob,
-    ExchangeRate,
-    Station,
-    Unit,
-)
+from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataIngestionJob, Unit
+from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.services.csv_input import read_csv
 from carbon_domain.services.factors import Identity, write_factor_set
 from carbon_domain.services.ingest_report import IngestOutcome, RowReport
@@ -38,7 +32,8 @@ from carbon_domain.upload_kinds import UploadKind
 __all__ = ["IngestOutcome", "ingest_data_entries", "ingest_factors", "ingest_reference",
            "ingest_units"]
 
-def _rows(session: Session, job: DataIngestionJob):  # type: ignore[no-untyped-def]
+def _rows(session: Session, job: DataIngestionJob
+          ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     if job.upload_id is None:
         raise ValueError(f"job {job.id} has no upload")
     return read_csv(read_upload(session, job.upload_id))
@@ -52,7 +47,9 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
     """The file is the factor set of each type it covers (the job's type, or every type with
     a usable row in a module-wide file): its factors are upserted in place, the scope's
     others retired. ``config.mode == "merge"`` only upserts (a partial file)."""
-    module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
+    # Every caller of start_upload passes the module and year of a factor upload.
+    assert job.module_type_id is not None and job.year is not None
+    module = ModuleType(job.module_type_id)
     det = _det(job)
     config = job_config(job.meta)
     merge = config.mode == "merge"
@@ -77,7 +74,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
         return acc.outcome(0, "factors", meta={"mode": "merge" if merge else "replace"})
     # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
-                    locks.module_year_key(module.value, job.year))  # type: ignore[arg-type]
+                    locks.module_year_key(module.value, job.year))
     # A type none of whose rows is usable is left alone: a file of typos retires nothing.
     written = write_factor_set(session, year=job.year, job_id=job.id, rows=parsed,
                                scope_dets=None if merge else dets, keep=rejected)
@@ -106,9 +103,11 @@ def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, 
 
 
 def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcome:
-    module = ModuleType(job.module_type_id)  # type: ignore[arg-type]
+    # Every caller of start_upload passes the module and year of a data entry upload.
+    assert job.module_type_id is not None and job.year is not None
+    module = ModuleType(job.module_type_id)
     det = _det(job)
-    year: int = job.year  # type: ignore[assignment]
+    year = job.year
     header, rows = _rows(session, job)
     problem = csv_rows.entry_header_problem(module, det, header)
     if problem:
@@ -131,10 +130,11 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
         return acc.outcome(0, "entries")
     locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
     # Replace this year's CSV entries of the type(s); manual entries are never touched.
+    # (Session.execute is typed as returning Result; a DELETE returns a CursorResult.)
     deleted = session.execute(text(
         "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
         " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
-        {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]
+        {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]  # CursorResult
     sink.write(session)
     return acc.outcome(sink.count, "entries loaded", extra=f"{deleted} previous entries replaced",
                        meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted},
@@ -178,7 +178,8 @@ class _EntrySink:
 
 def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     """Create or update units, then each unit's report for the year with its 8 modules."""
-    year: int = job.year  # type: ignore[assignment]
+    assert job.year is not None  # the API, CLI and seeding all pass a units upload's year
+    year = job.year
     header, rows = _rows(session, job)
     problem = csv_rows.reference_header_problem(UploadKind.units, header)
     if problem:
@@ -197,8 +198,8 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     moving = [unit for code, unit in existing.items()
               if unit.institutional_id != good[code].institutional_id]
     if moving:
-        for unit in moving:
-            unit.institutional_id = None
+        for moved in moving:
+            moved.institutional_id = None
         session.flush()
     created = 0
     for code, u in good.items():
@@ -249,6 +250,7 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
     held = session.execute(select(Unit.institutional_id, Unit.institutional_code).where(
         Unit.institutional_id.in_(list(owner)), Unit.institutional_code.not_in(list(good))))
     for iid, other in held:
+        assert iid is not None  # IN (owner's ids) never matches NULL
         code = owner[iid]
         acc.error(lines[code], f"institutional_id {iid!r} already belongs to unit {other!r}")
         good.pop(code, None)
@@ -260,6 +262,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     problem = csv_rows.reference_header_problem(kind, header)
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
+    assert kind is not None  # a missing kind is a header problem above
     parser = {UploadKind.stations: csv_rows.parse_station_row,
               UploadKind.building_rooms: csv_rows.parse_room_row,
               UploadKind.exchange_rates: csv_rows.parse_rate_row}[UploadKind(kind)]
@@ -283,6 +286,7 @@ def _upsert_references(session: Session, kind: str, rows: list[Any]) -> None:
     """Update existing reference rows in place, insert the new ones. Reference tables are
     small (thousands of rows), so they are read once rather than queried per row."""
     model: Any
+    fields: tuple[str, ...]
     if kind == UploadKind.stations:
         model, fields = Station, ("latitude", "longitude", "country_code")
 

@@ -293,7 +293,7 @@ def start_group(session: Session, job_id: int, task_id: str | None) -> bool:
                           Job.state.in_((JobState.NOT_STARTED, JobState.QUEUED)))
         .values(state=JobState.RUNNING, attempts=Job.attempts + 1, started_at=now,
                 heartbeat_at=now, celery_task_id=task_id, status_message="Running"))
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
 
 
 def close_group(session: Session, job_id: int, result: JobResult, message: str,

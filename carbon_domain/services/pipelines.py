@@ -60,8 +60,8 @@ def lock_pipelines(session: Session, ids: Iterable[uuid.UUID | None], *,
 
 def related_pipelines(session: Session, job_ids: set[int]) -> set[uuid.UUID]:
     """The jobs' own pipelines plus every RUNNING pipeline that joined one of them."""
-    own = set(session.scalars(select(Job.pipeline_id).where(
-        Job.id.in_(job_ids), Job.pipeline_id.is_not(None))))
+    own = {pid for pid in session.scalars(select(Job.pipeline_id).where(
+        Job.id.in_(job_ids), Job.pipeline_id.is_not(None))) if pid is not None}
     return own | set(linking_pipelines(session, job_ids))
 
 

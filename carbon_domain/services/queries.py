@@ -19,7 +19,7 @@ from carbon_domain.db.models import CarbonReport, CarbonReportModule, Pipeline, 
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services import pipeline_console as pc
 from carbon_domain.services.job_links import api_meta, module_jobs
-from carbon_domain.services.jobs import pipeline_jobs
+from carbon_domain.services.pipelines import pipeline_jobs
 from carbon_domain.stats import module_rollup_tree
 
 _JOB_FIELDS = ("id", "pipeline_id", "job_type", "module_type_id", "data_entry_type_id", "year",

@@ -43,6 +43,9 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
     job = session.get(Job, job_id)
     if job is None or job.state != JobState.RUNNING or job.attempts != attempt:
         return None
+    # A recalculation job always names its (module, type, year).
+    assert job.module_type_id is not None and job.data_entry_type_id is not None
+    assert job.year is not None
     chunks = list(session.scalars(select(RecalcChunk).where(RecalcChunk.job_id == job_id)))
     undone = [c for c in chunks if not c.done]
     entries = sum(c.entries for c in chunks)
@@ -50,7 +53,7 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
     missing = sum(c.missing for c in chunks)
     errors = sum(c.errors for c in chunks)
     details = [d for c in chunks for d in (c.error_details or [])][:MAX_ERROR_DETAILS]
-    name = DataEntryType(job.data_entry_type_id).name  # type: ignore[arg-type]
+    name = DataEntryType(job.data_entry_type_id).name
     if undone or lost:
         result = JobResult.ERROR
         msg = (f"ERROR: {len(undone)} of {len(chunks)} chunks of {name} did not complete"
@@ -73,15 +76,15 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
     if dirty and not lost:
         # A request arrived while this job read its inputs: run once more so it is not lost.
         req = jobs.request_recalc(
-            session, pipeline_id=job.pipeline_id, module_type_id=job.module_type_id,  # type: ignore[arg-type]
-            data_entry_type_id=job.data_entry_type_id, year=job.year,  # type: ignore[arg-type]
+            session, pipeline_id=job.pipeline_id, module_type_id=job.module_type_id,
+            data_entry_type_id=job.data_entry_type_id, year=job.year,
             created_by=job.created_by, config={"rerun_of": job_id})
         rerun = req.job_id
         job.rerun_job_id = rerun
         # Triggers that joined this job wait for its rerun too.
         for pid in pipelines.linking_pipelines(session, {job_id}):
             pipelines.link_pipeline(session, pid, rerun)
-    return FinishOutcome(job_id, result, job.module_type_id, job.year, job.pipeline_id, rerun)  # type: ignore[arg-type]
+    return FinishOutcome(job_id, result, job.module_type_id, job.year, job.pipeline_id, rerun)
 
 
 def _recalc_active(session: Session, module_type_id: int, year: int) -> bool:
@@ -108,7 +111,7 @@ def lock_finish(session: Session, keys: set[tuple[int, int]], job_ids: set[int])
     pids = pipelines.related_pipelines(session, job_ids) if job_ids else set()
     for m, y in keys:
         pids.update(pipelines.awaiting_pipelines(session, m, y))
-    pids.update(r.pipeline_id for r in _active_roots(session, keys))
+    pids.update(r.pipeline_id for r in _active_roots(session, keys) if r.pipeline_id is not None)
     pipelines.lock_pipelines(session, pids)
 
 
@@ -139,7 +142,8 @@ def complete_recalculation(session: Session, finished: list[tuple[int, int]],
     types are all done. Returns job ids to dispatch."""
     ids = {j for j, _ in finished}
     keys = {(int(m), int(y)) for m, y in session.execute(
-        select(Job.module_type_id, Job.year).where(Job.id.in_(ids))) if m is not None}
+        select(Job.module_type_id, Job.year).where(Job.id.in_(ids)))
+        if m is not None and y is not None}
     lock_finish(session, keys, ids)
     to_dispatch: list[int] = []
     outcomes = [o for o in (finish_job(session, j, a, lost=lost) for j, a in sorted(finished))
@@ -205,7 +209,8 @@ def after_abort(session: Session, job_ids: list[int]) -> list[int]:
         return []
     keys = {(int(m), int(y)) for m, y in session.execute(
         select(Job.module_type_id, Job.year).where(
-            Job.id.in_(job_ids), Job.job_type == JobType.emission_recalc))}
+            Job.id.in_(job_ids), Job.job_type == JobType.emission_recalc))
+        if m is not None and y is not None}  # always set on a recalculation
     if not keys:
         return []
     lock_finish(session, keys, set(job_ids))

@@ -52,11 +52,12 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     """Split the job's slice into id-range chunks and record them as its expected fan-out."""
     job = session.get(Job, job_id)
     assert job is not None and job.data_entry_type_id is not None and job.year is not None
+    assert job.module_type_id is not None
     size = chunk_size or get_settings().chunk_size
     det, year = job.data_entry_type_id, job.year
     # Incremental when factor changes alone made the slice stale (services/affected.py).
     scope = affected.plan_scope(session, job)
-    marks = affected.plan_marks(session, job.module_type_id, det, year)  # type: ignore[arg-type]
+    marks = affected.plan_marks(session, job.module_type_id, det, year)
     # A re-plan (retry after a lost chord) starts the fan-out afresh.
     session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
     if scope.entry_ids is not None:

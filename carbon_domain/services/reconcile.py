@@ -144,6 +144,8 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
         .group_by(Job.module_type_id, Job.year)).all()
     out = set(pipelines.awaited_keys(session))
     for module, year, last_recalc in recalcs:
+        if module is None or year is None:  # never: a recalculation has both
+            continue
         last_agg = session.scalar(select(func.max(Job.id)).where(
             Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year))
         if last_agg is None or last_agg < last_recalc:

@@ -118,7 +118,8 @@ def module_totals(session: Session, module_type_id: int, year: int) -> ModuleTot
     if any(p is None for p in plans):
         return None  # nothing was written: the caller's full query is always right
     for det, plan in zip(dets, plans, strict=True):
-        _apply(session, det, year, plan)  # type: ignore[arg-type]
+        assert plan is not None  # checked above
+        _apply(session, det, year, plan)
     out = ModuleTotals({}, {}, {})
     for crm, et, kg, n in session.execute(text(
             "SELECT carbon_report_module_id, emission_type_id, sum(kg), sum(n)"

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import JobState, JobType
-from carbon_domain.db.models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.reference import ReferenceData
 from carbon_domain.services.factors import factor_fingerprint, load_factor_records
@@ -29,7 +29,7 @@ _refs_cache: dict[str, tuple[tuple[Any, ...], ReferenceData]] = {}
 
 
 def _db_key(session: Session) -> str:
-    return str(session.get_bind().url)
+    return str(session.get_bind().engine.url)  # Engine.engine is the engine itself
 
 
 def refs_fingerprint(session: Session) -> tuple[Any, ...]:
@@ -70,14 +70,15 @@ def load_reference_data(session: Session) -> ReferenceData:
         hit = _refs_cache.get(key)
         if hit and hit[0] == fp:
             return hit[1]
+    # Row._tuple(): the same row, typed as a tuple of its columns' types.
     refs = ReferenceData.build(
-        stations=[tuple(r) for r in session.execute(select(
-            Station.name, Station.latitude, Station.longitude, Station.country_code))],  # type: ignore[misc]
-        rooms=[tuple(r) for r in session.execute(select(
+        stations=[r._tuple() for r in session.execute(select(
+            Station.name, Station.latitude, Station.longitude, Station.country_code))],
+        rooms=[r._tuple() for r in session.execute(select(
             BuildingRoom.building_name, BuildingRoom.room_name, BuildingRoom.room_type,
-            BuildingRoom.room_surface_square_meter))],  # type: ignore[misc]
-        rates=[tuple(r) for r in session.execute(select(
-            ExchangeRate.year, ExchangeRate.currency, ExchangeRate.rate_to_eur))],  # type: ignore[misc]
+            BuildingRoom.room_surface_square_meter))],
+        rates=[r._tuple() for r in session.execute(select(
+            ExchangeRate.year, ExchangeRate.currency, ExchangeRate.rate_to_eur))],
     )
     with _lock:
         _refs_cache[key] = (fp, refs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from enum import IntEnum
 
 import pytest
 
@@ -11,6 +12,98 @@ from carbon_domain.emission_types import SCOPE_OF, STORABLE, EmissionType, by_pa
 E = EmissionType
 ALL = list(EmissionType)
 LEAVES = [m for m in ALL if m.is_leaf]
+
+
+# The enum spells its members out (so the type checker knows them); this rebuilds the same
+# table from the numbering rules of the system we replace (research/domain.md §2), which is
+# how the class body was generated, so a typo in one id or a member out of order fails here.
+_ROOM_ENERGIES = ("lighting", "cooling", "ventilation", "heating_elec", "heating_thermal")
+_ROOM_TYPES = ("office", "laboratories", "archives", "libraries", "auditoriums", "miscellaneous")
+_RECYCLING = (
+    "paper", "cardboard", "plastics", "glass", "ferrous_metals", "non_ferrous_metals",
+    "electronics", "wood", "pet", "aluminum", "textile", "toner_and_ink_cartridges",
+    "inert_waste",
+)
+
+
+def _table_from_the_numbering_rules() -> dict[str, int]:
+    m: dict[str, int] = {
+        "food": 10000, "food__vegetarian": 10001, "food__non_vegetarian": 10002,
+        "waste": 20000, "waste__incineration": 20001, "waste__composting": 20002,
+        "waste__biogas": 20003,
+        "waste__biogas__organic_waste_food_leftovers": 2000301,
+        "waste__biogas__cooking_vegetable_oil": 2000302,
+        "waste__recycling": 20004,
+    }
+    for i, name in enumerate(_RECYCLING, start=1):
+        m[f"waste__recycling__{name}"] = 2000400 + i
+    m.update({
+        "commuting": 30000, "commuting__walking": 30001, "commuting__cycling": 30002,
+        "commuting__powered_two_wheeler": 30003, "commuting__public_transport": 30004,
+        "commuting__car": 30005,
+        "professional_travel": 50000,
+        "professional_travel__train": 50100,
+        "professional_travel__train__class_1": 50101,
+        "professional_travel__train__class_2": 50102,
+        "professional_travel__plane": 50200,
+        "professional_travel__plane__first": 50201,
+        "professional_travel__plane__business": 50202,
+        "professional_travel__plane__eco": 50203,
+        "buildings": 60000, "buildings__rooms": 60100,
+    })
+    for e, energy in enumerate(_ROOM_ENERGIES, start=1):
+        m[f"buildings__rooms__{energy}"] = 60100 + e
+        for r, room in enumerate(_ROOM_TYPES, start=1):
+            m[f"buildings__rooms__{energy}__{room}"] = 6010000 + e * 100 + r
+    m.update({
+        "buildings__combustion": 60200,
+        "buildings__combustion__natural_gas": 60201,
+        "buildings__combustion__heating_oil": 60202,
+        "buildings__combustion__biomethane": 60203,
+        "buildings__combustion__pellets": 60204,
+        "buildings__combustion__forest_chips": 60205,
+        "buildings__combustion__wood_logs": 60206,
+        "buildings__construction_and_renovation": 60300,
+        "process_emissions": 70000,
+        "process_emissions__ch4": 70100, "process_emissions__co2": 70200,
+        "process_emissions__n2o": 70300, "process_emissions__refrigerants": 70400,
+        "equipment": 80000, "equipment__scientific": 80100, "equipment__it": 80200,
+        "equipment__other": 80300,
+        "purchases": 90000,
+        "purchases__goods_and_services": 90100,
+        "purchases__scientific_equipment": 90200,
+        "purchases__it_equipment": 90300,
+        "purchases__consumable_accessories": 90400,
+        "purchases__biological_chemical_gaseous": 90500,
+        "purchases__services": 90600,
+        "purchases__vehicles": 90700,
+        "purchases__other": 90800,
+        "purchases__additional": 90900,
+        "purchases__additional__ln2": 90901,
+        "research_facilities": 100000,
+        "research_facilities__facilities": 100100,
+        "research_facilities__animal": 100200,
+        "research_facilities__animal__mice": 10020001,
+        "research_facilities__animal__fish": 10020002,
+        "research_facilities__it_facilities": 100300,
+        "external": 110000,
+        "external__clouds": 110100,
+        "external__clouds__virtualisation": 110101,
+        "external__clouds__calcul": 110102,
+        "external__clouds__stockage": 110103,
+        "external__ai": 110200,
+    })
+    for i, p in enumerate(("google", "mistral_ai", "anthropic", "openai", "cohere", "others"), 1):
+        m[f"external__ai__provider_{p}"] = 110200 + i
+    return m
+
+
+class TestTable:
+    def test_the_explicit_enum_equals_the_one_built_from_the_rules(self) -> None:
+        table = _table_from_the_numbering_rules()
+        built = IntEnum("EmissionType", table)
+        assert [(m.name, int(m)) for m in EmissionType] == list(table.items())
+        assert [(m.name, int(m)) for m in built] == [(m.name, int(m)) for m in EmissionType]
 
 
 class TestMembers:
