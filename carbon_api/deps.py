@@ -110,7 +110,10 @@ UPLOAD_BODY: dict[str, Any] = {
             "type": "object", "required": ["file"],
             "properties": {"file": {
                 "type": "string", "format": "binary",
-                "description": "UTF-8 CSV with a header row (extra columns are ignored).",
+                "description": "UTF-8 CSV with a header row. A column the upload kind"
+                               " does not use is not read: it is named in the job"
+                               " (meta.unknown_columns, with the nearest expected"
+                               " name) and makes the result WARNING.",
             }},
         }}},
     }
