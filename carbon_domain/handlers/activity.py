@@ -17,17 +17,24 @@ def equipment(data: Mapping[str, Any], types: list[int], factor: FactorRecord | 
     """Annual kWh from weekly hours × power, × EF per kWh. Blank hours take the factor's
     default usage hours (then 0), as the system we replace did."""
     assert factor is not None
-    v = factor.values
-    active_w, ef = value(v, "active_power_w"), value(v, "ef_kg_co2eq_per_kwh")
+    # The factor's five values, converted once per factor and batch (a 10,000-entry chunk
+    # matches a few dozen factors): 5 float conversions less per entry.
+    key = ("equipment", factor.id)
+    fv = ctx.memo.get(key)
+    if fv is None:
+        v = factor.values
+        fv = ctx.memo[key] = (value(v, "active_power_w"), value(v, "ef_kg_co2eq_per_kwh"),
+                              value(v, "active_usage_hours_per_week", 0.0),
+                              value(v, "standby_usage_hours_per_week", 0.0),
+                              value(v, "standby_power_w", 0.0) or 0.0)
+    active_w, ef, default_act, default_stb, standby_w = fv
     if active_w is None or ef is None:
         return []
-    act = number(data, "active_usage_hours_per_week",
-                 value(v, "active_usage_hours_per_week", 0.0), hi=HOURS_PER_WEEK)
-    stb = number(data, "standby_usage_hours_per_week",
-                 value(v, "standby_usage_hours_per_week", 0.0), hi=HOURS_PER_WEEK)
+    act = number(data, "active_usage_hours_per_week", default_act, hi=HOURS_PER_WEEK)
+    stb = number(data, "standby_usage_hours_per_week", default_stb, hi=HOURS_PER_WEEK)
     if act + stb > HOURS_PER_WEEK:
         raise EntryError(f"active + standby usage hours per week exceed 168 (got {act + stb:g})")
-    kwh = formulas.equipment_kwh(act, stb, active_w, value(v, "standby_power_w", 0.0) or 0.0)
+    kwh = formulas.equipment_kwh(act, stb, active_w, standby_w)
     return [(types[0], kwh * ef, None, factor.id)]
 
 

@@ -24,16 +24,10 @@ def read_chunk(session: Session, det: int, year: int, lo: int, hi: int,
                 ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
     """The chunk's entries (its id range, or its listed ids for an incremental chunk) and
     each entry's report module."""
+    if _postgres(session):
+        return _read_raw(session, det, year, lo, hi, ids)
     cols = "SELECT id, data, carbon_report_module_id FROM data_entries"
-    if ids is not None and _postgres(session):
-        # One array parameter joined by primary key: 10,000 bound literals cost more to
-        # send and plan than the lookups themselves.
-        rows = session.execute(text(
-            "SELECT d.id, d.data, d.carbon_report_module_id FROM unnest(CAST(:ids AS"
-            " bigint[])) u(id) JOIN data_entries d ON d.id = u.id WHERE"
-            " d.data_entry_type_id = :d AND d.year = :y ORDER BY d.id"),
-            {"d": det, "y": year, "ids": ids})
-    elif ids is not None:
+    if ids is not None:
         rows = session.execute(text(
             f"{cols} WHERE data_entry_type_id = :d AND year = :y AND id IN :ids ORDER BY id")
             .bindparams(bindparam("ids", expanding=True)), {"d": det, "y": year, "ids": ids})
@@ -46,6 +40,28 @@ def read_chunk(session: Session, det: int, year: int, lo: int, hi: int,
         entries.append((i, json.loads(data) if isinstance(data, str) else data))
         crm_of[i] = crm
     return entries, crm_of
+
+
+def _read_raw(session: Session, det: int, year: int, lo: int, hi: int, ids: list[int] | None
+              ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """The PostgreSQL read on the session's DBAPI cursor (same transaction), ``data`` as
+    text parsed by ``json.loads`` here: what psycopg2's jsonb typecaster does, without its
+    per-value Python callback and SQLAlchemy's per-row result processing. 10,000 `it`
+    entries: 73-88 ms → 50-63 ms client CPU (min of 7, load ~4)."""
+    if ids is not None:
+        # One array parameter joined by primary key: 10,000 bound literals cost more to
+        # send and plan than the lookups themselves.
+        sql = ("SELECT d.id, d.data::text, d.carbon_report_module_id FROM unnest(%s::bigint[])"
+               " u(id) JOIN data_entries d ON d.id = u.id WHERE d.data_entry_type_id = %s"
+               " AND d.year = %s ORDER BY d.id")
+        params: tuple[Any, ...] = (list(ids), det, year)
+    else:
+        sql = ("SELECT id, data::text, carbon_report_module_id FROM data_entries WHERE"
+               " data_entry_type_id = %s AND year = %s AND id BETWEEN %s AND %s ORDER BY id")
+        params = (det, year, lo, hi)
+    rows = bulk.fetch_raw(session, sql, params)
+    loads = json.loads
+    return [(i, loads(d)) for i, d, _ in rows], {i: crm for i, _, crm in rows}
 
 
 def delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
