@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS, ModuleType
-from carbon_domain.emission_types import SCOPE_OF, EmissionType
+from carbon_domain.emission_types import SCOPE_OF, STORABLE, EmissionType
 
 #: Bump when any formula or factor rule changes, so stale stats can be found and recomputed.
 FORMULA_VERSION: str = "2026.11-1"
@@ -147,17 +147,32 @@ def _node(value: int) -> EmissionType:
         raise ValueError(f"unknown emission type {value!r}") from None
 
 
+#: Every storable type id, by itself and by its JSON (str) key: the aggregation normalises
+#: ~4,000 module stats of ~30 types for 500 changed reports, and building an EmissionType
+#: per key cost ~60 % of its CPU (0.8 s of 1.3 s). Any other key takes the checked path.
+_STORABLE_KEY: dict[int | str, int] = {
+    **{t: t for t in STORABLE}, **{str(t): t for t in STORABLE}}
+
+
+def _type_id(key: int | str) -> int:
+    type_id = int(_node(int(key)))
+    if SCOPE_OF[type_id] is None:
+        # A scope-less node only ever held rollup rows in the system we replace.
+        raise ValueError(
+            f"emission type {type_id} ({EmissionType(type_id).path}) has no scope; "
+            "rows are stored only on scoped types"
+        )
+    return type_id
+
+
 def _normalise(by_type: KgByType) -> dict[int, float]:
     """Int keys (JSON gives str), every key storable, every value finite; duplicates add up."""
     out: dict[int, float] = {}
+    known = _STORABLE_KEY.get
     for key, value in by_type.items():
-        type_id = int(_node(int(key)))
-        if SCOPE_OF[type_id] is None:
-            # A scope-less node only ever held rollup rows in the system we replace.
-            raise ValueError(
-                f"emission type {type_id} ({EmissionType(type_id).path}) has no scope; "
-                "rows are stored only on scoped types"
-            )
+        type_id = known(key)
+        if type_id is None:
+            type_id = _type_id(key)
         kg = float(value)
         if not math.isfinite(kg):
             raise ValueError(f"kg for emission type {type_id} is not finite: {value!r}")
