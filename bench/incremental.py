@@ -67,7 +67,7 @@ def one_factor_revision(year: int, factor_file: Path) -> dict[str, Any]:
             RecalcChunk.job_id.in_(recalc_ids)))
     return {"seconds": seconds, "status": status, "factor": label,
             "entries_recalculated": int(entries or 0),
-            "timeline": timeline(acc.pipeline_id, wall0)}
+            "timeline": timeline(str(acc.pipeline_id), wall0)}
 
 
 def timeline(pipeline_id: str, wall0: float) -> list[str]:
