@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS, ModuleType
@@ -43,12 +44,18 @@ def module_stats(
     a scope (or unknown) raises ValueError: such a row would be a rollup and double-count.
     Zero sums are left out, so the map stays sparse.
     """
+    return _stats(_normalise(kg_by_type), entry_count, missing_factors, computed_at)
+
+
+def _stats(kg: dict[int, float], entry_count: int, missing_factors: int,
+           computed_at: datetime | None) -> dict[str, Any]:
+    """``module_stats`` from an already normalised map (storable int keys, finite kg)."""
     if entry_count < 0 or missing_factors < 0:
         raise ValueError(
             f"counts must be non-negative: entry_count={entry_count}, "
             f"missing_factors={missing_factors}"
         )
-    by_type = _rounded(_normalise(kg_by_type))
+    by_type = _rounded(kg)
     scopes: dict[int | None, list[float]] = {1: [], 2: [], 3: []}
     for type_id, kg in by_type.items():
         scopes[SCOPE_OF[type_id]].append(kg)
@@ -85,8 +92,10 @@ def report_stats(
             merged.setdefault(type_id, []).append(kg)
         entry_count += int(stats.get("entry_count", 0))
         missing_factors += int(stats.get("missing_factors", 0))
+    # Already normalised: storable int keys, and fsum of finite values is finite (it raises
+    # OverflowError instead), so the second _normalise module_stats would run is skipped.
     kg_by_type = {type_id: math.fsum(kgs) for type_id, kgs in merged.items()}
-    return module_stats(kg_by_type, entry_count, missing_factors, computed_at)
+    return _stats(kg_by_type, entry_count, missing_factors, computed_at)
 
 
 def rollup(by_emission_type: KgByType, node: int) -> float:
@@ -192,4 +201,10 @@ def _iso_utc(at: datetime | None) -> str:
     elif at.tzinfo is None:
         # A naive time is ambiguous (local or UTC?); refuse rather than guess.
         raise ValueError("computed_at must be timezone-aware")
+    return _iso_of(at)
+
+
+@lru_cache(maxsize=4)
+def _iso_of(at: datetime) -> str:
+    # One aggregation stamps ~1,100 stats with the same time: format it once.
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
