@@ -84,16 +84,17 @@ def timeline(pipeline_id: str, wall0: float) -> list[str]:
         end = s.scalar(text("SELECT extract(epoch FROM finished_at) FROM pipelines"
                             " WHERE id = :p"), {"p": uuid.UUID(pipeline_id)})
         out.append(f"pipeline finished {float(end or wall0) - wall0:.2f}")
-        for jid, jt, det, c, st, fin in s.execute(text(
+        for jid, jt, det, c, disp, st, fin in s.execute(text(
                 "SELECT id, job_type, data_entry_type_id, extract(epoch FROM created_at),"
-                " extract(epoch FROM started_at), extract(epoch FROM finished_at)"
+                " extract(epoch FROM dispatched_at), extract(epoch FROM started_at),"
+                " extract(epoch FROM finished_at)"
                 " FROM data_ingestion_jobs WHERE id >= (SELECT min(id) FROM data_ingestion_jobs"
                 " WHERE pipeline_id = :p) ORDER BY id"),  # the bench's database: ours alone
                 {"p": uuid.UUID(pipeline_id)}):
             def rel(x: Any) -> str:
                 return "-" if x is None else f"{float(x) - wall0:.2f}"
-            out.append(f"job {jid} {jt} det={det}: created {rel(c)} started {rel(st)}"
-                       f" finished {rel(fin)}")
+            out.append(f"job {jid} {jt} det={det}: created {rel(c)} dispatched {rel(disp)}"
+                       f" started {rel(st)} finished {rel(fin)}")
             for no, n, secs, f in s.execute(text(
                     "SELECT chunk_no, entries, seconds, extract(epoch FROM finished_at)"
                     " FROM recalc_chunks WHERE job_id = :j ORDER BY chunk_no"), {"j": jid}):
