@@ -34,6 +34,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-ingest", action="store_true", help="skip the ingest-speed part")
     p.add_argument("--skip-incremental", action="store_true",
                    help="skip the full `it` slice / one-factor revision part")
+    p.add_argument("--only-incremental", action="store_true",
+                   help="only seed (or --reuse) and the full `it` slice / one-factor part")
     p.add_argument("--slice", choices=("it", "member"),
                    help="only the old system's side-by-side slice (own database)")
     p.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
@@ -124,6 +126,13 @@ def _full_run(a: argparse.Namespace, report: dict[str, Any], log: Path) -> None:
 
     print(f"seeding {a.entries:,} entries …", flush=True)
     report["seed"] = _seed(a, log)
+    if a.only_incremental:
+        _incremental(a, report, log)
+        one = report["incremental"]
+        report.update({"incremental_one_factor_s": one["one_factor"]["seconds"],
+                       "full_it_slice_s": one["full_it_slice"]["seconds"],
+                       "same_rows_as_floor": one["one_factor"]["same_rows_as_full"]})
+        return
 
     print("floors: computing the rows (untimed) …", flush=True)
     rows, n_rows, kg = compute_rows(a.database_url, a.year)
@@ -187,6 +196,10 @@ def _incremental(a: argparse.Namespace, report: dict[str, Any], log: Path) -> No
 
     factor_file = (Path(".carbon") / "bench-seed" / f"{a.year}-{a.entries}-{a.units}"
                    / "factors" / "11_it.csv")
+    vacuum_s = services.vacuum_analyze_if_no_autovacuum(a.database_url)
+    if vacuum_s is not None:
+        print(f"  autovacuum is off on this server: VACUUM ANALYZE first ({vacuum_s:.1f} s,"
+              " untimed)", flush=True)
     with services.Workers(2, log) as workers:
         print("full `it` slice, 2 worker processes …", flush=True)
         full = incremental.full_it_slice(a.year)
@@ -197,10 +210,13 @@ def _incremental(a: argparse.Namespace, report: dict[str, Any], log: Path) -> No
     got = emission_totals(a.database_url, a.year, incremental.IT_DET)
     one["same_rows_as_full"] = same_totals(got, expected)
     report["incremental"] = {"full_it_slice": full, "one_factor": one,
-                             "it_entries": _it_entries(a.year)}
+                             "it_entries": _it_entries(a.year),
+                             "vacuum_analyze_s": vacuum_s}
     print(f"  full it slice {full['seconds']:.2f} s; one factor {one['seconds']:.2f} s"
           f" ({one['entries_recalculated']:,} entries); same rows as a full recalculation:"
           f" {one['same_rows_as_full']}", flush=True)
+    for line in one["timeline"]:
+        print("    " + line)
 
 
 def _it_entries(year: int) -> int:
@@ -262,6 +278,15 @@ def _units_for(unit_ids: list[str], year: int) -> bytes:
     return body.encode()
 
 
+def _print_incremental(r: dict[str, Any]) -> None:
+    if "incremental" in r:
+        inc = r["incremental"]
+        print(f"full `it` slice {inc['full_it_slice']['seconds']:.2f} s   one `it` factor"
+              f" revised {inc['one_factor']['seconds']:.2f} s"
+              f" ({inc['one_factor']['entries_recalculated']:,} entries recalculated;"
+              f" same rows as full: {inc['one_factor']['same_rows_as_full']})")
+
+
 def _print(r: dict[str, Any]) -> None:
     print()
     print(f"load average {r['load_average_start']} → {r['load_average_end']}"
@@ -273,6 +298,9 @@ def _print(r: dict[str, Any]) -> None:
                 v = s[k]
                 print(f"slice {s['slice']} {k}: {v['seconds']:.2f} s  {v['entries']:,} entries"
                       f"  {v['entries_per_s']:,.0f} entries/s  {v['rows_per_s']:,.0f} rows/s")
+        return
+    if "hardware_floor" not in r:  # --only-incremental
+        _print_incremental(r)
         return
     hw, f, b = r["hardware_floor"], r["floor"], r["baseline"]
     print(f"entries {r['entries']:,}  emission rows {r['rows']:,}  chunk size {r['chunk_size']:,}")
@@ -291,12 +319,7 @@ def _print(r: dict[str, Any]) -> None:
               f"   aggregation {p['aggregation_share']:.1%}   orchestration"
               f" {p['orchestration_overhead']:.1%}   chunks {p['chunks']}"
               f"   peak RSS {p['peak_rss_mb']}   same rows as floor: {p['same_rows_as_floor']}")
-    if "incremental" in r:
-        inc = r["incremental"]
-        print(f"full `it` slice {inc['full_it_slice']['seconds']:.2f} s   one `it` factor"
-              f" revised {inc['one_factor']['seconds']:.2f} s"
-              f" ({inc['one_factor']['entries_recalculated']:,} entries recalculated;"
-              f" same rows as full: {inc['one_factor']['same_rows_as_full']})")
+    _print_incremental(r)
     if "ingest" in r:
         i = r["ingest"]
         print(f"ingest: 25k factor rows {i['factor_job_s']:.2f} s (job), "

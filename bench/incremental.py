@@ -53,6 +53,7 @@ def one_factor_revision(year: int, factor_file: Path) -> dict[str, Any]:
     from carbon_tasks.waiting import wait_for_pipeline
 
     body, label = revised_it_factors(factor_file)
+    wall0 = time.time()
     t0 = time.perf_counter()
     acc = start_upload("factors", body, module=IT_MODULE, det=IT_DET, year=year,
                        recalculate=True, created_by="bench")
@@ -65,7 +66,41 @@ def one_factor_revision(year: int, factor_file: Path) -> dict[str, Any]:
         entries = s.scalar(select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
             RecalcChunk.job_id.in_(recalc_ids)))
     return {"seconds": seconds, "status": status, "factor": label,
-            "entries_recalculated": int(entries or 0)}
+            "entries_recalculated": int(entries or 0),
+            "timeline": timeline(str(acc.pipeline_id), wall0)}
+
+
+def timeline(pipeline_id: str, wall0: float) -> list[str]:
+    """Each job's and chunk's stamps in seconds after the upload call (the database's
+    clock is this machine's): where the end-to-end time goes."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from carbon_domain.db.session import session_scope
+
+    out = []
+    with session_scope() as s:
+        end = s.scalar(text("SELECT extract(epoch FROM finished_at) FROM pipelines"
+                            " WHERE id = :p"), {"p": uuid.UUID(pipeline_id)})
+        out.append(f"pipeline finished {float(end or wall0) - wall0:.2f}")
+        for jid, jt, det, c, disp, st, fin in s.execute(text(
+                "SELECT id, job_type, data_entry_type_id, extract(epoch FROM created_at),"
+                " extract(epoch FROM dispatched_at), extract(epoch FROM started_at),"
+                " extract(epoch FROM finished_at)"
+                " FROM data_ingestion_jobs WHERE id >= (SELECT min(id) FROM data_ingestion_jobs"
+                " WHERE pipeline_id = :p) ORDER BY id"),  # the bench's database: ours alone
+                {"p": uuid.UUID(pipeline_id)}):
+            def rel(x: Any) -> str:
+                return "-" if x is None else f"{float(x) - wall0:.2f}"
+            out.append(f"job {jid} {jt} det={det}: created {rel(c)} dispatched {rel(disp)}"
+                       f" started {rel(st)} finished {rel(fin)}")
+            for no, n, secs, f in s.execute(text(
+                    "SELECT chunk_no, entries, seconds, extract(epoch FROM finished_at)"
+                    " FROM recalc_chunks WHERE job_id = :j ORDER BY chunk_no"), {"j": jid}):
+                out.append(f"  chunk {no}: {n} entries, body {secs or 0:.2f} s,"
+                           f" finished {rel(f)}")
+    return out
 
 
 def expected_it_totals(year: int) -> tuple[int, float]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS, ModuleType
-from carbon_domain.emission_types import SCOPE_OF, EmissionType
+from carbon_domain.emission_types import SCOPE_OF, STORABLE, EmissionType
 
 #: Bump when any formula or factor rule changes, so stale stats can be found and recomputed.
 FORMULA_VERSION: str = "2026.11-1"
@@ -43,15 +44,21 @@ def module_stats(
     a scope (or unknown) raises ValueError: such a row would be a rollup and double-count.
     Zero sums are left out, so the map stays sparse.
     """
+    return _stats(_normalise(kg_by_type), entry_count, missing_factors, computed_at)
+
+
+def _stats(kg: dict[int, float], entry_count: int, missing_factors: int,
+           computed_at: datetime | None) -> dict[str, Any]:
+    """``module_stats`` from an already normalised map (storable int keys, finite kg)."""
     if entry_count < 0 or missing_factors < 0:
         raise ValueError(
             f"counts must be non-negative: entry_count={entry_count}, "
             f"missing_factors={missing_factors}"
         )
-    by_type = _rounded(_normalise(kg_by_type))
+    by_type = _rounded(kg)
     scopes: dict[int | None, list[float]] = {1: [], 2: [], 3: []}
-    for type_id, kg in by_type.items():
-        scopes[SCOPE_OF[type_id]].append(kg)
+    for type_id, type_kg in by_type.items():
+        scopes[SCOPE_OF[type_id]].append(type_kg)
     scope1, scope2, scope3 = (math.fsum(scopes[s]) for s in (1, 2, 3))
     return {
         "scope1": scope1,
@@ -85,8 +92,10 @@ def report_stats(
             merged.setdefault(type_id, []).append(kg)
         entry_count += int(stats.get("entry_count", 0))
         missing_factors += int(stats.get("missing_factors", 0))
+    # Already normalised: storable int keys, and fsum of finite values is finite (it raises
+    # OverflowError instead), so the second _normalise module_stats would run is skipped.
     kg_by_type = {type_id: math.fsum(kgs) for type_id, kgs in merged.items()}
-    return module_stats(kg_by_type, entry_count, missing_factors, computed_at)
+    return _stats(kg_by_type, entry_count, missing_factors, computed_at)
 
 
 def rollup(by_emission_type: KgByType, node: int) -> float:
@@ -147,17 +156,32 @@ def _node(value: int) -> EmissionType:
         raise ValueError(f"unknown emission type {value!r}") from None
 
 
+#: Every storable type id, by itself and by its JSON (str) key: the aggregation normalises
+#: ~4,000 module stats of ~30 types for 500 changed reports, and building an EmissionType
+#: per key cost ~60 % of its CPU (0.8 s of 1.3 s). Any other key takes the checked path.
+_STORABLE_KEY: dict[int | str, int] = {
+    **{t: t for t in STORABLE}, **{str(t): t for t in STORABLE}}
+
+
+def _type_id(key: int | str) -> int:
+    type_id = int(_node(int(key)))
+    if SCOPE_OF[type_id] is None:
+        # A scope-less node only ever held rollup rows in the system we replace.
+        raise ValueError(
+            f"emission type {type_id} ({EmissionType(type_id).path}) has no scope; "
+            "rows are stored only on scoped types"
+        )
+    return type_id
+
+
 def _normalise(by_type: KgByType) -> dict[int, float]:
     """Int keys (JSON gives str), every key storable, every value finite; duplicates add up."""
     out: dict[int, float] = {}
+    known = _STORABLE_KEY.get
     for key, value in by_type.items():
-        type_id = int(_node(int(key)))
-        if SCOPE_OF[type_id] is None:
-            # A scope-less node only ever held rollup rows in the system we replace.
-            raise ValueError(
-                f"emission type {type_id} ({EmissionType(type_id).path}) has no scope; "
-                "rows are stored only on scoped types"
-            )
+        type_id = known(key)
+        if type_id is None:
+            type_id = _type_id(key)
         kg = float(value)
         if not math.isfinite(kg):
             raise ValueError(f"kg for emission type {type_id} is not finite: {value!r}")
@@ -177,4 +201,10 @@ def _iso_utc(at: datetime | None) -> str:
     elif at.tzinfo is None:
         # A naive time is ambiguous (local or UTC?); refuse rather than guess.
         raise ValueError("computed_at must be timezone-aware")
+    return _iso_of(at)
+
+
+@lru_cache(maxsize=4)
+def _iso_of(at: datetime) -> str:
+    # One aggregation stamps ~1,100 stats with the same time: format it once.
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

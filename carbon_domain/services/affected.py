@@ -139,13 +139,11 @@ def plan_scope(session: Session, job: Job) -> Scope:
         Factor.changed_by_job_id > w)).all()
     if not changed:
         return Scope([], "no factor changed", base.id)
-    ids = _affected(session, det, year, {int(i): c or {} for i, c in changed})
+    found = _affected(session, det, year, {int(i): c or {} for i, c in changed})
     n = len(changed)
-    if ids is None:
+    if found is None:
         return Scope(None, f"{n} factors changed; every entry reads them", base.id, n)
-    total = session.scalar(text("SELECT count(*) FROM data_entries WHERE"
-                                " data_entry_type_id = :d AND year = :y"),
-                           {"d": det, "y": year}) or 0
+    ids, total = found
     if total and len(ids) > FULL_SHARE * total:
         return Scope(None, f"{n} factors changed; {len(ids)} of {total} entries affected",
                      base.id, n)
@@ -165,19 +163,42 @@ def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
         cols = ", ".join(f"json_extract(data, '$.{k}')" for k in keys)
         sql = (f"SELECT id, {cols} FROM data_entries WHERE data_entry_type_id = :d"
                " AND year = :y")
-    for row in session.execute(text(sql), {"d": det, "y": year}):
+    rows = _hash_grouped(session, text(sql), {"d": det, "y": year})
+    for row in rows:
         ids = row[0] if isinstance(row[0], list) else [row[0]]
         cell = {k: v for k, v in zip(keys, row[1:], strict=True) if v is not None}
         yield [int(i) for i in ids], cell
 
 
+def _hash_grouped(session: Session, sql: Any, params: dict[str, Any]) -> list[Any]:
+    """Run the GROUP BY as a hash aggregate. Without statistics (never analyzed) PostgreSQL
+    expects ~5 rows and sorts the slice on its jsonb keys instead: the it slice at 200k,
+    20,492 entries → 14 groups, 0.27-0.33 s sorted, 0.11-0.15 s hashed (load ~6). The
+    setting is transaction-local and restored right after (the rows are fetched by then)."""
+    if not bulk.is_postgres(session):
+        return list(session.execute(sql, params).all())
+    was = session.scalar(text("SELECT current_setting('enable_sort')"))
+    session.execute(text("SELECT set_config('enable_sort', 'off', true)"))
+    try:
+        return list(session.execute(sql, params).all())
+    finally:
+        session.execute(text("SELECT set_config('enable_sort', :v, true)"), {"v": was})
+
+
 def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],
-          affected: Callable[[dict[str, Any]], bool]) -> list[int]:
-    return sorted(i for ids, d in groups if affected(d) for i in ids)
+          affected: Callable[[dict[str, Any]], bool]) -> tuple[list[int], int]:
+    """(the affected entry ids, sorted; the slice's entry count, read on the way)."""
+    picked: list[int] = []
+    total = 0
+    for ids, d in groups:
+        total += len(ids)
+        if affected(d):
+            picked += ids
+    return sorted(picked), total
 
 
 def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str, Any]]
-              ) -> list[int] | None:
+              ) -> tuple[list[int], int] | None:
     if det in (D.member, D.student):
         return None
     if det == D.plane:
@@ -198,7 +219,8 @@ def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str
     return None
 
 
-def _train(session: Session, year: int, countries: set[str | None]) -> list[int] | None:
+def _train(session: Session, year: int, countries: set[str | None]
+           ) -> tuple[list[int], int] | None:
     if "RoW" in countries or None in countries:
         return None  # the fallback of every country without a factor changed
     refs = load_reference_data(session)
@@ -233,7 +255,7 @@ def _stored(data: dict[str, Any]) -> int | None:
 
 
 def _relinked_or_linked(session: Session, det: int, year: int, changed: set[int]
-                        ) -> list[int]:
+                        ) -> tuple[list[int], int]:
     index = load_factor_index(session, det, year)
 
     def hit(d: dict[str, Any]) -> bool:

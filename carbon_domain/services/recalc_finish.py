@@ -46,7 +46,12 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
     # A recalculation job always names its (module, type, year).
     assert job.module_type_id is not None and job.data_entry_type_id is not None
     assert job.year is not None
-    chunks = list(session.scalars(select(RecalcChunk).where(RecalcChunk.job_id == job_id)))
+    # The counts only: loading whole rows decoded every chunk's entry ids and partial sums
+    # (JSON; an it factor at 1M: 13,015 ids and ~2,000 sum cells) on the critical path
+    # between the last chunk and the aggregation.
+    chunks = session.execute(select(
+        RecalcChunk.done, RecalcChunk.entries, RecalcChunk.rows, RecalcChunk.missing,
+        RecalcChunk.errors, RecalcChunk.error_details).where(RecalcChunk.job_id == job_id)).all()
     undone = [c for c in chunks if not c.done]
     entries = sum(c.entries for c in chunks)
     rows = sum(c.rows for c in chunks)
