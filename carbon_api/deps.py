@@ -128,17 +128,17 @@ class _TooLarge(Exception):
     pass
 
 
-def _too_large(limit: int) -> HTTPException:
+def too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"The upload is larger than the limit of {limit} bytes")
 
 
-def _clean_filename(name: str | None) -> str:
+def clean_filename(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = _SAFE_NAME.sub("_", base).strip(" .")[:200]
     return base or "upload.csv"
 
 
-def _clean_content_type(value: str | None) -> str | None:
+def clean_content_type(value: str | None) -> str | None:
     if not value:
         return None
     value = "".join(ch for ch in value if ch.isprintable())[:128]
@@ -152,7 +152,7 @@ async def bounded_form(request: Request, limit: int, *, max_fields: int) -> Form
     multipart; 400 for a malformed or interrupted one. Shared by the API and the console."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
-        raise _too_large(limit)
+        raise too_large(limit)
     ctype = request.headers.get("content-type", "").lower()
     if not ctype.startswith("multipart/form-data"):
         raise HTTPException(415, "Send the CSV as multipart/form-data with a part named 'file'")
@@ -173,7 +173,7 @@ async def bounded_form(request: Request, limit: int, *, max_fields: int) -> Form
     try:
         return await bounded.form(max_files=1, max_fields=max_fields)
     except _TooLarge:
-        raise _too_large(limit) from None
+        raise too_large(limit) from None
     except ClientDisconnect:
         raise HTTPException(400, "The client disconnected before the upload was complete"
                             ) from None
@@ -196,9 +196,9 @@ async def read_upload(request: Request) -> Upload:
             }])
         content = await part.read(limit + 1)
         if len(content) > limit:
-            raise _too_large(limit)
-        return Upload(content, _clean_filename(part.filename),
-                      _clean_content_type(part.content_type))
+            raise too_large(limit)
+        return Upload(content, clean_filename(part.filename),
+                      clean_content_type(part.content_type))
     finally:
         await form.close()
 

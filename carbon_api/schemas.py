@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from carbon_api.schemas_reads import (  # noqa: F401 - re-exported
-    _PID,
+    EXAMPLE_PID,
     ActiveTask,
     FactorOut,
     FactorPage,
@@ -28,7 +28,7 @@ from carbon_api.schemas_reads import (  # noqa: F401 - re-exported
     UnitOut,
     WorkerOut,
     WorkersOverview,
-    _example,
+    with_example,
 )
 from carbon_domain.db.enums import JobResult, JobState, JobType, PipelineStatus
 
@@ -38,7 +38,7 @@ class Health(BaseModel):
     database: Literal["ok", "unavailable"]
     broker: Literal["ok", "unavailable"]
 
-    model_config = _example({"status": "ok", "database": "ok", "broker": "ok"})
+    model_config = with_example({"status": "ok", "database": "ok", "broker": "ok"})
 
 
 # -- catalog ----------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ class ModuleOut(BaseModel):
     emission_roots: list[int] = Field(description="Emission type nodes the module's stats "
                                                   "roll up under.")
 
-    model_config = _example({"id": 4, "name": "equipment", "emission_roots": [80000],
+    model_config = with_example({"id": 4, "name": "equipment", "emission_roots": [80000],
                              "data_entry_types": [{"id": 10, "name": "scientific"},
                                                   {"id": 11, "name": "it"},
                                                   {"id": 12, "name": "other"}]})
@@ -71,7 +71,7 @@ class EmissionTypeNode(BaseModel):
     is_leaf: bool
     children: list[EmissionTypeNode]
 
-    model_config = _example({"value": 80000, "path": "equipment", "name": "equipment",
+    model_config = with_example({"value": 80000, "path": "equipment", "name": "equipment",
                              "level": 0, "scope": None, "is_leaf": False, "children": [
                                  {"value": 80200, "path": "equipment__it", "name": "it",
                                   "level": 1, "scope": 2, "is_leaf": True, "children": []}]})
@@ -88,7 +88,7 @@ class Accepted(BaseModel):
     state: JobState
     message: str
 
-    model_config = _example({"job_id": 17, "pipeline_id": _PID, "state": "QUEUED",
+    model_config = with_example({"job_id": 17, "pipeline_id": EXAMPLE_PID, "state": "QUEUED",
                              "message": "Recalculation of it for 2025 queued (job 17)"})
 
 
@@ -98,7 +98,7 @@ class AbortResult(BaseModel):
     revoked_tasks: int
     aborted_by: str | None
 
-    model_config = _example({"pipeline_id": _PID, "aborted_job_ids": [17, 18],
+    model_config = with_example({"pipeline_id": EXAMPLE_PID, "aborted_job_ids": [17, 18],
                              "revoked_tasks": 3, "aborted_by": "ops-alice"})
 
 
@@ -164,8 +164,8 @@ class JobOut(BaseModel):
     coalesced_recalculation_job_ids: list[int] | None = Field(
         None, description="Their ids (the first 100).")
 
-    model_config = _example({
-        "id": 17, "pipeline_id": _PID, "job_type": "csv_ingest", "module_type_id": 4,
+    model_config = with_example({
+        "id": 17, "pipeline_id": EXAMPLE_PID, "job_type": "csv_ingest", "module_type_id": 4,
         "data_entry_type_id": 11, "year": 2025, "target_type": "DATA_ENTRIES",
         "ingestion_method": "csv", "state": "FINISHED", "result": "WARNING",
         "status_message": "WARNING: 4 entries stored, 1 rows skipped — first error: row 3: "

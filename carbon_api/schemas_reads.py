@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carbon_domain.db.enums import JobResult, JobState, JobType
 
-_PID = "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"
+EXAMPLE_PID = "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"
 
 
-def _example(example: dict[str, Any]) -> ConfigDict:
+def with_example(example: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [example]})
 
 
@@ -97,7 +97,7 @@ class ModuleRecalculationStatus(BaseModel):
     active_aggregation_job_id: int | None
     incomplete: bool = Field(description="Any of its data entry types is incomplete.")
 
-    model_config = _example({
+    model_config = with_example({
         "module_type_id": 4, "module_name": "equipment", "year": 2025,
         "needs_recalculation": True, "recalculation_in_progress": False,
         "totals_kg": {"scope1": 0.0, "scope2": 82.4, "scope3": 0.0, "total": 82.4},
@@ -114,13 +114,14 @@ class ModuleRecalculationStatus(BaseModel):
                             "recalculation #12",
             "last_input_job": {"id": 31, "kind": "factor_ingest", "label": "factor upload",
                                "result": "SUCCESS", "created_at": "2025-03-02T09:12:00Z",
-                               "created_by": "alice", "pipeline_id": _PID,
+                               "created_by": "alice", "pipeline_id": EXAMPLE_PID,
                                "module_wide": False},
             "last_recalculation": {"id": 12, "state": "FINISHED", "result": "SUCCESS",
                                    "status_message": "Recalculated 3 it entries: 3 emission "
                                                      "rows, 0 without a matching factor, 0 "
                                                      "errors",
-                                   "finished_at": "2025-03-01T10:00:02Z", "pipeline_id": _PID},
+                                   "finished_at": "2025-03-01T10:00:02Z",
+                                   "pipeline_id": EXAMPLE_PID},
             "last_successful_recalculation_job_id": 12, "active_recalculation_job_id": None,
             "active_pipeline_id": None, "entry_count": 3, "entries_without_factor": 0,
             "entries_with_errors": 0, "live_factor_count": 2, "incomplete": False,
@@ -201,7 +202,7 @@ class ModuleStatsOut(BaseModel):
     tree: list[RollupNode] = Field(description="Rollup tree over the module's emission roots "
                                                "(treemap-ready; empty branches left out).")
 
-    model_config = _example({
+    model_config = with_example({
         "report_id": 3, "year": 2025, "unit_code": "LAB-A", "module_type_id": 4,
         "module_name": "equipment", "last_updated": "2025-03-01T10:00:03Z",
         "stats": {"scope1": 0.0, "scope2": 82.368, "scope3": 0.0, "total": 82.368,
@@ -233,7 +234,7 @@ class WorkerOut(BaseModel):
     uptime_seconds: float | None = None
     answered_at: datetime | None = Field(None, description="When it answered (alive then).")
 
-    model_config = _example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
+    model_config = with_example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
         {"id": "5f0c…", "name": "carbon.recalculate_chunk"}], "version": "0.1.0+g1a2b3c4d5e",
         "pid": 4242, "queues": ["recalc"], "uptime_seconds": 3600.0,
         "answered_at": "2025-03-01T10:00:00Z"})
@@ -276,7 +277,7 @@ class FactorPage(BaseModel):
     limit: int
     offset: int
 
-    model_config = _example({"items": [{
+    model_config = with_example({"items": [{
         "id": 12, "data_entry_type_id": 11, "data_entry_type_name": "it",
         "emission_type_id": 80200, "emission_type_path": "equipment__it", "year": 2025,
         "classification": {"equipment_class": "Laptop", "sub_class": None},

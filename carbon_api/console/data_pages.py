@@ -1,23 +1,21 @@
 """Data management page: modules and types of a year, upload cards, recalculation dialog and
 per-type recalculation. Starting work goes through ``carbon_tasks.operations`` and the API's
-own error mapping (``carbon_api.routes.sync._accept``), so the console shows the very same
+own error mapping (``carbon_api.accepting.accept_operation``), so the console shows the very same
 400/409/413/415/422/503 sentences as ``/v1``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from carbon_api.console import adapters
+from carbon_api.console.actions import form_text, start_operation
 from carbon_api.console.forms import read_form
 from carbon_api.console.web import User, check_csrf, check_operator, message, render
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
-from carbon_api.errors import ApiError
-from carbon_api.routes.sync import _accept
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_tasks import operations as ops
@@ -50,18 +48,6 @@ def data_page(request: Request, user: User, year: YearP) -> Response:
 def module_fragment(request: Request, user: User, year: YearP, module: ModuleP,
                     open: bool = False) -> Response:
     return render(request, "_module.html", year=year, m=_module(year, module), open=open)
-
-
-def _started(request: Request, what: str, call: Callable[[], ops.Accepted],
-             **context: Any) -> Response:
-    """Run one operation; its Accepted as a live pipeline card, or the API's error text."""
-    try:
-        acc = _accept(what, call)
-    except HTTPException as exc:
-        return message(request, str(exc.detail), exc.status_code)
-    except ApiError as exc:
-        return message(request, exc.detail, exc.status_code)
-    return render(request, "_started.html", accepted=acc, **context)
 
 
 @router.post("/upload")
@@ -99,7 +85,7 @@ async def upload(request: Request, user: User) -> Response:
         return message(request, "The factor mode is “replace” or “merge”", 422)
     f = form.upload
     return await run_in_threadpool(
-        _started, request, f"{kind} upload", lambda: ops.start_upload(
+        start_operation, request, f"{kind} upload", lambda: ops.start_upload(
             kind, f.content, filename=f.filename, module=module, det=det, year=year,
             recalculate=recalculate, created_by=user.name, content_type=f.content_type,
             mode=mode),
@@ -120,15 +106,15 @@ async def recalc_module(request: Request, user: User, year: YearP, module: Modul
                         ) -> Response:
     check_operator(user)
     form = await request.form(max_files=0, max_fields=40)
-    check_csrf(request, user, _text(form.get("csrf_token")))
-    mode = _text(form.get("mode")) or "stale"
+    check_csrf(request, user, form_text(form.get("csrf_token")))
+    mode = form_text(form.get("mode")) or "stale"
     valid = {d.value for d in MODULE_DATA_ENTRY_TYPES[ModuleType(module)]}
     chosen: set[int] = set()
     for v in form.getlist("det"):
         try:
-            chosen.add(int(_text(v) or ""))
+            chosen.add(int(form_text(v) or ""))
         except ValueError:
-            return message(request, f"{_text(v)[:20]!r} is not a data entry type id", 422)
+            return message(request, f"{form_text(v)[:20]!r} is not a data entry type id", 422)
     if chosen - valid:
         return message(request, f"Types {sorted(chosen - valid)} are not types of this module",
                        422)
@@ -143,7 +129,7 @@ async def recalc_module(request: Request, user: User, year: YearP, module: Modul
     else:
         return message(request, "Choose “only stale”, “all” or the checked types", 422)
     return await run_in_threadpool(
-        _started, request, "module recalculation", lambda: ops.trigger_module_recalculation(
+        start_operation, request, "module recalculation", lambda: ops.trigger_module_recalculation(
             module=module, year=year, created_by=user.name, **kwargs), card=f"module-{module}")
 
 
@@ -152,13 +138,9 @@ async def recalc_type(request: Request, user: User, year: YearP, module: ModuleP
                       det: Annotated[int, Path(ge=1, le=100)]) -> Response:
     check_operator(user)
     form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, _text(form.get("csrf_token")))
+    check_csrf(request, user, form_text(form.get("csrf_token")))
     if det not in {d.value for d in MODULE_DATA_ENTRY_TYPES[ModuleType(module)]}:
         return message(request, f"Type {det} does not belong to module {module}", 422)
     return await run_in_threadpool(
-        _started, request, "recalculation", lambda: ops.trigger_recalculation(
+        start_operation, request, "recalculation", lambda: ops.trigger_recalculation(
             module=module, det=det, year=year, created_by=user.name), card=f"type-{det}")
-
-
-def _text(v: Any) -> str:
-    return v if isinstance(v, str) else ""

@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from carbon_api.console.web import User, render
+from carbon_api.csv_downloads import precheck_export, stream_csv
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
-from carbon_api.routes.exports import _precheck, _stream
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.services import exports
 
@@ -30,18 +30,18 @@ def _refused(request: Request, exc: HTTPException, year: int) -> Response:
 @router.get("/results.csv")
 def results_csv(request: Request, user: User, year: YearQ, unit: UnitQ = None) -> Response:
     try:
-        job = _precheck(year, None, unit, False)
+        job = precheck_export(year, None, unit, False)
     except HTTPException as exc:
         return _refused(request, exc, year)
-    return _stream("results.csv", job, lambda s: exports.results_csv(s, year, unit))
+    return stream_csv("results.csv", job, lambda s: exports.results_csv(s, year, unit))
 
 
 @router.get("/data/{det}.csv")
 def data_csv(request: Request, user: User, det: Annotated[DataEntryType, Path()],
              year: YearQ) -> Response:
     try:
-        job = _precheck(year, det.value, None, False)
+        job = precheck_export(year, det.value, None, False)
     except HTTPException as exc:
         return _refused(request, exc, year)
-    return _stream(exports.data_filename(det.value), job,
+    return stream_csv(exports.data_filename(det.value), job,
                    lambda s: exports.data_csv(s, det.value, year))

@@ -13,10 +13,10 @@ from starlette.datastructures import UploadFile
 from carbon_api.console.web import message
 from carbon_api.deps import (
     Upload,
-    _clean_content_type,
-    _clean_filename,
-    _too_large,
     bounded_form,
+    clean_content_type,
+    clean_filename,
+    too_large,
 )
 from carbon_domain.settings import get_settings
 
@@ -44,9 +44,9 @@ async def read_form(request: Request) -> UploadForm | Response:
                                     "required)", 422)
         content = await part.read(limit + 1)
         if len(content) > limit:
-            return _fail(request, _too_large(limit))
+            return _fail(request, too_large(limit))
         fields = {k: v[:200] for k, v in form.multi_items() if isinstance(v, str)}
-        return UploadForm(Upload(content, _clean_filename(part.filename),
-                                 _clean_content_type(part.content_type)), fields)
+        return UploadForm(Upload(content, clean_filename(part.filename),
+                                 clean_content_type(part.content_type)), fields)
     finally:
         await form.close()

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from starlette.concurrency import run_in_threadpool
 
 from carbon_api.console import pipelines as pl
-from carbon_api.console.data_pages import _started, _text
+from carbon_api.console.actions import form_text, start_operation
 from carbon_api.console.web import User, check_csrf, check_operator, message, render
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
@@ -105,7 +105,7 @@ def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
 async def abort(request: Request, user: User, pipeline_id: str) -> Response:
     check_operator(user)
     form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, _text(form.get("csrf_token")))
+    check_csrf(request, user, form_text(form.get("csrf_token")))
     return await run_in_threadpool(_abort, request, user.name, pipeline_id)
 
 
@@ -126,14 +126,14 @@ def _abort(request: Request, by: str, pipeline_id: str) -> Response:
 async def recalc_left_stale(request: Request, user: User, pipeline_id: str) -> Response:
     check_operator(user)
     form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, _text(form.get("csrf_token")))
+    check_csrf(request, user, form_text(form.get("csrf_token")))
     with session_scope() as s:
         p = pl.get(s, pipeline_id)
         module, year = (p.module_type_id, p.year) if p else (None, None)
     if module is None or year is None:
         return message(request, "This pipeline has no module and year to recalculate", 409)
     return await run_in_threadpool(
-        _started, request, "module recalculation", lambda: ops.trigger_module_recalculation(
+        start_operation, request, "module recalculation", lambda: ops.trigger_module_recalculation(
             module=module, year=year, only_stale=True, created_by=user.name), card="")
 
 

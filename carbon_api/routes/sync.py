@@ -7,14 +7,13 @@ and the reconciler dispatches it later.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
+from carbon_api.accepting import accept_operation
 from carbon_api.deps import (
     UPLOAD_BODY,
     DetPath,
@@ -26,17 +25,14 @@ from carbon_api.deps import (
     Year,
     check_det_in_module,
 )
-from carbon_api.errors import R400, READ, UPLOAD, WRITE, ApiError, invalid_input
-from carbon_api.logging import bind
+from carbon_api.errors import R400, READ, UPLOAD, WRITE
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
-from carbon_domain.errors import InvalidInput
 from carbon_domain.services.status import recalculation_preview, recalculation_status
 from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])
-log = logging.getLogger("carbon.api")
 
 
 class FactorMode(StrEnum):
@@ -50,39 +46,13 @@ class ReferenceKind(StrEnum):  # the path parameter: UploadKind's yearless refer
     exchange_rates = UploadKind.exchange_rates.value
 
 
-def _accept(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
-    """Run one operation: 400 for an unusable file, 503 (job kept) for a broker outage."""
-    try:
-        acc = call()
-    except ops.DispatchFailed as exc:
-        a = exc.accepted
-        bind(job_id=a.job_id, pipeline_id=a.pipeline_id)
-        log.warning("job saved but not dispatched: %s", exc)
-        raise ApiError(
-            503, f"Job {a.job_id} was saved but the message broker is unreachable "
-                 f"({str(exc)[:200]}); it stays NOT_STARTED and is dispatched automatically "
-                 "when the broker is back. Do not resubmit.",
-            job_id=a.job_id, pipeline_id=a.pipeline_id) from None
-    except ops.NothingToRecalculate as exc:
-        raise HTTPException(400, str(exc)) from None
-    except ops.YearNotProvisioned as exc:
-        raise HTTPException(409, str(exc)) from None
-    except InvalidInput as exc:  # 422, as FastAPI's own validation of the same request
-        raise invalid_input(exc, "query") from None
-    except ValueError as exc:  # CsvProblem and other unusable input: nothing was written
-        raise HTTPException(400, f"{what} rejected: {exc}") from None
-    bind(job_id=acc.job_id, pipeline_id=acc.pipeline_id)
-    log.info("accepted %s: %s", what, acc.message)
-    return Accepted(**acc.as_dict())
-
-
 @router.post("/units", status_code=202, response_model=Accepted, responses=UPLOAD,
              openapi_extra=UPLOAD_BODY)
 def upload_units(who: Operator, upload: FileUpload, year: Year) -> Accepted:
     """CSV of units (`institutional_code, institutional_id, name, level,
     parent_institutional_code`); creates the units and their report with its 8 modules for
     `year`."""
-    return _accept("units upload", lambda: ops.start_upload(
+    return accept_operation("units upload", lambda: ops.start_upload(
         UploadKind.units, upload.content, filename=upload.filename, year=year, created_by=who.name,
         content_type=upload.content_type))
 
@@ -93,7 +63,7 @@ def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind) -> 
     """CSV of reference data: `stations` (`name, latitude, longitude, country_code`),
     `building-rooms` (`building_name, room_name, room_type, room_surface_square_meter`) or
     `exchange-rates` (`year, currency, rate_to_eur`)."""
-    return _accept(f"{kind.value} upload", lambda: ops.start_upload(
+    return accept_operation(f"{kind.value} upload", lambda: ops.start_upload(
         kind.value, upload.content, filename=upload.filename, created_by=who.name,
         content_type=upload.content_type))
 
@@ -117,7 +87,7 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
     (`mode=merge` keeps them). The job's meta counts inserted / updated / unchanged / retired
     factors. With `recalculate=true` the affected types are recalculated and aggregated."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
-    return _accept("factors upload", lambda: ops.start_upload(
+    return accept_operation("factors upload", lambda: ops.start_upload(
         "factors", upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
         recalculate=recalculate, created_by=who.name, content_type=upload.content_type,
@@ -132,7 +102,7 @@ def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: Modul
     of the type(s), then recalculates and aggregates. Rows with problems are skipped and
     reported in the job (`meta.row_errors`, result WARNING)."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
-    return _accept("data-entries upload", lambda: ops.start_upload(
+    return accept_operation("data-entries upload", lambda: ops.start_upload(
         "data-entries", upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
         created_by=who.name, content_type=upload.content_type))
@@ -145,7 +115,7 @@ def recalculate_type(who: Operator, module_type_id: ModulePath, data_entry_type_
     """Recalculate one data entry type for a year, then aggregate. While one is active for
     the same (module, type, year), answers 202 with the active job instead."""
     check_det_in_module(module_type_id, data_entry_type_id, "path")
-    return _accept("recalculation", lambda: ops.trigger_recalculation(
+    return accept_operation("recalculation", lambda: ops.trigger_recalculation(
         module=module_type_id.value, det=data_entry_type_id.value, year=year,
         created_by=who.name))
 
@@ -161,7 +131,7 @@ def recalculate_module(who: Operator, module_type_id: ModulePath, year: Year,
                        ) -> Accepted:
     """Recalculate a module's stale data entry types (or all of them) in one pipeline; the
     returned job is the module-level job whose `children` are the per-type jobs."""
-    return _accept("module recalculation", lambda: ops.trigger_module_recalculation(
+    return accept_operation("module recalculation", lambda: ops.trigger_module_recalculation(
         module=module_type_id.value, year=year, only_stale=only_stale, created_by=who.name))
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbon_domain.catalog import DataEntryType, ModuleType
-from carbon_domain.csv_rows.factors import _header_problem
+from carbon_domain.csv_rows.factors import header_problem
 from carbon_domain.csv_rows.fields import (
     RowError,
     cell,
@@ -49,7 +49,7 @@ def entry_header_problem(module: ModuleType, det: DataEntryType | None, header: 
     is required unless ``require_unit=False`` (a unit-specific upload).
     """
     extra = [UNIT_COLUMN] if require_unit else []
-    return _header_problem(module, det, header, ENTRY_SCHEMAS,
+    return header_problem(module, det, header, ENTRY_SCHEMAS,
                            lambda s, cols: missing_columns(s.cols, cols), extra)
 
 

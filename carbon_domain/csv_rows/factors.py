@@ -55,7 +55,7 @@ def _schema_missing(s: FactorSchema, header: set[str]) -> list[str]:
     return missing_columns((*s.classification, *s.values), header)
 
 
-def _header_problem(module: ModuleType, det: DataEntryType | None, header: list[str],
+def header_problem(module: ModuleType, det: DataEntryType | None, header: list[str],
                     schemas: Mapping[int, Any], missing_of: Any, extra: list[str]) -> str | None:
     cols = header_set(header)
     if not cols:
@@ -82,7 +82,7 @@ def _header_problem(module: ModuleType, det: DataEntryType | None, header: list[
 def factor_header_problem(module: ModuleType, det: DataEntryType | None,
                           header: list[str]) -> str | None:
     """Why this header cannot be used for a factor upload, or None. Extra columns are fine."""
-    return _header_problem(module, det, header, FACTOR_SCHEMAS, _schema_missing, [])
+    return header_problem(module, det, header, FACTOR_SCHEMAS, _schema_missing, [])
 
 
 def parse_factor_row(module: ModuleType, det: DataEntryType | None,

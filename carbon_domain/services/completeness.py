@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.models import DataEntry, Factor
 from carbon_domain.reference import ReferenceData
-from carbon_domain.services.slices import _refs_fingerprint, load_reference_data
+from carbon_domain.services.slices import load_reference_data, refs_fingerprint
 
 # Types whose handler converts a spend: their default currency when the entry has none.
 CURRENCY_DEFAULTS: dict[int, str] = {
@@ -83,7 +83,7 @@ def entry_facts(session: Session, year: int, dets: list[int]) -> dict[int, Entry
     if not dets:
         return {}
     db = str(session.get_bind().engine.url)
-    refs_fp = _refs_fingerprint(session)
+    refs_fp = refs_fingerprint(session)
     prints = {d: (*fp, refs_fp) for d, fp in _fingerprints(session, year, dets).items()}
     now = time.monotonic()
     out: dict[int, EntryFacts] = {}

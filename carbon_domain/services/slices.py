@@ -32,7 +32,7 @@ def _db_key(session: Session) -> str:
     return str(session.get_bind().url)
 
 
-def _refs_fingerprint(session: Session) -> tuple[Any, ...]:
+def refs_fingerprint(session: Session) -> tuple[Any, ...]:
     # Every reference upload is a job that commits with its rows, so the last finished
     # one versions the content (in-place corrections keep counts and ids unchanged).
     return tuple(session.execute(text(
@@ -65,7 +65,7 @@ def load_factor_index(session: Session, det: int, year: int) -> Any:
 
 def load_reference_data(session: Session) -> ReferenceData:
     key = _db_key(session)
-    fp = _refs_fingerprint(session)
+    fp = refs_fingerprint(session)
     with _lock:
         hit = _refs_cache.get(key)
         if hit and hit[0] == fp:

@@ -56,3 +56,19 @@ def test_graph_and_outbox_import_no_task_module(path: str) -> None:
         elif isinstance(node, ast.Import):
             imported.update(a.name for a in node.names)
     assert not imported & TASK_MODULES
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A leading underscore means "this module's own": what another module needs is given a
+    public name where it lives (the console once borrowed the API routes' ``_accept`` and
+    ``_stream``; a rename in one file then broke the other)."""
+    borrowed = []
+    for pkg in ("carbon_domain", "carbon_tasks", "carbon_api"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                        "carbon_"):
+                    borrowed += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
+                                 for a in node.names
+                                 if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not borrowed, borrowed

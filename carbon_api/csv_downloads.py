@@ -1,0 +1,41 @@
+"""Streamed CSV downloads shared by ``/v1/exports`` and the console: the same 404/409
+checks before the first byte, one read snapshot for the whole file, and the
+``X-Carbon-Last-Recalculation-Job`` header naming the last recalculation the file reflects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
+
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import exports
+
+HEADER = "X-Carbon-Last-Recalculation-Job"
+
+
+def stream_csv(name: str, job: int | None, produce: Callable[[Any], Iterator[str]]
+            ) -> StreamingResponse:
+    def body() -> Iterator[bytes]:
+        with session_scope() as s:
+            exports.snapshot(s)
+            for chunk in produce(s):
+                yield chunk.encode("utf-8")
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        HEADER: str(job) if job is not None else "none"})
+
+
+def precheck_export(year: int, det: int | None, unit: str | None, allow_stale: bool) -> int | None:
+    with session_scope() as s:
+        try:
+            exports.check_year(s, year, unit)
+            if not allow_stale:
+                exports.ensure_not_running(s, year, det)
+        except exports.ExportNotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except exports.ExportBlocked as exc:
+            raise HTTPException(409, str(exc)) from None
+        return exports.last_recalculation_job_id(s, year, det)
