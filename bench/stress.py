@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"seeding {a.entries:,} entries (reuse={a.reuse}) …", flush=True)
     report["seed"] = _seed(a, log)
     print(f"  {report['seed']}", flush=True)
+    # What a deployment's autovacuum does after the seed's bulk load (untimed).
+    report["vacuum_s"] = services.vacuum_analyze_if_no_autovacuum(a.database_url)
     with services.Workers(a.workers, log) as workers:
         print(f"pipeline with {a.workers} worker process(es) …", flush=True)
         run = run_pipeline(a.year, a.workers)
