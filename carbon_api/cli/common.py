@@ -160,17 +160,24 @@ def require_external_broker(what: str) -> None:
 def require_database(what: str) -> None:
     """Fail with one clear line before a long-running service starts on a database it cannot
     use (bad URL, unreachable, wrong credentials) instead of crashing on its first request."""
+    from carbon_domain.db.migrate import pending_revisions
     from carbon_domain.db.session import check_database
     from carbon_domain.settings import get_settings
 
     get_settings()  # an unusable URL is an "invalid configuration" line
     try:
         check_database()
+        # A schema behind the code fails on the first job or request with "column … does
+        # not exist"; say so before starting.
+        pending = pending_revisions()
     except Exception as exc:
         message = describe_error(exc)
         if message is None or _debug():
             raise
         error(f"{what} cannot start: {message}")
+    if pending:
+        error(f"{what} cannot start: database at {mask_url(_settings_urls()[0])} lacks"
+              f" migration(s) {', '.join(pending)}; run `carbon db upgrade`")
 
 
 # ---------------------------------------------------------------------------- error handling
@@ -243,6 +250,9 @@ def describe_error(exc: BaseException) -> str | None:
         if "does not exist" in reason and ("relation" in reason or "table" in reason):
             return (f"database at {mask_url(db_url)} is not migrated ({reason}); "
                     "run `carbon db upgrade`")
+        if "does not exist" in reason and "column" in reason:
+            return (f"database at {mask_url(db_url)} is behind this version of carbon"
+                    f" ({reason}); run `carbon db upgrade`")
         return None
     broker_errors = _broker_errors()
     if broker_errors and isinstance(exc, broker_errors):

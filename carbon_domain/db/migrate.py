@@ -38,3 +38,19 @@ def database_revisions(url: str | None = None) -> tuple[str, ...]:
     """The revisions the database is at (empty before the first upgrade)."""
     with engine_for(url or get_settings().database_url).connect() as conn:
         return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def pending_revisions(url: str | None = None) -> list[str]:
+    """The code's revisions the database has not applied yet, oldest first (empty when it is
+    at head, or at a revision this code does not know: a newer release migrated it, which
+    an older worker must not refuse during a rolling deploy)."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    at = database_revisions(url)
+    known = {r.revision for r in script.walk_revisions()}
+    if any(r not in known for r in at):
+        return []
+    applied: set[str] = set()
+    for rev in at:
+        applied.update(r.revision for r in script.iterate_revisions(rev, "base"))
+    return [r.revision for r in reversed(list(script.walk_revisions()))
+            if r.revision not in applied]

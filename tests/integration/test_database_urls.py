@@ -118,3 +118,24 @@ def test_unusable_url_is_one_line(services: None, name: str, command: list[str])
 def test_debug_shows_the_traceback(services: None) -> None:
     proc = _carbon("jobs", CARBON_DATABASE_URL=UNREACHABLE, CARBON_DEBUG="1")
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_a_database_behind_the_code_is_one_line(fresh_databases: list[str]) -> None:
+    """A release upgraded but not migrated: services refuse to start (naming the missing
+    migrations), and any other command says the schema is behind instead of a traceback.
+    0008 is the schema before 0009 added the job columns `carbon jobs` reads."""
+    from carbon_domain.db import migrate
+
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{fresh_databases[0]}"
+    up = _carbon("db", "upgrade", "--revision", "0008", CARBON_DATABASE_URL=url)
+    assert up.returncode == 0, up.stderr + up.stdout
+    assert migrate.pending_revisions(url)[0] == "0009"
+    broker = {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+              "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/15"}
+    for command in (["worker", "-c", "1"], ["api", "--port", "1"]):
+        _one_line(_carbon(*command, CARBON_DATABASE_URL=url, **broker),
+                  "cannot start", "lacks migration(s) 0009", "carbon db upgrade")
+    _one_line(_carbon("jobs", CARBON_DATABASE_URL=url), "is behind this version",
+              "covers_input_job_id", "carbon db upgrade")
+    assert _carbon("db", "upgrade", CARBON_DATABASE_URL=url).returncode == 0
+    assert migrate.pending_revisions(url) == []
