@@ -161,15 +161,18 @@ def require_database(what: str) -> None:
     """Fail with one clear line before a long-running service starts on a database it cannot
     use (bad URL, unreachable, wrong credentials) instead of crashing on its first request."""
     from carbon_domain.db.migrate import pending_revisions
-    from carbon_domain.db.session import check_database
+    from carbon_domain.db.session import check_database, get_engine
     from carbon_domain.settings import get_settings
 
     get_settings()  # an unusable URL is an "invalid configuration" line
     try:
         check_database()
-        # A schema behind the code fails on the first job or request with "column … does
-        # not exist"; say so before starting.
-        pending = pending_revisions()
+        # A schema behind the code would fail on the first job ("column … does not exist").
+        # No pooled connection may survive into `carbon worker`'s fork (see check_database).
+        try:
+            pending = pending_revisions()
+        finally:
+            get_engine().dispose()
     except Exception as exc:
         message = describe_error(exc)
         if message is None or _debug():
