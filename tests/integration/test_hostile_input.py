@@ -58,7 +58,8 @@ MB = 1024 * 1024
 TABLES = ("factors", "data_entries", "data_entry_emissions", "units", "carbon_reports",
           "carbon_report_modules", "uploaded_files", "data_ingestion_jobs", "pipelines",
           "recalc_chunks", "stations", "building_rooms", "exchange_rates", "api_tokens",
-          "console_sessions")
+          "console_sessions", "job_links", "pipeline_job_links",
+          "pipeline_awaited_aggregations")
 # Derived caches the aggregation folds from the rows (services/slice_sums.py): their row
 # counts follow the data, so they are checked for agreement with the rows instead.
 DERIVED = ("slice_emission_sums", "slice_sum_versions")
@@ -518,9 +519,17 @@ def test_hostile_input(env: Env, name: str) -> None:
             "SELECT count(DISTINCT j.id), count(c.job_id) FROM data_ingestion_jobs j"
             " LEFT JOIN recalc_chunks c ON c.job_id = j.id WHERE j.pipeline_id = :p"),
             {"p": acc["pipeline_id"]}).one()
+        # Links (migration 0009) may only belong to this pipeline and its jobs.
+        links = s.execute(text(
+            "SELECT (SELECT count(*) FROM job_links WHERE job_id IN (SELECT id FROM"
+            "   data_ingestion_jobs WHERE pipeline_id = :p)),"
+            " (SELECT count(*) FROM pipeline_job_links WHERE pipeline_id = :p),"
+            " (SELECT count(*) FROM pipeline_awaited_aggregations WHERE pipeline_id = :p)"),
+            {"p": acc["pipeline_id"]}).one()
     expected = {t: 0 for t in TABLES}
     expected.update(uploaded_files=1, pipelines=1, data_ingestion_jobs=pipeline_jobs,
-                    recalc_chunks=pipeline_chunks)
+                    recalc_chunks=pipeline_chunks, job_links=links[0],
+                    pipeline_job_links=links[1], pipeline_awaited_aggregations=links[2])
     written = rows_of_job(case.kind, acc["job_id"])
     if case.kind == "data-entries":
         assert len(written) == case.rows
