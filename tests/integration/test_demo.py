@@ -27,3 +27,7 @@ def test_demo_runs_the_whole_story_with_no_configuration(tmp_path: Path) -> None
     assert "equipment rollup (2025)" in out and "equipment__it" in out
     assert (tmp_path / ".carbon" / "demo.db").exists()
     assert "Traceback" not in out
+    # Issue 13's polish: Celery's "No hostname was supplied" (printed twice) and other
+    # warnings stay out of the demo's output.
+    assert "No hostname was supplied" not in out
+    assert "WARNING" not in out

@@ -27,15 +27,79 @@ def _modules() -> list[str]:
     return out
 
 
+# One interpreter preloads the third-party packages the modules import (no carbon_* module),
+# then forks one child per module that imports just that module: isolation as a fresh
+# interpreter gives it for our own modules, at ~0.05 s a module instead of ~0.6 s
+# (72 s → ~12 s on 2 cores, children in parallel).
+_RUNNER = r"""
+import ast, os, sys, traceback
+from pathlib import Path
+root, modules = Path(sys.argv[1]), sys.argv[2:]
+third = set()
+for pkg in ("carbon_domain", "carbon_tasks", "carbon_api"):
+    for path in (root / pkg).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                third.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                third.add(node.module)
+for name in sorted(third):
+    top = name.split(".")[0]
+    local = (root / f"{top}.py").exists() or (root / top).is_dir()  # e.g. celeryconfig
+    if not local and top != "__future__":
+        try:
+            __import__(name)
+        except Exception:
+            pass  # an optional dependency: the child reports it if a module needs it
+ours = sorted(m for m in sys.modules if m.startswith("carbon_"))
+if ours:
+    print("PRELOADED", ours); sys.exit(3)
+failed, running = 0, {}
+def reap():
+    global failed
+    pid, status = os.wait()
+    if status:
+        failed += 1
+        print("EXIT", running[pid], status, flush=True)
+    del running[pid]
+for m in modules:
+    if len(running) >= (os.cpu_count() or 1):
+        reap()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            __import__(m)
+        except BaseException:
+            print("FAIL", m, traceback.format_exc().strip().splitlines()[-1], flush=True)
+            os._exit(1)
+        os._exit(0)
+    running[pid] = m
+while running:
+    reap()
+sys.exit(1 if failed else 0)
+"""
+
+
 def test_every_module_imports_in_isolation() -> None:
-    # One fresh interpreter per module (~0.5 s each).
-    failures = {}
-    for m in _modules():
-        res = subprocess.run([sys.executable, "-c", f"import {m}"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
-        if res.returncode != 0:
-            failures[m] = res.stderr.strip().splitlines()[-1:]
-    assert not failures, failures
+    mods = _modules()
+    res = subprocess.run([sys.executable, "-c", _RUNNER, str(ROOT), *mods], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]
+
+
+def test_the_isolation_check_can_fail(tmp_path: Path) -> None:
+    """The runner reports a module that cannot import on its own (a planted cycle whose
+    first-loaded half needs a name the other half defines only after importing it back)."""
+    for pkg in ("carbon_domain", "carbon_tasks", "carbon_api"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("")
+    (tmp_path / "carbon_tasks" / "a.py").write_text("from carbon_tasks.b import B\nA = 1\n")
+    (tmp_path / "carbon_tasks" / "b.py").write_text("from carbon_tasks.a import A\nB = 2\n")
+    res = subprocess.run([sys.executable, "-c", _RUNNER, str(tmp_path), "carbon_tasks.a",
+                          "carbon_tasks.b"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 1
+    assert "FAIL carbon_tasks.a" in res.stdout and "FAIL carbon_tasks.b" in res.stdout
 
 
 TASK_MODULES = {"carbon_tasks.recalc", "carbon_tasks.ingest", "carbon_tasks.aggregate",

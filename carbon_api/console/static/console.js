@@ -84,6 +84,17 @@
     }
   }, true);
 
+  // A click that lands while a refresh is being swapped in toggles the old list, and its
+  // toggle event, dispatched after the swap detached it, never reaches the document: read the
+  // list's state just before every swap instead (it differs from what the server rendered only
+  // if the operator toggled it).
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var box = e.detail.target;
+    if (!box || !box.classList || !box.classList.contains("module-status")) return;
+    var d = box.querySelector("details.types");
+    if (d && d.open !== (d.getAttribute("data-rendered-open") === "1")) openTypes[box.id] = d.open;
+  });
+
   // A card the server just rendered (upload or recalculation response) may follow events
   // that already arrived: apply the latest one, and drop a card the stream placed for it.
   document.addEventListener("htmx:afterSettle", function (e) {
