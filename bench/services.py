@@ -94,7 +94,7 @@ class Workers:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [str(carbon), "worker", "--queues", "default,ingest,recalc,aggregate",
+            [str(carbon), "worker", "--queues", "default,ingest,recalc,finish,aggregate",
              "--concurrency", str(self.concurrency), "--pool", "prefork", "--loglevel",
              "WARNING", "--hostname", f"bench{self.concurrency}@%h"],
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy())

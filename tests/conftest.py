@@ -114,6 +114,7 @@ def worker(celery_app_real):  # type: ignore[no-untyped-def]
 
     with start_worker(
         celery_app_real, pool="threads", concurrency=3, perform_ping_check=True,
-        shutdown_timeout=30, queues=["default", "ingest", "recalc", "aggregate", "celery"],
+        shutdown_timeout=30,
+        queues=["default", "ingest", "recalc", "finish", "aggregate", "celery"],
     ) as w:
         yield w

@@ -145,7 +145,8 @@ def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
 
 
 _INGEST = "carbon.ingest_{}"
-_RECALC = ("carbon.plan_recalculation", "carbon.aggregate_module")
+_RECALC = ("carbon.plan_recalculation", "carbon.finish_recalculation",
+           "carbon.aggregate_module")
 
 
 @ingest_app.command("factors")

@@ -17,7 +17,7 @@ import pytest
 
 from tests.fault import harness
 
-QUEUES = ("default", "ingest", "recalc", "aggregate")
+QUEUES = ("default", "ingest", "recalc", "finish", "aggregate")
 
 
 def _purge_broker() -> None:

@@ -40,7 +40,7 @@ from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS, equip_entr
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CARBON = str(BIN / "carbon")
-ALL_QUEUES = "default,ingest,recalc,aggregate"
+ALL_QUEUES = "default,ingest,recalc,finish,aggregate"
 
 YEAR = 2025
 EQUIPMENT = 4

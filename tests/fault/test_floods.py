@@ -135,7 +135,7 @@ class AggregationSampler:
 
 def test_200_triggers_over_8_modules_give_one_aggregation_each(procs, figures) -> None:  # type: ignore[no-untyped-def]
     # Queues per stage, as SPEC §6 deploys them: held aggregations must not starve chunks.
-    procs.worker(queues="default,ingest,recalc")
+    procs.worker(queues="default,ingest,recalc,finish")
     procs.worker(queues="aggregate")
     harness.upload_equipment()
     baseline = harness.snapshot()

@@ -193,8 +193,8 @@ def test_wait_warns_at_once_when_no_worker_consumes_the_queue(it_year: int) -> N
         assert proc.stdout == ""
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert len(lines) == 2, proc.stderr
-        assert "nothing consumes queue recalc, aggregate" in lines[0]
-        assert "carbon worker --queues recalc,aggregate" in lines[0]
+        assert "nothing consumes queue recalc, finish, aggregate" in lines[0]
+        assert "carbon worker --queues recalc,finish,aggregate" in lines[0]
         assert "still RUNNING after 2 s" in lines[1] and "carbon wait" in lines[1]
         assert "Traceback" not in proc.stderr
     finally:

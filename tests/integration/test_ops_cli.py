@@ -165,6 +165,7 @@ class TestComposeFile:
         assert set(consumed) == set(known_queues())
         assert consumed["ingest"] == ["worker-ingest"]
         assert consumed["recalc"] == ["worker-recalc"]
+        assert consumed["finish"] == ["worker-recalc"]
         assert consumed["aggregate"] == ["worker-aggregate"]
 
     def test_dependency_order(self) -> None:
@@ -497,7 +498,7 @@ class TestWorkerAndBeat:
     def test_unknown_queue_is_one_clear_line(self) -> None:
         result = runner.invoke(app, ["worker", "--queues", "ingest,bogus"])
         assert_one_line_error(result.exit_code, result.stderr, "unknown queue 'bogus'",
-                              "ingest", "recalc", "aggregate")
+                              "ingest", "recalc", "finish", "aggregate")
 
     def test_bad_log_level_is_one_clear_line(self) -> None:
         result = runner.invoke(app, ["worker", "--loglevel", "loud"])
