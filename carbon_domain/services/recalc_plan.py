@@ -104,20 +104,32 @@ def _id_parts(ids: list[int], size: int) -> list[list[int]]:
     return out
 
 
+def range_part_size(n: int, size: int) -> int:
+    """Entries per chunk of a whole slice of ``n`` entries: at most ``size``, cut into a
+    multiple of MIN_PARTS equal chunks so the two worker processes finish together. The 50k
+    `it` slice was 5 chunks of 10,000, 3 rounds with one process idle in the last; it is now
+    6 of 8,334 (and a 5,000-entry slice 2 of 2,500 instead of 1)."""
+    parts = max(-(-n // size), min(MIN_PARTS, n // MIN_PART), 1)
+    if parts > 1 and parts % MIN_PARTS:
+        parts += MIN_PARTS - parts % MIN_PARTS
+    return max(-(-n // parts), 1)
+
+
 def _range_chunks(session: Session, job_id: int, det: int, year: int, size: int
                   ) -> tuple[list[RecalcChunk], int]:
-    """The whole slice as id ranges of ``size`` entries."""
-    bounds = [r[0] for r in session.execute(text(
-        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
-        " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
-    ), {"d": det, "y": year, "cs": size})]
+    """The whole slice as id ranges of about equal size (``range_part_size``)."""
     total, max_id = session.execute(text(
         "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
     ), {"d": det, "y": year}).one()
+    part = range_part_size(int(total), size)
+    bounds = [r[0] for r in session.execute(text(
+        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
+        " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
+    ), {"d": det, "y": year, "cs": part})]
     chunks = []
     for i, lo in enumerate(bounds):
         hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
-        planned = size if i + 1 < len(bounds) else int(total) - size * i
+        planned = part if i + 1 < len(bounds) else int(total) - part * i
         chunks.append(RecalcChunk(job_id=job_id, chunk_no=i, lo_id=lo, hi_id=hi,
                                   planned_entries=planned))
     return chunks, int(total)
