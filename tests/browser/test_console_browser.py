@@ -51,7 +51,7 @@ def _card(c: Console, module: int = EQUIPMENT) -> Any:
 
 def test_factor_upload_stale_reason_only_stale_progress_and_new_totals(
         console: Console, tokens: dict[str, str]) -> None:
-    seed_equipment(entries_per_type=150)  # 3 chunks of 50 per type
+    seed_equipment(entries_per_type=150)  # 4 chunks of ≤ 38 per type (an even count)
     c, page = console, console.page
     c.sign_in(tokens["operator"])
     c.data()
@@ -85,13 +85,13 @@ def test_factor_upload_stale_reason_only_stale_progress_and_new_totals(
         expect(dialog).to_be_hidden()
         card = _card(c)
         expect(card).to_have_attribute("data-status", "RUNNING")
-        expect(card).to_contain_text(re.compile(r"chunks [12]/3"))  # progress, not done
+        expect(card).to_contain_text(re.compile(r"chunks [123]/4"))  # progress, not done
         expect(page.locator('#module-4-status [data-marker="recalculating"]')).to_be_visible()
         c.shot("running")
         lock.release()
         expect(card).to_have_attribute("data-status", "SUCCESS")
     expect(card).to_contain_text("Succeeded")
-    expect(card).to_contain_text("chunks 3/3")
+    expect(card).to_contain_text("chunks 4/4")
     expect(page.locator("#module-4-status .badge.stale")).to_have_count(0)
     expect(total).not_to_have_text(before)
     assert _module_job_config()["data_entry_type_ids"] == [IT]
