@@ -93,8 +93,11 @@ class Workers:
         carbon = Path(sys.executable).parent / "carbon"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
+        import celeryconfig  # after configure(): it reads the settings when imported
+
+        queues = ",".join(q.name for q in celeryconfig.task_queues)
         self.proc = subprocess.Popen(
-            [str(carbon), "worker", "--queues", "default,ingest,recalc,finish,aggregate",
+            [str(carbon), "worker", "--queues", queues,
              "--concurrency", str(self.concurrency), "--pool", "prefork", "--loglevel",
              "WARNING", "--hostname", f"bench{self.concurrency}@%h"],
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy())

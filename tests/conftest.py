@@ -112,9 +112,10 @@ def worker(celery_app_real):  # type: ignore[no-untyped-def]
     """A real Celery worker (threads pool, 2 slots) consuming every queue on Redis."""
     from celery.contrib.testing.worker import start_worker
 
+    import celeryconfig
+
     with start_worker(
         celery_app_real, pool="threads", concurrency=3, perform_ping_check=True,
-        shutdown_timeout=30,
-        queues=["default", "ingest", "recalc", "finish", "aggregate", "celery"],
+        shutdown_timeout=30, queues=[*(q.name for q in celeryconfig.task_queues), "celery"],
     ) as w:
         yield w

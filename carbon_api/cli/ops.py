@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 cli = new_typer()
 
 API_TARGET = "carbon_api.app:app"
+# celeryconfig.task_queues, spelled out so `--help` needs no settings (a test keeps them equal).
 DEFAULT_QUEUES = "default,ingest,recalc,finish,aggregate"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_SCHEDULE = Path(".carbon") / "celerybeat-schedule"
@@ -115,7 +116,7 @@ def api(
 def worker(
     queues: Annotated[str, typer.Option(
         "--queues", "-Q", help="Comma-separated queues to consume "
-        "(default, ingest, recalc, finish, aggregate).")] = DEFAULT_QUEUES,
+        f"({DEFAULT_QUEUES.replace(',', ', ')}).")] = DEFAULT_QUEUES,
     concurrency: Annotated[int | None, typer.Option(
         "--concurrency", "-c", min=1, envvar="CARBON_WORKER_CONCURRENCY",
         help="Processes or threads (default: number of CPUs).")] = None,

@@ -89,12 +89,18 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
 MIN_PARTS, MIN_PART = 2, 1_000
 
 
+def _part_count(n: int, size: int) -> int:
+    """Chunks of at most ``size`` for ``n`` entries, at least MIN_PARTS while each keeps
+    ≥ MIN_PART entries."""
+    return max(-(-n // size), min(MIN_PARTS, n // MIN_PART), 1)
+
+
 def _id_parts(ids: list[int], size: int) -> list[list[int]]:
     """``ids`` (sorted) in equal consecutive parts of at most ``size``."""
     n = len(ids)
     if not n:
         return []
-    parts = max(-(-n // size), min(MIN_PARTS, n // MIN_PART), 1)
+    parts = _part_count(n, size)
     step, extra = divmod(n, parts)
     out, start = [], 0
     for k in range(parts):
@@ -116,7 +122,7 @@ def range_part_size(n: int, size: int) -> int:
     and a small slice cut into a multiple of MIN_PARTS so the two worker processes finish
     together. The 50k `it` slice was 5 chunks of 10,000, 3 rounds with one process idle in
     the last; it is now 6 of 8,334 (and a 5,000-entry slice 2 of 2,500 instead of 1)."""
-    parts = max(-(-n // size), min(MIN_PARTS, n // MIN_PART), 1)
+    parts = _part_count(n, size)
     if 1 < parts < EVEN_UP_TO and parts % MIN_PARTS:
         parts += MIN_PARTS - parts % MIN_PARTS
     return max(-(-n // parts), 1)

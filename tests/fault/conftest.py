@@ -17,8 +17,6 @@ import pytest
 
 from tests.fault import harness
 
-QUEUES = ("default", "ingest", "recalc", "finish", "aggregate")
-
 
 def _purge_broker() -> None:
     """Drop this session's queues, unacked messages and results, so no message of an earlier
@@ -43,7 +41,7 @@ class Processes:
         self.started: list[harness.Proc] = []
         self._n = 0
 
-    def worker(self, *, wait: bool = True, queues: str = harness.ALL_QUEUES,
+    def worker(self, *, wait: bool = True, queues: str | None = None,
                concurrency: int = 2, **env: str) -> harness.Worker:
         self._n += 1
         w = harness.Worker(f"fault-w{self._n}", harness.child_env(**env), self.log_dir,
@@ -124,13 +122,14 @@ def _no_in_process_worker() -> Iterator[None]:
     from carbon_tasks.app import app
 
     names = [n for reply in (app.control.ping(timeout=0.5) or []) for n in reply]
-    for q in QUEUES:
+    queues = harness.all_queues().split(",")
+    for q in queues:
         if names:
             app.control.cancel_consumer(q, destination=names, reply=True, timeout=1)
     try:
         yield
     finally:
-        for q in QUEUES:
+        for q in queues:
             if names:
                 app.control.add_consumer(q, destination=names, reply=True, timeout=1)
 

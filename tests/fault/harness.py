@@ -40,7 +40,12 @@ from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS, equip_entr
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CARBON = str(BIN / "carbon")
-ALL_QUEUES = "default,ingest,recalc,finish,aggregate"
+
+
+def all_queues() -> str:
+    """Every queue celeryconfig declares, as ``carbon worker --queues`` takes them."""
+    import celeryconfig
+    return ",".join(q.name for q in celeryconfig.task_queues)
 
 YEAR = 2025
 EQUIPMENT = 4
@@ -131,8 +136,9 @@ class Worker(Proc):
     """``carbon worker`` (prefork) as operators run it."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path, *,
-                 queues: str = ALL_QUEUES, concurrency: int = 2) -> None:
-        argv = [CARBON, "worker", "--queues", queues, "--concurrency", str(concurrency),
+                 queues: str | None = None, concurrency: int = 2) -> None:
+        argv = [CARBON, "worker", "--queues", queues or all_queues(),
+                "--concurrency", str(concurrency),
                 "--pool", "prefork", "--loglevel", "INFO", "--hostname", f"{name}@%h"]
         super().__init__(name, argv, env, log_dir)
 

@@ -168,6 +168,12 @@ class TestComposeFile:
         assert consumed["finish"] == ["worker-recalc"]
         assert consumed["aggregate"] == ["worker-aggregate"]
 
+    def test_worker_default_is_every_declared_queue(self) -> None:
+        """`carbon worker` with no --queues consumes what celeryconfig declares; the default
+        is spelled out for --help, so a queue added there must be added here too."""
+        from carbon_api.cli.ops import DEFAULT_QUEUES, known_queues
+        assert DEFAULT_QUEUES.split(",") == known_queues()
+
     def test_dependency_order(self) -> None:
         services = load_compose()["services"]
         assert services["migrate"]["command"] == ["db", "upgrade"]

@@ -75,19 +75,14 @@
     var d = e.target;
     if (d.classList && d.classList.contains("types")) {
       var box = d.closest(".module-status");
-      if (!box) return;
-      openTypes[box.id] = d.open;
-      // The toggle event is async: the box may have been swapped out meanwhile.
-      var cur = document.getElementById(box.id);
-      var curTypes = cur && cur !== box && cur.querySelector("details.types");
-      if (curTypes && curTypes.open !== d.open) curTypes.open = d.open;
+      if (box) openTypes[box.id] = d.open;
     }
   }, true);
 
-  // A click that lands while a refresh is being swapped in toggles the old list, and its
-  // toggle event, dispatched after the swap detached it, never reaches the document: read the
-  // list's state just before every swap instead (it differs from what the server rendered only
-  // if the operator toggled it).
+  // The toggle event is async: a click that lands while a refresh is being swapped in
+  // toggles the old list, whose event, dispatched after the swap detached it, never reaches
+  // the document. So the list's state is also read just before every swap (it differs from
+  // what the server rendered only if the operator toggled it).
   document.addEventListener("htmx:beforeSwap", function (e) {
     var box = e.detail.target;
     if (!box || !box.classList || !box.classList.contains("module-status")) return;
