@@ -58,7 +58,7 @@ TAGS = [
 def create_app() -> FastAPI:
     configure_logging(get_settings().log_level)
 
-    # In production every route but health needs a token (SPEC §9), so the interactive docs
+    # In production every route but health needs a token (docs/design.md §7), so the docs
     # and the schema are not served there; use a development instance to browse them.
     docs = get_settings().environment != "production"
     app = FastAPI(title="carbon-pipeline", version="0.1.0", description=DESCRIPTION,

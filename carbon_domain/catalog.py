@@ -1,4 +1,4 @@
-"""Module types and data entry types, with the ids of the system we replace (SPEC §3)."""
+"""Module types and data entry types, with the ids of the system we replace (docs/design.md §1)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ MODULE_OF: dict[DataEntryType, ModuleType] = {
 
 E = EmissionType
 # Each node listed once: buildings already contains construction_and_renovation, so unlike
-# the system we replace, embodied energy is never counted twice (SPEC §4).
+# the system we replace, embodied energy is never counted twice (docs/design.md §1).
 MODULE_EMISSION_ROOTS: dict[ModuleType, tuple[EmissionType, ...]] = {
     ModuleType.headcount: (E.food, E.waste, E.commuting),
     ModuleType.professional_travel: (E.professional_travel,),

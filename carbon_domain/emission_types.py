@@ -1,4 +1,4 @@
-"""The emission type tree (SPEC §4).
+"""The emission type tree (docs/design.md §1).
 
 Values and paths are those of the system we replace (research/domain.md §2) minus the
 ``headcount`` 40000 rollup marker: subtree totals are derived from the tree at read time,

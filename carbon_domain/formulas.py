@@ -1,4 +1,4 @@
-"""The arithmetic of domain.md §5, as plain functions of numbers (with SPEC §4 corrections).
+"""The arithmetic of each formula, as plain functions of numbers (docs/design.md §1–2).
 
 Handlers pull the inputs out of entry data and factor values and call these; keeping the
 numbers here makes every formula unit-testable on its own.

@@ -5,7 +5,7 @@ lookups (no query per entry, domain.md §7). Keys are normalised (case-insensiti
 vocabulary aliases), and classifications are read by key, never by position, so the order of
 a classification's keys can never change a match.
 
-Strategy A (linked factor, SPEC §5): kind / subkind fields of the handler, kind-only fallback
+Strategy A (linked factor, docs/design.md §2): the handler's kind / subkind, kind-only fallback
 to a factor whose subkind is None; purchases match their additional code first.
 Strategy B (query at compute time): headcount, plane bands, train countries, embodied energy.
 """

@@ -1,4 +1,4 @@
-"""Data entry type → emission type(s): a registry of per-type resolvers (SPEC §5, seed 000).
+"""Data entry type → emission type(s): a registry of per-type resolvers (docs/design.md §2).
 
 ``resolve_emission_types(det, data)`` returns the types an entry produces rows on, or None
 when a value is not recognised (logged; the entry gets no rows). Every type returned is

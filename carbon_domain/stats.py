@@ -1,4 +1,4 @@
-"""Module and report statistics, and read-time rollups over the emission tree (SPEC §5).
+"""Module and report statistics, and read-time rollups over the emission tree (docs/design.md §2).
 
 Pure functions over plain dicts: no DB. The stored ``by_emission_type`` map is sparse and
 holds only the types rows are stored on (never a rollup entry, seed 000's decision record);

@@ -1,5 +1,5 @@
 """The pipeline graph. Every canvas is built here and nowhere else, from task *names*
-(this module imports no task module); it reads like SPEC §6:
+(this module imports no task module); it reads like docs/design.md §4:
 
     upload factors ──► ingest_factors ──┐ (outbox)
     upload entries ──► ingest_data_entries ─► plan_recalculation ─► chord(recalculate_chunk × N)

@@ -1,4 +1,4 @@
-"""CSV row schemas and parsers for every upload kind (SPEC §7 upload formats).
+"""CSV row schemas and parsers for every upload kind (docs/design.md §3 upload formats).
 
 Header checks return a message (the upload is refused with 400) or None; row parsers return
 a typed result or raise ``RowError`` with one reason (the row is skipped and reported).

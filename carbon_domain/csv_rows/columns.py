@@ -1,6 +1,6 @@
 """Columns an upload kind uses, and the ones a file carries that it does not.
 
-Extra columns stay allowed (SPEC §7), but a misspelt optional column (``subclass`` for
+Extra columns stay allowed (docs/design.md §3), but a misspelt optional column (``subclass`` for
 ``sub_class``) would otherwise be read as blank without a word: every unused column is
 reported with the nearest expected name, and the upload's result becomes WARNING.
 """

@@ -1,4 +1,4 @@
-"""One handler per data entry type, in a registry (SPEC §5: no if/elif chain on the type)."""
+"""One handler per data entry type, in a registry (docs/design.md §2: no if/elif on the type)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def room(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,
     """surface × kWh/m² × allocation ratio × EF (× conversion factor for heating).
 
     Only the heating row of the factor's energy type is written; the other one does not
-    apply and is omitted rather than stored as 0 (SPEC §4). No 60100 rollup row.
+    apply and is omitted rather than stored as 0 (docs/design.md §1). No 60100 rollup row.
     """
     assert factor is not None
     v = factor.values

@@ -14,7 +14,7 @@ def headcount(data: Mapping[str, Any], types: list[int], _factor: FactorRecord |
     """fte × units per FTE × EF per unit, on the factor's own (most specific) type.
 
     additional_value is the quantity in the factor's unit (kg of food or waste, km).
-    No rollup row: the headcount total is derived from the tree at read time (SPEC §4).
+    No rollup row: the headcount total is derived from the tree at read time (docs/design.md §1).
     """
     fte = number(data, "fte")
     out: list[Part] = []

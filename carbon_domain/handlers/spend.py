@@ -37,7 +37,7 @@ def cloud(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None
 
 def ai(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,
        ctx: Context) -> list[Part]:
-    """One row on the provider's leaf (SPEC §4): requests/day × 5 × 46 × FTE × g / 1000."""
+    """One row on the provider's leaf (design.md §1): requests/day × 5 × 46 × FTE × g / 1000."""
     assert factor is not None
     raw = data.get("requests_per_user_per_day")
     per_day = names.AI_REQUEST_BUCKETS.get(names.slug(raw) or "")

@@ -1,4 +1,4 @@
-"""Factor persistence: a factor upload is the factor set of its scope (SPEC §5).
+"""Factor persistence: a factor upload is the factor set of its scope (docs/design.md §2).
 
 File factors are inserted or updated in place (ids of existing identities never change, so
 entry links and emission rows survive); live factors of the scope that the file does not

@@ -141,7 +141,7 @@ def request_recalc(session: Session, *, pipeline_id: uuid.UUID | None, module_ty
             Job.data_entry_type_id == data_entry_type_id, Job.year == year,
             Job.state.in_(ACTIVE_STATES))
     # Only a request that brings new input (an upload) makes a running recalculation run
-    # once more; a duplicate trigger is a no-op, never a second run (SPEC §6).
+    # once more; a duplicate trigger is a no-op, never a second run (docs/design.md §4).
     return _dedup_insert(session, make, find, pipeline_id, input_job_id,
                          rerun_if_running=input_job_id is not None)
 

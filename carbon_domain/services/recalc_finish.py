@@ -1,7 +1,7 @@
 """Closing recalculations: per-type jobs from their chunk rows, the module-level job once
 its types are done, and the one trailing aggregation per (module, year).
 
-**One trailing aggregation** (SPEC §6). Finishers of one (module, year) are serialised by
+**One trailing aggregation** (docs/design.md §4). Finishers of one (module, year) are serialised by
 an advisory lock; while another recalculation of that (module, year) is still active (in
 this pipeline or any other), a finisher does not request an aggregation: its pipeline
 *awaits* the trailing one instead. The last finisher requests it and links every awaiting

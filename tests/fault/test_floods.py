@@ -134,7 +134,7 @@ class AggregationSampler:
 
 
 def test_200_triggers_over_8_modules_give_one_aggregation_each(procs, figures) -> None:  # type: ignore[no-untyped-def]
-    # Queues per stage, as SPEC §6 deploys them: held aggregations must not starve chunks.
+    # Queues per stage, as docs/design.md §4 deploys them: held aggregations must not starve chunks.
     procs.worker(queues="default,ingest,recalc,finish")
     procs.worker(queues="aggregate")
     harness.upload_equipment()
@@ -166,7 +166,7 @@ def test_200_triggers_over_8_modules_give_one_aggregation_each(procs, figures) -
     roots = [j for j in jobs if j[1] == "module_emission_recalc"]
     aggs = [j for j in jobs if j[1] == "aggregation"]
     assert all((j[4], j[5]) == ("FINISHED", "SUCCESS") for j in jobs), harness.describe_jobs()
-    # A trigger that meets a running recalculation is a no-op: no reruns (SPEC §6).
+    # A trigger that meets a running recalculation is a no-op: no reruns (docs/design.md §4).
     assert not [j[0] for j in recalcs if "rerun_of" in (j[7].get("config") or {})]
     assert len(recalcs) == len({(j[3], j[0]) for j in recalcs})
     # One aggregation per (module, year) for the whole flood, each with at most one rerun.

@@ -1,4 +1,4 @@
-"""A factor upload is the factor set of its scope (issue 11 item 1, SPEC §5), on real
+"""A factor upload is the factor set of its scope (issue 11 item 1, docs/design.md §2), on real
 PostgreSQL + Redis + a real worker.
 
 Factors absent from a revised file are retired (kept, never matched again), their entries

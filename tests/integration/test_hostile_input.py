@@ -1,7 +1,7 @@
 """Hostile input (issue 8 item 5): a table of bad files and requests, each with its documented
 outcome, and proof that nothing else changed.
 
-Outcomes (SPEC §7): a file that cannot be used at all → 400 naming the problem; over the size
+Outcomes (design.md §3): a file that cannot be used at all → 400 naming the problem; over the size
 limit → 413; invalid path/query values → 422; data for a year without units → 409; a usable
 file with bad rows → 202, the bad rows skipped and reported (row number and reason) and the
 job result WARNING (or ERROR when no row is usable). Never a 5xx.

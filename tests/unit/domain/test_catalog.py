@@ -1,4 +1,4 @@
-"""Module and data entry type catalog (SPEC §3, research/domain.md §1 and §3)."""
+"""Module and data entry type catalog (docs/design.md §1, research/domain.md §1 and §3)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _subtree(*nodes: EmissionType) -> set[EmissionType]:
     return {m for n in nodes for m in n.subtree()}
 
 
-# Every type a det may store a row on: research/domain.md §3 with SPEC §4's decisions
+# Every type a det may store a row on: research/domain.md §3 with docs/design.md §1's decisions
 # (one AI row by provider; fallbacks stored on the nearest scoped node).
 _ROOM_ENERGIES = (
     E.buildings__rooms__lighting, E.buildings__rooms__cooling, E.buildings__rooms__ventilation,

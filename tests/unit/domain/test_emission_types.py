@@ -1,4 +1,4 @@
-"""Invariants of the emission type tree (SPEC §4, research/domain.md §2)."""
+"""Invariants of the emission type tree (docs/design.md §1, research/domain.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Module/report stats and read-time rollups (SPEC §5, seed 000's decision record).
+"""Module/report stats and read-time rollups (docs/design.md §2, seed 000's decision record).
 
 Floats: stats sum rounded values with fsum and set total = scope1 + scope2 + scope3, so that
 equality is exact; everything else is compared with a tight tolerance (see stats.py).
