@@ -70,7 +70,10 @@ for m in modules:
         try:
             __import__(m)
         except BaseException:
-            print("FAIL", m, traceback.format_exc().strip().splitlines()[-1], flush=True)
+            # One write(2) per line: forked siblings share stdout, and print()'s separate
+            # writes interleaved ("FAILFAIL carbon_tasks.a ...") under load.
+            last = traceback.format_exc().strip().splitlines()[-1][:400]
+            os.write(1, f"FAIL {m} {last}\n".encode())
             os._exit(1)
         os._exit(0)
     running[pid] = m
