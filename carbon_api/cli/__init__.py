@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
     "export",  # export results|data (CSV)
+    "factors",  # factors history
 )
 
 app = typer.Typer(

@@ -143,6 +143,17 @@ def test_history_route_and_explain_name_the_version(api: TestClient, tokens: Tok
     assert laptop["factor"]["status"] == "retired"
     assert [c["change"] for c in laptop["changes"]] == ["inserted", "retired"]
 
+    # The CLI: the same timeline as a Rich table and as JSON; an unknown id is one line.
+    runner = CliRunner()
+    out = runner.invoke(cli, ["factors", "history", str(desktop)])
+    assert out.exit_code == 0, out.output
+    assert "updated" in out.stdout and "ef_kg_co2eq_per_kwh: 0.1 → 0.2" in out.stdout
+    out = runner.invoke(cli, ["factors", "history", str(desktop), "--json"])
+    assert out.exit_code == 0, out.output
+    assert [c["change"] for c in json.loads(out.stdout)["changes"]] == ["inserted", "updated"]
+    out = runner.invoke(cli, ["factors", "history", "999999"])
+    assert out.exit_code == 1 and "factor 999999 not found" in out.stderr
+
     assert api.get("/v1/factors/999999/history", headers=tokens.view).status_code == 404
     assert api.get("/v1/factors/0/history", headers=tokens.view).status_code == 422
     assert api.get("/v1/factors/x/history", headers=tokens.view).status_code == 422
