@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seed",  # seed (synthetic university, loaded through the ingest path)
     "export",  # export results|data (CSV)
     "factors",  # factors history
+    "reverts",  # revert (undo a factor upload)
 )
 
 app = typer.Typer(
