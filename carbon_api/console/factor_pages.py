@@ -1,7 +1,7 @@
 """Factors in the console: a listing (module, type, year, retired too), one factor's page
 with its history timeline (GET /v1/factors/{id}/history), and one entry explained (the API's
 explain view) whose factors link to their pages with the version the rows were computed
-with."""
+with; and "Revert" of a factor upload (from a pipeline's details)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from carbon_api.console.web import User, message, render
+from carbon_api.console.actions import form_text, start_operation
+from carbon_api.console.web import User, check_csrf, check_operator, message, render
 from carbon_api.deps import INT32_MAX, YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import drilldown
 from carbon_domain.services.factor_history import factor_timeline
 from carbon_domain.services.factor_listing import list_factors
+from carbon_domain.services.reverts import RevertRefused, plan_factor_revert
+from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 100
@@ -56,3 +60,24 @@ def entry(request: Request, user: User,
         return message(request, f"Data entry {entry_id} not found.", 404)
     return render(request, "entry.html", e=found,
                   module=ModuleType(found["module_type_id"]).name)
+
+
+@router.post("/uploads/{job_id}/revert")
+async def revert(request: Request, user: User,
+                 job_id: Annotated[int, Path(ge=1, le=INT32_MAX)]) -> Response:
+    check_operator(user)
+    form = await request.form(max_files=0, max_fields=5)
+    check_csrf(request, user, form_text(form.get("csrf_token")))
+    return await run_in_threadpool(_revert, request, user.name, job_id)
+
+
+def _revert(request: Request, by: str, job_id: int) -> Response:
+    with session_scope() as s:
+        try:
+            plan = plan_factor_revert(s, job_id)
+        except RevertRefused as exc:
+            return message(request, str(exc), exc.status)
+    return start_operation(request, "revert", lambda: ops.start_upload(
+        "factors", plan.content, filename=plan.filename, module=plan.module_type_id,
+        det=plan.data_entry_type_id, year=plan.year, recalculate=plan.recalculate,
+        created_by=by, content_type="text/csv", mode="replace"), card="")

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from carbon_domain.db.session import session_scope
 from carbon_tasks import operations as ops
+from tests.integration.api_support import wait_idle
 
 from .support import EQUIPMENT, F_HEADER, IT, YEAR, last_entry_id, run, seed_equipment, sign_in
 
@@ -53,3 +54,43 @@ def test_factor_listing_page_timeline_and_entry(http: httpx.Client,
     assert http.get("/console/factors/0").status_code == 422
     assert http.get("/console/entries/999999").status_code == 404
     assert http.get("/console/factors", params={"det": 999}).status_code == 422
+
+
+def _ef() -> float:
+    with session_scope() as s:
+        return float(s.execute(text(
+            "SELECT (\"values\"->>'ef_kg_co2eq_per_kwh')::float FROM factors")).scalar_one())
+
+
+def test_revert_from_the_pipeline_details(server: str, tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=4, types=(IT,))
+    acc = ops.start_upload("factors", (F_HEADER + "Laptop,Standard,100,10,0.3\n").encode(),
+                           module=EQUIPMENT, det=IT, year=YEAR, created_by="reviser")
+    assert run(acc) == "SUCCESS" and _ef() == 0.3
+    with session_scope() as s:
+        (job,) = s.execute(text("SELECT max(id) FROM data_ingestion_jobs"
+                                " WHERE job_type = 'factor_ingest'")).one()
+    with httpx.Client(base_url=server, timeout=30) as viewer:
+        csrf = sign_in(viewer, tokens["viewer"])
+        detail = viewer.get(f"/console/pipelines/{acc.pipeline_id}")
+        assert re.search(r'<button type="submit" class="danger" disabled aria-disabled="true">'
+                         r"Revert this factor upload</button>", detail.text), detail.text
+        r = viewer.post(f"/console/uploads/{job}/revert", headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 403
+    with httpx.Client(base_url=server, timeout=30) as op:
+        csrf = sign_in(op, tokens["operator"])
+        detail = op.get(f"/console/pipelines/{acc.pipeline_id}")
+        assert f'hx-post="/console/uploads/{job}/revert"' in detail.text
+        # Without the CSRF token: refused.
+        assert op.post(f"/console/uploads/{job}/revert").status_code == 403
+        r = op.post(f"/console/uploads/{job}/revert", headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 200, r.text
+        pid = re.search(r'data-pipeline="([0-9a-f-]{36})"', r.text)
+        assert pid, r.text
+        from .support import wait_pipeline
+        assert wait_pipeline(pid.group(1)) == "SUCCESS"
+        assert _ef() == 0.1
+        # Again: the revert is now the later upload of the scope (409 names it).
+        r = op.post(f"/console/uploads/{job}/revert", headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 409 and "revert job" in r.text
+    wait_idle()
