@@ -1,5 +1,5 @@
-"""``carbon revert JOB_ID``: undo a factor upload through the same path as the API (a new
-upload restoring the scope's factors as they were just before it)."""
+"""``carbon revert JOB_ID``: undo a factor or data entry upload through the same path as the
+API (a new upload restoring the scope as it was just before it)."""
 
 from __future__ import annotations
 
@@ -14,29 +14,27 @@ cli = new_typer()
 
 
 @cli.command("revert")
-def revert(job_id: Annotated[int, typer.Argument(min=1, help="The factor upload's job id.")],
+def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job id.")],
            recalculate: Annotated[bool | None, typer.Option(
                "--recalculate/--no-recalculate",
                help="Recalculate after the revert (default: as the reverted upload).")] = None,
            wait: WaitOpt = False, timeout: TimeoutOpt = 3600, as_json: JsonFlag = False
            ) -> None:
-    """Restore the factors of a factor upload's scope to what they were just before it, as
-    a new upload (refused when a later upload of the same scope exists: revert it first)."""
+    """Restore the factors (or data entries) of an upload's scope to what they were just
+    before it, as a new upload (refused when a later upload of the same scope exists:
+    revert it first)."""
+    from carbon_api.routes.reverts import start_revert
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reverts import RevertRefused, plan_factor_revert
+    from carbon_domain.services.reverts import RevertRefused, plan_revert
     from carbon_tasks.embedded import ensure_schema
-    from carbon_tasks.operations import start_upload
 
     ensure_schema()
     with session_scope() as s:
         try:
-            plan = plan_factor_revert(s, job_id)
+            plan = plan_revert(s, job_id)
         except RevertRefused as exc:
             error(str(exc))
     again = plan.recalculate if recalculate is None else recalculate
-    _run(lambda: start_upload("factors", plan.content, filename=plan.filename,
-                              module=plan.module_type_id, det=plan.data_entry_type_id,
-                              year=plan.year, recalculate=again, created_by="cli",
-                              mode="replace"),
-         wait, as_json, tasks=(_INGEST.format("factors"), *(_RECALC if again else ())),
-         timeout=timeout)
+    task = _INGEST.format(plan.kind.replace("-", "_"))
+    _run(lambda: start_revert(plan, "cli", again), wait, as_json,
+         tasks=(task, *(_RECALC if again else ())), timeout=timeout)

@@ -14,13 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from carbon_api.console.actions import form_text, start_operation
 from carbon_api.console.web import User, check_csrf, check_operator, message, render
 from carbon_api.deps import INT32_MAX, YEAR_MAX, YEAR_MIN
+from carbon_api.routes.reverts import start_revert
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import drilldown
 from carbon_domain.services.factor_history import factor_timeline
 from carbon_domain.services.factor_listing import list_factors
-from carbon_domain.services.reverts import RevertRefused, plan_factor_revert
-from carbon_tasks import operations as ops
+from carbon_domain.services.reverts import RevertRefused, plan_revert
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 100
@@ -74,10 +74,7 @@ async def revert(request: Request, user: User,
 def _revert(request: Request, by: str, job_id: int) -> Response:
     with session_scope() as s:
         try:
-            plan = plan_factor_revert(s, job_id)
+            plan = plan_revert(s, job_id)
         except RevertRefused as exc:
             return message(request, str(exc), exc.status)
-    return start_operation(request, "revert", lambda: ops.start_upload(
-        "factors", plan.content, filename=plan.filename, module=plan.module_type_id,
-        det=plan.data_entry_type_id, year=plan.year, recalculate=plan.recalculate,
-        created_by=by, content_type="text/csv", mode="replace"), card="")
+    return start_operation(request, "revert", lambda: start_revert(plan, by), card="")

@@ -92,10 +92,14 @@ def test_revert_route_restores_the_set_and_refuses_what_it_cannot(api: TestClien
     assert r.status_code == 409 and f"revert job {j2} first" in r.json()["detail"]
     assert api.post("/v1/sync/uploads/999999/revert", headers=tokens.op).status_code == 404
     assert api.post("/v1/sync/uploads/0/revert", headers=tokens.op).status_code == 422
+    units_job = min(j for (j,) in _sql("SELECT id FROM data_ingestion_jobs"
+                                       " WHERE job_type = 'unit_sync'"))
+    r = api.post(f"/v1/sync/uploads/{units_job}/revert", headers=tokens.op)
+    assert r.status_code == 422 and "only factor and data entry uploads" in r.json()["detail"]
     entries_job = min(j for (j,) in _sql("SELECT id FROM data_ingestion_jobs"
                                          " WHERE job_type = 'csv_ingest'"))
     r = api.post(f"/v1/sync/uploads/{entries_job}/revert", headers=tokens.op)
-    assert r.status_code == 422 and "only factor uploads" in r.json()["detail"]
+    assert r.status_code == 409 and "first data entry upload" in r.json()["detail"]
 
     r = api.post(f"/v1/sync/uploads/{j2}/revert", headers=tokens.op)
     assert r.status_code == 202, r.text
@@ -133,6 +137,37 @@ def test_cli_revert(db: str, worker: Any) -> None:
     assert _state() == before
     out = CliRunner().invoke(cli, ["revert", str(j)])
     assert out.exit_code == 1 and "first" in out.stderr
+
+
+def _entry_state() -> tuple[Any, ...]:
+    """Entries (by equipment id, without ids), their rows and the module stats."""
+    rows = sorted(_sql(
+        "SELECT d.data->>'equipment_id', d.data->>'active_usage_hours_per_week',"
+        " e.emission_type_id, e.kg_co2eq, e.primary_factor_id FROM data_entries d"
+        " LEFT JOIN data_entry_emissions e ON e.data_entry_id = d.id"
+        " WHERE d.data_entry_type_id = 11"), key=str)
+    stats = [{k: v for k, v in module_stats(u, 4, YEAR).items() if k != "computed_at"}
+             for u in ("LAB-A", "LAB-B")]
+    return rows, stats
+
+
+def test_revert_of_a_data_entry_upload_restores_the_previous_entries(
+        api: TestClient, tokens: Tokens) -> None:
+    _base(BASE)
+    before = _entry_state()
+    first = max(j for (j,) in _sql("SELECT id FROM data_ingestion_jobs"
+                                   " WHERE job_type = 'csv_ingest'"))
+    replacement = ENTRIES.splitlines()[0] + "\nUA,IT-9,Laptop 9,Laptop,,99,1\n"
+    j = _upload("data-entries", replacement, module=4, det=11)
+    assert _entry_state() != before
+    r = api.post(f"/v1/sync/uploads/{j}/revert", headers=tokens.op)
+    assert r.status_code == 202, r.text
+    wait_done(r.json()["pipeline_id"])
+    assert _entry_state() == before
+    # The revert is the latest entry upload of the scope now; the first one has none before.
+    assert api.post(f"/v1/sync/uploads/{j}/revert", headers=tokens.op).status_code == 409
+    r = api.post(f"/v1/sync/uploads/{first}/revert", headers=tokens.op)
+    assert r.status_code == 409 and "later data entry upload" in r.json()["detail"]
 
 
 def _sql(q: str, **params: Any) -> list[tuple[Any, ...]]:
