@@ -21,6 +21,7 @@ from carbon_api.routes import (
     jobs,
     reports,
     results,
+    reverts,
     sync,
     workers,
 )
@@ -69,7 +70,8 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (health, catalog, sync, jobs, reports, factors, results, exports, workers):
+    for module in (health, catalog, sync, jobs, reports, factors, results, exports, workers,
+                   reverts):
         v1.include_router(module.router)
     app.include_router(v1)
     # The operator console (server-rendered pages) is the app's front door: `/`.

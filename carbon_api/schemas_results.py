@@ -58,6 +58,11 @@ class ExplainedRowOut(EmissionRowOut):
 class StoredRowOut(EmissionRowOut):
     agrees: bool = Field(description="False: this stored row differs from the recomputation "
                                      "(stale; recalculate the type).")
+    factor_version: int | None = Field(None, description="The version of the row's factor "
+                                       "(GET /v1/factors/{id}/history) in force when the "
+                                       "row was computed.")
+    factor_set_by_job_id: int | None = Field(None, description="The job that set that "
+                                             "version (the factor upload).")
 
 
 class FactorOut(BaseModel):
@@ -66,6 +71,14 @@ class FactorOut(BaseModel):
     classification: dict[str, Any]
     values: dict[str, Any]
     retired_at: datetime | None
+    version: int | None = Field(None, description="Current version (number of changes in "
+                                "its history); the recomputed rows use it.")
+    change: str | None = Field(None, description="What the change that made this version "
+                               "did: inserted, updated, retired, revived, computed, recorded.")
+    set_by_job_id: int | None = Field(None, description="The upload (job) that set this "
+                                      "version.")
+    set_by: str | None = None
+    set_at: datetime | None = None
 
 
 class TypeRef(BaseModel):

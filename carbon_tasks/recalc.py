@@ -95,4 +95,4 @@ def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dic
     """Recompute research-facility factors from the facility units' own emissions (which
     the previous chord just rewrote)."""
     with session_scope() as s:
-        return refresh_factors(s, year)
+        return refresh_factors(s, year, job_ids[0] if job_ids else None)

@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
     "export",  # export results|data (CSV)
+    "factors",  # factors history
+    "reverts",  # revert (undo a factor upload)
 )
 
 app = typer.Typer(

@@ -10,7 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from carbon_api.console import data_pages, export_pages, ops_pages, report_pages, signin, stream
+from carbon_api.console import (
+    data_pages,
+    export_pages,
+    factor_pages,
+    ops_pages,
+    report_pages,
+    signin,
+    stream,
+)
 from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, sign_in_required
 
 CONSOLE_PREFIXES = ("/console", "/login", "/logout")
@@ -34,7 +42,8 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages):
+    for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages,
+                   factor_pages):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")),
               name="console-static")

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, Field
 
-from carbon_api.deps import DetQuery, ModuleQuery, OptionalYear, Viewer, check_det_in_module
-from carbon_api.errors import READ
+from carbon_api.deps import (
+    INT32_MAX,
+    DetQuery,
+    ModuleQuery,
+    OptionalYear,
+    Viewer,
+    check_det_in_module,
+)
+from carbon_api.errors import R404, READ
 from carbon_api.schemas import FactorPage
+from carbon_api.schemas_reads import FactorOut
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.factor_history import factor_timeline
 from carbon_domain.services.factor_listing import list_factors
 
 router = APIRouter(prefix="/factors", tags=["factors"], responses=READ)
@@ -46,3 +57,35 @@ def factors(
             year=year, include_retired=include_retired, limit=limit, offset=offset)
     return {"items": [asdict(f) for f in found.items], "total": found.total,
             "limit": found.limit, "offset": found.offset}
+
+
+class FactorChangeOut(BaseModel):
+    version: int = Field(description="1 for the oldest change; the factor's current version "
+                                     "is the last one's.")
+    change: Literal["inserted", "updated", "retired", "revived", "computed", "recorded"] = Field(
+        description="`computed`: a facility refresh rewrote computed values; `recorded`: the "
+                    "state found when history started (earlier changes were not kept).")
+    job_id: int | None = Field(description="The upload (or recalculation) that made it.")
+    changed_by: str | None
+    changed_at: datetime
+    values_before: dict[str, Any] | None
+    values_after: dict[str, Any] | None
+    changed_keys: list[str] = Field(description="Value keys that differ before → after.")
+
+
+class FactorHistoryOut(BaseModel):
+    factor: FactorOut
+    changes: list[FactorChangeOut] = Field(description="Oldest first.")
+
+
+@router.get("/{factor_id}/history", response_model=FactorHistoryOut,
+            responses={404: {**R404, "description": "No such factor."}})
+def factor_history(_: Viewer, factor_id: Annotated[int, Path(ge=1, le=INT32_MAX)]) -> Any:
+    """Every change to one factor, oldest first: inserted, values updated, retired, revived
+    (and computed facility values), each with the job, who, when and the values before and
+    after. Written in the same transaction as the change, on every write path."""
+    with session_scope() as s:
+        found = factor_timeline(s, factor_id)
+    if found is None:
+        raise HTTPException(404, f"factor {factor_id} not found")
+    return {"factor": asdict(found.factor), "changes": [asdict(c) for c in found.changes]}

@@ -23,6 +23,7 @@ from carbon_domain.db.models import DataEntryEmission as Emission
 from carbon_domain.emission_types import SCOPE_OF, EmissionType
 from carbon_domain.explain import Explanation, explain_entry
 from carbon_domain.matching import FactorIndex, FactorRecord
+from carbon_domain.services.factor_history import FactorVersion, versions_at
 from carbon_domain.services.slices import load_slice_context
 
 MAX_LIMIT = 500
@@ -188,23 +189,29 @@ def explain_data_entry(session: Session, entry_id: int) -> dict[str, Any] | None
         return None
     data = _data(e.data)
     ex = explain_many(session, e.data_entry_type_id, e.year, [(e.id, data)])[e.id]
-    stored = [r._tuple() for r in session.execute(  # the row, typed by its columns
+    found = [r._tuple() for r in session.execute(  # the row, typed by its columns
         select(Emission.emission_type_id, Emission.scope, Emission.kg_co2eq,
-               Emission.additional_value, Emission.primary_factor_id)
+               Emission.additional_value, Emission.primary_factor_id, Emission.computed_at)
         .where(Emission.data_entry_id == entry_id).order_by(Emission.id))]
+    stored = [r[:5] for r in found]
+    computed_with = _versions_of_rows(session, found)
     fresh = [(r.emission_type_id, r.scope, r.kg_co2eq, r.additional_value, r.factor_id)
              for r in ex.rows]
     pending = list(fresh)
     stored_out = []
-    for s in stored:
+    for s, used in zip(stored, computed_with, strict=True):
         match = next((f for f in pending if _agrees(s, f)), None)
         if match is not None:
             pending.remove(match)
-        stored_out.append({**row_dict(*s), "agrees": match is not None})
+        stored_out.append({**row_dict(*s), "agrees": match is not None,
+                           "factor_version": used.version if used else None,
+                           "factor_set_by_job_id": used.job_id if used else None})
     fids = sorted({f for *_, f in fresh if f is not None} | {s[4] for s in stored if s[4]})
+    current = versions_at(session, fids)
     factors = [{"id": f.id, "emission_type_id": f.emission_type_id,
                 "classification": f.classification, "values": f.values,
-                "retired_at": f.retired_at} for f in session.scalars(
+                "retired_at": f.retired_at, **_version_fields(current.get(f.id))}
+               for f in session.scalars(
         select(Factor).where(Factor.id.in_(fids)).order_by(Factor.id))] if fids else []
     return {
         "id": e.id, "data_entry_type_id": e.data_entry_type_id,
@@ -221,3 +228,22 @@ def explain_data_entry(session: Session, entry_id: int) -> dict[str, Any] | None
         "stored_rows": stored_out,
         "stored_rows_agree": not pending and all(s["agrees"] for s in stored_out),
     }
+
+
+def _version_fields(v: FactorVersion | None) -> dict[str, Any]:
+    """The factor's current version (the one the recomputed rows use) and the upload that
+    set it; None for a factor without history (written outside every service)."""
+    return {"version": v.version if v else None, "set_by_job_id": v.job_id if v else None,
+            "set_by": v.changed_by if v else None, "set_at": v.changed_at if v else None,
+            "change": v.change if v else None}
+
+
+def _versions_of_rows(session: Session, rows: Sequence[tuple[Any, ...]]
+                      ) -> list[FactorVersion | None]:
+    """For each stored row (…, factor id, computed_at): the version of its factor that was
+    in force when the row was computed."""
+    by_time: dict[Any, dict[int, FactorVersion]] = {}
+    for *_, fid, at in rows:
+        if fid is not None and at not in by_time:
+            by_time[at] = versions_at(session, [r[4] for r in rows if r[4] is not None], at)
+    return [by_time[at].get(fid) if fid is not None else None for *_, fid, at in rows]

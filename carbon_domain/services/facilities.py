@@ -20,6 +20,7 @@ from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.models import Factor, Unit
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
+from carbon_domain.services import factor_history as history
 
 _FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
 _DET_IDS = [d.value for d in _FACILITY_DETS]
@@ -48,7 +49,10 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
     return out
 
 
-def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
+def refresh_facility_factors(session: Session, year: int, job_id: int | None = None
+                             ) -> dict[str, Any]:
+    """Merge the computed parts into the year's live facility factors; each factor whose
+    values move gets a ``computed`` history row naming ``job_id`` (the recalculation)."""
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
                     locks.module_year_key(ModuleType.research_facilities.value, year))
     entries = [json.loads(d) if isinstance(d, str) else d for (d,) in session.execute(text(
@@ -57,6 +61,7 @@ def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
     units = {names.norm(u.institutional_id): u.id for u in session.scalars(
         select(Unit).where(Unit.institutional_id.is_not(None)))}
     updated, unknown = 0, []
+    log: list[history.Change] = []
     factors = {det: list(session.scalars(select(Factor).where(
         Factor.data_entry_type_id == det.value, Factor.year == year,
         Factor.retired_at.is_(None))))
@@ -78,7 +83,10 @@ def refresh_facility_factors(session: Session, year: int) -> dict[str, Any]:
                 facility_total_use(entries, str(fid), (f.values or {}).get("use_unit")))
             new_values = {**(f.values or {}), **computed}
             if new_values != f.values:
+                # Logged first: the UPDATE synchronises ``f`` to the new values.
+                log.append((f.id, history.COMPUTED, f.values, new_values))
                 session.execute(update(Factor).where(Factor.id == f.id).values(
                     values=new_values, updated_at=utcnow()))
                 updated += 1
+    history.record(session, job_id, history.job_author(session, job_id), log)
     return {"updated": updated, "facilities_without_unit": sorted({str(u) for u in unknown})}

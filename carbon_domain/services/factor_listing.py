@@ -70,12 +70,15 @@ def list_factors(session: Session, *, module_type_id: int | None = None,
     total = int(session.scalar(select(func.count()).select_from(Factor).where(*conds)) or 0)
     rows = session.scalars(select(Factor).where(*conds).order_by(
         Factor.data_entry_type_id, Factor.year, Factor.id).limit(limit).offset(offset))
-    items = [FactorItem(
+    return FactorPage([factor_item(f) for f in rows], total, limit, offset)
+
+
+def factor_item(f: Factor) -> FactorItem:
+    return FactorItem(
         id=f.id, data_entry_type_id=f.data_entry_type_id,
         data_entry_type_name=DataEntryType(f.data_entry_type_id).name,
         emission_type_id=f.emission_type_id, emission_type_path=_path(f.emission_type_id),
         year=f.year, classification=f.classification or {}, values=f.values or {},
         status="retired" if f.retired_at is not None else "live", retired_at=f.retired_at,
         retired_by_job_id=f.retired_by_job_id, changed_by_job_id=f.changed_by_job_id,
-        updated_at=f.updated_at) for f in rows]
-    return FactorPage(items, total, limit, offset)
+        updated_at=f.updated_at)

@@ -6,6 +6,8 @@ contain are *retired* — never deleted (entries and emission rows link to them)
 matched again (:func:`load_factor_records` skips them) — and a later file containing a
 retired identity revives it under the same id. ``changed_by_job_id`` is the last upload that
 inserted, changed the values of, retired or revived a factor; an unchanged row keeps it.
+Each of those changes also appends a row to the factor's history (``factor_history``), in
+the same transaction, on both dialects' paths.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from carbon_domain.csv_rows import classification_key
 from carbon_domain.db import bulk
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.models import Factor
+from carbon_domain.services import factor_history as history
 
 FactorRow = tuple[int, int, dict[str, Any], dict[str, Any]]  # det, emission type, class., values
 Identity = tuple[int, int, str]  # det, emission type, classification key
@@ -78,13 +81,15 @@ def write_factor_set(session: Session, *, year: int | None, job_id: int | None,
     stay true until commit.
     """
     seen = _dedupe(rows)
+    who = history.job_author(session, job_id)
     if bulk.is_postgres(session):
-        counts = _upsert_postgres(session, year, job_id, seen)
+        counts = _upsert_postgres(session, year, job_id, who, seen)
     else:
-        counts = _upsert_generic(session, year, job_id, seen)
+        counts = _upsert_generic(session, year, job_id, who, seen)
     retired = 0
     if scope_dets:
-        retired = _retire_absent(session, year, job_id, scope_dets, set(seen) | set(keep))
+        retired = _retire_absent(session, year, job_id, who, scope_dets,
+                                 set(seen) | set(keep))
     inserted, updated, unchanged, revived = counts
     return FactorSetResult(len(seen), inserted, updated, unchanged, revived, retired)
 
@@ -101,32 +106,40 @@ _CHANGED = ("factors.\"values\" IS DISTINCT FROM EXCLUDED.\"values\""
             " OR factors.retired_at IS NOT NULL")
 
 
-def _upsert_postgres(session: Session, year: int | None, job_id: int | None, seen: _Seen
-                     ) -> tuple[int, int, int, int]:
+def _upsert_postgres(session: Session, year: int | None, job_id: int | None, who: str | None,
+                     seen: _Seen) -> tuple[int, int, int, int]:
     """25k factors in about a second (statement-per-batch inserts through the ORM took
-    ~15 s). The classification join runs before the upsert, on the same staged rows."""
+    ~15 s). The classification join runs before the upsert, on the same staged rows: it
+    stores each row's existing factor (id, values, retired?) in the stage, which the counts
+    and the history rows are read from."""
     buf = io.StringIO()
     for (det, et, key), values in seen.items():
         vals = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
         buf.write(f"{det}\t{et}\t{bulk.copy_escape(key)}\t{bulk.copy_escape(vals)}\n")
     buf.seek(0)
+    # factor_stage_h: the staged rows and their existing factor (a new name, so a pooled
+    # connection's temp table of the older shape is never reused).
     session.execute(text(
-        "CREATE TEMP TABLE IF NOT EXISTS factor_stage (det int, et int, ckey text, vals jsonb)"
-        " ON COMMIT DELETE ROWS"))
-    bulk.copy_from(session, "COPY factor_stage (det, et, ckey, vals) FROM STDIN", buf)
+        "CREATE TEMP TABLE IF NOT EXISTS factor_stage_h (det int, et int, ckey text, vals jsonb,"
+        " fid int, old jsonb, was_retired boolean) ON COMMIT DELETE ROWS"))
+    bulk.copy_from(session, "COPY factor_stage_h (det, et, ckey, vals) FROM STDIN", buf)
+    session.execute(text(
+        "UPDATE factor_stage_h s SET fid = f.id, old = f.\"values\","
+        " was_retired = f.retired_at IS NOT NULL FROM factors f"
+        " WHERE f.data_entry_type_id = s.det AND f.emission_type_id = s.et"
+        " AND f.classification_key = s.ckey"
+        " AND f.year IS NOT DISTINCT FROM CAST(:year AS integer)"), {"year": year})
     inserted, revived, updated, unchanged = session.execute(text(
-        "SELECT count(*) FILTER (WHERE f.id IS NULL),"
-        " count(*) FILTER (WHERE f.retired_at IS NOT NULL),"
-        " count(*) FILTER (WHERE f.retired_at IS NULL AND f.\"values\" <> s.vals),"
-        " count(*) FILTER (WHERE f.retired_at IS NULL AND f.\"values\" = s.vals)"
-        " FROM factor_stage s LEFT JOIN factors f ON f.data_entry_type_id = s.det"
-        " AND f.emission_type_id = s.et AND f.classification_key = s.ckey"
-        " AND f.year IS NOT DISTINCT FROM CAST(:year AS integer)"), {"year": year}).one()
+        "SELECT count(*) FILTER (WHERE fid IS NULL), count(*) FILTER (WHERE was_retired),"
+        " count(*) FILTER (WHERE NOT was_retired AND old <> vals),"
+        " count(*) FILTER (WHERE NOT was_retired AND old = vals) FROM factor_stage_h")).one()
+    params = {"year": year, "job": job_id, "who": who}
+    session.execute(text(history.PG_CHANGED), params)
     session.execute(text(
         "INSERT INTO factors (data_entry_type_id, emission_type_id, year, classification,"
         " classification_key, \"values\", last_seen_job_id, changed_by_job_id, updated_at)"
         " SELECT det, et, :year, CAST(ckey AS jsonb), ckey, vals, :job, :job, CURRENT_TIMESTAMP"
-        " FROM factor_stage"
+        " FROM factor_stage_h"
         " ON CONFLICT (data_entry_type_id, year, emission_type_id, classification_key)"
         " DO UPDATE SET \"values\" = EXCLUDED.\"values\","
         " classification = EXCLUDED.classification,"
@@ -136,14 +149,15 @@ def _upsert_postgres(session: Session, year: int | None, job_id: int | None, see
         f" updated_at = CASE WHEN {_CHANGED} THEN CURRENT_TIMESTAMP ELSE factors.updated_at END,"
         " retired_at = NULL, retired_by_job_id = NULL"),
         {"year": year, "job": job_id})
-    session.execute(text("TRUNCATE factor_stage"))
+    session.execute(text(history.PG_INSERTED), params)
+    session.execute(text("TRUNCATE factor_stage_h"))
     return int(inserted), int(updated), int(unchanged), int(revived)
 
 
 
 # -- SQLite (embedded default): classify in Python, then batched writes ----------------------
-def _upsert_generic(session: Session, year: int | None, job_id: int | None, seen: _Seen
-                    ) -> tuple[int, int, int, int]:
+def _upsert_generic(session: Session, year: int | None, job_id: int | None, who: str | None,
+                    seen: _Seen) -> tuple[int, int, int, int]:
     dets = sorted({det for det, _et, _key in seen})
     existing = {(d, et, key): (fid, values, retired_at) for fid, d, et, key, values, retired_at
                 in session.execute(select(
@@ -154,6 +168,7 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None, seen
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     same: list[int] = []
+    log: list[history.Change] = []
     revived = 0
     for (det, et, key), values in seen.items():
         old = existing.get((det, et, key))
@@ -165,10 +180,23 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None, seen
         elif old[2] is not None or old[1] != values:
             revived += old[2] is not None
             changed.append({"fid": old[0], "values": values})
+            log.append((old[0], history.REVIVED if old[2] is not None else history.UPDATED,
+                        old[1], values))
         else:
             same.append(old[0])
     for i in range(0, len(new), _BATCH):
         session.execute(sqlite_insert(Factor).values(new[i:i + _BATCH]))
+    if new:
+        added = {(r["data_entry_type_id"], r["emission_type_id"], r["classification_key"])
+                 for r in new}
+        log.extend((fid, history.INSERTED, None, seen[(d, et, key)]) for fid, d, et, key
+                   in session.execute(select(
+                       Factor.id, Factor.data_entry_type_id, Factor.emission_type_id,
+                       Factor.classification_key).where(
+                       Factor.data_entry_type_id.in_(dets),
+                       Factor.year.is_not_distinct_from(year)).order_by(Factor.id))
+                   if (d, et, key) in added)
+    history.record(session, job_id, who, sorted(log, key=lambda c: c[0]))
     now = utcnow()
     for row in changed:
         session.execute(update(Factor).where(Factor.id == row["fid"]).values(
@@ -181,7 +209,7 @@ def _upsert_generic(session: Session, year: int | None, job_id: int | None, seen
 
 
 # -- retirement (both dialects) --------------------------------------------------------------
-def _retire_absent(session: Session, year: int | None, job_id: int | None,
+def _retire_absent(session: Session, year: int | None, job_id: int | None, who: str | None,
                    dets: Collection[int], present: set[Identity]) -> int:
     live = session.execute(select(
         Factor.id, Factor.data_entry_type_id, Factor.emission_type_id,
@@ -189,6 +217,7 @@ def _retire_absent(session: Session, year: int | None, job_id: int | None,
         Factor.data_entry_type_id.in_(sorted(set(dets))), Factor.year.is_not_distinct_from(year),
         Factor.retired_at.is_(None)))
     ids = [fid for fid, det, et, key in live if (det, et, key) not in present]
+    history.record_retirements(session, job_id, who, sorted(ids))
     now = utcnow()
     for i in range(0, len(ids), _ID_BATCH):
         session.execute(update(Factor).where(Factor.id.in_(ids[i:i + _ID_BATCH])).values(

@@ -1,0 +1,40 @@
+"""``carbon revert JOB_ID``: undo a factor or data entry upload through the same path as the
+API (a new upload restoring the scope as it was just before it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from carbon_api.cli.common import JsonFlag, error, new_typer
+from carbon_api.cli.workflow import _INGEST, _RECALC, TimeoutOpt, WaitOpt, _run
+
+cli = new_typer()
+
+
+@cli.command("revert")
+def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job id.")],
+           recalculate: Annotated[bool | None, typer.Option(
+               "--recalculate/--no-recalculate",
+               help="Recalculate after the revert (default: as the reverted upload).")] = None,
+           wait: WaitOpt = False, timeout: TimeoutOpt = 3600, as_json: JsonFlag = False
+           ) -> None:
+    """Restore the factors (or data entries) of an upload's scope to what they were just
+    before it, as a new upload (refused when a later upload of the same scope exists:
+    revert it first)."""
+    from carbon_api.routes.reverts import start_revert
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.reverts import RevertRefused, plan_revert
+    from carbon_tasks.embedded import ensure_schema
+
+    ensure_schema()
+    with session_scope() as s:
+        try:
+            plan = plan_revert(s, job_id)
+        except RevertRefused as exc:
+            error(str(exc))
+    again = plan.recalculate if recalculate is None else recalculate
+    task = _INGEST.format(plan.kind.replace("-", "_"))
+    _run(lambda: start_revert(plan, "cli", again), wait, as_json,
+         tasks=(task, *(_RECALC if again else ())), timeout=timeout)
