@@ -124,3 +124,27 @@ def test_bad_reference_uploads_are_refused(api: TestClient, tokens: Tokens) -> N
     assert r.status_code == 403
     with session_scope() as s:
         assert s.execute(text("SELECT count(*) FROM stations")).scalar_one() == 0
+
+
+def test_cli_reference_merge_flag(db: str, worker: Any, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from carbon_api.cli import app
+
+    def ingest(body: str, *extra: str) -> None:
+        path = tmp_path / "rooms.csv"
+        path.write_text(body)
+        result = CliRunner().invoke(app, ["ingest", "reference", "building-rooms", str(path),
+                                          "--wait", *extra])
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+
+    def retired() -> dict[str, bool]:
+        with session_scope() as s:
+            return {n: r is not None for n, r in s.execute(text(
+                "SELECT room_name, retired_by_job_id FROM building_rooms"))}
+
+    ingest(ROOMS + "BC,BC 1,office,20\nBC,BC 2,office,30\n")
+    ingest(ROOMS + "BC,BC 3,office,10\n", "--merge")
+    assert retired() == {"BC 1": False, "BC 2": False, "BC 3": False}
+    ingest(ROOMS + "BC,BC 3,office,10\n")
+    assert retired() == {"BC 1": True, "BC 2": True, "BC 3": False}

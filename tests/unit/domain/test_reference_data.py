@@ -134,3 +134,13 @@ class TestReferenceRows:
         assert reference_header_problem("units", ["institutional_code", "name", "level"]) is None
         assert reference_header_problem("building-rooms", []) == "the file has no header row"
         assert "unknown reference kind" in (reference_header_problem("planets", ["x"]) or "")
+
+
+def test_the_rate_readers_are_the_spend_types() -> None:
+    """Exchange rate uploads make stale exactly the types whose handler converts a spend."""
+    from carbon_domain.reference import READERS, kinds_read_by
+    from carbon_domain.services.completeness import CURRENCY_DEFAULTS
+
+    assert READERS["exchange-rates"] == set(CURRENCY_DEFAULTS)
+    assert kinds_read_by(21) == ["stations"] and kinds_read_by(11) == []
+    assert kinds_read_by(30) == kinds_read_by(32) == ["building-rooms"]
