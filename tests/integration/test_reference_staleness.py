@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.status import year_status
 from carbon_tasks import operations as ops
 
+from .api_support import Tokens
 from .helpers import UNITS_CSV, jobs_of, wait_pipeline
 
 pytestmark = pytest.mark.integration
@@ -77,7 +79,8 @@ def _reason(kind: str, job_id: int, recalc: int) -> str:
     return f"{kind} upload #{job_id} of {at} by alice is newer than recalculation #{recalc}"
 
 
-def test_each_reference_kind_makes_exactly_its_types_stale(db: str, worker: Any) -> None:
+def test_each_reference_kind_makes_exactly_its_types_stale(api: TestClient, tokens: Tokens
+                                                           ) -> None:
     _run(ops.start_upload("units", UNITS_CSV.encode(), year=YEAR, created_by="test"))
     recalc: dict[int, int] = {}
     for det, (module, factors, entries) in TYPES.items():
@@ -91,6 +94,14 @@ def test_each_reference_kind_makes_exactly_its_types_stale(db: str, worker: Any)
     job = _reference("stations", "name,latitude,longitude,country_code\nNyon,46.38,6.24,CH\n")
     assert _stale() == {**dict.fromkeys(TYPES),
                         D.train: _reason("stations", job, recalc[D.train])}
+    # The API reads the same state: the reason and the input job named by its kind.
+    r = api.get("/v1/sync/recalculation-status", params={"year": YEAR}, headers=tokens.view)
+    assert r.status_code == 200, r.text
+    (train,) = [t for m in r.json() for t in m["data_entry_types"]
+                if t["data_entry_type_id"] == D.train]
+    assert train["stale_reason"] == _reason("stations", job, recalc[D.train])
+    assert (train["last_input_job"]["kind"], train["last_input_job"]["label"]) == (
+        "reference_ingest", "stations upload")
     recalc[D.train] = _recalculate(D.train)
     assert _stale() == dict.fromkeys(TYPES)
 
