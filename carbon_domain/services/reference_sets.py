@@ -33,8 +33,6 @@ from carbon_domain.reference import (
 )
 from carbon_domain.upload_kinds import UploadKind
 
-REFERENCE_MODES = ("replace", "merge")
-
 
 @dataclass(frozen=True)
 class _Spec:
