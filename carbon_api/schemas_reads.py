@@ -21,8 +21,9 @@ def with_example(example: dict[str, Any]) -> ConfigDict:
 
 class InputJobRef(BaseModel):
     id: int
-    kind: JobType = Field(description="factor_ingest or csv_ingest.")
-    label: str = Field(description="\"factor upload\" or \"data entry upload\".")
+    kind: JobType = Field(description="factor_ingest, csv_ingest or reference_ingest.")
+    label: str = Field(description="\"factor upload\", \"data entry upload\" or the reference "
+                                   "kind's, e.g. \"stations upload\".")
     result: JobResult | None
     created_at: datetime | None
     created_by: str | None

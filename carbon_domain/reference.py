@@ -14,10 +14,28 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.names import compact, norm
 
 Point = tuple[float, float, str]  # latitude, longitude, ISO-2 country code
+StationKey = tuple[str, str]  # (normalised name, ISO-2 country code)
 EARTH_RADIUS_KM = 6371.0
+
+# The data entry types whose formulas read each uploadable reference kind (their handlers
+# call ``station``, ``room_surface`` or ``rate_to_eur``): an upload of the kind makes exactly
+# these types stale, and their incremental recalculation looks at what it changed.
+READERS: dict[str, frozenset[int]] = {
+    "stations": frozenset({int(D.train)}),
+    "building-rooms": frozenset({int(D.building), int(D.building_embodied_energy)}),
+    "exchange-rates": frozenset({int(d) for d in (
+        D.external_clouds, D.scientific_equipment, D.it_equipment, D.consumable_accessories,
+        D.biological_chemical_gaseous_product, D.services, D.vehicles, D.other_purchases)}),
+}
+
+
+def kinds_read_by(det: int) -> list[str]:
+    """The reference kinds a data entry type's formula reads (empty for most types)."""
+    return [kind for kind, dets in READERS.items() if int(det) in dets]
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -30,6 +48,12 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def station_key(name: object) -> str | None:
     return norm(name)
+
+
+def station_country(country: object) -> str | None:
+    """A station's ISO-2 country code (upper case), or None when blank or not ISO-2."""
+    code = str(country).strip().upper() if country is not None else ""
+    return code if len(code) == 2 and code.isalpha() and code.isascii() else None
 
 
 def room_key(name: object) -> str | None:
@@ -52,11 +76,16 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 
 
 @cache
-def load_default_stations() -> dict[str, Point]:
-    """The shipped station table (``data/stations.csv``), keyed by normalised name."""
+def load_default_stations() -> dict[StationKey, Point]:
+    """The shipped station table (``data/stations.csv``), keyed by (normalised name,
+    country): two stations of one name in two countries are two stations."""
     # Every shipped row has a name (210 rows); a blank one could never be looked up anyway.
-    return {key: (float(r["latitude"]), float(r["longitude"]), r["country_code"].strip().upper())
-            for r in _read_csv("stations.csv") if (key := station_key(r["name"])) is not None}
+    out: dict[StationKey, Point] = {}
+    for r in _read_csv("stations.csv"):
+        key, cc = station_key(r["name"]), station_country(r["country_code"])
+        if key is not None and cc is not None:
+            out[(key, cc)] = (float(r["latitude"]), float(r["longitude"]), cc)
+    return out
 
 
 @cache
@@ -69,7 +98,7 @@ def load_default_rates() -> dict[tuple[int, str], float]:
 @dataclass(slots=True)
 class ReferenceData:
     airports: dict[str, Point]
-    stations: dict[str, Point]
+    stations: dict[StationKey, Point]
     # Surfaces by (building key, room key) and by room key alone; a room name used in two
     # buildings with different surfaces is dropped from the name-only map (ambiguous).
     rooms: dict[str, float] = field(default_factory=dict)
@@ -77,6 +106,9 @@ class ReferenceData:
     room_types: dict[tuple[str, str], str] = field(default_factory=dict)
     rates: dict[tuple[int, str], float] = field(default_factory=dict)
     _rate_memo: dict[tuple[int, str], float | None] = field(default_factory=dict, repr=False)
+    # Name → station when exactly one country has a station of that name (None: ambiguous),
+    # for lookups that give no country; rebuilt lazily after stations change.
+    _station_names: dict[str, Point | None] | None = field(default=None, repr=False)
 
     @classmethod
     def default(cls) -> ReferenceData:
@@ -94,8 +126,8 @@ class ReferenceData:
     ) -> ReferenceData:
         """Defaults with DB-supplied rows merged over them (an upload wins over a default).
 
-        stations: (name, lat, lon, country); rooms: (building, room, room_type, surface m²);
-        rates: (year, currency, rate_to_eur).
+        stations: (name, lat, lon, country), keyed by (name, country); rooms: (building,
+        room, room_type, surface m²); rates: (year, currency, rate_to_eur).
         """
         ref = cls.default()
         if airports is not None:
@@ -107,9 +139,10 @@ class ReferenceData:
 
     def add_stations(self, rows: Iterable[tuple[str, float, float, str]]) -> None:
         for name, lat, lon, country in rows:
-            key = station_key(name)
-            if key:
-                self.stations[key] = (float(lat), float(lon), str(country).strip().upper())
+            key, cc = station_key(name), station_country(country)
+            if key and cc:
+                self.stations[(key, cc)] = (float(lat), float(lon), cc)
+        self._station_names = None
 
     def add_rooms(self, rows: Iterable[tuple[str | None, str, str | None, float]]) -> None:
         ambiguous: set[str] = set()
@@ -135,9 +168,21 @@ class ReferenceData:
     def airport(self, iata: object) -> Point | None:
         return self.airports.get(str(iata).strip().upper()) if iata else None
 
-    def station(self, name: object) -> Point | None:
+    def station(self, name: object, country: object = None) -> Point | None:
+        """The station (name, country). Without a country, the one station of that name
+        (None when stations of that name exist in several countries: never guess)."""
         key = station_key(name)
-        return self.stations.get(key) if key else None
+        if not key:
+            return None
+        cc = station_country(country)
+        if cc is not None:
+            return self.stations.get((key, cc))
+        if self._station_names is None:
+            by_name: dict[str, Point | None] = {}
+            for (n, _cc), point in self.stations.items():
+                by_name[n] = None if n in by_name else point
+            self._station_names = by_name
+        return self._station_names.get(key)
 
     def room_surface(self, building: object, room: object) -> float | None:
         rk = room_key(room)

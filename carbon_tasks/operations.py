@@ -24,7 +24,7 @@ from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
 from carbon_domain.services.validation import check_module_type, validate_upload
-from carbon_domain.upload_kinds import UploadKind
+from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
@@ -94,8 +94,8 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
     of its types: absent factors are retired) or ``"merge"`` (additive partial file)."""
     job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
-    if kind == UploadKind.factors and mode not in FACTOR_MODES:
-        raise ValueError(f"unknown factor upload mode {mode!r}; use one of"
+    if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in FACTOR_MODES:
+        raise ValueError(f"unknown {kind} upload mode {mode!r}; use one of"
                          f" {', '.join(FACTOR_MODES)}")
     m = ModuleType(module) if module is not None else None
     d = DataEntryType(det) if det is not None else None
@@ -110,6 +110,7 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
         config["mode"] = mode
     if target == TargetType.REFERENCE_DATA and kind != UploadKind.units:
         config["kind"] = kind
+        config["mode"] = mode  # like factors: replace retires what the file omits
     with session_scope() as s:
         p = pipelines.create_pipeline(s, kind=job_type, module_type_id=module, year=year,
                                  created_by=created_by)

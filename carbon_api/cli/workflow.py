@@ -198,13 +198,20 @@ def ingest_units(file: Path, year: YearOpt, wait: WaitOpt = False, timeout: Time
 
 
 @ingest_app.command("reference")
-def ingest_reference(kind: ReferenceKind, file: Path, wait: WaitOpt = False,
+def ingest_reference(kind: ReferenceKind, file: Path,
+                     merge: Annotated[bool, typer.Option(
+                         "--merge", help="Only insert and update (a partial file); by "
+                                         "default the file is the set of its kind and rows "
+                                         "absent from it are retired.")] = False,
+                     wait: WaitOpt = False,
                      timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
-    """Upload stations, building rooms or exchange rates."""
+    """Upload stations, building rooms or exchange rates: the set of its kind, upserted in
+    place, absent rows retired (`--merge`: additive)."""
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
-    _run(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli"),
+    _run(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
+                              mode="merge" if merge else "replace"),
          wait, as_json, tasks=(_INGEST.format("reference"),), timeout=timeout)
 
 

@@ -60,13 +60,20 @@ def upload_units(who: Operator, upload: FileUpload, year: Year) -> Accepted:
 
 @router.post("/reference/{kind}", status_code=202, response_model=Accepted, responses=UPLOAD,
              openapi_extra=UPLOAD_BODY)
-def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind) -> Accepted:
-    """CSV of reference data: `stations` (`name, latitude, longitude, country_code`),
-    `building-rooms` (`building_name, room_name, room_type, room_surface_square_meter`) or
-    `exchange-rates` (`year, currency, rate_to_eur`)."""
+def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind,
+                     mode: Annotated[FactorMode, Query(
+                         description="`replace` (default): the file is the set of its kind; "
+                                     "stored rows absent from it are retired (kept for "
+                                     "history, never read again). `merge`: only insert and "
+                                     "update (a partial file).")] = FactorMode.REPLACE,
+                     ) -> Accepted:
+    """CSV of reference data: `stations` (`name, latitude, longitude, country_code`; a
+    station is its (name, country)), `building-rooms` (`building_name, room_name, room_type,
+    room_surface_square_meter`) or `exchange-rates` (`year, currency, rate_to_eur`). The
+    types whose formulas read the kind become stale for the years it changes."""
     return accept_operation(f"{kind.value} upload", lambda: ops.start_upload(
         kind.value, upload.content, filename=upload.filename, created_by=who.name,
-        content_type=upload.content_type))
+        content_type=upload.content_type, mode=mode.value))
 
 
 @router.post("/factors/{module_type_id}", status_code=202, response_model=Accepted,

@@ -59,9 +59,11 @@ def _check_places(det: int, data: dict[str, Any], refs: ReferenceData) -> None:
             if refs.airport(data[key]) is None:
                 raise RowError(f"{key}: unknown airport {shown(data[key])}")
     elif det == DataEntryType.train:
-        for key in ("origin_name", "destination_name"):
-            if refs.station(data[key]) is None:
-                raise RowError(f"{key}: unknown station {shown(data[key])}")
+        for key in ("origin", "destination"):
+            name, country = data[f"{key}_name"], data.get(f"{key}_country_code")
+            if refs.station(name, country) is None:
+                raise RowError(f"{key}_name: unknown station {shown(name)}"
+                               + (f" in {country}" if country else ""))
 
 
 def parse_entry_row(module: ModuleType, det: DataEntryType | None, row: Mapping[str, Any],

@@ -17,6 +17,13 @@ def _place(found: Point | None, what: str, name: Any) -> Point:
     return found
 
 
+def _station(ctx: Context, name: Any, country: Any) -> Point:
+    found = ctx.refs.station(name, country)
+    if found is None:
+        raise EntryError(f"unknown station {name!r}" + (f" in {country}" if country else ""))
+    return found
+
+
 def _trip_km(ctx: Context, key: tuple[str, Any, Any], a: Point, b: Point) -> float:
     # Few distinct routes, many entries: memoise the great-circle arithmetic per batch.
     km = ctx.memo.get(key)
@@ -46,13 +53,14 @@ def train(data: Mapping[str, Any], types: list[int], _factor: FactorRecord | Non
           ctx: Context) -> list[Part]:
     """Country rule (CH / foreign end / RoW) with RoW fallback; kg = total km × EF."""
     o, d = data.get("origin_name"), data.get("destination_name")
-    a = _place(ctx.refs.station(o), "station", o)
-    b = _place(ctx.refs.station(d), "station", d)
-    per_trip = _trip_km(ctx, ("train", o, d), a, b)
+    oc, dc = data.get("origin_country_code"), data.get("destination_country_code")
+    # Stations are (name, country): Paris FR and a Paris elsewhere are two stations.
+    a = _station(ctx, o, oc)
+    b = _station(ctx, d, dc)
+    per_trip = _trip_km(ctx, ("train", a, b), a, b)
     trips = number(data, "number_of_trips", 1.0, lo=1.0)
-    country = formulas.train_country(
-        names.country_code(data.get("origin_country_code")) or a[2],
-        names.country_code(data.get("destination_country_code")) or b[2])
+    country = formulas.train_country(names.country_code(oc) or a[2],
+                                     names.country_code(dc) or b[2])
     hit = ctx.index.train_country(country)
     if hit is None:
         return []

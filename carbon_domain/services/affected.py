@@ -3,11 +3,13 @@
 A recalculation requested after factor uploads rewrites only the entries whose rows can
 change. Its base is the last successful recalculation of the slice: that job stored, at
 planning, the *inputs watermark* W — the highest input job id (factor, data entry or
-reference upload) below every input job still active then, so every change by a job ≤ W had
-committed before its chunks read. Since then:
+reference upload of a kind the type reads) below every input job still active then, so every
+change by a job ≤ W had committed before its chunks read. Since then:
 
-- a data entry or reference upload (id > W), or a factor deleted instead of retired (the
-  slice's factor count up to the base's highest id dropped) → full recalculation;
+- a data entry upload (id > W), or a factor deleted instead of retired (the slice's factor
+  count up to the base's highest id dropped) → full recalculation;
+- reference rows (stations, rooms, rates) changed by a later upload add the entries that
+  read them (services/affected_refs.py);
 - factors with ``changed_by_job_id > W`` (inserted, revised, retired or revived; the factor
   upload stamps it) are the changed set C; none → nothing to recalculate;
 - Strategy A types (one linked factor): an entry is affected when its stored link is in C or
@@ -42,12 +44,12 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
 from carbon_domain.engine import LINK_KEY
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
+from carbon_domain.reference import kinds_read_by
+from carbon_domain.services.affected_refs import FULL, RefChange, reference_change, reference_jobs
 from carbon_domain.services.slices import load_factor_index, load_reference_data
 
 # Past this share of the slice a full run (id ranges, sequential reads) is cheaper.
 FULL_SHARE = 0.5
-_FULL_INPUTS = (JobType.csv_ingest, JobType.reference_ingest)
-_INPUTS = (JobType.factor_ingest, *_FULL_INPUTS)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,13 @@ class Scope:
 
 
 def _relevant_inputs(module: int, det: int, year: int) -> Any:
-    return (((Job.job_type.in_([JobType.factor_ingest, JobType.csv_ingest]))
-             & (Job.module_type_id == module) & (Job.year == year)
-             & ((Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)))
-            | (Job.job_type == JobType.reference_ingest))
+    """Input jobs of the slice: factor and data entry uploads of the type or its module, and
+    reference uploads of a kind the type reads (any year: stations are not year-scoped)."""
+    own = ((Job.job_type.in_([JobType.factor_ingest, JobType.csv_ingest]))
+           & (Job.module_type_id == module) & (Job.year == year)
+           & ((Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)))
+    kinds = kinds_read_by(det)
+    return (own | reference_jobs(kinds)) if kinds else own
 
 
 def plan_marks(session: Session, module: int, det: int, year: int) -> dict[str, int]:
@@ -130,24 +135,32 @@ def plan_scope(session: Session, job: Job) -> Scope:
     if still != int(config.get("factor_count", -1)):
         return Scope(None, "a factor was deleted (not retired)", base.id)
     newer = session.scalar(select(Job.id).where(
-        _relevant_inputs(module, det, year), Job.job_type.in_(_FULL_INPUTS), Job.id > w,
+        _relevant_inputs(module, det, year), Job.job_type == JobType.csv_ingest, Job.id > w,
         Job.state == JobState.FINISHED).limit(1))
     if newer is not None:
-        return Scope(None, f"entries or reference data changed (job {newer})", base.id)
+        return Scope(None, f"entries changed (job {newer})", base.id)
+    ref = reference_change(session, det, year, w)
+    if ref == FULL:
+        return Scope(None, "reference data changed; every entry reads it", base.id)
     changed = session.execute(select(Factor.id, Factor.classification).where(
         Factor.data_entry_type_id == det, Factor.year == year,
         Factor.changed_by_job_id > w)).all()
-    if not changed:
-        return Scope([], "no factor changed", base.id)
-    found = _affected(session, det, year, {int(i): c or {} for i, c in changed})
     n = len(changed)
+    what = ", ".join([*([f"{n} factors changed"] if n else []),
+                      *([ref.what] if isinstance(ref, RefChange) else [])])
+    if not what:
+        return Scope([], "no factor or reference data changed", base.id)
+    found = _affected(session, det, year, {int(i): c or {} for i, c in changed}) if n else (
+        [], 0)
     if found is None:
-        return Scope(None, f"{n} factors changed; every entry reads them", base.id, n)
+        return Scope(None, f"{what}; every entry reads them", base.id, n)
+    if isinstance(ref, RefChange):
+        more, total = _pick(_entries(session, det, year, ref.keys), ref.hit)
+        found = sorted(set(found[0]) | set(more)), total
     ids, total = found
     if total and len(ids) > FULL_SHARE * total:
-        return Scope(None, f"{n} factors changed; {len(ids)} of {total} entries affected",
-                     base.id, n)
-    return Scope(ids, f"{n} factors changed", base.id, n)
+        return Scope(None, f"{what}; {len(ids)} of {total} entries affected", base.id, n)
+    return Scope(ids, what, base.id, n)
 
 
 def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
@@ -226,7 +239,8 @@ def _train(session: Session, year: int, countries: set[str | None]
     refs = load_reference_data(session)
 
     def hit(d: dict[str, Any]) -> bool:
-        a, b = refs.station(d.get("origin_name")), refs.station(d.get("destination_name"))
+        a = refs.station(d.get("origin_name"), d.get("origin_country_code"))
+        b = refs.station(d.get("destination_name"), d.get("destination_country_code"))
         if a is None or b is None:
             return False  # an unknown station is an entry error, whatever the factors
         return formulas.train_country(

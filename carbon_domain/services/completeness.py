@@ -181,9 +181,11 @@ def _missing_rooms(session: Session, year: int, refs: ReferenceData) -> str | No
 def _missing_stations(session: Session, year: int, refs: ReferenceData) -> str | None:
     missing = 0
     names: set[str] = set()
-    for origin, destination, n in _values(session, year, D.train, "origin_name",
-                                          "destination_name"):
-        unknown = [str(s) for s in (origin, destination) if refs.station(s) is None]
+    for origin, oc, destination, dc, n in _values(
+            session, year, D.train, "origin_name", "origin_country_code", "destination_name",
+            "destination_country_code"):
+        unknown = [f"{s} ({c})" if c else str(s)
+                   for s, c in ((origin, oc), (destination, dc)) if refs.station(s, c) is None]
         if unknown:
             missing += int(n)
             names.update(unknown)

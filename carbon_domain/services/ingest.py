@@ -20,7 +20,7 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db import bulk, locks
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataIngestionJob, Unit
-from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.services import reference_sets
 from carbon_domain.services.csv_input import read_csv
 from carbon_domain.services.factors import Identity, write_factor_set
 from carbon_domain.services.ingest_report import IngestOutcome, RowReport
@@ -257,7 +257,12 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
 
 
 def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
-    kind = job_config(job.meta).kind
+    """The file is the set of its kind (services/reference_sets.py): rows are upserted in
+    place and, unless ``config.mode == "merge"``, stored rows absent from the file are
+    retired. A file with no usable row changes nothing."""
+    config = job_config(job.meta)
+    kind = config.kind
+    merge = config.mode == "merge"
     header, rows = _rows(session, job)
     problem = csv_rows.reference_header_problem(kind, header)
     if problem:
@@ -268,54 +273,17 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
               UploadKind.exchange_rates: csv_rows.parse_rate_row}[UploadKind(kind)]
     acc = RowReport(header, csv_rows.reference_known_columns(kind))
     good: dict[Any, Any] = {}
-    for _line, r in acc.parsed(rows, parser):
-        good[_ref_key(kind, r)] = r
-    _upsert_references(session, kind, list(good.values()))
-    return acc.outcome(len(good), f"{kind} rows upserted")
+    rejected: set[Any] = set()
 
+    def reject(row: dict[str, str]) -> None:
+        rejected.add(reference_sets.raw_identity(kind, row))
 
-def _ref_key(kind: str, r: Any) -> Any:
-    if kind == UploadKind.stations:
-        return r.name.strip().lower()
-    if kind == "building-rooms":
-        return (r.building_name, r.room_name)
-    return (r.year, r.currency.lower())
-
-
-def _upsert_references(session: Session, kind: str, rows: list[Any]) -> None:
-    """Update existing reference rows in place, insert the new ones. Reference tables are
-    small (thousands of rows), so they are read once rather than queried per row."""
-    model: Any
-    fields: tuple[str, ...]
-    if kind == UploadKind.stations:
-        model, fields = Station, ("latitude", "longitude", "country_code")
-
-        def key(o: Any) -> Any:
-            return o.name
-
-        def make(r: Any) -> Any:
-            return Station(name=r.name)
-    elif kind == "building-rooms":
-        model, fields = BuildingRoom, ("room_type", "room_surface_square_meter")
-
-        def key(o: Any) -> Any:
-            return (o.building_name, o.room_name)
-
-        def make(r: Any) -> Any:
-            return BuildingRoom(building_name=r.building_name, room_name=r.room_name)
-    else:
-        model, fields = ExchangeRate, ("rate_to_eur",)
-
-        def key(o: Any) -> Any:
-            return (o.year, o.currency.lower())
-
-        def make(r: Any) -> Any:
-            return ExchangeRate(year=r.year, currency=r.currency.lower())
-    existing = {key(o): o for o in session.scalars(select(model))}
-    for r in rows:
-        row = existing.get(key(r))
-        if row is None:
-            row = existing[key(r)] = make(r)
-            session.add(row)
-        for f in fields:
-            setattr(row, f, getattr(r, f))
+    for _line, r in acc.parsed(rows, parser, on_reject=reject):
+        good[reference_sets.parsed_identity(kind, r)] = r
+    mode = {"mode": "merge" if merge else "replace"}
+    if not good:
+        return acc.outcome(0, f"{kind} rows", meta=mode)
+    written = reference_sets.write_reference_set(session, kind, list(good.values()),
+                                                 job_id=job.id, merge=merge, keep=rejected)
+    return acc.outcome(len(good), f"{kind} rows", summary=written.summary(kind, merge),
+                       meta={**mode, **written.meta()})

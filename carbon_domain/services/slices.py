@@ -70,15 +70,19 @@ def load_reference_data(session: Session) -> ReferenceData:
         hit = _refs_cache.get(key)
         if hit and hit[0] == fp:
             return hit[1]
-    # Row._tuple(): the same row, typed as a tuple of its columns' types.
+    # Row._tuple(): the same row, typed as a tuple of its columns' types. Retired rows (a
+    # replace upload left them out) are history, never read.
     refs = ReferenceData.build(
         stations=[r._tuple() for r in session.execute(select(
-            Station.name, Station.latitude, Station.longitude, Station.country_code))],
+            Station.name, Station.latitude, Station.longitude, Station.country_code)
+            .where(Station.retired_by_job_id.is_(None)))],
         rooms=[r._tuple() for r in session.execute(select(
             BuildingRoom.building_name, BuildingRoom.room_name, BuildingRoom.room_type,
-            BuildingRoom.room_surface_square_meter))],
+            BuildingRoom.room_surface_square_meter)
+            .where(BuildingRoom.retired_by_job_id.is_(None)))],
         rates=[r._tuple() for r in session.execute(select(
-            ExchangeRate.year, ExchangeRate.currency, ExchangeRate.rate_to_eur))],
+            ExchangeRate.year, ExchangeRate.currency, ExchangeRate.rate_to_eur)
+            .where(ExchangeRate.retired_by_job_id.is_(None)))],
     )
     with _lock:
         _refs_cache[key] = (fp, refs)

@@ -2,7 +2,8 @@
 
 For a (module, data entry type, year) the last input job is the highest-id FINISHED,
 non-ERROR job that changed its inputs (factor upload for that type or its whole module,
-data entry upload for that type or its whole module). It needs recalculation while no
+data entry upload for that type or its whole module, reference upload of a kind the type
+reads: ``status_probes.type_input_ids``). It needs recalculation while no
 FINISHED, non-ERROR recalculation covers it: one with a higher id, or the one that was
 still waiting when the input arrived and recorded ``covers_input_job_id``.
 
@@ -27,17 +28,17 @@ from carbon_domain.services.status_probes import (
     JobBrief,
     combo_ids,
     covering_recalcs,
+    input_label,
     job_briefs,
+    type_input_ids,
 )
-
-_LABEL = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload"}
 
 
 @dataclass(slots=True)
 class InputJobRef:
     id: int
-    kind: str  # factor_ingest | csv_ingest
-    label: str  # "factor upload" | "data entry upload"
+    kind: str  # factor_ingest | csv_ingest | reference_ingest
+    label: str  # "factor upload" | "data entry upload" | "stations upload" | …
     result: str | None
     created_at: datetime | None
     created_by: str | None
@@ -144,8 +145,7 @@ def _cores(session: Session, year: int, modules: list[int] | None) -> list[_Core
     pairs = [(combo, combo.det) for combo in combos if combo.det is not None]
     for combo, _ in sorted(pairs, key=lambda p: (p[0].module, order[p[1]])):
         mc = by_module[combo.module]
-        inputs = [i for i in (combo.factor_input, combo.data_input, mc.factor_input,
-                              mc.data_input) if i]
+        inputs = type_input_ids(combo, mc)
         if not inputs:
             continue
         last = max(inputs)
@@ -248,7 +248,7 @@ def _type_status(c: _Core, year: int, briefs: dict[int, JobBrief], comp: Any) ->
         last_recalculation_job_result=fin.result if fin else None,
         stale_reason=_stale_reason(c, briefs),
         last_input_job=InputJobRef(
-            last_in.id, last_in.job_type, _LABEL.get(last_in.job_type, last_in.job_type),
+            last_in.id, last_in.job_type, input_label(last_in),
             last_in.result, last_in.created_at, last_in.created_by, _str(last_in.pipeline_id),
             module_wide=last_in.id in (c.module_combo.factor_input, c.module_combo.data_input)),
         last_recalculation=RecalculationRef(
@@ -273,7 +273,7 @@ def _stale_reason(c: _Core, briefs: dict[int, JobBrief]) -> str | None:
         return f"input job #{c.input_id} is newer than the last recalculation"
     when = f" of {src.created_at:%Y-%m-%d %H:%M}" if src.created_at else ""
     who = f" by {src.created_by}" if src.created_by else ""
-    upload = f"{_LABEL.get(src.job_type, src.job_type)} #{src.id}{when}{who}"
+    upload = f"{input_label(src)} #{src.id}{when}{who}"
     fin = briefs.get(c.combo.finished_recalc or 0)
     if fin is not None and fin.id > src.id:  # the newest recalculation failed
         why = f": {fin.status_message}" if fin.status_message else ""

@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.reference import READERS
 
-INPUT_TYPES = (JobType.factor_ingest, JobType.csv_ingest)
+# Input jobs of a (module, type, year): factor and data entry uploads of the type or its
+# whole module, and reference uploads of a kind the type's formula reads (reference.READERS)
+# that changed a number of the year (``type_input_ids`` decides which count).
+INPUT_TYPES = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest)
 _GOOD = and_(Job.state == JobState.FINISHED, func.coalesce(Job.result, "") != JobResult.ERROR)
 
 
@@ -36,6 +40,19 @@ class ComboIds:
     active_recalc: int | None = None  # the active one (at most one: uq_emission_recalc_active)
     active_aggregation: int | None = None  # module rows only
     active_module_recalc: int | None = None  # module rows only
+    # Last good reference upload of a kind the type reads that changed this year (type rows).
+    reference_input: int | None = None
+
+
+def type_input_ids(combo: ComboIds, module_combo: ComboIds) -> list[int]:
+    """The input jobs that count for a (module, type, year): what decides staleness.
+
+    A reference upload counts only beside the type's own inputs: stations are not
+    year-scoped, and a year without factors or entries of the type has nothing to redo.
+    """
+    own = [i for i in (combo.factor_input, combo.data_input, module_combo.factor_input,
+                       module_combo.data_input) if i]
+    return own + [combo.reference_input] if own and combo.reference_input else own
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +69,46 @@ class JobBrief:
     created_at: datetime | None
     finished_at: datetime | None
     recalculation: dict[str, Any] | None  # meta.recalculation of a recalculation job
+    reference_kind: str | None = None  # meta.config.kind of a reference upload
+
+
+_LABELS = {JobType.factor_ingest.value: "factor upload",
+           JobType.csv_ingest.value: "data entry upload"}
+
+
+def input_label(brief: JobBrief) -> str:
+    """How an operator names an input job: "factor upload", "stations upload", …"""
+    if brief.job_type == JobType.reference_ingest and brief.reference_kind:
+        return f"{brief.reference_kind} upload"
+    return _LABELS.get(brief.job_type, brief.job_type)
+
+
+def reference_inputs(session: Session, year: int) -> dict[int, int]:
+    """Data entry type → the last FINISHED, non-ERROR reference upload of a kind its
+    formula reads that changed a number of ``year`` (``meta.affected_years``; absent on
+    uploads older than the key: every year).
+
+    Reference uploads are rare (a few per year against thousands of other jobs), so all of
+    them are read newest first through ``ix_jobs_combo`` (year NULL, job_type) and
+    filtered here, stopping once every kind has its latest."""
+    rows = session.execute(
+        select(Job.id, Job.meta["config"]["kind"].as_string(), Job.meta["affected_years"])
+        .where(Job.year.is_(None), Job.job_type == JobType.reference_ingest, _GOOD)
+        .order_by(Job.id.desc()))
+    latest: dict[str, int] = {}
+    for job_id, kind, years in rows:
+        if kind not in READERS or kind in latest:
+            continue
+        if isinstance(years, list) and year not in years:
+            continue
+        latest[kind] = int(job_id)
+        if len(latest) == len(READERS):
+            break
+    out: dict[int, int] = {}
+    for kind, job_id in latest.items():
+        for det in READERS[kind]:
+            out[det] = max(out.get(det, 0), job_id)
+    return out
 
 
 def _latest(year: int, job_type: str, module: Any, det: Any, *conds: Any) -> Any:
@@ -102,7 +159,8 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
         _latest(year, JobType.emission_recalc, m, d, _GOOD),
         _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
         _active(year, JobType.emission_recalc, m, d)))
-    out += [ComboIds(*row) for row in type_rows]
+    refs = reference_inputs(session, year)
+    out += [ComboIds(*row, reference_input=refs.get(row[1])) for row in type_rows]
     return out
 
 
@@ -138,5 +196,6 @@ def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
     rows = session.execute(select(
         Job.id, Job.job_type, Job.state, Job.result, Job.status_message, Job.pipeline_id,
         Job.created_by, Job.created_at, Job.finished_at, Job.meta["recalculation"],
+        Job.meta["config"]["kind"].as_string(),
     ).where(Job.id.in_(sorted(ids))))
     return {r[0]: JobBrief(*r) for r in rows}

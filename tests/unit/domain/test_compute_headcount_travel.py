@@ -186,6 +186,20 @@ class TestTrain:
         assert res.errors[0] == (1, "unknown station 'Atlantis'")
         assert res.errors[1][0] == 2 and "cabin_class='third'" in res.errors[1][1]
 
+    def test_stations_are_name_and_country(self, run, train_factors):
+        # Two "Paris": the trip to the one in Texas is long and takes the RoW factor; the
+        # trip to the one in France takes the FR factor. Without a country, never a guess.
+        refs = ReferenceData.build(stations=[("Paris", 33.66, -95.55, "US")])
+        trip = {"origin_name": "Geneva", "origin_country_code": "CH",
+                "destination_name": "Paris", "cabin_class": "second"}
+        res = run(D.train, train_factors, {**trip, "destination_country_code": "FR"},
+                  {**trip, "destination_country_code": "US"}, trip, ref=refs)
+        (fr, us) = res.rows
+        assert (fr[0], fr[5], us[0], us[5]) == (1, 2, 2, 3)
+        assert fr[4] < 600 < 8000 < us[4]
+        assert res.errors == [(3, "unknown station 'Paris'")]
+        assert refs.station("Paris") is None and refs.station("Paris", "us")[2] == "US"
+
     def test_uploaded_station_is_used(self, run, train_factors):
         refs = ReferenceData.build(stations=[("Atlantis", 46.5, 6.6, "CH")])
         res = run(D.train, train_factors, {"origin_name": "Lausanne",

@@ -44,7 +44,7 @@ class TestStations:
         assert len(places) >= 100
         for lat, lon, cc in places:
             assert 34 < lat < 72 and -11 < lon < 32 and len(cc) == 2 and cc.isupper()
-        assert stations["renens vd"][2] == "CH" and stations["london st pancras"][2] == "GB"
+        assert ("renens vd", "CH") in stations and ("london st pancras", "GB") in stations
 
     def test_names_are_case_and_space_insensitive(self):
         refs = ReferenceData.default()
@@ -134,3 +134,13 @@ class TestReferenceRows:
         assert reference_header_problem("units", ["institutional_code", "name", "level"]) is None
         assert reference_header_problem("building-rooms", []) == "the file has no header row"
         assert "unknown reference kind" in (reference_header_problem("planets", ["x"]) or "")
+
+
+def test_the_rate_readers_are_the_spend_types() -> None:
+    """Exchange rate uploads make stale exactly the types whose handler converts a spend."""
+    from carbon_domain.reference import READERS, kinds_read_by
+    from carbon_domain.services.completeness import CURRENCY_DEFAULTS
+
+    assert READERS["exchange-rates"] == set(CURRENCY_DEFAULTS)
+    assert kinds_read_by(21) == ["stations"] and kinds_read_by(11) == []
+    assert kinds_read_by(30) == kinds_read_by(32) == ["building-rooms"]
