@@ -7,7 +7,7 @@ get one ``recorded`` row (their state then, set by their last changing upload): 
 changes were not kept, so the timeline says where it starts. Downgrade drops the table.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-06 05:00:00
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
