@@ -10,15 +10,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from carbon_api.console import data_pages, export_pages, ops_pages, report_pages, signin, stream
+from carbon_api.console import (
+    data_pages,
+    export_pages,
+    ops_pages,
+    report_pages,
+    signin,
+    stream,
+    templates_csv,
+)
+from carbon_api.console.fragments import FragmentRedirectMiddleware
+from carbon_api.console.security import ConsoleGuardMiddleware, is_console_path
 from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, sign_in_required
 
-CONSOLE_PREFIXES = ("/console", "/login", "/logout")
-
-
-def is_console_path(path: str) -> bool:
-    """The console's own routes (cookie sessions), as opposed to /v1 (bearer tokens)."""
-    return path == "/" or path.startswith(CONSOLE_PREFIXES)
+__all__ = ["install", "is_console_path"]
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
@@ -34,8 +39,11 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages):
+    for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages,
+                   templates_csv):
         app.include_router(module.router)
+    app.add_middleware(FragmentRedirectMiddleware)
+    app.add_middleware(ConsoleGuardMiddleware)
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")),
               name="console-static")
     app.add_exception_handler(SignInRequired, sign_in_required)

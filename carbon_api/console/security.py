@@ -8,7 +8,10 @@ click-jacking; no Referer leaves the site.
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from carbon_api.console.web import message
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -45,3 +48,71 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Console routes (cookie sessions) as opposed to /v1 (bearer tokens) and static files.
+CONSOLE_PREFIXES = ("/console", "/login", "/logout")
+_STATIC = "/console/static"
+
+
+def is_console_path(path: str) -> bool:
+    return path == "/" or path.startswith(CONSOLE_PREFIXES)
+
+
+def _origin_of(scope: Scope) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == b"origin":
+            return v.decode("latin-1").strip()
+    return None
+
+
+def foreign_origin(scope: Scope) -> str | None:
+    """The ``Origin`` of a request sent from another site, or None when it is absent or this
+    site's own. Browsers send Origin on every cross-site POST (and on same-site ones), so a
+    mismatch is a form another site submitted with the operator's cookie; SameSite=Strict
+    already withholds the cookie, this refuses the request itself with a clear message."""
+    origin = _origin_of(scope)
+    if origin is None:
+        return None
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+    scheme = scope.get("scheme", "http")
+    if origin.lower() in (f"{scheme}://{host}".lower(), f"http://{host}".lower(),
+                          f"https://{host}".lower()):
+        return None
+    return origin[:100]
+
+
+class ConsoleGuardMiddleware:
+    """Console responses are ``Cache-Control: no-store`` (Back after sign-out must show the
+    sign-in page, never a page of data from the browser cache), and a console POST from a
+    foreign ``Origin`` is refused with 403 before any route reads it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path or not is_console_path(path) or path.startswith(_STATIC):
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "POST" and (origin := foreign_origin(scope)) is not None:
+            await _refuse_origin(scope, receive, send, origin)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"cache-control"]
+                message["headers"] = [*headers, (b"cache-control", b"no-store")]
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
+async def _refuse_origin(scope: Scope, receive: Receive, send: Send, origin: str) -> None:
+    request = Request(scope, receive)
+    response = message(request, f"Refused: this form was sent from another site ({origin}), "
+                                "not from this console. Open the console's own page and "
+                                "try again.", 403)
+    response.headers["cache-control"] = "no-store"
+    await response(scope, receive, send)
