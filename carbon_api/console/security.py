@@ -3,7 +3,9 @@
 The console loads only its own scripts and styles (htmx and console.js are vendored, the CSS
 is a file), so the Content-Security-Policy can forbid inline script and style entirely; SVG
 treemaps use presentation attributes, not style attributes. ``frame-ancestors 'none'`` stops
-click-jacking; no Referer leaves the site.
+click-jacking; no Referer leaves the site (``same-origin``: the site's own requests keep
+theirs, and with it a same-origin form POST keeps its real ``Origin``, which ``no-referrer``
+would turn into ``null``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'")
 HEADERS = [
     (b"content-security-policy", CSP.encode()),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
 ]
@@ -59,25 +61,30 @@ def is_console_path(path: str) -> bool:
     return path == "/" or path.startswith(CONSOLE_PREFIXES)
 
 
-def _origin_of(scope: Scope) -> str | None:
+def _header(scope: Scope, name: bytes) -> str | None:
     for k, v in scope.get("headers", []):
-        if k == b"origin":
-            return v.decode("latin-1").strip()
+        if k == name:
+            return str(v.decode("latin-1").strip())
     return None
 
 
 def foreign_origin(scope: Scope) -> str | None:
-    """The ``Origin`` of a request sent from another site, or None when it is absent or this
-    site's own. Browsers send Origin on every cross-site POST (and on same-site ones), so a
-    mismatch is a form another site submitted with the operator's cookie; SameSite=Strict
-    already withholds the cookie, this refuses the request itself with a clear message."""
-    origin = _origin_of(scope)
+    """Where a request sent from another site came from, or None when it is this site's own
+    (or carries no sign of where it came from: curl, the tests' HTTP clients). Browsers send
+    ``Sec-Fetch-Site`` and ``Origin`` on every POST, so a cross-site one is a form another site
+    submitted: SameSite=Strict already withholds the session cookie, this refuses the request
+    itself with a clear message. ``Origin: null`` (a sandboxed frame, a page with a
+    no-referrer policy) is foreign unless the browser vouches it is same-origin."""
+    fetch_site = _header(scope, b"sec-fetch-site")
+    origin = _header(scope, b"origin")
+    if fetch_site in ("cross-site", "same-site"):
+        return (origin or f"a {fetch_site} page")[:100]
     if origin is None:
         return None
-    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
-    scheme = scope.get("scheme", "http")
-    if origin.lower() in (f"{scheme}://{host}".lower(), f"http://{host}".lower(),
-                          f"https://{host}".lower()):
+    if origin == "null":
+        return None if fetch_site == "same-origin" else "null"
+    host = (_header(scope, b"host") or "").lower()
+    if origin.lower() in (f"http://{host}", f"https://{host}"):
         return None
     return origin[:100]
 

@@ -51,19 +51,27 @@ def test_a_post_from_another_site_is_refused(http: httpx.Client,
     csrf = sign_in(http, tokens["operator"])
     before = _pipelines()
     url = f"/console/data/{YEAR}/modules/4/types/11/recalculate"
-    for origin in ("https://evil.example", "null", "http://127.0.0.1:1"):
-        r = http.post(url, headers={"X-CSRF-Token": csrf, "Origin": origin})
-        assert r.status_code == 403, origin
+    for sent in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                 {"Origin": "http://127.0.0.1:1"},
+                 {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+                 {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
+        r = http.post(url, headers={"X-CSRF-Token": csrf, **sent})
+        assert r.status_code == 403, sent
         assert "sent from another site" in r.text and "not from this console" in r.text
     r = http.post("/logout", data={"csrf_token": csrf}, headers={"Origin": "https://evil.example"},
                   follow_redirects=False)
     assert r.status_code == 403
     assert _pipelines() == before
-    # The console's own origin (what a browser sends) passes.
+    # The console's own origin (what a browser sends) passes, and so does "null" when the
+    # browser says the request is same-origin.
     own = str(http.base_url).rstrip("/")
-    r = http.post(url, headers={"X-CSRF-Token": csrf, "Origin": own})
+    r = http.post(url, headers={"X-CSRF-Token": csrf, "Origin": own,
+                                "Sec-Fetch-Site": "same-origin"})
     assert r.status_code == 200 and "queued" in r.text
     assert _pipelines() == before + 1
+    r = http.post(url, headers={"X-CSRF-Token": csrf, "Origin": "null",
+                                "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 200
 
 
 def test_a_fragment_opened_as_a_page_goes_to_its_page(http: httpx.Client,
