@@ -266,6 +266,10 @@ def test_every_page_labels_its_controls_and_escapes_names(console: Console,
              'LAB-X,UX,"<script>window.__xss=1</script>",4,ENAC\n'
              'LAB-Y,UY,""" onmouseover=""window.__xss=2",4,ENAC\n')
     assert run(ops.start_upload("units", units.encode(), year=YEAR, created_by="t")) == "SUCCESS"
+    # One entry, so the year has something to recalculate and the dialog opens.
+    assert run(ops.start_upload("data-entries", (E_HEADER + "UX,I-1,Laptop,Laptop,Standard,40,20\n"
+                                                 ).encode(), module=EQUIPMENT, det=IT,
+                                year=YEAR, created_by="t")) == "SUCCESS"
     c, page = console, console.page
     c.sign_in(tokens["operator"])
     c.data()
