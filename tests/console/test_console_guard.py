@@ -18,7 +18,7 @@ from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
 from carbon_domain.settings import get_settings
 
-from .support import YEAR, seed_equipment, sign_in
+from .support import IT, YEAR, seed_equipment, sign_in
 
 pytestmark = pytest.mark.integration
 EMPTY = YEAR + 1
@@ -165,3 +165,30 @@ def test_an_empty_year_says_why_and_refuses_recalculation(
         r = http.post(url, headers=bearer)
         assert r.status_code == 400 and r.json()["detail"] == why, url
     assert _pipelines() == before
+
+
+def test_labels_say_what_they_do_with_plurals_and_time_zones(http: httpx.Client,
+                                                             tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=1, types=(IT,))
+    sign_in(http, tokens["operator"])
+    report = http.get(f"/console/reports?year={YEAR}&unit=LAB-A").text
+    assert (f'href="/console/exports/results.csv?year={YEAR}&amp;unit=LAB-A">Download '
+            f"results.csv ({YEAR}, LAB-A, all modules)</a>") in report
+    assert (f'href="/console/exports/results.csv?year={YEAR}">Download results.csv ({YEAR}, '
+            "all units, all modules)</a>") in report
+    assert re.search(r"stats as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", report)
+    hx = {"HX-Request": "true"}
+    module = http.get(f"/console/data/{YEAR}/modules/4", headers=hx).text
+    assert f"Download results.csv ({YEAR}, all modules)</a>" in module
+    assert re.search(r"stats as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", module)
+    dialog = http.get(f"/console/data/{YEAR}/modules/4/recalculate", headers=hx).text
+    assert "IT — 1 entry to recalculate" in dialog and "1 entries" not in dialog
+    assert "Scientific — 0 entries to recalculate" in dialog
+    # Each data upload card offers its template, at the console's own route.
+    page = http.get(f"/console/data/{YEAR}").text
+    assert 'href="/console/templates/data-entries.csv?module=4&amp;det=11">template CSV' in page
+    r = http.get("/console/templates/data-entries.csv?module=4&det=11")
+    assert r.status_code == 200 and r.text.startswith("unit_institutional_id,equipment_class")
+    assert "template_data_entries_equipment_it.csv" in r.headers["content-disposition"]
+    assert http.get("/console/templates/factors.csv?module=4&det=20").status_code == 422
+    assert http.get("/console/templates/nonsense.csv").status_code == 404
