@@ -180,6 +180,7 @@ def test_labels_say_what_they_do_with_plurals_and_time_zones(http: httpx.Client,
     hx = {"HX-Request": "true"}
     module = http.get(f"/console/data/{YEAR}/modules/4", headers=hx).text
     assert f"Download results.csv ({YEAR}, all modules)</a>" in module
+    assert f'id="export-{IT}">Download IT entries ({YEAR}, CSV)</a>' in module
     assert re.search(r"stats as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", module)
     dialog = http.get(f"/console/data/{YEAR}/modules/4/recalculate", headers=hx).text
     assert "IT — 1 entry to recalculate" in dialog and "1 entries" not in dialog

@@ -98,7 +98,8 @@ def wait_idle(timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def insert_entry(year: int, det: int = 11, module: int = 4) -> int:
+def insert_entry(year: int, det: int = 11, module: int = 4,
+                 data: dict[str, Any] | None = None) -> int:
     """One unit, its report for ``year`` and one data entry of ``det``, written directly (no
     pipeline): a year with something to recalculate, for tests that cannot load data through
     a worker (broker down) or must not wait for one. Returns the entry id."""
@@ -114,7 +115,7 @@ def insert_entry(year: int, det: int = 11, module: int = 4) -> int:
         s.add(rm)
         s.flush()
         entry = DataEntry(carbon_report_module_id=rm.id, data_entry_type_id=det, year=year,
-                          unit_id=unit.id, data={"equipment_class": "Laptop"})
+                          unit_id=unit.id, data=data or {"equipment_class": "Laptop"})
         s.add(entry)
         s.flush()
         return int(entry.id)
