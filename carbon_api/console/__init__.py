@@ -9,6 +9,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 
 from carbon_api.console import (
     data_pages,
@@ -42,8 +43,10 @@ def install(app: FastAPI) -> None:
     for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages,
                    templates_csv):
         app.include_router(module.router)
-    app.add_middleware(FragmentRedirectMiddleware)
-    app.add_middleware(ConsoleGuardMiddleware)
+    # Innermost (appended, not prepended as add_middleware does): their refusals and
+    # redirects still pass through the request log and the security headers.
+    app.user_middleware.append(Middleware(ConsoleGuardMiddleware))
+    app.user_middleware.append(Middleware(FragmentRedirectMiddleware))
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")),
               name="console-static")
     app.add_exception_handler(SignInRequired, sign_in_required)

@@ -58,6 +58,9 @@ def test_a_post_from_another_site_is_refused(http: httpx.Client,
         r = http.post(url, headers={"X-CSRF-Token": csrf, **sent})
         assert r.status_code == 403, sent
         assert "sent from another site" in r.text and "not from this console" in r.text
+        # Refused inside the app's own layers: logged with a request id, security headers on.
+        assert r.headers["x-request-id"] and "frame-ancestors 'none'" in r.headers[
+            "content-security-policy"]
     r = http.post("/logout", data={"csrf_token": csrf}, headers={"Origin": "https://evil.example"},
                   follow_redirects=False)
     assert r.status_code == 403
