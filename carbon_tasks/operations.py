@@ -24,6 +24,7 @@ from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
 from carbon_domain.services.validation import check_module_type, validate_upload
+from carbon_domain.services.year_data import year_data
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
@@ -86,6 +87,15 @@ def _check_year_provisioned(year: int) -> None:
                 " (POST /v1/sync/units?year=…, or `carbon ingest units FILE --year …`)")
 
 
+def _check_something_to_recalculate(year: int) -> None:
+    """A year without entries (and no numbers left to clear) would run a pipeline over zero
+    entries that ends green: refuse it with the reason instead."""
+    with session_scope() as s:
+        reason = year_data(s, year).empty_reason
+    if reason is not None:
+        raise NothingToRecalculate(f"Nothing to recalculate for {year}: {reason}")
+
+
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
@@ -130,6 +140,7 @@ def trigger_recalculation(*, module: int, det: int, year: int, created_by: str |
     """Recalculate one (module, type, year). A duplicate returns the active job."""
     m, d = ModuleType(module), DataEntryType(det)
     check_module_type(m, d)
+    _check_something_to_recalculate(year)
     with session_scope() as s:
         p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)
@@ -151,6 +162,7 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
     """Recalculate a module's stale types (or all of them, or the chosen ``dets``) in one
     pipeline."""
     m = ModuleType(module)
+    _check_something_to_recalculate(year)
     if dets is not None:
         for d in dets:
             check_module_type(m, DataEntryType(d))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +24,8 @@ from carbon_api.cli.common import console, error, info, new_table, new_typer
 cli = new_typer()
 
 DEMO_DB = Path(".carbon") / "demo.db"
+# The generated files stay here after the demo, to open, edit and upload again.
+SAMPLES = Path(".carbon") / "samples"
 REVISED_TYPE = 11  # IT equipment: electricity factor revised upwards
 FACTOR_COLUMN = "ef_kg_co2eq_per_kwh"
 FACTOR_SCALE = 1.5
@@ -39,6 +41,14 @@ def _embedded_defaults() -> None:
             Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
         os.environ["CARBON_DATABASE_URL"] = f"sqlite:///{DEMO_DB}"
         get_settings.cache_clear()
+
+
+def _fresh_samples_dir() -> Path:
+    """``.carbon/samples``, emptied of a previous demo's files (the demo owns this folder)."""
+    if SAMPLES.exists():
+        shutil.rmtree(SAMPLES)
+    SAMPLES.mkdir(parents=True)
+    return SAMPLES
 
 
 def _totals_table(year: int, title: str) -> tuple[Table, float]:
@@ -139,9 +149,11 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
             else "services: external workers")
     console.rule(f"carbon demo — {mode}")
     ensure_schema()
-    with worker_if_embedded(), tempfile.TemporaryDirectory(prefix="carbon-demo-") as tmp:
-        info(f"1/6 generating a synthetic university: {units} labs, {entries:,} entries, {year}")
-        manifest = generate(Path(tmp), units=units, entries=entries, year=year, seed=seed)
+    with worker_if_embedded():
+        tmp = _fresh_samples_dir()
+        info(f"1/6 generating a synthetic university: {units} labs, {entries:,} entries, {year}"
+             f" (sample files in {tmp}/)")
+        manifest = generate(tmp, units=units, entries=entries, year=year, seed=seed)
         info(f"2/6 uploading {len(manifest.files)} files through the ingest pipeline")
         result = load_seed(manifest, year=year, created_by="demo")
         if not result.ok:
@@ -152,10 +164,12 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
 
         det = DataEntryType(REVISED_TYPE)
         module = MODULE_OF[det].value
-        factor_file = next(Path(tmp) / f.path for f in manifest.files
+        factor_file = next(tmp / f.path for f in manifest.files
                            if f.kind == "factors" and f.det == det.value)
         info(f"3/6 uploading a revised {det.name} factor file ({FACTOR_COLUMN} × {FACTOR_SCALE})")
-        acc = start_upload("factors", _revise(factor_file), filename=factor_file.name,
+        revised = factor_file.with_name(factor_file.stem + "_revised.csv")
+        revised.write_bytes(_revise(factor_file))
+        acc = start_upload("factors", revised.read_bytes(), filename=revised.name,
                            module=module, det=det.value, year=year, recalculate=False,
                            created_by="demo")
         wait_for_pipeline(acc.pipeline_id, timeout=120)
@@ -174,6 +188,9 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
         console.print(table)
         console.print(f"6/6 university total: {before / 1000:,.2f} t → {after / 1000:,.2f} t")
         console.print(_tree(year, module))
+        console.print(f"Sample files (units, factors, data entries of {year}, and the revised "
+                      f"factor file) are in {tmp.resolve()}/ — open, edit and upload them "
+                      "again in the console or with `carbon ingest`.", soft_wrap=True)
         console.rule(f"done in {time.monotonic() - started:.1f} s")
         if serve:
             _serve(host, port, year)

@@ -9,6 +9,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 
 from carbon_api.console import (
     data_pages,
@@ -18,15 +19,13 @@ from carbon_api.console import (
     report_pages,
     signin,
     stream,
+    templates_csv,
 )
+from carbon_api.console.fragments import FragmentRedirectMiddleware
+from carbon_api.console.security import ConsoleGuardMiddleware, is_console_path
 from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, sign_in_required
 
-CONSOLE_PREFIXES = ("/console", "/login", "/logout")
-
-
-def is_console_path(path: str) -> bool:
-    """The console's own routes (cookie sessions), as opposed to /v1 (bearer tokens)."""
-    return path == "/" or path.startswith(CONSOLE_PREFIXES)
+__all__ = ["install", "is_console_path"]
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
@@ -43,8 +42,12 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages,
-                   factor_pages):
+                   templates_csv, factor_pages):
         app.include_router(module.router)
+    # Innermost (appended, not prepended as add_middleware does): their refusals and
+    # redirects still pass through the request log and the security headers.
+    app.user_middleware.append(Middleware(ConsoleGuardMiddleware))
+    app.user_middleware.append(Middleware(FragmentRedirectMiddleware))
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")),
               name="console-static")
     app.add_exception_handler(SignInRequired, sign_in_required)

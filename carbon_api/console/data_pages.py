@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carbon_api.console import adapters
@@ -18,6 +19,7 @@ from carbon_api.console.web import User, check_csrf, check_operator, message, re
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.year_data import latest_year_with_data, year_data
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -27,27 +29,37 @@ REFERENCE_KINDS = {"units": "Units (with their reports)", "stations": "Train sta
                    "building-rooms": "Building rooms", "exchange-rates": "Exchange rates"}
 
 
-def _overview(year: int) -> tuple[list[adapters.ModuleRow], bool]:
-    with session_scope() as s:
-        return adapters.year_overview(s, year), adapters.has_reports(s, year)
+def recalc_blocked(session: Session, year: int) -> str | None:
+    """Why the year's Recalculate buttons are disabled (the same sentence the server answers
+    with when asked anyway), or None."""
+    reason = year_data(session, year).empty_reason
+    return f"Nothing to recalculate for {year}: {reason}" if reason else None
 
 
-def _module(year: int, module: int) -> adapters.ModuleRow:
+def _overview(year: int) -> tuple[list[adapters.ModuleRow], bool, str | None, int]:
     with session_scope() as s:
-        return adapters.module_overview(s, year, module)
+        return (adapters.year_overview(s, year), adapters.has_reports(s, year),
+                recalc_blocked(s, year), latest_year_with_data(s) or year)
+
+
+def _module(year: int, module: int) -> tuple[adapters.ModuleRow, str | None]:
+    with session_scope() as s:
+        return adapters.module_overview(s, year, module), recalc_blocked(s, year)
 
 
 @router.get("/data/{year}")
 def data_page(request: Request, user: User, year: YearP) -> Response:
-    modules, has_reports = _overview(year)
+    modules, has_reports, blocked, landing = _overview(year)
     return render(request, "data.html", year=year, modules=modules, has_reports=has_reports,
-                  reference_kinds=REFERENCE_KINDS, stream_url=f"/console/events?year={year}")
+                  recalc_blocked=blocked, landing=landing, reference_kinds=REFERENCE_KINDS,
+                  stream_url=request.app.url_path_for("events") + f"?year={year}")
 
 
 @router.get("/data/{year}/modules/{module}")
 def module_fragment(request: Request, user: User, year: YearP, module: ModuleP,
                     open: bool = False) -> Response:
-    return render(request, "_module.html", year=year, m=_module(year, module), open=open)
+    m, blocked = _module(year, module)
+    return render(request, "_module.html", year=year, m=m, open=open, recalc_blocked=blocked)
 
 
 @router.post("/upload")

@@ -27,7 +27,7 @@ def _refused(request: Request, exc: HTTPException, year: int) -> Response:
                   text=str(exc.detail), year=year)
 
 
-@router.get("/results.csv")
+@router.get("/results.csv", name="console_results_csv")
 def results_csv(request: Request, user: User, year: YearQ, unit: UnitQ = None) -> Response:
     try:
         job = precheck_export(year, None, unit, False)
@@ -36,7 +36,7 @@ def results_csv(request: Request, user: User, year: YearQ, unit: UnitQ = None) -
     return stream_csv("results.csv", job, lambda s: exports.results_csv(s, year, unit))
 
 
-@router.get("/data/{det}.csv")
+@router.get("/data/{det}.csv", name="console_data_csv")
 def data_csv(request: Request, user: User, det: Annotated[DataEntryType, Path()],
              year: YearQ) -> Response:
     try:

@@ -14,13 +14,19 @@ from starlette.concurrency import run_in_threadpool
 
 from carbon_api.console import pipelines as pl
 from carbon_api.console.actions import form_text, start_operation
-from carbon_api.console.web import User, check_csrf, check_operator, message, render
+from carbon_api.console.web import (
+    User,
+    check_csrf,
+    check_operator,
+    flower_link,
+    message,
+    render,
+)
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
 from carbon_domain.db.models import UploadedFile
 from carbon_domain.db.session import session_scope
-from carbon_domain.settings import get_settings
 from carbon_tasks import operations as ops
 from carbon_tasks.dispatch import BrokerUnavailable
 from carbon_tasks.workers import live_workers
@@ -72,7 +78,7 @@ def pipelines_page(request: Request, user: User,
                   page=page, pages=max(1, -(-total // PAGE)), statuses=list(PipelineStatus),
                   kinds=list(JobType), modules=list(ModuleType), q=q,
                   status_text=pl.STATUS_TEXT, kind_text=pl.KIND_TEXT,
-                  flower=f"http://{get_settings().flower_address}:{get_settings().flower_port}/",
+                  flower=flower_link(),
                   stream_url="/console/events")
 
 

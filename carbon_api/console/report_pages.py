@@ -3,7 +3,6 @@ emission-type rollup as a server-rendered SVG treemap beside a per-module table.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from carbon_api.console.adapters import label
 from carbon_api.console.treemap import layout_tree
-from carbon_api.console.web import User, render
+from carbon_api.console.web import User, landing_year, render
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.db.models import CarbonReport, Unit
 from carbon_domain.db.session import session_scope
@@ -60,8 +59,10 @@ def treemap(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/reports")
 def report_page(request: Request, user: User,
-                year: Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)] = date.today().year,
+                year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
                 unit: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    if year is None:  # "Reports" without a year opens the latest year with data
+        year = landing_year()
     with session_scope() as s:
         units = [(c, n) for c, n in s.execute(
             select(Unit.institutional_code, Unit.name)

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import date
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carbon_api.console import sessions
 from carbon_api.console.sessions import COOKIE
-from carbon_api.console.web import check_csrf, render, require_user, user_from_request
+from carbon_api.console.web import (
+    check_csrf,
+    landing_year,
+    render,
+    require_user,
+    user_from_request,
+)
 from carbon_domain.db.session import session_scope
 from carbon_domain.settings import get_settings
 
@@ -36,7 +41,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def home_path() -> str:
-    return f"/console/data/{date.today().year}"
+    return f"/console/data/{landing_year()}"
 
 
 @router.get("/")

@@ -43,6 +43,9 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 # (duplicates are suppressed by comparing the rendered card).
 SLACK_SECONDS = 2.0
 MAX_PIPELINES = 50
+# While a pipeline of the page runs, progress (written as each chunk commits) is polled at
+# least four times a second so counts visibly move; an idle page polls at the configured pace.
+LIVE_POLL_SECONDS = 0.25
 
 
 def _since(last_event_id: str | None) -> float:
@@ -114,7 +117,9 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
                 sent[snap["id"]] = body
                 yield ServerSentEvent(data=body, event="pipeline", id=f"{started:.3f}")
         since = started - SLACK_SECONDS
-        await anyio.sleep(settings.sse_poll_seconds)
+        running = any(not snap["terminal"] for snap in snapshots)
+        await anyio.sleep(min(settings.sse_poll_seconds, LIVE_POLL_SECONDS) if running
+                          else settings.sse_poll_seconds)
         if await request.is_disconnected():
             return
 

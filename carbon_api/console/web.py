@@ -9,7 +9,10 @@ re-enabled by hand.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import socket
+import threading
+import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -21,7 +24,10 @@ from fastapi.templating import Jinja2Templates
 from carbon_api.console import sessions
 from carbon_api.console.adapters import label
 from carbon_api.console.sessions import COOKIE, ConsoleUser
+from carbon_domain.csv_rows.template_columns import upload_columns
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.year_data import latest_year_with_data
+from carbon_domain.settings import get_settings
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -35,11 +41,24 @@ def _tonnes(kg: Any) -> str:
 
 
 def _when(at: datetime | str | None) -> str:
+    """Times are stored in UTC and shown in UTC, saying so: operators in several time zones
+    compare them with logs and each other."""
     if at is None:
         return "—"
     if isinstance(at, str):
-        return at[:16].replace("T", " ")
-    return at.strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            parsed = datetime.fromisoformat(at)
+        except ValueError:
+            return at[:40]
+        at = parsed
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _plural(n: Any, one: str, many: str | None = None) -> str:
+    """``1 entry``, ``2 entries``, ``1,234 entries``."""
+    count = int(n or 0)
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def _duration(seconds: float | None) -> str:
@@ -49,7 +68,52 @@ def _duration(seconds: float | None) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{seconds:.1f} s"
 
 
-templates.env.filters.update(tonnes=_tonnes, when=_when, duration=_duration, label=label)
+templates.env.filters.update(tonnes=_tonnes, when=_when, duration=_duration, label=label,
+                             plural=_plural)
+
+
+def landing_year() -> int:
+    """The year the console opens on: the most recent one with data (the demo's), else the
+    current year."""
+    with session_scope() as s:
+        return latest_year_with_data(s) or date.today().year
+
+
+_FLOWER_CHECK_SECONDS = 30.0
+_flower_lock = threading.Lock()
+_flower_seen: dict[tuple[str, int], tuple[float, bool]] = {}
+
+
+def _reachable(host: str, port: int) -> bool:
+    key = (host, port)
+    now = time.monotonic()
+    with _flower_lock:
+        seen = _flower_seen.get(key)
+        if seen is not None and now - seen[0] < _FLOWER_CHECK_SECONDS:
+            return seen[1]
+    try:
+        with socket.create_connection(key, timeout=0.3):
+            ok = True
+    except OSError:
+        ok = False
+    with _flower_lock:
+        _flower_seen[key] = (now, ok)
+    return ok
+
+
+def flower_link() -> str | None:
+    """Flower's URL when it is configured (a password is set: ``carbon flower`` refuses to
+    start without one) and answers on its port; None otherwise, so no dead link is shown.
+    The probe is cached for 30 s."""
+    st = get_settings()
+    if st.flower_password is None or not st.flower_password.get_secret_value():
+        return None
+    if not _reachable(st.flower_address, st.flower_port):
+        return None
+    return f"http://{st.flower_address}:{st.flower_port}/"
+
+
+templates.env.globals.update(landing_year=landing_year, upload_columns=upload_columns)
 
 
 class SignInRequired(Exception):

@@ -116,8 +116,14 @@ def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: Modul
         created_by=who.name, content_type=upload.content_type))
 
 
+NOTHING_IN_THE_YEAR = {
+    **R400, "description": "The year has nothing to recalculate (no entries, no statistics)",
+    "content": {"application/json": {"example": {
+        "detail": "Nothing to recalculate for 2026: no factors and no entries for 2026"}}}}
+
+
 @router.post("/recalculate-emissions/{module_type_id}/{data_entry_type_id}", status_code=202,
-             response_model=Accepted, responses=WRITE)
+             response_model=Accepted, responses={**WRITE, 400: NOTHING_IN_THE_YEAR})
 def recalculate_type(who: Operator, module_type_id: ModulePath, data_entry_type_id: DetPath,
                      year: Year) -> Accepted:
     """Recalculate one data entry type for a year, then aggregate. While one is active for
@@ -130,7 +136,8 @@ def recalculate_type(who: Operator, module_type_id: ModulePath, data_entry_type_
 
 @router.post("/recalculate-emissions/{module_type_id}", status_code=202,
              response_model=Accepted, responses={**WRITE, 400: {
-                 **R400, "description": "`only_stale=true` and no type of the module is stale",
+                 **R400, "description": "`only_stale=true` and no type of the module is "
+                                        "stale, or the year has nothing to recalculate",
                  "content": {"application/json": {"example": {
                      "detail": "No data entry types require recalculation for this module"}}}}})
 def recalculate_module(who: Operator, module_type_id: ModulePath, year: Year,

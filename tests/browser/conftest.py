@@ -88,6 +88,9 @@ class Console:
         self.page.get_by_label("API token").fill(token)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_url("**/console/data/*")
+        # The landing page's own stream is open before the test moves on, so it is never
+        # counted as the next page's (sign-in lands on the year with data, often the same URL).
+        self.page.wait_for_selector("body[data-stream-state=open]")
 
     def data(self, year: int = YEAR) -> None:
         self.stream_requests.clear()  # count this page's streams only

@@ -136,15 +136,20 @@ def test_two_recalculations_at_once_both_finish_on_screen(console: Console,
         cards = page.locator("#live-4 .pipeline-card[data-status]")
         expect(cards).to_have_count(2)
         expect(page.locator('#live-4 .pipeline-card[data-status="RUNNING"]')).to_have_count(2)
-        # A second click while one runs shows the running pipeline, never an error.
+        # A second click while one runs points at the running pipeline's card (highlighted,
+        # with the "already in progress" message), never an error and never a second card.
         page.locator(f"#type-{IT}").get_by_role("button", name="Recalculate").click()
-        expect(page.locator("#live-4 .message").first).to_contain_text("already in progress")
+        it_slot = page.locator("#live-4 .pipeline-slot.highlight")
+        expect(it_slot).to_have_count(1)
+        expect(it_slot.locator("xpath=..").locator(".message")).to_contain_text(
+            "already in progress")
         expect(page.locator("#live-4 .message.error")).to_have_count(0)
+        expect(cards).to_have_count(2)
         c.shot("two-running")
         a.release()
         b.release()
     done = page.locator('#live-4 .pipeline-card[data-status="SUCCESS"]')
-    expect(done).to_have_count(3)  # the two cards plus the repeat click's view of one of them
+    expect(done).to_have_count(2)  # one card per pipeline
     assert len([u for u in c.stream_requests if "year=2025" in u]) == 1
 
 
@@ -261,6 +266,10 @@ def test_every_page_labels_its_controls_and_escapes_names(console: Console,
              'LAB-X,UX,"<script>window.__xss=1</script>",4,ENAC\n'
              'LAB-Y,UY,""" onmouseover=""window.__xss=2",4,ENAC\n')
     assert run(ops.start_upload("units", units.encode(), year=YEAR, created_by="t")) == "SUCCESS"
+    # One entry, so the year has something to recalculate and the dialog opens.
+    assert run(ops.start_upload("data-entries", (E_HEADER + "UX,I-1,Laptop,Laptop,Standard,40,20\n"
+                                                 ).encode(), module=EQUIPMENT, det=IT,
+                                year=YEAR, created_by="t")) == "SUCCESS"
     c, page = console, console.page
     c.sign_in(tokens["operator"])
     c.data()

@@ -134,9 +134,10 @@ def test_csrf_is_required_and_bound_to_the_session(http: httpx.Client,
                      ).status_code == 403
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Pipeline)) == before
-    # The right token passes the check (here: nothing to recalculate yet → 400 message).
+    # The right token passes the check (here: an empty year, nothing to recalculate → 400).
     r = http.post(url, data={"mode": "stale"}, headers={"X-CSRF-Token": csrf})
-    assert r.status_code == 400 and "No data entry types require recalculation" in r.text
+    assert r.status_code == 400 and (
+        f"Nothing to recalculate for {YEAR}: no factors and no entries for {YEAR}" in r.text)
 
 
 def test_viewer_sees_everything_but_is_refused_actions(http: httpx.Client,
@@ -165,7 +166,7 @@ def test_security_headers_on_console_and_api(http: httpx.Client) -> None:
         csp = r.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
         assert "unsafe-inline" not in csp
-        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["referrer-policy"] == "same-origin"  # no Referer leaves the site
         assert r.headers["x-content-type-options"] == "nosniff"
     js = http.get("/console/static/vendor/htmx.min.js")
     assert js.status_code == 200 and "htmx" in js.text[:2000]

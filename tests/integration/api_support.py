@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import and_, func, or_, select
 
 from carbon_domain.db.models import (
+    CarbonReport,
+    CarbonReportModule,
     DataEntry,
     DataIngestionJob,
     Factor,
@@ -94,3 +96,26 @@ def wait_idle(timeout: float = 20.0) -> None:
                      DataIngestionJob.created_at > func.now() - timedelta(seconds=1)))))
         quiet = quiet + 1 if not busy else 0
         time.sleep(0.05)
+
+
+def insert_entry(year: int, det: int = 11, module: int = 4,
+                 data: dict[str, Any] | None = None) -> int:
+    """One unit, its report for ``year`` and one data entry of ``det``, written directly (no
+    pipeline): a year with something to recalculate, for tests that cannot load data through
+    a worker (broker down) or must not wait for one. Returns the entry id."""
+    with session_scope() as s:
+        unit = Unit(institutional_code=f"T-{year}-{det}", institutional_id=f"T{year}{det}",
+                    name="Test lab", level=4)
+        s.add(unit)
+        s.flush()
+        report = CarbonReport(unit_id=unit.id, year=year)
+        s.add(report)
+        s.flush()
+        rm = CarbonReportModule(carbon_report_id=report.id, module_type_id=module)
+        s.add(rm)
+        s.flush()
+        entry = DataEntry(carbon_report_module_id=rm.id, data_entry_type_id=det, year=year,
+                          unit_id=unit.id, data=data or {"equipment_class": "Laptop"})
+        s.add(entry)
+        s.flush()
+        return int(entry.id)

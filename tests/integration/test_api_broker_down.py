@@ -19,7 +19,7 @@ import pytest
 from carbon_domain.db.models import DataIngestionJob, UploadedFile
 from carbon_domain.db.session import session_scope
 
-from .api_support import Tokens, row_counts
+from .api_support import Tokens, insert_entry, row_counts
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration
@@ -74,6 +74,7 @@ def test_broker_down_answers_503_and_keeps_the_job(api_without_broker: tuple[str
         assert health.status_code == 503
         assert health.json() == {"status": "degraded", "database": "ok", "broker": "unavailable"}
 
+        insert_entry(2025)  # something to recalculate (no broker to load it through)
         started = time.monotonic()
         r = client.post("/v1/sync/recalculate-emissions/4/11", params={"year": 2025},
                         headers={**tokens.op, "X-Request-ID": "outage-1"})

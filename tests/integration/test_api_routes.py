@@ -18,7 +18,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services import jobs
 from carbon_domain.settings import get_settings
 
-from .api_support import Tokens, row_counts, upload, wait_pipeline
+from .api_support import Tokens, insert_entry, row_counts, upload, wait_pipeline
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration
@@ -261,6 +261,7 @@ def test_request_id_and_json_logs(api: TestClient, tokens: Tokens) -> None:
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("carbon.api")
     logger.addHandler(handler)
+    insert_entry(2025)  # a year with something to recalculate
     try:
         r = api.post("/v1/sync/recalculate-emissions/4/11", params={"year": 2025},
                      headers={**tokens.op, "X-Request-ID": "req-42.a"})

@@ -26,6 +26,12 @@ def test_demo_runs_the_whole_story_with_no_configuration(tmp_path: Path) -> None
     assert "Totals 2025 (after the revision)" in out
     assert "equipment rollup (2025)" in out and "equipment__it" in out
     assert (tmp_path / ".carbon" / "demo.db").exists()
+    # The sample files stay under .carbon/samples/, and the output says where.
+    samples = tmp_path / ".carbon" / "samples"
+    assert "Sample files" in out and str(samples) in out.replace("\n", "")
+    assert (samples / "units.csv").read_text().startswith("institutional_code,")
+    assert list((samples / "factors").glob("11_it*_revised.csv"))
+    assert len(list((samples / "data_entries").glob("*.csv"))) >= 10
     assert "Traceback" not in out
     # Issue 13's polish: Celery's "No hostname was supplied" (printed twice) and other
     # warnings stay out of the demo's output.

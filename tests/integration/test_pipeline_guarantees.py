@@ -20,6 +20,7 @@ from carbon_domain.services import jobs as job_service
 from carbon_domain.services.status import recalculation_status
 from carbon_tasks import operations as ops
 
+from .api_support import insert_entry
 from .helpers import UNITS_CSV, emissions, jobs_of, module_stats, wait_pipeline
 
 pytestmark = pytest.mark.integration
@@ -145,6 +146,9 @@ class TestConcurrency:
 
     def test_recalculating_5_types_gives_one_aggregation(self, db, worker) -> None:  # type: ignore[no-untyped-def]
         upload("units", UNITS_CSV, year=YEAR)
+        # One purchase entry (without a factor): a year with something to recalculate.
+        insert_entry(YEAR, det=60, module=5, data={
+            "total_spent_amount": 100.0, "purchase_institutional_code": "P-1"})
         acc = ops.trigger_module_recalculation(module=5, year=YEAR, only_stale=False,
                                                created_by="t")
         assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"

@@ -107,6 +107,40 @@
     });
   });
 
+  // One card per pipeline: a response for a pipeline that already has a card on the page
+  // (a second click while it runs answers with the running one) is not added again; the
+  // existing card takes its message and is highlighted instead.
+  function highlight(slot) {
+    slot.classList.remove("highlight");
+    void slot.offsetWidth;  // restart the animation on a repeated click
+    slot.classList.add("highlight");
+    slot.setAttribute("data-highlights", String(1 + Number(slot.getAttribute("data-highlights") || 0)));
+    if (slot.scrollIntoView) slot.scrollIntoView({block: "nearest"});
+    clearTimeout(slot.highlightTimer);
+    slot.highlightTimer = setTimeout(function () { slot.classList.remove("highlight"); }, 3000);
+  }
+  document.addEventListener("htmx:load", function (e) {
+    var added = e.detail.elt;
+    if (!added || !added.querySelectorAll || added === body) return;
+    if (body.getAttribute("data-page") !== "data") return;
+    var slots = added.matches && added.matches(".pipeline-slot[data-pipeline]") ? [added]
+      : Array.prototype.slice.call(added.querySelectorAll(".pipeline-slot[data-pipeline]"));
+    slots.forEach(function (slot) {
+      var id = slot.getAttribute("data-pipeline");
+      var existing = Array.prototype.filter.call(
+        document.querySelectorAll('.pipeline-slot[data-pipeline="' + id + '"]'),
+        function (s) { return s !== slot && !s.classList.contains("auto") && !added.contains(s); })[0];
+      if (!existing) return;
+      var started = slot.closest(".started");
+      var note = started && started.querySelector(".message");
+      var box = existing.closest(".started");
+      var old = box && box.querySelector(".message");
+      if (note && old) old.textContent = note.textContent;
+      (started || slot).remove();
+      highlight(existing);
+    });
+  });
+
   // "Details" buttons toggle: a second click collapses instead of fetching again.
   document.addEventListener("htmx:beforeRequest", function (e) {
     var btn = e.detail.elt;

@@ -1,0 +1,160 @@
+"""The data page a newcomer meets, in a real browser on the live server and worker: where
+sign-in lands, what an empty year says, the upload cards' columns and template CSVs, Back
+after sign-out, and progress that visibly moves during a realistic run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from carbon_domain.csv_rows.template_columns import upload_columns
+from carbon_domain.settings import Settings, get_settings
+from tests.console.support import EQUIPMENT, IT, YEAR, seed_equipment
+
+from .conftest import Console
+
+pytestmark = pytest.mark.integration
+EMPTY = YEAR + 1
+
+
+def test_sign_in_and_reports_land_on_the_latest_year_with_data(
+        console: Console, tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    assert page.url == f"{c.base}/console/data/{YEAR}"
+    expect(page.locator("main h1")).to_contain_text(f"Data management · {YEAR}")
+    page.goto(c.base + "/console/pipelines")
+    page.get_by_role("link", name="Reports").click()
+    expect(page.locator("main h1")).to_have_text(f"Report · {YEAR}")
+    page.get_by_role("link", name="Data management").click()
+    page.wait_for_url(f"**/console/data/{YEAR}")
+
+
+def test_an_empty_year_says_why_and_its_buttons_are_disabled(
+        console: Console, tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data(EMPTY)
+    why = f"Nothing to recalculate for {EMPTY}: no factors and no entries for {EMPTY}"
+    expect(page.locator("#year-empty")).to_contain_text(why)
+    expect(page.locator("#latest-year")).to_have_attribute("href", f"/console/data/{YEAR}")
+    opener = page.locator(f"#open-recalc-{EQUIPMENT}")
+    expect(opener).to_be_disabled()
+    expect(opener.locator("xpath=..")).to_have_attribute("title", why)
+    page.locator(f"#module-{EQUIPMENT}-status details.types > summary").click()
+    button = page.locator(f"#type-{IT}").get_by_role("button", name="Recalculate")
+    expect(button).to_be_disabled()
+    expect(button.locator("xpath=..")).to_have_attribute("title", why)
+    c.shot("empty-year")
+    # The year with data keeps them enabled.
+    c.data(YEAR)
+    expect(page.locator(f"#open-recalc-{EQUIPMENT}")).to_be_enabled()
+    expect(page.locator("#year-empty")).to_have_count(0)
+
+
+def test_upload_cards_state_their_columns_and_offer_a_template(
+        console: Console, tokens: dict[str, str], tmp_path: Path) -> None:
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data()
+    page.locator(f"#module-{EQUIPMENT} details.uploads-box > summary").click()
+    card = page.locator(f"#card-factors-{EQUIPMENT}")
+    card.locator("details.columns > summary").click()
+    it_line = card.locator(f'details.columns li[data-det="{IT}"]')
+    expected = upload_columns("factors", EQUIPMENT, IT)
+    expect(it_line).to_contain_text("required: " + ", ".join(expected.required))
+    expect(it_line).to_contain_text("optional: " + ", ".join(expected.optional))
+    expect(card.get_by_label("Allow columns this type does not know")).not_to_be_checked()
+    with page.expect_download() as info:
+        it_line.get_by_role("link", name="template CSV").click()
+    download = info.value
+    assert download.suggested_filename == "template_factors_equipment_it.csv"
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    assert target.read_text(encoding="utf-8").splitlines() == [",".join(expected.header)]
+    # A reference card too: the units template is what a units upload reads.
+    page.locator("#reference-box > summary").click()
+    units = page.locator("#card-ref-units")
+    units.locator("details.columns > summary").click()
+    with page.expect_download() as info:
+        units.get_by_role("link", name="template CSV").click()
+    info.value.save_as(tmp_path / "units.csv")
+    assert (tmp_path / "units.csv").read_text().strip() == ",".join(
+        upload_columns("units").header)
+
+
+def test_back_after_sign_out_shows_the_sign_in_page(console: Console,
+                                                    tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data()
+    expect(page.locator(f"#module-{EQUIPMENT}-status")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.go_back()
+    page.wait_for_load_state()
+    expect(page.get_by_label("API token")).to_be_visible()
+    assert "/login" in page.url
+    expect(page.locator(f"#module-{EQUIPMENT}-status")).to_have_count(0)
+
+
+OBSERVE = """() => {
+    window.__seen = [];
+    const live = document.getElementById("live-4");
+    const record = () => {
+        const card = live.querySelector(".pipeline-card[data-status]");
+        if (!card) return;
+        const text = card.innerText;
+        const last = window.__seen[window.__seen.length - 1];
+        if (!last || last.text !== text)
+            window.__seen.push({at: performance.now(), text: text,
+                                status: card.getAttribute("data-status")});
+    };
+    new MutationObserver(record).observe(live, {subtree: true, childList: true,
+                                                characterData: true, attributes: true});
+}"""
+
+
+def _moving(seen: list[dict[str, Any]]) -> list[tuple[float, int]]:
+    """(time, chunks done) of each distinct card while chunks were finishing."""
+    out = []
+    for s in seen:
+        m = re.search(r"chunks (\d+)/(\d+)", s["text"])
+        if s["status"] == "RUNNING" and m and 0 < int(m[1]) < int(m[2]):
+            out.append((s["at"] / 1000.0, int(m[1])))
+    return out
+
+
+def test_progress_moves_at_least_twice_a_second(console: Console, tokens: dict[str, str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_equipment(entries_per_type=4000, types=(IT,))
+    # The production pace of the page's stream (the suite's browser tests poll faster), and
+    # small chunks so a few thousand entries take a couple of seconds.
+    default = Settings.model_fields["sse_poll_seconds"].default
+    monkeypatch.setattr(get_settings(), "sse_poll_seconds", default)
+    monkeypatch.setattr(get_settings(), "chunk_size", 20)
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data()
+    page.evaluate(OBSERVE)
+    page.locator(f"#module-{EQUIPMENT}-status details.types > summary").click()
+    page.locator(f"#type-{IT}").get_by_role("button", name="Recalculate").click()
+    card = page.locator(f"#live-{EQUIPMENT} .pipeline-card[data-status]").first
+    expect(card).to_have_attribute("data-status", "SUCCESS", timeout=120_000)
+    moving = _moving(page.evaluate("window.__seen"))
+    assert len(moving) >= 3, f"too few progress updates to measure: {moving}"
+    span = moving[-1][0] - moving[0][0]
+    rate = (len(moving) - 1) / span
+    gaps = [b[0] - a[0] for a, b in zip(moving, moving[1:], strict=False)]
+    assert rate >= 2.0, f"{len(moving)} updates over {span:.2f} s ({rate:.1f}/s): {moving}"
+    assert max(gaps) < 1.0, f"longest pause between updates {max(gaps):.2f} s"
+    # Counts only go forward.
+    assert [n for _, n in moving] == sorted(n for _, n in moving)
