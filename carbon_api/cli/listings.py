@@ -63,7 +63,7 @@ def status(year: YearOpt, as_json: JsonFlag = False) -> None:
     console.print(t)
 
 
-def _pipeline_id(text: str) -> uuid.UUID:
+def resolve_pipeline_id(text: str) -> uuid.UUID:
     """A full pipeline id, or the unique pipeline whose id starts with ``text`` (listings
     show the first 8 characters, as git and docker do)."""
     from carbon_domain.db.session import session_scope
@@ -112,7 +112,7 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
     from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
-    pid = _pipeline_id(pipeline) if pipeline else None
+    pid = resolve_pipeline_id(pipeline) if pipeline else None
     if state and state.upper() not in JobState.__members__:
         error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
     with session_scope() as s:
@@ -235,7 +235,7 @@ def wait(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its firs
     """Follow a pipeline until it ends; exit 2 if it FAILED or was ABORTED."""
     from carbon_api.cli.follow import follow
 
-    pid = str(_pipeline_id(pipeline))
+    pid = str(resolve_pipeline_id(pipeline))
     try:
         final = follow(pid, timeout=timeout, quiet=as_json)
     except TimeoutError as exc:
@@ -254,7 +254,7 @@ def abort(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its fir
     """Abort a pipeline: finish its active jobs as ERROR and revoke outstanding tasks."""
     from carbon_tasks.operations import abort_pipeline
 
-    pid = str(_pipeline_id(pipeline))
+    pid = str(resolve_pipeline_id(pipeline))
     try:
         out = abort_pipeline(pid, "cli")
     except LookupError as exc:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from carbon_api.cli.common import JsonFlag, error, new_typer
-from carbon_api.cli.listings import _pipeline_id
-from carbon_api.cli.workflow import _RECALC, TimeoutOpt, WaitOpt, _run
+from carbon_api.cli.listings import resolve_pipeline_id
+from carbon_api.cli.workflow import RECALC_TASKS, TimeoutOpt, WaitOpt, run_operation
 
 cli = new_typer()
 
@@ -24,9 +24,8 @@ def recover(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its f
     from carbon_domain.services.pipeline_recovery import CannotRecover, PipelineNotFound
     from carbon_tasks.operations import Accepted, recover_pipeline
 
-    pid = str(_pipeline_id(pipeline))
-    # workflow's runner: start, then follow (always in embedded mode) like every command
-    # that starts work.
+    pid = str(resolve_pipeline_id(pipeline))
+    # Started and followed like every command that starts work (always in embedded mode).
 
     def start() -> Accepted:
         try:
@@ -34,4 +33,4 @@ def recover(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its f
         except (PipelineNotFound, CannotRecover) as exc:
             error(str(exc))
 
-    _run(start, wait, as_json, tasks=_RECALC, timeout=timeout)
+    run_operation(start, wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
