@@ -5,6 +5,7 @@ Details panel follow the page's one stream (console/stream.py, console.js)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -80,6 +81,17 @@ def pipelines_page(request: Request, user: User,
                   stream_url="/console/events?rows=1")
 
 
+@router.get("/pipelines/counts")
+def pipeline_counts(request: Request, user: User) -> Response:
+    """The counts box alone, for the same filters (the page refreshes it live)."""
+    q = {k: v[:100] for k, v in request.query_params.items()}
+    f = filters_from(q)
+    with session_scope() as s:
+        counts = reads.counts_by_status(s, f)
+    return render(request, "_pipeline_counts.html", counts=counts, total=sum(counts.values()),
+                  f=f, q=q, statuses=list(PipelineStatus), status_text=pl.STATUS_TEXT)
+
+
 @router.get("/pipelines/{pipeline_id}")
 def pipeline_detail(request: Request, user: User, pipeline_id: str,
                     live: Annotated[bool, Query()] = False) -> Response:
@@ -104,12 +116,18 @@ def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
         "X-Content-Type-Options": "nosniff"})
 
 
-@router.post("/pipelines/{pipeline_id}/abort")
-async def abort(request: Request, user: User, pipeline_id: str) -> Response:
+async def _pipeline_action(request: Request, user: User, pipeline_id: str,
+                           act: Callable[[Request, str, str], Response]) -> Response:
+    """An operator's confirmed action on one pipeline: role and CSRF checked first."""
     check_operator(user)
     form = await request.form(max_files=0, max_fields=5)
     check_csrf(request, user, form_text(form.get("csrf_token")))
-    return await run_in_threadpool(_abort, request, user.name, pipeline_id)
+    return await run_in_threadpool(act, request, user.name, pipeline_id)
+
+
+@router.post("/pipelines/{pipeline_id}/abort")
+async def abort(request: Request, user: User, pipeline_id: str) -> Response:
+    return await _pipeline_action(request, user, pipeline_id, _abort)
 
 
 def _abort(request: Request, by: str, pipeline_id: str) -> Response:
@@ -128,10 +146,7 @@ def _abort(request: Request, by: str, pipeline_id: str) -> Response:
 @router.post("/pipelines/{pipeline_id}/recover")
 async def recover(request: Request, user: User, pipeline_id: str) -> Response:
     """"Recalculate what this run left": the API's recover, as a live card."""
-    check_operator(user)
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, form_text(form.get("csrf_token")))
-    return await run_in_threadpool(_recover, request, user.name, pipeline_id)
+    return await _pipeline_action(request, user, pipeline_id, _recover)
 
 
 def _recover(request: Request, by: str, pipeline_id: str) -> Response:

@@ -61,7 +61,8 @@ def _phases(v: PipelineView) -> list[dict[str, Any]]:
     out = []
     for ph in v.phases:
         state = _PHASE_STATE.get(ph.state) or _RESULT_STATE.get(ph.result or "", "done")
-        if state == "none" and not expected[ph.name]:
+        # A phase that has not run stays shown while it may still come, not after the end.
+        if state == "none" and (v.finished or not expected[ph.name]):
             continue
         text = ""
         if ph.name == "recalculation" and ph.chunks_total:

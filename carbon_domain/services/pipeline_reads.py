@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
@@ -228,7 +228,7 @@ def views(session: Session, pipes: Sequence[Pipeline], *, live: bool = True
     return [_view(p, every[p.id], chunks, metas, live=live) for p in pipes]
 
 
-def _query(filters: PipelineFilters):  # type: ignore[no-untyped-def]
+def _query(filters: PipelineFilters) -> Select[Pipeline]:
     return (select(Pipeline).where(*filters.conditions())
             .order_by(Pipeline.created_at.desc(), Pipeline.id)
             .execution_options(populate_existing=True))

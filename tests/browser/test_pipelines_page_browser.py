@@ -66,6 +66,7 @@ def test_a_row_and_its_details_follow_the_end_of_a_run(
         acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR, created_by="t")
         row, detail = _open(c, acc.pipeline_id)
         expect(row.locator('[data-cell="phases"]')).to_contain_text("recalculation")
+        expect(c.page.locator("#pipeline-counts")).to_contain_text("Running: 1")
     finally:
         lock.release()
     assert wait_pipeline(acc.pipeline_id) == "SUCCESS"
@@ -74,6 +75,10 @@ def test_a_row_and_its_details_follow_the_end_of_a_run(
     assert time.monotonic() - ended <= 2.0
     expect(row.locator('[data-cell="phases"]')).to_contain_text("aggregation ✓")
     expect(row.locator('[data-cell="message"]')).not_to_be_empty()
+    # The counts above the table follow too (units, factors, entries and this run).
+    counts = c.page.locator("#pipeline-counts")
+    expect(counts).to_contain_text("Succeeded: 4")
+    expect(counts).not_to_contain_text("Running")
     # The opened Details panel followed too: its card and jobs, and no Abort any more.
     expect(detail.locator(".pd-live")).to_have_attribute("data-status", "SUCCESS")
     expect(detail.get_by_role("button", name="Abort pipeline")).to_have_count(0)
@@ -102,6 +107,9 @@ def test_abort_then_recalculate_what_the_run_left(console: Console,
         expect(detail).to_contain_text("Aborted 1 active job(s)")
         expect(row.locator('[data-cell="status"]')).to_contain_text("Aborted", timeout=2_000)
         expect(detail.get_by_role("button", name="Abort pipeline")).to_have_count(0)
+        # Its card no longer promises an aggregation that will not come.
+        expect(detail.locator(".pd-live .phases")).not_to_contain_text("waiting")
+        expect(page.locator("#pipeline-counts")).to_contain_text("Aborted: 1")
         recover = detail.get_by_role("button", name="Recalculate what this run left")
         expect(recover).to_be_visible()
     # What the confirmation promised is what happened: the running recalculation stopped

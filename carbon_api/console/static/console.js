@@ -47,8 +47,18 @@
     detailShown[id] = ev.html;
     htmx.ajax("GET", "/console/pipelines/" + id + "?live=1", {target: live, swap: "outerHTML"});
   }
+  var countsDue = null;  // one counts refresh for a burst of status changes
+  function refreshCounts() {
+    var box = document.getElementById("pipeline-counts");
+    if (!box || !window.htmx || countsDue) return;
+    countsDue = setTimeout(function () {
+      countsDue = null;
+      htmx.ajax("GET", box.getAttribute("data-counts-url"), {target: box, swap: "outerHTML"});
+    }, 200);
+  }
   function updateRow(ev) {
     var row = document.getElementById("row-" + ev.id);
+    if (row && row.getAttribute("data-row-status") !== ev.status) refreshCounts();
     if (row && ev.cells) {
       Object.keys(ev.cells).forEach(function (name) {
         var cell = row.querySelector('[data-cell="' + name + '"]');
