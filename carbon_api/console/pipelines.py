@@ -79,10 +79,12 @@ def abort_confirm(v: PipelineView) -> str:
     text = ("Abort this pipeline? Its active jobs stop and finish as ERROR (aborted); "
             "queued tasks are revoked.")
     if "ingest" in running:
-        text += " The upload is stopped before it is applied: nothing of the file is written."
-    elif "recalculation" in running:
+        # Nothing landed, so recovery has nothing to re-run: the file is uploaded again.
+        return text + (" The upload is stopped before it is applied: nothing of the file is "
+                       "written.")
+    if "recalculation" in running:
         text += (" Chunks already recalculated stay written, so its types are left partly "
-                 "recalculated and the module totals are not updated.")
+                 "recalculated and the module totals are not re-aggregated by this run.")
     elif "aggregation" in running:
         text += " The module totals keep their previous values."
     if v.module_type_id is not None and v.year is not None:

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from carbon_api.cli import app as cli_app
+from carbon_api.console.pipelines import abort_confirm
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import pipeline_reads
@@ -28,7 +29,7 @@ from tests.console.support import sign_in
 
 from . import test_pipelines_console as base
 from .api_support import Tokens
-from .test_pipelines_console import OK, T0, make_pipeline
+from .test_pipelines_console import ERR, OK, T0, make_pipeline
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -110,3 +111,28 @@ def test_counts_link_to_their_status_and_pages_are_clamped(
         listing = pipeline_reads.listing_page(s, PipelineFilters(created_by="dave"), page=3,
                                               per_page=50)
     assert (listing.page, listing.pages, len(listing.items), listing.total) == (2, 2, 5, 55)
+
+
+def test_what_a_run_left_and_what_an_abort_says(client: TestClient) -> None:
+    def view(kind: JobType, jobs: list[tuple[JobType, str, str | None]]
+             ) -> pipeline_reads.PipelineView:
+        pid = make_pipeline(kind, 4, 2025, "erin", T0, jobs)
+        with session_scope() as s:
+            v = pipeline_reads.view(s, pid)
+        assert v is not None
+        return v
+
+    recalc, agg, ingest = JobType.emission_recalc, JobType.aggregation, JobType.csv_ingest
+    failed_type = view(JobType.module_emission_recalc, [(recalc, *OK), (recalc, *ERR)])
+    assert (failed_type.status, failed_type.recoverable_types) == ("PARTIAL", [11])
+    failed_agg = view(recalc, [(recalc, *OK), (agg, *ERR)])
+    assert (failed_agg.status, failed_agg.recoverable_types) == ("PARTIAL", [10])
+    assert view(ingest, [(ingest, *ERR)]).recoverable_types == []  # wrote nothing
+    assert view(recalc, [(recalc, *OK), (agg, *OK)]).recoverable_types == []  # SUCCESS
+    running = view(recalc, [(recalc, "RUNNING", None)])
+    assert running.can_abort and running.recoverable_types == []
+    text = abort_confirm(running)
+    assert "Chunks already recalculated stay written" in text and "re-runs its types" in text
+    uploading = view(ingest, [(ingest, "RUNNING", None)])
+    text = abort_confirm(uploading)
+    assert "nothing of the file is written" in text and "re-runs" not in text
