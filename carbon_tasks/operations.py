@@ -12,14 +12,11 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
-
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.locks import retry_conflicts
-from carbon_domain.db.models import CarbonReport, Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import job_links, jobs, pipelines
+from carbon_domain.services import job_links, jobs, pipeline_recovery, pipelines, queries
 from carbon_domain.services.recalc import after_abort
 from carbon_domain.services.status import stale_types
 from carbon_domain.services.uploads import store_upload
@@ -81,7 +78,7 @@ def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
 
 def _check_year_provisioned(year: int) -> None:
     with session_scope() as s:
-        if s.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)) is None:
+        if not queries.year_provisioned(s, year):
             raise YearNotProvisioned(
                 f"no carbon reports exist for {year} yet: upload the units for {year} first"
                 " (POST /v1/sync/units?year=…, or `carbon ingest units FILE --year …`)")
@@ -232,6 +229,13 @@ def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
             "aborted_by": by}
 
 
-def get_pipeline(pipeline_id: str) -> Pipeline | None:
+def recover_pipeline(pipeline_id: str, created_by: str | None) -> Accepted:
+    """A new pipeline re-running the types a failed, partial or aborted run left, whatever
+    the staleness says. PipelineNotFound (404) / CannotRecover (409: still running, or
+    nothing left)."""
     with session_scope() as s:
-        return s.get(Pipeline, uuid.UUID(str(pipeline_id)))
+        plan = pipeline_recovery.plan_recovery(s, pipeline_id)
+    acc = trigger_module_recalculation(module=plan.module_type_id, year=plan.year,
+                                       dets=plan.data_entry_type_ids, created_by=created_by)
+    return replace(acc, message=f"Re-running what pipeline {str(plan.pipeline_id)[:8]} "
+                                f"({plan.status}) left: {acc.message}")

@@ -16,10 +16,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from carbon_domain.db.enums import TERMINAL_PIPELINE, JobState
-from carbon_domain.db.models import Pipeline
+from carbon_domain.db.enums import TERMINAL_PIPELINE
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.pipelines import pipeline_jobs
+from carbon_domain.services import pipeline_reads
 
 POLL_SECONDS = 0.2
 
@@ -30,8 +29,8 @@ class PipelineProgress:
 
     pipeline_id: str
     status: str
-    done: int                 # Σ progress_done of its jobs (entries recalculated so far)
-    total: int                # Σ progress_total
+    done: int                 # entries done so far (pipeline_reads.progress_of)
+    total: int
     jobs_finished: int
     jobs_total: int
     message: str | None       # the running job's status_message, else the last job's
@@ -52,21 +51,16 @@ class PipelineTimeout(TimeoutError):
 
 def pipeline_progress(pipeline_id: str | uuid.UUID) -> PipelineProgress:
     """The pipeline's current state; LookupError when it does not exist."""
-    pid = uuid.UUID(str(pipeline_id))
     with session_scope() as s:
-        p = s.get(Pipeline, pid, populate_existing=True)
-        if p is None:
+        v = pipeline_reads.view(s, uuid.UUID(str(pipeline_id)), live=False)
+        if v is None:
             raise LookupError(f"pipeline {pipeline_id} not found")
-        jobs = pipeline_jobs(s, pid)
-        running = [j for j in jobs if j.state != JobState.FINISHED]
-        shown = running[0] if running else (jobs[-1] if jobs else None)
         return PipelineProgress(
-            pipeline_id=str(pid), status=p.status,
-            done=sum(int(j.progress_done or 0) for j in jobs),
-            total=sum(int(j.progress_total or 0) for j in jobs),
-            jobs_finished=len(jobs) - len(running), jobs_total=len(jobs),
-            message=shown.status_message if shown is not None else None,
-            last_error=p.last_error)
+            pipeline_id=str(v.pipeline_id), status=v.status, done=v.progress.done,
+            total=v.progress.total, jobs_finished=v.progress.jobs_finished,
+            jobs_total=v.progress.jobs_total,
+            message=v.current_message,
+            last_error=v.last_error)
 
 
 def wait_for_pipeline(pipeline_id: str | uuid.UUID, timeout: float = 600.0,

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokens",  # tokens create, list, revoke
     "workflow",  # ingest, recalc, reconcile
     "listings",  # status, jobs, pipelines, wait, abort
+    "recovery",  # recover
     "demo",  # demo
     "seed",  # seed (synthetic university, loaded through the ingest path)
     "export",  # export results|data (CSV)

@@ -14,16 +14,16 @@ from carbon_api.cli.common import err_console
 def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
     """The pipeline's status and its jobs, read the way the API's pipeline view reads them."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.queries import get_pipeline
+    from carbon_domain.services.pipeline_reads import detail
 
     with session_scope() as s:
-        p = get_pipeline(s, uuid.UUID(str(pipeline_id)))
+        p = detail(s, uuid.UUID(str(pipeline_id)))
     if p is None:
         raise ValueError(f"pipeline {pipeline_id} not found")
-    return p["status"], [{"id": j["id"], "job_type": j["job_type"], "state": j["state"],
+    return p.status, [{"id": j["id"], "job_type": j["job_type"], "state": j["state"],
                           "result": j["result"], "message": j["status_message"] or "",
                           "done": j["progress"]["done"], "total": j["progress"]["total"]}
-                         for j in p["jobs"]]
+                         for j in p.jobs]
 
 
 def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) -> str:

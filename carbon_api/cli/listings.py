@@ -1,4 +1,5 @@
-"""See and control work from the terminal: recalculation status, jobs, pipelines, wait, abort.
+"""See and control work from the terminal: recalculation status, jobs, pipelines, wait, abort
+(``carbon recover``: cli/recovery.py).
 
 Listings fit an 80-column terminal (:func:`carbon_api.cli.common.new_table`); pipelines are
 shown by the first 8 characters of their id, which every command here accepts (``--json``
@@ -8,6 +9,7 @@ prints full ids).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -61,13 +63,11 @@ def status(year: YearOpt, as_json: JsonFlag = False) -> None:
     console.print(t)
 
 
-def _pipeline_id(text: str) -> uuid.UUID:
+def resolve_pipeline_id(text: str) -> uuid.UUID:
     """A full pipeline id, or the unique pipeline whose id starts with ``text`` (listings
     show the first 8 characters, as git and docker do)."""
-    from sqlalchemy import String, cast, func, select
-
-    from carbon_domain.db.models import Pipeline
     from carbon_domain.db.session import session_scope
+    from carbon_domain.services.pipeline_reads import find_by_prefix
     from carbon_tasks.embedded import ensure_schema
 
     try:
@@ -78,10 +78,8 @@ def _pipeline_id(text: str) -> uuid.UUID:
     if not 4 <= len(prefix) < 32 or any(c not in "0123456789abcdef" for c in prefix):
         error(f"not a pipeline id: {text!r} (a UUID, or its first 4 or more characters)")
     ensure_schema()
-    # PostgreSQL renders a uuid with hyphens, SQLite stores 32 hex digits: compare without.
-    hexid = func.replace(cast(Pipeline.id, String), "-", "")
     with session_scope() as s:
-        found = list(s.scalars(select(Pipeline.id).where(hexid.like(f"{prefix}%")).limit(2)))
+        found = find_by_prefix(s, prefix)
     if not found:
         error(f"no pipeline id starts with {text!r}")
     if len(found) > 1:
@@ -108,24 +106,18 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
          limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
          as_json: JsonFlag = False) -> None:
     """The most recent jobs (newest first)."""
-    from sqlalchemy import select
-
     from carbon_domain.db.enums import JobState
-    from carbon_domain.db.models import DataIngestionJob as Job
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.queries import job_dict
+    from carbon_domain.services.queries import list_jobs
     from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
-    q = select(Job).order_by(Job.id.desc()).limit(limit)
-    if pipeline:
-        q = q.where(Job.pipeline_id == _pipeline_id(pipeline))
-    if state:
-        if state.upper() not in JobState.__members__:
-            error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
-        q = q.where(Job.state == state.upper())
+    pid = resolve_pipeline_id(pipeline) if pipeline else None
+    if state and state.upper() not in JobState.__members__:
+        error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
     with session_scope() as s:
-        rows = [job_dict(j) for j in s.scalars(q)]
+        rows = list_jobs(s, pipeline_id=pid, state=state.upper() if state else None,
+                         limit=limit)
     if as_json:
         json_out(rows)
         return
@@ -141,37 +133,81 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
     console.print(t)
 
 
-@cli.command("pipelines")
-def pipelines(status_filter: Annotated[str | None, typer.Option("--status")] = None,
-              limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-              as_json: JsonFlag = False) -> None:
-    """The most recent pipelines (newest first; `--json` for full ids)."""
-    from sqlalchemy import func, select
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        error(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2025-03-01T09:00)")
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
-    from carbon_domain.db.enums import PipelineStatus
-    from carbon_domain.db.models import DataIngestionJob as Job
-    from carbon_domain.db.models import Pipeline
+
+def _choice(value: str | None, names: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    if value.upper() in names.__members__:
+        return str(names[value.upper()])
+    if value.lower() in names.__members__:
+        return str(names[value.lower()])
+    error(f"unknown {what} {value!r}; expected one of {', '.join(names)}")
+
+
+@cli.command("pipelines")
+def pipelines(
+    status_filter: Annotated[str | None, typer.Option("--status")] = None,
+    kind: Annotated[str | None, typer.Option(help="What started it, e.g. csv_ingest.")] = None,
+    module: Annotated[str | None, typer.Option("--module", "-m", help="By name or id.")] = None,
+    year: Annotated[int | None, typer.Option("--year", "-y")] = None,
+    errors: Annotated[bool | None, typer.Option(
+        "--errors/--no-errors", help="Only pipelines with (without) a job that ended ERROR."
+    )] = None,
+    created_by: Annotated[str | None, typer.Option("--created-by")] = None,
+    created_after: Annotated[str | None, typer.Option(
+        "--created-after", help="ISO 8601, inclusive (UTC without an offset).")] = None,
+    created_before: Annotated[str | None, typer.Option(
+        "--created-before", help="ISO 8601, exclusive (UTC without an offset).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    counts: Annotated[bool, typer.Option(
+        "--counts", help="Only the counts by status of the whole filtered result.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """The most recent pipelines (newest first; `--json` for full ids), filtered as the API
+    and the console filter them, with the counts by status of the whole filtered result."""
+    from carbon_domain.catalog import parse_module
+    from carbon_domain.db.enums import JobType, PipelineStatus
     from carbon_domain.db.session import session_scope
+    from carbon_domain.services.pipeline_console import PipelineFilters
+    from carbon_domain.services.pipeline_reads import listing
     from carbon_tasks.embedded import ensure_schema
 
+    if status_filter and status_filter.upper() not in PipelineStatus.__members__:
+        error(f"unknown pipeline status {status_filter!r};"
+              f" expected one of {', '.join(PipelineStatus)}")
+    filters = PipelineFilters(
+        status=status_filter.upper() if status_filter else None,
+        kind=_choice(kind, JobType, "pipeline kind"),
+        module_type_id=parse_module(module).value if module else None, year=year,
+        has_errors=errors, created_by=created_by,
+        created_after=_when(created_after, "--created-after"),
+        created_before=_when(created_before, "--created-before"))
     ensure_schema()
-    # Its job rows, counted: the stored job_count is only written when the status is
-    # recomputed, so a queued pipeline would show 0.
-    job_rows = (select(func.count()).where(Job.pipeline_id == Pipeline.id)
-                .correlate(Pipeline).scalar_subquery())
-    q = select(Pipeline, job_rows).order_by(Pipeline.created_at.desc()).limit(limit)
-    if status_filter:
-        if status_filter.upper() not in PipelineStatus.__members__:
-            error(f"unknown pipeline status {status_filter!r};"
-                  f" expected one of {', '.join(PipelineStatus)}")
-        q = q.where(Pipeline.status == status_filter.upper())
     with session_scope() as s:
-        rows = [{"id": str(p.id), "kind": p.kind, "status": p.status,
-                 "module_type_id": p.module_type_id, "year": p.year, "jobs": n,
-                 "errors": p.error_count, "created_by": p.created_by,
-                 "created_at": p.created_at, "finished_at": p.finished_at,
-                 "duration": duration(p.created_at, p.finished_at),
-                 "last_error": p.last_error} for p, n in s.execute(q)]
+        found = listing(s, filters, limit=limit, offset=offset)
+    if counts:
+        summary = {"total": found.total, "counts_by_status": found.counts_by_status}
+        if as_json:
+            json_out(summary)
+        else:
+            console.print(_counts_line(found.total, found.counts_by_status))
+        return
+    rows: list[dict[str, Any]] = [{"id": str(v.pipeline_id), "kind": v.kind, "status": v.status,
+             "module_type_id": v.module_type_id, "year": v.year,
+             "jobs": v.progress.jobs_total, "errors": v.error_count,
+             "created_by": v.created_by, "created_at": v.created_at,
+             "finished_at": v.finished_at, "duration": duration(v.created_at, v.finished_at),
+             "last_error": v.last_error} for v in found.items]
     if as_json:
         json_out(rows)
         return
@@ -184,6 +220,12 @@ def pipelines(status_filter: Annotated[str | None, typer.Option("--status")] = N
                   str(r["jobs"]), str(r["errors"]), f"{r['created_at']:%m-%d %H:%M:%S}",
                   r["duration"])
     console.print(t)
+    console.print(_counts_line(found.total, found.counts_by_status))
+
+
+def _counts_line(total: int, by_status: dict[str, int]) -> str:
+    parts = ", ".join(f"{s} {n}" for s, n in sorted(by_status.items()))
+    return f"{total} pipeline{'' if total == 1 else 's'} match" + (f": {parts}" if parts else "")
 
 
 @cli.command("wait")
@@ -193,7 +235,7 @@ def wait(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its firs
     """Follow a pipeline until it ends; exit 2 if it FAILED or was ABORTED."""
     from carbon_api.cli.follow import follow
 
-    pid = str(_pipeline_id(pipeline))
+    pid = str(resolve_pipeline_id(pipeline))
     try:
         final = follow(pid, timeout=timeout, quiet=as_json)
     except TimeoutError as exc:
@@ -212,7 +254,7 @@ def abort(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its fir
     """Abort a pipeline: finish its active jobs as ERROR and revoke outstanding tasks."""
     from carbon_tasks.operations import abort_pipeline
 
-    pid = str(_pipeline_id(pipeline))
+    pid = str(resolve_pipeline_id(pipeline))
     try:
         out = abort_pipeline(pid, "cli")
     except LookupError as exc:

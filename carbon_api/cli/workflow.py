@@ -84,8 +84,8 @@ def _warn_if_unconsumed(task_names: Sequence[str]) -> None:
              f"pipeline waits until `carbon worker --queues {','.join(missing)}` runs")
 
 
-def _run(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str] = (),
-         timeout: float = 3600.0) -> None:
+def run_operation(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str] = (),
+                  timeout: float = 3600.0) -> None:
     """Start work, then follow it (always in embedded mode: the worker lives in-process).
     ``tasks`` are the Celery tasks the pipeline needs (their queues are checked with --wait)."""
     from carbon_api.cli.follow import follow
@@ -144,9 +144,9 @@ def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
     return m.value, d.value
 
 
-_INGEST = "carbon.ingest_{}"
-_RECALC = ("carbon.plan_recalculation", "carbon.finish_recalculation",
-           "carbon.aggregate_module")
+INGEST_TASK = "carbon.ingest_{}"
+RECALC_TASKS = ("carbon.plan_recalculation", "carbon.finish_recalculation",
+                "carbon.aggregate_module")
 
 
 @ingest_app.command("factors")
@@ -164,11 +164,12 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
 
     m, d = _module_det(module, det)
     content = _read(file)
-    _run(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
-                              year=year, recalculate=recalculate, created_by="cli",
-                              mode="merge" if merge else "replace"),
-         wait, as_json, tasks=(_INGEST.format("factors"), *(_RECALC if recalculate else ())),
-         timeout=timeout)
+    run_operation(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
+                                       year=year, recalculate=recalculate, created_by="cli",
+                                       mode="merge" if merge else "replace"),
+                  wait, as_json,
+                  tasks=(INGEST_TASK.format("factors"), *(RECALC_TASKS if recalculate else ())),
+                  timeout=timeout)
 
 
 @ingest_app.command("data-entries")
@@ -180,9 +181,9 @@ def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
 
     m, d = _module_det(module, det)
     content = _read(file)
-    _run(lambda: start_upload("data-entries", content, filename=file.name, module=m, det=d,
-                              year=year, created_by="cli"), wait, as_json,
-         tasks=(_INGEST.format("data_entries"), *_RECALC), timeout=timeout)
+    run_operation(lambda: start_upload("data-entries", content, filename=file.name, module=m,
+                                       det=d, year=year, created_by="cli"), wait, as_json,
+                  tasks=(INGEST_TASK.format("data_entries"), *RECALC_TASKS), timeout=timeout)
 
 
 @ingest_app.command("units")
@@ -192,9 +193,9 @@ def ingest_units(file: Path, year: YearOpt, wait: WaitOpt = False, timeout: Time
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
-    _run(lambda: start_upload("units", content, filename=file.name, year=year,
-                              created_by="cli"), wait, as_json,
-         tasks=(_INGEST.format("units"),), timeout=timeout)
+    run_operation(lambda: start_upload("units", content, filename=file.name, year=year,
+                                       created_by="cli"), wait, as_json,
+                  tasks=(INGEST_TASK.format("units"),), timeout=timeout)
 
 
 @ingest_app.command("reference")
@@ -210,9 +211,9 @@ def ingest_reference(kind: ReferenceKind, file: Path,
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
-    _run(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
-                              mode="merge" if merge else "replace"),
-         wait, as_json, tasks=(_INGEST.format("reference"),), timeout=timeout)
+    run_operation(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
+                                       mode="merge" if merge else "replace"),
+                  wait, as_json, tasks=(INGEST_TASK.format("reference"),), timeout=timeout)
 
 
 @cli.command("recalc")
@@ -226,13 +227,14 @@ def recalc(module: Annotated[str, typer.Argument(help=_MODULE_HELP, show_default
 
     m, d = _module_det(module, det)
     if d is not None:
-        _run(lambda: ops.trigger_recalculation(module=m, det=d, year=year, created_by="cli"),
-             wait, as_json, tasks=_RECALC, timeout=timeout)
+        run_operation(lambda: ops.trigger_recalculation(module=m, det=d, year=year,
+                                                        created_by="cli"),
+                      wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
     else:
-        _run(lambda: ops.trigger_module_recalculation(module=m, year=year,
-                                                      only_stale=not all_types,
-                                                      created_by="cli"),
-             wait, as_json, tasks=_RECALC, timeout=timeout)
+        run_operation(lambda: ops.trigger_module_recalculation(module=m, year=year,
+                                                               only_stale=not all_types,
+                                                               created_by="cli"),
+                      wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
 
 
 @cli.command("reconcile")

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db.models import CarbonReport
 from carbon_domain.services.completeness import completeness
+from carbon_domain.services.queries import year_provisioned
 from carbon_domain.services.status import TypePreview, recalculation_preview, year_status
 
 
@@ -114,8 +113,7 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
 
 
 def has_reports(session: Session, year: int) -> bool:
-    return session.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)
-                          ) is not None
+    return year_provisioned(session, year)
 
 
 def module_overview(session: Session, year: int, module: int) -> ModuleRow:

@@ -1,9 +1,11 @@
 """Pipelines page (operations console): filtered table with counts by status, expandable
-rows (jobs, row errors, timeline), confirmed actions (abort, recalculate what a failed run
-left stale, download the uploaded CSV), and the workers panel."""
+rows (jobs, row errors, timeline), confirmed actions (abort, recalculate what a failed or
+aborted run left, download the uploaded CSV), and the workers panel. Rows and an opened
+Details panel follow the page's one stream (console/stream.py, console.js)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,8 +27,10 @@ from carbon_api.console.web import (
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
-from carbon_domain.db.models import UploadedFile
 from carbon_domain.db.session import session_scope
+from carbon_domain.services import pipeline_reads as reads
+from carbon_domain.services.pipeline_recovery import CannotRecover, PipelineNotFound
+from carbon_domain.services.queries import pipeline_upload
 from carbon_tasks import operations as ops
 from carbon_tasks.dispatch import BrokerUnavailable
 from carbon_tasks.workers import live_workers
@@ -73,31 +77,42 @@ def pipelines_page(request: Request, user: User,
     q = {k: v[:100] for k, v in request.query_params.items()}
     f = filters_from(q)
     with session_scope() as s:
-        rows, total, counts = pl.list_pipelines(s, f, PAGE, (page - 1) * PAGE)
-    return render(request, "pipelines.html", rows=rows, total=total, counts=counts, f=f,
-                  page=page, pages=max(1, -(-total // PAGE)), statuses=list(PipelineStatus),
+        found = reads.listing_page(s, f, page=page, per_page=PAGE)
+    return render(request, "pipelines.html", rows=[pl.summary(v) for v in found.items],
+                  total=found.total, counts=found.counts_by_status, f=f, page=found.page,
+                  pages=found.pages, statuses=list(PipelineStatus),
                   kinds=list(JobType), modules=list(ModuleType), q=q,
                   status_text=pl.STATUS_TEXT, kind_text=pl.KIND_TEXT,
                   flower=flower_link(),
-                  stream_url="/console/events")
+                  stream_url="/console/events?rows=1")
+
+
+@router.get("/pipelines/counts")
+def pipeline_counts(request: Request, user: User) -> Response:
+    """The counts box alone, for the same filters (the page refreshes it live)."""
+    q = {k: v[:100] for k, v in request.query_params.items()}
+    f = filters_from(q)
+    with session_scope() as s:
+        counts = reads.counts_by_status(s, f)
+    return render(request, "_pipeline_counts.html", counts=counts, total=sum(counts.values()),
+                  f=f, q=q, statuses=list(PipelineStatus), status_text=pl.STATUS_TEXT)
 
 
 @router.get("/pipelines/{pipeline_id}")
-def pipeline_detail(request: Request, user: User, pipeline_id: str) -> Response:
+def pipeline_detail(request: Request, user: User, pipeline_id: str,
+                    live: Annotated[bool, Query()] = False) -> Response:
+    """The expanded row; ``live=1``: only its live part (what the stream refreshes)."""
     with session_scope() as s:
-        p = pl.get(s, pipeline_id)
-        if p is None:
-            return message(request, f"Pipeline {pipeline_id[:40]!r} not found", 404)
-        d = pl.detail(s, p)
-    return render(request, "_pipeline_detail.html", d=d)
+        d = reads.detail(s, pipeline_id, live=True)
+    if d is None:
+        return message(request, f"Pipeline {pipeline_id[:40]!r} not found", 404)
+    return render(request, "_pipeline_detail.html", d=pl.detail(d), live_only=live)
 
 
 @router.get("/pipelines/{pipeline_id}/upload")
 def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
     with session_scope() as s:
-        p = pl.get(s, pipeline_id)
-        upload_id = pl.summary(s, p)["upload_id"] if p else None
-        f = s.get(UploadedFile, upload_id) if upload_id else None
+        f = pipeline_upload(s, pipeline_id)
         if f is None:
             return message(request, "This pipeline has no uploaded file", 404)
         content, name = f.content, f.filename
@@ -107,17 +122,23 @@ def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
         "X-Content-Type-Options": "nosniff"})
 
 
-@router.post("/pipelines/{pipeline_id}/abort")
-async def abort(request: Request, user: User, pipeline_id: str) -> Response:
+async def _pipeline_action(request: Request, user: User, pipeline_id: str,
+                           act: Callable[[Request, str, str], Response]) -> Response:
+    """An operator's confirmed action on one pipeline: role and CSRF checked first."""
     check_operator(user)
     form = await request.form(max_files=0, max_fields=5)
     check_csrf(request, user, form_text(form.get("csrf_token")))
-    return await run_in_threadpool(_abort, request, user.name, pipeline_id)
+    return await run_in_threadpool(act, request, user.name, pipeline_id)
+
+
+@router.post("/pipelines/{pipeline_id}/abort")
+async def abort(request: Request, user: User, pipeline_id: str) -> Response:
+    return await _pipeline_action(request, user, pipeline_id, _abort)
 
 
 def _abort(request: Request, by: str, pipeline_id: str) -> Response:
     with session_scope() as s:
-        p = pl.get(s, pipeline_id)
+        p = reads.get(s, pipeline_id)
         status = p.status if p else None
     if status is None:
         return message(request, f"Pipeline {pipeline_id[:40]!r} not found", 404)
@@ -128,19 +149,20 @@ def _abort(request: Request, by: str, pipeline_id: str) -> Response:
                             f"{result['revoked_tasks']} task(s) revoked.", 200, "ok")
 
 
-@router.post("/pipelines/{pipeline_id}/recalculate-stale")
-async def recalc_left_stale(request: Request, user: User, pipeline_id: str) -> Response:
-    check_operator(user)
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, form_text(form.get("csrf_token")))
-    with session_scope() as s:
-        p = pl.get(s, pipeline_id)
-        module, year = (p.module_type_id, p.year) if p else (None, None)
-    if module is None or year is None:
-        return message(request, "This pipeline has no module and year to recalculate", 409)
-    return await run_in_threadpool(
-        start_operation, request, "module recalculation", lambda: ops.trigger_module_recalculation(
-            module=module, year=year, only_stale=True, created_by=user.name), card="")
+@router.post("/pipelines/{pipeline_id}/recover")
+async def recover(request: Request, user: User, pipeline_id: str) -> Response:
+    """"Recalculate what this run left": the API's recover, as a live card."""
+    return await _pipeline_action(request, user, pipeline_id, _recover)
+
+
+def _recover(request: Request, by: str, pipeline_id: str) -> Response:
+    try:
+        return start_operation(request, "recovery",
+                               lambda: ops.recover_pipeline(pipeline_id, by), card="")
+    except PipelineNotFound:
+        return message(request, f"Pipeline {pipeline_id[:40]!r} not found", 404)
+    except CannotRecover as exc:
+        return message(request, str(exc), 409)
 
 
 def _workers() -> tuple[list[dict[str, Any]], str | None]:

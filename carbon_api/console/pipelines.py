@@ -1,27 +1,18 @@
-"""Pipeline read models for the console: the filtered list with counts by status for the whole
-filtered result, one pipeline's live view (phases, per-type progress, chunks) and its detail
-(jobs, row errors, timeline, stuck flags, coalesced aggregations)."""
+"""How the console words and shapes pipelines: the domain's pipeline views
+(``carbon_domain.services.pipeline_reads``, the reads the API and the CLI use too) turned
+into what the templates show — texts, icons, phase chips, the timeline's sentences and the
+abort confirmation. No reads of its own."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from carbon_api.console.adapters import label
 from carbon_domain.catalog import DataEntryType, ModuleType
-from carbon_domain.db.base import utcnow
-from carbon_domain.db.enums import JobResult, JobType, PipelineStatus
-from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline
+from carbon_domain.db.enums import JobType
 from carbon_domain.services import pipeline_console as pc
-from carbon_domain.services.pipelines import pipeline_jobs
+from carbon_domain.services.pipeline_reads import PipelineDetailView, PipelineView
 
-INGEST = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest,
-          JobType.unit_sync)
 STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded", "PARTIAL": "Partly failed",
                "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}
 STATUS_ICON = {"RUNNING": "⟳", "SUCCESS": "✓", "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■",
@@ -32,7 +23,9 @@ KIND_TEXT: dict[str, str] = {
              JobType.emission_recalc: "Type recalculation",
              JobType.module_emission_recalc: "Module recalculation",
              JobType.aggregation: "Aggregation"}
-
+_RECALC_KINDS = (JobType.emission_recalc, JobType.module_emission_recalc)
+_EVENT_TEXT = {"created": "created", "dispatched": "queued", "started": "started",
+               "heartbeat": "last heartbeat"}
 
 Filters = pc.PipelineFilters
 
@@ -55,33 +48,21 @@ def det_label(det: int | None) -> str:
         return str(det)
 
 
-def list_pipelines(session: Session, f: Filters, limit: int = 50, offset: int = 0
-                   ) -> tuple[list[dict[str, Any]], int, dict[PipelineStatus, int]]:
-    """(page of rows, total, counts by status over the whole filtered result)."""
-    # Counts ignore the status filter, so the chips show what the other statuses hold too.
-    counts = {s: int(n) for s, n in session.execute(
-        select(Pipeline.status, func.count()).where(*f.conditions(with_status=False))
-        .group_by(Pipeline.status))}
-    conds = f.conditions()
-    total = int(session.scalar(select(func.count()).select_from(Pipeline).where(*conds)) or 0)
-    page = list(session.scalars(select(Pipeline).where(*conds)
-                                .order_by(Pipeline.created_at.desc(), Pipeline.id)
-                                .limit(limit).offset(offset)))
-    return [summary(session, p) for p in page], total, counts
-
-
 _PHASE_STATE = {"absent": "none", "pending": "queued", "running": "running"}
 _RESULT_STATE = {"ERROR": "failed", "WARNING": "warning"}
 
 
-def _phases(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts]
-            ) -> list[dict[str, Any]]:
-    """The service's phases as chips: absent phases only where this kind of pipeline has
-    them still to come."""
+def _phases(v: PipelineView) -> list[dict[str, Any]]:
+    """The phases as chips: absent phases only where this kind of pipeline has them still
+    to come."""
+    recalcs = next((ph.jobs_total for ph in v.phases if ph.name == "recalculation"), 0)
+    expected = {"ingest": v.kind in pc.INGEST, "recalculation": v.kind in _RECALC_KINDS,
+                "aggregation": bool(recalcs) or v.kind in _RECALC_KINDS}
     out = []
-    for ph in pc.phases(jobs, chunks):
+    for ph in v.phases:
         state = _PHASE_STATE.get(ph.state) or _RESULT_STATE.get(ph.result or "", "done")
-        if state == "none" and not _expected(p, ph.name, jobs):
+        # A phase that has not run stays shown while it may still come, not after the end.
+        if state == "none" and (v.finished or not expected[ph.name]):
             continue
         text = ""
         if ph.name == "recalculation" and ph.chunks_total:
@@ -91,96 +72,82 @@ def _phases(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts]
     return out
 
 
-def _expected(p: Pipeline, phase: str, jobs: list[Job]) -> bool:
-    if phase == "ingest":
-        return p.kind in INGEST
-    if phase == "recalculation":
-        return p.kind in (JobType.emission_recalc, JobType.module_emission_recalc)
-    return any(j.job_type == JobType.emission_recalc for j in jobs) or p.kind in (
-        JobType.emission_recalc, JobType.module_emission_recalc)
+def abort_confirm(v: PipelineView) -> str:
+    """What an abort of this pipeline does, said before it is done (job fences: a stopped
+    upload writes nothing; a chunk commits alone, so written chunks stay)."""
+    running = {ph.name for ph in v.phases if ph.state in ("pending", "running")}
+    text = ("Abort this pipeline? Its active jobs stop and finish as ERROR (aborted); "
+            "queued tasks are revoked.")
+    if "ingest" in running:
+        # Nothing landed, so recovery has nothing to re-run: the file is uploaded again.
+        return text + (" The upload is stopped before it is applied: nothing of the file is "
+                       "written.")
+    if "recalculation" in running:
+        text += (" Chunks already recalculated stay written, so its types are left partly "
+                 "recalculated and the module totals are not re-aggregated by this run.")
+    elif "aggregation" in running:
+        text += " The module totals keep their previous values."
+    if v.module_type_id is not None and v.year is not None:
+        text += " Afterwards, “Recalculate what this run left” re-runs its types."
+    return text
 
 
-stuck = pc.is_stuck
+def recover_confirm(v: PipelineView) -> str:
+    names = ", ".join(det_label(d) for d in v.recoverable_types)
+    return (f"Recalculate what this run left? A new pipeline recalculates {names} of "
+            f"{module_label(v.module_type_id)} {v.year or ''}, whatever their status says."
+            ).replace("  ", " ")
 
 
-def summary(session: Session, p: Pipeline, jobs: list[Job] | None = None) -> dict[str, Any]:
+def summary(v: PipelineView) -> dict[str, Any]:
     """What a row, a card or a stream event shows of a pipeline."""
-    jobs = pipeline_jobs(session, p.id) if jobs is None else jobs
-    ingest = [j for j in jobs if j.job_type in INGEST]
-    recalc = [j for j in jobs if j.job_type == JobType.emission_recalc]
-    phases = _phases(p, jobs, pc.chunk_counts(session, [j.id for j in recalc]))
-    types = [{"det": j.data_entry_type_id, "label": det_label(j.data_entry_type_id),
-              "done": int(j.progress_done or 0), "total": int(j.progress_total or 0),
-              "state": j.state, "result": j.result, "message": j.status_message}
-             for j in recalc]
-    root = next((j for j in jobs if j.pipeline_id == p.id), None)
-    row_errors = [e for j in ingest for e in ((j.meta or {}).get("row_errors") or [])]
-    end = p.finished_at or (utcnow() if p.status == PipelineStatus.RUNNING else None)
-    start = p.started_at or p.created_at
-    message = p.last_error or (root.status_message if root else None)
-    if p.status != PipelineStatus.RUNNING and ingest:
-        message = ingest[0].status_message or message
+    message = v.message
+    if v.finished and v.ingest is not None:
+        message = v.ingest.status_message or message
+    ingest = v.ingest
     return {
-        "id": str(p.id), "kind": p.kind, "kind_text": KIND_TEXT.get(p.kind, p.kind),
-        "status": p.status, "status_text": STATUS_TEXT.get(p.status, p.status),
-        "status_icon": STATUS_ICON.get(p.status, "?"),
-        "terminal": p.status != PipelineStatus.RUNNING,
-        "module": p.module_type_id, "module_label": module_label(p.module_type_id),
-        "det": root.data_entry_type_id if root else None,
-        "year": p.year, "created_by": p.created_by, "created_at": p.created_at,
-        "duration": (end - start).total_seconds() if end and start else None,
-        "message": message, "error_count": p.error_count, "phases": phases, "types": types,
-        "result": ingest[0].result if ingest else None,
-        "row_errors": row_errors[:200], "skipped": sum(
-            int((j.meta or {}).get("skipped") or 0) for j in ingest),
-        "stuck": any(stuck(j) for j in jobs),
-        "upload_id": next((j.upload_id for j in ingest if j.upload_id), None),
+        "id": str(v.pipeline_id), "kind": v.kind, "kind_text": KIND_TEXT.get(v.kind, v.kind),
+        "status": v.status, "status_text": STATUS_TEXT.get(v.status, v.status),
+        "status_icon": STATUS_ICON.get(v.status, "?"), "terminal": v.finished,
+        "module": v.module_type_id, "module_label": module_label(v.module_type_id),
+        "det": v.data_entry_type_id, "year": v.year, "created_by": v.created_by,
+        "created_at": v.created_at, "duration": v.duration_seconds, "message": message,
+        "error_count": v.error_count, "phases": _phases(v),
+        "types": [{"det": t.data_entry_type_id, "label": det_label(t.data_entry_type_id),
+                   "done": t.done, "total": t.total, "state": t.state, "result": t.result,
+                   "message": t.status_message} for t in v.types],
+        "result": ingest.result if ingest else None,
+        "row_errors": ingest.row_errors if ingest else [],
+        "skipped": ingest.skipped if ingest else 0, "stuck": v.stuck,
+        "upload_id": ingest.upload_id if ingest else None,
+        "can_abort": v.can_abort, "can_recover": v.can_recover,
+        "abort_confirm": abort_confirm(v), "recover_confirm": recover_confirm(v),
     }
 
 
-def get(session: Session, pipeline_id: str) -> Pipeline | None:
-    try:
-        pid = uuid.UUID(str(pipeline_id))
-    except ValueError:
-        return None
-    return session.get(Pipeline, pid, populate_existing=True)
-
-
-def detail(session: Session, p: Pipeline) -> dict[str, Any]:
+def detail(d: PipelineDetailView) -> dict[str, Any]:
     """Summary plus jobs, timeline and coalescing, for the expanded row."""
-    jobs = pipeline_jobs(session, p.id)
-    out = summary(session, p, jobs)
-    out["jobs"] = [{"id": j.id, "type": KIND_TEXT.get(j.job_type, j.job_type),
-                    "type_label": det_label(j.data_entry_type_id), "state": j.state,
-                    "result": j.result, "message": j.status_message, "attempts": j.attempts,
-                    "stuck": stuck(j), "joined": j.pipeline_id != p.id,
-                    "progress": f"{int(j.progress_done or 0)}/{int(j.progress_total or 0)}"}
-                   for j in jobs]
-    events: list[tuple[datetime, str]] = [(p.created_at, "pipeline created")]
-    for j in jobs:
-        kind = KIND_TEXT.get(j.job_type, j.job_type)
-        name = f"{kind} #{j.id} ({det_label(j.data_entry_type_id)})"
-        for at, what in ((j.created_at, "created"), (j.dispatched_at, "queued"),
-                         (j.started_at, "started"),
-                         (j.finished_at, f"finished {j.result or ''}".strip())):
-            if at is not None:
-                events.append((at, f"{name} {what}"))
-    if p.finished_at:
-        events.append((p.finished_at, f"pipeline {p.status}"))
-    out["timeline"] = sorted(events, key=lambda e: e[0])
-    out["coalesced"] = coalesced(session, [j for j in jobs if j.job_type == JobType.aggregation])
-    out["stale_left"] = (p.status in (PipelineStatus.FAILED, PipelineStatus.PARTIAL,
-                                      PipelineStatus.ABORTED)
-                         and any(j.job_type == JobType.emission_recalc
-                                 and j.result == JobResult.ERROR for j in jobs))
-    return out
-
-
-def coalesced(session: Session, aggs: list[Job]) -> list[str]:
-    """"3 recalculations → 1 aggregation" for each aggregation that served several."""
-    out = []
-    for a in aggs:
-        n = pc.coalesced_recalculations(session, a).count
-        if n > 1:
-            out.append(f"{n} recalculations → 1 aggregation (#{a.id})")
+    out = summary(d)
+    out["jobs"] = [{"id": j["id"], "type": KIND_TEXT.get(j["job_type"], j["job_type"]),
+                    "type_label": det_label(j["data_entry_type_id"]), "state": j["state"],
+                    "result": j["result"], "message": j["status_message"],
+                    "attempts": j["attempts"], "stuck": j["stuck"],
+                    "joined": j["pipeline_id"] != d.pipeline_id,
+                    "progress": f"{j['progress']['done']}/{j['progress']['total']}"}
+                   for j in d.jobs]
+    timeline = []
+    for e in d.timeline:
+        if e.job_id is None:
+            what = "pipeline created" if e.event == "created" else f"pipeline {e.detail}"
+        else:
+            name = (f"{KIND_TEXT.get(e.job_type or '', e.job_type)} #{e.job_id} "
+                    f"({det_label(e.data_entry_type_id)})")
+            what = f"{name} " + (f"finished {e.detail or ''}".strip() if e.event == "finished"
+                                 else e.detail or "" if e.event == "heartbeat"
+                                 else _EVENT_TEXT[e.event])
+        timeline.append((e.at, what))
+    out["timeline"] = timeline
+    out["coalesced"] = [f"{j['coalesced_recalculations']} recalculations → 1 aggregation "
+                        f"(#{j['id']})" for j in d.jobs
+                        if (j.get("coalesced_recalculations") or 0) > 1]
     return out

@@ -5,7 +5,9 @@ A page subscribes with its scope — ``year`` (the pipelines of that year plus t
 uploads, which have no year) or nothing (every pipeline, for the pipelines page) — and any
 explicit pipeline ids (``p``). Every poll reads, in a worker thread, the pipelines of the scope
 that are RUNNING or finished since the previous poll, and sends ``event: pipeline`` with the
-server-rendered progress card for each one whose card changed. So a pipeline started after the
+server-rendered progress card for each one whose card changed (with ``rows=1``, the pipelines
+page, also the live cells of its row; the page refetches an opened Details panel whenever the
+card changed). So a pipeline started after the
 page loaded (by this tab, another tab or the CLI) appears without a new connection, and several
 concurrent recalculations all update.
 
@@ -25,7 +27,6 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -33,9 +34,8 @@ from carbon_api.console import pipelines, sessions
 from carbon_api.console.sessions import COOKIE
 from carbon_api.console.web import User, templates
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
-from carbon_domain.db.enums import PipelineStatus
-from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
+from carbon_domain.services import pipeline_reads
 from carbon_domain.settings import get_settings
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -46,6 +46,7 @@ MAX_PIPELINES = 50
 # While a pipeline of the page runs, progress (written as each chunk commits) is polled at
 # least four times a second so counts visibly move; an idle page polls at the configured pace.
 LIVE_POLL_SECONDS = 0.25
+ROW_CELLS = ("status", "phases", "duration", "message")  # macros of _pipeline_row.html
 
 
 def _since(last_event_id: str | None) -> float:
@@ -68,42 +69,40 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
     return out
 
 
-def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: float
-         ) -> list[dict[str, Any]] | None:
-    """The scope's pipelines running or finished since ``since``; None when signed out."""
+def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: float,
+         rows: bool = False) -> list[dict[str, Any]] | None:
+    """The scope's pipelines running or finished since ``since``; None when signed out.
+    ``rows``: also the live cells of the pipelines page's row (status, phases, duration,
+    message)."""
     with session_scope() as s:
         if sessions.current_user(s, session_id) is None:
             return None
-        since_dt = datetime.fromtimestamp(since, tz=UTC)
-        live = or_(Pipeline.status == PipelineStatus.RUNNING, Pipeline.finished_at >= since_dt)
-        scope = [live]
-        if year is not None:
-            scope.append(or_(Pipeline.year == year, Pipeline.year.is_(None)))
-        cond = scope[0] if len(scope) == 1 else scope[0] & scope[1]
-        if ids:
-            cond = or_(cond, Pipeline.id.in_(ids) & live)
-        rows = list(s.scalars(select(Pipeline).where(cond)
-                              .order_by(Pipeline.created_at.desc()).limit(MAX_PIPELINES)
-                              .execution_options(populate_existing=True)))
-        out = []
-        progress = templates.get_template("_progress.html")
-        for p in rows:
-            view = pipelines.summary(s, p)
-            out.append({"id": view["id"], "status": view["status"],
-                        "terminal": view["terminal"], "module": view["module"],
-                        "year": view["year"], "det": view["det"], "kind": view["kind"],
-                        "html": progress.render(p=view)})
-        return out
+        found = pipeline_reads.live(s, since=datetime.fromtimestamp(since, tz=UTC), year=year,
+                                    ids=ids, limit=MAX_PIPELINES)
+    out = []
+    progress = templates.get_template("_progress.html")
+    cells = templates.get_template("_pipeline_row.html").module if rows else None
+    for v in found:
+        view = pipelines.summary(v)
+        snap = {"id": view["id"], "status": view["status"], "terminal": view["terminal"],
+                "module": view["module"], "year": view["year"], "det": view["det"],
+                "kind": view["kind"], "html": progress.render(p=view)}
+        if cells is not None:
+            snap["cells"] = {name: str(getattr(cells, f"{name}_cell")(view))
+                             for name in ROW_CELLS}
+        out.append(snap)
+    return out
 
 
-async def _events(request: Request, year: int | None, ids: list[uuid.UUID], since: float):
+async def _events(request: Request, year: int | None, ids: list[uuid.UUID], since: float,
+                  rows: bool = False):
     settings = get_settings()
     sent: dict[str, str] = {}
     sid = request.cookies.get(COOKIE)
     while True:
         started = time.time()
         try:
-            snapshots = await anyio.to_thread.run_sync(poll, sid, year, ids, since)
+            snapshots = await anyio.to_thread.run_sync(poll, sid, year, ids, since, rows)
         except DBAPIError:
             yield ServerSentEvent(data=json.dumps({"detail": "database unavailable; "
                                                    "reconnecting"}), event="unavailable")
@@ -127,9 +126,9 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
 @router.get("/events")
 async def events(request: Request, user: User,
                  year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
-                 p: Annotated[list[str], Query(max_length=64)] = []  # noqa: B006
-                 ) -> EventSourceResponse:
+                 p: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006
+                 rows: Annotated[bool, Query()] = False) -> EventSourceResponse:
     since = _since(request.headers.get("last-event-id"))
     return EventSourceResponse(
-        _events(request, year, _ids(p), since), ping=get_settings().sse_ping_seconds,
+        _events(request, year, _ids(p), since, rows), ping=get_settings().sse_ping_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,24 +1,28 @@
-"""Jobs and pipelines: detail, list, live SSE streams and abort."""
+"""Jobs and pipelines: detail, list, live SSE streams, abort and recover."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from carbon_api import sse
+from carbon_api.accepting import accept_operation
 from carbon_api.deps import JobId, ModuleQuery, Operator, OptionalYear, PipelineId, Viewer
 from carbon_api.errors import R404, R409, READ, WRITE, Responses
 from carbon_api.logging import bind
-from carbon_api.schemas import AbortResult, JobOut, PipelineDetail, PipelinePage
+from carbon_api.schemas import AbortResult, Accepted, JobOut, PipelineDetail, PipelinePage
 from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import queries
+from carbon_domain.services import pipeline_reads, queries
 from carbon_domain.services.pipeline_console import PipelineFilters
+from carbon_domain.services.pipeline_recovery import CannotRecover, PipelineNotFound
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])
@@ -38,10 +42,16 @@ def _job(job_id: int) -> dict[str, Any]:
     return job
 
 
+def _detail(session: Session, pipeline_id: Any) -> dict[str, Any] | None:
+    """The detail as the route and its stream both send it (the response model's shape)."""
+    d = pipeline_reads.detail(session, pipeline_id)
+    return None if d is None else PipelineDetail.model_validate(asdict(d)).model_dump()
+
+
 def _pipeline(pipeline_id: Any) -> dict[str, Any]:
     bind(pipeline_id=str(pipeline_id))
     with session_scope() as s:
-        p = queries.get_pipeline(s, pipeline_id)
+        p = _detail(s, pipeline_id)
     if p is None:
         raise HTTPException(404, f"pipeline {pipeline_id} not found")
     return p
@@ -97,9 +107,9 @@ def list_pipelines(
         else None, year=year, has_errors=has_errors, created_after=after,
         created_before=before, created_by=created_by)
     with session_scope() as s:
-        page = queries.pipeline_page(s, filters, limit=limit, offset=offset)
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset,
-            "counts_by_status": page.counts_by_status}
+        page = pipeline_reads.listing(s, filters, limit=limit, offset=offset)
+    return {"items": [asdict(v) for v in page.items], "total": page.total, "limit": limit,
+            "offset": offset, "counts_by_status": page.counts_by_status}
 
 
 def _utc(at: datetime | None) -> datetime | None:
@@ -122,7 +132,7 @@ async def stream_pipeline(_: Viewer, pipeline_id: PipelineId, request: Request
     """Server-sent events: the pipeline's snapshot (status, jobs, progress) on every change,
     until it reaches a terminal status."""
     first = await run_in_threadpool(_pipeline, pipeline_id)
-    return sse.stream(request, sse.read_snapshot(queries.get_pipeline, pipeline_id), first,
+    return sse.stream(request, sse.read_snapshot(_detail, pipeline_id), first,
                       "pipeline-update", lambda p: p["status"] != PipelineStatus.RUNNING)
 
 
@@ -133,14 +143,38 @@ def abort_pipeline(who: Operator, pipeline_id: PipelineId) -> dict[str, Any]:
     outstanding tasks. 409 when nothing is active. Lock conflicts with running chunks are
     waited out or retried server-side (never a 503)."""
     bind(pipeline_id=str(pipeline_id))
-    before = ops.get_pipeline(str(pipeline_id))
-    if before is None:
+    with session_scope() as s:
+        before = pipeline_reads.get(s, pipeline_id)
+        status = before.status if before is not None else None
+    if status is None:
         raise HTTPException(404, f"pipeline {pipeline_id} not found")
     try:
         result = ops.abort_pipeline(str(pipeline_id), who.name)
     except LookupError as exc:  # deleted between the read and the abort
         raise HTTPException(404, str(exc)) from exc
-    if not result["aborted_job_ids"] and before.status != PipelineStatus.RUNNING:
+    if not result["aborted_job_ids"] and status != PipelineStatus.RUNNING:
         raise HTTPException(409, f"pipeline {pipeline_id} has nothing active to abort "
-                                 f"(status {before.status})")
+                                 f"(status {status})")
     return result
+
+
+_RECOVER_409: Responses = {409: {**R409, "content": {"application/json": {"example": {
+    "detail": "pipeline 0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b is still running: abort it or "
+              "wait for it to finish, then recover what it left"}}}}}
+
+
+@router.post("/pipelines/{pipeline_id}/recover", status_code=202, response_model=Accepted,
+             responses={**WRITE, **_PIPELINE_404, **_RECOVER_409})
+def recover_pipeline(who: Operator, pipeline_id: PipelineId) -> Accepted:
+    """A new pipeline re-running the data entry types a FAILED, PARTIAL or ABORTED run left
+    (its per-type recalculations that did not succeed; all of its types when a later step
+    failed), whatever the staleness status says. 409 while the pipeline is still running
+    or when its run left nothing to recalculate; 404 for an unknown pipeline."""
+    bind(pipeline_id=str(pipeline_id))
+    try:
+        return accept_operation("recovery", lambda: ops.recover_pipeline(str(pipeline_id),
+                                                                         who.name))
+    except PipelineNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CannotRecover as exc:
+        raise HTTPException(409, str(exc)) from None

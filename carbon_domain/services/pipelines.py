@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -124,20 +125,51 @@ def resolve_awaiting(session: Session, module_type_id: int, year: int,
 def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
     reruns), oldest first."""
-    own = list(session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.id)))
-    linked_ids = list(session.scalars(select(PipelineJobLink.job_id).where(
-        PipelineJobLink.pipeline_id == pipeline_id).order_by(PipelineJobLink.job_id)))
-    seen = {j.id for j in own}
-    extra: list[Job] = []
-    while linked_ids:
-        batch = [i for i in linked_ids if i not in seen]
-        if not batch:
+    return jobs_of_pipelines(session, [pipeline_id])[pipeline_id]
+
+
+def jobs_of_pipelines(session: Session, pipeline_ids: Iterable[uuid.UUID], *,
+                      load: Iterable[Any] = ()) -> dict[uuid.UUID, list[Job]]:
+    """:func:`pipeline_jobs` of many pipelines in a few queries (a page, a stream poll):
+    {pipeline id: own jobs by id, then the joined jobs and their reruns by id}. ``load``:
+    loader options for the job rows (e.g. ``defer(Job.meta)`` for a listing)."""
+    ids = list(dict.fromkeys(pipeline_ids))
+    out: dict[uuid.UUID, list[Job]] = {pid: [] for pid in ids}
+    if not ids:
+        return out
+    opts = list(load)
+    for j in session.scalars(select(Job).options(*opts).where(Job.pipeline_id.in_(ids))
+                             .order_by(Job.id)):
+        out[j.pipeline_id].append(j)  # type: ignore[index]
+    links: dict[uuid.UUID, list[int]] = {pid: [] for pid in ids}
+    for pid, job_id in session.execute(select(PipelineJobLink.pipeline_id, PipelineJobLink.job_id)
+                                       .where(PipelineJobLink.pipeline_id.in_(ids))
+                                       .order_by(PipelineJobLink.job_id)):
+        links[pid].append(int(job_id))
+    # Follow each joined job's rerun chain, one query per generation for the whole batch.
+    rows: dict[int, Job] = {}
+    wanted = {i for v in links.values() for i in v}
+    while wanted - rows.keys():
+        batch = sorted(wanted - rows.keys())
+        found = list(session.scalars(select(Job).options(*opts).where(Job.id.in_(batch))))
+        rows.update((r.id, r) for r in found)
+        wanted |= {r.rerun_job_id for r in found if r.rerun_job_id}
+        if not found:
             break
-        rows = list(session.scalars(select(Job).where(Job.id.in_(batch))))
-        extra.extend(rows)
-        seen.update(r.id for r in rows)
-        linked_ids = [i for r in rows if (i := r.rerun_job_id)]
-    return own + sorted(extra, key=lambda j: j.id)
+    for pid, linked in links.items():
+        seen = {j.id for j in out[pid]}
+        chain: list[Job] = []
+        todo = list(linked)
+        while todo:
+            i = todo.pop()
+            if i in seen or i not in rows:
+                continue
+            seen.add(i)
+            chain.append(rows[i])
+            if rows[i].rerun_job_id:
+                todo.append(rows[i].rerun_job_id)  # type: ignore[arg-type]
+        out[pid] += sorted(chain, key=lambda j: j.id)
+    return out
 
 
 def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:

@@ -1,4 +1,5 @@
-"""Read models for operators: jobs, pipelines, reports and module stats as plain dicts.
+"""Read models for operators: jobs, reports and module stats as plain dicts (pipelines:
+``pipeline_reads``).
 
 The API, the CLI and a Python shell all read through these. Each function is a handful of
 short indexed queries on the session it is given; none writes.
@@ -7,19 +8,18 @@ short indexed queries on the session it is given; none writes.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, defer, object_session
+from sqlalchemy.orm import Session, object_session
 
 from carbon_domain.catalog import ModuleType
-from carbon_domain.db.enums import JobState, JobType, PipelineStatus
-from carbon_domain.db.models import CarbonReport, CarbonReportModule, Pipeline, Unit
+from carbon_domain.db.enums import JobType
+from carbon_domain.db.models import CarbonReport, CarbonReportModule, Unit, UploadedFile
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services import pipeline_console as pc
 from carbon_domain.services.job_links import api_meta, module_jobs
-from carbon_domain.services.pipelines import pipeline_jobs
 from carbon_domain.stats import module_rollup_tree
 
 _JOB_FIELDS = ("id", "pipeline_id", "job_type", "module_type_id", "data_entry_type_id", "year",
@@ -73,100 +73,40 @@ def get_job(session: Session, job_id: int) -> dict[str, Any] | None:
     return job_dict(job, children if job.job_type == JobType.module_emission_recalc else None)
 
 
-def _pipeline_dict(p: Pipeline, progress: dict[str, Any], jobs: list[Job],
-                   chunks: dict[int, pc.ChunkCounts], *, live: bool) -> dict[str, Any]:
-    # live: a running pipeline's duration is the time so far (the listing). The detail is
-    # also streamed over SSE, which sends a snapshot whenever it changes: there a running
-    # pipeline's duration stays null so the stream only speaks on real changes.
-    return {"pipeline_id": p.id, "kind": p.kind, "status": p.status,
-            "module_type_id": p.module_type_id, "year": p.year, "created_by": p.created_by,
-            "job_count": p.job_count, "error_count": p.error_count, "last_error": p.last_error,
-            "created_at": p.created_at, "started_at": p.started_at,
-            "finished_at": p.finished_at, "progress": progress,
-            "phases": [asdict(ph) for ph in pc.phases(jobs, chunks)],
-            "duration_seconds": pc.duration_seconds(p) if live or p.finished_at else None,
-            "message": pc.message(p, jobs)}
+def list_jobs(session: Session, *, pipeline_id: uuid.UUID | None = None,
+              state: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent jobs (newest first), optionally of one pipeline or in one state."""
+    q = select(Job).order_by(Job.id.desc()).limit(limit)
+    if pipeline_id is not None:
+        q = q.where(Job.pipeline_id == pipeline_id)
+    if state is not None:
+        q = q.where(Job.state == state)
+    return [job_dict(j) for j in session.scalars(q)]
 
 
-def _pipeline_progress(status: str, jobs: list[Job]) -> dict[str, Any]:
-    return {"jobs_finished": sum(j.state == JobState.FINISHED for j in jobs),
-            "jobs_total": len(jobs),
-            "done": sum(_progress(j)["done"] for j in jobs),
-            "total": sum(_progress(j)["total"] for j in jobs),
-            "finished": status != PipelineStatus.RUNNING}
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    filename: str
+    content: bytes
 
 
-def get_pipeline(session: Session, pipeline_id: uuid.UUID) -> dict[str, Any] | None:
-    """A pipeline with its jobs (own and joined), progress, phases and timeline; each job
-    says whether it is stuck and an aggregation how many recalculations it coalesced."""
-    p = session.get(Pipeline, pipeline_id, populate_existing=True)
-    if p is None:
+def pipeline_upload(session: Session, pipeline_id: uuid.UUID | str) -> StoredUpload | None:
+    """The CSV a pipeline's upload stored (its first ingest job's file), if any."""
+    try:
+        pid = uuid.UUID(str(pipeline_id))
+    except ValueError:
         return None
-    jobs = pipeline_jobs(session, pipeline_id)
-    chunks = pc.chunk_counts(session, [j.id for j in jobs if j.job_type in pc.RECALC])
-    out = _pipeline_dict(p, _pipeline_progress(p.status, jobs), jobs, chunks, live=False)
-    out["jobs"] = []
-    for j in jobs:
-        d = job_dict(j)
-        c = chunks.get(j.id)
-        d["chunks"] = {"total": c.total, "done": c.done} if c else None
-        if j.job_type == JobType.aggregation:
-            co = pc.coalesced_recalculations(session, j)
-            d["coalesced_recalculations"] = co.count
-            d["coalesced_recalculation_job_ids"] = co.job_ids
-        out["jobs"].append(d)
-    out["timeline"] = [asdict(e) for e in pc.timeline(p, jobs)]
-    return out
+    row = session.execute(
+        select(UploadedFile.filename, UploadedFile.content)
+        .join(Job, Job.upload_id == UploadedFile.id)
+        .where(Job.pipeline_id == pid).order_by(Job.id).limit(1)).first()
+    return StoredUpload(row[0], bytes(row[1])) if row is not None else None
 
 
-@dataclass(slots=True)
-class PipelinePageData:
-    items: list[dict[str, Any]]
-    total: int
-    counts_by_status: dict[str, int]
-
-
-def pipeline_page(session: Session, filters: pc.PipelineFilters, *, limit: int = 50,
-                  offset: int = 0) -> PipelinePageData:
-    """Newest first: a page of pipelines with their phases, the filtered total and the
-    counts by status of the whole filtered result."""
-    conds = filters.conditions()
-    counts = pc.counts_by_status(session, filters)
-    total = sum(counts.values())
-    page = list(session.scalars(select(Pipeline).where(*conds)
-                                .order_by(Pipeline.created_at.desc(), Pipeline.id)
-                                .limit(limit).offset(offset)))
-    own: dict[Any, list[Job]] = {}
-    if page:
-        for j in session.scalars(select(Job).options(defer(Job.meta))
-                                 .where(Job.pipeline_id.in_([p.id for p in page]))
-                                 .order_by(Job.id)):
-            own.setdefault(j.pipeline_id, []).append(j)
-    linked = pc.linked_jobs(session, page)
-    every = {pid: own.get(pid, []) + linked.get(pid, []) for pid in [p.id for p in page]}
-    chunks = pc.chunk_counts(session, [j.id for js in every.values() for j in js
-                                       if j.job_type in pc.RECALC])
-    items = []
-    for p in page:
-        mine = own.get(p.id, [])
-        progress = {"jobs_finished": sum(j.state == JobState.FINISHED for j in mine),
-                    "jobs_total": len(mine), "done": sum(_progress(j)["done"] for j in mine),
-                    "total": sum(_progress(j)["total"] for j in mine),
-                    "finished": p.status != PipelineStatus.RUNNING}
-        items.append(_pipeline_dict(p, progress, every[p.id], chunks, live=True))
-    return PipelinePageData(items, total, counts)
-
-
-def list_pipelines(session: Session, *, status: str | None = None,
-                   module_type_id: int | None = None, year: int | None = None,
-                   kind: str | None = None, limit: int = 50, offset: int = 0,
-                   **more: Any) -> tuple[list[dict[str, Any]], int]:
-    """Newest first, with the counts of their own jobs; (items, total). ``more``: the
-    other PipelineFilters fields (has_errors, created_after, created_before, created_by)."""
-    page = pipeline_page(session, pc.PipelineFilters(
-        status=status, kind=kind, module_type_id=module_type_id, year=year, **more),
-        limit=limit, offset=offset)
-    return page.items, page.total
+def year_provisioned(session: Session, year: int) -> bool:
+    """Units were synced for ``year``: its carbon reports exist, so data can be loaded."""
+    return session.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)
+                          ) is not None
 
 
 def _module_dict(m: CarbonReportModule) -> dict[str, Any]:

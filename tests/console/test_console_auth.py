@@ -152,7 +152,7 @@ def test_viewer_sees_everything_but_is_refused_actions(http: httpx.Client,
     for url in (f"/console/data/{YEAR}/modules/4/recalculate",
                 f"/console/data/{YEAR}/modules/4/types/11/recalculate",
                 "/console/pipelines/00000000-0000-0000-0000-000000000000/abort",
-                "/console/pipelines/00000000-0000-0000-0000-000000000000/recalculate-stale"):
+                "/console/pipelines/00000000-0000-0000-0000-000000000000/recover"):
         r = http.post(url, data={"mode": "all"}, headers=h)
         assert r.status_code == 403 and "needs role operator" in r.text, url
     r = http.post("/console/upload", headers=h, data={"kind": "units", "year": "2025"},

@@ -61,6 +61,7 @@ ROUTES = [
     Route("GET", f"/v1/sync/pipelines/{PID}", viewer=404, operator=404),
     Route("GET", f"/v1/sync/pipelines/{PID}/stream", viewer=404, operator=404),
     Route("POST", f"/v1/sync/pipelines/{PID}/abort", write=True, viewer=403, operator=404),
+    Route("POST", f"/v1/sync/pipelines/{PID}/recover", write=True, viewer=403, operator=404),
     Route("GET", "/v1/reports", {"year": 2025}),
     Route("GET", "/v1/reports/999999/modules/4/stats", viewer=404, operator=404),
     Route("GET", "/v1/workers"),

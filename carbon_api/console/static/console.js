@@ -37,10 +37,50 @@
     return [card];
   }
 
+  // Pipelines page: a row's live cells follow every event; an opened Details panel's live
+  // part is fetched again when the pipeline's card changed (so Abort leaves with the last
+  // active job, and "Recalculate what this run left" appears), once per change.
+  var detailShown = {};  // pipeline id → the card html its Details panel was refreshed for
+  function refreshDetail(id, ev) {
+    var live = document.getElementById("pd-live-" + id);
+    if (!live || !window.htmx || detailShown[id] === ev.html) return;
+    detailShown[id] = ev.html;
+    htmx.ajax("GET", "/console/pipelines/" + id + "?live=1", {target: live, swap: "outerHTML"});
+  }
+  var countsDue = null;  // one counts refresh for a burst of status changes
+  function refreshCounts() {
+    var box = document.getElementById("pipeline-counts");
+    if (!box || !window.htmx || countsDue) return;
+    countsDue = setTimeout(function () {
+      countsDue = null;
+      htmx.ajax("GET", box.getAttribute("data-counts-url"), {target: box, swap: "outerHTML"});
+    }, 200);
+  }
+  function updateRow(ev) {
+    var row = document.getElementById("row-" + ev.id);
+    if (row && row.getAttribute("data-row-status") !== ev.status) refreshCounts();
+    if (row && ev.cells) {
+      Object.keys(ev.cells).forEach(function (name) {
+        var cell = row.querySelector('[data-cell="' + name + '"]');
+        if (cell) cell.innerHTML = ev.cells[name];
+      });
+      row.setAttribute("data-row-status", ev.status);
+    }
+    refreshDetail(ev.id, ev);
+  }
+  // A panel opened while an event was on its way: catch up with the latest terminal one.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(".pd-live[data-status]").forEach(function (live) {
+      var id = live.id.slice("pd-live-".length), ev = latest[id];
+      if (ev && ev.terminal && live.getAttribute("data-status") !== ev.status) refreshDetail(id, ev);
+    });
+  });
+
   function onPipeline(msg) {
     var ev;
     try { ev = JSON.parse(msg.data); } catch (e) { return; }
     latest[ev.id] = ev;
+    if (body.getAttribute("data-page") === "pipelines") updateRow(ev);
     var slots = Array.prototype.slice.call(
       document.querySelectorAll('[data-pipeline="' + ev.id + '"]'));
     var page = body.getAttribute("data-page");

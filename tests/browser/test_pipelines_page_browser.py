@@ -1,0 +1,132 @@
+"""The pipelines page in a real browser follows the state on its one stream, without reload:
+a row goes from Running to Succeeded within 2 s of the pipeline's end (at the production
+poll interval), an aborted run's row says so and its Details stop offering Abort, and
+"Recalculate what this run left" starts a new pipeline for that run's types.
+
+A recalculation is held mid-flight by a row lock on one of its entries (see
+tests/console/support.EntryLock), so "running" is observed deterministically.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from carbon_domain.db.enums import JobType
+from carbon_domain.db.session import session_scope
+from carbon_domain.services import pipeline_reads
+from carbon_domain.services.pipeline_console import PipelineFilters
+from carbon_domain.settings import Settings, get_settings
+from carbon_tasks import operations as ops
+from tests.console.support import (
+    EQUIPMENT,
+    IT,
+    YEAR,
+    EntryLock,
+    last_entry_id,
+    seed_equipment,
+    wait_pipeline,
+)
+
+from .conftest import Console
+
+pytestmark = pytest.mark.integration
+DEFAULT_POLL = Settings.model_fields["sse_poll_seconds"].default
+
+
+@pytest.fixture
+def production_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 2 s promise is about the shipped poll interval, not the tests' quick one."""
+    monkeypatch.setattr(get_settings(), "sse_poll_seconds", DEFAULT_POLL)
+
+
+def _open(c: Console, pipeline_id: str) -> tuple[Any, Any]:
+    page = c.page
+    page.goto(f"{c.base}/console/pipelines")
+    page.wait_for_selector("body[data-stream-state=open]")
+    row = page.locator(f"#row-{pipeline_id}")
+    expect(row.locator('[data-cell="status"]')).to_contain_text("Running")
+    page.locator(f"#expand-{pipeline_id}").click()
+    detail = page.locator(f"#detail-{pipeline_id}")
+    expect(detail.get_by_role("button", name="Abort pipeline")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+    return row, detail
+
+
+def test_a_row_and_its_details_follow_the_end_of_a_run(
+        console: Console, tokens: dict[str, str], production_poll: None) -> None:
+    seed_equipment(entries_per_type=100, types=(IT,))
+    c = console
+    c.sign_in(tokens["operator"])
+    lock = EntryLock(last_entry_id(IT)).__enter__()
+    try:
+        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR, created_by="t")
+        row, detail = _open(c, acc.pipeline_id)
+        expect(row.locator('[data-cell="phases"]')).to_contain_text("recalculation")
+        expect(c.page.locator("#pipeline-counts")).to_contain_text("Running: 1")
+    finally:
+        lock.release()
+    assert wait_pipeline(acc.pipeline_id) == "SUCCESS"
+    ended = time.monotonic()
+    expect(row.locator('[data-cell="status"]')).to_contain_text("Succeeded", timeout=2_000)
+    assert time.monotonic() - ended <= 2.0
+    expect(row.locator('[data-cell="phases"]')).to_contain_text("aggregation ✓")
+    expect(row.locator('[data-cell="message"]')).not_to_be_empty()
+    # The counts above the table follow too (units, factors, entries and this run).
+    counts = c.page.locator("#pipeline-counts")
+    expect(counts).to_contain_text("Succeeded: 4")
+    expect(counts).not_to_contain_text("Running")
+    # The opened Details panel followed too: its card and jobs, and no Abort any more.
+    expect(detail.locator(".pd-live")).to_have_attribute("data-status", "SUCCESS")
+    expect(detail.get_by_role("button", name="Abort pipeline")).to_have_count(0)
+    expect(detail.get_by_role("table", name="Jobs")).not_to_contain_text("RUNNING")
+    assert c.page.evaluate("window.notReloaded") is True
+    c.shot("row-succeeded")
+
+
+def test_abort_then_recalculate_what_the_run_left(console: Console,
+                                                  tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=100, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    confirms: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        confirms.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    with EntryLock(last_entry_id(IT)):
+        # IT is up to date: the staleness status offers nothing to recalculate.
+        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR, created_by="t")
+        row, detail = _open(c, acc.pipeline_id)
+        detail.get_by_role("button", name="Abort pipeline").click()
+        expect(detail).to_contain_text("Aborted 1 active job(s)")
+        expect(row.locator('[data-cell="status"]')).to_contain_text("Aborted", timeout=2_000)
+        expect(detail.get_by_role("button", name="Abort pipeline")).to_have_count(0)
+        # Its card no longer promises an aggregation that will not come.
+        expect(detail.locator(".pd-live .phases")).not_to_contain_text("waiting")
+        expect(page.locator("#pipeline-counts")).to_contain_text("Aborted: 1")
+        recover = detail.get_by_role("button", name="Recalculate what this run left")
+        expect(recover).to_be_visible()
+    # What the confirmation promised is what happened: the running recalculation stopped
+    # with its written chunks kept, and the run's types are offered again.
+    assert "Chunks already recalculated stay written" in confirms[0], confirms
+    assert "“Recalculate what this run left” re-runs its types" in confirms[0], confirms
+    recover.click()
+    assert "A new pipeline recalculates IT of Equipment 2025" in confirms[1], confirms
+    result = detail.locator(f"#actions-result-{acc.pipeline_id}")
+    expect(result).to_contain_text(f"Re-running what pipeline {acc.pipeline_id[:8]} (ABORTED)")
+    with session_scope() as s:
+        newest = pipeline_reads.listing(s, PipelineFilters(), limit=1).items[0]
+    new_id = str(newest.pipeline_id)
+    assert new_id != acc.pipeline_id and newest.kind == JobType.module_emission_recalc
+    assert [t.data_entry_type_id for t in newest.types] == [IT]
+    assert wait_pipeline(new_id) == "SUCCESS"
+    expect(result.locator(f'[data-pipeline="{new_id}"] .pipeline-card')).to_have_attribute(
+        "data-status", "SUCCESS")
+    assert page.evaluate("window.notReloaded") is True
+    c.shot("recovered")
