@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from carbon_api.console import pipelines as pl
 from carbon_api.console.actions import form_text, start_operation
 from carbon_api.console.web import User, check_csrf, check_operator, message, render
+from carbon_api.csv_downloads import content_disposition
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
@@ -95,9 +96,8 @@ def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
         if f is None:
             return message(request, "This pipeline has no uploaded file", 404)
         content, name = f.content, f.filename
-    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "upload.csv"
     return Response(content, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{safe}"',
+        "Content-Disposition": content_disposition(name or "upload.csv", "upload.csv"),
         "X-Content-Type-Options": "nosniff"})
 
 

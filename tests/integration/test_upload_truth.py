@@ -68,3 +68,39 @@ def test_module_wide_upload_replaces_only_the_types_it_loaded(
     assert job["meta"]["kept_data_entry_type_ids"] == [10, 12]
     assert "scientific, other kept as they were" in job["status_message"]
     assert _entries_by_type() == {10: 6, 11: 2, 12: 3}
+
+
+def test_a_row_with_more_cells_than_the_header_is_a_row_error(
+        equipment: TestClient, tokens: Tokens) -> None:
+    # An unquoted decimal comma: 1,5 hours would shift into a column nobody named.
+    body = (HEAD + "UA,it,I1,Laptop,Laptop,Standard,40,1,5\n"
+            "UA,it,I2,Laptop,Laptop,Standard,40,2,,\n")
+    job = _done(equipment, tokens, upload(equipment, "/v1/sync/data-entries/4", body,
+                                          tokens.op, data_entry_type_id=11, **YEAR))
+    assert job["result"] == "WARNING", job["status_message"]
+    assert job["meta"]["processed"] == 1 and job["meta"]["skipped"] == 1
+    (err,) = job["meta"]["row_errors"]
+    assert err["row"] == 2 and "9 cells but the header names 8 columns" in err["reason"]
+    with session_scope() as s:
+        (data,) = s.execute(text("SELECT data FROM data_entries WHERE data_entry_type_id = 11"
+                                 )).scalars()
+    assert data["equipment_id"] == "I2" and data["standby_usage_hours_per_week"] == 2
+
+
+def test_cli_allow_unknown_columns(equipment: TestClient, tokens: Tokens, tmp_path: Any
+                                   ) -> None:
+    from typer.testing import CliRunner
+
+    from carbon_api.cli import app
+
+    f = tmp_path / "it.csv"
+    f.write_text(HEAD.replace("standby_usage_hours_per_week", "standby_usage_hours_per_wk")
+                 + _rows("it", "Laptop", "Standard", 1))
+    args = ["ingest", "data-entries", str(f), "--module", "4", "--det", "11", "--year", "2025"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code != 0
+    assert "did you mean 'standby_usage_hours_per_week'?" in refused.stderr
+    assert _entries_by_type() == {10: 6, 11: 4, 12: 3}
+    ok = CliRunner().invoke(app, [*args, "--allow-unknown-columns", "--wait"])
+    assert ok.exit_code == 0, (ok.stdout, ok.stderr)
+    assert _entries_by_type() == {10: 6, 11: 1, 12: 3}
