@@ -4,6 +4,7 @@ its ignored columns leading the card's message once the box is ticked."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import httpx
@@ -46,3 +47,20 @@ def test_the_checkbox_lets_a_misspelt_column_through(http: httpx.Client,
     wait_pipeline(pid)
     card = http.get(f"/console/pipelines/{pid}").text
     assert "WARNING: 1 column ignored: &#39;standby_usage_hours_per_wk&#39;" in card
+
+
+def test_live_streams_are_capped_per_session(http: httpx.Client, tokens: dict[str, str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from carbon_domain.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "sse_max_streams", 2)
+    sign_in(http, tokens["viewer"])
+    readers = []
+    with contextlib.ExitStack() as open_streams:
+        for _ in range(2):
+            r = open_streams.enter_context(http.stream("GET", f"/console/events?year={YEAR}"))
+            assert r.status_code == 200
+            readers.append(r.iter_lines())  # kept: a dropped reader closes its connection
+        refused = http.get(f"/console/events?year={YEAR}")
+        assert refused.status_code == 429, refused.text
+        assert "at most 2" in refused.text
