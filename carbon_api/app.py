@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from carbon_api import errors
 from carbon_api.console import install as install_console
 from carbon_api.console.security import SecurityHeadersMiddleware
+from carbon_api.http_limits import BodyLimitMiddleware, NoStoreMiddleware
 from carbon_api.logging import RequestContextMiddleware, configure_logging
 from carbon_api.routes import (
     catalog,
@@ -68,6 +69,9 @@ def create_app() -> FastAPI:
                   openapi_url="/openapi.json" if docs else None)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(NoStoreMiddleware)
+    # Outermost: an oversized form is refused before anything else reads it.
+    app.add_middleware(BodyLimitMiddleware)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (health, catalog, sync, jobs, reports, factors, results, exports, workers,

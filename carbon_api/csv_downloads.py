@@ -4,8 +4,10 @@ checks before the first byte, one read snapshot for the whole file, and the
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
@@ -16,6 +18,24 @@ from carbon_domain.services import exports
 HEADER = "X-Carbon-Last-Recalculation-Job"
 
 
+def content_disposition(name: str, fallback: str = "download.csv") -> str:
+    """``attachment`` with an ASCII ``filename=`` every client reads and the exact name as
+    ``filename*=UTF-8''…`` (RFC 6266): HTTP headers are Latin-1, so a stored upload named
+    ``数据.csv`` put raw in the header made the download fail."""
+    def ascii_of(text: str, keep: str = "_-") -> str:
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        return "".join(c for c in folded if c.isalnum() or c in keep)
+
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    fb_stem, _, fb_ext = fallback.rpartition(".")
+    ascii_stem = ascii_of(stem, "._-").strip("._-") or fb_stem
+    ascii_name = f"{ascii_stem[:140]}.{ascii_of(ext) or fb_ext}"
+    exact = quote(name[:150], safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{exact}"
+
+
 def stream_csv(name: str, job: int | None, produce: Callable[[Any], Iterator[str]]
             ) -> StreamingResponse:
     def body() -> Iterator[bytes]:
@@ -24,7 +44,7 @@ def stream_csv(name: str, job: int | None, produce: Callable[[Any], Iterator[str
             for chunk in produce(s):
                 yield chunk.encode("utf-8")
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Disposition": content_disposition(name),
         HEADER: str(job) if job is not None else "none"})
 
 

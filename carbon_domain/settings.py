@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, alias="CARBON_API_PORT")
     sse_poll_seconds: float = Field(1.0, alias="CARBON_SSE_POLL_SECONDS", gt=0)
     sse_ping_seconds: float = Field(15.0, alias="CARBON_SSE_PING_SECONDS", gt=0)
+    # Live event streams one API token or one console session may hold open at once (per
+    # API process); one more answers 429. A page holds one, a script a few.
+    sse_max_streams: int = Field(8, alias="CARBON_SSE_MAX_STREAMS", ge=1)
+    # Request bodies of every route but the uploads (sign-in, sign-out, console forms): a
+    # form of a few fields, so anything larger is refused (413) before it is parsed.
+    max_form_bytes: int = Field(64 * 1024, alias="CARBON_MAX_FORM_BYTES", ge=1024)
     log_level: str = Field("INFO", alias="CARBON_LOG_LEVEL")
     # Show full tracebacks in the CLI instead of one-line error messages.
     debug: bool = Field(False, alias="CARBON_DEBUG")

@@ -96,10 +96,12 @@ def _check_something_to_recalculate(year: int) -> None:
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
-                 content_type: str | None = None, mode: str = "replace") -> Accepted:
+                 content_type: str | None = None, mode: str = "replace",
+                 allow_unknown_columns: bool = False) -> Accepted:
     """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
     pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
-    of its types: absent factors are retired) or ``"merge"`` (additive partial file)."""
+    of its types: absent factors are retired) or ``"merge"`` (additive partial file).
+    A column that looks misspelt refuses the file unless ``allow_unknown_columns``."""
     job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
     if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in FACTOR_MODES:
         raise ValueError(f"unknown {kind} upload mode {mode!r}; use one of"
@@ -108,10 +110,12 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     d = DataEntryType(det) if det is not None else None
     if m is not None:
         check_module_type(m, d)
-    validate_upload(kind, content, m, d)
+    validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns)
     if kind == UploadKind.data_entries and year is not None:
         _check_year_provisioned(year)
     config: dict[str, Any] = {"filename": filename}
+    if allow_unknown_columns:
+        config["allow_unknown_columns"] = True
     if kind == UploadKind.factors:
         config["recalculate"] = recalculate
         config["mode"] = mode

@@ -42,6 +42,10 @@ YearOpt = Annotated[int, typer.Option("--year", "-y", callback=_check_year,
                                       help="Report year (2000-2100).")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait",
                                        help="Follow the pipeline until it ends.")]
+UnknownColsOpt = Annotated[bool, typer.Option(
+    "--allow-unknown-columns", help="Load the file even though a column looks like a "
+                                    "misspelling of an expected one (refused by default); "
+                                    "ignored columns are listed in the job's message.")]
 TimeoutOpt = Annotated[float, typer.Option(
     min=1, help="With --wait: give up after this many seconds (exit 1; the work goes on).")]
 
@@ -156,6 +160,7 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
                        "--merge", help="Only insert and update (a partial file); by default "
                                        "the file is the factor set of its types and factors "
                                        "absent from it are retired.")] = False,
+                   allow_unknown_columns: UnknownColsOpt = False,
                    wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
                    as_json: JsonFlag = False) -> None:
     """Upload a factor CSV: the factor set of its type(s), upserted in place, absent factors
@@ -166,7 +171,8 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
     content = _read(file)
     run_operation(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
                                        year=year, recalculate=recalculate, created_by="cli",
-                                       mode="merge" if merge else "replace"),
+                                       mode="merge" if merge else "replace",
+                                       allow_unknown_columns=allow_unknown_columns),
                   wait, as_json,
                   tasks=(INGEST_TASK.format("factors"), *(RECALC_TASKS if recalculate else ())),
                   timeout=timeout)
@@ -174,27 +180,30 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
 
 @ingest_app.command("data-entries")
 def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
-                   wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
-                   as_json: JsonFlag = False) -> None:
+                   allow_unknown_columns: UnknownColsOpt = False, wait: WaitOpt = False,
+                   timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
     """Replace the year's CSV entries of the type(s), then recalculate and aggregate."""
     from carbon_tasks.operations import start_upload
 
     m, d = _module_det(module, det)
     content = _read(file)
     run_operation(lambda: start_upload("data-entries", content, filename=file.name, module=m,
-                                       det=d, year=year, created_by="cli"), wait, as_json,
+                                       det=d, year=year, created_by="cli",
+                                       allow_unknown_columns=allow_unknown_columns), wait, as_json,
                   tasks=(INGEST_TASK.format("data_entries"), *RECALC_TASKS), timeout=timeout)
 
 
 @ingest_app.command("units")
-def ingest_units(file: Path, year: YearOpt, wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
+def ingest_units(file: Path, year: YearOpt, allow_unknown_columns: UnknownColsOpt = False,
+                 wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
                  as_json: JsonFlag = False) -> None:
     """Create units and their report (with its 8 modules) for the year."""
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
     run_operation(lambda: start_upload("units", content, filename=file.name, year=year,
-                                       created_by="cli"), wait, as_json,
+                                       created_by="cli",
+                                       allow_unknown_columns=allow_unknown_columns), wait, as_json,
                   tasks=(INGEST_TASK.format("units"),), timeout=timeout)
 
 
@@ -204,7 +213,7 @@ def ingest_reference(kind: ReferenceKind, file: Path,
                          "--merge", help="Only insert and update (a partial file); by "
                                          "default the file is the set of its kind and rows "
                                          "absent from it are retired.")] = False,
-                     wait: WaitOpt = False,
+                     allow_unknown_columns: UnknownColsOpt = False, wait: WaitOpt = False,
                      timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
     """Upload stations, building rooms or exchange rates: the set of its kind, upserted in
     place, absent rows retired (`--merge`: additive)."""
@@ -212,7 +221,8 @@ def ingest_reference(kind: ReferenceKind, file: Path,
 
     content = _read(file)
     run_operation(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
-                                       mode="merge" if merge else "replace"),
+                                       mode="merge" if merge else "replace",
+                                       allow_unknown_columns=allow_unknown_columns),
                   wait, as_json, tasks=(INGEST_TASK.format("reference"),), timeout=timeout)
 
 

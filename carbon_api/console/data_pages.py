@@ -92,6 +92,7 @@ async def upload(request: Request, user: User) -> Response:
     if kind not in ("factors", "data-entries", "units"):
         year = None
     recalculate = form.fields.get("recalculate") == "on"
+    allow_unknown = form.fields.get("allow_unknown_columns") == "on"
     mode = form.fields.get("mode") or "replace"
     if mode not in ("replace", "merge"):
         return message(request, "The factor mode is “replace” or “merge”", 422)
@@ -100,7 +101,7 @@ async def upload(request: Request, user: User) -> Response:
         start_operation, request, f"{kind} upload", lambda: ops.start_upload(
             kind, f.content, filename=f.filename, module=module, det=det, year=year,
             recalculate=recalculate, created_by=user.name, content_type=f.content_type,
-            mode=mode),
+            mode=mode, allow_unknown_columns=allow_unknown),
         card=form.fields.get("card", ""))
 
 

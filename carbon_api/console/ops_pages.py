@@ -24,6 +24,7 @@ from carbon_api.console.web import (
     message,
     render,
 )
+from carbon_api.csv_downloads import content_disposition
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
@@ -116,9 +117,8 @@ def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
         if f is None:
             return message(request, "This pipeline has no uploaded file", 404)
         content, name = f.content, f.filename
-    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "upload.csv"
     return Response(content, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{safe}"',
+        "Content-Disposition": content_disposition(name or "upload.csv", "upload.csv"),
         "X-Content-Type-Options": "nosniff"})
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -29,7 +30,9 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.exc import DBAPIError
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
+from carbon_api import sse
 from carbon_api.console import pipelines, sessions
 from carbon_api.console.sessions import COOKIE
 from carbon_api.console.web import User, templates
@@ -129,6 +132,19 @@ async def events(request: Request, user: User,
                  p: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006
                  rows: Annotated[bool, Query()] = False) -> EventSourceResponse:
     since = _since(request.headers.get("last-event-id"))
+    # At most CARBON_SSE_MAX_STREAMS per session (429 past it): a page holds one.
+    slot = sse.SLOTS.acquire("session:" + (request.cookies.get(COOKIE) or ""))
     return EventSourceResponse(
-        _events(request, year, _ids(p), since, rows), ping=get_settings().sse_ping_seconds,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        _released(_events(request, year, _ids(p), since, rows), slot),
+        ping=get_settings().sse_ping_seconds,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release))
+
+
+async def _released(events: AsyncIterator[ServerSentEvent], slot: sse.Slot
+                    ) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for e in events:
+            yield e
+    finally:
+        slot.release()

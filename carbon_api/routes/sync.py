@@ -33,6 +33,10 @@ from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])
+AllowUnknownColumns = Annotated[bool, Query(
+    description="Load a file even though a column looks like a misspelling of an expected "
+                "one (refused with 400 by default); every unused column is listed in the "
+                "job's message and meta, and the result is WARNING.")]
 
 
 class FactorMode(StrEnum):
@@ -49,13 +53,14 @@ class ReferenceKind(StrEnum):  # the path parameter: UploadKind's yearless refer
 
 @router.post("/units", status_code=202, response_model=Accepted, responses=UPLOAD,
              openapi_extra=UPLOAD_BODY)
-def upload_units(who: Operator, upload: FileUpload, year: Year) -> Accepted:
+def upload_units(who: Operator, upload: FileUpload, year: Year,
+                 allow_unknown_columns: AllowUnknownColumns = False) -> Accepted:
     """CSV of units (`institutional_code, institutional_id, name, level,
     parent_institutional_code`); creates the units and their report with its 8 modules for
     `year`."""
     return accept_operation("units upload", lambda: ops.start_upload(
         UploadKind.units, upload.content, filename=upload.filename, year=year, created_by=who.name,
-        content_type=upload.content_type))
+        content_type=upload.content_type, allow_unknown_columns=allow_unknown_columns))
 
 
 @router.post("/reference/{kind}", status_code=202, response_model=Accepted, responses=UPLOAD,
@@ -66,14 +71,15 @@ def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind,
                                      "stored rows absent from it are retired (kept for "
                                      "history, never read again). `merge`: only insert and "
                                      "update (a partial file).")] = FactorMode.REPLACE,
-                     ) -> Accepted:
+                     allow_unknown_columns: AllowUnknownColumns = False) -> Accepted:
     """CSV of reference data: `stations` (`name, latitude, longitude, country_code`; a
     station is its (name, country)), `building-rooms` (`building_name, room_name, room_type,
     room_surface_square_meter`) or `exchange-rates` (`year, currency, rate_to_eur`). The
     types whose formulas read the kind become stale for the years it changes."""
     return accept_operation(f"{kind.value} upload", lambda: ops.start_upload(
         kind.value, upload.content, filename=upload.filename, created_by=who.name,
-        content_type=upload.content_type, mode=mode.value))
+        content_type=upload.content_type, mode=mode.value,
+        allow_unknown_columns=allow_unknown_columns))
 
 
 @router.post("/factors/{module_type_id}", status_code=202, response_model=Accepted,
@@ -88,6 +94,7 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
                                    "type it covers; factors absent from it are retired. "
                                    "`merge`: only insert and update (a partial file).")
                    ] = FactorMode.REPLACE,
+                   allow_unknown_columns: AllowUnknownColumns = False,
                    ) -> Accepted:
     """Factor CSV for a module (or one of its data entry types) and year. The file is the
     factor set of the route's type (or, module-wide, of every type with rows in it): its
@@ -99,13 +106,14 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
         "factors", upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
         recalculate=recalculate, created_by=who.name, content_type=upload.content_type,
-        mode=mode.value))
+        mode=mode.value, allow_unknown_columns=allow_unknown_columns))
 
 
 @router.post("/data-entries/{module_type_id}", status_code=202, response_model=Accepted,
              responses=UPLOAD, openapi_extra=UPLOAD_BODY)
 def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: ModulePath,
-                        year: Year, data_entry_type_id: DetQuery = None) -> Accepted:
+                        year: Year, data_entry_type_id: DetQuery = None,
+                        allow_unknown_columns: AllowUnknownColumns = False) -> Accepted:
     """Data entry CSV with a `unit_institutional_id` column: replaces that year's CSV entries
     of the type(s), then recalculates and aggregates. Rows with problems are skipped and
     reported in the job (`meta.row_errors`, result WARNING)."""
@@ -113,7 +121,8 @@ def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: Modul
     return accept_operation("data-entries upload", lambda: ops.start_upload(
         "data-entries", upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
-        created_by=who.name, content_type=upload.content_type))
+        created_by=who.name, content_type=upload.content_type,
+        allow_unknown_columns=allow_unknown_columns))
 
 
 NOTHING_IN_THE_YEAR = {

@@ -6,9 +6,11 @@ a typed result or raise ``RowError`` with one reason (the row is skipped and rep
 
 from carbon_domain.csv_rows.columns import (
     UnknownColumn,
+    describe_near_misses,
     describe_unknown,
     entry_known_columns,
     factor_known_columns,
+    near_misses,
     reference_known_columns,
     unknown_columns,
 )
@@ -49,9 +51,11 @@ __all__ = [
     "ENTRY_SCHEMAS", "FACILITY_SOURCES", "FACTOR_SCHEMAS", "OVERRIDE_KEY", "REFERENCE_MODELS",
     "ROUTING_COLUMNS", "UNIT_COLUMN", "ParsedEntry", "ParsedFactor", "RateRow", "RoomRow",
     "RowError", "StationRow", "UnitRow", "UnknownColumn", "canonical_classification",
-    "classification_key", "describe_unknown", "entry_columns", "entry_header_problem",
+    "classification_key", "describe_near_misses", "describe_unknown", "entry_columns",
+    "entry_header_problem",
     "entry_known_columns", "factor_columns", "factor_header_problem", "factor_identity",
-    "factor_known_columns", "parse_entry_row", "parse_factor_row", "parse_rate_row",
+    "factor_known_columns", "near_misses", "parse_entry_row", "parse_factor_row",
+    "parse_rate_row",
     "parse_room_row",
     "parse_station_row", "parse_unit_row", "reference_header_problem",
     "reference_known_columns", "unknown_columns",

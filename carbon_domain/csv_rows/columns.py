@@ -1,8 +1,10 @@
 """Columns an upload kind uses, and the ones a file carries that it does not.
 
-Extra columns stay allowed (docs/design.md §3), but a misspelt optional column (``subclass`` for
-``sub_class``) would otherwise be read as blank without a word: every unused column is
-reported with the nearest expected name, and the upload's result becomes WARNING.
+Extra columns stay allowed (docs/design.md §3), but a misspelt optional column (``subclass``
+for ``sub_class``) would otherwise be read as blank without a word. A column that looks like
+a misspelling of an expected one (``near_misses``) refuses the upload unless the operator
+allows unknown columns; every other unused column is reported with the nearest expected
+name, listed first in the job's message, and the upload's result becomes WARNING.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from carbon_domain.csv_rows.schemas import COMMON_ENTRY_COLS, ENTRY_SCHEMAS, FAC
 FACTOR_DESCRIPTIVE_COLUMNS = ("purchase_institutional_description", "note")
 #: A hostile header can have 100k columns: report (and run difflib on) the first ones only.
 MAX_REPORTED = 50
-_MESSAGE_SHOWN = 3
+#: How close (difflib ratio) an unknown column must be to an expected one to be taken for a
+#: misspelling of it: ``standby_usage_hours_per_wk`` (0.96), ``subclass`` (0.94) are;
+#: ``unit_name`` beside ``unit`` (0.62) is a column of its own.
+NEAR_MISS_RATIO = 0.8
+#: The job message lists the ignored columns first; past this length the rest are counted.
+_MESSAGE_CHARS = 1200
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +82,42 @@ def unknown_columns(header: list[str], known: set[str]) -> tuple[list[UnknownCol
     return out, len(extra)
 
 
+def near_misses(header: list[str], known: set[str]) -> list[UnknownColumn]:
+    """Unknown columns of ``header`` that look like a misspelling of a known one, each with
+    the known column it resembles."""
+    extra, _ = unknown_columns(header, known)
+    choices = sorted(known)
+    out = []
+    for c in extra:
+        close = difflib.get_close_matches(c.column, choices, n=1, cutoff=NEAR_MISS_RATIO)
+        if close:
+            out.append(UnknownColumn(c.column, close[0]))
+    return out
+
+
+def describe_near_misses(columns: list[UnknownColumn]) -> str:
+    """Why an upload is refused: each column and the expected one it resembles."""
+    names = ", ".join(f"{c.column!r} (did you mean {c.suggestion!r}?)" for c in columns)
+    return (f"column(s) {names} are not columns of this upload and look like misspellings;"
+            " the file was refused rather than read with those values left blank. Correct"
+            " the header, or allow unknown columns to load it without them")
+
+
 def describe_unknown(columns: list[UnknownColumn], total: int) -> str:
-    """One clause for the job message, e.g. ``column 'subclass' is not used — did you mean
-    'sub_class'?``; the full list is in the job's meta."""
+    """The leading clause of the job message naming every ignored column, e.g. ``columns
+    ignored: 'subclass' (did you mean 'sub_class'?), 'owner'``; the full list is in the
+    job's meta."""
     if not columns:
         return ""
-    text = "; ".join(c.sentence() for c in columns[:_MESSAGE_SHOWN])
-    if total > _MESSAGE_SHOWN:
-        text += f" (and {total - _MESSAGE_SHOWN} more unused columns)"
+    shown: list[str] = []
+    size = 0
+    for c in columns:
+        part = repr(c.column) + (f" (did you mean {c.suggestion!r}?)" if c.suggestion else "")
+        if shown and size + len(part) > _MESSAGE_CHARS:
+            break
+        shown.append(part)
+        size += len(part) + 2
+    text = f"{total} column{'s' if total != 1 else ''} ignored: {', '.join(shown)}"
+    if total > len(shown):
+        text += f" (and {total - len(shown)} more unused columns)"
     return text

@@ -13,6 +13,7 @@ from carbon_domain.csv_rows.fields import (
     header_set,
     lower_keys,
     missing_columns,
+    missing_with_hints,
     parse_cols,
 )
 from carbon_domain.csv_rows.routing import ROUTING_COLUMNS, needs_routing, route
@@ -76,7 +77,18 @@ def header_problem(module: ModuleType, det: DataEntryType | None, header: list[s
     best = min(candidates, key=lambda d: len(problems[d]))
     same = all(p == problems[best] for p in problems.values())
     suffix = "" if same else f" (for {best.name})"
-    return f"missing required column(s){suffix}: {', '.join(problems[best])}"
+    known = {*ROUTING_COLUMNS, *extra, *(n for d in dets for n in _names(schemas[d]))}
+    strangers = [c for c in header_set(header) if c and c not in known]
+    return (f"missing required column(s){suffix}:"
+            f" {missing_with_hints(problems[best], sorted(strangers))}")
+
+
+def _names(schema: Any) -> list[str]:
+    """Every column of an entry schema (``cols``) or a factor schema."""
+    cols = getattr(schema, "cols", None)
+    if cols is None:
+        cols = (*schema.classification, *schema.values)
+    return [c.name for c in cols]
 
 
 def factor_header_problem(module: ModuleType, det: DataEntryType | None,

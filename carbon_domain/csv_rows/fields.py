@@ -7,6 +7,7 @@ human reason naming the column and the offending value.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -136,3 +137,13 @@ def header_set(header: list[str]) -> set[str]:
 
 def missing_columns(cols: tuple[Col, ...], header: set[str]) -> list[str]:
     return [c.name for c in cols if c.in_header and c.name not in header]
+
+
+def missing_with_hints(missing: list[str], strangers: list[str]) -> str:
+    """The missing columns, each with the file's unknown column it may be a misspelling of
+    (``strangers``: the header's columns the upload does not know)."""
+    out = []
+    for name in missing:
+        close = difflib.get_close_matches(name, strangers, n=1)
+        out.append(f"{name} (the file has {close[0]!r}: a misspelling?)" if close else name)
+    return ", ".join(out)

@@ -19,7 +19,13 @@ from pydantic import (
 )
 
 from carbon_domain import names
-from carbon_domain.csv_rows.fields import RowError, header_set, lower_keys, parse_number
+from carbon_domain.csv_rows.fields import (
+    RowError,
+    header_set,
+    lower_keys,
+    missing_with_hints,
+    parse_number,
+)
 
 # Bounded by their database columns: a longer value is a row error, not a failed upload.
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -115,7 +121,10 @@ def reference_header_problem(kind: str | None, header: list[str]) -> str | None:
     if not cols:
         return "the file has no header row"
     missing = [c for c in _required(model) if c not in cols]
-    return f"missing required column(s): {', '.join(missing)}" if missing else None
+    if not missing:
+        return None
+    strangers = sorted(c for c in cols if c and c not in model.model_fields)
+    return f"missing required column(s): {missing_with_hints(missing, strangers)}"
 
 
 def _parse(model: type[M], row: Mapping[str, Any]) -> M:

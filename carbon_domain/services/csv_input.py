@@ -76,6 +76,15 @@ def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, s
             line += 1
             if not values or not any(v.strip() for v in values):
                 continue
+            if len(values) > len(header) and any(v.strip() for v in values[len(header):]):
+                # Dropping them would shift nothing visibly and lose data silently: an
+                # unquoted decimal comma (1,5) pushes every later value one column right.
+                extra = len(values) - len(header)
+                yield line, {"__csv_error__": (
+                    f"the row has {len(values)} cells but the header names {len(header)}"
+                    f" columns ({extra} extra, not blank); quote cells that contain a comma,"
+                    " e.g. \"1,5\", or use a decimal point")}
+                continue
             yield line, dict(zip(header, values, strict=False))
     return header, rows()
 

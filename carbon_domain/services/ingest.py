@@ -125,19 +125,29 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
                             f" institutional id has a {year} report; upload units first)")
             continue
         sink.add(target[1], e.det, target[0], json.dumps(e.data, ensure_ascii=False))
+    # A module-wide upload is an input of every type of the module (staleness reads it so):
+    # all are recalculated, but only the types it loaded are replaced.
     dets = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
     if not sink.count:
         return acc.outcome(0, "entries")
     locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
-    # Replace this year's CSV entries of the type(s); manual entries are never touched.
+    # Replace this year's CSV entries of the types the file has usable rows of; manual
+    # entries are never touched. A type none of whose rows is usable keeps its entries: a
+    # file of typos replaces nothing.
     # (Session.execute is typed as returning Result; a DELETE returns a CursorResult.)
     deleted = session.execute(text(
         "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
         " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
-        {"y": year, "dets": dets}).rowcount  # type: ignore[attr-defined]  # CursorResult
+        {"y": year, "dets": sorted(sink.dets)}).rowcount  # type: ignore[attr-defined]
     sink.write(session)
-    return acc.outcome(sink.count, "entries loaded", extra=f"{deleted} previous entries replaced",
-                       meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted},
+    kept = [d for d in dets if d not in sink.dets]
+    extra = f"{deleted} previous entries replaced"
+    if kept:
+        extra += (f"; {', '.join(DataEntryType(d).name for d in kept)} kept as they were"
+                  " (no usable row in the file)")
+    return acc.outcome(sink.count, "entries loaded", extra=extra,
+                       meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted,
+                             "kept_data_entry_type_ids": kept},
                        recalc=dets)
 
 

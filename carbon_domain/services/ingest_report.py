@@ -74,7 +74,9 @@ class RowReport:
             msg = f"ERROR: no usable rows ({self.skipped} of {self.total} rows rejected)"
         elif self.skipped or self.unknown:
             result = JobResult.WARNING
-            msg = f"WARNING: {done}"
+            # Ignored columns lead: their values are in no row the upload loaded.
+            ignored = csv_rows.describe_unknown(self.unknown, self.unknown_total)
+            msg = f"WARNING: {ignored}; {done}" if ignored else f"WARNING: {done}"
             if self.skipped:
                 msg += f", {self.skipped} rows skipped"
         else:
@@ -82,7 +84,7 @@ class RowReport:
             msg = f"Success: {done}"
         if extra:
             msg += f"; {extra}"
-        if self.unknown:
+        if processed == 0 and self.unknown:
             msg += "; " + csv_rows.describe_unknown(self.unknown, self.unknown_total)
         if self.errors:
             first = self.errors[0]

@@ -141,12 +141,13 @@ class _Plan:
     rebuild: bool
     jobs: list[int]          # folded in this order (the first may be a full replace)
     version: int
+    full: frozenset[int] = frozenset()  # jobs whose sums replace the slice's
 
 
 def _plan(session: Session, module: int, det: int, year: int) -> _Plan | None:
     row = session.get(SliceSumVersion, (det, year))
     version = row.job_id if row else None
-    finished = session.execute(select(Job.id, Job.result, Job.attempts).where(
+    finished = session.execute(select(Job.id, Job.result, Job.attempts, Job.meta).where(
         Job.job_type == JobType.emission_recalc, Job.data_entry_type_id == det,
         Job.year == year, Job.state == JobState.FINISHED, Job.id > (version or 0))
         .order_by(Job.id)).all()
@@ -164,7 +165,8 @@ def _plan(session: Session, module: int, det: int, year: int) -> _Plan | None:
         modes[j.id] == "full" if k == 0 and start is not None else modes[j.id] == "delta"
         for k, j in enumerate(tail))
     if sound:
-        return _Plan(False, [j.id for j in tail], last)
+        return _Plan(False, [j.id for j in tail], last,
+                     frozenset(j.id for j in tail if modes[j.id] == "full"))
     busy = session.scalar(select(Job.id).where(
         Job.job_type == JobType.emission_recalc, Job.data_entry_type_id == det,
         Job.year == year, Job.state.in_(ACTIVE_STATES)).limit(1))
@@ -181,7 +183,13 @@ def _job_mode(session: Session, job: Any) -> str | None:
         "SELECT done, partials ->> 'mode' FROM recalc_chunks WHERE job_id = :j"),
         {"j": job.id}).all()
     if not chunks:
-        return "delta"  # an incremental job with nothing to do
+        # No chunk ran. An incremental job with nothing to do changes nothing; a full one
+        # found its slice empty (its entries were removed): its sums are zero, and folding
+        # nothing must not leave the old ones standing.
+        scope = ((job.meta or {}).get("config") or {}).get("scope") or {}
+        if "incremental" not in scope:
+            return None  # not planned as we know it: rebuild from the rows
+        return "delta" if scope["incremental"] else "full"
     modes = {mode if done else None for done, mode in chunks}
     return modes.pop() if len(modes) == 1 and None not in modes else None
 
@@ -192,10 +200,7 @@ def _apply(session: Session, det: int, year: int, plan: _Plan) -> None:
     for job_id in plan.jobs:
         # Set-based, in the server: the partials never travel to Python (a 1M run's member
         # slice alone holds ~12k cells per chunk).
-        full = session.scalar(text(
-            "SELECT bool_and(partials ->> 'mode' = 'full') FROM recalc_chunks"
-            " WHERE job_id = :j"), {"j": job_id})
-        if full:
+        if job_id in plan.full:
             session.execute(text("DELETE FROM slice_emission_sums WHERE data_entry_type_id = :d"
                                  " AND year = :y"), {"d": det, "y": year})
         session.execute(text(

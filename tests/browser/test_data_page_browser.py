@@ -71,7 +71,7 @@ def test_upload_cards_state_their_columns_and_offer_a_template(
     expected = upload_columns("factors", EQUIPMENT, IT)
     expect(it_line).to_contain_text("required: " + ", ".join(expected.required))
     expect(it_line).to_contain_text("optional: " + ", ".join(expected.optional))
-    expect(card.get_by_label("Allow columns this type does not know")).not_to_be_checked()
+    expect(card.get_by_label("Allow unknown columns")).not_to_be_checked()
     with page.expect_download() as info:
         it_line.get_by_role("link", name="template CSV").click()
     download = info.value

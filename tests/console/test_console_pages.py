@@ -191,7 +191,8 @@ def test_data_card_names_types_without_factors_and_incomplete_tag(
     # The uploaded file can be downloaded back from the pipelines page.
     r = http.get(f"/console/pipelines/{pid}/upload")
     assert r.status_code == 200 and r.text == body
-    assert r.headers["content-disposition"] == 'attachment; filename="it.csv"'
+    assert r.headers["content-disposition"] == ('attachment; filename="it.csv";'
+                                                " filename*=UTF-8''it.csv")
 
 
 def test_csv_downloads_are_the_api_exports_behind_the_session(

@@ -470,26 +470,46 @@ def snapshot(modules: tuple[int, ...] = (EQUIPMENT,)) -> Snapshot:
 
 
 def fresh_stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any]]:
-    """Module statistics recomputed from the current emission rows (then rolled back)."""
-    from carbon_domain.db.session import new_session
-    from carbon_domain.services.aggregate import aggregate_module_year
+    """Module statistics recomputed straight from the current entries and emission rows:
+    no aggregation code, so folded partial sums that outlived their rows (a slice emptied
+    and recalculated with no chunk to fold) cannot hide in both sides of a comparison.
+    Summed as exact decimals of the float8 values, as the aggregation folds them."""
+    from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+    from carbon_domain.stats import module_stats as build_stats
 
-    s = new_session()
-    try:
-        s.execute(text("UPDATE carbon_report_modules SET stats = NULL"))
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    with session_scope() as s:
         for m in modules:
-            aggregate_module_year(s, m, YEAR)
-        out = {}
-        for unit, m, st in s.execute(text(
-                "SELECT u.institutional_code, m.module_type_id, m.stats FROM"
-                " carbon_report_modules m JOIN carbon_reports r ON r.id = m.carbon_report_id"
-                " JOIN units u ON u.id = r.unit_id WHERE r.year = :y"), {"y": YEAR}):
-            if unit in UNITS and m in modules:
-                out[(unit, int(m))] = {k: v for k, v in (st or {}).items() if k != "computed_at"}
-        return out
-    finally:
-        s.rollback()
-        s.close()
+            dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[ModuleType(m)]]
+            kg: dict[str, dict[int, float]] = {}
+            counts: dict[str, list[int]] = {}
+            for unit, et, total, n in s.execute(text(
+                    "SELECT u.institutional_code, e.emission_type_id, sum(e.kg_co2eq::numeric),"
+                    " count(*) FROM data_entries d JOIN units u ON u.id = d.unit_id"
+                    " LEFT JOIN data_entry_emissions e ON e.data_entry_id = d.id"
+                    " WHERE d.year = :y AND d.data_entry_type_id = ANY(:dets) GROUP BY 1, 2"),
+                    {"y": YEAR, "dets": dets}):
+                if et is None:
+                    counts.setdefault(unit, [0, 0])[1] = int(n)
+                else:
+                    kg.setdefault(unit, {})[int(et)] = float(total)
+            for unit, n in s.execute(text(
+                    "SELECT u.institutional_code, count(*) FROM data_entries d JOIN units u"
+                    " ON u.id = d.unit_id WHERE d.year = :y AND d.data_entry_type_id ="
+                    " ANY(:dets) GROUP BY 1"), {"y": YEAR, "dets": dets}):
+                counts.setdefault(unit, [0, 0])[0] = int(n)
+            for unit in UNITS:
+                n, missing = counts.get(unit, [0, 0])
+                st = build_stats(kg.get(unit, {}), n, missing)
+                out[(unit, m)] = {k: v for k, v in st.items() if k != "computed_at"}
+    return out
+
+
+def assert_stats_match_rows(modules: tuple[int, ...] = (EQUIPMENT,)) -> None:
+    """Each module's stored statistics equal the sums of its rows."""
+    stored, fresh = stats_of(modules), fresh_stats(modules)
+    assert stored == fresh, {k: (stored.get(k), v) for k, v in fresh.items()
+                             if stored.get(k) != v}
 
 
 def wipe_results(det: int | None = None) -> None:
@@ -521,6 +541,7 @@ def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMEN
     assert now == baseline.rows
     stats = stats_of(modules)
     assert stats == baseline.stats
+    assert_stats_match_rows(modules)
     # Emission rows carry no foreign keys (migration 0008): no fault may leave an orphan.
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.integrity import check_emission_integrity

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from .api_support import Tokens, upload, wait_job, wait_pipeline
+from .api_support import Tokens, row_counts, upload, wait_job, wait_pipeline
 from .helpers import UNITS_CSV
 
 pytestmark = pytest.mark.integration
@@ -96,16 +96,25 @@ def test_upload_mode_merge_and_bad_mode(api: TestClient, tokens: Tokens) -> None
     assert all(f["status"] == "live" for f in _list(api, tokens)["items"])
 
 
-def test_misspelt_factor_column_is_reported(api: TestClient, tokens: Tokens) -> None:
+def test_misspelt_factor_column_is_refused_unless_allowed(api: TestClient, tokens: Tokens
+                                                          ) -> None:
     body = ("equipment_class,subclass,active_power_w,standby_power_w,ef_kg_co2eq_per_kwh,"
             "comment\nLaptop,Standard,100,10,0.1,bought 2024\n")
-    job = _done(api, tokens, upload(api, "/v1/sync/factors/4", body, tokens.op, **IT))
+    before = row_counts()
+    refused = upload(api, "/v1/sync/factors/4", body, tokens.op, **IT)
+    assert refused.status_code == 400, refused.text
+    assert "'subclass' (did you mean 'sub_class'?)" in refused.json()["detail"]
+    assert "comment" not in refused.json()["detail"]  # not a misspelling: only reported
+    assert row_counts() == before
+    job = _done(api, tokens, upload(api, "/v1/sync/factors/4", body, tokens.op,
+                                    allow_unknown_columns="true", **IT))
     assert job["result"] == "WARNING", job["status_message"]
     assert job["meta"]["unknown_columns"] == [
         {"column": "subclass", "suggestion": "sub_class"},
         {"column": "comment", "suggestion": None}]
-    assert ("column 'subclass' is not used — did you mean 'sub_class'?"
-            in job["status_message"])
+    # The ignored columns lead the message, every one of them.
+    assert job["status_message"].startswith(
+        "WARNING: 2 columns ignored: 'subclass' (did you mean 'sub_class'?), 'comment'; ")
     assert job["meta"]["processed"] == 1 and job["meta"]["skipped"] == 0
     # Extra columns stay allowed: the factor landed (with a blank sub_class).
     (f,) = _list(api, tokens)["items"]
@@ -115,25 +124,45 @@ def test_misspelt_factor_column_is_reported(api: TestClient, tokens: Tokens) -> 
 def test_unused_columns_of_entry_and_reference_uploads(api: TestClient, tokens: Tokens
                                                       ) -> None:
     units = UNITS_CSV.replace("parent_institutional_code", "parent_institution_code")
-    job = _done(api, tokens, upload(api, "/v1/sync/units", units, tokens.op, year=2025))
+    refused = upload(api, "/v1/sync/units", units, tokens.op, year=2025)
+    assert refused.status_code == 400
+    assert "did you mean 'parent_institutional_code'?" in refused.json()["detail"]
+    job = _done(api, tokens, upload(api, "/v1/sync/units", units, tokens.op, year=2025,
+                                    allow_unknown_columns="true"))
     assert job["result"] == "WARNING"
     assert job["meta"]["unknown_columns"] == [
         {"column": "parent_institution_code", "suggestion": "parent_institutional_code"}]
     _done(api, tokens, upload(api, "/v1/sync/factors/4", V1, tokens.op, **IT))
     entries = ("unit_institutional_id,equipment_id,name,equipment_class,sub_class,"
-               "active_usage_hours_per_week,standby_usage_hour_per_week,note\n"
+               "active_usage_hours_per_week,standby_usage_hours_per_wk,note\n"
                "UA,IT-1,Laptop 1,Laptop,Standard,40,128,desk 3\n")
-    job = _done(api, tokens, upload(api, "/v1/sync/data-entries/4", entries, tokens.op, **IT))
+    before = row_counts()
+    refused = upload(api, "/v1/sync/data-entries/4", entries, tokens.op, **IT)
+    assert refused.status_code == 400
+    detail = refused.json()["detail"]
+    assert detail.startswith("data-entries upload rejected: ")
+    assert ("'standby_usage_hours_per_wk' (did you mean 'standby_usage_hours_per_week'?)"
+            in detail)
+    assert row_counts() == before
+    job = _done(api, tokens, upload(api, "/v1/sync/data-entries/4", entries, tokens.op,
+                                    allow_unknown_columns="true", **IT))
     assert job["result"] == "WARNING", job["status_message"]
-    assert job["meta"]["unknown_columns"] == [{"column": "standby_usage_hour_per_week",
+    assert job["meta"]["unknown_columns"] == [{"column": "standby_usage_hours_per_wk",
                                                "suggestion": "standby_usage_hours_per_week"}]
-    assert "did you mean 'standby_usage_hours_per_week'?" in job["status_message"]
+    assert job["status_message"].startswith("WARNING: 1 column ignored: "
+                                            "'standby_usage_hours_per_wk' (did you mean")
     # Known columns (unit id, note, routing columns) are never reported.
     clean = ("unit_institutional_id,equipment_category,equipment_id,name,equipment_class,"
              "note,kg_co2eq\nUA,it,IT-1,Laptop 1,Laptop,desk 3,\n")
     job = _done(api, tokens, upload(api, "/v1/sync/data-entries/4", clean, tokens.op, **IT))
     assert job["result"] == "SUCCESS" and job["meta"]["unknown_columns"] == []
+    # An extra column that is no misspelling is loaded without asking, and reported.
     stations = "name,latitude,longitude,country_code,elevation\nNyon,46.38,6.24,CH,400\n"
     job = _done(api, tokens, upload(api, "/v1/sync/reference/stations", stations, tokens.op))
     assert job["result"] == "WARNING"
     assert job["meta"]["unknown_columns"] == [{"column": "elevation", "suggestion": None}]
+    assert job["status_message"].startswith("WARNING: 1 column ignored: 'elevation'; ")
+    misspelt = "name,latitude,longitud,country_code\nNyon,46.38,6.24,CH\n"
+    refused = upload(api, "/v1/sync/reference/stations", misspelt, tokens.op)
+    assert refused.status_code == 400
+    assert "longitude (the file has 'longitud': a misspelling?)" in refused.json()["detail"]

@@ -44,4 +44,38 @@ def test_a_huge_header_reports_the_first_columns_and_counts_all() -> None:
     assert total == 10_000 and len(found) == MAX_REPORTED
     assert found[0].column == "extra_0"
     text = csv_rows.describe_unknown(found, total)
-    assert text.endswith("(and 9997 more unused columns)")
+    # Every reported column is named (not three, then "and 9997 more"); past them, a count.
+    assert text.startswith("10000 columns ignored: 'extra_0', 'extra_1', 'extra_2', 'extra_3'")
+    assert "'extra_49'" in text and text.endswith("(and 9950 more unused columns)")
+
+
+def test_near_misses_are_misspellings_not_any_extra_column() -> None:
+    header = ["unit_institutional_id", "equipment_id", "name", "equipment_class",
+              "standby_usage_hours_per_wk", "unit_name", "comment", "subclass"]
+    misses = csv_rows.near_misses(header, EQUIPMENT_ENTRY)
+    assert [c.as_dict() for c in misses] == [
+        {"column": "standby_usage_hours_per_wk", "suggestion": "standby_usage_hours_per_week"},
+        {"column": "subclass", "suggestion": "sub_class"}]
+    text = csv_rows.describe_near_misses(misses)
+    assert ("'standby_usage_hours_per_wk' (did you mean 'standby_usage_hours_per_week'?)"
+            in text)
+    assert csv_rows.near_misses(["name", "unit_name", "comment", "owner"],
+                                EQUIPMENT_ENTRY) == []
+
+
+def test_a_misspelt_required_column_names_the_near_miss_in_the_file() -> None:
+    problem = csv_rows.factor_header_problem(
+        ModuleType.equipment, DataEntryType.it,
+        ["equipment_class", "sub_class", "activ_power_w", "standby_power_w",
+         "ef_kg_co2eq_per_kwh"])
+    assert problem == ("missing required column(s): active_power_w (the file has"
+                       " 'activ_power_w': a misspelling?)")
+    # A known column of the file is never offered as the misspelling (max for min).
+    problem = csv_rows.factor_header_problem(
+        ModuleType.professional_travel, DataEntryType.plane,
+        ["category", "cabin_class", "max_distance", "ef_kg_co2eq_per_km"])
+    assert problem is not None and "min_distance" in problem and "file has" not in problem
+    rooms = csv_rows.reference_header_problem(
+        "building-rooms", ["building_name", "room_name", "room_surface_square_metre"])
+    assert rooms == ("missing required column(s): room_surface_square_meter (the file has"
+                     " 'room_surface_square_metre': a misspelling?)")
