@@ -39,6 +39,28 @@ class RecalculationRef(BaseModel):
     pipeline_id: str | None
 
 
+DisplayStateName = Literal["up_to_date", "needs_recalculation", "recalculating", "failed",
+                          "incomplete"]
+
+
+class FailedRunRef(BaseModel):
+    job_id: int
+    pipeline_id: str | None
+    aborted: bool
+    aborted_by: str | None
+    chunks_done: int
+    chunks_total: int
+    partly_rewritten: bool = Field(description="Some chunks rewrote their entries' rows "
+                                               "before it stopped.")
+    text: str = Field(description="e.g. \"recalculation #398 aborted by alice at chunk 3/8 "
+                                  "— numbers partly rewritten\"")
+
+
+class EntryProgress(BaseModel):
+    done: int
+    total: int
+
+
 class TypeRecalculationStatus(BaseModel):
     module_type_id: int
     data_entry_type_id: int
@@ -71,6 +93,20 @@ class TypeRecalculationStatus(BaseModel):
     incomplete_reasons: list[str] = Field(
         default_factory=list, description="No live factors although it has entries; "
                                           "building rooms, stations or exchange rates missing.")
+    state: DisplayStateName = Field(
+        "up_to_date", description="The one state every surface shows: recalculating > failed "
+                                  "> needs_recalculation > incomplete > up_to_date.")
+    state_label: str = Field("", description="Its badge text, e.g. \"⚠ needs recalculation\".")
+    reasons: list[str] = Field(default_factory=list,
+                               description="Why it needs recalculation, one line each.")
+    state_detail: str | None = Field(None, description="Progress while recalculating, where a "
+                                                       "failed run stopped, what is missing.")
+    action: Literal["Recalculate", "Retry"] = "Recalculate"
+    progress: EntryProgress | None = None
+    failed_run: FailedRunRef | None = None
+    formula_version: str = Field("", description="The code's formula version of the type.")
+    rows_formula_version: str | None = Field(
+        None, description="The version its rows were computed with (null: never computed).")
 
 
 class Totals(BaseModel):
@@ -96,6 +132,13 @@ class ModuleRecalculationStatus(BaseModel):
                     "being recalculated.")
     active_aggregation_job_id: int | None
     incomplete: bool = Field(description="Any of its data entry types is incomplete.")
+    state: DisplayStateName = Field(
+        "up_to_date", description="The module's one state: its most pressing type's, or "
+                                  "recalculating while its totals are being rebuilt.")
+    state_label: str = ""
+    state_counts: dict[str, int] = Field(default_factory=dict,
+                                         description="Its types per state.")
+    action: Literal["Recalculate", "Retry"] = "Recalculate"
 
     model_config = with_example({
         "module_type_id": 4, "module_name": "equipment", "year": 2025,
@@ -126,6 +169,39 @@ class ModuleRecalculationStatus(BaseModel):
             "active_pipeline_id": None, "entry_count": 3, "entries_without_factor": 0,
             "entries_with_errors": 0, "live_factor_count": 2, "incomplete": False,
             "incomplete_reasons": []}]})
+
+
+class StaleTypeOut(BaseModel):
+    year: int
+    module_type_id: int
+    module_name: str
+    data_entry_type_id: int
+    data_entry_type_name: str
+    state: DisplayStateName
+    reasons: list[str]
+    since: datetime | None = Field(description="Since when it has needed recalculation.")
+    stale_seconds: float | None
+    last_failed_job_id: int | None = None
+
+
+class StaleStatsOut(BaseModel):
+    older_than_seconds: float
+    checked_at: datetime
+    stale: list[StaleTypeOut] = Field(description="Needing recalculation for at least "
+                                                  "older_than seconds.")
+    failed: list[StaleTypeOut] = Field(description="Last recalculation failed or was "
+                                                   "aborted (any age).")
+
+    model_config = with_example({
+        "older_than_seconds": 3600, "checked_at": "2025-03-02T12:00:00Z",
+        "stale": [{"year": 2025, "module_type_id": 4, "module_name": "equipment",
+                   "data_entry_type_id": 11, "data_entry_type_name": "it",
+                   "state": "needs_recalculation",
+                   "reasons": ["factor upload #31 of 2025-03-02 09:12 by alice is newer than "
+                               "recalculation #12"],
+                   "since": "2025-03-02T09:12:04Z", "stale_seconds": 10076.0,
+                   "last_failed_job_id": None}],
+        "failed": []})
 
 
 class TypePreview(BaseModel):

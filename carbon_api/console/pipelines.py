@@ -108,11 +108,16 @@ def summary(session: Session, p: Pipeline, jobs: list[Job] | None = None) -> dic
     jobs = pipeline_jobs(session, p.id) if jobs is None else jobs
     ingest = [j for j in jobs if j.job_type in INGEST]
     recalc = [j for j in jobs if j.job_type == JobType.emission_recalc]
-    phases = _phases(p, jobs, pc.chunk_counts(session, [j.id for j in recalc]))
+    chunks = pc.chunk_counts(session, [j.id for j in recalc])
+    phases = _phases(p, jobs, chunks)
+    # Done entries from the same read as the chunk chip (the job row was read earlier).
     types = [{"det": j.data_entry_type_id, "label": det_label(j.data_entry_type_id),
-              "done": int(j.progress_done or 0), "total": int(j.progress_total or 0),
+              "done": chunks[j.id].entries_done if j.id in chunks else int(j.progress_done or 0),
+              "total": int(j.progress_total or 0),
               "state": j.state, "result": j.result, "message": j.status_message}
              for j in recalc]
+    chip = next((ph["text"] for ph in phases if ph["name"] == "recalculation" and ph["text"]),
+                None)
     root = next((j for j in jobs if j.pipeline_id == p.id), None)
     row_errors = [e for j in ingest for e in ((j.meta or {}).get("row_errors") or [])]
     end = p.finished_at or (utcnow() if p.status == PipelineStatus.RUNNING else None)
@@ -135,6 +140,8 @@ def summary(session: Session, p: Pipeline, jobs: list[Job] | None = None) -> dic
             int((j.meta or {}).get("skipped") or 0) for j in ingest),
         "stuck": any(stuck(j) for j in jobs),
         "upload_id": next((j.upload_id for j in ingest if j.upload_id), None),
+        # What a module card's "Recalculating…" link shows, updated by the page's stream.
+        "progress_text": chip or STATUS_TEXT.get(p.status, p.status),
     }
 
 

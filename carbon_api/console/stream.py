@@ -89,6 +89,7 @@ def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: 
             out.append({"id": view["id"], "status": view["status"],
                         "terminal": view["terminal"], "module": view["module"],
                         "year": view["year"], "det": view["det"], "kind": view["kind"],
+                        "progress_text": view["progress_text"],
                         "html": progress.render(p=view)})
         return out
 

@@ -50,6 +50,10 @@
       if (note && !document.getElementById("row-" + ev.id)) note.hidden = false;
     }
     slots.forEach(function (slot) { fill(slot, ev); });
+    // A module card's "Recalculating…" links: the same text as the card's chunk chip.
+    document.querySelectorAll('[data-progress-of="' + ev.id + '"]').forEach(function (el) {
+      el.textContent = ev.progress_text || "";
+    });
     var year = body.getAttribute("data-year");
     if (page === "data" && year && ev.module && (ev.terminal || slots.length)) {
       var key = ev.id + ":" + ev.status;
