@@ -236,6 +236,9 @@ def test_an_aborted_run_says_who_where_and_what_is_left(
         assert m["state"] == "recalculating"
         _, _, html = card_states(http)
         assert f'href="/console/pipelines?focus={acc.pipeline_id}"' in html  # links to it
+        dialog = http.get(f"/console/data/{YEAR}/modules/{EQUIPMENT}/recalculate").text
+        assert "All types are up to date" not in dialog
+        assert "1 type is being recalculated; nothing else needs it" in dialog
         ops.abort_pipeline(acc.pipeline_id, by="alice")
         lock.release()
     m = agree(http, tokens["viewer"])
