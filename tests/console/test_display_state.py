@@ -368,3 +368,28 @@ def test_every_combination_has_one_state_and_the_surfaces_agree(
         assert it["reasons"]
     if it["state"] == "failed":
         assert it["state_detail"] == it["failed_run"]["text"]
+
+
+# -- the pipeline card: chip and per-type line from one read --------------------------------
+
+def test_the_chunk_chip_and_the_type_line_never_disagree(db: str) -> None:
+    """The job row's progress lags the chunk rows (it was read before the last chunk
+    committed, or a heartbeat was skipped): the card's per-type line follows the chunk rows
+    read with the chip, so "chunks 2/2" never stands beside "50/100 running"."""
+    from carbon_api.console import pipelines as console_pipelines
+    from carbon_domain.db.models import Pipeline
+
+    job_id = _add_job(JobType.emission_recalc, IT, state="RUNNING", result=None,
+                      pipeline=True)
+    with session_scope() as s:
+        s.execute(text("UPDATE data_ingestion_jobs SET progress_done = 50,"
+                       " progress_total = 100 WHERE id = :i"), {"i": job_id})
+        s.add_all(RecalcChunk(job_id=job_id, chunk_no=n, lo_id=n, hi_id=n,
+                              planned_entries=50, done=True, entries=50) for n in range(2))
+    with session_scope() as s:
+        pid = s.scalar(select(Job.pipeline_id).where(Job.id == job_id))
+        view = console_pipelines.summary(s, s.get(Pipeline, pid))
+    (phase,) = [p for p in view["phases"] if p["name"] == "recalculation"]
+    (line,) = view["types"]
+    assert (phase["text"], line["done"], line["total"]) == ("chunks 2/2", 100, 100)
+    assert view["progress_text"] == "chunks 2/2"
