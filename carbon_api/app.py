@@ -45,7 +45,8 @@ an `X-Request-ID` header (yours, if you sent one) that the server logs name too.
 """
 
 TAGS = [
-    {"name": "health", "description": "Liveness; no token needed."},
+    {"name": "health", "description": "Liveness (no token needed) and the stale statistics a "
+                                  "monitoring rule polls (viewer token)."},
     {"name": "catalog", "description": "Module types, data entry types, emission types."},
     {"name": "sync", "description": "Uploads, recalculation triggers and staleness."},
     {"name": "jobs and pipelines", "description": "Job and pipeline views, SSE, abort."},

@@ -22,6 +22,7 @@ from carbon_api.schemas_reads import (  # noqa: F401 - re-exported
     ReportOut,
     ReportPage,
     RollupNode,
+    StaleStatsOut,
     Totals,
     TypePreview,
     TypeRecalculationStatus,

@@ -6,145 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from carbon_domain.db.enums import JobResult, JobState, JobType
-
-EXAMPLE_PID = "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"
-
-
-def with_example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
-
-
-# -- staleness --------------------------------------------------------------------------------
-
-class InputJobRef(BaseModel):
-    id: int
-    kind: JobType = Field(description="factor_ingest, csv_ingest or reference_ingest.")
-    label: str = Field(description="\"factor upload\", \"data entry upload\" or the reference "
-                                   "kind's, e.g. \"stations upload\".")
-    result: JobResult | None
-    created_at: datetime | None
-    created_by: str | None
-    pipeline_id: str | None
-    module_wide: bool = Field(description="Uploaded for the whole module, not this type.")
-
-
-class RecalculationRef(BaseModel):
-    id: int
-    state: JobState
-    result: JobResult | None
-    status_message: str | None
-    finished_at: datetime | None
-    pipeline_id: str | None
-
-
-class TypeRecalculationStatus(BaseModel):
-    module_type_id: int
-    data_entry_type_id: int
-    data_entry_type_name: str
-    year: int
-    needs_recalculation: bool
-    recalculation_in_progress: bool
-    last_input_job_id: int
-    last_input_job_type: str
-    last_input_job_result: JobResult | None
-    last_recalculation_job_id: int | None
-    last_recalculation_job_result: JobResult | None
-    stale_reason: str | None = Field(
-        None, description="Why it needs recalculation, e.g. \"factor upload #812 of "
-                          "2026-11-27 14:02 by alice is newer than recalculation #790\"; "
-                          "null when up to date.")
-    last_input_job: InputJobRef
-    last_recalculation: RecalculationRef | None = Field(
-        None, description="The last finished recalculation, whatever its result.")
-    last_successful_recalculation_job_id: int | None = None
-    active_recalculation_job_id: int | None = None
-    active_pipeline_id: str | None = None
-    entry_count: int = Field(0, description="Entries of the type and year.")
-    entries_without_factor: int | None = Field(
-        None, description="From the last successful recalculation (null before the first).")
-    entries_with_errors: int | None = Field(
-        None, description="Entries the last successful recalculation could not compute.")
-    live_factor_count: int = Field(0, description="Factors of the year not retired.")
-    incomplete: bool = False
-    incomplete_reasons: list[str] = Field(
-        default_factory=list, description="No live factors although it has entries; "
-                                          "building rooms, stations or exchange rates missing.")
-
-
-class Totals(BaseModel):
-    scope1: float
-    scope2: float
-    scope3: float
-    total: float
-
-
-class ModuleRecalculationStatus(BaseModel):
-    module_type_id: int
-    module_name: str
-    year: int
-    needs_recalculation: bool = Field(description="Any of its data entry types needs it.")
-    recalculation_in_progress: bool
-    data_entry_types: list[TypeRecalculationStatus]
-    totals_kg: Totals = Field(description="Sum of the module's stats over the year's reports.")
-    totals_t: Totals = Field(description="The same in t CO2-eq.")
-    computed_at: datetime | None = Field(description="Latest stats computed_at (\"stats as "
-                                                     "of\").")
-    aggregation_in_progress: bool = Field(
-        description="A recalculation or aggregation of the module is active: the stats are "
-                    "being recalculated.")
-    active_aggregation_job_id: int | None
-    incomplete: bool = Field(description="Any of its data entry types is incomplete.")
-
-    model_config = with_example({
-        "module_type_id": 4, "module_name": "equipment", "year": 2025,
-        "needs_recalculation": True, "recalculation_in_progress": False,
-        "totals_kg": {"scope1": 0.0, "scope2": 82.4, "scope3": 0.0, "total": 82.4},
-        "totals_t": {"scope1": 0.0, "scope2": 0.0824, "scope3": 0.0, "total": 0.0824},
-        "computed_at": "2025-03-01T10:00:03Z", "aggregation_in_progress": False,
-        "active_aggregation_job_id": None, "incomplete": False,
-        "data_entry_types": [{
-            "module_type_id": 4, "data_entry_type_id": 11, "data_entry_type_name": "it",
-            "year": 2025, "needs_recalculation": True, "recalculation_in_progress": False,
-            "last_input_job_id": 31, "last_input_job_type": "factor_ingest",
-            "last_input_job_result": "SUCCESS", "last_recalculation_job_id": 12,
-            "last_recalculation_job_result": "SUCCESS",
-            "stale_reason": "factor upload #31 of 2025-03-02 09:12 by alice is newer than "
-                            "recalculation #12",
-            "last_input_job": {"id": 31, "kind": "factor_ingest", "label": "factor upload",
-                               "result": "SUCCESS", "created_at": "2025-03-02T09:12:00Z",
-                               "created_by": "alice", "pipeline_id": EXAMPLE_PID,
-                               "module_wide": False},
-            "last_recalculation": {"id": 12, "state": "FINISHED", "result": "SUCCESS",
-                                   "status_message": "Recalculated 3 it entries: 3 emission "
-                                                     "rows, 0 without a matching factor, 0 "
-                                                     "errors",
-                                   "finished_at": "2025-03-01T10:00:02Z",
-                                   "pipeline_id": EXAMPLE_PID},
-            "last_successful_recalculation_job_id": 12, "active_recalculation_job_id": None,
-            "active_pipeline_id": None, "entry_count": 3, "entries_without_factor": 0,
-            "entries_with_errors": 0, "live_factor_count": 2, "incomplete": False,
-            "incomplete_reasons": []}]})
-
-
-class TypePreview(BaseModel):
-    data_entry_type_id: int
-    data_entry_type_name: str
-    entry_count: int
-    entries_to_recalculate: int
-    needs_recalculation: bool
-    stale_reason: str | None
-    recalculation_in_progress: bool
-    active_recalculation_job_id: int | None
-
-
-class RecalculationPreview(BaseModel):
-    module_type_id: int
-    year: int
-    data_entry_types: list[TypePreview]
-
+from carbon_api.schemas_examples import EXAMPLE_PID, with_example  # noqa: F401 - re-exported
+from carbon_api.schemas_status import (  # noqa: F401 - re-exported
+    DisplayStateName,
+    EntryProgress,
+    FailedRunRef,
+    InputJobRef,
+    ModuleRecalculationStatus,
+    RecalculationPreview,
+    RecalculationRef,
+    StaleStatsOut,
+    StaleTypeOut,
+    Totals,
+    TypePreview,
+    TypeRecalculationStatus,
+)
 
 # -- reports ----------------------------------------------------------------------------------
 

@@ -157,3 +157,16 @@ def country_code(v: Any) -> str | None:
     if s == "row":
         return "RoW"
     return s.upper() if len(s) == 2 and s.isalpha() and s.isascii() else None
+
+
+_LABEL_WORDS = {"it": "IT", "ai": "AI", "co2": "CO2"}
+
+
+def type_label(name: str) -> str:
+    """What people call a module or data entry type: ``it_equipment`` → "IT equipment",
+    ``external_clouds`` → "External clouds" (the console, the CLI and the status reasons)."""
+    words = name.replace("_", " ").split()
+    out = [_LABEL_WORDS.get(w.lower(), w) for w in words]
+    if out and out[0] == words[0]:
+        out[0] = out[0].capitalize()
+    return " ".join(out)

@@ -22,8 +22,11 @@ from typing import Any
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS, ModuleType
 from carbon_domain.emission_types import SCOPE_OF, STORABLE, EmissionType
 
-#: Bump when any formula or factor rule changes, so stale stats can be found and recomputed.
+#: The stats' ``formula_version`` when no per-type versions are given. Each data entry type
+#: has its own version (handlers/versions.py); an aggregation records, per type, the version
+#: its rows were computed with (``{"it": "2026.11-1", …}``).
 FORMULA_VERSION: str = "2026.11-1"
+FormulaVersions = str | Mapping[str, str]
 #: Stats maps as read from JSON (str keys) or built from a GROUP BY (int keys). A union, not
 #: ``Mapping[int | str, float]``: Mapping is invariant in its key type, so a plain
 #: ``dict[int, float]`` would not type-check against the latter.
@@ -37,6 +40,7 @@ def module_stats(
     entry_count: int,
     missing_factors: int,
     computed_at: datetime | None = None,
+    formula_version: FormulaVersions = FORMULA_VERSION,
 ) -> dict[str, Any]:
     """Stats JSON of one carbon report module from its per-type kg sums.
 
@@ -44,11 +48,13 @@ def module_stats(
     a scope (or unknown) raises ValueError: such a row would be a rollup and double-count.
     Zero sums are left out, so the map stays sparse.
     """
-    return _stats(_normalise(kg_by_type), entry_count, missing_factors, computed_at)
+    return _stats(_normalise(kg_by_type), entry_count, missing_factors, computed_at,
+                  formula_version)
 
 
 def _stats(kg: dict[int, float], entry_count: int, missing_factors: int,
-           computed_at: datetime | None) -> dict[str, Any]:
+           computed_at: datetime | None, formula_version: FormulaVersions = FORMULA_VERSION
+           ) -> dict[str, Any]:
     """``module_stats`` from an already normalised map (storable int keys, finite kg)."""
     if entry_count < 0 or missing_factors < 0:
         raise ValueError(
@@ -69,7 +75,8 @@ def _stats(kg: dict[int, float], entry_count: int, missing_factors: int,
         "entry_count": int(entry_count),
         "missing_factors": int(missing_factors),
         "computed_at": _iso_utc(computed_at),
-        "formula_version": FORMULA_VERSION,
+        "formula_version": (formula_version if isinstance(formula_version, str)
+                            else dict(sorted(formula_version.items()))),
     }
 
 
@@ -85,9 +92,12 @@ def report_stats(
     """
     merged: dict[int, list[float]] = {}
     entry_count = missing_factors = 0
+    versions: dict[str, str] = {}  # the modules' per-type versions, side by side
     for stats in module_stats_list:
         if not stats:
             continue
+        if isinstance(stats.get("formula_version"), Mapping):
+            versions.update(stats["formula_version"])
         for type_id, kg in _normalise(stats.get("by_emission_type") or {}).items():
             merged.setdefault(type_id, []).append(kg)
         entry_count += int(stats.get("entry_count", 0))
@@ -95,7 +105,8 @@ def report_stats(
     # Already normalised: storable int keys, and fsum of finite values is finite (it raises
     # OverflowError instead), so the second _normalise module_stats would run is skipped.
     kg_by_type = {type_id: math.fsum(kgs) for type_id, kgs in merged.items()}
-    return _stats(kg_by_type, entry_count, missing_factors, computed_at)
+    return _stats(kg_by_type, entry_count, missing_factors, computed_at,
+                  versions or FORMULA_VERSION)
 
 
 def rollup(by_emission_type: KgByType, node: int) -> float:

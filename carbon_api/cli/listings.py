@@ -24,18 +24,43 @@ from carbon_api.cli.common import (
     new_table,
     new_typer,
 )
-from carbon_api.cli.workflow import YearOpt
+from carbon_api.cli.workflow import _check_year
 
 cli = new_typer()
 
 
+_STATE_WORD = {"up_to_date": "[green]up to date[/]", "needs_recalculation": "[red]stale[/]",
+               "recalculating": "[cyan]running[/]", "failed": "[red]failed[/]",
+               "incomplete": "[yellow]incomplete[/]"}
+StaleOnly = Annotated[bool, typer.Option(
+    "--stale-only", help="Only what monitoring polls: types needing recalculation for longer "
+                         "than --older-than, and types whose last run failed (every year "
+                         "unless --year); the same as GET /v1/health/stale-stats.")]
+OlderThan = Annotated[float, typer.Option(
+    "--older-than", min=0, help="With --stale-only: seconds a type must have been stale.")]
+
+
+def _year(year: int | None) -> int | None:
+    return None if year is None else _check_year(year)
+
+
 @cli.command("status")
-def status(year: YearOpt, as_json: JsonFlag = False) -> None:
-    """Which modules and data entry types need recalculation for a year."""
+def status(year: Annotated[int | None, typer.Option(
+               "--year", "-y", callback=_year,
+               help="Report year (2000-2100); required unless --stale-only.")] = None,
+           as_json: JsonFlag = False, stale_only: StaleOnly = False,
+           older_than: OlderThan = 0.0) -> None:
+    """Each data entry type's one state for a year (up to date, stale with its reasons,
+    running with its progress, failed or aborted with where it stopped, incomplete)."""
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.status import recalculation_status
     from carbon_tasks.embedded import ensure_schema
 
+    if stale_only:
+        _stale_only(year, older_than, as_json)
+        return
+    if year is None:
+        error("--year is required (or use --stale-only)")
     ensure_schema()
     with session_scope() as s:
         rows = recalculation_status(s, year)
@@ -48,19 +73,45 @@ def status(year: YearOpt, as_json: JsonFlag = False) -> None:
     # One heading row per module instead of a module column: 80 columns hold the longest
     # type name (35 characters) with room left for the job columns.
     t = new_table(f"Recalculation status {year}",
-                  ("module / type", "stale", "running", "last input job:text",
+                  ("module / type", "stale", "state", "last input job:text",
                    "last recalc job:text"))
+    notes: list[str] = []
     for m in rows:
-        t.add_row(f"[bold]{m['module_name']}[/]", "", "", "", "")
+        t.add_row(f"[bold]{m['module_name']}[/]", "", _STATE_WORD[m["state"]], "", "")
         for d in m["data_entry_types"]:
             t.add_row(f"  {d['data_entry_type_name']}",
                       "[red]yes[/]" if d["needs_recalculation"] else "[green]no[/]",
-                      "yes" if d["recalculation_in_progress"] else "",
+                      _STATE_WORD[d["state"]],
                       f"{d['last_input_job_id']} {d['last_input_job_type']}"
                       f" {d['last_input_job_result']}",
                       f"{d['last_recalculation_job_id'] or '-'}"
                       f" {d['last_recalculation_job_result'] or ''}")
+            notes += [f"{d['data_entry_type_name']}: {why}" for why in (
+                d["reasons"] or ([d["state_detail"]] if d["state_detail"] else []))]
     console.print(t)
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
+
+
+def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.stale_stats import stale_stats
+    from carbon_tasks.embedded import ensure_schema
+
+    ensure_schema()
+    with session_scope() as s:
+        report = stale_stats(s, older_than, year)
+    if as_json:
+        json_out(report)
+        return
+    if not report.stale and not report.failed:
+        console.print(f"Nothing has needed recalculation for {older_than:g} s or more, "
+                      "and no last run failed.")
+    for title, rows in (("Stale", report.stale), ("Last run failed", report.failed)):
+        for r in rows:
+            age = "" if r.since is None else f" for {duration(r.since, report.checked_at)}"
+            console.print(f"{title}: {r.year} {r.module_name}/{r.data_entry_type_name}{age}: "
+                          f"{'; '.join(r.reasons)}", markup=False, highlight=False)
 
 
 def resolve_pipeline_id(text: str) -> uuid.UUID:

@@ -13,9 +13,16 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.names import type_label
 from carbon_domain.services.completeness import completeness
+from carbon_domain.services.display_state import DisplayState, decide_module
 from carbon_domain.services.queries import year_provisioned
-from carbon_domain.services.status import TypePreview, recalculation_preview, year_status
+from carbon_domain.services.status import (
+    TypePreview,
+    display_without_inputs,
+    recalculation_preview,
+    year_status,
+)
 
 
 @dataclass
@@ -23,15 +30,33 @@ class TypeRow:
     det: int
     name: str
     label: str
-    stale: bool = False
+    state: str = DisplayState.up_to_date.value  # display_state.decide: the one state
+    state_label: str = ""
+    reasons: list[str] = field(default_factory=list)
+    detail: str | None = None
+    action: str = "Recalculate"
+    active_pipeline_id: str | None = None
     stale_reason: str | None = None
-    in_progress: bool = False
     last_result: str | None = None
     last_message: str | None = None
     entry_count: int = 0
     without_factor: int | None = None
     has_factors: bool = False
     incomplete_reasons: list[str] = field(default_factory=list)
+
+    needs: bool = False  # recalculating it would change something ("only stale" picks it)
+
+    @property
+    def stale(self) -> bool:
+        return self.needs
+
+    @property
+    def failed(self) -> bool:
+        return self.state == DisplayState.failed
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state == DisplayState.recalculating
 
     @property
     def incomplete(self) -> bool:
@@ -50,6 +75,9 @@ class ModuleRow:
     total: float = 0.0
     computed_at: datetime | None = None
     aggregating: bool = False
+    state: str = DisplayState.up_to_date.value  # display_state.decide_module
+    state_label: str = ""
+    action: str = "Recalculate"
 
     @property
     def stale(self) -> bool:
@@ -57,28 +85,31 @@ class ModuleRow:
 
     @property
     def in_progress(self) -> bool:
-        return self.aggregating or any(t.in_progress for t in self.types)
+        return self.state == DisplayState.recalculating
 
     @property
     def stale_types(self) -> list[TypeRow]:
         return [t for t in self.types if t.stale]
 
+    @property
+    def retry_types(self) -> list[TypeRow]:
+        """Failed or aborted types whose numbers are intact ("only stale" leaves them)."""
+        return [t for t in self.types if t.failed and not t.stale]
 
-_WORDS = {"it": "IT", "ai": "AI", "co2": "CO2"}
+    @property
+    def running_pipelines(self) -> list[str]:
+        """The pipelines recalculating its types now (the card links to them)."""
+        return sorted({t.active_pipeline_id for t in self.types if t.active_pipeline_id})
 
 
 def label(name: str) -> str:
-    words = name.replace("_", " ").split()
-    out = [_WORDS.get(w.lower(), w) for w in words]
-    if out and out[0] == words[0]:
-        out[0] = out[0].capitalize()
-    return " ".join(out)
+    return type_label(name)
 
 
 def year_overview(session: Session, year: int) -> list[ModuleRow]:
     """Every module of the catalog with every type, for the data management page: the
-    status service's typed read (SQL, cached counts) for the types with uploads, and the
-    completeness facts (entries, live factors, missing reference data) for the others."""
+    status service's typed read, with its one display state per type and module, for the
+    types with uploads; the same decision over the completeness facts for the others."""
     found = year_status(session, year)
     modules = {m.module_type_id: m for m in found}
     status = {(t.module_type_id, t.data_entry_type_id): t
@@ -94,21 +125,29 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
                           incomplete_reasons=list(c.reasons))
             st = status.get((module.value, det.value))
             if st is not None:
-                row.stale = st.needs_recalculation
-                row.stale_reason = st.stale_reason
-                row.in_progress = st.recalculation_in_progress
+                row.state, row.state_label, row.reasons = st.state, st.state_label, st.reasons
+                row.detail, row.action = st.state_detail, st.action
+                row.active_pipeline_id = st.active_pipeline_id
+                row.stale_reason, row.needs = st.stale_reason, st.needs_recalculation
                 row.without_factor = st.entries_without_factor
                 if st.last_recalculation is not None:
                     row.last_result = st.last_recalculation.result
                     row.last_message = st.last_recalculation.status_message
+            else:
+                shown = display_without_inputs(c)
+                row.state, row.state_label = shown.state.value, shown.label
+                row.detail = shown.detail
             rows.append(row)
         ms = modules.get(module.value)
+        md = decide_module([DisplayState(r.state) for r in rows],
+                           bool(ms and ms.aggregation_in_progress))
         out.append(ModuleRow(
             module.value, module.name, label(module.name), rows,
             scope1=ms.totals_kg.scope1 if ms else 0.0, scope2=ms.totals_kg.scope2 if ms else 0.0,
             scope3=ms.totals_kg.scope3 if ms else 0.0, total=ms.totals_kg.total if ms else 0.0,
             computed_at=ms.computed_at if ms else None,
-            aggregating=bool(ms and ms.aggregation_in_progress)))
+            aggregating=bool(ms and ms.aggregation_in_progress),
+            state=md.state.value, state_label=md.label, action=md.action))
     return out
 
 

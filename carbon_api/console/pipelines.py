@@ -105,6 +105,7 @@ def summary(v: PipelineView) -> dict[str, Any]:
     if v.finished and v.ingest is not None:
         message = v.ingest.status_message or message
     ingest = v.ingest
+    phases = _phases(v)
     return {
         "id": str(v.pipeline_id), "kind": v.kind, "kind_text": KIND_TEXT.get(v.kind, v.kind),
         "status": v.status, "status_text": STATUS_TEXT.get(v.status, v.status),
@@ -112,7 +113,7 @@ def summary(v: PipelineView) -> dict[str, Any]:
         "module": v.module_type_id, "module_label": module_label(v.module_type_id),
         "det": v.data_entry_type_id, "year": v.year, "created_by": v.created_by,
         "created_at": v.created_at, "duration": v.duration_seconds, "message": message,
-        "error_count": v.error_count, "phases": _phases(v),
+        "error_count": v.error_count, "phases": phases,
         "types": [{"det": t.data_entry_type_id, "label": det_label(t.data_entry_type_id),
                    "done": t.done, "total": t.total, "state": t.state, "result": t.result,
                    "message": t.status_message} for t in v.types],
@@ -122,6 +123,9 @@ def summary(v: PipelineView) -> dict[str, Any]:
         "upload_id": ingest.upload_id if ingest else None,
         "can_abort": v.can_abort, "can_recover": v.can_recover,
         "abort_confirm": abort_confirm(v), "recover_confirm": recover_confirm(v),
+        # What a module card's "Recalculating…" link shows, updated by the page's stream.
+        "progress_text": next((ph["text"] for ph in phases if ph["name"] == "recalculation"
+                               and ph["text"]), None) or STATUS_TEXT.get(v.status, v.status),
     }
 
 

@@ -89,7 +89,8 @@ def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: 
         view = pipelines.summary(v)
         snap = {"id": view["id"], "status": view["status"], "terminal": view["terminal"],
                 "module": view["module"], "year": view["year"], "det": view["det"],
-                "kind": view["kind"], "html": progress.render(p=view)}
+                "kind": view["kind"], "progress_text": view["progress_text"],
+                "html": progress.render(p=view)}
         if cells is not None:
             snap["cells"] = {name: str(getattr(cells, f"{name}_cell")(view))
                              for name in ROW_CELLS}

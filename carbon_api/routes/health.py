@@ -1,13 +1,19 @@
-"""``GET /v1/health``: liveness plus database and broker reachability (no auth)."""
+"""``GET /v1/health``: liveness plus database and broker reachability (no auth), and
+``GET /v1/health/stale-stats``: what a monitoring rule polls (viewer token)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from kombu import Connection
 from sqlalchemy import text
 
-from carbon_api.schemas import Health
-from carbon_domain.db.session import get_engine
+from carbon_api.deps import Viewer
+from carbon_api.errors import READ
+from carbon_api.schemas import Health, StaleStatsOut
+from carbon_domain.db.session import get_engine, session_scope
+from carbon_domain.services.stale_stats import stale_stats
 from carbon_domain.settings import get_settings
 
 router = APIRouter(tags=["health"])
@@ -46,3 +52,16 @@ def health(response: Response) -> Health:
         response.status_code = 503
     return Health(status="ok" if ok else "degraded", database=database,
                   broker=broker)
+
+
+@router.get("/health/stale-stats", response_model=StaleStatsOut, responses=READ)
+def stale(_: Viewer, older_than: Annotated[float, Query(
+        ge=0, le=10 * 365 * 86400,
+        description="Seconds a type must have needed recalculation to be listed.")] = 0,
+          ) -> StaleStatsOut:
+    """The (year, module, type) combinations that have needed recalculation for at least
+    `older_than` seconds, each with its reasons and since when, and (in `failed`) the types
+    whose last recalculation failed or was aborted, whatever its age. `carbon status
+    --stale-only --json` prints the same."""
+    with session_scope() as s:
+        return StaleStatsOut.model_validate(stale_stats(s, older_than), from_attributes=True)

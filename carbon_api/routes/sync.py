@@ -162,7 +162,10 @@ def recalculate_module(who: Operator, module_type_id: ModulePath, year: Year,
 @router.get("/recalculation-status", response_model=list[ModuleRecalculationStatus],
             responses=READ)
 def status(_: Viewer, year: Year) -> list[dict[str, Any]]:
-    """Per module with input data for `year`: `needs_recalculation` (any of its types), its
+    """Per module and per data entry type, the one display `state` every surface shows
+    (`up_to_date`, `needs_recalculation` with its `reasons`, `recalculating` with its
+    `progress`, `failed` with `failed_run` and `action` "Retry", `incomplete`), and: per
+    module with input data for `year`: `needs_recalculation` (any of its types), its
     totals (`totals_kg`, `totals_t`), `computed_at` and `aggregation_in_progress`; per data
     entry type: `needs_recalculation` with its `stale_reason`, `recalculation_in_progress`
     (with the active job and pipeline), the last input job and the last recalculation,

@@ -6,6 +6,7 @@ from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.handlers import activity, buildings, facilities, people, spend, travel
 from carbon_domain.handlers.base import Compute, Context, EntryError, Handler, Part
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
+from carbon_domain.handlers.versions import formula_version, formula_versions
 
 
 def _h(det: D, strategy: str, compute: Compute) -> tuple[int, Handler]:
@@ -35,4 +36,4 @@ HANDLERS: dict[int, Handler] = dict([
 ])
 
 __all__ = ["HANDLERS", "Context", "EntryError", "Handler", "Part", "facility_factor_values",
-           "facility_total_use"]
+           "facility_total_use", "formula_version", "formula_versions"]

@@ -43,7 +43,9 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
 from carbon_domain.engine import LINK_KEY
+from carbon_domain.handlers.versions import formula_version, recorded_version
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
+from carbon_domain.names import type_label
 from carbon_domain.reference import kinds_read_by
 from carbon_domain.services.affected_refs import FULL, RefChange, reference_change, reference_jobs
 from carbon_domain.services.slices import load_factor_index, load_reference_data
@@ -106,6 +108,16 @@ def _full_requested(session: Session, job: Job) -> str | None:
     return None
 
 
+def formula_change(det: int, recalc_meta: dict[str, Any] | None) -> str | None:
+    """"formula for IT changed (2026.11-1 → 2026.12-1)" when the code's formula version of
+    the type differs from the one a recalculation (its meta) computed with, else None."""
+    recorded = recorded_version((recalc_meta or {}).get("recalculation"))
+    code = formula_version(det)
+    if recorded == code:
+        return None
+    return f"formula for {type_label(D(det).name)} changed ({recorded} → {code})"
+
+
 def plan_scope(session: Session, job: Job) -> Scope:
     """The entries this recalculation job must rewrite (None = the whole slice)."""
     # A recalculation job always names its (module, type, year).
@@ -124,6 +136,9 @@ def plan_scope(session: Session, job: Job) -> Scope:
             Job.data_entry_type_id == det, Job.year == year, Job.id < job.id,
             Job.state == JobState.FINISHED, Job.result != JobResult.ERROR)
         .order_by(Job.id.desc()).limit(1)).first()
+    changed_formula = None if base is None else formula_change(det, base.meta)
+    if changed_formula:  # every row of the slice was computed with the old formula
+        return Scope(None, changed_formula, base.id if base else None)
     w = None if base is None else (base.meta or {}).get("config", {}).get("inputs_watermark")
     if base is None or w is None:
         return Scope(None, "no earlier successful recalculation to start from")

@@ -17,6 +17,7 @@ from carbon_domain.db.models import CarbonReport, CarbonReportModule
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services import jobs, slice_sums
 from carbon_domain.services.job_runs import JobOutcome
+from carbon_domain.services.status_probes import recorded_formula_versions
 
 
 def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
@@ -76,11 +77,13 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
     ).bindparams(bindparam("dets", expanding=True)), params):
         counts[mid] = (int(n), missing.get(mid, 0))
     now = utcnow()
+    versions = recorded_formula_versions(session, module_type_id, year)
     changed_reports: set[int] = set()
     updates = []
     for mid, report_id, old in modules:
         n, n_missing = counts.get(mid, (0, 0))
-        new = stats_lib.module_stats(kg.get(mid, {}), n, n_missing, computed_at=now)
+        new = stats_lib.module_stats(kg.get(mid, {}), n, n_missing, computed_at=now,
+                                     formula_version=versions)
         if _comparable(new) != _comparable(old):
             changed_reports.add(report_id)
             updates.append({"mid": mid, "new_stats": new})

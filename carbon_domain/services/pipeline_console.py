@@ -89,6 +89,8 @@ class TimelineEvent:
 class ChunkCounts:
     total: int = 0
     done: int = 0
+    entries_done: int = 0  # entries of the done chunks: read with the counts, so a card's
+    # chunk chip and its per-type line come from one snapshot and never disagree
 
 
 @dataclass(slots=True)
@@ -110,9 +112,11 @@ def chunk_counts(session: Session, job_ids: Iterable[int]) -> dict[int, ChunkCou
         return {}
     rows = session.execute(
         select(RecalcChunk.job_id, func.count(),
-               func.coalesce(func.sum(case((RecalcChunk.done.is_(True), 1), else_=0)), 0))
+               func.coalesce(func.sum(case((RecalcChunk.done.is_(True), 1), else_=0)), 0),
+               func.coalesce(func.sum(case((RecalcChunk.done.is_(True), RecalcChunk.entries),
+                                           else_=0)), 0))
         .where(RecalcChunk.job_id.in_(ids)).group_by(RecalcChunk.job_id))
-    return {int(j): ChunkCounts(int(n), int(d)) for j, n, d in rows}
+    return {int(j): ChunkCounts(int(n), int(d), int(e)) for j, n, d, e in rows}
 
 
 def phases(jobs: list[Job], chunks: dict[int, ChunkCounts]) -> list[Phase]:

@@ -191,8 +191,11 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
     root = next((j for j in jobs if j.pipeline_id == p.id), None)
     active = [j for j in jobs if j.state != JobState.FINISHED]
     shown = active[0] if active else (jobs[-1] if jobs else None)
+    # Done entries from the same read as the chunk chip (the job row was read earlier), so
+    # "chunks 4/4" never stands beside "15369/20492".
     types = [TypeProgress(j.id, j.data_entry_type_id, j.state, j.result,
-                          int(j.progress_done or 0), int(j.progress_total or 0),
+                          chunks[j.id].entries_done if j.id in chunks
+                          else int(j.progress_done or 0), int(j.progress_total or 0),
                           j.status_message)
              for j in jobs if j.job_type == JobType.emission_recalc]
     # live: a running pipeline's duration is the time so far. The API detail is also

@@ -21,6 +21,7 @@ from carbon_domain.db import locks
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
+from carbon_domain.handlers.versions import formula_version
 from carbon_domain.services import jobs, pipelines
 from carbon_domain.services.job_links import module_jobs
 
@@ -72,7 +73,10 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
             msg = f"WARNING: {msg}; first error: entry {first['entry_id']}: {first['reason']}"
     meta = {"recalculation": {"entries": entries, "rows": rows, "missing_factors": missing,
                               "errors": errors, "error_details": details,
-                              "chunks": len(chunks), "undone_chunks": len(undone)}}
+                              "chunks": len(chunks), "undone_chunks": len(undone),
+                              # What its rows were computed with: the status compares it
+                              # with the code's version of the type.
+                              "formula_version": formula_version(job.data_entry_type_id)}}
     dirty = job.dirty
     job.dirty = False
     if not jobs.finish(session, job_id, attempt, result, msg, meta):

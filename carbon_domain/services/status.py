@@ -3,9 +3,12 @@
 For a (module, data entry type, year) the last input job is the highest-id FINISHED,
 non-ERROR job that changed its inputs (factor upload for that type or its whole module,
 data entry upload for that type or its whole module, reference upload of a kind the type
-reads: ``status_probes.type_input_ids``). It needs recalculation while no
-FINISHED, non-ERROR recalculation covers it: one with a higher id, or the one that was
-still waiting when the input arrived and recorded ``covers_input_job_id``.
+reads: ``status_probes.last_input_job``). It needs recalculation while no
+FINISHED, non-ERROR recalculation covers it (one with a higher id, or the one that was
+still waiting when the input arrived and recorded ``covers_input_job_id``), while the code's
+formula version of the type differs from the one its rows were computed with, and after a
+last recalculation that failed or was aborted (status_facts.py). Each type then has one
+display state (display_state.py) that the console, the API and the CLI all show.
 
 Everything is read with index probes and grouped queries (status_probes.py,
 completeness.py); no job's meta is loaded except the per-type stats of recalculations.
@@ -22,16 +25,17 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
-from carbon_domain.services.completeness import completeness, entry_counts
-from carbon_domain.services.status_probes import (
-    ComboIds,
-    JobBrief,
-    combo_ids,
-    covering_recalcs,
-    input_label,
-    job_briefs,
-    type_input_ids,
+from carbon_domain.handlers.versions import formula_version, recorded_version
+from carbon_domain.services.completeness import Completeness, completeness, entry_counts
+from carbon_domain.services.display_state import (
+    DisplayState,
+    TypeDisplay,
+    TypeFacts,
+    decide,
+    decide_module,
 )
+from carbon_domain.services.status_facts import Core, cores, facts, stale_reason
+from carbon_domain.services.status_probes import JobBrief, input_label
 
 
 @dataclass(slots=True)
@@ -54,6 +58,18 @@ class RecalculationRef:
     status_message: str | None
     finished_at: datetime | None
     pipeline_id: str | None
+
+
+@dataclass(slots=True)
+class FailedRunRef:
+    job_id: int
+    pipeline_id: str | None
+    aborted: bool
+    aborted_by: str | None
+    chunks_done: int
+    chunks_total: int
+    partly_rewritten: bool
+    text: str  # "recalculation #9 aborted by alice at chunk 3/8 — numbers partly rewritten"
 
 
 @dataclass(slots=True)
@@ -82,6 +98,16 @@ class TypeStatus:
     live_factor_count: int
     incomplete: bool
     incomplete_reasons: list[str]
+    # The one display state (display_state.decide): what every surface shows.
+    state: str = DisplayState.up_to_date.value
+    state_label: str = ""
+    reasons: list[str] = field(default_factory=list)
+    state_detail: str | None = None  # progress, where a failed run stopped, what is missing
+    action: str = "Recalculate"  # "Retry" after a failed or aborted run
+    progress: dict[str, int] | None = None  # {done, total} entries while recalculating
+    failed_run: FailedRunRef | None = None
+    formula_version: str = ""  # the code's version of the type's formula
+    rows_formula_version: str | None = None  # the version its rows were computed with
 
 
 @dataclass(slots=True)
@@ -106,6 +132,10 @@ class ModuleStatus:
     aggregation_in_progress: bool = False  # "stats are being recalculated"
     active_aggregation_job_id: int | None = None
     incomplete: bool = False
+    state: str = DisplayState.up_to_date.value  # the module's one state (decide_module)
+    state_label: str = ""
+    state_counts: dict[str, int] = field(default_factory=dict)  # types per state
+    action: str = "Recalculate"
 
 
 @dataclass(slots=True)
@@ -120,85 +150,47 @@ class TypePreview:
     active_recalculation_job_id: int | None
 
 
-@dataclass(slots=True)
-class _Core:
-    combo: ComboIds
-    module_combo: ComboIds
-    input_id: int
-    covering_id: int | None  # a recalculation that covers the last input, if any
-
-    @property
-    def needs(self) -> bool:
-        return self.covering_id is None
-
-    @property
-    def det(self) -> int:
-        assert self.combo.det is not None  # module rows (det None) never become cores
-        return self.combo.det
-
-
-def _cores(session: Session, year: int, modules: list[int] | None) -> list[_Core]:
-    combos = combo_ids(session, year, modules)
-    by_module = {c.module: c for c in combos if c.det is None}
-    out: list[_Core] = []
-    order = {d.value: i for dets in MODULE_DATA_ENTRY_TYPES.values() for i, d in enumerate(dets)}
-    pairs = [(combo, combo.det) for combo in combos if combo.det is not None]
-    for combo, _ in sorted(pairs, key=lambda p: (p[0].module, order[p[1]])):
-        mc = by_module[combo.module]
-        inputs = type_input_ids(combo, mc)
-        if not inputs:
-            continue
-        last = max(inputs)
-        good = combo.good_recalc
-        out.append(_Core(combo, mc, last, good if good and good > last else None))
-    # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
-    maybe = [(core.combo.module, core.det, core.input_id) for core in out
-             if core.covering_id is None and core.combo.good_recalc]
-    found = covering_recalcs(session, year, maybe)
-    for core in out:
-        if core.covering_id is None:
-            core.covering_id = found.get((core.combo.module, core.det))
-    return out
-
-
 def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
-    """The module's data entry types that need recalculation (what "only stale" runs)."""
-    return [c.det for c in _cores(session, year, [module_type_id]) if c.needs]
+    """The module's data entry types that need recalculation (what "only stale" runs): an
+    input newer than the last good run, a changed formula, or a last run that failed."""
+    return [c.det for c in cores(session, year, [module_type_id])[0] if c.needs]
 
 
 def year_status(session: Session, year: int) -> list[ModuleStatus]:
     """Per module with factor or data uploads for ``year``: its types' status, totals and
     in-progress markers (typed; ``recalculation_status`` is the same as plain dicts)."""
-    cores = _cores(session, year, None)
-    if not cores:
+    found, briefs = cores(session, year, None)
+    if not found:
         return []
-    ids: set[int] = set()
-    for c in cores:
-        ids.update(i for i in (c.input_id, c.combo.finished_recalc, c.combo.good_recalc,
-                               c.combo.active_recalc) if i)
-    briefs = job_briefs(session, ids)
-    comp = completeness(session, year, [c.det for c in cores])
+    comp = completeness(session, year, [c.det for c in found])
     totals = _module_totals(session, year)
     out: list[ModuleStatus] = []
     for module in ModuleType:
-        mine = [c for c in cores if c.combo.module == module.value]
+        mine = [c for c in found if c.combo.module == module.value]
         if not mine:
             continue
         types = [_type_status(c, year, briefs, comp[c.det]) for c in mine]
         mc = mine[0].module_combo
         kg, computed_at = totals.get(module.value, (Totals(), None))
         recalculating = any(t.recalculation_in_progress for t in types)
+        aggregating = bool(recalculating or mc.active_aggregation or mc.active_module_recalc)
+        md = decide_module([DisplayState(t.state) for t in types], aggregating)
         out.append(ModuleStatus(
             module_type_id=module.value, module_name=module.name, year=year,
             needs_recalculation=any(t.needs_recalculation for t in types),
             recalculation_in_progress=recalculating, data_entry_types=types,
             totals_kg=kg, totals_t=Totals(*(v / 1000.0 for v in asdict(kg).values())),
-            computed_at=computed_at,
-            aggregation_in_progress=bool(recalculating or mc.active_aggregation
-                                         or mc.active_module_recalc),
+            computed_at=computed_at, aggregation_in_progress=aggregating,
             active_aggregation_job_id=mc.active_aggregation,
-            incomplete=any(t.incomplete for t in types)))
+            incomplete=any(t.incomplete for t in types),
+            state=md.state.value, state_label=md.label, state_counts=md.counts,
+            action=md.action))
     return out
+
+
+def display_without_inputs(comp: Completeness) -> TypeDisplay:
+    """The state of a type no upload ever touched for the year (nothing to recalculate)."""
+    return decide(TypeFacts(missing=tuple(comp.reasons), entry_count=comp.entry_count))
 
 
 def recalculation_status(session: Session, year: int) -> list[dict[str, Any]]:
@@ -213,31 +205,33 @@ def recalculation_preview(session: Session, module_type_id: int, year: int
     entries of the year; an incremental recalculation may refine this)."""
     module = ModuleType(module_type_id)
     dets = [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
-    cores = {c.det: c for c in _cores(session, year, [module.value])}
+    found, briefs = cores(session, year, [module.value])
+    by_det = {c.det: c for c in found}
     counts = entry_counts(session, year, dets)
-    briefs = job_briefs(session, {i for c in cores.values() for i in (
-        c.input_id, c.combo.good_recalc, c.combo.finished_recalc) if i})
     out = []
     for det in dets:
-        c = cores.get(det)
+        c = by_det.get(det)
         n = counts.get(det, 0)
         out.append(TypePreview(
             data_entry_type_id=det, data_entry_type_name=DataEntryType(det).name,
             entry_count=n, entries_to_recalculate=n,
             needs_recalculation=bool(c and c.needs),
-            stale_reason=_stale_reason(c, briefs) if c else None,
+            stale_reason=stale_reason(c, briefs) if c else None,
             recalculation_in_progress=bool(c and c.combo.active_recalc),
             active_recalculation_job_id=c.combo.active_recalc if c else None))
     return out
 
 
-def _type_status(c: _Core, year: int, briefs: dict[int, JobBrief], comp: Any) -> TypeStatus:
+def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Completeness
+                 ) -> TypeStatus:
     det = c.det
     last_in = briefs[c.input_id]
     fin = briefs.get(c.combo.finished_recalc or 0)
     good = briefs.get(c.combo.good_recalc or 0)
     active = briefs.get(c.combo.active_recalc or 0)
     stats = (good.recalculation if good else None) or {}
+    f = facts(c, briefs, list(comp.reasons), comp.entry_count)
+    shown = decide(f)
     return TypeStatus(
         module_type_id=c.combo.module, data_entry_type_id=det,
         data_entry_type_name=DataEntryType(det).name, year=year,
@@ -246,11 +240,11 @@ def _type_status(c: _Core, year: int, briefs: dict[int, JobBrief], comp: Any) ->
         last_input_job_result=last_in.result,
         last_recalculation_job_id=fin.id if fin else None,
         last_recalculation_job_result=fin.result if fin else None,
-        stale_reason=_stale_reason(c, briefs),
+        stale_reason=stale_reason(c, briefs),
         last_input_job=InputJobRef(
             last_in.id, last_in.job_type, input_label(last_in),
             last_in.result, last_in.created_at, last_in.created_by, _str(last_in.pipeline_id),
-            module_wide=last_in.id in (c.module_combo.factor_input, c.module_combo.data_input)),
+            module_wide=last_in.id in c.module_combo.inputs.values()),
         last_recalculation=RecalculationRef(
             fin.id, fin.state, fin.result, fin.status_message, fin.finished_at,
             _str(fin.pipeline_id)) if fin else None,
@@ -261,27 +255,16 @@ def _type_status(c: _Core, year: int, briefs: dict[int, JobBrief], comp: Any) ->
         entries_without_factor=_int(stats.get("missing_factors")) if good else None,
         entries_with_errors=_int(stats.get("errors")) if good else None,
         live_factor_count=comp.live_factor_count,
-        incomplete=comp.incomplete, incomplete_reasons=list(comp.reasons))
-
-
-def _stale_reason(c: _Core, briefs: dict[int, JobBrief]) -> str | None:
-    """Why the type needs recalculation, in the words an operator uses."""
-    if not c.needs:
-        return None
-    src = briefs.get(c.input_id)
-    if src is None:
-        return f"input job #{c.input_id} is newer than the last recalculation"
-    when = f" of {src.created_at:%Y-%m-%d %H:%M}" if src.created_at else ""
-    who = f" by {src.created_by}" if src.created_by else ""
-    upload = f"{input_label(src)} #{src.id}{when}{who}"
-    fin = briefs.get(c.combo.finished_recalc or 0)
-    if fin is not None and fin.id > src.id:  # the newest recalculation failed
-        why = f": {fin.status_message}" if fin.status_message else ""
-        return f"recalculation #{fin.id} failed after {upload}{why}"
-    good = briefs.get(c.combo.good_recalc or 0)
-    if good is None:
-        return f"never recalculated since {upload}"
-    return f"{upload} is newer than recalculation #{good.id}"
+        incomplete=comp.incomplete, incomplete_reasons=list(comp.reasons),
+        state=shown.state.value, state_label=shown.label, reasons=shown.reasons,
+        state_detail=shown.detail, action=shown.action,
+        progress=None if f.active is None else {"done": f.active.done, "total": f.active.total},
+        failed_run=None if c.failed is None else FailedRunRef(
+            c.failed.job_id, c.failed.pipeline_id, c.failed.aborted, c.failed.aborted_by,
+            c.failed.chunks_done, c.failed.chunks_total, c.failed.partly_rewritten,
+            c.failed.text),
+        formula_version=formula_version(det),
+        rows_formula_version=recorded_version(good.recalculation) if good else None)
 
 
 def _module_totals(session: Session, year: int

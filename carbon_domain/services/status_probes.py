@@ -12,19 +12,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, literal, select, union_all
+from sqlalchemy import Integer, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import RecalcChunk
+from carbon_domain.handlers.versions import recorded_version
 from carbon_domain.reference import READERS
 
-# Input jobs of a (module, type, year): factor and data entry uploads of the type or its
-# whole module, and reference uploads of a kind the type's formula reads (reference.READERS)
-# that changed a number of the year (``type_input_ids`` decides which count).
-INPUT_TYPES = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest)
+#: The upload job kinds that change the inputs of a data entry type, probed per (module,
+#: type) and per module (a module-wide upload). Reference uploads have no module or type:
+#: ``reference_inputs`` finds them by the kinds a type reads (reference.READERS).
+#: ``input_kinds`` says which input kinds a type reads; ``last_input_job`` is the one place
+#: that turns the probes into "the last input".
+INPUT_TYPES: tuple[str, ...] = (JobType.factor_ingest, JobType.csv_ingest)
 _GOOD = and_(Job.state == JobState.FINISHED, func.coalesce(Job.result, "") != JobResult.ERROR)
+
+
+def input_kinds(det: int) -> frozenset[str]:
+    """The input job kinds that change the numbers of data entry type ``det``: its factor
+    and data entry uploads, and reference uploads when its formula reads a reference kind."""
+    if any(det in dets for dets in READERS.values()):
+        return frozenset((*INPUT_TYPES, JobType.reference_ingest))
+    return frozenset(INPUT_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +45,7 @@ class ComboIds:
 
     module: int
     det: int | None
-    factor_input: int | None  # last good factor upload of exactly this scope
-    data_input: int | None  # last good data entry upload of exactly this scope
+    inputs: dict[str, int | None]  # input kind → its last good job of exactly this scope
     good_recalc: int | None = None  # last FINISHED, non-ERROR recalculation
     finished_recalc: int | None = None  # last FINISHED recalculation, any result
     active_recalc: int | None = None  # the active one (at most one: uq_emission_recalc_active)
@@ -44,15 +55,17 @@ class ComboIds:
     reference_input: int | None = None
 
 
-def type_input_ids(combo: ComboIds, module_combo: ComboIds) -> list[int]:
-    """The input jobs that count for a (module, type, year): what decides staleness.
-
-    A reference upload counts only beside the type's own inputs: stations are not
-    year-scoped, and a year without factors or entries of the type has nothing to redo.
-    """
-    own = [i for i in (combo.factor_input, combo.data_input, module_combo.factor_input,
-                       module_combo.data_input) if i]
-    return own + [combo.reference_input] if own and combo.reference_input else own
+def last_input_job(combo: ComboIds, module_combo: ComboIds, kinds: frozenset[str]
+                   ) -> int | None:
+    """The highest-id good input job of ``kinds`` for the type: its own uploads, its
+    module's module-wide ones and, when the type reads reference data, the last reference
+    upload of a kind it reads that changed the year. A reference upload counts only beside
+    the type's own inputs: reference data is not year-scoped, and a year without factors or
+    entries of the type has nothing to redo."""
+    ids = [i for c in (combo, module_combo) for k, i in c.inputs.items() if k in kinds and i]
+    if ids and JobType.reference_ingest in kinds and combo.reference_input:
+        ids.append(combo.reference_input)
+    return max(ids) if ids else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,10 @@ class JobBrief:
     created_at: datetime | None
     finished_at: datetime | None
     recalculation: dict[str, Any] | None  # meta.recalculation of a recalculation job
+    aborted_by: str | None = None  # meta.aborted_by of an aborted job
+    aborted: bool = False
+    progress_done: int = 0
+    progress_total: int = 0
     reference_kind: str | None = None  # meta.config.kind of a reference upload
 
 
@@ -145,22 +162,25 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
     pairs = union_all(*[
         select(literal(m.value, Integer).label("m"), literal(d.value, Integer).label("d"))
         for m in wanted for d in MODULE_DATA_ENTRY_TYPES[m]]).cte("pairs")
+    k = len(INPUT_TYPES)
     module_rows = session.execute(select(
-        mods.c.m, _latest(year, JobType.factor_ingest, mods.c.m, None, _GOOD),
-        _latest(year, JobType.csv_ingest, mods.c.m, None, _GOOD),
+        mods.c.m, *[_latest(year, kind, mods.c.m, None, _GOOD) for kind in INPUT_TYPES],
         _active(year, JobType.aggregation, mods.c.m, None),
         _active(year, JobType.module_emission_recalc, mods.c.m, None)))
-    out = [ComboIds(m, None, f, c, active_aggregation=a, active_module_recalc=r)
-           for m, f, c, a, r in module_rows]
+    out = [ComboIds(row[0], None, dict(zip(INPUT_TYPES, row[1:1 + k], strict=True)),
+                    active_aggregation=row[1 + k], active_module_recalc=row[2 + k])
+           for row in module_rows]
     m, d = pairs.c.m, pairs.c.d
     type_rows = session.execute(select(
-        m, d, _latest(year, JobType.factor_ingest, m, d, _GOOD),
-        _latest(year, JobType.csv_ingest, m, d, _GOOD),
+        m, d, *[_latest(year, kind, m, d, _GOOD) for kind in INPUT_TYPES],
         _latest(year, JobType.emission_recalc, m, d, _GOOD),
         _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
         _active(year, JobType.emission_recalc, m, d)))
     refs = reference_inputs(session, year)
-    out += [ComboIds(*row, reference_input=refs.get(row[1])) for row in type_rows]
+    out += [ComboIds(row[0], row[1], dict(zip(INPUT_TYPES, row[2:2 + k], strict=True)),
+                     good_recalc=row[2 + k], finished_recalc=row[3 + k],
+                     active_recalc=row[4 + k], reference_input=refs.get(row[1]))
+            for row in type_rows]
     return out
 
 
@@ -196,6 +216,57 @@ def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
     rows = session.execute(select(
         Job.id, Job.job_type, Job.state, Job.result, Job.status_message, Job.pipeline_id,
         Job.created_by, Job.created_at, Job.finished_at, Job.meta["recalculation"],
+        Job.meta["aborted_by"].as_string(), Job.meta["aborted"].as_boolean(),
+        Job.progress_done, Job.progress_total,
         Job.meta["config"]["kind"].as_string(),
     ).where(Job.id.in_(sorted(ids))))
-    return {r[0]: JobBrief(*r) for r in rows}
+    return {r[0]: JobBrief(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                           bool(r[11]), int(r[12] or 0), int(r[13] or 0),
+                           r[14] if r[1] == JobType.reference_ingest else None) for r in rows}
+
+
+def chunk_progress(session: Session, job_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """{job id: (chunks done, chunks planned)} of recalculations (where a failed or aborted
+    run stopped)."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(RecalcChunk.job_id, func.count(),
+               func.coalesce(func.sum(case((RecalcChunk.done.is_(True), 1), else_=0)), 0))
+        .where(RecalcChunk.job_id.in_(sorted(job_ids))).group_by(RecalcChunk.job_id))
+    return {int(j): (int(d), int(n)) for j, n, d in rows}
+
+
+def first_input_after(session: Session, year: int,
+                      wanted: list[tuple[int, int, int, frozenset[str]]]
+                      ) -> dict[tuple[int, int], tuple[int, datetime | None]]:
+    """For (module, type, after id, kinds): the first good input job above ``after`` (its
+    own or module-wide), with its finish time: since when the type has needed
+    recalculation. One probe per stale type (a handful), for the monitoring read."""
+    out: dict[tuple[int, int], tuple[int, datetime | None]] = {}
+    for module, det, after, kinds in wanted:
+        row = session.execute(
+            select(Job.id, Job.finished_at).where(
+                Job.year == year, Job.job_type.in_(sorted(kinds)),
+                Job.module_type_id == module,
+                (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None),
+                Job.id > after, _GOOD)
+            .order_by(Job.id).limit(1)).first()
+        if row is not None:
+            out[(module, det)] = (int(row[0]), row[1])
+    return out
+
+
+def recorded_formula_versions(session: Session, module: int, year: int) -> dict[str, str]:
+    """{type name: the formula version of its rows} for the module's types that were ever
+    recalculated well (the module stats' ``formula_version``)."""
+    dets = MODULE_DATA_ENTRY_TYPES[ModuleType(module)]
+    probes = [_latest(year, JobType.emission_recalc, module, int(d), _GOOD) for d in dets]
+    ids = session.execute(select(*probes)).one()
+    found = [i for i in ids if i is not None]
+    if not found:
+        return {}
+    metas: dict[int, Any] = dict(session.execute(select(Job.id, Job.meta["recalculation"])
+                                 .where(Job.id.in_(found))).all())
+    return {d.name: recorded_version(metas.get(i)) for d, i in zip(dets, ids, strict=True)
+            if i is not None}

@@ -55,6 +55,7 @@ ROUTES = [
           True, False, 403, 400),
     Route("GET", "/v1/sync/recalculation-status", {"year": 2025}),
     Route("GET", "/v1/sync/recalculation-preview/4", {"year": 2025}),
+    Route("GET", "/v1/health/stale-stats", {"older_than": 60}),
     Route("GET", "/v1/sync/jobs/999999", viewer=404, operator=404),
     Route("GET", "/v1/sync/jobs/999999/stream", viewer=404, operator=404),
     Route("GET", "/v1/sync/pipelines"),

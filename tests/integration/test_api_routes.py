@@ -118,7 +118,9 @@ def test_recalculation_status_keys(api: TestClient, tokens: Tokens,
                            "recalculation_in_progress", "data_entry_types",
                            # additive (issue 15): totals, stats date, in-progress marker
                            "totals_kg", "totals_t", "computed_at", "aggregation_in_progress",
-                           "active_aggregation_job_id", "incomplete"}
+                           "active_aggregation_job_id", "incomplete",
+                           # additive (issue 19): the module's one display state
+                           "state", "state_label", "state_counts", "action"}
     (it,) = module["data_entry_types"]
     assert set(it) == {"module_type_id", "data_entry_type_id", "data_entry_type_name", "year",
                        "needs_recalculation", "recalculation_in_progress",
@@ -129,10 +131,15 @@ def test_recalculation_status_keys(api: TestClient, tokens: Tokens,
                        "last_successful_recalculation_job_id", "active_recalculation_job_id",
                        "active_pipeline_id", "entry_count", "entries_without_factor",
                        "entries_with_errors", "live_factor_count", "incomplete",
-                       "incomplete_reasons"}
+                       "incomplete_reasons",
+                       # additive (issue 19): the one display state, formula versions
+                       "state", "state_label", "reasons", "state_detail", "action",
+                       "progress", "failed_run", "formula_version", "rows_formula_version"}
     assert (it["data_entry_type_id"], it["needs_recalculation"],
             it["last_input_job_type"], it["last_recalculation_job_result"]) == (
         11, False, "csv_ingest", "SUCCESS")
+    assert (it["state"], it["reasons"], it["action"], module["state"]) == (
+        "up_to_date", [], "Recalculate", "up_to_date")
     assert api.get("/v1/sync/recalculation-status", params={"year": 2030},
                    headers=tokens.view).json() == []
     for bad in ({}, {"year": "x"}, {"year": 1999}, {"year": 10**30}):

@@ -14,6 +14,7 @@
     refreshing[module] = true;
     htmx.ajax("GET", "/console/data/" + year + "/modules/" + module,
               {target: box, swap: "outerHTML"}).then(function () {
+      showProgress(document);
       var again = refreshing[module] === "again";
       refreshing[module] = false;
       if (again) refreshModule(year, module);
@@ -21,6 +22,15 @@
   }
 
   var latest = {};  // pipeline id → its last event, for slots that appear after it arrived
+
+  // A module card's "Recalculating…" links show the same text as the pipeline card's chunk
+  // chip, from the same event, so the two never disagree.
+  function showProgress(root) {
+    root.querySelectorAll("[data-progress-of]").forEach(function (el) {
+      var ev = latest[el.getAttribute("data-progress-of")];
+      if (ev) el.textContent = ev.progress_text || "";
+    });
+  }
 
   function fill(slot, ev) {
     slot.innerHTML = ev.html;
@@ -90,6 +100,7 @@
       if (note && !document.getElementById("row-" + ev.id)) note.hidden = false;
     }
     slots.forEach(function (slot) { fill(slot, ev); });
+    showProgress(document);
     var year = body.getAttribute("data-year");
     if (page === "data" && year && ev.module && (ev.terminal || slots.length)) {
       var key = ev.id + ":" + ev.status;

@@ -1,0 +1,77 @@
+"""The display state decision on its own: every combination of facts gives exactly one state,
+in the documented precedence, with the text an operator reads."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from carbon_domain.names import type_label
+from carbon_domain.services.display_state import (
+    ORDER,
+    DisplayState,
+    FailedRun,
+    Progress,
+    TypeFacts,
+    decide,
+    decide_module,
+)
+
+progress = st.builds(Progress, job_id=st.integers(1, 10**6), pipeline_id=st.none(),
+                     done=st.integers(0, 1000), total=st.integers(0, 1000),
+                     queued=st.booleans())
+failed = st.builds(FailedRun, job_id=st.integers(1, 10**6), pipeline_id=st.none(),
+                   aborted=st.booleans(), aborted_by=st.sampled_from([None, "alice"]),
+                   chunks_done=st.integers(0, 8), chunks_total=st.integers(0, 8),
+                   message=st.none())
+facts = st.builds(TypeFacts, stale_reasons=st.lists(st.text(min_size=1), max_size=2).map(tuple),
+                  active=st.none() | progress, failed=st.none() | failed,
+                  missing=st.lists(st.text(min_size=1), max_size=2).map(tuple),
+                  entry_count=st.integers(0, 5))
+
+
+@given(facts)
+def test_exactly_one_state_in_precedence_order(f: TypeFacts) -> None:
+    shown = decide(f)
+    assert shown.state in DisplayState
+    applies = {DisplayState.recalculating: f.active is not None,
+               DisplayState.failed: f.failed is not None,
+               DisplayState.needs_recalculation: bool(f.stale_reasons),
+               DisplayState.incomplete: bool(f.missing),
+               DisplayState.up_to_date: True}
+    assert shown.state == next(s for s in ORDER if applies[s])
+    assert (shown.action == "Retry") == (shown.state == DisplayState.failed)
+    # A state that asks for work always says why; "up to date" never carries a reason.
+    if shown.state in (DisplayState.needs_recalculation, DisplayState.failed):
+        assert shown.reasons
+    if shown.state == DisplayState.up_to_date:
+        assert shown.reasons == [] and shown.label.startswith("✓ up to date")
+    else:
+        assert "up to date" not in shown.label
+
+
+@given(st.lists(st.sampled_from(list(DisplayState)), max_size=8), st.booleans())
+def test_module_state_is_its_most_pressing_type(states: list[DisplayState],
+                                                aggregating: bool) -> None:
+    md = decide_module(states, aggregating)
+    assert sum(md.counts.values()) == len(states)
+    want = next((s for s in ORDER if s in states), DisplayState.up_to_date)
+    if aggregating:
+        want = DisplayState.recalculating
+    assert md.state == want
+    if md.state != DisplayState.up_to_date:
+        assert "up to date" not in md.label
+    assert (md.action == "Retry") == (DisplayState.failed in states)
+
+
+def test_where_a_run_stopped() -> None:
+    run = FailedRun(398, None, aborted=True, aborted_by="alice", chunks_done=2, chunks_total=8,
+                    message="Aborted by alice")
+    assert run.text == "recalculation #398 aborted by alice at chunk 3/8 — numbers partly rewritten"
+    none = FailedRun(7, None, aborted=False, aborted_by=None, chunks_done=0, chunks_total=0,
+                     message=None)
+    assert none.text == "recalculation #7 failed before any chunk ran — no numbers rewritten"
+    assert decide(TypeFacts(failed=none)).detail == none.text
+    assert decide(TypeFacts(active=Progress(1, None, 40, 120, queued=False))).detail == (
+        "40/120 entries")
+    assert type_label("it") == "IT" and type_label("external_ai") == "External AI"
