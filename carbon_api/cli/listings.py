@@ -24,7 +24,7 @@ from carbon_api.cli.common import (
     new_table,
     new_typer,
 )
-from carbon_api.cli.workflow import _check_year
+from carbon_api.cli.workflow import check_year
 
 cli = new_typer()
 
@@ -41,7 +41,7 @@ OlderThan = Annotated[float, typer.Option(
 
 
 def _year(year: int | None) -> int | None:
-    return None if year is None else _check_year(year)
+    return None if year is None else check_year(year)
 
 
 @cli.command("status")

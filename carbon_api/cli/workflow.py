@@ -31,14 +31,14 @@ cli.add_typer(ingest_app, name="ingest")
 
 
 
-def _check_year(year: int) -> int:
+def check_year(year: int) -> int:
     # A callback, not min/max: a user mistake is one red line, not a usage panel.
     if not 2000 <= year <= 2100:
         error(f"--year {year} is out of range (2000-2100)")
     return year
 
 
-YearOpt = Annotated[int, typer.Option("--year", "-y", callback=_check_year,
+YearOpt = Annotated[int, typer.Option("--year", "-y", callback=check_year,
                                       help="Report year (2000-2100).")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait",
                                        help="Follow the pipeline until it ends.")]

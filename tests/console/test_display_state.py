@@ -209,7 +209,7 @@ def test_the_chunk_chip_and_the_type_line_never_disagree(db: str) -> None:
     committed, or a heartbeat was skipped): the card's per-type line follows the chunk rows
     read with the chip, so "chunks 2/2" never stands beside "50/100 running"."""
     from carbon_api.console import pipelines as console_pipelines
-    from carbon_domain.db.models import Pipeline
+    from carbon_domain.services import pipeline_reads
 
     job_id = add_job(JobType.emission_recalc, IT, state="RUNNING", result=None,
                       pipeline=True)
@@ -220,7 +220,9 @@ def test_the_chunk_chip_and_the_type_line_never_disagree(db: str) -> None:
                               planned_entries=50, done=True, entries=50) for n in range(2))
     with session_scope() as s:
         pid = s.scalar(select(Job.pipeline_id).where(Job.id == job_id))
-        view = console_pipelines.summary(s, s.get(Pipeline, pid))
+        found = pipeline_reads.view(s, pid)
+        assert found is not None
+        view = console_pipelines.summary(found)
     (phase,) = [p for p in view["phases"] if p["name"] == "recalculation"]
     (line,) = view["types"]
     assert (phase["text"], line["done"], line["total"]) == ("chunks 2/2", 100, 100)
