@@ -20,6 +20,10 @@ _HOME = Path(".carbon")
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "admin"})
 
 
+def is_amqp_url(url: str) -> bool:
+    return url.strip().lower().startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
 def _url_password(url: str) -> str | None:
     try:
         return urlsplit(url).password
@@ -140,6 +144,11 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return self.broker_url.startswith("memory://")
+
+    @property
+    def amqp_broker(self) -> bool:
+        """RabbitMQ (``amqp://``, ``amqps://``, ``pyamqp://``)."""
+        return is_amqp_url(self.broker_url)
 
 
 @lru_cache

@@ -515,14 +515,13 @@ class TestWorkerAndBeat:
         assert_one_line_error(proc.returncode, proc.stderr, "CELERY_BROKER_URL")
 
     @pytest.mark.integration
-    def test_second_beat_is_refused(self, services: None) -> None:
-        import redis
+    def test_second_beat_is_refused(self, db: str) -> None:
+        """The beat lock is a PostgreSQL advisory lock (either broker): while another
+        session named "other-host:42" holds it, a second beat names it and exits."""
+        from carbon_domain.db.leader import LeaderLock
 
-        from carbon_api.cli.ops import BEAT_LOCK_KEY
-        from carbon_domain.settings import get_settings
-
-        client = redis.Redis.from_url(get_settings().broker_url)
-        assert client.set(BEAT_LOCK_KEY, "other-host:42", nx=True, ex=60)
+        other = LeaderLock(db, "other-host:42")
+        assert other.try_acquire()
         try:
             # A subprocess with a timeout: should the lock vanish, a started beat cannot hang
             # the test run.
@@ -530,7 +529,8 @@ class TestWorkerAndBeat:
             assert_one_line_error(proc.returncode, proc.stderr, "another `carbon beat`",
                                   "other-host:42")
         finally:
-            client.delete(BEAT_LOCK_KEY)
+            other.release()
+        assert LeaderLock(db, "probe").holder() is None
 
     def test_unreachable_broker_is_one_clear_line(self) -> None:
         proc = run_carbon("beat", "--lock-wait", "0", env=child_env(
