@@ -91,8 +91,10 @@ task_routes = {
     "carbon.refresh_facility_factors": {"queue": "recalc"},
     "carbon.aggregate_module": {"queue": "aggregate"},
     "carbon.reconcile": {"queue": "default"},
+    "carbon.purge_uploads": {"queue": "default"},
 }
 
 beat_schedule = {
     "reconcile": {"task": "carbon.reconcile", "schedule": _s.reconcile_interval},
+    "purge-uploads": {"task": "carbon.purge_uploads", "schedule": _s.upload_purge_interval},
 }

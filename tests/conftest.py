@@ -49,6 +49,18 @@ os.environ.pop("CARBON_FLOWER_PASSWORD", None)
 REQUIRE = os.environ.get("CARBON_REQUIRE_SERVICES") == "1"
 
 
+def production_urls(password: str = "pw-" + uuid.uuid4().hex[:12]) -> dict[str, str]:
+    """This session's database and Redis URLs with a password in them, as production
+    requires. The test services do not check it: PostgreSQL trusts local connections and
+    Redis without requirepass accepts any password. (RabbitMQ does check: a RabbitMQ session
+    keeps its guest broker URL, which production refuses.)"""
+    out = {"CARBON_DATABASE_URL": PG_URL.replace("postgres@", f"postgres:{password}@", 1),
+           "CELERY_RESULT_BACKEND": BACKEND_URL.replace("redis://", f"redis://:{password}@", 1)}
+    if BROKER_KIND == "redis":
+        out["CELERY_BROKER_URL"] = BROKER_URL.replace("redis://", f"redis://:{password}@", 1)
+    return out
+
+
 def rabbitmqctl(*args: str, check: bool = True) -> str:
     out = subprocess.run(["rabbitmqctl", "--quiet", *args], capture_output=True, text=True,
                          timeout=60, check=False)
