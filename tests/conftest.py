@@ -167,3 +167,20 @@ def worker(celery_app_real):  # type: ignore[no-untyped-def]
         shutdown_timeout=30, queues=[*(q.name for q in celeryconfig.task_queues), "celery"],
     ) as w:
         yield w
+
+
+# The fault suite's RabbitMQ pass (tests/fault/second_broker.py): started in the background
+# once this session's fault scenarios are done, waited for by the last test of the run.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.fault import second_broker
+    second_broker.arrange(items)
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    from tests.fault import second_broker
+    second_broker.after_test(nodeid)
+
+
+def pytest_sessionfinish() -> None:
+    from tests.fault import second_broker
+    second_broker.stop()

@@ -1,9 +1,9 @@
 """The whole fault suite again on RabbitMQ, inside the one ``python -m pytest`` run.
 
-A session's broker is fixed when its settings are read (tests/conftest.py), so the RabbitMQ
-pass is a second pytest session over ``tests/fault`` with ``CARBON_TEST_BROKER=amqp``: its own
-database, Redis key prefix and RabbitMQ vhost. Its scenarios are reported here one by one
-(from its JUnit XML) and any failure fails this test with that session's output. Running
+The pass is a second pytest session over ``tests/fault`` with ``CARBON_TEST_BROKER=amqp``
+(``second_broker.py``: started in the background once this session's fault scenarios are
+done; this test runs last and waits for it). Its scenarios are checked one by one from its
+JUnit XML and any failure fails this test with that session's output. Running
 ``CARBON_TEST_BROKER=amqp python -m pytest tests/fault`` gives the same pass directly (this
 test then skips itself), and ``CARBON_FAULT_BROKERS=redis`` leaves it out.
 """
@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-from tests.fault import harness
+from tests.fault import harness, second_broker
 
 pytestmark = [
     pytest.mark.fault, pytest.mark.integration,
@@ -31,16 +29,17 @@ pytestmark = [
 
 
 @pytest.mark.timeout(1800)
-def test_fault_suite_on_rabbitmq(services: None, tmp_path: Path, figures) -> None:  # type: ignore[no-untyped-def]
-    report = tmp_path / "amqp.xml"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["CARBON_TEST_BROKER"] = "amqp"
-    t0 = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/fault", "-q", "-p", "no:cacheprovider",
-         f"--junitxml={report}"], cwd=harness.ROOT, env=env, capture_output=True, text=True,
-        timeout=1750, check=False)
-    seconds = time.monotonic() - t0
+def test_fault_suite_on_rabbitmq(services: None, figures) -> None:  # type: ignore[no-untyped-def]
+    run = second_broker.start()  # already running unless only this test was selected
+    try:
+        run.proc.wait(timeout=1750)
+    except subprocess.TimeoutExpired:
+        second_broker.stop()
+        raise
+    seconds = time.monotonic() - run.started
+    report = run.report
+    output = run.log.read_text(errors="replace")
+    out = subprocess.CompletedProcess(run.proc.args, run.proc.returncode, output, "")
     assert report.exists(), out.stdout[-5000:] + out.stderr[-3000:]
     outcomes: dict[str, str] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
@@ -49,8 +48,10 @@ def test_fault_suite_on_rabbitmq(services: None, tmp_path: Path, figures) -> Non
         outcomes[name] = ("failed" if kinds & {"failure", "error"} else
                           "skipped" if "skipped" in kinds else "passed")
     failed = sorted(n for n, o in outcomes.items() if o == "failed")
+    first = output.find("= FAILURES =")
     assert out.returncode == 0 and not failed, (
-        f"on RabbitMQ: {failed}\n" + out.stdout[-20000:] + out.stderr[-3000:])
+        f"on RabbitMQ: {failed}\n" + (output[first:first + 8000] if first >= 0 else "")
+        + "\n...\n" + output[-4000:])
     # The RabbitMQ-only scenarios ran; every other scenario ran too (none skipped but this one
     # and the Redis restart, which needs a Redis broker).
     assert outcomes["test_rabbitmq_connections_closed::"
