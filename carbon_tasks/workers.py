@@ -117,15 +117,17 @@ def broker_problem() -> str | None:
 
 def queue_depths(names: list[str]) -> dict[str, int | None]:
     """Messages waiting in each queue (not counting those a worker holds unacked); None for a
-    queue the broker does not know yet. Both brokers answer a passive declare: RabbitMQ with
-    the queue's count, kombu's Redis transport with the length of its list."""
+    queue RabbitMQ does not know yet. RabbitMQ answers a passive declare with the queue's
+    count; kombu's Redis transport counts its list (with the key prefix) itself."""
     conn = broker_connection()
     try:
         out: dict[str, int | None] = {}
+        amqp = conn.transport.driver_type == "amqp"
         for name in names:
             channel = conn.channel()
             try:
-                out[name] = int(channel.queue_declare(name, passive=True).message_count)
+                out[name] = (int(channel.queue_declare(name, passive=True).message_count)
+                             if amqp else int(channel._size(name)))
             except Exception:  # noqa: BLE001 - not declared: RabbitMQ closes the channel (404)
                 out[name] = None
             finally:
