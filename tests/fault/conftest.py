@@ -1,8 +1,9 @@
 """Fixtures of the fault suite: real worker subprocesses instead of the in-process worker.
 
 Subprocesses inherit the session's environment from ``tests/conftest.py`` (the throwaway
-PostgreSQL database, Redis DBs 11/12 and the per-session key prefix), plus per-test
-overrides: chunk size, visibility timeout, stale-job threshold.
+PostgreSQL database, the session's broker — Redis DB 11 with a per-session key prefix, or a
+RabbitMQ vhost of its own with ``CARBON_TEST_BROKER=amqp`` — and Redis DB 12 for results),
+plus per-test overrides: chunk size, visibility timeout, stale-job threshold.
 """
 
 from __future__ import annotations
