@@ -1,14 +1,16 @@
 """What operators touch works on the session's broker (Redis, or RabbitMQ in the RabbitMQ
-pass): ``/v1/health``, ``/v1/workers``, ``carbon recalc --wait``'s queue check, exactly one
-``carbon beat`` (its PostgreSQL lock), and a pipeline that waited for a consumer finishes
-exact once one comes.
+pass): ``/v1/health``, ``/v1/workers``, ``carbon recalc --wait``'s queue check, Flower,
+exactly one ``carbon beat`` (its PostgreSQL lock), and a pipeline that waited for a consumer
+finishes exact once one comes.
 """
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -42,6 +44,26 @@ def test_health_workers_queue_check_and_one_beat(procs, figures) -> None:  # typ
     assert "nothing consumes queue recalc" in out.stderr, out.stderr
     ((pid,),) = harness.sql("SELECT id FROM pipelines WHERE status = 'RUNNING'")
 
+    # Flower on the same broker sees the worker (behind its basic auth).
+    port = harness.free_port()
+    password = "fl-" + secrets.token_urlsafe(12)
+    flower = harness.Proc("flower", [harness.CARBON, "flower", "--port", str(port)],
+                          harness.child_env(CARBON_FLOWER_USER="ops",
+                                            CARBON_FLOWER_PASSWORD=password), procs.log_dir)
+    procs.started.append(flower.start())
+    base = f"http://127.0.0.1:{port}"
+
+    def flower_sees_worker() -> bool:
+        try:
+            r = httpx.get(f"{base}/api/workers?refresh=1", auth=("ops", password), timeout=10)
+        except httpx.TransportError:
+            return False
+        return r.status_code == 200 and any(k.startswith(f"{partial.name}@") for k in r.json())
+    wait_for(flower_sees_worker, 60, "Flower to list the worker", interval=1,
+             on_fail=flower.tail)
+    assert httpx.get(f"{base}/api/workers", timeout=10).status_code == 401
+    flower.kill()
+
     # Exactly one beat: the second is refused, naming the first (a PostgreSQL advisory lock,
     # whatever the broker).
     first = procs.beat()
@@ -61,7 +83,7 @@ def test_health_workers_queue_check_and_one_beat(procs, figures) -> None:  # typ
     assert p.status == "SUCCESS", harness.describe_jobs()
     assert_pipeline_done(str(pid))
     result = harness.assert_same_results(baseline)
-    figures(checked="/v1/health broker ok; /v1/workers lists the worker with its queues;"
+    figures(checked="/v1/health broker ok; /v1/workers and Flower list the worker;"
                     " `recalc --wait` warns that nothing consumes recalc; a second beat is"
                     " refused naming the first",
             result=f"the waiting pipeline finished {time.monotonic() - t0:.1f}s after a full"
