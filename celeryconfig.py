@@ -43,7 +43,15 @@ worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True
 
-_transport: dict[str, Any] = {"visibility_timeout": _s.visibility_timeout}
+_transport: dict[str, Any] = {}
+if _s.amqp_broker:
+    # RabbitMQ: the channel waits for the broker's confirm of every publish, so a message the
+    # API reported as queued is on disk in a quorum queue (not lost in a socket buffer when the
+    # broker goes away). RabbitMQ needs no visibility timeout: an unacked message returns to
+    # its queue the moment the consumer's connection closes.
+    _transport["confirm_publish"] = True
+else:
+    _transport["visibility_timeout"] = _s.visibility_timeout
 if _s.embedded_broker:
     # The memory transport polls once a second by default: a 200-task chord then takes
     # ~26 s instead of ~1 s (research/celery.md §9).
@@ -58,13 +66,15 @@ if _s.result_backend.startswith("redis"):
         result_backend_transport_options["global_keyprefix"] = _s.redis_key_prefix
 
 task_default_queue = "default"
-task_queues = (
-    Queue("default"),
-    Queue("ingest"),
-    Queue("recalc"),
-    Queue("finish"),
-    Queue("aggregate"),
-)
+QUEUE_NAMES = ("default", "ingest", "recalc", "finish", "aggregate")
+# On RabbitMQ the declared queues are durable quorum queues (replicated, fsynced, poison
+# message handling). Quorum queues do not support global QoS; Celery (5.5+) sees the
+# x-queue-type argument (worker_detect_quorum_queues) and applies the prefetch per consumer.
+# Redis has no queue types: there the arguments would be meaningless, so none are given.
+_queue_arguments = {"x-queue-type": "quorum"} if _s.amqp_broker else None
+task_queues = tuple(Queue(name, durable=True, queue_arguments=_queue_arguments)
+                    for name in QUEUE_NAMES)
+worker_detect_quorum_queues = True
 task_routes = {
     "carbon.ingest_*": {"queue": "ingest"},
     "carbon.plan_recalculation": {"queue": "recalc"},
@@ -81,8 +91,10 @@ task_routes = {
     "carbon.refresh_facility_factors": {"queue": "recalc"},
     "carbon.aggregate_module": {"queue": "aggregate"},
     "carbon.reconcile": {"queue": "default"},
+    "carbon.purge_uploads": {"queue": "default"},
 }
 
 beat_schedule = {
     "reconcile": {"task": "carbon.reconcile", "schedule": _s.reconcile_interval},
+    "purge-uploads": {"task": "carbon.purge_uploads", "schedule": _s.upload_purge_interval},
 }

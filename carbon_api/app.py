@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from carbon_api import errors
 from carbon_api.console import install as install_console
 from carbon_api.console.security import SecurityHeadersMiddleware
+from carbon_api.hsts import HstsMiddleware
 from carbon_api.http_limits import BodyLimitMiddleware, NoStoreMiddleware
 from carbon_api.logging import RequestContextMiddleware, configure_logging
 from carbon_api.routes import (
@@ -70,6 +71,9 @@ def create_app() -> FastAPI:
                   openapi_url="/openapi.json" if docs else None)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    settings = get_settings()
+    if settings.environment == "production":  # production refuses CARBON_HSTS_SECONDS=0
+        app.add_middleware(HstsMiddleware, max_age=settings.hsts_seconds)
     app.add_middleware(NoStoreMiddleware)
     # Outermost: an oversized form is refused before anything else reads it.
     app.add_middleware(BodyLimitMiddleware)

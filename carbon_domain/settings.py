@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from carbon_domain.production import (  # noqa: F401 - PLACEHOLDER_SECRETS is re-exported
+    PLACEHOLDER_SECRETS,
+    normalize_environment,
+    production_problems,
+)
+
 _HOME = Path(".carbon")
-# Placeholder secrets shipped in docker/.env.example; production refuses to start with them.
-PLACEHOLDER_SECRETS = frozenset({"", "changethis", "admin"})
 
 
-def _url_password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
+def is_amqp_url(url: str) -> bool:
+    return url.strip().lower().startswith(("amqp://", "amqps://", "pyamqp://"))
 
 
 # Bare PostgreSQL schemes as hosting platforms hand them out. SQLAlchemy 2.1 maps
@@ -67,6 +67,7 @@ def database_url_problem(url: str) -> str | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
+    # Normalised: " Production", "PROD" → "production"; an unknown name is refused.
     environment: str = Field("development", alias="CARBON_ENV")
     database_url: str = Field(f"sqlite:///{_HOME / 'carbon.db'}", alias="CARBON_DATABASE_URL")
     broker_url: str = Field("memory://", alias="CELERY_BROKER_URL")
@@ -109,8 +110,19 @@ class Settings(BaseSettings):
     # form of a few fields, so anything larger is refused (413) before it is parsed.
     max_form_bytes: int = Field(64 * 1024, alias="CARBON_MAX_FORM_BYTES", ge=1024)
     log_level: str = Field("INFO", alias="CARBON_LOG_LEVEL")
+    # Production hardening and housekeeping (carbon_domain/production.py, docs/operating.md).
+    hsts_seconds: int = Field(31_536_000, alias="CARBON_HSTS_SECONDS", ge=0)
+    upload_retention_days: int = Field(90, alias="CARBON_UPLOAD_RETENTION_DAYS", ge=0)
+    upload_retention_keep: int = Field(20, alias="CARBON_UPLOAD_RETENTION_KEEP", ge=0)
+    upload_purge_interval: float = Field(3600.0, alias="CARBON_UPLOAD_PURGE_INTERVAL", gt=0)
+    export_concurrency: int = Field(2, alias="CARBON_EXPORT_CONCURRENCY", ge=1)
     # Show full tracebacks in the CLI instead of one-line error messages.
     debug: bool = Field(False, alias="CARBON_DEBUG")
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, v: object) -> str:
+        return normalize_environment(str(v))
 
     @field_validator("database_url")
     @classmethod
@@ -122,21 +134,11 @@ class Settings(BaseSettings):
         return url
 
     @model_validator(mode="after")
-    def _production_needs_secrets(self) -> Settings:
+    def _production_is_safe(self) -> Settings:
         if self.environment == "production":
-            if self.flower_password is None or (
-                self.flower_password.get_secret_value() in PLACEHOLDER_SECRETS
-            ):
-                raise ValueError(
-                    "CARBON_FLOWER_PASSWORD must be set to a real secret in production")
-            if self.database_url.startswith("sqlite") or self.broker_url.startswith("memory"):
-                raise ValueError("production needs CARBON_DATABASE_URL and CELERY_BROKER_URL")
-            for name, url in (("CARBON_DATABASE_URL", self.database_url),
-                              ("CELERY_BROKER_URL", self.broker_url),
-                              ("CELERY_RESULT_BACKEND", self.result_backend)):
-                password = _url_password(url)
-                if password is not None and password in PLACEHOLDER_SECRETS - {""}:
-                    raise ValueError(f"{name} uses a placeholder password; set a real secret")
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -146,6 +148,11 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return self.broker_url.startswith("memory://")
+
+    @property
+    def amqp_broker(self) -> bool:
+        """RabbitMQ (``amqp://``, ``amqps://``, ``pyamqp://``)."""
+        return is_amqp_url(self.broker_url)
 
 
 @lru_cache

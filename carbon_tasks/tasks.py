@@ -15,4 +15,5 @@ from carbon_tasks.recalc import (  # noqa: F401
     refresh_facility_factors,
 )
 from carbon_tasks.reconcile import reconcile  # noqa: F401
+from carbon_tasks.retention import purge_uploads  # noqa: F401
 from carbon_tasks.workers import carbon_info  # noqa: F401  (the carbon_info inspect command)

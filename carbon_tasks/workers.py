@@ -90,14 +90,59 @@ class WorkerOverview:
     api_version: str  # what the reading process (the API) runs
 
 
-def _broadcast(command: str, timeout: float) -> list[dict[str, Any]]:
+def broker_connection() -> Connection:
+    """A connection to the configured broker (Redis or RabbitMQ), connected with a bounded
+    retry: raises BrokerUnavailable in a few seconds instead of retrying forever."""
     conn = Connection(app.conf.broker_url, connect_timeout=2,
                       transport_options=dict(app.conf.broker_transport_options or {}))
     try:
-        try:
-            conn.ensure_connection(max_retries=1, timeout=3)
-        except Exception as exc:  # noqa: BLE001 - kombu raises several families here
-            raise BrokerUnavailable(str(exc) or type(exc).__name__) from exc
+        conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:  # noqa: BLE001 - kombu, redis-py and amqp raise several families
+        conn.release()
+        raise BrokerUnavailable(str(exc) or type(exc).__name__) from exc
+    return conn
+
+
+def broker_problem() -> str | None:
+    """Why the broker cannot be reached (one line), or None when it answers. The embedded
+    memory:// broker always answers."""
+    if app.conf.broker_url.startswith("memory://"):
+        return None
+    try:
+        broker_connection().release()
+    except BrokerUnavailable as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+    return None
+
+
+def queue_depths(names: list[str]) -> dict[str, int | None]:
+    """Messages waiting in each queue (not counting those a worker holds unacked); None for a
+    queue RabbitMQ does not know yet. RabbitMQ answers a passive declare with the queue's
+    count; kombu's Redis transport counts its list (with the key prefix) itself."""
+    conn = broker_connection()
+    try:
+        out: dict[str, int | None] = {}
+        amqp = conn.transport.driver_type == "amqp"
+        for name in names:
+            channel = conn.channel()
+            try:
+                out[name] = (int(channel.queue_declare(name, passive=True).message_count)
+                             if amqp else int(channel._size(name)))
+            except Exception:  # noqa: BLE001 - not declared: RabbitMQ closes the channel (404)
+                out[name] = None
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - already closed by the 404
+                    pass
+        return out
+    finally:
+        conn.release()
+
+
+def _broadcast(command: str, timeout: float) -> list[dict[str, Any]]:
+    conn = broker_connection()
+    try:
         return app.control.broadcast(command, reply=True, timeout=timeout,
                                      connection=conn) or []
     finally:

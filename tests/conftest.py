@@ -1,5 +1,11 @@
-"""Test harness: a throwaway PostgreSQL database, private Redis database numbers and a real
-in-process Celery worker. No mocks of the database, broker or Celery.
+"""Test harness: a throwaway PostgreSQL database, a private broker (Redis database numbers and
+a key prefix, or a RabbitMQ vhost of its own) and a real in-process Celery worker. No mocks of
+the database, broker or Celery.
+
+``CARBON_TEST_BROKER=amqp`` runs the session on RabbitMQ (``TEST_RABBITMQ``, default
+guest/guest on 127.0.0.1:5672): the session creates a vhost named after its database with
+``rabbitmqctl`` and deletes it at the end, so concurrent sessions never share a queue. The
+result backend stays Redis on both brokers (chord state).
 
 Environment must be set before anything imports ``carbon_domain.settings``.
 """
@@ -7,6 +13,7 @@ Environment must be set before anything imports ``carbon_domain.settings``.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -16,8 +23,14 @@ REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 TEST_DB = f"carbon_test_{uuid.uuid4().hex[:8]}"
 PG_URL = PG_ADMIN.rsplit("/", 1)[0] + f"/{TEST_DB}"
+BROKER_KIND = os.environ.get("CARBON_TEST_BROKER", "redis").strip().lower() or "redis"
+if BROKER_KIND not in ("redis", "amqp"):
+    raise SystemExit(f"CARBON_TEST_BROKER={BROKER_KIND!r}: use redis or amqp")
+RABBITMQ = os.environ.get("TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
+RABBITMQ_USER = RABBITMQ.split("//", 1)[1].split(":", 1)[0]
+TEST_VHOST = TEST_DB
 # Redis databases no developer worker consumes (broker 11, results 12).
-BROKER_URL = f"{REDIS}/11"
+BROKER_URL = f"{RABBITMQ}/{TEST_VHOST}" if BROKER_KIND == "amqp" else f"{REDIS}/11"
 BACKEND_URL = f"{REDIS}/12"
 
 os.environ.update({
@@ -36,12 +49,41 @@ os.environ.pop("CARBON_FLOWER_PASSWORD", None)
 REQUIRE = os.environ.get("CARBON_REQUIRE_SERVICES") == "1"
 
 
+def production_urls(password: str = "pw-" + uuid.uuid4().hex[:12]) -> dict[str, str]:
+    """This session's database and Redis URLs with a password in them, as production
+    requires. The test services do not check it: PostgreSQL trusts local connections and
+    Redis without requirepass accepts any password. (RabbitMQ does check: a RabbitMQ session
+    keeps its guest broker URL, which production refuses.)"""
+    out = {"CARBON_DATABASE_URL": PG_URL.replace("postgres@", f"postgres:{password}@", 1),
+           "CELERY_RESULT_BACKEND": BACKEND_URL.replace("redis://", f"redis://:{password}@", 1)}
+    if BROKER_KIND == "redis":
+        out["CELERY_BROKER_URL"] = BROKER_URL.replace("redis://", f"redis://:{password}@", 1)
+    return out
+
+
+def rabbitmqctl(*args: str, check: bool = True) -> str:
+    out = subprocess.run(["rabbitmqctl", "--quiet", *args], capture_output=True, text=True,
+                         timeout=60, check=False)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {out.stderr or out.stdout}")
+    return out.stdout
+
+
 def _services_problem() -> str | None:
     try:
         import redis
-        redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(BACKEND_URL, socket_connect_timeout=2).ping()
     except Exception as exc:  # noqa: BLE001 - any failure means "not available"
         return f"Redis unavailable at {REDIS}: {exc}"
+    if BROKER_KIND == "amqp":
+        try:
+            rabbitmqctl("add_vhost", TEST_VHOST)
+            rabbitmqctl("set_permissions", "-p", TEST_VHOST, RABBITMQ_USER, ".*", ".*", ".*")
+            from kombu import Connection
+            with Connection(BROKER_URL, connect_timeout=3) as conn:
+                conn.ensure_connection(max_retries=1, timeout=5)
+        except Exception as exc:  # noqa: BLE001
+            return f"RabbitMQ unavailable at {RABBITMQ}: {exc}"
     try:
         from sqlalchemy import create_engine, text
         with create_engine(PG_ADMIN).connect() as c:
@@ -52,12 +94,18 @@ def _services_problem() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def services() -> None:
+def services() -> Iterator[None]:
     problem = _services_problem()
-    if problem:
-        if REQUIRE:
-            pytest.fail(problem)
-        pytest.skip(problem)
+    try:
+        if problem:
+            if REQUIRE:
+                pytest.fail(problem)
+            pytest.skip(problem)
+        yield
+    finally:
+        if BROKER_KIND == "amqp":
+            # Its queues, messages and connections go with it.
+            rabbitmqctl("delete_vhost", TEST_VHOST, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +167,20 @@ def worker(celery_app_real):  # type: ignore[no-untyped-def]
         shutdown_timeout=30, queues=[*(q.name for q in celeryconfig.task_queues), "celery"],
     ) as w:
         yield w
+
+
+# The fault suite's RabbitMQ pass (tests/fault/second_broker.py): started in the background
+# once this session's fault scenarios are done, waited for by the last test of the run.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.fault import second_broker
+    second_broker.arrange(items)
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    from tests.fault import second_broker
+    second_broker.after_test(nodeid)
+
+
+def pytest_sessionfinish() -> None:
+    from tests.fault import second_broker
+    second_broker.stop()

@@ -8,6 +8,7 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -22,6 +23,7 @@ from carbon_api.cli.common import (
     error,
     exit_code,
     info,
+    mask_url,
     new_typer,
     require_database,
     require_external_broker,
@@ -40,9 +42,9 @@ API_TARGET = "carbon_api.app:app"
 DEFAULT_QUEUES = "default,ingest,recalc,finish,aggregate"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_SCHEDULE = Path(".carbon") / "celerybeat-schedule"
-# One beat in the whole deployment: the leader holds this Redis key and refreshes it.
-BEAT_LOCK_KEY = "carbon:beat:leader"
-BEAT_LOCK_TTL = 30
+# One beat in the whole deployment: the leader holds a PostgreSQL advisory lock on its own
+# connection and checks that connection this often.
+BEAT_LOCK_CHECK = 10.0
 
 
 class Pool(StrEnum):
@@ -56,10 +58,6 @@ def _settings() -> Settings:
     return get_settings()
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
-
-
 def _loglevel(value: str | None) -> str:
     level = (value or _settings().log_level).strip().upper()
     if level == "WARN":
@@ -67,6 +65,16 @@ def _loglevel(value: str | None) -> str:
     if level not in LOG_LEVELS:
         error(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def require_reachable_broker(what: str) -> None:
+    """One clear line, before a service starts, when its broker does not answer."""
+    from carbon_tasks.workers import broker_problem
+
+    problem = broker_problem()
+    if problem:
+        error(f"{what} cannot start: cannot reach broker at "
+              f"{mask_url(_settings().broker_url)}: {problem}")
 
 
 def known_queues() -> list[str]:
@@ -145,48 +153,52 @@ def worker(
 
 
 @contextmanager
-def beat_leadership(broker_url: str, wait: float) -> Iterator[None]:
-    """Hold the deployment-wide beat lock (Redis) for as long as this beat runs.
+def beat_leadership(database_url: str, wait: float) -> Iterator[None]:
+    """Hold the deployment-wide beat lock for as long as this beat runs: a PostgreSQL
+    advisory lock (``carbon_domain.db.leader``), so it works with either broker.
 
-    A second beat waits up to ``wait`` seconds (a crashed leader's lock expires within
-    BEAT_LOCK_TTL) and then gives up with a clear error. If the lock is lost (e.g. Redis
-    restarted and another beat took it), this beat stops itself with SIGTERM.
+    A second beat waits up to ``wait`` seconds (a crashed leader's session, and with it the
+    lock, ends when its connection closes) and then gives up with a clear error. If the lock is
+    lost (PostgreSQL restarted and another beat took it), this beat stops itself with SIGTERM.
     """
-    if not broker_url.startswith(("redis://", "rediss://")):
-        warn("cannot enforce a single beat on a non-Redis broker; run exactly one `carbon beat`")
+    if database_url.startswith("sqlite"):
+        warn("cannot enforce a single beat on an SQLite database; run exactly one `carbon beat`")
         yield
         return
-    import redis
-    from redis.exceptions import LockError, LockNotOwnedError, RedisError
+    from carbon_domain.db.leader import LeaderLock
 
-    client = redis.Redis.from_url(broker_url, socket_timeout=5, socket_connect_timeout=5)
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    lock = client.lock(BEAT_LOCK_KEY, timeout=BEAT_LOCK_TTL, sleep=0.5, thread_local=False)
-    holder = client.get(BEAT_LOCK_KEY)
-    if holder is not None and wait > 0:
-        info(f"beat lock held by {_text(holder)}; waiting up to {wait:g}s "
-             "for it to be released")
-    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait if wait > 0 else None,
-                        token=me):
-        holder = client.get(BEAT_LOCK_KEY)
-        who = _text(holder) if holder else "unknown"
-        error(f"another `carbon beat` is running ({who}); run exactly one beat per deployment "
-              f"(a beat that died releases the lock within {BEAT_LOCK_TTL}s)")
+    me = f"carbon-beat {socket.gethostname()}:{os.getpid()}"
+    lock = LeaderLock(database_url, me)
+    deadline = time.monotonic() + wait
+    announced = False
+    while not lock.try_acquire():
+        holder = lock.holder() or "unknown"
+        if time.monotonic() >= deadline:
+            lock.release()
+            error(f"another `carbon beat` is running ({holder}); run exactly one beat per "
+                  "deployment (a beat that died releases the lock when its database "
+                  "connection ends)")
+        if not announced:
+            info(f"beat lock held by {holder}; waiting up to {wait:g}s for it to be released")
+            announced = True
+        time.sleep(0.5)
     stop = threading.Event()
 
     def keep_leadership() -> None:
-        while not stop.wait(BEAT_LOCK_TTL / 3):
+        while not stop.wait(BEAT_LOCK_CHECK):
+            if lock.still_held():
+                continue
             try:
-                lock.reacquire()
-            except LockNotOwnedError:
-                if lock.acquire(blocking=False, token=me):
-                    log.warning("beat lock was lost (Redis restart?) and re-acquired")
+                if lock.try_acquire():
+                    log.warning("beat lock was lost (database restart?) and re-acquired")
                     continue
-                log.critical("beat lock taken by another beat; stopping this one")
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-            except (RedisError, LockError, OSError) as exc:
-                log.warning("cannot refresh beat lock (%s); retrying", exc)
+            except Exception as exc:  # noqa: BLE001 - database down: no one else can take it
+                log.warning("cannot re-take the beat lock (%s); retrying", exc)
+                continue
+            log.critical("beat lock taken by another beat (%s); stopping this one",
+                         lock.holder())
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
 
     refresher = threading.Thread(target=keep_leadership, name="beat-leader-lock", daemon=True)
     refresher.start()
@@ -194,10 +206,7 @@ def beat_leadership(broker_url: str, wait: float) -> Iterator[None]:
         yield
     finally:
         stop.set()
-        try:
-            lock.release()
-        except Exception:  # noqa: BLE001 - expired or Redis gone: nothing to release
-            pass
+        lock.release()
 
 
 @cli.command()
@@ -210,18 +219,19 @@ def beat(
     ] = DEFAULT_SCHEDULE,
     lock_wait: Annotated[float, typer.Option(
         min=0, help="Seconds to wait for another beat's lock before giving up.")
-    ] = BEAT_LOCK_TTL + 10,
+    ] = 40.0,
 ) -> None:
     """Run Celery beat (the periodic reconciler); exactly one per deployment.
 
-    A Redis lock makes a second beat wait for --lock-wait seconds, then fail.
+    A PostgreSQL advisory lock makes a second beat wait for --lock-wait seconds, then fail.
     """
     s = _settings()
     require_external_broker("`carbon beat`")
     level = _loglevel(loglevel)
-    with beat_leadership(s.broker_url, lock_wait):
-        # Beat only talks to the broker, but every task it schedules needs the database.
-        require_database("`carbon beat`")
+    require_reachable_broker("`carbon beat`")
+    # The lock lives in the database; every task beat schedules needs it too.
+    require_database("`carbon beat`")
+    with beat_leadership(s.database_url, lock_wait):
         schedule.parent.mkdir(parents=True, exist_ok=True)
         from carbon_tasks import app as celery_app
         exit_code(celery_app.start(["beat", f"--loglevel={level}", f"--schedule={schedule}"]))

@@ -1,8 +1,9 @@
 """Fixtures of the fault suite: real worker subprocesses instead of the in-process worker.
 
 Subprocesses inherit the session's environment from ``tests/conftest.py`` (the throwaway
-PostgreSQL database, Redis DBs 11/12 and the per-session key prefix), plus per-test
-overrides: chunk size, visibility timeout, stale-job threshold.
+PostgreSQL database, the session's broker — Redis DB 11 with a per-session key prefix, or a
+RabbitMQ vhost of its own with ``CARBON_TEST_BROKER=amqp`` — and Redis DB 12 for results),
+plus per-test overrides: chunk size, visibility timeout, stale-job threshold.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ from tests.fault import harness
 def _purge_broker() -> None:
     """Drop this session's queues, unacked messages and results, so no message of an earlier
     test (job ids restart at 1 after each truncate) reaches this test's workers. Queue
-    bindings stay: they are the routing table."""
+    bindings stay: they are the routing table. On RabbitMQ (the session's own vhost) the
+    queues are purged; the unacked messages of a killed worker returned to them when its
+    connection closed."""
     import redis
 
     prefix = os.environ["CARBON_REDIS_KEY_PREFIX"]
-    for url in (os.environ["CELERY_BROKER_URL"], os.environ["CELERY_RESULT_BACKEND"]):
+    urls = [os.environ["CELERY_RESULT_BACKEND"]]
+    if harness.BROKER_KIND == "amqp":
+        harness.purge_queues()
+    else:
+        urls.append(os.environ["CELERY_BROKER_URL"])
+    for url in urls:
         r = redis.Redis.from_url(url)
         keys = [k for k in r.scan_iter(match=f"{prefix}*", count=1000)
                 if b"_kombu.binding" not in k]
@@ -139,7 +147,7 @@ def figures(request: pytest.FixtureRequest) -> Any:
     """Record a scenario's figures; printed in the terminal summary (README "Reliability")."""
 
     def record(**values: Any) -> None:
-        request.node.user_properties.extend(values.items())
+        request.node.user_properties.extend([("broker", harness.BROKER_KIND), *values.items()])
 
     return record
 

@@ -38,6 +38,8 @@ from tests.integration.helpers import UNITS_CSV, emissions, jobs_of, module_stat
 from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS, equip_entries
 
 ROOT = Path(__file__).resolve().parents[2]
+# The session's broker (tests/conftest.py): "redis" or "amqp".
+BROKER_KIND = os.environ.get("CARBON_TEST_BROKER", "redis").strip().lower() or "redis"
 BIN = Path(sys.executable).parent
 CARBON = str(BIN / "carbon")
 
@@ -644,9 +646,11 @@ class Api(Proc):
 
 
 def dead_broker_env() -> dict[str, str]:
-    """Broker and result backend on a port nothing listens on."""
+    """Broker (of this session's kind) and result backend on a port nothing listens on."""
     port = free_port()
-    return {"CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
+    broker = (f"amqp://guest:guest@127.0.0.1:{port}//" if BROKER_KIND == "amqp"
+              else f"redis://127.0.0.1:{port}/0")
+    return {"CELERY_BROKER_URL": broker,
             "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{port}/1"}
 
 
@@ -660,20 +664,28 @@ def operator_token(name: str = "ops-fault") -> dict[str, str]:
 def drop_queue(queue: str) -> int:
     """Delete every message waiting in ``queue`` on this session's broker (a lost message:
     what a broker restart without persistence does). Returns how many were dropped."""
-    import redis
+    from carbon_tasks.workers import broker_connection
 
-    r = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-    key = f"{os.environ['CARBON_REDIS_KEY_PREFIX']}{queue}"
-    n = int(r.llen(key))
-    r.delete(key)
-    return n
+    conn = broker_connection()
+    try:
+        return int(conn.default_channel.queue_purge(queue) or 0)
+    finally:
+        conn.release()
+
+
+def purge_queues() -> None:
+    """Empty every queue this session's workers consume (the declared ones and Celery's)."""
+    for q in [*all_queues().split(","), "celery"]:
+        try:
+            drop_queue(q)
+        except Exception:  # noqa: BLE001 - RabbitMQ: a queue not declared yet (404)
+            pass
 
 
 def queued_messages(queue: str) -> int:
-    import redis
+    from carbon_tasks.workers import queue_depths
 
-    r = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-    return int(r.llen(f"{os.environ['CARBON_REDIS_KEY_PREFIX']}{queue}"))
+    return queue_depths([queue])[queue] or 0
 
 
 def jobs_after(job_id: int) -> list[tuple[Any, ...]]:

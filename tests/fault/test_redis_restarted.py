@@ -26,7 +26,11 @@ from tests.fault import harness
 from tests.fault.harness import EntryLock, assert_pipeline_done, blocked_writers, wait_for
 from tests.integration.helpers import wait_pipeline
 
-pytestmark = [pytest.mark.fault, pytest.mark.integration]
+pytestmark = [pytest.mark.fault, pytest.mark.integration,
+              # Its broker is a private redis-server whatever the session's broker; the
+              # RabbitMQ counterpart is test_rabbitmq_connections_closed.
+              pytest.mark.skipif(harness.BROKER_KIND != "redis",
+                                 reason="a Redis broker scenario")]
 
 DET, CHUNK_NO = 11, 1
 

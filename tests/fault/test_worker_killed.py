@@ -97,10 +97,19 @@ def test_whole_worker_sigkilled_is_recovered_by_the_reconciler(procs, settings, 
     # Each type is re-planned by the first reconcile pass that finds it stale, so the
     # three types may go out in up to three re-plans, each with its own aggregation.
     jobs = assert_pipeline_done(pid, rounds=3)
-    # The hit type was re-planned as attempt 2; its attempt-1 chunks became no-ops.
-    assert jobs["recalcs"][DET].attempts == 2
-    assert all(j.attempts in (1, 2) for j in jobs["recalcs"].values())
-    assert harness.total(summaries, "retried") >= 1
+    if harness.BROKER_KIND == "redis":
+        # The hit type was re-planned as attempt 2; its attempt-1 chunks became no-ops.
+        assert jobs["recalcs"][DET].attempts == 2
+        assert all(j.attempts in (1, 2) for j in jobs["recalcs"].values())
+        assert harness.total(summaries, "retried") >= 1
+        lost = "the lost messages stayed unacked (visibility 600 s)"
+    else:
+        # RabbitMQ hands a dead consumer's unacked messages back the moment its connection
+        # closes: the new worker runs them at once, racing the reconciler's re-plan (stale
+        # after 3 s, so a loaded machine may re-plan a type twice). Whichever attempt is
+        # current writes; every older one is fenced off at commit (rows exact below).
+        assert all(1 <= j.attempts <= 3 for j in jobs["recalcs"].values())
+        lost = "RabbitMQ requeued the dead worker's unacked messages at once"
     assert harness.total(summaries, "gave_up") == 0
     assert not any("error" in s for s in summaries), summaries
     out = harness.assert_same_results(baseline)
@@ -110,8 +119,7 @@ def test_whole_worker_sigkilled_is_recovered_by_the_reconciler(procs, settings, 
                      " 11 was writing; a new worker started",
             recovery=f"reconciler re-plan (stale after 3 s) in {passes} pass(es), attempts per"
                      f" type {replanned}, {len(jobs['aggregations'])} aggregation(s); pipeline"
-                     f" done {done_at - killed_at:.1f}s after the kill; the lost messages stayed"
-                     " unacked (visibility 600 s)",
+                     f" done {done_at - killed_at:.1f}s after the kill; {lost}",
             result=f"{out['rows']} rows for {out['entries']} entries, exact; stats exact",
             pipeline_seconds=round(elapsed, 1))
     assert w2.alive()

@@ -126,8 +126,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 # ------------------------------------------------------------------------------------ docker
 
-REQUIRED_SERVICES = {"postgres", "redis", "migrate", "api", "worker-ingest", "worker-recalc",
-                     "worker-aggregate", "beat", "flower"}
+REQUIRED_SERVICES = {"postgres", "rabbitmq", "redis", "migrate", "api", "worker-ingest",
+                     "worker-recalc", "worker-aggregate", "beat", "flower"}
 
 
 class TestComposeFile:
@@ -141,6 +141,8 @@ class TestComposeFile:
         assert redis_cmd[redis_cmd.index("--maxmemory-policy") + 1] == "noeviction"
         assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
         assert "ping" in services["redis"]["healthcheck"]["test"]
+        assert services["rabbitmq"]["image"].startswith("rabbitmq:3.")
+        assert "ping" in services["rabbitmq"]["healthcheck"]["test"]
         assert "/v1/health" in " ".join(services["api"]["healthcheck"]["test"])
         for name in carbon_services(compose):
             assert services[name]["build"]["dockerfile"] == "docker/Dockerfile"
@@ -182,6 +184,10 @@ class TestComposeFile:
         api_deps = services["api"]["depends_on"]
         assert api_deps["migrate"]["condition"] == "service_completed_successfully"
         assert api_deps["redis"]["condition"] == "service_healthy"
+        assert api_deps["rabbitmq"]["condition"] == "service_healthy"
+        for name, svc in carbon_services(load_compose()).items():
+            if svc["command"][0] in ("worker", "beat", "flower"):
+                assert svc["depends_on"]["rabbitmq"]["condition"] == "service_healthy", name
         for name, svc in services.items():
             for dep, spec in (svc.get("depends_on") or {}).items():
                 if spec["condition"] == "service_healthy":
@@ -214,13 +220,45 @@ class TestComposeFile:
         example = dotenv(DOCKER / ".env.example")
         with pytest.raises(ValueError, match="placeholder|real secret"):
             compose_settings(example)
-        real = example | {"POSTGRES_PASSWORD": "pg-Xq81z", "CARBON_FLOWER_PASSWORD": "fl-9Vd2"}
+        real = example | {"POSTGRES_PASSWORD": "pg-Xq81z", "CARBON_FLOWER_PASSWORD": "fl-9Vd2" * 2,
+                          "RABBITMQ_PASSWORD": "pg-Xq81z" * 2, "REDIS_PASSWORD": "fl-9Vd2" * 3}
         settings = compose_settings(real)
         assert settings.environment == "production"
-        with pytest.raises(ValueError, match="placeholder"):
-            compose_settings(example | {"CARBON_FLOWER_PASSWORD": "fl-9Vd2"})
+        for name in ("POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "REDIS_PASSWORD",
+                     "CARBON_FLOWER_PASSWORD"):
+            with pytest.raises(ValueError, match="placeholder|real secret"):
+                compose_settings(real | {name: example[name]})
+        with pytest.raises(ValueError, match="at least 12"):
+            compose_settings(real | {"CARBON_FLOWER_PASSWORD": "fl-9Vd2"})
 
-    @pytest.mark.parametrize("service", sorted(REQUIRED_SERVICES - {"postgres", "redis"}))
+    def test_rabbitmq_is_the_broker_and_redis_the_result_backend(self) -> None:
+        """The broker is the rabbitmq service, with its credentials and vhost from the
+        environment; Redis keeps the chord results and requires a password."""
+        compose = load_compose()
+        env = {"POSTGRES_PASSWORD": "p" * 16, "RABBITMQ_PASSWORD": "r" * 16,
+               "REDIS_PASSWORD": "d" * 16, "CARBON_FLOWER_PASSWORD": "f" * 16,
+               "RABBITMQ_USER": "ops", "RABBITMQ_VHOST": "prod"}
+        x_env = {k: interpolate(str(v), env) for k, v in compose["x-env"].items()}
+        assert x_env["CELERY_BROKER_URL"] == f"amqp://ops:{'r' * 16}@rabbitmq:5672/prod"
+        assert x_env["CELERY_RESULT_BACKEND"] == f"redis://:{'d' * 16}@redis:6379/1"
+        rabbit = {k: interpolate(str(v), env)
+                  for k, v in compose["services"]["rabbitmq"]["environment"].items()}
+        assert rabbit == {"RABBITMQ_DEFAULT_USER": "ops", "RABBITMQ_DEFAULT_PASS": "r" * 16,
+                          "RABBITMQ_DEFAULT_VHOST": "prod"}
+        assert "rabbitmqdata" in compose["volumes"]
+        redis = compose["services"]["redis"]
+        cmd = [interpolate(part, env) for part in redis["command"]]
+        assert cmd[cmd.index("--requirepass") + 1] == "d" * 16
+        assert interpolate(redis["environment"]["REDISCLI_AUTH"], env) == "d" * 16
+        # Without the secrets compose refuses to start at all.
+        for missing in ("RABBITMQ_PASSWORD", "REDIS_PASSWORD"):
+            with pytest.raises(AssertionError, match="compose would refuse"):
+                compose_settings({k: v for k, v in env.items() if k != missing})
+        settings = compose_settings(env | {"CARBON_ENV": "production"})
+        assert settings.amqp_broker and settings.environment == "production"
+
+    @pytest.mark.parametrize("service", sorted(REQUIRED_SERVICES - {"postgres", "rabbitmq",
+                                                                     "redis"}))
     def test_service_command_is_a_valid_carbon_invocation(self, service: str) -> None:
         svc = load_compose()["services"][service]
         command = svc["command"]
@@ -515,14 +553,13 @@ class TestWorkerAndBeat:
         assert_one_line_error(proc.returncode, proc.stderr, "CELERY_BROKER_URL")
 
     @pytest.mark.integration
-    def test_second_beat_is_refused(self, services: None) -> None:
-        import redis
+    def test_second_beat_is_refused(self, db: str) -> None:
+        """The beat lock is a PostgreSQL advisory lock (either broker): while another
+        session named "other-host:42" holds it, a second beat names it and exits."""
+        from carbon_domain.db.leader import LeaderLock
 
-        from carbon_api.cli.ops import BEAT_LOCK_KEY
-        from carbon_domain.settings import get_settings
-
-        client = redis.Redis.from_url(get_settings().broker_url)
-        assert client.set(BEAT_LOCK_KEY, "other-host:42", nx=True, ex=60)
+        other = LeaderLock(db, "other-host:42")
+        assert other.try_acquire()
         try:
             # A subprocess with a timeout: should the lock vanish, a started beat cannot hang
             # the test run.
@@ -530,7 +567,8 @@ class TestWorkerAndBeat:
             assert_one_line_error(proc.returncode, proc.stderr, "another `carbon beat`",
                                   "other-host:42")
         finally:
-            client.delete(BEAT_LOCK_KEY)
+            other.release()
+        assert LeaderLock(db, "probe").holder() is None
 
     def test_unreachable_broker_is_one_clear_line(self) -> None:
         proc = run_carbon("beat", "--lock-wait", "0", env=child_env(

@@ -31,6 +31,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services import tokens as token_service
 from carbon_domain.services.tokens import create_token, revoke_token, verify_token
 from carbon_domain.settings import PLACEHOLDER_SECRETS, Settings
+from tests.conftest import production_urls
 
 from .api_support import Tokens, wait_idle
 from .test_hostile_input import counts
@@ -344,7 +345,7 @@ def test_flower_requires_basic_auth(services: None, tmp_path: Path) -> None:
     password = secrets.token_urlsafe(16)
     port, log = free_port(), tmp_path / "flower.log"
     env = child_env(CARBON_ENV="production", CARBON_FLOWER_USER=user,
-                    CARBON_FLOWER_PASSWORD=password)
+                    CARBON_FLOWER_PASSWORD=password, **production_urls())
     with log.open("wb") as out:
         proc = subprocess.Popen([*carbon_argv(), "flower", "--port", str(port)], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
@@ -385,8 +386,8 @@ def _production(**overrides: str | None) -> Settings:
     values: dict[str, str | None] = {
         "CARBON_ENV": "production",
         "CARBON_DATABASE_URL": f"postgresql+psycopg2://carbon:{real}@db:5432/carbon",
-        "CELERY_BROKER_URL": "redis://redis:6379/0",
-        "CELERY_RESULT_BACKEND": "redis://redis:6379/1",
+        "CELERY_BROKER_URL": f"redis://:{real}@redis:6379/0",
+        "CELERY_RESULT_BACKEND": f"redis://:{real}@redis:6379/1",
         "CARBON_FLOWER_PASSWORD": secrets.token_urlsafe(12),
     }
     values.update(overrides)
@@ -438,7 +439,8 @@ def test_secrets_come_from_the_environment_only(monkeypatch: pytest.MonkeyPatch,
 
 # Values that look like secrets but are documented placeholders or deliberately fake test
 # fixtures (each used only against a throwaway local service or to check masking).
-PLACEHOLDERS = {"changethis", "pw", "password", "secret", "xxx", "...", "<password>"}
+# "guest": RabbitMQ's documented default account (loopback only; production refuses it).
+PLACEHOLDERS = {"changethis", "pw", "password", "secret", "xxx", "...", "<password>", "guest"}
 TEST_FIXTURE_SECRETS = {"s3cret", "hunter2-secret", "pg-Xq81z", "fl-9Vd2", "brokerpw"}
 SECRET_PATTERNS = {
     "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"),

@@ -66,7 +66,9 @@ def _documented_commands() -> set[tuple[str, ...]]:
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
         for span in re.findall(r"`([^`\n]+)`", text) + FENCE.findall(text):
-            for m in re.finditer(r"(?:^|[\s/(])carbon ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", span):
+            # A command starts a line or follows a shell operator or a venv path.
+            for m in re.finditer(r"(?:^|[;&|(]\s*|/bin/)carbon ([a-z][a-z-]*)"
+                                 r"(?: ([a-z][a-z-]*))?", span, re.M):
                 found.add((m.group(1), m.group(2) or ""))
     return found
 
