@@ -50,6 +50,11 @@ if _s.embedded_broker:
     _transport["polling_interval"] = 0.01
 if _s.redis_key_prefix and _s.broker_url.startswith("redis"):
     _transport["global_keyprefix"] = _s.redis_key_prefix
+if _s.unacked_restore_seconds and _s.broker_url.startswith("redis"):
+    # kombu scans only every `throttle`-th restore tick (default 10 x 10 s); 1 makes the
+    # interval the whole period.
+    _transport["unacked_restore_interval"] = _s.unacked_restore_seconds
+    _transport["unacked_restore_throttle"] = 1
 broker_transport_options = _transport
 if _s.result_backend.startswith("redis"):
     result_backend_transport_options: dict[str, Any] = {
