@@ -31,6 +31,8 @@ worker_prefetch_multiplier = 1
 # Without this an acks_late task can run twice in parallel after a broker reconnect.
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_soft_shutdown_timeout = 30.0
+# Celery counts KiB; checked after each task, the child then exits and a fresh one starts.
+worker_max_memory_per_child = _s.worker_max_memory_mb * 1024 or None
 task_soft_time_limit = _s.task_soft_time_limit
 task_time_limit = _s.task_time_limit
 result_expires = 24 * 3600
