@@ -26,6 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from carbon_api.deps import Viewer
+from carbon_api.errors import READ
 from carbon_domain.db.session import session_scope
 from carbon_domain.services import metrics_reads as reads
 from carbon_tasks.app import app as celery_app
@@ -163,8 +164,8 @@ def _workers(workers: list[WorkerInfo], names: list[str]) -> Iterator[Metric]:
 
 
 @router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
-                             "description": "Prometheus text exposition."}})
+            responses={**READ, 200: {"content": {CONTENT_TYPE_LATEST: {}},
+                                     "description": "Prometheus text exposition."}})
 def metrics(_: Viewer) -> Response:
     """Prometheus metrics (any API token). See docs/metrics.md for the names."""
     registry = CollectorRegistry(auto_describe=False)

@@ -146,6 +146,8 @@ def test_cut_host_work_is_redelivered_and_the_host_rejoins(hosts: Cluster, refer
         (taker,) = harness.wait_for(redelivered, 120, "the held chunk to be redelivered",
                                     interval=0.1, on_fail=hosts.logs)
         redelivery_s = time.monotonic() - cut_at
+    # Seconds, not kombu's ~100 s default sweep period or the hour of the default timeout.
+    assert redelivery_s < VISIBILITY_TIMEOUT + 5 * RESTORE_SECONDS + 10, redelivery_s
     # The lock is gone: the redelivered chunk can write; the cut host's transaction was
     # rolled back when the forwarder dropped its server connection.
     statuses = support.wait_all(pids, timeout=600)
