@@ -31,6 +31,8 @@ worker_prefetch_multiplier = 1
 # Without this an acks_late task can run twice in parallel after a broker reconnect.
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_soft_shutdown_timeout = 30.0
+# Celery counts KiB; checked after each task, the child then exits and a fresh one starts.
+worker_max_memory_per_child = _s.worker_max_memory_mb * 1024 or None
 task_soft_time_limit = _s.task_soft_time_limit
 task_time_limit = _s.task_time_limit
 result_expires = 24 * 3600
@@ -58,6 +60,11 @@ if _s.embedded_broker:
     _transport["polling_interval"] = 0.01
 if _s.redis_key_prefix and _s.broker_url.startswith("redis"):
     _transport["global_keyprefix"] = _s.redis_key_prefix
+if _s.unacked_restore_seconds and _s.broker_url.startswith("redis"):
+    # kombu scans only every `throttle`-th restore tick (default 10 x 10 s); 1 makes the
+    # interval the whole period.
+    _transport["unacked_restore_interval"] = _s.unacked_restore_seconds
+    _transport["unacked_restore_throttle"] = 1
 broker_transport_options = _transport
 if _s.result_backend.startswith("redis"):
     result_backend_transport_options: dict[str, Any] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from carbon_api import errors
+from carbon_api import errors, metrics
 from carbon_api.console import install as install_console
 from carbon_api.console.security import SecurityHeadersMiddleware
 from carbon_api.hsts import HstsMiddleware
@@ -83,6 +83,7 @@ def create_app() -> FastAPI:
                    reverts):
         v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(metrics.router)  # /metrics, for Prometheus (docs/metrics.md)
     # The operator console (server-rendered pages) is the app's front door: `/`.
     install_console(app)
     return app

@@ -11,21 +11,23 @@ thread that sees a *copy* of the context, so they must mutate the dict, not rese
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import time
 import uuid
-from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carbon_tasks.log_context import JsonFormatter, log_format
+from carbon_tasks.log_context import fields as _context
+
+__all__ = ["JsonFormatter", "RequestContextMiddleware", "bind", "configure_logging"]
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_context: ContextVar[dict[str, Any] | None] = ContextVar("carbon_request_context", default=None)
+TEXT_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s: %(message)s"
 
 access_log = logging.getLogger("carbon.api.access")
 
@@ -37,42 +39,40 @@ def bind(**fields: Any) -> None:
         ctx.update({k: v for k, v in fields.items() if v is not None})
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, the request context, extras."""
-
-    _STD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-        "message", "asctime", "taskName"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        ctx = _context.get()
-        if ctx:
-            out.update(ctx)
-        for key, value in vars(record).items():
-            if key not in self._STD and not key.startswith("_"):
-                out[key] = value
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
+class _CarbonHandler(logging.StreamHandler[TextIO]):
+    _carbon_handler = True  # the marker configure_logging looks for (survives a reload)
 
 
-class _JsonStreamHandler(logging.StreamHandler[TextIO]):
-    _carbon_json = True  # the marker configure_logging looks for (survives a module reload)
+def _printing_root_handlers() -> list[logging.Handler]:
+    """Handlers of the root logger that write lines out (a Celery worker running in this
+    process installs one), leaving out pytest's capture handlers."""
+    return [h for h in logging.getLogger().handlers
+            if isinstance(h, logging.StreamHandler)
+            and not type(h).__module__.startswith("_pytest")]
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for the ``carbon`` loggers (idempotent). Propagation is left
-    alone: under uvicorn the root logger has no handler, and under pytest caplog still
-    sees the records."""
+def configure_logging(level: str = "INFO", fmt: str | None = None) -> None:
+    """Lines on stderr for the ``carbon`` loggers, JSON unless ``CARBON_LOG_FORMAT=text``
+    (idempotent). One line per event: when something else already prints the root logger's
+    records (an in-process Celery worker, e.g. ``carbon demo --serve``), its handlers get
+    the format instead of a second handler being added."""
+    fmt = fmt or log_format(default="json")
+    formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
     logger = logging.getLogger("carbon")
-    if not any(getattr(h, "_carbon_json", False) for h in logger.handlers):
-        handler = _JsonStreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
+    mine = [h for h in logger.handlers if getattr(h, "_carbon_handler", False)]
+    others = _printing_root_handlers()
+    if others:
+        for h in mine:
+            logger.removeHandler(h)
+        if fmt == "json":
+            for h in others:
+                h.setFormatter(formatter)
+    elif mine:
+        for h in mine:
+            h.setFormatter(formatter)
+    else:
+        handler = _CarbonHandler(sys.stderr)
+        handler.setFormatter(formatter)
         logger.addHandler(handler)
     try:
         logger.setLevel(level.upper())

@@ -86,8 +86,17 @@ class Settings(BaseSettings):
     # Must exceed the longest task (and any retry countdown) or Redis redelivers a task
     # that is still running; tests lower it so a killed worker's work returns in seconds.
     visibility_timeout: int = Field(3600, alias="CARBON_VISIBILITY_TIMEOUT", ge=1)
+    # Redis broker: how often each worker sweeps messages unacked for longer than the
+    # visibility timeout back into their queues (a host that vanished holding them). Unset:
+    # kombu's default, a scan every ~100 s; docs/multihost.md has the figures.
+    unacked_restore_seconds: float | None = Field(
+        None, alias="CARBON_UNACKED_RESTORE_SECONDS", gt=0)
     task_soft_time_limit: int = Field(1500, alias="CARBON_TASK_SOFT_TIME_LIMIT", ge=1)
     task_time_limit: int = Field(1800, alias="CARBON_TASK_TIME_LIMIT", ge=1)
+    # Safety net: a pool child whose memory passed this after a task is replaced by a fresh
+    # one (Celery's worker_max_memory_per_child). 0 = no limit. Children stay near 200 MB
+    # at 1M entries; the net catches growth, not the normal peak.
+    worker_max_memory_mb: int = Field(512, alias="CARBON_WORKER_MAX_MEMORY_MB", ge=0)
     # A RUNNING job not heard from for this long is considered orphaned by the reconciler.
     stale_job_seconds: int = Field(1800, alias="CARBON_STALE_JOB_SECONDS", ge=1)
     reconcile_interval: float = Field(60.0, alias="CARBON_RECONCILE_INTERVAL", gt=0)

@@ -1,5 +1,6 @@
 """Every task module, imported so a worker registers all task names."""
 
+from carbon_tasks import log_context  # noqa: F401  (task fields in log lines, JSON format)
 from carbon_tasks.aggregate import aggregate_module  # noqa: F401
 from carbon_tasks.ingest import (  # noqa: F401
     ingest_data_entries,
