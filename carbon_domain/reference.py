@@ -21,6 +21,15 @@ Point = tuple[float, float, str]  # latitude, longitude, ISO-2 country code
 StationKey = tuple[str, str]  # (normalised name, ISO-2 country code)
 EARTH_RADIUS_KM = 6371.0
 
+# Types whose handler converts a spend: their default currency when the entry has none.
+CURRENCY_DEFAULTS: dict[int, str] = {
+    **{int(d): "chf" for d in (D.scientific_equipment, D.it_equipment, D.consumable_accessories,
+                               D.biological_chemical_gaseous_product, D.services, D.vehicles,
+                               D.other_purchases)},
+    int(D.external_clouds): "eur",
+}
+
+
 # The data entry types whose formulas read each uploadable reference kind (their handlers
 # call ``station``, ``room_surface`` or ``rate_to_eur``): an upload of the kind makes exactly
 # these types stale, and their incremental recalculation looks at what it changed.

@@ -29,8 +29,7 @@ from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
-from carbon_domain.reference import READERS, kinds_read_by, room_key, station_key
-from carbon_domain.services.completeness import CURRENCY_DEFAULTS
+from carbon_domain.reference import CURRENCY_DEFAULTS, READERS, kinds_read_by, room_key, station_key
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,8 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.models import DataEntry, Factor
-from carbon_domain.reference import ReferenceData
+from carbon_domain.reference import CURRENCY_DEFAULTS, ReferenceData
 from carbon_domain.services.slices import load_reference_data, refs_fingerprint
-
-# Types whose handler converts a spend: their default currency when the entry has none.
-CURRENCY_DEFAULTS: dict[int, str] = {
-    **{int(d): "chf" for d in (D.scientific_equipment, D.it_equipment, D.consumable_accessories,
-                               D.biological_chemical_gaseous_product, D.services, D.vehicles,
-                               D.other_purchases)},
-    int(D.external_clouds): "eur",
-}
 
 
 @dataclass(slots=True)

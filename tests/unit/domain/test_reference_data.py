@@ -138,8 +138,7 @@ class TestReferenceRows:
 
 def test_the_rate_readers_are_the_spend_types() -> None:
     """Exchange rate uploads make stale exactly the types whose handler converts a spend."""
-    from carbon_domain.reference import READERS, kinds_read_by
-    from carbon_domain.services.completeness import CURRENCY_DEFAULTS
+    from carbon_domain.reference import CURRENCY_DEFAULTS, READERS, kinds_read_by
 
     assert READERS["exchange-rates"] == set(CURRENCY_DEFAULTS)
     assert kinds_read_by(21) == ["stations"] and kinds_read_by(11) == []
