@@ -14,7 +14,7 @@ def run_baseline(database_url: str, year: int, sample: int) -> dict[str, float]:
     from carbon_domain.db.session import session_scope
     from carbon_domain.engine import compute_batch
     from carbon_domain.matching import FactorIndex, FactorRecord
-    from carbon_domain.services.slices import load_reference_data
+    from carbon_domain.services.inputs.slices import load_reference_data
 
     with session_scope() as s:
         refs = load_reference_data(s)

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from bench.services import database_exists
 from bench.status_read import URL, YEAR, _time, seed
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def measure_api(a: argparse.Namespace) -> dict[str, Any]:
 
     from carbon_domain.catalog import DataEntryType
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import create_token
+    from carbon_domain.services.access.tokens import create_token
 
     with session_scope() as s:
         token = create_token(s, f"bench-{time.time_ns()}", "viewer")
@@ -165,7 +165,7 @@ def measure_drilldown(a: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import text
 
     from carbon_domain.db.session import new_session
-    from carbon_domain.services.drilldown import module_entries
+    from carbon_domain.services.reads.drilldown import module_entries
 
     s = new_session()
     try:

@@ -37,7 +37,7 @@ def compute_rows(database_url: str, year: int) -> tuple[io.StringIO, int, float]
     """Every emission row of the year as COPY text, computed in-process by the engine."""
     from carbon_domain.db.session import session_scope
     from carbon_domain.engine import compute_batch
-    from carbon_domain.services.slices import load_factor_index, load_reference_data
+    from carbon_domain.services.inputs.slices import load_factor_index, load_reference_data
 
     conn = raw_connect(database_url)
     by_det: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)

@@ -109,7 +109,7 @@ def expected_it_totals(year: int) -> tuple[int, float]:
 
     from carbon_domain.db.session import session_scope
     from carbon_domain.engine import compute_batch
-    from carbon_domain.services.slices import load_slice_context
+    from carbon_domain.services.inputs.slices import load_slice_context
 
     with session_scope() as s:
         entries = [(i, d) for i, d in s.execute(text(

@@ -25,8 +25,8 @@ def main() -> None:
 
     from carbon_domain.db.session import new_session
     from carbon_domain.engine import compute_batch
-    from carbon_domain.services.chunk_io import read_entries, write_rows
-    from carbon_domain.services.slices import load_slice_context
+    from carbon_domain.services.inputs.slices import load_slice_context
+    from carbon_domain.services.recalc.chunk_io import read_entries, write_rows
 
     s = new_session()
     lo, hi = s.execute(text(

@@ -30,10 +30,10 @@ from bench.services import database_exists, recreate_database
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.completeness import clear_cache
-from carbon_domain.services.stale_stats import stale_stats
-from carbon_domain.services.status import recalculation_status
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
+from carbon_domain.services.reads.completeness import clear_cache
+from carbon_domain.services.reads.stale_stats import stale_stats
+from carbon_domain.services.reads.status import recalculation_status
 
 YEAR = 2026
 URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/carbon_status_bench"

@@ -13,7 +13,7 @@ from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import exports
+from carbon_domain.services.exports import exports
 
 HEADER = "X-Carbon-Last-Recalculation-Job"
 

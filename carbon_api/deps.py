@@ -25,7 +25,7 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db.enums import Role
 from carbon_domain.db.session import session_scope
 from carbon_domain.errors import InvalidInput, check_module_type
-from carbon_domain.services.tokens import TokenInfo, verify_token
+from carbon_domain.services.access.tokens import TokenInfo, verify_token
 from carbon_domain.settings import get_settings
 
 # -- authentication ---------------------------------------------------------------------------

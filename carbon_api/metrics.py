@@ -2,7 +2,7 @@
 operator token; Prometheus sends it with ``authorization: {credentials: …}``).
 
 Every figure is read when Prometheus scrapes: pipelines, job durations, chunks and
-staleness from the database (``carbon_domain.services.metrics_reads``), queue depths and
+staleness from the database (``carbon_domain.services.reads.metrics_reads``), queue depths and
 live workers from the broker. Nothing is accumulated in the API process, so several API
 processes answer alike and a restart loses nothing. If the broker is unreachable the
 database figures are still served and ``carbon_broker_up`` is 0.
@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from carbon_api.deps import Viewer
 from carbon_api.errors import READ
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import metrics_reads as reads
+from carbon_domain.services.reads import metrics_reads as reads
 from carbon_tasks.app import app as celery_app
 from carbon_tasks.workers import WorkerInfo, worker_overview
 

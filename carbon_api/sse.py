@@ -28,7 +28,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import hash_token, verify_token
+from carbon_domain.services.access.tokens import hash_token, verify_token
 from carbon_domain.settings import get_settings
 
 log = logging.getLogger("carbon.api.sse")

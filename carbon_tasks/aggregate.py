@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carbon_domain.services.aggregate import AggregationWork
+from carbon_domain.services.recalc.aggregate import AggregationWork
 from carbon_tasks.app import app
 from carbon_tasks.base import JobTask
 

@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import job_runs, jobs, pipelines
-from carbon_domain.services.job_runs import JobWork
+from carbon_domain.services.jobs import job_runs, jobs, pipelines
+from carbon_domain.services.jobs.job_runs import JobWork
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 log = logging.getLogger("carbon.tasks")

@@ -13,7 +13,7 @@ from celery.canvas import Signature
 from kombu.exceptions import OperationalError as BrokerError
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs as job_service
+from carbon_domain.services.jobs import jobs as job_service
 from carbon_tasks import pipeline
 from carbon_tasks.app import app
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from carbon_domain.services import ingest as service
-from carbon_domain.services.job_runs import IngestWork
+from carbon_domain.services.ingest import ingest as service
+from carbon_domain.services.jobs.job_runs import IngestWork
 from carbon_tasks.app import app
 from carbon_tasks.base import JobTask
 

@@ -16,12 +16,14 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import job_links, jobs, pipeline_recovery, pipelines, queries
-from carbon_domain.services.recalc import after_abort
-from carbon_domain.services.status import stale_types
-from carbon_domain.services.uploads import store_upload
-from carbon_domain.services.validation import check_module_type, validate_upload
-from carbon_domain.services.year_data import year_data
+from carbon_domain.services.inputs.uploads import store_upload
+from carbon_domain.services.inputs.validation import check_module_type, validate_upload
+from carbon_domain.services.jobs import job_links, jobs, pipelines
+from carbon_domain.services.reads import queries
+from carbon_domain.services.reads.status import stale_types
+from carbon_domain.services.reads.year_data import year_data
+from carbon_domain.services.recalc.recalc_finish import after_abort
+from carbon_domain.services.upkeep import pipeline_recovery
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, DataEntryType
 from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services.recalc import PlannedJob
+from carbon_domain.services.recalc.recalc_plan import PlannedJob
 from carbon_tasks.app import app
 
 # The task that runs each single-task job type.

@@ -9,9 +9,9 @@ from typing import Any
 
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import recalc as service
-from carbon_domain.services.facilities import refresh_facility_factors as refresh_factors
-from carbon_domain.services.jobs import AttemptSuperseded
+from carbon_domain.services.jobs.jobs import AttemptSuperseded
+from carbon_domain.services.recalc import recalc_chunk, recalc_finish, recalc_plan
+from carbon_domain.services.recalc.facilities import refresh_facility_factors as refresh_factors
 from carbon_tasks import pipeline
 from carbon_tasks.app import app
 from carbon_tasks.base import CarbonTask
@@ -29,12 +29,12 @@ def plan_recalculation(self: Any, *, pipeline_id: str | None = None,
     if not job_ids:
         return {"planned": 0}
     with session_scope() as s:
-        planned = service.plan_jobs(s, list(job_ids), self.request.id, root_job_id)
+        planned = recalc_plan.plan_jobs(s, list(job_ids), self.request.id, root_job_id)
         if not planned:
             return {"planned": 0}
         canvas, task_ids = pipeline.recalculation_canvas(planned, root_job_id)
         for job_id, chunk_ids in task_ids.items():
-            service.record_chunk_task_ids(s, job_id, chunk_ids)
+            recalc_plan.record_chunk_task_ids(s, job_id, chunk_ids)
     chunks = sum(len(p.chunk_nos) for p in planned)
     self.send_event("task-progress", planned=len(planned), chunks=chunks)
     raise self.replace(canvas)
@@ -47,7 +47,7 @@ def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> di
     the envelope, never raised, so one bad entry cannot fail the chord."""
     try:
         with session_scope() as s:
-            envelope = service.recalculate_chunk(s, job_id, attempt, chunk_no)
+            envelope = recalc_chunk.recalculate_chunk(s, job_id, attempt, chunk_no)
     except AttemptSuperseded as exc:
         log.warning("%s; its writes were rolled back", exc)
         return {"ok": True, "skipped": True, "superseded": True, "job_id": job_id,
@@ -86,7 +86,7 @@ def _complete(finished: list[tuple[int, int]], root_job_id: int | None, *,
     """One transaction, run again if PostgreSQL broke a deadlock by rolling it back."""
     def run() -> list[int]:
         with session_scope() as s:
-            return service.complete_recalculation(s, finished, root_job_id, lost=lost)
+            return recalc_finish.complete_recalculation(s, finished, root_job_id, lost=lost)
     return retry_conflicts(run)
 
 

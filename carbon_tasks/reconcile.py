@@ -8,7 +8,7 @@ from typing import Any
 
 from carbon_domain.db import locks
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import reconcile as service
+from carbon_domain.services.upkeep import reconcile as service
 from carbon_tasks.app import app
 from carbon_tasks.base import CarbonTask
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.upload_retention import purge_uploads as purge
+from carbon_domain.services.upkeep.upload_retention import purge_uploads as purge
 from carbon_domain.settings import get_settings
 from carbon_tasks.app import app
 from carbon_tasks.base import CarbonTask

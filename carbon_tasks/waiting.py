@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from carbon_domain.db.enums import TERMINAL_PIPELINE
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads
+from carbon_domain.services.reads import pipeline_reads
 
 POLL_SECONDS = 0.2
 

@@ -108,7 +108,7 @@ def db_current(
 def db_check(as_json: JsonFlag = False) -> None:
     """Count orphan emission rows (rows carry no foreign keys); exit 1 if any is found."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.integrity import check_emission_integrity
+    from carbon_domain.services.upkeep.integrity import check_emission_integrity
 
     with session_scope() as s:
         report = check_emission_integrity(s)

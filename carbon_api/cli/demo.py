@@ -53,7 +53,7 @@ def _fresh_samples_dir() -> Path:
 
 def _totals_table(year: int, title: str) -> tuple[Table, float]:
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.totals import module_totals
+    from carbon_domain.services.reads.totals import module_totals
 
     with session_scope() as s:
         rows = module_totals(s, year)
@@ -73,7 +73,7 @@ def _totals_table(year: int, title: str) -> tuple[Table, float]:
 
 def _status_lines(year: int) -> list[str]:
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.status import recalculation_status
+    from carbon_domain.services.reads.status import recalculation_status
 
     with session_scope() as s:
         rows = recalculation_status(s, year)
@@ -101,7 +101,7 @@ def _revise(factor_file: Path) -> bytes:
 def _tree(year: int, module: int) -> Tree:
     from carbon_domain.catalog import ModuleType
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.totals import module_tree
+    from carbon_domain.services.reads.totals import module_tree
 
     with session_scope() as s:
         nodes = module_tree(s, year, module)
@@ -206,7 +206,7 @@ def _serve(host: str, port: int, year: int) -> None:
     import uvicorn
 
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import create_token
+    from carbon_domain.services.access.tokens import create_token
 
     stamp = int(time.time())
     with session_scope() as s:

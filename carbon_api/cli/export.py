@@ -1,6 +1,6 @@
 """``carbon export results|data``: the API's CSV exports, written to a file from the terminal.
 
-Same generators as ``GET /v1/exports/...`` (``carbon_domain.services.exports``), read
+Same generators as ``GET /v1/exports/...`` (``carbon_domain.services.exports.exports``), read
 straight from the database; a Rich progress bar follows large detailed exports. The id of
 the last recalculation the file reflects is printed (the API sends it as a header).
 """
@@ -51,7 +51,7 @@ def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out
             produce: Callable[[Any, Callable[[int], None]], Iterator[str]], total: Any,
             as_json: bool) -> None:
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services import exports
+    from carbon_domain.services.exports import exports
     from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
@@ -88,7 +88,7 @@ def export_results(year: YearOpt, output: OutOpt,
                        "--unit", help="One unit's institutional code.")] = None,
                    allow_stale: StaleOpt = False, as_json: JsonFlag = False) -> None:
     """results.csv: one line per unit × module × emission type, from the module stats."""
-    from carbon_domain.services import exports
+    from carbon_domain.services.exports import exports
 
     _export(year, None, unit, allow_stale, output,
             lambda s, _progress: exports.results_csv(s, year, unit), lambda s: 0, as_json)
@@ -100,7 +100,7 @@ def export_data(det: Annotated[str, typer.Argument(help="Data entry type (id or 
                 as_json: JsonFlag = False) -> None:
     """TYPE_data.csv: one line per emission row, plus one per entry without a row."""
     from carbon_domain.catalog import parse_data_entry_type
-    from carbon_domain.services import exports
+    from carbon_domain.services.exports import exports
 
     d = parse_data_entry_type(det).value
     _export(year, d, None, allow_stale, output,

@@ -14,7 +14,7 @@ from carbon_api.cli.common import err_console
 def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
     """The pipeline's status and its jobs, read the way the API's pipeline view reads them."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.pipeline_reads import detail
+    from carbon_domain.services.reads.pipeline_reads import detail
 
     with session_scope() as s:
         p = detail(s, uuid.UUID(str(pipeline_id)))

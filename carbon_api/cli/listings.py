@@ -53,7 +53,7 @@ def status(year: Annotated[int | None, typer.Option(
     """Each data entry type's one state for a year (up to date, stale with its reasons,
     running with its progress, failed or aborted with where it stopped, incomplete)."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.status import recalculation_status
+    from carbon_domain.services.reads.status import recalculation_status
     from carbon_tasks.embedded import ensure_schema
 
     if stale_only:
@@ -95,7 +95,7 @@ def status(year: Annotated[int | None, typer.Option(
 
 def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.stale_stats import stale_stats
+    from carbon_domain.services.reads.stale_stats import stale_stats
     from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
@@ -118,7 +118,7 @@ def resolve_pipeline_id(text: str) -> uuid.UUID:
     """A full pipeline id, or the unique pipeline whose id starts with ``text`` (listings
     show the first 8 characters, as git and docker do)."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.pipeline_reads import find_by_prefix
+    from carbon_domain.services.reads.pipeline_reads import find_by_prefix
     from carbon_tasks.embedded import ensure_schema
 
     try:
@@ -159,7 +159,7 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
     """The most recent jobs (newest first)."""
     from carbon_domain.db.enums import JobState
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.queries import list_jobs
+    from carbon_domain.services.reads.queries import list_jobs
     from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
@@ -229,8 +229,8 @@ def pipelines(
     from carbon_domain.catalog import parse_module
     from carbon_domain.db.enums import JobType, PipelineStatus
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.pipeline_console import PipelineFilters
-    from carbon_domain.services.pipeline_reads import listing
+    from carbon_domain.services.reads.pipeline_console import PipelineFilters
+    from carbon_domain.services.reads.pipeline_reads import listing
     from carbon_tasks.embedded import ensure_schema
 
     if status_filter and status_filter.upper() not in PipelineStatus.__members__:

@@ -21,7 +21,7 @@ def recover(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its f
     """Re-run what a FAILED, PARTIAL or ABORTED pipeline left, whatever the staleness says
     (exit 1 while it still runs or when it left nothing; with --wait, exit 2 if the new
     pipeline FAILED or was ABORTED)."""
-    from carbon_domain.services.pipeline_recovery import CannotRecover, PipelineNotFound
+    from carbon_domain.services.upkeep.pipeline_recovery import CannotRecover, PipelineNotFound
     from carbon_tasks.operations import Accepted, recover_pipeline
 
     pid = str(resolve_pipeline_id(pipeline))

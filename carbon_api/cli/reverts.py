@@ -25,7 +25,7 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
     revert it first)."""
     from carbon_api.routes.reverts import start_revert
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reverts import RevertRefused, plan_revert
+    from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
     from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()

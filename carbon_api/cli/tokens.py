@@ -23,7 +23,7 @@ def tokens_create(
 ) -> None:
     """Create a token and print it on the last line (it is shown only once)."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import create_token
+    from carbon_domain.services.access.tokens import create_token
 
     with session_scope() as session:
         token = create_token(session, name, role)
@@ -36,7 +36,7 @@ def tokens_create(
 def tokens_list(as_json: JsonFlag = False) -> None:
     """List tokens (names, roles, last use; never the tokens themselves)."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import list_tokens
+    from carbon_domain.services.access.tokens import list_tokens
 
     with session_scope() as session:
         tokens = list_tokens(session)
@@ -63,7 +63,7 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token: it stops working immediately."""
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import revoke_token
+    from carbon_domain.services.access.tokens import revoke_token
 
     with session_scope() as session:
         changed = revoke_token(session, name)

@@ -1,6 +1,6 @@
 """What the console reads, shaped for its templates: the year's modules and types (staleness
 with its reason, counts, "incomplete", totals, in-progress markers) from the status services
-(``carbon_domain.services.status``/``completeness``, the same reads as
+(``carbon_domain.services.reads.status``/``completeness``, the same reads as
 ``GET /v1/sync/recalculation-status``, so page and API agree), and the recalculation preview.
 Reads only; each function takes the request's session.
 """
@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.names import type_label
-from carbon_domain.services.completeness import completeness
-from carbon_domain.services.display_state import DisplayState, decide_module
-from carbon_domain.services.queries import year_provisioned
-from carbon_domain.services.status import (
+from carbon_domain.services.reads.completeness import completeness
+from carbon_domain.services.reads.display_state import DisplayState, decide_module
+from carbon_domain.services.reads.queries import year_provisioned
+from carbon_domain.services.reads.status import (
     TypePreview,
     display_without_inputs,
     recalculation_preview,

@@ -19,7 +19,7 @@ from carbon_api.console.web import User, check_csrf, check_operator, message, re
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.year_data import latest_year_with_data, year_data
+from carbon_domain.services.reads.year_data import latest_year_with_data, year_data
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/console", include_in_schema=False)

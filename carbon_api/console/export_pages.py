@@ -14,7 +14,7 @@ from carbon_api.console.web import User, render
 from carbon_api.csv_downloads import precheck_export, stream_csv
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import DataEntryType
-from carbon_domain.services import exports
+from carbon_domain.services.exports import exports
 
 router = APIRouter(prefix="/console/exports", include_in_schema=False)
 YearQ = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]

@@ -17,10 +17,10 @@ from carbon_api.deps import INT32_MAX, YEAR_MAX, YEAR_MIN
 from carbon_api.routes.reverts import start_revert
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import drilldown
-from carbon_domain.services.factor_history import factor_timeline
-from carbon_domain.services.factor_listing import list_factors
-from carbon_domain.services.reverts import RevertRefused, plan_revert
+from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
+from carbon_domain.services.inputs.factor_history import factor_timeline
+from carbon_domain.services.inputs.factor_listing import list_factors
+from carbon_domain.services.reads import drilldown
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 100

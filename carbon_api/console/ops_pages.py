@@ -29,9 +29,9 @@ from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads as reads
-from carbon_domain.services.pipeline_recovery import CannotRecover, PipelineNotFound
-from carbon_domain.services.queries import pipeline_upload
+from carbon_domain.services.reads import pipeline_reads as reads
+from carbon_domain.services.reads.queries import pipeline_upload
+from carbon_domain.services.upkeep.pipeline_recovery import CannotRecover, PipelineNotFound
 from carbon_tasks import operations as ops
 from carbon_tasks.dispatch import BrokerUnavailable
 from carbon_tasks.workers import live_workers

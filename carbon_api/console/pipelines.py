@@ -1,5 +1,5 @@
 """How the console words and shapes pipelines: the domain's pipeline views
-(``carbon_domain.services.pipeline_reads``, the reads the API and the CLI use too) turned
+(``carbon_domain.services.reads.pipeline_reads``, the reads the API and the CLI use too) turned
 into what the templates show — texts, icons, phase chips, the timeline's sentences and the
 abort confirmation. No reads of its own."""
 
@@ -10,8 +10,8 @@ from typing import Any
 from carbon_api.console.adapters import label
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.enums import JobType
-from carbon_domain.services import pipeline_console as pc
-from carbon_domain.services.pipeline_reads import PipelineDetailView, PipelineView
+from carbon_domain.services.reads import pipeline_console as pc
+from carbon_domain.services.reads.pipeline_reads import PipelineDetailView, PipelineView
 
 STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded", "PARTIAL": "Partly failed",
                "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}

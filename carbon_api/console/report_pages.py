@@ -15,7 +15,7 @@ from carbon_api.console.web import User, landing_year, render
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.db.models import CarbonReport, Unit
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import queries
+from carbon_domain.services.reads import queries
 from carbon_domain.stats import module_rollup_tree
 
 router = APIRouter(prefix="/console", include_in_schema=False)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import Role
 from carbon_domain.db.models import ApiToken, ConsoleSession
-from carbon_domain.services.tokens import hash_token, verify_token
+from carbon_domain.services.access.tokens import hash_token, verify_token
 
 COOKIE = "carbon_console"
 # A working day plus margin: operators sign in in the morning and keep the tab open.

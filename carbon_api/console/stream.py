@@ -38,7 +38,7 @@ from carbon_api.console.sessions import COOKIE
 from carbon_api.console.web import User, templates
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads
+from carbon_domain.services.reads import pipeline_reads
 from carbon_domain.settings import get_settings
 
 router = APIRouter(prefix="/console", include_in_schema=False)

@@ -26,7 +26,7 @@ from carbon_api.console.adapters import label
 from carbon_api.console.sessions import COOKIE, ConsoleUser
 from carbon_domain.csv_rows.template_columns import upload_columns
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.year_data import latest_year_with_data
+from carbon_domain.services.reads.year_data import latest_year_with_data
 from carbon_domain.settings import get_settings
 
 HERE = Path(__file__).parent

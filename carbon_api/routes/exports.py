@@ -16,7 +16,7 @@ from carbon_api.deps import DetPath, Viewer, Year
 from carbon_api.errors import R404, R409, READ, ErrorResponse, Responses
 from carbon_api.export_limit import limited
 from carbon_api.routes.reports import UnitCode
-from carbon_domain.services import exports
+from carbon_domain.services.exports import exports
 from carbon_domain.settings import get_settings
 
 router = APIRouter(prefix="/exports", tags=["exports"], responses=READ)

@@ -21,8 +21,8 @@ from carbon_api.errors import R404, READ
 from carbon_api.schemas import FactorPage
 from carbon_api.schemas_reads import FactorOut
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.factor_history import factor_timeline
-from carbon_domain.services.factor_listing import list_factors
+from carbon_domain.services.inputs.factor_history import factor_timeline
+from carbon_domain.services.inputs.factor_listing import list_factors
 
 router = APIRouter(prefix="/factors", tags=["factors"], responses=READ)
 

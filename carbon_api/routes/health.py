@@ -12,7 +12,7 @@ from carbon_api.deps import Viewer
 from carbon_api.errors import READ
 from carbon_api.schemas import Health, StaleStatsOut
 from carbon_domain.db.session import get_engine, session_scope
-from carbon_domain.services.stale_stats import stale_stats
+from carbon_domain.services.reads.stale_stats import stale_stats
 from carbon_tasks.workers import broker_problem
 
 router = APIRouter(tags=["health"])

@@ -20,9 +20,9 @@ from carbon_api.logging import bind
 from carbon_api.schemas import AbortResult, Accepted, JobOut, PipelineDetail, PipelinePage
 from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads, queries
-from carbon_domain.services.pipeline_console import PipelineFilters
-from carbon_domain.services.pipeline_recovery import CannotRecover, PipelineNotFound
+from carbon_domain.services.reads import pipeline_reads, queries
+from carbon_domain.services.reads.pipeline_console import PipelineFilters
+from carbon_domain.services.upkeep.pipeline_recovery import CannotRecover, PipelineNotFound
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])

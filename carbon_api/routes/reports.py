@@ -10,7 +10,7 @@ from carbon_api.deps import ModulePath, ReportId, Viewer, Year
 from carbon_api.errors import R404, READ
 from carbon_api.schemas import ModuleStatsOut, ReportPage
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import queries
+from carbon_domain.services.reads import queries
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=READ)
 

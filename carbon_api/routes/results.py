@@ -13,7 +13,7 @@ from carbon_api.schemas_results import EntryPageOut, ExplainOut
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS
 from carbon_domain.db.session import session_scope
 from carbon_domain.emission_types import EmissionType
-from carbon_domain.services import drilldown
+from carbon_domain.services.reads import drilldown
 
 router = APIRouter(tags=["results"], responses=READ)
 BIGINT_MAX = 2**63 - 1

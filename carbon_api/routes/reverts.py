@@ -13,7 +13,7 @@ from carbon_api.deps import JobId, Operator
 from carbon_api.errors import R404, R409, WRITE
 from carbon_api.schemas import Accepted
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reverts import RevertPlan, RevertRefused, plan_revert
+from carbon_domain.services.ingest.reverts import RevertPlan, RevertRefused, plan_revert
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])

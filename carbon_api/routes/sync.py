@@ -28,7 +28,7 @@ from carbon_api.deps import (
 from carbon_api.errors import R400, READ, UPLOAD, WRITE
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.status import recalculation_preview, recalculation_status
+from carbon_domain.services.reads.status import recalculation_preview, recalculation_status
 from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
 

@@ -112,7 +112,7 @@ class DataEntryEmission(Base):
 
     No foreign keys (migration 0008): two FK checks per row made COPY ~3× slower. Triggers
     on data_entries and factors delete the rows of a deleted parent in the same statement;
-    services/integrity.py counts orphans (``carbon db check``)."""
+    services/upkeep/integrity.py counts orphans (``carbon db check``)."""
 
     __tablename__ = "data_entry_emissions"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -165,7 +165,7 @@ class FactorHistory(Base):
     """One change to one factor, append-only (migration 0012): inserted, updated (values),
     retired, revived, computed (facility refresh) or recorded (the state found by the
     migration, for factors that existed before history was kept). Written by the same
-    statements' transaction as the change, by services/factor_history.py: every factor write
+    statements' transaction as the change, by services/inputs/factor_history.py: every factor write
     path calls it (a COPY path would bypass a trigger-free design otherwise)."""
 
     __tablename__ = "factor_history"
@@ -235,7 +235,7 @@ class DataIngestionJob(Base):
         Index("ix_jobs_state", "state", "job_type"),
         Index("ix_jobs_status_lookup", "year", "module_type_id", "target_type"),
         # The staleness probes: "last job of this kind for (year, module, type)" is one
-        # backward scan of this index (services/status_probes.py), whatever the history.
+        # backward scan of this index (services/reads/status_probes.py), whatever the history.
         Index("ix_jobs_combo", "year", "job_type", "module_type_id", "data_entry_type_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -298,7 +298,7 @@ class RecalcChunk(Base):
     # Incremental recalculation: the chunk's entries (ascending ids); NULL = the id range.
     entry_ids: Mapped[list[Any] | None]
     # {"mode": "full" | "delta", "sums": [[module id, emission type, kg, n], …]}: what the
-    # chunk adds to its slice's sums (services/slice_sums.py); NULL = not recorded.
+    # chunk adds to its slice's sums (services/recalc/slice_sums.py); NULL = not recorded.
     partials: Mapped[dict[str, Any] | None]
     seconds: Mapped[float | None] = mapped_column(Float)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
@@ -306,7 +306,7 @@ class RecalcChunk(Base):
 
 class SliceEmissionSum(Base):
     """Exact kg sums of one (type, year) slice per report module and emission type, folded
-    from the chunks' partial sums (services/slice_sums.py). emission_type_id 0 counts the
+    from the chunks' partial sums (services/recalc/slice_sums.py). emission_type_id 0 counts the
     entries (n), -1 the entries without a row (missing factor or error)."""
 
     __tablename__ = "slice_emission_sums"

@@ -1,5 +1,5 @@
 """Reference data the formulas need (train stations, building rooms, exchange rates): uploaded
-tables, maintained by reference uploads, read by the slice context (services/slices.py).
+tables, maintained by reference uploads, read by the slice context (services/inputs/slices.py).
 
 A reference upload is the set of its kind (like a factor upload): rows absent from a
 ``replace`` upload are retired (``retired_by_job_id`` set; kept for history, never read

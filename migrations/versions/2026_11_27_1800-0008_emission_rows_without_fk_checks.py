@@ -11,7 +11,7 @@ that fire on the (rare) parent deletions instead of on every row written:
   retired, never deleted, by the application). The index on primary_factor_id only served
   that cascade and is dropped: rows are written millions at a time, factors deleted never.
 
-``carbon db check`` (services/integrity.py) counts orphan rows; it must find none.
+``carbon db check`` (services/upkeep/integrity.py) counts orphan rows; it must find none.
 
 recalc_chunks.entry_ids: an incremental recalculation's chunk lists its entry ids instead
 of covering a whole id range. recalc_chunks.partials, slice_emission_sums and

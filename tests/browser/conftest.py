@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
 from carbon_domain.settings import get_settings
 from tests.console.support import YEAR, live_server
 from tests.integration.api_support import wait_idle

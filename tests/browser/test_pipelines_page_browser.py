@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads
-from carbon_domain.services.pipeline_console import PipelineFilters
+from carbon_domain.services.reads import pipeline_reads
+from carbon_domain.services.reads.pipeline_console import PipelineFilters
 from carbon_domain.settings import Settings, get_settings
 from carbon_tasks import operations as ops
 from tests.console.support import (

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
 from tests.integration.api_support import wait_idle
 
 from .support import live_server

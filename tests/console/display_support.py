@@ -16,7 +16,8 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs as job_service
+from carbon_domain.services.jobs import jobs as job_service
+from carbon_domain.services.jobs import pipelines
 
 from .support import EQUIPMENT, YEAR
 
@@ -79,7 +80,7 @@ def add_job(job_type: JobType, det: int | None, *, state: str = "FINISHED",
     target = {JobType.factor_ingest: TargetType.FACTORS,
               JobType.aggregation: TargetType.STATISTICS}.get(job_type, TargetType.DATA_ENTRIES)
     with session_scope() as s:
-        pid = job_service.create_pipeline(s, kind=job_type, module_type_id=EQUIPMENT,
+        pid = pipelines.create_pipeline(s, kind=job_type, module_type_id=EQUIPMENT,
                                           year=YEAR, created_by=by).id if pipeline else None
         job = job_service.create_job(
             s, pipeline_id=pid, job_type=job_type, target_type=target,

@@ -14,7 +14,7 @@ from carbon_api.console.sessions import COOKIE
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.models import ConsoleSession, Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import revoke_token
+from carbon_domain.services.access.tokens import revoke_token
 from carbon_domain.settings import get_settings
 
 from .support import YEAR, sign_in

@@ -22,7 +22,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.db.session import session_scope
 from carbon_domain.handlers.versions import formula_versions
-from carbon_domain.services.status import stale_types
+from carbon_domain.services.reads.status import stale_types
 from carbon_tasks import operations as ops
 from tests.integration.helpers import module_stats
 
@@ -209,7 +209,7 @@ def test_the_chunk_chip_and_the_type_line_never_disagree(db: str) -> None:
     committed, or a heartbeat was skipped): the card's per-type line follows the chunk rows
     read with the chip, so "chunks 2/2" never stands beside "50/100 running"."""
     from carbon_api.console import pipelines as console_pipelines
-    from carbon_domain.services import pipeline_reads
+    from carbon_domain.services.reads import pipeline_reads
 
     job_id = add_job(JobType.emission_recalc, IT, state="RUNNING", result=None,
                       pipeline=True)

@@ -335,7 +335,7 @@ class Backend:
 def blocked_writers() -> list[Backend]:
     """Backends of this database waiting on a lock inside a chunk's write: its emission COPY
     or, since the rows carry no foreign key, the entry lock right after it."""
-    from carbon_domain.services.chunk_io import HOLD_MARK
+    from carbon_domain.services.recalc.chunk_io import HOLD_MARK
     with _engine().connect() as c:
         rows = c.execute(text(
             "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
@@ -546,7 +546,7 @@ def assert_same_results(baseline: Snapshot, modules: tuple[int, ...] = (EQUIPMEN
     assert_stats_match_rows(modules)
     # Emission rows carry no foreign keys (migration 0008): no fault may leave an orphan.
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.integrity import check_emission_integrity
+    from carbon_domain.services.upkeep.integrity import check_emission_integrity
     with session_scope() as s:
         assert check_emission_integrity(s).ok
     return {"rows": len(now), "entries": len(per_entry_now), "kg": round(kg_now, 3)}
@@ -655,7 +655,7 @@ def dead_broker_env() -> dict[str, str]:
 
 
 def operator_token(name: str = "ops-fault") -> dict[str, str]:
-    from carbon_domain.services.tokens import create_token
+    from carbon_domain.services.access.tokens import create_token
 
     with session_scope() as s:
         return {"Authorization": f"Bearer {create_token(s, name, 'operator')}"}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.status import recalculation_status
+from carbon_domain.services.reads.status import recalculation_status
 from carbon_tasks import operations as ops
 from tests.fault import harness
 from tests.fault.harness import EQUIPMENT, YEAR, wait_for

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.job_links import module_jobs
+from carbon_domain.services.jobs.job_links import module_jobs
 from carbon_tasks import operations as ops
 from tests.fault import harness
 from tests.fault.harness import (

@@ -18,7 +18,7 @@ import pytest
 
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.pipelines import pipeline_jobs
+from carbon_domain.services.jobs.pipelines import pipeline_jobs
 from carbon_tasks import operations as ops
 from tests.fault import harness
 from tests.fault.harness import YEAR, EntryLock, sql, wait_for

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
 
 from .api_support import Tokens, wait_idle
 

@@ -19,9 +19,9 @@ from carbon_domain.csv_rows.reference_rows import RateRow, RoomRow, StationRow
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import IngestionMethod, JobResult, JobState, JobType, TargetType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs
-from carbon_domain.services.factors import upsert_factor_rows
-from carbon_domain.services.reference_sets import write_reference_set
+from carbon_domain.services.inputs.factors import upsert_factor_rows
+from carbon_domain.services.inputs.reference_sets import write_reference_set
+from carbon_domain.services.jobs import jobs
 
 from .incremental_support import YEAR
 

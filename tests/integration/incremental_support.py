@@ -16,9 +16,10 @@ from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import IngestionMethod, JobResult, JobState, JobType, TargetType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs, recalc
-from carbon_domain.services.aggregate import aggregate_module_year
-from carbon_domain.services.factors import upsert_factor_rows
+from carbon_domain.services.inputs.factors import upsert_factor_rows
+from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.recalc import recalc_chunk, recalc_finish, recalc_plan
+from carbon_domain.services.recalc.aggregate import aggregate_module_year
 
 YEAR = 2025
 DETS = (D.it, D.plane, D.train, D.building_embodied_energy, D.member)
@@ -158,21 +159,21 @@ def recalculate(det: int, kind: JobType) -> dict[str, Any]:
     emission_recalc: an operator's full recalculation). Returns the job's scope."""
     module = MODULE_OF[D(det)].value
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=kind, module_type_id=module, year=YEAR,
+        p = pipelines.create_pipeline(s, kind=kind, module_type_id=module, year=YEAR,
                                  created_by="test")
         req = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
                                   data_entry_type_id=int(det), year=YEAR, created_by="test")
         job_id = req.job_id
     with session_scope() as s:
-        planned = recalc.plan_jobs(s, [job_id], "task-plan")
+        planned = recalc_plan.plan_jobs(s, [job_id], "task-plan")
         assert len(planned) == 1
         p_job = planned[0]
     for n in p_job.chunk_nos:
         with session_scope() as s:
-            env = recalc.recalculate_chunk(s, job_id, p_job.attempt, n)
+            env = recalc_chunk.recalculate_chunk(s, job_id, p_job.attempt, n)
             assert env["ok"] and not env.get("skipped"), env
     with session_scope() as s:
-        out = recalc.finish_job(s, job_id, p_job.attempt)
+        out = recalc_finish.finish_job(s, job_id, p_job.attempt)
         assert out is not None and out.result != JobResult.ERROR
     with session_scope() as s:
         aggregate_module_year(s, module, YEAR)
@@ -209,7 +210,7 @@ def stats_of(det: int) -> list[tuple[Any, ...]]:
 def expected_rows(det: int) -> list[tuple[Any, ...]]:
     """What a full recalculation writes now: the engine over the whole slice, in-process."""
     from carbon_domain.engine import compute_batch
-    from carbon_domain.services.slices import load_slice_context
+    from carbon_domain.services.inputs.slices import load_slice_context
 
     with session_scope() as s:
         entries = [(i, d) for i, d in s.execute(text(
@@ -226,8 +227,8 @@ def folded_totals_match_rows(det: int) -> None:
     from sqlalchemy import bindparam
 
     from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-    from carbon_domain.services import slice_sums
-    from carbon_domain.services.aggregate import _kg_and_missing
+    from carbon_domain.services.recalc import slice_sums
+    from carbon_domain.services.recalc.aggregate import _kg_and_missing
 
     module = MODULE_OF[D(det)].value
     dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[ModuleType(module)]]

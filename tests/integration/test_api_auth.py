@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from carbon_domain.db.models import UploadedFile
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import revoke_token
+from carbon_domain.services.access.tokens import revoke_token
 
 from .api_support import Tokens, insert_entry, row_counts
 from .helpers import count

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs
-from carbon_domain.services.tokens import revoke_token
+from carbon_domain.services.access.tokens import revoke_token
+from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.settings import get_settings
 
 from . import test_api_sse
@@ -35,7 +35,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 def _idle_job() -> tuple[Any, int]:
     """A job left in the outbox (no broker message): its stream polls until closed."""
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.factor_ingest, module_type_id=4, year=2025,
+        p = pipelines.create_pipeline(s, kind=JobType.factor_ingest, module_type_id=4, year=2025,
                                  created_by="t")
         job = jobs.create_job(s, pipeline_id=p.id, job_type=JobType.factor_ingest,
                               target_type=TargetType.FACTORS,
@@ -81,7 +81,7 @@ def test_live_streams_are_capped_per_token(server: tuple[str, uvicorn.Server], d
             assert time.monotonic() < deadline, "slots were not given back"
             time.sleep(0.05)
     with session_scope() as s:
-        jobs.abort_pipeline(s, pid, "test")
+        pipelines.abort_pipeline(s, pid, "test")
 
 
 def test_a_revoked_token_ends_its_stream(server: tuple[str, uvicorn.Server], db: str,
@@ -99,7 +99,7 @@ def test_a_revoked_token_ends_its_stream(server: tuple[str, uvicorn.Server], db:
     assert time.monotonic() - started < 5
     assert "event: end" in rest and 'data: {"detail": "token revoked"}' in rest
     with session_scope() as s:
-        jobs.abort_pipeline(s, pid, "test")
+        pipelines.abort_pipeline(s, pid, "test")
 
 
 def test_sign_in_and_out_refuse_oversized_forms(api: TestClient) -> None:

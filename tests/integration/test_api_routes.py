@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from carbon_api.logging import JsonFormatter
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs
+from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.settings import get_settings
 
 from .api_support import Tokens, insert_entry, row_counts, upload, wait_pipeline
@@ -217,7 +217,7 @@ def test_triggers_dedup_and_nothing_stale(api: TestClient, tokens: Tokens,
     assert r.json() == {"detail": "No data entry types require recalculation for this module"}
     # Two clicks while the first is still waiting: the second returns the first's job.
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4, year=2025,
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4, year=2025,
                                  created_by="other")
         held = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=4,
                                    data_entry_type_id=10, year=2025, created_by="other")
@@ -226,14 +226,14 @@ def test_triggers_dedup_and_nothing_stale(api: TestClient, tokens: Tokens,
     assert r.status_code == 202
     assert r.json()["job_id"] == held.job_id and "already in progress" in r.json()["message"]
     with session_scope() as s:
-        jobs.abort_pipeline(s, p.id, "test")
+        pipelines.abort_pipeline(s, p.id, "test")
 
 
 def test_abort(api: TestClient, tokens: Tokens) -> None:
     """A pipeline whose job is still in the outbox (not dispatched) is aborted; a second
     abort has nothing left to do (409)."""
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.factor_ingest, module_type_id=4, year=2025,
+        p = pipelines.create_pipeline(s, kind=JobType.factor_ingest, module_type_id=4, year=2025,
                                  created_by="ops-alice")
         job = jobs.create_job(s, pipeline_id=p.id, job_type=JobType.factor_ingest,
                               target_type=TargetType.FACTORS,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from carbon_api.app import app
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
 
 from .api_support import wait_idle
 

@@ -16,7 +16,7 @@ import uvicorn
 
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs
+from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.settings import get_settings
 
 from .api_support import Tokens, wait_idle
@@ -144,7 +144,7 @@ def test_pings_and_disconnect(server: tuple[str, uvicorn.Server], db: str, worke
     pings; when the client goes away the server's request task ends."""
     base, srv = server
     with session_scope() as s:
-        p = jobs.create_pipeline(s, kind=JobType.factor_ingest, module_type_id=4, year=2025,
+        p = pipelines.create_pipeline(s, kind=JobType.factor_ingest, module_type_id=4, year=2025,
                                  created_by="t")
         job = jobs.create_job(s, pipeline_id=p.id, job_type=JobType.factor_ingest,
                               target_type=TargetType.FACTORS,
@@ -169,7 +169,7 @@ def test_pings_and_disconnect(server: tuple[str, uvicorn.Server], db: str, worke
         assert time.monotonic() < deadline, "the stream kept running after the disconnect"
         time.sleep(0.05)
     with session_scope() as s:
-        jobs.abort_pipeline(s, p.id, "test")
+        pipelines.abort_pipeline(s, p.id, "test")
 
 
 def test_stream_of_unknown_ids_is_404_before_streaming(server: tuple[str, uvicorn.Server],

@@ -20,7 +20,8 @@ from sqlalchemy import text
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import new_session, session_scope
-from carbon_domain.services import jobs as job_service
+from carbon_domain.services.jobs import jobs as job_service
+from carbon_domain.services.jobs import pipelines
 from carbon_tasks import operations as ops
 
 from .helpers import jobs_of, wait_pipeline
@@ -70,7 +71,7 @@ def _rows(ids: list[int]) -> list[tuple[Any, ...]]:
 
 def test_two_claims_of_the_same_job_one_wins(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope() as s:
-        pid = job_service.create_pipeline(s, kind="factor_ingest", module_type_id=4,
+        pid = pipelines.create_pipeline(s, kind="factor_ingest", module_type_id=4,
                                           year=2025, created_by="race").id
     for _ in range(ROUNDS):
         job_id = _new_job(pid)
@@ -84,7 +85,7 @@ def test_two_claims_of_the_same_job_one_wins(db) -> None:  # type: ignore[no-unt
 
 def test_two_jobs_of_one_scope_claimed_at_once_one_runs(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope() as s:
-        pid = job_service.create_pipeline(s, kind="factor_ingest", module_type_id=4,
+        pid = pipelines.create_pipeline(s, kind="factor_ingest", module_type_id=4,
                                           year=2025, created_by="race").id
     for _ in range(ROUNDS):
         a, b = _new_job(pid), _new_job(pid)

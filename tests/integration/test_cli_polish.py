@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from carbon_api.cli import app
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs as job_service
+from carbon_domain.services.jobs import jobs as job_service
+from carbon_domain.services.jobs import pipelines
 from carbon_tasks import operations as ops
 
 from .helpers import UNITS_CSV, wait_pipeline
@@ -161,7 +162,7 @@ def test_a_queued_pipeline_counts_its_job_rows(db: str) -> None:
     """A pipeline whose job was committed but not yet run (the outbox) has 1 job, not 0."""
     import json
     with session_scope() as s:
-        p = job_service.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4,
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4,
                                         year=YEAR, created_by="test")
         job_service.create_job(s, pipeline_id=p.id, job_type=JobType.emission_recalc,
                                target_type=TargetType.DATA_ENTRIES,

@@ -417,10 +417,11 @@ class TestAbort:
 
 class TestReconcile:
     def test_reconcile_dispatches_an_orphaned_job(self, it_year: int) -> None:
-        from carbon_domain.services import jobs as job_service
+        from carbon_domain.services.jobs import jobs as job_service
+        from carbon_domain.services.jobs import pipelines
 
         with session_scope() as s:
-            p = job_service.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+            p = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
                                             year=YEAR, created_by="outbox")
             job_service.request_recalc(s, pipeline_id=p.id, module_type_id=4,
                                        data_entry_type_id=11, year=YEAR, created_by="outbox")

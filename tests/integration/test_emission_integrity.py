@@ -81,7 +81,7 @@ def _count(url: str, sql: str) -> int:
 def _check(url: str) -> dict[str, int | bool]:
     from sqlalchemy.orm import Session
 
-    from carbon_domain.services.integrity import check_emission_integrity
+    from carbon_domain.services.upkeep.integrity import check_emission_integrity
     engine = create_engine(url)
     with Session(engine) as s:
         report = check_emission_integrity(s).as_dict()

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.slices import clear_caches
+from carbon_domain.services.inputs.slices import clear_caches
 from tests.conftest import truncate_all
 from tests.integration import incremental_support as u
 

@@ -96,8 +96,8 @@ def test_every_upload_change_is_recorded_with_job_who_and_values(db: str, worker
 
 def test_facility_refresh_records_computed_values(db: str) -> None:
     from carbon_domain.db.models import Unit
-    from carbon_domain.services.facilities import refresh_facility_factors
-    from carbon_domain.services.factors import write_factor_set
+    from carbon_domain.services.inputs.factors import write_factor_set
+    from carbon_domain.services.recalc.facilities import refresh_facility_factors
 
     def facility(fid: str) -> tuple[int, int, dict[str, Any], dict[str, Any]]:
         return (70, 100100, {"researchfacility_id": fid, "researchfacility_name": None},

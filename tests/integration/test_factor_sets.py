@@ -222,8 +222,8 @@ def test_cli_merge_flag(db: str, worker: Any, tmp_path: Any) -> None:
 
 def test_facility_refresh_leaves_retired_factors_alone(db: str) -> None:
     from carbon_domain.db.models import Unit
-    from carbon_domain.services.facilities import refresh_facility_factors
-    from carbon_domain.services.factors import write_factor_set
+    from carbon_domain.services.inputs.factors import write_factor_set
+    from carbon_domain.services.recalc.facilities import refresh_facility_factors
 
     def facility(fid: str) -> tuple[int, int, dict[str, Any], dict[str, Any]]:
         return (70, 100100, {"researchfacility_id": fid, "researchfacility_name": None},

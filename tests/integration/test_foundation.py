@@ -97,7 +97,7 @@ def test_same_classification_in_another_key_order_is_one_factor(db: str) -> None
 
     from carbon_domain.db.models import Factor
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.factors import upsert_factor_rows
+    from carbon_domain.services.inputs.factors import upsert_factor_rows
 
     with session_scope() as s:
         upsert_factor_rows(s, year=2025, job_id=None, rows=[

@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.tokens import create_token
+from carbon_domain.services.access.tokens import create_token
 from carbon_domain.settings import get_settings
 from tests.conftest import truncate_all
 
@@ -60,7 +60,7 @@ TABLES = ("factors", "data_entries", "data_entry_emissions", "units", "carbon_re
           "recalc_chunks", "stations", "building_rooms", "exchange_rates", "api_tokens",
           "console_sessions", "job_links", "pipeline_job_links",
           "pipeline_awaited_aggregations")
-# Derived caches the aggregation folds from the rows (services/slice_sums.py): their row
+# Derived caches the aggregation folds from the rows (services/recalc/slice_sums.py): their row
 # counts follow the data, so they are checked for agreement with the rows instead.
 DERIVED = ("slice_emission_sums", "slice_sum_versions")
 UPLOAD_KIND_TABLE = {"units": "units", "reference/stations": "stations",
@@ -556,8 +556,8 @@ def test_hostile_input(env: Env, name: str) -> None:
 
 def _derived_sums_agree_with_rows() -> None:
     """The folded slice sums give exactly the module totals the rows give."""
-    from carbon_domain.services import slice_sums
-    from carbon_domain.services.aggregate import _kg_and_missing
+    from carbon_domain.services.recalc import slice_sums
+    from carbon_domain.services.recalc.aggregate import _kg_and_missing
 
     with session_scope() as s:
         folded = slice_sums.module_totals(s, 4, YEAR)

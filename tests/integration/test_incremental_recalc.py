@@ -1,10 +1,10 @@
-"""Incremental recalculation (services/affected.py) writes exactly what a full recalculation
+"""Incremental recalculation (services/recalc/affected.py) writes exactly what a full recalculation
 writes — rows and module statistics — over random factor revisions: changed values, added,
 retired and revived factors, kind-only fallbacks (`it`), plane bands per cabin, train
 countries with the RoW fallback, embodied energy per building with ``default``, headcount;
 and over random reference revisions (stations, building rooms, exchange rates changed,
 retired and revived).
-The slice sums folded from the chunks' partial sums (services/slice_sums.py) are checked
+The slice sums folded from the chunks' partial sums (services/recalc/slice_sums.py) are checked
 against the aggregation's full query after every step."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import text
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.slices import clear_caches
+from carbon_domain.services.inputs.slices import clear_caches
 from tests.conftest import truncate_all
 from tests.integration import incremental_reference_support as r
 from tests.integration import incremental_support as u

@@ -120,7 +120,7 @@ def test_0009_moves_control_keys_out_of_meta_and_back(url: str) -> None:
 def test_the_api_shows_the_moved_keys_in_meta_as_before(url: str) -> None:
     from sqlalchemy.orm import Session
 
-    from carbon_domain.services.queries import get_job
+    from carbon_domain.services.reads.queries import get_job
 
     migrate.upgrade(url, "0008")
     _seed(url)

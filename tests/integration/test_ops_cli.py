@@ -373,7 +373,7 @@ class TestTokens:
 
         from carbon_domain.db.models import ApiToken
         from carbon_domain.db.session import session_scope
-        from carbon_domain.services.tokens import verify_token
+        from carbon_domain.services.access.tokens import verify_token
 
         result = runner.invoke(app, ["tokens", "create", "--name", "x", "--role", "operator"])
         assert result.exit_code == 0, result.output
@@ -415,7 +415,7 @@ class TestTokens:
         from carbon_domain.db import migrate
         from carbon_domain.db.models import ApiToken
         from carbon_domain.db.session import engine_for
-        from carbon_domain.services.tokens import (
+        from carbon_domain.services.access.tokens import (
             TOUCH_INTERVAL,
             create_token,
             list_tokens,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.status import recalculation_status
+from carbon_domain.services.reads.status import recalculation_status
 from carbon_tasks import operations as ops
 
 from .helpers import UNITS_CSV, emissions, jobs_of, module_stats, wait_pipeline

@@ -16,8 +16,9 @@ from carbon_domain.db.enums import IngestionMethod, JobResult, JobType, TargetTy
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs as job_service
-from carbon_domain.services.status import recalculation_status
+from carbon_domain.services.jobs import jobs as job_service
+from carbon_domain.services.jobs import pipelines
+from carbon_domain.services.reads.status import recalculation_status
 from carbon_tasks import operations as ops
 
 from .api_support import insert_entry
@@ -184,7 +185,7 @@ class TestFaultsWithinThePipeline:
         from carbon_tasks.reconcile import reconcile
 
         with session_scope() as s:
-            p = job_service.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+            p = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
                                             year=YEAR, created_by="outbox")
             req = job_service.request_recalc(s, pipeline_id=p.id, module_type_id=4,
                                              data_entry_type_id=12, year=YEAR, created_by="outbox")
@@ -197,7 +198,7 @@ class TestFaultsWithinThePipeline:
         assert req.created
 
     def test_a_chunk_delivered_twice_leaves_exactly_the_right_rows(self, equipment_year) -> None:  # type: ignore[no-untyped-def]
-        from carbon_domain.services import recalc
+        from carbon_domain.services.recalc import recalc_finish, recalc_plan
         from carbon_tasks.recalc import recalculate_chunk
 
         before = emissions(10)
@@ -205,13 +206,13 @@ class TestFaultsWithinThePipeline:
             req = job_service.request_recalc(s, pipeline_id=None, module_type_id=4,
                                              data_entry_type_id=10, year=YEAR, created_by="t")
         with session_scope() as s:
-            (planned,) = recalc.plan_jobs(s, [req.job_id], "manual")
+            (planned,) = recalc_plan.plan_jobs(s, [req.job_id], "manual")
         for n in planned.chunk_nos:
             for _ in range(2):  # every chunk twice, as a redelivery would
                 recalculate_chunk.apply(kwargs={"job_id": req.job_id, "attempt": planned.attempt,
                                                 "chunk_no": n}).get()
         with session_scope() as s:
-            recalc.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
+            recalc_finish.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
         after = emissions(10)
         assert len(after) == 120
         assert [r[:4] for r in after] == [r[:4] for r in before]
@@ -281,17 +282,17 @@ class TestFaultsWithinThePipeline:
 def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipment_year) -> None:  # type: ignore[no-untyped-def]
     """No lost update: the running job already read its inputs, so it is marked dirty and
     runs once more; the joining pipeline stays RUNNING until that rerun is done."""
-    from carbon_domain.services import recalc
+    from carbon_domain.services.recalc import recalc_finish, recalc_plan
     from carbon_tasks.dispatch import dispatch_jobs
     from carbon_tasks.recalc import recalculate_chunk
 
     with session_scope() as s:
-        p1 = job_service.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+        p1 = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
                                          year=YEAR, created_by="p1")
         req = job_service.request_recalc(s, pipeline_id=p1.id, module_type_id=4,
                                          data_entry_type_id=12, year=YEAR, created_by="p1")
     with session_scope() as s:
-        (planned,) = recalc.plan_jobs(s, [req.job_id], "manual")  # RUNNING, inputs read
+        (planned,) = recalc_plan.plan_jobs(s, [req.job_id], "manual")  # RUNNING, inputs read
     acc = ops.start_upload("data-entries", equip_entries(30, "other", "Lab Freezer").encode(),
                            module=4, det=12, year=YEAR, created_by="p2")
     deadline = time.monotonic() + 30
@@ -306,7 +307,7 @@ def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipm
         recalculate_chunk.apply(kwargs={"job_id": req.job_id, "attempt": planned.attempt,
                                         "chunk_no": n}).get()
     with session_scope() as s:
-        to_dispatch = recalc.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
+        to_dispatch = recalc_finish.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
     # Only the rerun: while it is active the trailing aggregation waits for it (one
     # aggregation per (module, year), requested by the last recalculation to finish).
     assert len(to_dispatch) == 1

@@ -23,8 +23,8 @@ from carbon_api.cli import app as cli_app
 from carbon_api.console.pipelines import abort_confirm
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads
-from carbon_domain.services.pipeline_console import PipelineFilters
+from carbon_domain.services.reads import pipeline_reads
+from carbon_domain.services.reads.pipeline_console import PipelineFilters
 from tests.console.support import sign_in
 
 from . import test_pipelines_console as base

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from carbon_api.cli import app as cli_app
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import pipeline_reads
-from carbon_domain.services.status import stale_types
+from carbon_domain.services.reads import pipeline_reads
+from carbon_domain.services.reads.status import stale_types
 from carbon_tasks import operations as ops
 from tests.console.support import (
     EQUIPMENT,

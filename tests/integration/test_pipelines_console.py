@@ -22,7 +22,8 @@ from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs as job_service
+from carbon_domain.services.jobs import jobs as job_service
+from carbon_domain.services.jobs import pipelines
 from carbon_domain.settings import get_settings
 from carbon_tasks import operations as ops
 
@@ -56,7 +57,7 @@ def make_pipeline(kind: JobType, module: int, year: int, by: str, created: datet
                   jobs: list[tuple[JobType, str, str | None]]) -> uuid.UUID:
     """A pipeline and its jobs (type, state, result); status recomputed from the rows."""
     with session_scope() as s:
-        p = job_service.create_pipeline(s, kind=kind, module_type_id=module, year=year,
+        p = pipelines.create_pipeline(s, kind=kind, module_type_id=module, year=year,
                                         created_by=by)
         for i, (jt, state, result) in enumerate(jobs):
             j = job_service.create_job(
@@ -73,7 +74,7 @@ def make_pipeline(kind: JobType, module: int, year: int, by: str, created: datet
                 if result == "ERROR":
                     j.status_message = f"ERROR: job {i} of {by} failed"
         s.flush()
-        job_service.recompute_pipeline_status(s, p.id)
+        pipelines.recompute_pipeline_status(s, p.id)
         p.created_at, p.started_at = created, created
         return p.id
 
@@ -208,7 +209,7 @@ def test_aggregation_says_how_many_recalculations_it_coalesced(
     recalcs = [job(JobType.emission_recalc, 4, T0 + timedelta(seconds=i)) for i in (1, 2, 3)]
     job(JobType.emission_recalc, 3, T0 + timedelta(seconds=2))  # another module: not ours
     with session_scope() as s:
-        pid = job_service.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+        pid = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
                                           year=2025, created_by="t").id
     second = job(JobType.aggregation, 4, T0 + timedelta(seconds=5), pid)
     late = job(JobType.emission_recalc, 4, T0 + timedelta(seconds=6))

@@ -138,8 +138,8 @@ def test_hsts_header_in_production_only(db: str, app_in: Any) -> None:
 def _upload(s: Any, name: str, age_days: float, job: dict[str, Any] | None = None) -> int:
     from carbon_domain.db.base import utcnow
     from carbon_domain.db.models import UploadedFile
-    from carbon_domain.services.jobs import create_job
-    from carbon_domain.services.uploads import store_upload
+    from carbon_domain.services.inputs.uploads import store_upload
+    from carbon_domain.services.jobs.jobs import create_job
 
     fid = store_upload(s, filename=name, content=name.encode() * 10, content_type="text/csv",
                        created_by="test")
@@ -157,7 +157,7 @@ def test_upload_retention_by_age_and_per_scope(db: str, worker: Any) -> None:
     from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
     from carbon_domain.db.models import DataIngestionJob, UploadedFile
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.upload_retention import purge_uploads
+    from carbon_domain.services.upkeep.upload_retention import purge_uploads
 
     def entries(det: int, **extra: Any) -> dict[str, Any]:
         return {"job_type": JobType.csv_ingest, "module_type_id": 4, "pipeline_id": None,
@@ -208,7 +208,7 @@ def test_full_year_exports_are_limited_per_caller(api: TestClient, tokens: Token
                                                   loaded: dict[str, int]) -> None:  # noqa: F811
     from carbon_api.export_limit import SLOTS
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import create_token
+    from carbon_domain.services.access.tokens import create_token
 
     limit = get_settings().export_concurrency
     assert limit == 2

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.slices import clear_caches, load_reference_data
+from carbon_domain.services.inputs.slices import clear_caches, load_reference_data
 
 from .api_support import Tokens, upload, wait_job, wait_pipeline
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.status import year_status
+from carbon_domain.services.reads.status import year_status
 from carbon_tasks import operations as ops
 
 from .api_support import Tokens

@@ -22,7 +22,8 @@ from sqlalchemy import text
 
 from carbon_domain import stats as stats_lib
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import exports, jobs
+from carbon_domain.services.exports import exports
+from carbon_domain.services.jobs import jobs
 
 from .api_support import Tokens, upload, wait_pipeline
 

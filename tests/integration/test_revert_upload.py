@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from carbon_api.cli import app as cli
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reverts import plan_factor_revert
+from carbon_domain.services.ingest.reverts import plan_factor_revert
 from carbon_tasks import operations as ops
 from tests.conftest import truncate_all
 

@@ -28,8 +28,8 @@ from sqlalchemy import text
 
 from carbon_domain.db.models import Base
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import tokens as token_service
-from carbon_domain.services.tokens import create_token, revoke_token, verify_token
+from carbon_domain.services.access import tokens as token_service
+from carbon_domain.services.access.tokens import create_token, revoke_token, verify_token
 from carbon_domain.settings import PLACEHOLDER_SECRETS, Settings
 from tests.conftest import production_urls
 

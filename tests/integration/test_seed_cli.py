@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from carbon_api.cli import app
 from carbon_domain.db.models import CarbonReportModule, DataEntry, Factor, Pipeline, Unit
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.status import recalculation_status
+from carbon_domain.services.reads.status import recalculation_status
 
 from .helpers import count
 

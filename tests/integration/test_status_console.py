@@ -21,8 +21,9 @@ from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetTyp
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataEntry
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
-from carbon_domain.services import jobs as job_service
-from carbon_domain.services.status import (
+from carbon_domain.services.jobs import jobs as job_service
+from carbon_domain.services.jobs import pipelines
+from carbon_domain.services.reads.status import (
     ModuleStatus,
     TypeStatus,
     recalculation_preview,
@@ -75,7 +76,7 @@ def add_job(job_type: JobType, module: int, det: int | None, *, state: str = "FI
     target = {JobType.factor_ingest: TargetType.FACTORS,
               JobType.aggregation: TargetType.STATISTICS}.get(job_type, TargetType.DATA_ENTRIES)
     with session_scope() as s:
-        pid = job_service.create_pipeline(s, kind=job_type, module_type_id=module, year=YEAR,
+        pid = pipelines.create_pipeline(s, kind=job_type, module_type_id=module, year=YEAR,
                                           created_by=by).id if pipeline else None
         job = job_service.create_job(
             s, pipeline_id=pid, job_type=job_type, target_type=target,

@@ -163,7 +163,7 @@ def assert_exact(base: Baseline, since: Any) -> dict[str, Any]:
     assert stats.keys() == base.stats.keys()
     off = [k for k in stats if not _near(stats[k], base.stats[k])]
     assert off == [], [(k, base.stats[k], stats[k]) for k in off[:3]]
-    from carbon_domain.services.integrity import check_emission_integrity
+    from carbon_domain.services.upkeep.integrity import check_emission_integrity
     with session_scope() as s:
         assert check_emission_integrity(s).ok
     return {"rows": len(now), "kg": round(sum(r[3] for r in now), 3)}

@@ -194,7 +194,7 @@ def test_older_release_host_is_visible_as_such(hosts: Cluster, tmp_path: Path) -
 
     from carbon_api.app import app
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.tokens import create_token
+    from carbon_domain.services.access.tokens import create_token
     from carbon_tasks.workers import product_version
 
     with session_scope() as s:

@@ -19,11 +19,11 @@ WRITES = re.compile(
     r"(INSERT\s+INTO\s+factors\b|UPDATE\s+factors\b|DELETE\s+FROM\s+factors\b"
     r"|COPY\s+factors\b|TRUNCATE\s+[^;\"]*\bfactors\b"
     r"|(?:insert|update|delete|sqlite_insert|pg_insert)\(\s*Factor\s*\))", re.IGNORECASE)
-# module → what it writes; each records history through services/factor_history.py.
+# module → what it writes; each records history through services/inputs/factor_history.py.
 KNOWN = {
-    "carbon_domain/services/factors.py": "uploads: upsert (COPY + ON CONFLICT / batched), "
+    "carbon_domain/services/inputs/factors.py": "uploads: upsert (COPY + ON CONFLICT / batched), "
                                          "retirement",
-    "carbon_domain/services/facilities.py": "computed facility values",
+    "carbon_domain/services/recalc/facilities.py": "computed facility values",
 }
 
 
@@ -49,5 +49,7 @@ def test_the_pattern_finds_the_writes_it_is_meant_to() -> None:
     # The two known modules write factors in these forms: a pattern that stopped matching
     # them would make the test above pass vacuously.
     found = _writers()
-    assert any("INSERT INTO factors" in h for h in found["carbon_domain/services/factors.py"])
-    assert any(h.startswith("update(") for h in found["carbon_domain/services/facilities.py"])
+    factors, facilities = (found["carbon_domain/services/inputs/factors.py"],
+                           found["carbon_domain/services/recalc/facilities.py"])
+    assert any("INSERT INTO factors" in h for h in factors)
+    assert any(h.startswith("update(") for h in facilities)

@@ -4,7 +4,7 @@ trailing comma and harmless."""
 
 from __future__ import annotations
 
-from carbon_domain.services.csv_input import read_csv
+from carbon_domain.services.inputs.csv_input import read_csv
 
 
 def test_extra_cells_with_values_are_a_row_error_blank_ones_are_not() -> None:

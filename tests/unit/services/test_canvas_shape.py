@@ -11,16 +11,16 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.catalog import ModuleType as M
 from carbon_domain.db.enums import IngestionMethod, JobResult, JobType, TargetType
-from carbon_domain.services import jobs
-from carbon_domain.services.job_runs import IngestWork, JobOutcome
-from carbon_domain.services.recalc import PlannedJob
+from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.jobs.job_runs import IngestWork, JobOutcome
+from carbon_domain.services.recalc.recalc_plan import PlannedJob
 from carbon_tasks import pipeline
 
 YEAR = 2025
 
 
 def _ingest(s: Session, job_type: JobType, recalculate: bool = False) -> Any:
-    p = jobs.create_pipeline(s, kind=job_type, module_type_id=M.professional_travel,
+    p = pipelines.create_pipeline(s, kind=job_type, module_type_id=M.professional_travel,
                              year=YEAR, created_by="t")
     return jobs.create_job(s, pipeline_id=p.id, job_type=job_type,
                            target_type=TargetType.DATA_ENTRIES,
@@ -66,7 +66,7 @@ def test_data_upload_plans_the_types_it_changed(session: Session) -> None:
 
 
 def test_type_recalculation_is_one_plan_message(session: Session) -> None:
-    p = jobs.create_pipeline(session, kind=JobType.emission_recalc,
+    p = pipelines.create_pipeline(session, kind=JobType.emission_recalc,
                              module_type_id=M.professional_travel, year=YEAR, created_by="t")
     req = jobs.request_recalc(session, pipeline_id=p.id, module_type_id=M.professional_travel,
                               data_entry_type_id=D.plane, year=YEAR, created_by="t")
@@ -77,7 +77,7 @@ def test_type_recalculation_is_one_plan_message(session: Session) -> None:
 
 
 def test_module_recalculation_carries_its_root(session: Session) -> None:
-    p = jobs.create_pipeline(session, kind=JobType.module_emission_recalc,
+    p = pipelines.create_pipeline(session, kind=JobType.module_emission_recalc,
                              module_type_id=M.professional_travel, year=YEAR, created_by="t")
     root = jobs.create_job(session, pipeline_id=p.id, job_type=JobType.module_emission_recalc,
                            target_type=TargetType.DATA_ENTRIES,

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carbon_domain.names import type_label
-from carbon_domain.services.display_state import (
+from carbon_domain.services.reads.display_state import (
     ORDER,
     DisplayState,
     FailedRun,

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.models import DataIngestionJob, Factor, FactorHistory
-from carbon_domain.services.factor_history import factor_changes, versions_at
-from carbon_domain.services.factors import write_factor_set
+from carbon_domain.services.inputs.factor_history import factor_changes, versions_at
+from carbon_domain.services.inputs.factors import write_factor_set
 
 YEAR = 2025
 

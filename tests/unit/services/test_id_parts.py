@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from carbon_domain.services.recalc_plan import (
+from carbon_domain.services.recalc.recalc_plan import (
     EVEN_UP_TO,
     MIN_PART,
     MIN_PARTS,

@@ -21,9 +21,9 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.link_models import AwaitedAggregation, PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services import job_links, jobs, pipelines
-from carbon_domain.services.job_meta import updated
-from carbon_domain.services.queries import get_job
+from carbon_domain.services.jobs import job_links, jobs, pipelines
+from carbon_domain.services.jobs.job_meta import updated
+from carbon_domain.services.reads.queries import get_job
 
 YEAR = 2025
 MOD = M.professional_travel

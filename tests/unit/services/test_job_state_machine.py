@@ -22,7 +22,8 @@ from carbon_domain.db.enums import (
     TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services import jobs, pipelines, reconcile
+from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.upkeep import reconcile
 from carbon_domain.settings import get_settings
 
 YEAR = 2025

@@ -1,0 +1,2 @@
+"""API tokens and roles. Imports no other services package.
+"""

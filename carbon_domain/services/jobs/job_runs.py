@@ -1,0 +1,94 @@
+"""What one run of a single-task job (an ingest, an aggregation) does, as the task runner
+(``carbon_tasks.base.JobTask``) drives it:
+
+    claim ─► prepare (own transaction) ─► work ─► lock pipelines, fence the job row
+          ─► again? (rerun: commit, back to prepare) ─► fenced finish ─► follow-up jobs
+          ─► pipeline status ─► commit ─► dispatch the follow-ups through the outbox
+
+Work, finish and follow-ups commit in one transaction, so a superseded attempt can neither
+finish the job nor keep its writes. A ``JobWork`` never opens a session or talks to Celery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from carbon_domain.db.enums import JobResult
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.jobs.ingest_report import IngestOutcome
+
+
+@dataclass
+class JobOutcome:
+    result: JobResult
+    message: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)  # the task's return value
+    recalc_dets: list[int] = field(default_factory=list)
+
+
+class JobWork(Protocol):
+    def prepare(self, session: Session, job_id: int) -> None:
+        """Before each run, in its own committed transaction (a heartbeat, clearing dirty)."""
+
+    def work(self, session: Session, job: Job) -> JobOutcome:
+        """The job's writes; the runner then locks and fences the job in this transaction."""
+
+    def again(self, session: Session, job: Job) -> bool:
+        """Asked under the job's row lock: commit this run's writes and run once more?"""
+
+    def follow_ups(self, session: Session, job: Job, outcome: JobOutcome) -> list[int]:
+        """Create the jobs this one starts (same transaction); returns the ids to dispatch."""
+
+
+def finish(session: Session, job: Job, attempt: int, outcome: JobOutcome) -> None:
+    """The fenced finish: only the attempt that still owns the job closes it."""
+    if not jobs.finish(session, job.id, attempt, outcome.result, outcome.message, outcome.meta):
+        raise jobs.AttemptSuperseded(f"job {job.id}: attempt {attempt} was superseded")
+
+
+def lock_and_fence(session: Session, job_id: int, attempt: int) -> None:
+    """Lock order: the pipelines the finish recomputes, then the job row (held to commit)."""
+    pipelines.lock_related(session, {job_id})
+    if not jobs.fence(session, job_id, attempt):
+        raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded")
+
+
+class IngestWork:
+    """One ingest service over the job's stored upload; data entry uploads (and factor
+    uploads with ``recalculate``) request the recalculation of the types they changed."""
+
+    def __init__(self, fn: Callable[[Session, Job], IngestOutcome]) -> None:
+        self.fn = fn
+
+    def prepare(self, session: Session, job_id: int) -> None:
+        # Its own transaction: the data transaction must not hold the job row while it
+        # works (an abort would wait for the whole ingest, then deadlock with the pipeline
+        # lock the finish takes). The row is locked only at the end.
+        jobs.heartbeat(session, job_id, message="Parsing and validating rows")
+
+    def work(self, session: Session, job: Job) -> JobOutcome:
+        out = self.fn(session, job)
+        return JobOutcome(out.result, out.message, out.meta,
+                          {"pipeline_id": str(job.pipeline_id) if job.pipeline_id else None},
+                          list(out.recalc_dets))
+
+    def again(self, session: Session, job: Job) -> bool:
+        return False
+
+    def follow_ups(self, session: Session, job: Job, outcome: JobOutcome) -> list[int]:
+        created = []
+        for det in outcome.recalc_dets:
+            assert job.module_type_id is not None and job.year is not None
+            req = jobs.request_recalc(
+                session, pipeline_id=job.pipeline_id, module_type_id=job.module_type_id,
+                data_entry_type_id=det, year=job.year, created_by=job.created_by,
+                input_job_id=job.id)
+            if req.created:
+                created.append(req.job_id)
+        return created

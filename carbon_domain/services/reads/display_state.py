@@ -1,0 +1,159 @@
+"""The one display state of a (module, data entry type, year), and of a module.
+
+Every surface (the console's module cards and recalculation dialog, ``GET
+/v1/sync/recalculation-status``, ``carbon status``) shows what :func:`decide` returns, so
+they can never disagree, and a type never shows two states at once ("✓ up to date" beside
+"⟳ recalculating"). Exactly one of, in this order of precedence:
+
+- ``recalculating`` — a recalculation of the type is queued or running (its progress);
+- ``failed`` — the last recalculation failed or was aborted before it finished (where it
+  stopped, whether numbers were partly rewritten); recalculating it is a retry;
+- ``needs_recalculation`` — an input is newer than the last good recalculation, or the
+  code's formula version differs from the one its rows were computed with (the reasons);
+- ``incomplete`` — up to date with its inputs, but something it needs is missing (no live
+  factors, stations, rooms or exchange rates missing);
+- ``up_to_date``.
+
+The module's state is its most pressing type's state in the same order, except that a
+running aggregation of the module (its totals being rebuilt) makes it ``recalculating``.
+Pure functions over plain facts: no database here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class DisplayState(StrEnum):
+    recalculating = "recalculating"
+    failed = "failed"
+    needs_recalculation = "needs_recalculation"
+    incomplete = "incomplete"
+    up_to_date = "up_to_date"
+
+
+#: Precedence: the first state that applies wins, for a type and for a module.
+ORDER = (DisplayState.recalculating, DisplayState.failed, DisplayState.needs_recalculation,
+         DisplayState.incomplete, DisplayState.up_to_date)
+LABEL = {DisplayState.recalculating: "⟳ recalculating",
+         DisplayState.failed: "✗ last run failed",
+         DisplayState.needs_recalculation: "⚠ needs recalculation",
+         DisplayState.incomplete: "◌ incomplete",
+         DisplayState.up_to_date: "✓ up to date"}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    job_id: int
+    pipeline_id: str | None
+    done: int  # entries recalculated so far
+    total: int  # entries planned (0 while it waits for a worker)
+    queued: bool  # not started yet
+
+    @property
+    def text(self) -> str:
+        if self.queued or not self.total:
+            return "waiting for a worker"
+        return f"{self.done:,}/{self.total:,} entries"
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRun:
+    """The last recalculation of the type, when it did not finish."""
+
+    job_id: int
+    pipeline_id: str | None
+    aborted: bool
+    aborted_by: str | None
+    chunks_done: int
+    chunks_total: int
+    message: str | None
+
+    @property
+    def partly_rewritten(self) -> bool:
+        return self.chunks_done > 0
+
+    @property
+    def text(self) -> str:
+        """"aborted by alice at chunk 3/8 — numbers partly rewritten"."""
+        what = f"aborted by {self.aborted_by or 'an operator'}" if self.aborted else "failed"
+        if not self.chunks_total:
+            where = "before any chunk ran"
+        elif self.chunks_done >= self.chunks_total:
+            where = f"after its {self.chunks_total} chunks"
+        else:
+            where = f"at chunk {self.chunks_done + 1}/{self.chunks_total}"
+        left = ("numbers partly rewritten" if self.partly_rewritten
+                else "no numbers rewritten")
+        return f"recalculation #{self.job_id} {what} {where} — {left}"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeFacts:
+    """What :func:`decide` needs to know about one type (read by services/reads/status.py)."""
+
+    stale_reasons: tuple[str, ...] = ()  # inputs newer than the last good run, formula change
+    active: Progress | None = None
+    failed: FailedRun | None = None  # only when the last finished run did not succeed
+    missing: tuple[str, ...] = ()  # what makes it incomplete
+    entry_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TypeDisplay:
+    state: DisplayState
+    label: str  # the badge text
+    reasons: list[str] = field(default_factory=list)  # why it needs recalculation
+    detail: str | None = None  # progress, where a failed run stopped, or what is missing
+    action: str = "Recalculate"  # the button's word: "Retry" after a failure
+
+
+def decide(f: TypeFacts) -> TypeDisplay:
+    """The one state of a type (see the module docstring for the order)."""
+    reasons = list(f.stale_reasons) or ([f.failed.text] if f.failed is not None else [])
+    if f.active is not None:
+        return TypeDisplay(DisplayState.recalculating, LABEL[DisplayState.recalculating],
+                           reasons, f.active.text)
+    if f.failed is not None:
+        return TypeDisplay(DisplayState.failed, LABEL[DisplayState.failed], reasons,
+                           f.failed.text, "Retry")
+    if reasons:
+        return TypeDisplay(DisplayState.needs_recalculation,
+                           LABEL[DisplayState.needs_recalculation], reasons)
+    if f.missing:
+        return TypeDisplay(DisplayState.incomplete, LABEL[DisplayState.incomplete], [],
+                           "; ".join(f.missing))
+    label = LABEL[DisplayState.up_to_date] + ("" if f.entry_count else " (no entries)")
+    return TypeDisplay(DisplayState.up_to_date, label)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleDisplay:
+    state: DisplayState
+    label: str
+    counts: dict[str, int]  # types per state (every state, zeros included)
+    action: str  # "Recalculate" | "Retry"
+
+
+def decide_module(types: list[DisplayState], aggregating: bool = False) -> ModuleDisplay:
+    """The module's state from its types' states; ``aggregating``: its totals are being
+    rebuilt right now (the numbers on the card are about to change)."""
+    counts = {s.value: sum(t == s for t in types) for s in ORDER}
+    state = next((s for s in ORDER if counts[s.value]), DisplayState.up_to_date)
+    if aggregating and state != DisplayState.recalculating:
+        state = DisplayState.recalculating
+    n = counts[state.value]
+    if state == DisplayState.recalculating:
+        label = (f"⟳ {n} type{'s' if n != 1 else ''} recalculating" if n
+                 else "⟳ totals being updated")
+    elif state == DisplayState.failed:
+        label = f"✗ {n} type{'s' if n != 1 else ''} failed"
+    elif state == DisplayState.needs_recalculation:
+        label = f"⚠ {n} type{'s' if n != 1 else ''} need{'s' if n == 1 else ''} recalculation"
+    elif state == DisplayState.incomplete:
+        label = f"◌ {n} type{'s' if n != 1 else ''} incomplete"
+    else:
+        label = LABEL[DisplayState.up_to_date]
+    return ModuleDisplay(state, label, counts,
+                         "Retry" if counts[DisplayState.failed.value] else "Recalculate")

@@ -1,0 +1,334 @@
+"""Pipeline reads: the one implementation behind ``/v1/sync/pipelines…``, the console's
+pipelines page, its cards and its stream, ``carbon pipelines|wait|recover`` and
+``carbon_tasks.waiting``. Typed results; the edges only format them.
+
+Each definition exists once, here:
+
+- a pipeline's jobs: its own plus the jobs of other pipelines it joined, with their reruns
+  (:func:`pipelines.jobs_of_pipelines`);
+- its progress: jobs finished of jobs known, and entries done / total summed over those jobs
+  except a module-level root, whose counters mirror its per-type jobs (summing both counted
+  every entry twice);
+- counts by status: over the whole filtered result, every filter applied (status too), so
+  "Failed: 2" next to a filter means two rows to page through;
+- a page number past the last page shows the last page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy.orm import Session, defer
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.db.enums import (
+    TERMINAL_PIPELINE,
+    JobResult,
+    JobState,
+    JobType,
+    PipelineStatus,
+)
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import Pipeline
+from carbon_domain.services.jobs.pipelines import jobs_of_pipelines
+from carbon_domain.services.reads import pipeline_console as pc
+from carbon_domain.services.reads.pipeline_console import PipelineFilters
+from carbon_domain.services.reads.queries import job_dict
+
+MAX_ROW_ERRORS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineProgress:
+    jobs_finished: int
+    jobs_total: int
+    done: int  # entries (rows) done over its jobs
+    total: int
+    finished: bool  # the pipeline reached a terminal status
+
+
+@dataclass(frozen=True, slots=True)
+class TypeProgress:
+    """One per-type recalculation of the pipeline."""
+
+    job_id: int
+    data_entry_type_id: int | None
+    state: str
+    result: str | None
+    done: int
+    total: int
+    status_message: str | None
+
+
+class RowError(TypedDict):
+    row: int
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestFacts:
+    """What the pipeline's upload (its first ingest job) reported."""
+
+    job_id: int
+    result: str | None
+    status_message: str | None
+    upload_id: int | None
+    skipped: int
+    row_errors: list[RowError]
+
+
+@dataclass(slots=True)
+class PipelineView:
+    """A pipeline as a row, a card or a stream event shows it."""
+
+    pipeline_id: uuid.UUID
+    kind: str
+    status: str
+    module_type_id: int | None
+    year: int | None
+    created_by: str | None
+    job_count: int
+    error_count: int
+    last_error: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: PipelineProgress
+    phases: list[pc.Phase]
+    duration_seconds: float | None
+    message: str | None  # its error, else its first job's message
+    current_message: str | None  # its first active job's message, else its last job's
+    data_entry_type_id: int | None  # the first job's type (None: a whole module)
+    types: list[TypeProgress]
+    ingest: IngestFacts | None
+    stuck: bool  # a job RUNNING without a heartbeat for too long
+    can_abort: bool  # something is still active: the abort would stop it
+    recoverable_types: list[int]  # what a failed, partial or aborted run left to re-run
+
+    @property
+    def finished(self) -> bool:
+        return self.progress.finished
+
+    @property
+    def can_recover(self) -> bool:
+        return bool(self.recoverable_types)
+
+
+@dataclass(slots=True)
+class PipelineListing:
+    items: list[PipelineView]
+    total: int
+    counts_by_status: dict[str, int]
+    limit: int
+    offset: int
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.limit + 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit))
+
+
+def progress_of(status: str, jobs: Sequence[Job]) -> PipelineProgress:
+    counted = [j for j in jobs if j.job_type != JobType.module_emission_recalc]
+    return PipelineProgress(
+        jobs_finished=sum(j.state == JobState.FINISHED for j in jobs), jobs_total=len(jobs),
+        done=sum(int(j.progress_done or 0) for j in counted),
+        total=sum(int(j.progress_total or 0) for j in counted),
+        finished=status in TERMINAL_PIPELINE)
+
+
+def recoverable_types(p: Pipeline, jobs: Sequence[Job]) -> list[int]:
+    """The data entry types a finished run left to recalculate (empty: nothing to re-run).
+
+    Its per-type recalculations that did not end SUCCESS or WARNING; when they all did (a
+    later step, the aggregation, failed) all of them, which brings a fresh aggregation; an
+    upload stopped after its data landed but before any recalculation: the types it wrote.
+    A SUCCESS run, a running one, an upload that wrote nothing (its ingest ended ERROR; the
+    job's fence rolls an aborted ingest back) and uploads without a module leave nothing.
+    """
+    if p.status in (PipelineStatus.RUNNING, PipelineStatus.SUCCESS,
+                    PipelineStatus.NOT_STARTED) or p.module_type_id is None or p.year is None:
+        return []
+    ok = (JobResult.SUCCESS, JobResult.WARNING)
+    recalcs = [j for j in jobs if j.job_type == JobType.emission_recalc
+               and j.data_entry_type_id is not None and j.module_type_id == p.module_type_id]
+    left = [j.data_entry_type_id for j in recalcs if j.result not in ok]
+    dets = left or [j.data_entry_type_id for j in recalcs]
+    if not dets:
+        root = next((j for j in jobs if j.pipeline_id == p.id), None)
+        if root is None or root.job_type not in pc.INGEST or root.result not in ok:
+            return []
+        dets = ([root.data_entry_type_id] if root.data_entry_type_id is not None else
+                [d.value for d in MODULE_DATA_ENTRY_TYPES[ModuleType(p.module_type_id)]])
+    return sorted({int(d) for d in dets if d is not None})
+
+
+def _ingest(jobs: Sequence[Job], metas: dict[int, dict[str, object]]) -> IngestFacts | None:
+    first = next((j for j in jobs if j.job_type in pc.INGEST), None)
+    if first is None:
+        return None
+    meta = metas.get(first.id) or {}
+    raw = meta.get("row_errors")
+    errors: list[RowError] = [
+        {"row": int(e.get("row") or 0), "reason": str(e.get("reason") or "")}
+        for e in (raw if isinstance(raw, list) else [])[:MAX_ROW_ERRORS]
+        if isinstance(e, dict)]
+    skipped = meta.get("skipped")
+    return IngestFacts(first.id, first.result, first.status_message, first.upload_id,
+                       int(skipped) if isinstance(skipped, int | float | str) else 0, errors)
+
+
+def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
+          metas: dict[int, dict[str, object]], *, live: bool) -> PipelineView:
+    root = next((j for j in jobs if j.pipeline_id == p.id), None)
+    active = [j for j in jobs if j.state != JobState.FINISHED]
+    shown = active[0] if active else (jobs[-1] if jobs else None)
+    # Done entries from the same read as the chunk chip (the job row was read earlier), so
+    # "chunks 4/4" never stands beside "15369/20492".
+    types = [TypeProgress(j.id, j.data_entry_type_id, j.state, j.result,
+                          chunks[j.id].entries_done if j.id in chunks
+                          else int(j.progress_done or 0), int(j.progress_total or 0),
+                          j.status_message)
+             for j in jobs if j.job_type == JobType.emission_recalc]
+    # live: a running pipeline's duration is the time so far. The API detail is also
+    # streamed, sending a snapshot whenever it changes: there it stays None while running.
+    return PipelineView(
+        pipeline_id=p.id, kind=p.kind, status=p.status, module_type_id=p.module_type_id,
+        year=p.year, created_by=p.created_by, job_count=p.job_count,
+        error_count=p.error_count, last_error=p.last_error, created_at=p.created_at,
+        started_at=p.started_at, finished_at=p.finished_at,
+        progress=progress_of(p.status, jobs), phases=pc.phases(jobs, chunks),
+        duration_seconds=pc.duration_seconds(p) if live or p.finished_at else None,
+        message=pc.message(p, jobs),
+        current_message=shown.status_message if shown is not None else None,
+        data_entry_type_id=root.data_entry_type_id if root else None, types=types,
+        ingest=_ingest(jobs, metas), stuck=any(pc.is_stuck(j) for j in jobs),
+        can_abort=p.status == PipelineStatus.RUNNING,
+        recoverable_types=recoverable_types(p, jobs))
+
+
+def views(session: Session, pipes: Sequence[Pipeline], *, live: bool = True
+          ) -> list[PipelineView]:
+    """Views of many pipelines in a fixed number of queries, in the order given."""
+    if not pipes:
+        return []
+    every = jobs_of_pipelines(session, [p.id for p in pipes], load=[defer(Job.meta)])
+    chunks = pc.chunk_counts(session, [j.id for js in every.values() for j in js
+                                       if j.job_type in pc.RECALC])
+    ingest_ids = sorted({j.id for js in every.values() for j in js if j.job_type in pc.INGEST})
+    metas: dict[int, dict[str, object]] = {}
+    if ingest_ids:
+        metas = {int(i): dict(m or {}) for i, m in session.execute(
+            select(Job.id, Job.meta).where(Job.id.in_(ingest_ids)))}
+    return [_view(p, every[p.id], chunks, metas, live=live) for p in pipes]
+
+
+def _query(filters: PipelineFilters) -> Select[Pipeline]:
+    return (select(Pipeline).where(*filters.conditions())
+            .order_by(Pipeline.created_at.desc(), Pipeline.id)
+            .execution_options(populate_existing=True))
+
+
+def counts_by_status(session: Session, filters: PipelineFilters) -> dict[str, int]:
+    return pc.counts_by_status(session, filters)
+
+
+def listing(session: Session, filters: PipelineFilters, *, limit: int = 50,
+            offset: int = 0) -> PipelineListing:
+    """Newest first: a page of pipelines (from ``offset``; past the end: none), the
+    filtered total and the counts by status of the whole filtered result."""
+    counts = counts_by_status(session, filters)
+    page = list(session.scalars(_query(filters).limit(limit).offset(offset)))
+    return PipelineListing(views(session, page), sum(counts.values()), counts, limit, offset)
+
+
+def listing_page(session: Session, filters: PipelineFilters, *, page: int,
+                 per_page: int = 50) -> PipelineListing:
+    """Page ``page`` (1-based) of the listing, clamped to the pages that exist."""
+    counts = counts_by_status(session, filters)
+    total = sum(counts.values())
+    pages = max(1, -(-total // per_page))
+    offset = (min(max(page, 1), pages) - 1) * per_page
+    rows = list(session.scalars(_query(filters).limit(per_page).offset(offset)))
+    return PipelineListing(views(session, rows), total, counts, per_page, offset)
+
+
+def get(session: Session, pipeline_id: uuid.UUID | str) -> Pipeline | None:
+    try:
+        pid = pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
+    except ValueError:
+        return None
+    return session.get(Pipeline, pid, populate_existing=True)
+
+
+def view(session: Session, pipeline_id: uuid.UUID | str, *, live: bool = True
+         ) -> PipelineView | None:
+    p = get(session, pipeline_id)
+    return views(session, [p], live=live)[0] if p is not None else None
+
+
+@dataclass(slots=True)
+class PipelineDetailView(PipelineView):
+    """A view plus every job (as ``queries.job_dict``, with its chunk counts and, for an
+    aggregation, the recalculations it coalesced) and the timeline."""
+
+    jobs: list[dict[str, Any]]
+    timeline: list[pc.TimelineEvent]
+
+
+def detail(session: Session, pipeline_id: uuid.UUID | str, *, live: bool = False
+           ) -> PipelineDetailView | None:
+    p = get(session, pipeline_id)
+    if p is None:
+        return None
+    jobs = jobs_of_pipelines(session, [p.id])[p.id]
+    chunks = pc.chunk_counts(session, [j.id for j in jobs if j.job_type in pc.RECALC])
+    metas = {j.id: dict(j.meta or {}) for j in jobs if j.job_type in pc.INGEST}
+    base = _view(p, jobs, chunks, metas, live=live)
+    rows = []
+    for j in jobs:
+        d = job_dict(j)
+        c = chunks.get(j.id)
+        d["chunks"] = {"total": c.total, "done": c.done} if c else None
+        if j.job_type == JobType.aggregation:
+            co = pc.coalesced_recalculations(session, j)
+            d["coalesced_recalculations"] = co.count
+            d["coalesced_recalculation_job_ids"] = co.job_ids
+        rows.append(d)
+    fields = {f: getattr(base, f) for f in PipelineView.__dataclass_fields__}
+    return PipelineDetailView(**fields, jobs=rows, timeline=pc.timeline(p, jobs))
+
+
+def live(session: Session, *, since: datetime, year: int | None = None,
+         ids: Iterable[uuid.UUID] = (), limit: int = 50) -> list[PipelineView]:
+    """What a console stream follows, newest first: pipelines RUNNING or finished since
+    ``since`` — of ``year`` (and the yearless reference uploads) when given — plus the
+    explicitly named ones in the same states."""
+    active = or_(Pipeline.status == PipelineStatus.RUNNING, Pipeline.finished_at >= since)
+    cond = active
+    if year is not None:
+        cond = active & or_(Pipeline.year == year, Pipeline.year.is_(None))
+    wanted = list(ids)
+    if wanted:
+        cond = or_(cond, Pipeline.id.in_(wanted) & active)
+    rows = list(session.scalars(select(Pipeline).where(cond)
+                                .order_by(Pipeline.created_at.desc()).limit(limit)
+                                .execution_options(populate_existing=True)))
+    return views(session, rows)
+
+
+def find_by_prefix(session: Session, prefix: str, *, limit: int = 2) -> list[uuid.UUID]:
+    """Pipelines whose id starts with ``prefix`` (hex digits, hyphens ignored)."""
+    # PostgreSQL renders a uuid with hyphens, SQLite stores 32 hex digits: compare without.
+    hexid = func.replace(cast(Pipeline.id, String), "-", "")
+    clean = prefix.strip().lower().replace("-", "")
+    return list(session.scalars(select(Pipeline.id).where(hexid.like(f"{clean}%"))
+                                .order_by(Pipeline.id).limit(limit)))

@@ -1,0 +1,157 @@
+"""From job ids to the facts of a type's status: which input is the last one, whether a
+recalculation covers it, whether the last run failed or was aborted (and where it stopped),
+whether the formula changed since its rows were computed, and every reason in an operator's
+words. ``status.py`` shapes these for the surfaces; ``display_state.decide`` picks the one
+state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
+from carbon_domain.db.enums import JobResult, JobState
+from carbon_domain.services.reads.display_state import FailedRun, Progress, TypeFacts
+from carbon_domain.services.reads.status_probes import (
+    ComboIds,
+    JobBrief,
+    chunk_progress,
+    combo_ids,
+    covering_recalcs,
+    input_kinds,
+    input_label,
+    job_briefs,
+    last_input_job,
+)
+from carbon_domain.services.recalc.affected import formula_change
+
+LABELS = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload",
+          "reference_ingest": "reference upload"}
+
+
+@dataclass(slots=True)
+class Core:
+    combo: ComboIds
+    module_combo: ComboIds
+    input_id: int
+    covering_id: int | None  # a recalculation that covers the last input, if any
+    formula_reason: str | None = None  # set once the recalculations' meta is read
+    failed: FailedRun | None = None
+
+    @property
+    def input_needs(self) -> bool:
+        """The last input is newer than every good recalculation."""
+        return self.covering_id is None
+
+    @property
+    def needs(self) -> bool:
+        """Recalculating would change something: an uncovered input, another formula, or a
+        last run that stopped after rewriting part of the rows. A run that failed or was
+        aborted before any chunk finished left the last good numbers as they were: it shows
+        as failed (and can be retried) but makes nothing stale."""
+        return (self.input_needs or bool(self.formula_reason)
+                or (self.failed is not None and self.failed.partly_rewritten))
+
+    @property
+    def det(self) -> int:
+        assert self.combo.det is not None  # module rows (det None) never become cores
+        return self.combo.det
+
+
+def cores(session: Session, year: int, modules: list[int] | None
+          ) -> tuple[list[Core], dict[int, JobBrief]]:
+    """The status facts of every (module, type) with an input for ``year``, and the briefs
+    of the jobs they name."""
+    combos = combo_ids(session, year, modules)
+    by_module = {c.module: c for c in combos if c.det is None}
+    out: list[Core] = []
+    order = {d.value: i for dets in MODULE_DATA_ENTRY_TYPES.values() for i, d in enumerate(dets)}
+    pairs = [(combo, combo.det) for combo in combos if combo.det is not None]
+    for combo, det in sorted(pairs, key=lambda p: (p[0].module, order[p[1]])):
+        mc = by_module[combo.module]
+        last = last_input_job(combo, mc, input_kinds(det))
+        if last is None:
+            continue
+        good = combo.good_recalc
+        out.append(Core(combo, mc, last, good if good and good > last else None))
+    # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
+    maybe = [(core.combo.module, core.det, core.input_id) for core in out
+             if core.covering_id is None and core.combo.good_recalc]
+    found = covering_recalcs(session, year, maybe)
+    for core in out:
+        if core.covering_id is None:
+            core.covering_id = found.get((core.combo.module, core.det))
+    ids = {i for c in out for i in (c.input_id, c.combo.finished_recalc, c.combo.good_recalc,
+                                    c.combo.active_recalc) if i}
+    briefs = job_briefs(session, ids)
+    failed_ids = {c.combo.finished_recalc for c in out if _last_failed(c, briefs)}
+    chunks = chunk_progress(session, {i for i in failed_ids if i})
+    for c in out:
+        last_good = briefs.get(c.combo.good_recalc or 0)
+        if last_good is not None:
+            c.formula_reason = formula_change(c.det, {"recalculation": last_good.recalculation})
+        if _last_failed(c, briefs):
+            fin = briefs[c.combo.finished_recalc or 0]
+            done, total = chunks.get(fin.id, (0, 0))
+            c.failed = FailedRun(fin.id, _str(fin.pipeline_id), fin.aborted, fin.aborted_by,
+                                 done, total, fin.status_message)
+    return out, briefs
+
+
+def _last_failed(c: Core, briefs: dict[int, JobBrief]) -> bool:
+    fin = briefs.get(c.combo.finished_recalc or 0)
+    return (fin is not None and fin.result == JobResult.ERROR
+            and fin.id != c.combo.good_recalc)
+
+
+def facts(c: Core, briefs: dict[int, JobBrief], missing: list[str], entry_count: int
+          ) -> TypeFacts:
+    """What ``display_state.decide`` reads of one type."""
+    reasons = [r for r in (input_reason(c, briefs), c.formula_reason) if r]
+    active = briefs.get(c.combo.active_recalc or 0)
+    progress = None if active is None else Progress(
+        active.id, _str(active.pipeline_id), active.progress_done, active.progress_total,
+        queued=active.state != JobState.RUNNING)
+    return TypeFacts(tuple(reasons), progress, c.failed, tuple(missing), entry_count)
+
+
+def stale_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:
+    """Every reason the type needs recalculation, in one line (None when it does not)."""
+    if not c.needs:
+        return None
+    reasons = [r for r in (input_reason(c, briefs), c.formula_reason) if r]
+    if not reasons and c.failed is not None:  # its inputs were covered, then a run failed
+        reasons = [c.failed.text]
+    return "; ".join(reasons)
+
+
+def input_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:
+    """Why the last input makes the type stale, in the words an operator uses."""
+    if not c.input_needs:
+        return None
+    src = briefs.get(c.input_id)
+    if src is None:
+        return f"input job #{c.input_id} is newer than the last recalculation"
+    upload = describe_input(src)
+    fin = briefs.get(c.combo.finished_recalc or 0)
+    if fin is not None and fin.id > src.id and fin.result == JobResult.ERROR:
+        why = f": {fin.status_message}" if fin.status_message else ""
+        return f"recalculation #{fin.id} failed after {upload}{why}"
+    good = briefs.get(c.combo.good_recalc or 0)
+    if good is None:
+        return f"never recalculated since {upload}"
+    return f"{upload} is newer than recalculation #{good.id}"
+
+
+def describe_input(src: JobBrief) -> str:
+    """"factor upload #31 of 2025-03-02 09:12 by alice"."""
+    when = f" of {src.created_at:%Y-%m-%d %H:%M}" if src.created_at else ""
+    who = f" by {src.created_by}" if src.created_by else ""
+    return f"{input_label(src)} #{src.id}{when}{who}"
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None else None

@@ -1,0 +1,256 @@
+"""The job-history side of the staleness status: a few index probes per (module, type, year).
+
+Each probe is ``SELECT id … ORDER BY id DESC LIMIT 1`` on ``ix_jobs_combo`` (year, job_type,
+module, type, id), so the cost depends on the number of (module, type) combos (31), not on
+the number of jobs in the year: with 100,000 historical jobs the whole read stays a few ms
+(``python -m bench.status_read``), where loading every job with its meta took 6.7-7.0 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.models import RecalcChunk
+from carbon_domain.reference import READERS
+
+#: The upload job kinds that change the inputs of a data entry type, probed per (module,
+#: type) and per module (a module-wide upload). Reference uploads have no module or type:
+#: ``reference_inputs`` finds them by the kinds a type reads (reference.READERS).
+#: ``input_kinds`` says which input kinds a type reads; ``last_input_job`` is the one place
+#: that turns the probes into "the last input".
+INPUT_TYPES: tuple[str, ...] = (JobType.factor_ingest, JobType.csv_ingest)
+_GOOD = and_(Job.state == JobState.FINISHED, func.coalesce(Job.result, "") != JobResult.ERROR)
+
+
+def input_kinds(det: int) -> frozenset[str]:
+    """The input job kinds that change the numbers of data entry type ``det``: its factor
+    and data entry uploads, and reference uploads when its formula reads a reference kind."""
+    if any(det in dets for dets in READERS.values()):
+        return frozenset((*INPUT_TYPES, JobType.reference_ingest))
+    return frozenset(INPUT_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class ComboIds:
+    """Job ids of one (module, type) or, with ``det`` None, of the module as a whole."""
+
+    module: int
+    det: int | None
+    inputs: dict[str, int | None]  # input kind → its last good job of exactly this scope
+    good_recalc: int | None = None  # last FINISHED, non-ERROR recalculation
+    finished_recalc: int | None = None  # last FINISHED recalculation, any result
+    active_recalc: int | None = None  # the active one (at most one: uq_emission_recalc_active)
+    active_aggregation: int | None = None  # module rows only
+    active_module_recalc: int | None = None  # module rows only
+    # Last good reference upload of a kind the type reads that changed this year (type rows).
+    reference_input: int | None = None
+
+
+def last_input_job(combo: ComboIds, module_combo: ComboIds, kinds: frozenset[str]
+                   ) -> int | None:
+    """The highest-id good input job of ``kinds`` for the type: its own uploads, its
+    module's module-wide ones and, when the type reads reference data, the last reference
+    upload of a kind it reads that changed the year. A reference upload counts only beside
+    the type's own inputs: reference data is not year-scoped, and a year without factors or
+    entries of the type has nothing to redo."""
+    ids = [i for c in (combo, module_combo) for k, i in c.inputs.items() if k in kinds and i]
+    if ids and JobType.reference_ingest in kinds and combo.reference_input:
+        ids.append(combo.reference_input)
+    return max(ids) if ids else None
+
+
+@dataclass(frozen=True, slots=True)
+class JobBrief:
+    """The columns the status shows of a job; never its meta (row errors can be large)."""
+
+    id: int
+    job_type: str
+    state: str
+    result: str | None
+    status_message: str | None
+    pipeline_id: Any
+    created_by: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    recalculation: dict[str, Any] | None  # meta.recalculation of a recalculation job
+    aborted_by: str | None = None  # meta.aborted_by of an aborted job
+    aborted: bool = False
+    progress_done: int = 0
+    progress_total: int = 0
+    reference_kind: str | None = None  # meta.config.kind of a reference upload
+
+
+_LABELS = {JobType.factor_ingest.value: "factor upload",
+           JobType.csv_ingest.value: "data entry upload"}
+
+
+def input_label(brief: JobBrief) -> str:
+    """How an operator names an input job: "factor upload", "stations upload", …"""
+    if brief.job_type == JobType.reference_ingest and brief.reference_kind:
+        return f"{brief.reference_kind} upload"
+    return _LABELS.get(brief.job_type, brief.job_type)
+
+
+def reference_inputs(session: Session, year: int) -> dict[int, int]:
+    """Data entry type → the last FINISHED, non-ERROR reference upload of a kind its
+    formula reads that changed a number of ``year`` (``meta.affected_years``; absent on
+    uploads older than the key: every year).
+
+    Reference uploads are rare (a few per year against thousands of other jobs), so all of
+    them are read newest first through ``ix_jobs_combo`` (year NULL, job_type) and
+    filtered here, stopping once every kind has its latest."""
+    rows = session.execute(
+        select(Job.id, Job.meta["config"]["kind"].as_string(), Job.meta["affected_years"])
+        .where(Job.year.is_(None), Job.job_type == JobType.reference_ingest, _GOOD)
+        .order_by(Job.id.desc()))
+    latest: dict[str, int] = {}
+    for job_id, kind, years in rows:
+        if kind not in READERS or kind in latest:
+            continue
+        if isinstance(years, list) and year not in years:
+            continue
+        latest[kind] = int(job_id)
+        if len(latest) == len(READERS):
+            break
+    out: dict[int, int] = {}
+    for kind, job_id in latest.items():
+        for det in READERS[kind]:
+            out[det] = max(out.get(det, 0), job_id)
+    return out
+
+
+def _latest(year: int, job_type: str, module: Any, det: Any, *conds: Any) -> Any:
+    det_cond = Job.data_entry_type_id.is_(None) if det is None else Job.data_entry_type_id == det
+    return (select(Job.id)
+            .where(Job.year == year, Job.job_type == job_type, Job.module_type_id == module,
+                   det_cond, *conds)
+            .order_by(Job.id.desc()).limit(1).scalar_subquery())
+
+
+def _active(year: int, job_type: str, module: Any, det: Any) -> Any:
+    # max() instead of ORDER BY id LIMIT 1: with no active job the backward scan of
+    # ix_jobs_combo would visit the whole history; this lets the planner take the partial
+    # unique indexes (uq_emission_recalc_active, uq_aggregation_active) or ix_jobs_state,
+    # which only hold the few active rows.
+    det_cond = Job.data_entry_type_id.is_(None) if det is None else Job.data_entry_type_id == det
+    return (select(func.max(Job.id))
+            .where(Job.year == year, Job.job_type == job_type, Job.module_type_id == module,
+                   det_cond, Job.state.in_([s.value for s in ACTIVE_STATES]))
+            .scalar_subquery())
+
+
+def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> list[ComboIds]:
+    """Two statements: probes per module (det NULL) and per (module, type).
+
+    The (module, type) pairs are a small derived table and the probes correlated
+    subqueries over it, so PostgreSQL plans each probe once (planning 150 separate probes
+    cost ~40 ms, more than running them).
+    """
+    wanted = [m for m in ModuleType if modules is None or m.value in modules]
+    if not wanted:
+        return []
+    mods = union_all(*[select(literal(m.value, Integer).label("m")) for m in wanted]).cte("mods")
+    pairs = union_all(*[
+        select(literal(m.value, Integer).label("m"), literal(d.value, Integer).label("d"))
+        for m in wanted for d in MODULE_DATA_ENTRY_TYPES[m]]).cte("pairs")
+    k = len(INPUT_TYPES)
+    module_rows = session.execute(select(
+        mods.c.m, *[_latest(year, kind, mods.c.m, None, _GOOD) for kind in INPUT_TYPES],
+        _active(year, JobType.aggregation, mods.c.m, None),
+        _active(year, JobType.module_emission_recalc, mods.c.m, None)))
+    out = [ComboIds(row[0], None, dict(zip(INPUT_TYPES, row[1:1 + k], strict=True)),
+                    active_aggregation=row[1 + k], active_module_recalc=row[2 + k])
+           for row in module_rows]
+    m, d = pairs.c.m, pairs.c.d
+    type_rows = session.execute(select(
+        m, d, *[_latest(year, kind, m, d, _GOOD) for kind in INPUT_TYPES],
+        _latest(year, JobType.emission_recalc, m, d, _GOOD),
+        _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
+        _active(year, JobType.emission_recalc, m, d)))
+    refs = reference_inputs(session, year)
+    out += [ComboIds(row[0], row[1], dict(zip(INPUT_TYPES, row[2:2 + k], strict=True)),
+                     good_recalc=row[2 + k], finished_recalc=row[3 + k],
+                     active_recalc=row[4 + k], reference_input=refs.get(row[1]))
+            for row in type_rows]
+    return out
+
+
+def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, int]]
+                     ) -> dict[tuple[int, int], int]:
+    """For (module, type, input id) triples: the recalculation that was active when the
+    input arrived and promised to read it (``covers_input_job_id``), if it finished
+    well; {(module, type): its id}.
+
+    Only one recalculation of a (module, type, year) is active at a time, so the one active
+    when the input arrived is the highest-id recalculation below it: one probe per triple,
+    all in one statement.
+    """
+    if not wanted:
+        return {}
+    src = union_all(*[select(literal(m, Integer).label("m"), literal(d, Integer).label("d"),
+                             literal(i, Integer).label("i")) for m, d, i in wanted]).cte("src")
+    below = (select(Job.id).where(
+        Job.year == year, Job.job_type == JobType.emission_recalc,
+        Job.module_type_id == src.c.m, Job.data_entry_type_id == src.c.d, Job.id < src.c.i)
+        .order_by(Job.id.desc()).limit(1).scalar_subquery())
+    prev = select(src.c.m, src.c.d, src.c.i, below.label("prev")).subquery()
+    rows = session.execute(
+        select(prev.c.m, prev.c.d, Job.id)
+        .join(Job, Job.id == prev.c.prev)
+        .where(_GOOD, Job.covers_input_job_id >= prev.c.i))
+    return {(int(m), int(d)): int(i) for m, d, i in rows}
+
+
+def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
+    if not ids:
+        return {}
+    rows = session.execute(select(
+        Job.id, Job.job_type, Job.state, Job.result, Job.status_message, Job.pipeline_id,
+        Job.created_by, Job.created_at, Job.finished_at, Job.meta["recalculation"],
+        Job.meta["aborted_by"].as_string(), Job.meta["aborted"].as_boolean(),
+        Job.progress_done, Job.progress_total,
+        Job.meta["config"]["kind"].as_string(),
+    ).where(Job.id.in_(sorted(ids))))
+    return {r[0]: JobBrief(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                           bool(r[11]), int(r[12] or 0), int(r[13] or 0),
+                           r[14] if r[1] == JobType.reference_ingest else None) for r in rows}
+
+
+def chunk_progress(session: Session, job_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """{job id: (chunks done, chunks planned)} of recalculations (where a failed or aborted
+    run stopped)."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(RecalcChunk.job_id, func.count(),
+               func.coalesce(func.sum(case((RecalcChunk.done.is_(True), 1), else_=0)), 0))
+        .where(RecalcChunk.job_id.in_(sorted(job_ids))).group_by(RecalcChunk.job_id))
+    return {int(j): (int(d), int(n)) for j, n, d in rows}
+
+
+def first_input_after(session: Session, year: int,
+                      wanted: list[tuple[int, int, int, frozenset[str]]]
+                      ) -> dict[tuple[int, int], tuple[int, datetime | None]]:
+    """For (module, type, after id, kinds): the first good input job above ``after`` (its
+    own or module-wide), with its finish time: since when the type has needed
+    recalculation. One probe per stale type (a handful), for the monitoring read."""
+    out: dict[tuple[int, int], tuple[int, datetime | None]] = {}
+    for module, det, after, kinds in wanted:
+        row = session.execute(
+            select(Job.id, Job.finished_at).where(
+                Job.year == year, Job.job_type.in_(sorted(kinds)),
+                Job.module_type_id == module,
+                (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None),
+                Job.id > after, _GOOD)
+            .order_by(Job.id).limit(1)).first()
+        if row is not None:
+            out[(module, det)] = (int(row[0]), row[1])
+    return out
