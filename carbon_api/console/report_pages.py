@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from carbon_api.console.adapters import label
 from carbon_api.console.treemap import layout_tree
 from carbon_api.console.web import User, landing_year, render
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
-from carbon_domain.db.models import CarbonReport, Unit
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads import queries
 from carbon_domain.stats import module_rollup_tree
@@ -64,10 +62,7 @@ def report_page(request: Request, user: User,
     if year is None:  # "Reports" without a year opens the latest year with data
         year = landing_year()
     with session_scope() as s:
-        units = [(c, n) for c, n in s.execute(
-            select(Unit.institutional_code, Unit.name)
-            .join(CarbonReport, CarbonReport.unit_id == Unit.id)
-            .where(CarbonReport.year == year).order_by(Unit.institutional_code))]
+        units = queries.report_units(s, year)
         code = unit if unit in {c for c, _ in units} else (units[0][0] if units else None)
         found = queries.list_reports(s, year=year, unit_code=code, limit=1) if code else None
     report = found[0][0] if found and found[0] else None

@@ -13,8 +13,6 @@ import secrets
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carbon_api.console import sessions
-from carbon_api.console.sessions import COOKIE
 from carbon_api.console.web import (
     check_csrf,
     landing_year,
@@ -23,6 +21,8 @@ from carbon_api.console.web import (
     user_from_request,
 )
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.access import console_sessions as sessions
+from carbon_domain.services.access.console_sessions import COOKIE
 from carbon_domain.settings import get_settings
 
 router = APIRouter(include_in_schema=False)

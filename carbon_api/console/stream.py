@@ -33,11 +33,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from carbon_api import sse
-from carbon_api.console import pipelines, sessions
-from carbon_api.console.sessions import COOKIE
+from carbon_api.console import pipelines
 from carbon_api.console.web import User, templates
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.access import console_sessions as sessions
+from carbon_domain.services.access.console_sessions import COOKIE
 from carbon_domain.services.reads import pipeline_reads
 from carbon_domain.settings import get_settings
 

@@ -21,11 +21,11 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from carbon_api.console import sessions
 from carbon_api.console.adapters import label
-from carbon_api.console.sessions import COOKIE, ConsoleUser
 from carbon_domain.csv_rows.template_columns import upload_columns
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.access import console_sessions as sessions
+from carbon_domain.services.access.console_sessions import COOKIE, ConsoleUser
 from carbon_domain.services.reads.year_data import latest_year_with_data
 from carbon_domain.settings import get_settings
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import text
 
 from carbon_api.deps import Viewer
 from carbon_api.errors import READ
 from carbon_api.schemas import Health, StaleStatsOut
-from carbon_domain.db.session import get_engine, session_scope
+from carbon_domain.db.session import database_reachable, session_scope
 from carbon_domain.services.reads.stale_stats import stale_stats
 from carbon_tasks.workers import broker_problem
 
@@ -19,12 +18,7 @@ router = APIRouter(tags=["health"])
 
 
 def database_status() -> str:
-    try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return "ok"
-    except Exception:  # noqa: BLE001 - health reports, it never raises
-        return "unavailable"
+    return "ok" if database_reachable() else "unavailable"
 
 
 def broker_status() -> str:

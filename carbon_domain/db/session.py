@@ -95,3 +95,12 @@ def check_database() -> None:
         # ("error with status PGRES_TUPLES_OK and no message from the libpq").
         engine.dispose()
 
+
+def database_reachable() -> bool:
+    """One ``SELECT 1`` on a pooled connection: the health check's database probe."""
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - a probe reports, it never raises
+        return False

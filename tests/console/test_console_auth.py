@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from carbon_api.console.sessions import COOKIE
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.models import ConsoleSession, Pipeline
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.access.console_sessions import COOKIE
 from carbon_domain.services.access.tokens import revoke_token
 from carbon_domain.settings import get_settings
 

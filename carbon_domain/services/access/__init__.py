@@ -1,2 +1,3 @@
-"""API tokens and roles. Imports no other services package.
+"""Who may do what: API tokens and their roles, and the console's sign-in sessions (each
+bound to a token, ended by sign-out, expiry or revocation). Imports no other services package.
 """

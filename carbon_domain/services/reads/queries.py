@@ -170,3 +170,12 @@ def get_module_stats(session: Session, report_id: int, module_type_id: int
             "module_type_id": m.module_type_id, "module_name": _module_name(m.module_type_id),
             "stats": stats, "last_updated": m.last_updated,
             "tree": module_rollup_tree(m.module_type_id, by_type)}
+
+
+def report_units(session: Session, year: int) -> list[tuple[str, str]]:
+    """(institutional code, name) of the units with a report for ``year``, by code: the
+    report page's unit picker."""
+    return [(str(c), str(n)) for c, n in session.execute(
+        select(Unit.institutional_code, Unit.name)
+        .join(CarbonReport, CarbonReport.unit_id == Unit.id)
+        .where(CarbonReport.year == year).order_by(Unit.institutional_code))]
