@@ -69,6 +69,8 @@ ROUTES = [
     Route("GET", "/v1/workers/overview"),
     Route("GET", "/metrics"),
     Route("GET", "/v1/factors", {"module_type_id": 4, "year": 2025, "include_retired": "true"}),
+    Route("GET", "/v1/factors/999999/history", viewer=404, operator=404),
+    Route("POST", "/v1/sync/uploads/999999/revert", write=True, viewer=403, operator=404),
     Route("GET", "/v1/reports/999999/modules/4/entries", viewer=404, operator=404),
     Route("GET", "/v1/data-entries/999999/explain", viewer=404, operator=404),
     Route("GET", "/v1/exports/results.csv", {"year": 2025}, viewer=404, operator=404),
