@@ -477,11 +477,14 @@ def fresh_stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any
     and recalculated with no chunk to fold) cannot hide in both sides of a comparison.
     Summed as exact decimals of the float8 values, as the aggregation folds them."""
     from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+    from carbon_domain.services.recalc.formula_record import recorded_formula_versions
     from carbon_domain.stats import module_stats as build_stats
 
     out: dict[tuple[str, int], dict[str, Any]] = {}
     with session_scope() as s:
         for m in modules:
+            # The formula versions are a record of the recalculation jobs, not of the rows.
+            versions = recorded_formula_versions(s, m, YEAR)
             dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[ModuleType(m)]]
             kg: dict[str, dict[int, float]] = {}
             counts: dict[str, list[int]] = {}
@@ -502,7 +505,7 @@ def fresh_stats(modules: tuple[int, ...]) -> dict[tuple[str, int], dict[str, Any
                 counts.setdefault(unit, [0, 0])[0] = int(n)
             for unit in UNITS:
                 n, missing = counts.get(unit, [0, 0])
-                st = build_stats(kg.get(unit, {}), n, missing)
+                st = build_stats(kg.get(unit, {}), n, missing, formula_version=versions)
                 out[(unit, m)] = {k: v for k, v in st.items() if k != "computed_at"}
     return out
 
