@@ -26,7 +26,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 100
 
 
-@router.get("/factors")
+@router.get("/factors", name="console_factors")
 def factors(request: Request, user: User,
             det: Annotated[DataEntryType | None, Query()] = None,
             year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
