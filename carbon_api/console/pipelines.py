@@ -31,7 +31,7 @@ KIND_TEXT: dict[str, str] = {
              JobType.reference_ingest: "Reference upload", JobType.unit_sync: "Units upload",
              JobType.emission_recalc: "Type recalculation",
              JobType.module_emission_recalc: "Module recalculation",
-             JobType.aggregation: "Aggregation"}
+             JobType.aggregation: "Aggregation", JobType.factor_preview: "Impact preview"}
 
 
 Filters = pc.PipelineFilters
