@@ -11,7 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from carbon_api.accepting import accept_operation
 from carbon_api.deps import Operator, Viewer
@@ -22,7 +25,28 @@ from carbon_domain.services import previews as service
 from carbon_tasks import operations as ops
 from carbon_tasks.previews import start_factor_preview
 
-router = APIRouter(prefix="/sync", tags=["sync"])
+_METHODS: dict[str, set[str]] = {}
+
+
+class SharedPathRoute(APIRoute):
+    """A route whose path has other methods: its 405 names all of them in ``Allow`` (Starlette
+    names only the first route matched, so `GET` and `DELETE` on one path answered a PUT
+    with `Allow: GET`)."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        _METHODS.setdefault(self.path, set()).update(self.methods or ())
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allowed = ", ".join(sorted(_METHODS.get(self.path, self.methods)))
+            await JSONResponse({"detail": "Method Not Allowed"}, 405,
+                               headers={"Allow": allowed})(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
+
+
+router = APIRouter(prefix="/sync", tags=["sync"], route_class=SharedPathRoute)
 PreviewId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Preview id.", examples=[3])]
 _GONE: Responses = {404: {**R404, "description": "No such preview (or it was discarded)."}}
 
