@@ -19,6 +19,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from carbon_api.cli import app as cli
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.session import session_scope
 from tests.conftest import truncate_all
 
@@ -198,3 +199,22 @@ def test_apply_gives_exactly_the_previewed_totals(pg_database: str, worker: Any,
         assert r.status_code == 202, r.text
         wait_done(r.json()["pipeline_id"])
     assert _totals() == _previewed(p["figures"], "after")
+
+
+def test_a_module_wide_preview_covers_every_type_of_the_module(api: TestClient,
+                                                                tokens: Tokens) -> None:
+    """Without a type the file routes its rows by `data_entry_type`, and the upload would
+    recalculate every type of the module: the preview measures them all."""
+    _base(BASE, BASE)
+    lines = _csv(REVISION).splitlines()
+    body = "\n".join(["data_entry_type," + lines[0], *("it," + x for x in lines[1:])]) + "\n"
+    r = upload(api, _PATH, body, tokens.op, year=YEAR, preview="true", mode="merge")
+    assert r.status_code == 202, r.text
+    wait_done(r.json()["pipeline_id"])
+    p = api.get(f"/v1/sync/previews/{r.json()['preview_id']}", headers=tokens.view).json()
+    assert p["result"] == "SUCCESS", p
+    assert [t["data_entry_type_id"] for t in p["figures"]["entries"]] == [
+        d.value for d in MODULE_DATA_ENTRY_TYPES[ModuleType(4)]]
+    # Merge: Desktop is not retired, so no entry loses its factor; Laptop still changes.
+    assert p["figures"]["factors"]["retired"] == 0 == p["figures"]["losing_factor_count"]
+    assert p["figures"]["total"]["delta"] != 0
