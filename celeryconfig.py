@@ -96,6 +96,7 @@ task_routes = {
     # Not `aggregate`: a held aggregation (year lock) must not hold up closing jobs.
     "carbon.finish_recalculation": {"queue": "finish"},
     "carbon.refresh_facility_factors": {"queue": "recalc"},
+    "carbon.preview_factors": {"queue": "recalc"},
     "carbon.aggregate_module": {"queue": "aggregate"},
     "carbon.reconcile": {"queue": "default"},
     "carbon.purge_uploads": {"queue": "default"},

@@ -130,6 +130,7 @@ def _full_run(a: argparse.Namespace, report: dict[str, Any], log: Path) -> None:
         _incremental(a, report, log)
         one = report["incremental"]
         report.update({"incremental_one_factor_s": one["one_factor"]["seconds"],
+                       "preview_one_factor_s": one["preview"]["seconds"],
                        "full_it_slice_s": one["full_it_slice"]["seconds"],
                        "same_rows_as_floor": one["one_factor"]["same_rows_as_full"]})
         return
@@ -209,18 +210,21 @@ def _incremental(a: argparse.Namespace, report: dict[str, Any], log: Path) -> No
     with services.Workers(2, log) as workers:
         print("full `it` slice, 2 worker processes …", flush=True)
         full = incremental.full_it_slice(a.year)
+        print("impact preview of one revised `it` factor …", flush=True)
+        preview = incremental.preview_one_factor(a.year, factor_file)
         print("one `it` factor revised (recalculate=true) …", flush=True)
         one = incremental.one_factor_revision(a.year, factor_file)
         full["peak_rss_mb"] = workers.peak_rss_mb()
     expected = incremental.expected_it_totals(a.year)
     got = emission_totals(a.database_url, a.year, incremental.IT_DET)
     one["same_rows_as_full"] = same_totals(got, expected)
-    report["incremental"] = {"full_it_slice": full, "one_factor": one,
+    report["incremental"] = {"full_it_slice": full, "one_factor": one, "preview": preview,
                              "it_entries": _it_entries(a.year),
                              "vacuum_analyze_s": vacuum_s}
     print(f"  full it slice {full['seconds']:.2f} s; one factor {one['seconds']:.2f} s"
           f" ({one['entries_recalculated']:,} entries); same rows as a full recalculation:"
-          f" {one['same_rows_as_full']}", flush=True)
+          f" {one['same_rows_as_full']}; its preview {preview['seconds']:.2f} s"
+          f" ({preview['entries_computed']:,} entries computed)", flush=True)
     for line in one["timeline"]:
         print("    " + line)
 
@@ -251,6 +255,7 @@ def _top_keys(r: dict[str, Any]) -> None:
         "orchestration_share": two["orchestration_overhead"],
         "incremental_one_factor_s": inc.get("one_factor", {}).get("seconds"),
         "full_it_slice_s": inc.get("full_it_slice", {}).get("seconds"),
+        "preview_one_factor_s": inc.get("preview", {}).get("seconds"),
         "child_peak_rss_mb": max(p["peak_rss_mb"].get("child_max", 0.0) for p in pipes.values()),
         "same_rows_as_floor": all(p["same_rows_as_floor"] for p in pipes.values())
         and inc.get("one_factor", {}).get("same_rows_as_full", True),

@@ -21,6 +21,7 @@ from carbon_api.routes import (
     factors,
     health,
     jobs,
+    previews,
     reports,
     results,
     reverts,
@@ -80,7 +81,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (health, catalog, sync, jobs, reports, factors, results, exports, workers,
-                   reverts):
+                   reverts, previews):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(metrics.router)  # /metrics, for Prometheus (docs/metrics.md)

@@ -45,6 +45,7 @@ JOB_TASKS: dict[str, str] = {
     JobType.unit_sync: "carbon.ingest_units",
     JobType.reference_ingest: "carbon.ingest_reference",
     JobType.aggregation: "carbon.aggregate_module",
+    JobType.factor_preview: "carbon.preview_factors",
 }
 PLAN = "carbon.plan_recalculation"
 CHUNK = "carbon.recalculate_chunk"

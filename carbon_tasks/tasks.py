@@ -8,6 +8,7 @@ from carbon_tasks.ingest import (  # noqa: F401
     ingest_reference,
     ingest_units,
 )
+from carbon_tasks.previews import preview_factors  # noqa: F401
 from carbon_tasks.recalc import (  # noqa: F401
     finish_recalculation,
     plan_recalculation,

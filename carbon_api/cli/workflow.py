@@ -162,13 +162,22 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
                                        "absent from it are retired.")] = False,
                    allow_unknown_columns: UnknownColsOpt = False,
                    wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
-                   as_json: JsonFlag = False) -> None:
+                   as_json: JsonFlag = False,
+                   preview: Annotated[bool, typer.Option(
+                       "--preview", help="Write nothing: print what the upload would do "
+                                         "(factors, entries, kg CO2-eq before → after).")
+                   ] = False) -> None:
     """Upload a factor CSV: the factor set of its type(s), upserted in place, absent factors
     retired (`--merge`: additive); `--recalculate` also recalculates."""
     from carbon_tasks.operations import start_upload
 
     m, d = _module_det(module, det)
     content = _read(file)
+    if preview:
+        from carbon_api.cli.previews import run_preview
+        return run_preview(content, filename=file.name, module=m, det=d, year=year,
+                           mode="merge" if merge else "replace", as_json=as_json,
+                           timeout=timeout, embedded=_embedded())
     run_operation(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
                                        year=year, recalculate=recalculate, created_by="cli",
                                        mode="merge" if merge else "replace",

@@ -22,7 +22,7 @@ KIND_TEXT: dict[str, str] = {
              JobType.reference_ingest: "Reference upload", JobType.unit_sync: "Units upload",
              JobType.emission_recalc: "Type recalculation",
              JobType.module_emission_recalc: "Module recalculation",
-             JobType.aggregation: "Aggregation"}
+             JobType.aggregation: "Aggregation", JobType.factor_preview: "Impact preview"}
 _RECALC_KINDS = (JobType.emission_recalc, JobType.module_emission_recalc)
 _EVENT_TEXT = {"created": "created", "dispatched": "queued", "started": "started",
                "heartbeat": "last heartbeat"}

@@ -26,6 +26,7 @@ from carbon_api.deps import (
     check_det_in_module,
 )
 from carbon_api.errors import R400, READ, UPLOAD, WRITE
+from carbon_api.routes.previews import PreviewAccepted, accept_factor_preview
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads.status import recalculation_preview, recalculation_status
@@ -82,8 +83,8 @@ def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind,
         allow_unknown_columns=allow_unknown_columns))
 
 
-@router.post("/factors/{module_type_id}", status_code=202, response_model=Accepted,
-             responses=UPLOAD, openapi_extra=UPLOAD_BODY)
+@router.post("/factors/{module_type_id}", status_code=202, response_model=PreviewAccepted,
+             response_model_exclude_none=True, responses=UPLOAD, openapi_extra=UPLOAD_BODY)
 def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath, year: Year,
                    data_entry_type_id: DetQuery = None,
                    recalculate: Annotated[bool, Query(
@@ -95,6 +96,10 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
                                    "`merge`: only insert and update (a partial file).")
                    ] = FactorMode.REPLACE,
                    allow_unknown_columns: AllowUnknownColumns = False,
+                   preview: Annotated[bool, Query(
+                       description="Compute what the file would do, write nothing: the "
+                                   "answer's `preview_id` is read at GET /v1/sync/previews/"
+                                   "{id} and applied at POST …/apply.")] = False,
                    ) -> Accepted:
     """Factor CSV for a module (or one of its data entry types) and year. The file is the
     factor set of the route's type (or, module-wide, of every type with rows in it): its
@@ -102,6 +107,11 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
     (`mode=merge` keeps them). The job's meta counts inserted / updated / unchanged / retired
     factors. With `recalculate=true` the affected types are recalculated and aggregated."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
+    if preview:
+        return accept_factor_preview(
+            who.name, upload.content, filename=upload.filename, module=module_type_id.value,
+            det=data_entry_type_id.value if data_entry_type_id else None, year=year,
+            mode=mode.value, content_type=upload.content_type)
     return accept_operation("factors upload", lambda: ops.start_upload(
         "factors", upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,

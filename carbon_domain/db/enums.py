@@ -29,6 +29,7 @@ class JobType(StrEnum):
     emission_recalc = "emission_recalc"
     module_emission_recalc = "module_emission_recalc"
     aggregation = "aggregation"
+    factor_preview = "factor_preview"  # computes an upload's impact, writes only its figures
 
 
 class JobLinkKind(StrEnum):

@@ -37,6 +37,7 @@ from carbon_domain.db.enums import (
 
 # Link and reference tables live in their own modules, imported here so Base.metadata has them.
 from carbon_domain.db.link_models import AwaitedAggregation, JobLink, PipelineJobLink  # noqa: F401
+from carbon_domain.db.preview_models import UploadPreview  # noqa: F401
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station  # noqa: F401
 from carbon_domain.db.types import EnumString
 

@@ -75,6 +75,9 @@ ROUTES = [
     Route("GET", "/v1/data-entries/999999/explain", viewer=404, operator=404),
     Route("GET", "/v1/exports/results.csv", {"year": 2025}, viewer=404, operator=404),
     Route("GET", "/v1/exports/data/11.csv", {"year": 2025}, viewer=404, operator=404),
+    Route("GET", "/v1/sync/previews/999999", viewer=404, operator=404),
+    Route("POST", "/v1/sync/previews/999999/apply", write=True, viewer=403, operator=404),
+    Route("DELETE", "/v1/sync/previews/999999", write=True, viewer=403, operator=404),
 ]
 IDS = [f"{r.method} {r.path}" for r in ROUTES]
 

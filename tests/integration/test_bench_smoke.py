@@ -43,6 +43,7 @@ def test_bench_10k_pipeline_rows_equal_floor_rows(services, tmp_path: Path) -> N
         for key in ("entries", "rows", "hardware_floor_s", "fk_floor_s", "per_entry_rows_per_s",
                     "pipeline_2w_s", "vs_hardware_floor", "vs_per_entry", "aggregation_share",
                     "orchestration_share", "incremental_one_factor_s", "full_it_slice_s",
+                    "preview_one_factor_s",
                     "child_peak_rss_mb", "same_rows_as_floor"):
             assert report[key] is not None, key
         assert report["same_rows_as_floor"] is True
@@ -50,6 +51,11 @@ def test_bench_10k_pipeline_rows_equal_floor_rows(services, tmp_path: Path) -> N
         one = report["incremental"]["one_factor"]
         assert one["status"] == "SUCCESS" and one["same_rows_as_full"] is True
         assert 0 < one["entries_recalculated"] < report["incremental"]["it_entries"]
+        # The preview of that revision computed the whole `it` slice and saw the change.
+        preview = report["incremental"]["preview"]
+        assert preview["status"] == "SUCCESS"
+        assert preview["entries_computed"] == report["incremental"]["it_entries"]
+        assert 0 < preview["entries_affected"] < preview["entries_computed"]
     finally:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:

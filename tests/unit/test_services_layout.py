@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "recalc": {"jobs", "inputs"},
     "reads": {"jobs", "inputs", "recalc"},
     "exports": {"jobs", "inputs", "reads"},
+    "preview": {"jobs", "inputs", "ingest", "recalc"},
     "upkeep": {"jobs", "inputs", "ingest", "recalc", "reads"},
 }
 MAX_LINES = 350

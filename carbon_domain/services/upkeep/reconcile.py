@@ -31,7 +31,8 @@ from carbon_domain.services.recalc.recalc_finish import (
 from carbon_domain.settings import get_settings
 
 _DISPATCHABLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.unit_sync,
-                 JobType.reference_ingest, JobType.emission_recalc, JobType.aggregation)
+                 JobType.reference_ingest, JobType.emission_recalc, JobType.aggregation,
+                 JobType.factor_preview)
 # Module-level jobs are dispatched with their per-type jobs (one plan message).
 _OUTBOX = _DISPATCHABLE + (JobType.module_emission_recalc,)
 

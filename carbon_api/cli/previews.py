@@ -1,0 +1,99 @@
+"""`carbon ingest factors FILE --preview`: compute what the file would do and print it (a
+Rich table, or `--json` in the API's shape of GET /v1/sync/previews/{id}). Nothing is
+written but the preview; apply it with POST /v1/sync/previews/{id}/apply (or upload the
+file without --preview)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import asdict
+from typing import Any
+
+from carbon_api.cli.common import console, error, json_out, new_table
+
+
+def _kg(v: float) -> str:
+    return f"{v:,.3f}"
+
+
+def _delta(v: float) -> str:
+    style = "red" if v > 0 else "green" if v < 0 else ""
+    text = f"{v:+,.3f}"
+    return f"[{style}]{text}[/]" if style else text
+
+
+def run_preview(content: bytes, *, filename: str, module: int, det: int | None, year: int,
+                mode: str, as_json: bool, timeout: float, embedded: bool) -> None:
+    from carbon_api.cli.follow import follow
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.preview.previews import read_preview
+    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
+    from carbon_tasks.operations import DispatchFailed
+    from carbon_tasks.previews import start_factor_preview
+
+    ensure_schema()
+    with worker_if_embedded() if embedded else nullcontext():
+        try:
+            accepted, preview_id = start_factor_preview(
+                content, filename=filename, module=module, det=det, year=year,
+                created_by="cli", content_type="text/csv", mode=mode)
+        except DispatchFailed as exc:
+            error(f"job {exc.accepted.job_id} is saved but the broker is unreachable ({exc})")
+        try:
+            follow(accepted.pipeline_id, timeout=timeout, quiet=True)
+        except TimeoutError as exc:
+            error(f"{exc}; read it later at GET /v1/sync/previews/{preview_id}")
+    with session_scope() as s:
+        view = asdict(read_preview(s, preview_id))
+    if as_json:
+        json_out(view)
+    else:
+        render(view)
+    if view["figures"] is None:
+        error(f"preview {preview_id} has no figures: {view['message']}")
+
+
+def render(view: dict[str, Any]) -> None:
+    """The preview as tables: factors, totals per module / unit / emission type, the top
+    changes and the entries that would lose their factor."""
+    f = view["figures"]
+    console.print(f"preview {view['preview_id']} (job {view['job_id']}): {view['message']}")
+    if f is None:
+        return
+    fc = f["factors"]
+    console.print(f"factors: {fc['inserted']} inserted, {fc['updated']} updated, "
+                  f"{fc['retired']} retired, {fc['revived']} revived, "
+                  f"{fc['unchanged']} unchanged")
+    t = new_table("entries", ["type", "entries:num", "affected:num", "losing factor:num"])
+    for e in f["entries"]:
+        t.add_row(e["name"], str(e["entries"]), str(e["affected"]),
+                  f"[red]{e['losing_factor']}[/]" if e["losing_factor"] else "0")
+    console.print(t)
+    t = new_table("kg CO2-eq", ["", "before:num", "after:num", "delta:num"])
+    t.add_row("university", _kg(f["total"]["before"]), _kg(f["total"]["after"]),
+              _delta(f["total"]["delta"]))
+    for m in f["by_module"]:
+        t.add_row(f"module {m['module_type_id']}", _kg(m["before"]), _kg(m["after"]),
+                  _delta(m["delta"]))
+    for u in f["by_unit"]:
+        t.add_row(f"unit {u['unit'] or u['unit_id']}", _kg(u["before"]), _kg(u["after"]),
+                  _delta(u["delta"]))
+    for e in f["by_emission_type"]:
+        t.add_row(f"emission type {e['emission_type_id']}", _kg(e["before"]),
+                  _kg(e["after"]), _delta(e["delta"]))
+    console.print(t)
+    t = new_table("largest changes", ["entry:num", "unit", "before:num", "after:num",
+                                      "delta:num", "factor"])
+    for c in f["top_changes"]:
+        t.add_row(str(c["data_entry_id"]), str(c["unit"]), _kg(c["before"]), _kg(c["after"]),
+                  _delta(c["delta"]), f"{c['factor_before']} → {c['factor_after']}")
+    console.print(t)
+    if f["losing_factor_count"]:
+        t = new_table(f"[red]{f['losing_factor_count']} entries losing their factor[/]",
+                      ["entry:num", "unit", "before:num", "factor before"])
+        for c in f["losing_factor"]:
+            t.add_row(f"[red]{c['data_entry_id']}[/]", str(c["unit"]), _kg(c["before"]),
+                      str(c["factor_before"]))
+        console.print(t)
+    else:
+        console.print("no entry loses its factor")

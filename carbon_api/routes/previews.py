@@ -1,0 +1,146 @@
+"""Impact previews of factor uploads: ``POST /v1/sync/factors/{module}?preview=true``
+starts one (:func:`accept_factor_preview`, called by the upload route); these routes read,
+apply and discard it. The figures are computed by a job (queue ``recalc``) in a transaction
+that is rolled back; applying uploads the previewed file as a normal upload with
+recalculation (services/preview/previews.py)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
+
+from carbon_api.accepting import accept_operation
+from carbon_api.deps import Operator, Viewer
+from carbon_api.errors import R404, R409, READ, WRITE, Responses
+from carbon_api.schemas import Accepted
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.preview import previews as service
+from carbon_tasks import operations as ops
+from carbon_tasks.previews import start_factor_preview
+
+_METHODS: dict[str, set[str]] = {}
+
+
+class SharedPathRoute(APIRoute):
+    """A route whose path has other methods: its 405 names all of them in ``Allow`` (Starlette
+    names only the first route matched, so `GET` and `DELETE` on one path answered a PUT
+    with `Allow: GET`)."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        _METHODS.setdefault(self.path, set()).update(self.methods or ())
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allowed = ", ".join(sorted(_METHODS.get(self.path, self.methods)))
+            await JSONResponse({"detail": "Method Not Allowed"}, 405,
+                               headers={"Allow": allowed})(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
+
+
+router = APIRouter(prefix="/sync", tags=["sync"], route_class=SharedPathRoute)
+PreviewId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Preview id.", examples=[3])]
+_GONE: Responses = {404: {**R404, "description": "No such preview (or it was discarded)."}}
+
+
+class PreviewAccepted(Accepted):
+    """An upload's answer; with `preview=true`, also the id of the preview it computes."""
+
+    preview_id: int | None = None
+
+
+class Preview(BaseModel):
+    preview_id: int
+    job_id: int
+    pipeline_id: str | None
+    state: str
+    result: str | None
+    message: str | None
+    progress_done: int | None
+    progress_total: int | None
+    module_type_id: int
+    data_entry_type_id: int | None
+    year: int
+    mode: str
+    filename: str | None
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    applied_job_id: int | None
+    figures: dict[str, Any] | None
+
+
+def accept_factor_preview(who: str, content: bytes, *, filename: str, module: int,
+                          det: int | None, year: int, mode: str,
+                          content_type: str | None) -> PreviewAccepted:
+    """The upload route with `preview=true`: the upload's checks and answers, plus the id."""
+    ids: list[int] = []
+
+    def start() -> ops.Accepted:
+        acc, preview_id = start_factor_preview(
+            content, filename=filename, module=module, det=det, year=year, created_by=who,
+            content_type=content_type, mode=mode)
+        ids.append(preview_id)
+        return acc
+    acc = accept_operation("factors upload", start)  # the same 4xx sentences as the upload
+    return PreviewAccepted(**acc.model_dump(), preview_id=ids[0])
+
+
+def _refused(exc: service.PreviewRefused) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
+
+
+@router.get("/previews/{preview_id}", response_model=Preview, responses={**READ, **_GONE})
+def read_preview(_: Viewer, preview_id: PreviewId) -> dict[str, Any]:
+    """A preview: its job's state and progress while it is computed, then `figures`:
+    `factors` (counts of inserted / updated / retired / revived / unchanged and the changes
+    with values before and after), `entries` (per data entry type: entries, affected,
+    losing their factor), kg CO2-eq `before` / `after` / `delta` as `total`, `by_module`,
+    `by_unit`, `by_emission_type` and `by_unit_module_type`, the 20 `top_changes` (entry,
+    unit, kg before and after, factor before and after) and `losing_factor` (entries that
+    would have no factor after the change)."""
+    with session_scope() as s:
+        try:
+            return asdict(service.read_preview(s, preview_id))
+        except service.PreviewRefused as exc:
+            raise _refused(exc) from None
+
+
+@router.post("/previews/{preview_id}/apply", status_code=202, response_model=Accepted,
+             responses={**WRITE, **_GONE, 409: {**R409, "description": (
+                 "Not computed (yet), already applied, or an input of the module and year "
+                 "changed since the preview was computed (named).")},
+                 410: {"description": "The preview expired."}})
+def apply_preview(who: Operator, preview_id: PreviewId) -> Accepted:
+    """Upload the previewed file as a normal factor upload with recalculation; what it does
+    is what the preview showed (409 when any input of the module and year changed since)."""
+    with session_scope() as s:
+        try:
+            plan = service.plan_apply(s, preview_id)  # locks the preview row until commit
+        except service.PreviewRefused as exc:
+            raise _refused(exc) from None
+        acc = accept_operation("preview apply", lambda: ops.start_upload(
+            "factors", plan.content, filename=plan.filename, module=plan.module_type_id,
+            det=plan.data_entry_type_id, year=plan.year, recalculate=True,
+            created_by=who.name, content_type="text/csv", mode=plan.mode))
+        service.mark_applied(s, preview_id, acc.job_id)
+    return acc
+
+
+@router.delete("/previews/{preview_id}", status_code=204, responses={**WRITE, **_GONE})
+def discard_preview(_: Operator, preview_id: PreviewId) -> None:
+    """Forget a preview (its job and file stay in the job history)."""
+    with session_scope() as s:
+        try:
+            service.discard_preview(s, preview_id)
+        except service.PreviewRefused as exc:
+            raise _refused(exc) from None
