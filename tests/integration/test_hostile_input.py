@@ -543,6 +543,15 @@ def test_hostile_input(env: Env, name: str) -> None:
     elif case.kind == "factors":
         assert len(written) == case.rows
         expected["factors"] = case.rows
+        # The accepted upload writes the history of exactly the factors it inserted: one
+        # "inserted" row each, tagged with its job.
+        with session_scope() as s:
+            history = s.execute(text(
+                "SELECT h.change, f.last_seen_job_id FROM factor_history h"
+                " JOIN factors f ON f.id = h.factor_id WHERE h.job_id = :j"),
+                {"j": acc["job_id"]}).all()
+        assert sorted(history) == [("inserted", acc["job_id"])] * case.rows
+        expected["factor_history"] = case.rows
     elif case.kind == "units":
         expected.update(units=case.rows, carbon_reports=case.rows,
                         carbon_report_modules=8 * case.rows)
