@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
-import click
 import typer
 from rich import box
 from rich.console import Console
@@ -130,7 +130,7 @@ def json_out(obj: Any) -> None:
         obj = dataclasses.asdict(obj)
     elif isinstance(obj, list) and obj and dataclasses.is_dataclass(obj[0]):
         obj = [dataclasses.asdict(o) for o in obj]
-    click.echo(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
 
 
 def mask_url(url: str) -> str:
@@ -274,14 +274,28 @@ def describe_error(exc: BaseException) -> str | None:
     return None
 
 
+def _deliberate_exits() -> tuple[type[BaseException], ...]:
+    """Exceptions that end a command on purpose (--help, typer.Exit, a usage error): passed
+    through untouched, before describe_error would import the database and broker libraries.
+    Typer >= 0.24 vendors click, so its exceptions are not click's; real click ones come only
+    from Celery's own CLI (`carbon worker`), so click is looked at only once it is loaded."""
+    from typer._click.exceptions import ClickException
+
+    kinds: list[type[BaseException]] = [typer.Exit, typer.Abort, ClickException]
+    click = sys.modules.get("click")
+    if click is not None:
+        kinds += [click.exceptions.Exit, click.ClickException, click.Abort]
+    return tuple(kinds)
+
+
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """Turn known exceptions into one red line on stderr and exit code 1."""
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
-        raise
     except Exception as exc:
+        if isinstance(exc, _deliberate_exits()):
+            raise
         message = describe_error(exc)
         if message is None or _debug():
             raise

@@ -218,6 +218,23 @@ def test_wait_with_a_worker_gives_no_warning(it_year: int) -> None:
     assert "nothing consumes" not in result.stderr
 
 
+def test_queue_check_returns_once_the_workers_answer(worker: Any) -> None:
+    """The check before following ends when the answers cover every queue, not after the
+    fixed 1 s broadcast timeout (0.8 s: a check that the fixed wait is gone, not a goal)."""
+    import time
+
+    from carbon_tasks.workers import unconsumed_queues
+
+    start = time.monotonic()
+    check = unconsumed_queues(["recalc", "finish", "aggregate"], timeout=1.0)
+    elapsed = time.monotonic() - start
+    assert check.missing == [] and check.answered >= 1, check
+    assert elapsed < 0.8, f"queue check took {elapsed:.2f} s"
+    # The control: a queue nobody consumes is reported, after the timeout.
+    assert unconsumed_queues(["recalc", "no-such-queue"], timeout=0.3).missing == [
+        "no-such-queue"]
+
+
 # ------------------------------------------------------------------- nothing to plan, no message
 
 def test_factor_upload_without_recalculation_sends_no_planning_message(
