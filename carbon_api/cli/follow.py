@@ -6,8 +6,6 @@ import time
 import uuid
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from carbon_api.cli.common import err_console
 
 # How often the pipeline's state is read. The end of the pipeline is seen on average half an
@@ -43,6 +41,8 @@ def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) ->
             if time.monotonic() > deadline:
                 raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
             time.sleep(POLL_INTERVAL_S)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=False) as bar:
