@@ -146,17 +146,6 @@ def mask_url(url: str) -> str:
             return "<unparseable URL>"
 
 
-def require_external_broker(what: str) -> None:
-    """Fail clearly when a separate process needs a broker but only the in-process one exists."""
-    from carbon_domain.settings import get_settings
-    if get_settings().embedded_broker:
-        error(
-            f"{what} needs a shared broker, but CELERY_BROKER_URL is not set (the embedded "
-            "memory:// broker lives inside one process, as in `carbon demo`); set "
-            "CELERY_BROKER_URL=redis://HOST:6379/0 and CELERY_RESULT_BACKEND=redis://HOST:6379/1"
-        )
-
-
 def require_database(what: str) -> None:
     """Fail with one clear line before a long-running service starts on a database it cannot
     use (bad URL, unreachable, wrong credentials) instead of crashing on its first request."""
@@ -275,17 +264,14 @@ def describe_error(exc: BaseException) -> str | None:
 
 
 def _deliberate_exits() -> tuple[type[BaseException], ...]:
-    """Exceptions that end a command on purpose (--help, typer.Exit, a usage error): passed
-    through untouched, before describe_error would import the database and broker libraries.
-    Typer >= 0.24 vendors click, so its exceptions are not click's; real click ones come only
-    from Celery's own CLI (`carbon worker`), so click is looked at only once it is loaded."""
+    """--help, typer.Exit, usage errors: passed through before describe_error imports the
+    database and broker libraries. Typer >= 0.24 vendors click; real click exceptions come
+    only from Celery's own CLI (`carbon worker`), so click is looked at once it is loaded."""
     from typer._click.exceptions import ClickException
 
-    kinds: list[type[BaseException]] = [typer.Exit, typer.Abort, ClickException]
     click = sys.modules.get("click")
-    if click is not None:
-        kinds += [click.exceptions.Exit, click.ClickException, click.Abort]
-    return tuple(kinds)
+    real = (click.exceptions.Exit, click.ClickException, click.Abort) if click else ()
+    return (typer.Exit, typer.Abort, ClickException, *real)
 
 
 @contextmanager
@@ -360,5 +346,5 @@ def exit_code(code: int | None) -> None:
 __all__ = [
     "CarbonGroup", "JsonFlag", "console", "duration", "err_console", "error", "exit_code",
     "friendly_errors", "handles_errors", "info", "json_out", "mask_url", "new_table", "new_typer",
-    "one_line_usage_errors", "require_database", "require_external_broker", "warn",
+    "one_line_usage_errors", "require_database", "warn",
 ]

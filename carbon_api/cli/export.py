@@ -49,9 +49,9 @@ def _write(out: Path, chunks: Iterator[str]) -> int:
 def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out: Path,
             produce: Callable[[Any, Callable[[int], None]], Iterator[str]], total: Any,
             as_json: bool) -> None:
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.exports import exports
-    from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
     with session_scope() as s:

@@ -21,9 +21,9 @@ from carbon_api.cli.common import (
     mask_url,
     new_typer,
     require_database,
-    require_external_broker,
     warn,
 )
+from carbon_api.cli.embedded import require_external_broker
 
 if TYPE_CHECKING:
     from carbon_domain.settings import Settings

@@ -57,7 +57,7 @@ def _generate(out: Path, units: int, entries: int, year: int, seed: int, missing
 
 
 def _load(manifest: SeedManifest, year: int, show: bool) -> SeedLoadResult:
-    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
+    from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import DispatchFailed
     from carbon_tasks.seeding import SeedLoadError, load_seed
     from carbon_tasks.waiting import PipelineTimeout

@@ -93,8 +93,8 @@ def run_operation(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str]
                   timeout: float = 3600.0) -> None:
     """Start work, then follow it (always in embedded mode: the worker lives in-process).
     ``tasks`` are the Celery tasks the pipeline needs (their queues are checked with --wait)."""
+    from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
     from carbon_api.cli.follow import follow
-    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import DispatchFailed
 
     ensure_schema()

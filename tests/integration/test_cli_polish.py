@@ -308,3 +308,13 @@ def test_a_recalculation_aborted_without_new_input_leaves_its_types_fresh(it_yea
     rows = json.loads(runner.invoke(app, ["status", "-y", str(YEAR), "--json"]).stdout)
     assert {t["last_recalculation_job_result"] for m in rows
             for t in m["data_entry_types"]} == {"ERROR"}  # the aborted run is the last one
+
+
+def test_status_against_the_server_database_loads_no_celery(db: str) -> None:
+    """`carbon status` reads the database; the embedded mode's set-up (Celery with every
+    task, Alembic) is not loaded against a server database."""
+    from tests.unit.test_cli_startup import loaded_heavy
+
+    loaded = loaded_heavy(["status", "-y", str(YEAR), "--json"], env=child_env())
+    assert "sqlalchemy" in loaded  # the control: the command did read the database
+    assert not loaded & {"celery", "kombu", "alembic"}, loaded
