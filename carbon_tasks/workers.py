@@ -185,3 +185,41 @@ def worker_overview(timeout: float = 1.0) -> WorkerOverview:
 def live_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
     """``worker_overview`` as the list of plain dicts ``GET /v1/workers`` returns."""
     return [asdict(w) for w in worker_overview(timeout).workers]
+
+
+class _AllConsumed(Exception):
+    """Raised from the reply callback to stop collecting once nothing is missing."""
+
+
+@dataclass(slots=True)
+class QueueCheck:
+    missing: list[str]  # needed queues no answering worker consumes
+    answered: int  # workers that answered before the check ended
+
+
+def unconsumed_queues(needed: list[str], timeout: float = 1.0) -> QueueCheck:
+    """Which of ``needed`` no live worker consumes. Returns as soon as the answers received
+    cover every needed queue (the usual case: a few ms), so only a real problem waits the
+    ``timeout`` (kombu's idle wait for one more reply) before it is reported. Celery's
+    ``limit`` would need the number of workers up front, which only another full-timeout
+    broadcast can tell."""
+    replies: dict[str, Any] = {}
+    consumed: set[str] = set()
+
+    def on_reply(reply: dict[str, Any]) -> None:
+        replies.update(reply or {})
+        for queues in (reply or {}).values():
+            if isinstance(queues, list):
+                consumed.update(q.get("name", "") for q in queues if isinstance(q, dict))
+        if consumed.issuperset(needed):
+            raise _AllConsumed
+
+    conn = broker_connection()
+    try:
+        app.control.broadcast("active_queues", reply=True, timeout=timeout,
+                              callback=on_reply, connection=conn)
+    except _AllConsumed:
+        pass
+    finally:
+        conn.release()  # a fresh connection: nothing half-read is reused after the stop
+    return QueueCheck([q for q in needed if q not in consumed], len(replies))

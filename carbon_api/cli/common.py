@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
-import click
 import typer
 from rich import box
 from rich.console import Console
@@ -130,7 +130,7 @@ def json_out(obj: Any) -> None:
         obj = dataclasses.asdict(obj)
     elif isinstance(obj, list) and obj and dataclasses.is_dataclass(obj[0]):
         obj = [dataclasses.asdict(o) for o in obj]
-    click.echo(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(obj, default=_json_default, indent=2, ensure_ascii=False))
 
 
 def mask_url(url: str) -> str:
@@ -144,17 +144,6 @@ def mask_url(url: str) -> str:
             return str(maybe_sanitize_url(url))
         except Exception:  # noqa: BLE001
             return "<unparseable URL>"
-
-
-def require_external_broker(what: str) -> None:
-    """Fail clearly when a separate process needs a broker but only the in-process one exists."""
-    from carbon_domain.settings import get_settings
-    if get_settings().embedded_broker:
-        error(
-            f"{what} needs a shared broker, but CELERY_BROKER_URL is not set (the embedded "
-            "memory:// broker lives inside one process, as in `carbon demo`); set "
-            "CELERY_BROKER_URL=redis://HOST:6379/0 and CELERY_RESULT_BACKEND=redis://HOST:6379/1"
-        )
 
 
 def require_database(what: str) -> None:
@@ -274,14 +263,25 @@ def describe_error(exc: BaseException) -> str | None:
     return None
 
 
+def _deliberate_exits() -> tuple[type[BaseException], ...]:
+    """--help, typer.Exit, usage errors: passed through before describe_error imports the
+    database and broker libraries. Typer >= 0.24 vendors click; real click exceptions come
+    only from Celery's own CLI (`carbon worker`), so click is looked at once it is loaded."""
+    from typer._click.exceptions import ClickException
+
+    click = sys.modules.get("click")
+    real = (click.exceptions.Exit, click.ClickException, click.Abort) if click else ()
+    return (typer.Exit, typer.Abort, ClickException, *real)
+
+
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """Turn known exceptions into one red line on stderr and exit code 1."""
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
-        raise
     except Exception as exc:
+        if isinstance(exc, _deliberate_exits()):
+            raise
         message = describe_error(exc)
         if message is None or _debug():
             raise
@@ -346,5 +346,5 @@ def exit_code(code: int | None) -> None:
 __all__ = [
     "CarbonGroup", "JsonFlag", "console", "duration", "err_console", "error", "exit_code",
     "friendly_errors", "handles_errors", "info", "json_out", "mask_url", "new_table", "new_typer",
-    "one_line_usage_errors", "require_database", "require_external_broker", "warn",
+    "one_line_usage_errors", "require_database", "warn",
 ]

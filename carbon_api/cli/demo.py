@@ -135,10 +135,10 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
     if units < 1 or entries < 100:
         error("--units must be ≥ 1 and --entries ≥ 100")
     _embedded_defaults()
+    from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
     from carbon_domain.catalog import MODULE_OF, DataEntryType
     from carbon_domain.seed.generator import generate
     from carbon_domain.settings import get_settings
-    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import start_upload, trigger_module_recalculation
     from carbon_tasks.seeding import load_seed
     from carbon_tasks.waiting import wait_for_pipeline

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carbon_api.cli.common import JsonFlag, console, err_console, error, json_out, new_typer
 from carbon_api.cli.workflow import YearOpt
@@ -50,9 +49,9 @@ def _write(out: Path, chunks: Iterator[str]) -> int:
 def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out: Path,
             produce: Callable[[Any, Callable[[int], None]], Iterator[str]], total: Any,
             as_json: bool) -> None:
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.exports import exports
-    from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
     with session_scope() as s:
@@ -69,6 +68,14 @@ def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out
         if as_json or n < 10_000:
             rows = _write(out, produce(s, lambda done: None))
         else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=err_console) as bar:

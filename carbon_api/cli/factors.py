@@ -30,9 +30,9 @@ def history(factor_id: Annotated[int, typer.Argument(min=1, help="Factor id.")],
             as_json: JsonFlag = False) -> None:
     """Every change to a factor: inserted, values updated, retired, revived (and computed
     facility values), with the job, who, when and the values before → after."""
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.inputs.factor_history import factor_timeline
-    from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
     with session_scope() as s:

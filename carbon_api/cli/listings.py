@@ -52,9 +52,9 @@ def status(year: Annotated[int | None, typer.Option(
            older_than: OlderThan = 0.0) -> None:
     """Each data entry type's one state for a year (up to date, stale with its reasons,
     running with its progress, failed or aborted with where it stopped, incomplete)."""
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.status import recalculation_status
-    from carbon_tasks.embedded import ensure_schema
 
     if stale_only:
         _stale_only(year, older_than, as_json)
@@ -94,9 +94,9 @@ def status(year: Annotated[int | None, typer.Option(
 
 
 def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.stale_stats import stale_stats
-    from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
     with session_scope() as s:
@@ -117,9 +117,9 @@ def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
 def resolve_pipeline_id(text: str) -> uuid.UUID:
     """A full pipeline id, or the unique pipeline whose id starts with ``text`` (listings
     show the first 8 characters, as git and docker do)."""
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.pipeline_reads import find_by_prefix
-    from carbon_tasks.embedded import ensure_schema
 
     try:
         return uuid.UUID(text)
@@ -157,10 +157,10 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
          limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
          as_json: JsonFlag = False) -> None:
     """The most recent jobs (newest first)."""
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.enums import JobState
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.queries import list_jobs
-    from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
     pid = resolve_pipeline_id(pipeline) if pipeline else None
@@ -226,12 +226,12 @@ def pipelines(
 ) -> None:
     """The most recent pipelines (newest first; `--json` for full ids), filtered as the API
     and the console filter them, with the counts by status of the whole filtered result."""
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.catalog import parse_module
     from carbon_domain.db.enums import JobType, PipelineStatus
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.pipeline_console import PipelineFilters
     from carbon_domain.services.reads.pipeline_reads import listing
-    from carbon_tasks.embedded import ensure_schema
 
     if status_filter and status_filter.upper() not in PipelineStatus.__members__:
         error(f"unknown pipeline status {status_filter!r};"

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import secrets
-import signal
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,14 +21,12 @@ from carbon_api.cli.common import (
     mask_url,
     new_typer,
     require_database,
-    require_external_broker,
     warn,
 )
+from carbon_api.cli.embedded import require_external_broker
 
 if TYPE_CHECKING:
     from carbon_domain.settings import Settings
-
-log = logging.getLogger(__name__)
 
 cli = new_typer()
 
@@ -165,8 +158,14 @@ def beat_leadership(database_url: str, wait: float) -> Iterator[None]:
         warn("cannot enforce a single beat on an SQLite database; run exactly one `carbon beat`")
         yield
         return
+    import logging
+    import signal
+    import socket
+    import threading
+
     from carbon_domain.db.leader import LeaderLock
 
+    log = logging.getLogger(__name__)
     me = f"carbon-beat {socket.gethostname()}:{os.getpid()}"
     lock = LeaderLock(database_url, me)
     deadline = time.monotonic() + wait
@@ -261,6 +260,8 @@ def flower(
     if not password:
         if s.environment == "production":
             error("CARBON_FLOWER_PASSWORD must be set in production")
+        import secrets
+
         password = secrets.token_urlsafe(18)
         console.print(f"Flower login: user [bold]{escape(user)}[/] password "
                       f"[bold]{password}[/] (generated for this run; set "

@@ -23,10 +23,10 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
     """Restore the factors (or data entries) of an upload's scope to what they were just
     before it, as a new upload (refused when a later upload of the same scope exists:
     revert it first)."""
+    from carbon_api.cli.embedded import ensure_schema
     from carbon_api.routes.reverts import start_revert
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
-    from carbon_tasks.embedded import ensure_schema
 
     ensure_schema()
     with session_scope() as s:

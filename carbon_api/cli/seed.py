@@ -12,20 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from carbon_api.cli.common import JsonFlag, console, err_console, error, json_out, new_typer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from rich.progress import Progress, TaskID
 
     from carbon_domain.seed import SeedFile, SeedManifest
     from carbon_tasks.seeding import LoadStep, SeedLoadResult
@@ -38,6 +32,8 @@ def _bar(enabled: bool) -> Iterator[Progress | None]:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
@@ -61,7 +57,7 @@ def _generate(out: Path, units: int, entries: int, year: int, seed: int, missing
 
 
 def _load(manifest: SeedManifest, year: int, show: bool) -> SeedLoadResult:
-    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
+    from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import DispatchFailed
     from carbon_tasks.seeding import SeedLoadError, load_seed
     from carbon_tasks.waiting import PipelineTimeout

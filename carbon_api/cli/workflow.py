@@ -73,17 +73,18 @@ def _embedded() -> bool:
 
 
 def _warn_if_unconsumed(task_names: Sequence[str]) -> None:
-    """Warn at once when no worker consumes a queue the pipeline needs (one broadcast with
-    a 1 s timeout) instead of waiting silently until --timeout."""
+    """Warn at once when no worker consumes a queue the pipeline needs instead of waiting
+    silently until --timeout. Returns as soon as the answering workers cover every queue;
+    only a missing queue waits the 1 s broadcast timeout."""
     from carbon_tasks.app import app
+    from carbon_tasks.workers import unconsumed_queues
 
     needed = list(dict.fromkeys(app.amqp.router.route({}, name)["queue"].name
                                 for name in task_names))
-    replies = app.control.inspect(timeout=1.0).active_queues() or {}
-    consumed = {q["name"] for queues in replies.values() for q in queues or ()}
-    missing = [q for q in needed if q not in consumed]
-    if missing:
-        who = f"{len(replies)} worker(s) answered" if replies else "no worker answered"
+    check = unconsumed_queues(needed, timeout=1.0)
+    if check.missing:
+        missing = check.missing
+        who = f"{check.answered} worker(s) answered" if check.answered else "no worker answered"
         warn(f"warning: nothing consumes queue {', '.join(missing)} ({who} within 1 s); the "
              f"pipeline waits until `carbon worker --queues {','.join(missing)}` runs")
 
@@ -92,8 +93,8 @@ def run_operation(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str]
                   timeout: float = 3600.0) -> None:
     """Start work, then follow it (always in embedded mode: the worker lives in-process).
     ``tasks`` are the Celery tasks the pipeline needs (their queues are checked with --wait)."""
+    from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
     from carbon_api.cli.follow import follow
-    from carbon_tasks.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import DispatchFailed
 
     ensure_schema()

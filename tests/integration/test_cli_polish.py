@@ -218,6 +218,23 @@ def test_wait_with_a_worker_gives_no_warning(it_year: int) -> None:
     assert "nothing consumes" not in result.stderr
 
 
+def test_queue_check_returns_once_the_workers_answer(worker: Any) -> None:
+    """The check before following ends when the answers cover every queue, not after the
+    fixed 1 s broadcast timeout (0.8 s: a check that the fixed wait is gone, not a goal)."""
+    import time
+
+    from carbon_tasks.workers import unconsumed_queues
+
+    start = time.monotonic()
+    check = unconsumed_queues(["recalc", "finish", "aggregate"], timeout=1.0)
+    elapsed = time.monotonic() - start
+    assert check.missing == [] and check.answered >= 1, check
+    assert elapsed < 0.8, f"queue check took {elapsed:.2f} s"
+    # The control: a queue nobody consumes is reported, after the timeout.
+    assert unconsumed_queues(["recalc", "no-such-queue"], timeout=0.3).missing == [
+        "no-such-queue"]
+
+
 # ------------------------------------------------------------------- nothing to plan, no message
 
 def test_factor_upload_without_recalculation_sends_no_planning_message(
@@ -291,3 +308,13 @@ def test_a_recalculation_aborted_without_new_input_leaves_its_types_fresh(it_yea
     rows = json.loads(runner.invoke(app, ["status", "-y", str(YEAR), "--json"]).stdout)
     assert {t["last_recalculation_job_result"] for m in rows
             for t in m["data_entry_types"]} == {"ERROR"}  # the aborted run is the last one
+
+
+def test_status_against_the_server_database_loads_no_celery(db: str) -> None:
+    """`carbon status` reads the database; the embedded mode's set-up (Celery with every
+    task, Alembic) is not loaded against a server database."""
+    from tests.unit.test_cli_startup import loaded_heavy
+
+    loaded = loaded_heavy(["status", "-y", str(YEAR), "--json"], env=child_env())
+    assert "sqlalchemy" in loaded  # the control: the command did read the database
+    assert not loaded & {"celery", "kombu", "alembic"}, loaded
