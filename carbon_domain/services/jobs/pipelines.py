@@ -125,7 +125,8 @@ def resolve_awaiting(session: Session, module_type_id: int, year: int,
 def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
     reruns), oldest first."""
-    return jobs_of_pipelines(session, [pipeline_id])[pipeline_id]
+    key = pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
+    return jobs_of_pipelines(session, [key])[key]
 
 
 def jobs_of_pipelines(session: Session, pipeline_ids: Iterable[uuid.UUID], *,
@@ -133,7 +134,9 @@ def jobs_of_pipelines(session: Session, pipeline_ids: Iterable[uuid.UUID], *,
     """:func:`pipeline_jobs` of many pipelines in a few queries (a page, a stream poll):
     {pipeline id: own jobs by id, then the joined jobs and their reruns by id}. ``load``:
     loader options for the job rows (e.g. ``defer(Job.meta)`` for a listing)."""
-    ids = list(dict.fromkeys(pipeline_ids))
+    # Callers hold ids as UUIDs or as their text (an API answer): rows come back as UUIDs.
+    ids = list(dict.fromkeys(p if isinstance(p, uuid.UUID) else uuid.UUID(str(p))
+                             for p in pipeline_ids))
     out: dict[uuid.UUID, list[Job]] = {pid: [] for pid in ids}
     if not ids:
         return out
