@@ -60,8 +60,12 @@ def test_api_lines_are_not_doubled_by_a_worker_in_the_same_process() -> None:
     out = io.StringIO()
     printing = logging.StreamHandler(out)  # what a Celery worker installs on the root logger
     try:
+        # Start from a process where nothing prints yet: earlier tests' in-process workers
+        # leave their handlers on the root logger (restored below).
         for h in list(carbon.handlers):
             carbon.removeHandler(h)
+        for h in saved_root:
+            root.removeHandler(h)
         configure_logging("INFO", "json")
         assert len(carbon.handlers) == 1  # alone, the API prints its own lines
         root.addHandler(printing)
@@ -72,6 +76,8 @@ def test_api_lines_are_not_doubled_by_a_worker_in_the_same_process() -> None:
         assert json.loads(line)["job_id"] == 7 and json.loads(line)["msg"] == "once"
     finally:
         root.removeHandler(printing)
+        for h in saved_root:
+            root.addHandler(h)
         for h in list(carbon.handlers):
             carbon.removeHandler(h)
         for h in saved_carbon:
