@@ -46,16 +46,16 @@ def test_health_workers_queue_check_and_one_beat(procs, figures) -> None:  # typ
 
     # Flower on the same broker sees the worker (behind its basic auth).
     port = harness.free_port()
-    password = "fl-" + secrets.token_urlsafe(12)
+    flower_secret = "fl-" + secrets.token_urlsafe(12)  # generated per run
     flower = harness.Proc("flower", [harness.CARBON, "flower", "--port", str(port)],
                           harness.child_env(CARBON_FLOWER_USER="ops",
-                                            CARBON_FLOWER_PASSWORD=password), procs.log_dir)
+                                            CARBON_FLOWER_PASSWORD=flower_secret), procs.log_dir)
     procs.started.append(flower.start())
     base = f"http://127.0.0.1:{port}"
 
     def flower_sees_worker() -> bool:
         try:
-            r = httpx.get(f"{base}/api/workers?refresh=1", auth=("ops", password), timeout=10)
+            r = httpx.get(f"{base}/api/workers?refresh=1", auth=("ops", flower_secret), timeout=10)
         except httpx.TransportError:
             return False
         return r.status_code == 200 and any(k.startswith(f"{partial.name}@") for k in r.json())
