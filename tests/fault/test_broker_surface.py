@@ -46,7 +46,7 @@ def test_health_workers_queue_check_and_one_beat(procs, figures) -> None:  # typ
 
     # Flower on the same broker sees the worker (behind its basic auth).
     port = harness.free_port()
-    flower_secret = "fl-" + secrets.token_urlsafe(12)  # generated per run
+    flower_secret = secrets.token_urlsafe(16)  # generated per run
     flower = harness.Proc("flower", [harness.CARBON, "flower", "--port", str(port)],
                           harness.child_env(CARBON_FLOWER_USER="ops",
                                             CARBON_FLOWER_PASSWORD=flower_secret), procs.log_dir)
