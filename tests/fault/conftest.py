@@ -127,9 +127,14 @@ def _no_in_process_worker() -> Iterator[None]:
     if "celery.contrib.testing.worker" not in sys.modules:
         yield
         return
+    # Only this process's own worker (start_worker names it gen<pid>@host): the workers a
+    # test or a module fixture started (the multihost hosts) must keep consuming.
+    from celery.utils.nodenames import anon_nodename
+
     from carbon_tasks.app import app
 
-    names = [n for reply in (app.control.ping(timeout=0.5) or []) for n in reply]
+    mine = anon_nodename()
+    names = [n for reply in (app.control.ping(timeout=0.5) or []) for n in reply if n == mine]
     queues = harness.all_queues().split(",")
     for q in queues:
         if names:
