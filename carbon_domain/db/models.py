@@ -34,6 +34,7 @@ from carbon_domain.db.enums import (
     PipelineStatus,
     TargetType,
 )
+from carbon_domain.db.history_models import FactorHistory  # noqa: F401
 
 # Link and reference tables live in their own modules, imported here so Base.metadata has them.
 from carbon_domain.db.link_models import AwaitedAggregation, JobLink, PipelineJobLink  # noqa: F401
@@ -160,27 +161,6 @@ class Factor(Base):
     changed_by_job_id: Mapped[int | None] = mapped_column(
         ForeignKey("data_ingestion_jobs.id", ondelete="SET NULL")
     )
-
-
-class FactorHistory(Base):
-    """One change to one factor, append-only (migration 0012): inserted, updated (values),
-    retired, revived, computed (facility refresh) or recorded (the state found by the
-    migration, for factors that existed before history was kept). Written by the same
-    statements' transaction as the change, by services/inputs/factor_history.py: every factor write
-    path calls it (a COPY path would bypass a trigger-free design otherwise)."""
-
-    __tablename__ = "factor_history"
-    __table_args__ = (Index("ix_factor_history_factor", "factor_id", "id"),
-                      Index("ix_factor_history_job", "job_id"))
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # No foreign keys: a history row outlives a deleted job or factor (append-only).
-    factor_id: Mapped[int] = mapped_column(Integer)
-    job_id: Mapped[int | None] = mapped_column(Integer)
-    change: Mapped[str] = mapped_column(String(16))
-    values_before: Mapped[dict[str, Any] | None]
-    values_after: Mapped[dict[str, Any] | None]
-    changed_by: Mapped[str | None] = mapped_column(String(128))
-    changed_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class Pipeline(Base):

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.csv_rows.factors import factor_columns
 from carbon_domain.db.enums import JobResult, JobState, JobType
-from carbon_domain.db.models import DataIngestionJob, Factor, FactorHistory, UploadedFile
+from carbon_domain.db.history_models import FactorHistory
+from carbon_domain.db.models import DataIngestionJob, Factor, UploadedFile
 from carbon_domain.services.inputs import factor_history as history
 from carbon_domain.services.jobs.job_meta import job_config
 

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from carbon_domain.db.models import DataIngestionJob, Factor, FactorHistory
+from carbon_domain.db.history_models import FactorHistory
+from carbon_domain.db.models import DataIngestionJob, Factor
 from carbon_domain.services.inputs.factor_listing import FactorItem, factor_item
 
 INSERTED, UPDATED, RETIRED, REVIVED = "inserted", "updated", "retired", "revived"

@@ -22,7 +22,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_OF, DataEntryType
-from carbon_domain.db.models import Factor, FactorHistory, Unit
+from carbon_domain.db.history_models import FactorHistory
+from carbon_domain.db.models import Factor, Unit
 from carbon_domain.engine import compute_batch
 from carbon_domain.services.inputs.factors import load_factor_records
 from carbon_domain.services.inputs.slices import build_index, load_reference_data

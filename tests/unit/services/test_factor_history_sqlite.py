@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
-from carbon_domain.db.models import DataIngestionJob, Factor, FactorHistory
+from carbon_domain.db.history_models import FactorHistory
+from carbon_domain.db.models import DataIngestionJob, Factor
 from carbon_domain.services.inputs.factor_history import factor_changes, versions_at
 from carbon_domain.services.inputs.factors import write_factor_set
 
