@@ -7,13 +7,11 @@ recalculation (services/preview/previews.py)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from carbon_api.accepting import accept_operation
@@ -57,28 +55,6 @@ class PreviewAccepted(Accepted):
     preview_id: int | None = None
 
 
-class Preview(BaseModel):
-    preview_id: int
-    job_id: int
-    pipeline_id: str | None
-    state: str
-    result: str | None
-    message: str | None
-    progress_done: int | None
-    progress_total: int | None
-    module_type_id: int
-    data_entry_type_id: int | None
-    year: int
-    mode: str
-    filename: str | None
-    created_by: str | None
-    created_at: datetime
-    expires_at: datetime
-    expired: bool
-    applied_job_id: int | None
-    figures: dict[str, Any] | None
-
-
 def accept_factor_preview(who: str, content: bytes, *, filename: str, module: int,
                           det: int | None, year: int, mode: str,
                           content_type: str | None) -> PreviewAccepted:
@@ -99,7 +75,9 @@ def _refused(exc: service.PreviewRefused) -> HTTPException:
     return HTTPException(exc.status, str(exc))
 
 
-@router.get("/previews/{preview_id}", response_model=Preview, responses={**READ, **_GONE})
+# The domain's dataclass is the response model: one definition of what a preview shows.
+@router.get("/previews/{preview_id}", response_model=service.PreviewView,
+            responses={**READ, **_GONE})
 def read_preview(_: Viewer, preview_id: PreviewId) -> dict[str, Any]:
     """A preview: its job's state and progress while it is computed, then `figures`:
     `factors` (counts of inserted / updated / retired / revived / unchanged and the changes
