@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, false, or_, select, update
+from sqlalchemy import Table, and_, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,11 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.jobs.job_meta import updated
 from carbon_domain.services.jobs.pipelines import NO_KEY, link_pipeline
 from carbon_domain.settings import get_settings
+
+# A job that finished and did not fail (SUCCESS or WARNING): what staleness and the recorded
+# formula versions count as a good input or a good recalculation.
+GOOD_FINISH = and_(Job.state == JobState.FINISHED,
+                   func.coalesce(Job.result, "") != JobResult.ERROR)
 
 
 class ClaimBusy(Exception):

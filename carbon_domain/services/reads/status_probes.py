@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, select, union_all
+from sqlalchemy import Integer, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.reference import READERS
+from carbon_domain.services.jobs.jobs import GOOD_FINISH
 
 #: The upload job kinds that change the inputs of a data entry type, probed per (module,
 #: type) and per module (a module-wide upload). Reference uploads have no module or type:
@@ -27,7 +28,6 @@ from carbon_domain.reference import READERS
 #: ``input_kinds`` says which input kinds a type reads; ``last_input_job`` is the one place
 #: that turns the probes into "the last input".
 INPUT_TYPES: tuple[str, ...] = (JobType.factor_ingest, JobType.csv_ingest)
-_GOOD = and_(Job.state == JobState.FINISHED, func.coalesce(Job.result, "") != JobResult.ERROR)
 
 
 def input_kinds(det: int) -> frozenset[str]:
@@ -109,7 +109,7 @@ def reference_inputs(session: Session, year: int) -> dict[int, int]:
     filtered here, stopping once every kind has its latest."""
     rows = session.execute(
         select(Job.id, Job.meta["config"]["kind"].as_string(), Job.meta["affected_years"])
-        .where(Job.year.is_(None), Job.job_type == JobType.reference_ingest, _GOOD)
+        .where(Job.year.is_(None), Job.job_type == JobType.reference_ingest, GOOD_FINISH)
         .order_by(Job.id.desc()))
     latest: dict[str, int] = {}
     for job_id, kind, years in rows:
@@ -163,7 +163,7 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
         for m in wanted for d in MODULE_DATA_ENTRY_TYPES[m]]).cte("pairs")
     k = len(INPUT_TYPES)
     module_rows = session.execute(select(
-        mods.c.m, *[_latest(year, kind, mods.c.m, None, _GOOD) for kind in INPUT_TYPES],
+        mods.c.m, *[_latest(year, kind, mods.c.m, None, GOOD_FINISH) for kind in INPUT_TYPES],
         _active(year, JobType.aggregation, mods.c.m, None),
         _active(year, JobType.module_emission_recalc, mods.c.m, None)))
     out = [ComboIds(row[0], None, dict(zip(INPUT_TYPES, row[1:1 + k], strict=True)),
@@ -171,8 +171,8 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
            for row in module_rows]
     m, d = pairs.c.m, pairs.c.d
     type_rows = session.execute(select(
-        m, d, *[_latest(year, kind, m, d, _GOOD) for kind in INPUT_TYPES],
-        _latest(year, JobType.emission_recalc, m, d, _GOOD),
+        m, d, *[_latest(year, kind, m, d, GOOD_FINISH) for kind in INPUT_TYPES],
+        _latest(year, JobType.emission_recalc, m, d, GOOD_FINISH),
         _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
         _active(year, JobType.emission_recalc, m, d)))
     refs = reference_inputs(session, year)
@@ -205,7 +205,7 @@ def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, i
     rows = session.execute(
         select(prev.c.m, prev.c.d, Job.id)
         .join(Job, Job.id == prev.c.prev)
-        .where(_GOOD, Job.covers_input_job_id >= prev.c.i))
+        .where(GOOD_FINISH, Job.covers_input_job_id >= prev.c.i))
     return {(int(m), int(d)): int(i) for m, d, i in rows}
 
 
@@ -249,7 +249,7 @@ def first_input_after(session: Session, year: int,
                 Job.year == year, Job.job_type.in_(sorted(kinds)),
                 Job.module_type_id == module,
                 (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None),
-                Job.id > after, _GOOD)
+                Job.id > after, GOOD_FINISH)
             .order_by(Job.id).limit(1)).first()
         if row is not None:
             out[(module, det)] = (int(row[0]), row[1])

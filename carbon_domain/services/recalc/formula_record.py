@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-from carbon_domain.db.enums import JobResult, JobState, JobType
+from carbon_domain.db.enums import JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.handlers.versions import recorded_version
-
-_GOOD = and_(Job.state == JobState.FINISHED, func.coalesce(Job.result, "") != JobResult.ERROR)
+from carbon_domain.services.jobs.jobs import GOOD_FINISH
 
 
 def _latest_good(year: int, module: int, det: int) -> Any:
     return (select(Job.id)
             .where(Job.year == year, Job.job_type == JobType.emission_recalc,
-                   Job.module_type_id == module, Job.data_entry_type_id == det, _GOOD)
+                   Job.module_type_id == module, Job.data_entry_type_id == det, GOOD_FINISH)
             .order_by(Job.id.desc()).limit(1).scalar_subquery())
 
 
