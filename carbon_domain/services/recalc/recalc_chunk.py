@@ -44,7 +44,7 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     # The state check ran before this chunk's work; the job may have been re-planned
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
     # attempt still owns the job; the fence's row lock orders us before any later change.
-    # The fence writes the job's progress in the same statement.
+    # The fence locks the job row, then writes its progress.
     message = _fence_with_progress(session, job, attempt, chunk_no, result.entries)
     if message is None:
         raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded while"
@@ -112,19 +112,27 @@ def _record(session: Session, chunk: RecalcChunk, result: BatchResult, seconds: 
 
 def _fence_with_progress(session: Session, job: Any, attempt: int, chunk_no: int,
                          entries: int) -> str | None:
-    """``jobs.fence`` and the progress heartbeat in one statement (three round trips were
-    one per chunk each: the fence, the sum of done chunks, the heartbeat). Done entries are
-    the job's other done chunks plus this one; no other chunk of the job can commit between
-    this statement and our commit, as it would have to pass the same row lock. Returns the
-    progress message, or None when the attempt no longer owns the job."""
+    """``jobs.fence`` and the progress heartbeat. Returns the progress message, or None when
+    the attempt no longer owns the job.
+
+    Two statements, on purpose: the job row is locked first, then the done chunks are summed
+    in a statement that starts after the lock is ours. Under READ COMMITTED an UPDATE whose
+    SET sums the chunks in a subquery reads them with the snapshot taken *before* it waited
+    for a sibling chunk's row lock, so it missed the sibling's chunk and progress ended at
+    1450/1500 in a CI run. Now every chunk that committed before us is counted, and none can
+    commit between the sum and our commit (it would need the same row lock)."""
+    owned = session.execute(
+        select(Job.id).where(Job.id == job.id, Job.state == JobState.RUNNING,
+                             Job.attempts == attempt).with_for_update()).first()
+    if owned is None:
+        return None
     pos = job_config(job.meta).position
     prefix = f"Recalculating {DataEntryType(job.data_entry_type_id).name} ({pos[0]}/{pos[1]}): "
     done = select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
         RecalcChunk.job_id == job.id, RecalcChunk.done.is_(True),
         RecalcChunk.chunk_no != chunk_no).scalar_subquery() + entries
     row = session.execute(
-        update(Job).where(Job.id == job.id, Job.state == JobState.RUNNING,
-                          Job.attempts == attempt)
+        update(Job).where(Job.id == job.id)
         .values(heartbeat_at=utcnow(), progress_done=done,
                 status_message=literal(prefix) + cast(done, String) + "/"
                 + cast(Job.progress_total, String))
