@@ -271,3 +271,14 @@ def test_skip_locked_clause_skips_a_held_row_on_postgresql(s: Session) -> None:
     t.start()
     t.join(30)
     assert seen == [2]
+
+
+def test_oldest_running_pipeline_age(s: Session) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=600)
+    s.add_all([Pipeline(kind="upload", status=PipelineStatus.RUNNING, started_at=started),
+               Pipeline(kind="upload", status=PipelineStatus.SUCCESS,
+                        started_at=started - timedelta(days=1))])
+    s.flush()
+    figures = metrics_reads.pipeline_figures(s)
+    assert figures.oldest_running_seconds == pytest.approx(600, abs=30)
+    assert figures.by_kind_status[("upload", "RUNNING")] == 1
