@@ -30,6 +30,7 @@ The operations (docs/design.md §8 "One SQL path per operation"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -93,7 +94,7 @@ class SqlDialect(Protocol):
 
     # -- JSON writes ------------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
-                    rows: list[tuple[int, dict[str, Any]]], now: datetime, *,
+                    rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
                     set_status: bool) -> None: ...
 
     def stamp_computed_at(self, session: Session, table: str, ids: list[int],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -157,7 +158,7 @@ class PostgresDialect:
 
     # -- JSON writes ------------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
-                    rows: list[tuple[int, dict[str, Any]]], now: datetime, *,
+                    rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
                     set_status: bool) -> None:
         """One UPDATE … FROM jsonb_to_recordset (a statement per row cost ~1 s per 500
         reports)."""

@@ -5,6 +5,7 @@ single writer already serialises every transaction, so the locks are no-ops."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -121,7 +122,7 @@ class SqliteDialect:
 
     # -- JSON writes ------------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
-                    rows: list[tuple[int, dict[str, Any]]], now: datetime, *,
+                    rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
                     set_status: bool) -> None:
         status = ", status = 1" if set_status else ""
         session.execute(text(
