@@ -1,7 +1,5 @@
-"""The one place that knows the dialect and the raw COPY protocol.
-
-PostgreSQL gets the fast paths (COPY, ``jsonb`` functions, ``SKIP LOCKED``); SQLite, the
-embedded default, gets plain executemany. COPY goes through the session's raw DBAPI
+"""PostgreSQL's raw COPY protocol and DBAPI cursor, for its dialect (``db/dialect/postgres.py``;
+which engine does what is decided in ``db/dialect``). COPY goes through the session's raw DBAPI
 connection, so its errors are translated here as SQLAlchemy would translate its own (a lost
 connection invalidated).
 
@@ -32,10 +30,6 @@ _ROW = {
     (False, False): struct.Struct(_FIXED + "ii"),
 }
 _NULL = -1
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def copy_escape(value: str) -> str:

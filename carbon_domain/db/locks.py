@@ -1,6 +1,6 @@
-"""PostgreSQL advisory locks (transaction-scoped; no-ops on SQLite, whose single writer
-already serialises everything) and the retry of transactions PostgreSQL rolled back to
-break a deadlock or a serialization conflict.
+"""Advisory locks (transaction-scoped on PostgreSQL; no-ops on SQLite, whose single writer
+already serialises everything: ``db/dialect``) and the retry of transactions PostgreSQL
+rolled back to break a deadlock or a serialization conflict.
 
 Lock order (see ``services.pipelines``): advisory locks, then pipeline rows, then job rows,
 each in ascending key order.
@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from carbon_domain.db.bulk import is_postgres
+from carbon_domain.db.dialect import dialect_of
 
 log = logging.getLogger("carbon.locks")
 T = TypeVar("T")
@@ -35,20 +34,11 @@ def module_year_key(module_type_id: int, year: int) -> int:
 
 
 def xact_lock(session: Session, namespace: int, key: int, *, shared: bool = False) -> None:
-    if not is_postgres(session):
-        return
-    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    session.execute(text(f"SELECT {fn}(:ns, :key)"), {"ns": namespace, "key": key})
+    dialect_of(session).xact_lock(session, namespace, key, shared=shared)
 
 
 def try_xact_lock(session: Session, namespace: int, key: int) -> bool:
-    if not is_postgres(session):
-        return True
-    return bool(
-        session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:ns, :key)"), {"ns": namespace, "key": key}
-        ).scalar()
-    )
+    return dialect_of(session).try_xact_lock(session, namespace, key)
 
 
 # SQLSTATEs of a transaction PostgreSQL rolled back on its own: running it again is safe.

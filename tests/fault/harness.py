@@ -335,7 +335,7 @@ class Backend:
 def blocked_writers() -> list[Backend]:
     """Backends of this database waiting on a lock inside a chunk's write: its emission COPY
     or, since the rows carry no foreign key, the entry lock right after it."""
-    from carbon_domain.services.recalc.chunk_io import HOLD_MARK
+    from carbon_domain.db.dialect.postgres import HOLD_MARK
     with _engine().connect() as c:
         rows = c.execute(text(
             "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="

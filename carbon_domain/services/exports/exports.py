@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.csv_rows.entries import OVERRIDE_KEY
 from carbon_domain.csv_rows.schemas import ENTRY_SCHEMAS
-from carbon_domain.db import bulk
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataEntry, Factor, Unit
 from carbon_domain.db.models import DataEntryEmission as Emission
@@ -142,8 +142,7 @@ def last_recalculation_job_id(session: Session, year: int, det: int | None = Non
 
 def snapshot(session: Session) -> None:
     """One consistent snapshot for the whole export (PostgreSQL; call before any query)."""
-    if bulk.is_postgres(session):
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    dialect_of(session).snapshot(session)
 
 
 class _Lines:
@@ -211,7 +210,7 @@ def data_csv(session: Session, det: int, year: int,
     batch. ``fast`` (default: on PostgreSQL) has the database write the CSV (COPY)."""
     det = int(det)
     if fast is None:
-        fast = bulk.is_postgres(session)
+        fast = dialect_of(session).copy_csv
     out = _Lines()
     yield out.lines([data_columns(det)])
 

@@ -8,7 +8,6 @@ are columns the upload kind does not use (``ingest_report``); the result is SUCC
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from carbon_domain import csv_rows
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
-from carbon_domain.db import bulk, locks
+from carbon_domain.db import locks
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataIngestionJob, Unit
 from carbon_domain.services.inputs import reference_sets
@@ -115,7 +115,7 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
     refs = load_reference_data(session)
     units = _unit_modules(session, module, year)
     acc = RowReport(header, csv_rows.entry_known_columns(module, det))
-    sink = _EntrySink(bulk.is_postgres(session), year, job.id)
+    sink = dialect_of(session).entry_spool(year, job.id)
     for line, e in acc.parsed(rows, lambda r: csv_rows.parse_entry_row(module, det, r,
                                                                        refs=refs)):
         key = (e.unit_institutional_id or "").strip().lower()
@@ -149,41 +149,6 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
                        meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted,
                              "kept_data_entry_type_ids": kept},
                        recalc=dets)
-
-
-class _EntrySink:
-    """Valid entry rows, spooled as COPY text that spills to disk past 16 MB, so a
-    million-row upload does not keep a million parsed rows in the worker's memory."""
-
-    def __init__(self, postgres: bool, year: int, job_id: int) -> None:
-        self.count = 0
-        self.dets: set[int] = set()
-        self._postgres, self._year, self._job = postgres, year, job_id
-        self._file = tempfile.SpooledTemporaryFile(max_size=16 << 20, mode="w+",
-                                                   encoding="utf-8", newline="")
-        self._rows: list[dict[str, Any]] = []  # SQLite: executemany
-
-    def add(self, crm: int, det: int, unit: int, data: str) -> None:
-        self.count += 1
-        self.dets.add(det)
-        if self._postgres:
-            self._file.write(f"{crm}\t{det}\t{bulk.copy_escape(data)}\tcsv\t{self._year}\t{unit}\t{self._job}\n")
-        else:
-            self._rows.append({"c": crm, "d": det, "j": data, "y": self._year, "u": unit,
-                               "job": self._job})
-
-    def write(self, session: Session) -> None:
-        if self._postgres:
-            self._file.seek(0)
-            bulk.copy_from(session, "COPY data_entries (carbon_report_module_id,"
-                           " data_entry_type_id, data, source, year, unit_id,"
-                           " created_by_job_id) FROM STDIN", self._file)
-            self._file.close()
-            return
-        session.execute(text(
-            "INSERT INTO data_entries (carbon_report_module_id, data_entry_type_id, data,"
-            " source, year, unit_id, created_by_job_id, created_at, updated_at) VALUES (:c, :d,"
-            " :j, 'csv', :y, :u, :job, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), self._rows)
 
 
 def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:

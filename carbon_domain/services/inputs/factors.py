@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.csv_rows import classification_key
 from carbon_domain.db import bulk
 from carbon_domain.db.base import utcnow
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.models import Factor
 from carbon_domain.services.inputs import factor_history as history
 
@@ -82,7 +83,7 @@ def write_factor_set(session: Session, *, year: int | None, job_id: int | None,
     """
     seen = _dedupe(rows)
     who = history.job_author(session, job_id)
-    if bulk.is_postgres(session):
+    if dialect_of(session).staged_upsert:
         counts = _upsert_postgres(session, year, job_id, who, seen)
     else:
         counts = _upsert_generic(session, year, job_id, who, seen)

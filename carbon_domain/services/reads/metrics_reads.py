@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import PipelineStatus
 from carbon_domain.services.reads.status import year_status
 
@@ -60,22 +61,22 @@ def pipeline_figures(session: Session) -> PipelineFigures:
     for kind in sorted({k for k, _ in counts}):
         for status in PipelineStatus:
             out.by_kind_status[(kind, status.value)] = counts.get((kind, status.value), 0)
-    oldest = session.execute(text(
-        "SELECT extract(epoch FROM (CURRENT_TIMESTAMP - min(coalesce(started_at, created_at))))"
-        " FROM pipelines WHERE status = 'RUNNING'")).scalar() if _postgres(session) else None
+    age = dialect_of(session).seconds_between("CURRENT_TIMESTAMP",
+                                              "min(coalesce(started_at, created_at))")
+    oldest = session.execute(text(f"SELECT {age} FROM pipelines WHERE status = 'RUNNING'")
+                             ).scalar()
     out.oldest_running_seconds = max(0.0, float(oldest or 0.0))
     return out
 
 
 def job_durations(session: Session) -> list[DurationHistogram]:
     """Finished jobs' run time (started → finished) per job type and data entry type."""
-    if not _postgres(session):
-        return []
+    took = dialect_of(session).seconds_between("finished_at", "started_at")
     buckets = ", ".join(f"count(*) FILTER (WHERE d <= {float(b)!r})" for b in DURATION_BUCKETS)
     rows = session.execute(text(
         f"SELECT job_type, coalesce(data_entry_type_id, 0), {buckets}, count(*), sum(d) FROM ("
         "  SELECT job_type, data_entry_type_id,"
-        "   extract(epoch FROM (finished_at - started_at)) AS d FROM data_ingestion_jobs"
+        f"   {took} AS d FROM data_ingestion_jobs"
         "  WHERE state = 'FINISHED' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
         ") j GROUP BY 1, 2 ORDER BY 1, 2")).all()
     n = len(DURATION_BUCKETS)
@@ -119,7 +120,3 @@ def _det_name(det: int) -> str:
         return DataEntryType(det).name if det else ""
     except ValueError:
         return str(det)
-
-
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"

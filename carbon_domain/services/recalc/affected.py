@@ -32,13 +32,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain import formulas, names
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
 from carbon_domain.catalog import DataEntryType as D
-from carbon_domain.db import bulk
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
@@ -187,35 +187,10 @@ def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
              ) -> Iterator[tuple[list[int], dict[str, Any]]]:
     """The slice's entries grouped by the values of ``keys`` (what decides their match):
     (entry ids, {key: value}). On PostgreSQL one GROUP BY returns a few hundred groups
-    instead of every entry's JSON (the it slice at 1M: 102k entries)."""
-    if bulk.is_postgres(session):
-        cols = ", ".join(f"data -> '{k}'" for k in keys)
-        sql = (f"SELECT array_agg(id), {cols} FROM data_entries WHERE data_entry_type_id = :d"
-               f" AND year = :y GROUP BY {', '.join(str(i + 2) for i in range(len(keys)))}")
-    else:
-        cols = ", ".join(f"json_extract(data, '$.{k}')" for k in keys)
-        sql = (f"SELECT id, {cols} FROM data_entries WHERE data_entry_type_id = :d"
-               " AND year = :y")
-    rows = _hash_grouped(session, text(sql), {"d": det, "y": year})
-    for row in rows:
-        ids = row[0] if isinstance(row[0], list) else [row[0]]
-        cell = {k: v for k, v in zip(keys, row[1:], strict=True) if v is not None}
+    instead of every entry's JSON (the it slice at 1M: 102k entries; ``db/dialect``)."""
+    for ids, values in dialect_of(session).entries_grouped(session, det, year, keys):
+        cell = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
         yield [int(i) for i in ids], cell
-
-
-def _hash_grouped(session: Session, sql: Any, params: dict[str, Any]) -> list[Any]:
-    """Run the GROUP BY as a hash aggregate. Without statistics (never analyzed) PostgreSQL
-    expects ~5 rows and sorts the slice on its jsonb keys instead: the it slice at 200k,
-    20,492 entries → 14 groups, 0.27-0.33 s sorted, 0.11-0.15 s hashed (load ~6). The
-    setting is transaction-local and restored right after (the rows are fetched by then)."""
-    if not bulk.is_postgres(session):
-        return list(session.execute(sql, params).all())
-    was = session.scalar(text("SELECT current_setting('enable_sort')"))
-    session.execute(text("SELECT set_config('enable_sort', 'off', true)"))
-    try:
-        return list(session.execute(sql, params).all())
-    finally:
-        session.execute(text("SELECT set_config('enable_sort', :v, true)"), {"v": was})
 
 
 def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],

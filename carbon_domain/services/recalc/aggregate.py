@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -10,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from carbon_domain import stats as stats_lib
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-from carbon_domain.db import bulk, locks
+from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
 from carbon_domain.db.models import DataIngestionJob as Job
@@ -25,30 +25,12 @@ def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (s or {}).items() if k != "computed_at"}
 
 
-_ENTRY_DRIVEN = (
-    # Entry-driven: walk the module's slice (index on type, year) and look each entry's
-    # rows up by data_entry_id. Joining the other way round made PostgreSQL scan every
-    # emission row of every module (9.9 s → 2.7 s for 500k purchase entries among 1.1M).
-    # OFFSET 0 keeps the lateral subquery from being flattened back into that plan. An entry
-    # with no row yields one NULL group: its missing factor.
-    "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq), count(*)"
-    " FROM data_entries de LEFT JOIN LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
-    " FROM data_entry_emissions x WHERE x.data_entry_id = de.id OFFSET 0) e ON true"
-    " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2")
-# SQLite has no LATERAL; its planner already drives from the filtered side.
-_JOINED = (
-    "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq), count(*)"
-    " FROM data_entries de LEFT JOIN data_entry_emissions e ON e.data_entry_id = de.id"
-    " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2")
-
-
 def _kg_and_missing(session: Session, params: dict[str, Any]
                     ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
-    sql = _ENTRY_DRIVEN if bulk.is_postgres(session) else _JOINED
     kg: dict[int, dict[int, float]] = {}
     missing: dict[int, int] = {}
-    for mid, et, total, n in session.execute(
-            text(sql).bindparams(bindparam("dets", expanding=True)), params):
+    for mid, et, total, n in dialect_of(session).module_kg_rows(session, params["y"],
+                                                                params["dets"]):
         if et is None:
             missing[mid] = int(n)
         else:
@@ -115,21 +97,11 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
 
 def _write_stats(session: Session, table: str, rows: list[tuple[int, dict[str, Any]]],
                  now: Any, *, set_status: bool) -> None:
-    """Write many stats at once: one UPDATE … FROM jsonb_to_recordset on PostgreSQL (a
-    statement per row cost ~1 s per 500 reports), executemany elsewhere."""
+    """Write many stats at once (one set-based UPDATE on PostgreSQL: ``db/dialect``);
+    ``set_status``: data changed, so any validation is stale (status 1)."""
     if not rows:
         return
-    status = ", status = 1" if set_status else ""  # data changed: any validation is stale
-    if bulk.is_postgres(session):
-        payload = json.dumps([{"id": i, "stats": st} for i, st in rows])
-        session.execute(text(
-            f"UPDATE {table} AS t SET stats = x.stats, last_updated = :now{status}"
-            " FROM jsonb_to_recordset(CAST(:payload AS jsonb)) AS x(id int, stats jsonb)"
-            " WHERE t.id = x.id"), {"payload": payload, "now": now})
-        return
-    session.execute(text(
-        f"UPDATE {table} SET stats = :stats, last_updated = :now{status} WHERE id = :id"),
-        [{"id": i, "stats": json.dumps(st), "now": now} for i, st in rows])
+    dialect_of(session).write_stats(session, table, rows, now, set_status=set_status)
 
 
 def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> None:
@@ -137,15 +109,7 @@ def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> No
     keep NULL stats: there is nothing to call fresh)."""
     if not ids:
         return
-    if bulk.is_postgres(session):
-        session.execute(text(
-            f"UPDATE {table} SET stats = jsonb_set(stats, '{{computed_at}}', to_jsonb("
-            "CAST(:at AS text))) WHERE id = ANY(:ids) AND stats IS NOT NULL"),
-            {"at": computed_at, "ids": ids})
-        return
-    session.execute(text(
-        f"UPDATE {table} SET stats = json_set(stats, '$.computed_at', :at) WHERE id = :id"
-        " AND stats IS NOT NULL"), [{"id": i, "at": computed_at} for i in ids])
+    dialect_of(session).stamp_computed_at(session, table, ids, computed_at)
 
 
 MAX_RERUNS = 5

@@ -15,8 +15,9 @@ from sqlalchemy import String, cast, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType
-from carbon_domain.db import bulk, locks
+from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
@@ -145,7 +146,7 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
     progress of its types, so one job id is enough to follow the whole module. Best effort:
     a root row another transaction holds (an abort, a sibling chunk) is skipped, never
     waited for, so this can neither deadlock nor slow a chunk down."""
-    lock = "FOR UPDATE SKIP LOCKED" if bulk.is_postgres(session) else ""
+    lock = dialect_of(session).skip_locked()
     session.execute(text(
         "UPDATE data_ingestion_jobs AS r SET status_message = :m,"
         " heartbeat_at = CURRENT_TIMESTAMP,"
@@ -164,19 +165,4 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
 def _relink(session: Session, relinked: dict[int, int | None]) -> None:
     if not relinked:
         return
-    if bulk.is_postgres(session):
-        # One statement over two arrays: a chunk's first calculation after a data upload
-        # relinks every entry, and one UPDATE per entry (executemany) cost 2.5-7.5 s per
-        # 10,000 entries against 0.26-0.42 s here (A/B at load 8-10); at 8M seeded entries
-        # it was most of the seeding time.
-        ids = sorted(relinked)
-        session.execute(text(
-            "UPDATE data_entries AS d SET data = d.data || jsonb_build_object("
-            "'primary_factor_id', u.f), updated_at = now() FROM unnest(CAST(:ids AS bigint[]),"
-            " CAST(:fs AS integer[])) AS u(i, f) WHERE d.id = u.i"),
-            {"ids": ids, "fs": [relinked[i] for i in ids]})
-        return
-    session.execute(text(
-        "UPDATE data_entries SET data = json_set(data, '$.primary_factor_id', :f),"
-        " updated_at = CURRENT_TIMESTAMP WHERE id = :i"),
-        [{"i": k, "f": v} for k, v in relinked.items()])
+    dialect_of(session).relink_primary_factors(session, relinked)

@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
-from carbon_domain.db import bulk
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import SliceSumVersion
@@ -110,7 +110,7 @@ class ModuleTotals:
 def module_totals(session: Session, module_type_id: int, year: int) -> ModuleTotals | None:
     """The module's totals per report module, from the folded slice sums (None: use the
     full query — not PostgreSQL, or a slice is being rewritten and cannot be vouched for)."""
-    if not bulk.is_postgres(session):
+    if not dialect_of(session).exact_sums:
         return None
     module = ModuleType(module_type_id)
     dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[module]]
