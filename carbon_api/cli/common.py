@@ -7,8 +7,9 @@ Conventions (every command module follows them):
 - A user mistake ends with :func:`error`: one red line on stderr, exit code 1, no traceback.
 - Known failures (the domain's refusals, database or broker unreachable, bad configuration) are
   turned into one clear line by :func:`friendly_errors`. The root command group wraps every
-  command in it, so command code just lets them raise; :func:`handles_errors` does the same for a function
-  used outside the ``carbon`` group. ``CARBON_DEBUG=1`` re-raises with the full traceback.
+  command in it, so command code just lets them raise; :func:`handles_errors` does the same for
+  a function used outside the ``carbon`` group. ``CARBON_DEBUG=1`` re-raises with the full
+  traceback. Any other exception (a bare ValueError too) is a bug and keeps its traceback.
 - Import heavy modules (Celery, FastAPI, the database) inside command functions so that
   ``carbon --help`` stays fast.
 """
