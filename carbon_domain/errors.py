@@ -1,4 +1,4 @@
-"""The errors the application raises on purpose, in one hierarchy (docs/design.md §4).
+"""The errors the application raises on purpose, in one hierarchy (docs/design.md §10).
 
 Every deliberate refusal is a :class:`CarbonError`; its :class:`ErrorKind` says what it means
 to whoever asked, in the domain's words. The edges turn a kind into their own answer once:

@@ -1,4 +1,4 @@
-"""One vocabulary (docs/design.md §4): Celery task names and queues are written out only in
+"""One vocabulary (docs/design.md §10): Celery task names and queues are written out only in
 ``carbon_domain/task_names.py``, upload kinds and upload modes only in
 ``carbon_domain/upload_kinds.py``; everything else imports them. Written out by hand, one
 copy drifts from the others (the CLI once waited on a queue the routes no longer used).
