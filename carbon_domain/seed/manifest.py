@@ -66,7 +66,10 @@ class SeedManifest:
 
     @classmethod
     def read(cls, directory: Path) -> SeedManifest:
-        data = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        try:
+            data = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise Unusable(f"{directory / MANIFEST_NAME} is not valid JSON ({exc})") from None
         if data.get("format") != FORMAT_VERSION:
             raise Unusable(f"{directory / MANIFEST_NAME}: unsupported manifest format "
                            f"{data.get('format')!r}")
