@@ -100,9 +100,10 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  recalculate: bool = False, created_by: str | None = None,
                  content_type: str | None = None, mode: str = UploadMode.REPLACE,
                  allow_unknown_columns: bool = False) -> Accepted:
-    """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
-    pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
-    of its types: absent factors are retired) or ``"merge"`` (additive partial file).
+    """Validate a CSV (a refusal such as CsvProblem or InvalidInput: nothing written), store
+    it, create its pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is
+    the factor set of its types: absent factors are retired) or ``"merge"`` (additive
+    partial file).
     A column that looks misspelt refuses the file unless ``allow_unknown_columns``."""
     job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
     if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in set(UploadMode):

@@ -51,7 +51,7 @@ def preview_factors(self: JobTask, job_id: int) -> dict[str, Any]:
 def start_factor_preview(content: bytes, *, filename: str, module: int, det: int | None,
                          year: int, created_by: str | None, content_type: str | None = None,
                          mode: str = UploadMode.REPLACE) -> tuple[Accepted, int]:
-    """Validate the file as the upload would (the same ValueError / CsvProblem), store it,
+    """Validate the file as the upload would (the same refusals), store it,
     create the preview job and its preview row, dispatch. Returns (accepted, preview id)."""
     if mode not in set(UploadMode):
         raise InvalidInput(f"unknown factor upload mode {mode!r}; use one of"
