@@ -1,4 +1,5 @@
-"""Celery configuration, built from the one settings object (research/celery.md §4)."""
+"""Celery configuration, built from the one settings object; why the reliability settings
+are what they are: docs/design.md §4 and docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from kombu import Queue
 
+from carbon_domain import task_names as tn
 from carbon_domain.settings import get_settings
 
 _s = get_settings()
@@ -56,7 +58,7 @@ else:
     _transport["visibility_timeout"] = _s.visibility_timeout
 if _s.embedded_broker:
     # The memory transport polls once a second by default: a 200-task chord then takes
-    # ~26 s instead of ~1 s (research/celery.md §9).
+    # ~26 s instead of ~1.1 s with 10 ms polling (measured with the in-process worker).
     _transport["polling_interval"] = 0.01
 if _s.redis_key_prefix and _s.broker_url.startswith("redis"):
     _transport["global_keyprefix"] = _s.redis_key_prefix
@@ -72,37 +74,19 @@ if _s.result_backend.startswith("redis"):
     if _s.redis_key_prefix:
         result_backend_transport_options["global_keyprefix"] = _s.redis_key_prefix
 
-task_default_queue = "default"
-QUEUE_NAMES = ("default", "ingest", "recalc", "finish", "aggregate")
+task_default_queue = tn.DEFAULT
 # On RabbitMQ the declared queues are durable quorum queues (replicated, fsynced, poison
 # message handling). Quorum queues do not support global QoS; Celery (5.5+) sees the
 # x-queue-type argument (worker_detect_quorum_queues) and applies the prefetch per consumer.
 # Redis has no queue types: there the arguments would be meaningless, so none are given.
 _queue_arguments = {"x-queue-type": "quorum"} if _s.amqp_broker else None
 task_queues = tuple(Queue(name, durable=True, queue_arguments=_queue_arguments)
-                    for name in QUEUE_NAMES)
+                    for name in tn.QUEUES)
 worker_detect_quorum_queues = True
-task_routes = {
-    "carbon.ingest_*": {"queue": "ingest"},
-    "carbon.plan_recalculation": {"queue": "recalc"},
-    "carbon.recalculate_chunk": {"queue": "recalc"},
-    # The chord body closes its job and queues the module's aggregation. In the FIFO
-    # `recalc` queue it waited behind every chunk the other modules had queued, so all 8
-    # modules of a full run finished at the very end and their aggregations ran with no chunk
-    # left to overlap: 5.4-6.1 % of the worker time at 1M entries, 3.7-3.9 % with its own
-    # queue (3 interleaved A/B pairs, 2 workers, 2026-12-05; end to end 17.9-18.7 s vs
-    # 17.4-18.5 s; the first module fresh after ~6 s instead of ~16.5 s). kombu's Redis
-    # consumer rotates between the queues a worker reads, so a waiting finish is taken next.
-    # Not `aggregate`: a held aggregation (year lock) must not hold up closing jobs.
-    "carbon.finish_recalculation": {"queue": "finish"},
-    "carbon.refresh_facility_factors": {"queue": "recalc"},
-    "carbon.preview_factors": {"queue": "recalc"},
-    "carbon.aggregate_module": {"queue": "aggregate"},
-    "carbon.reconcile": {"queue": "default"},
-    "carbon.purge_uploads": {"queue": "default"},
-}
+# Which queue runs which task, and why: carbon_domain/task_names.py.
+task_routes = {name: {"queue": queue} for name, queue in tn.TASK_QUEUES.items()}
 
 beat_schedule = {
-    "reconcile": {"task": "carbon.reconcile", "schedule": _s.reconcile_interval},
-    "purge-uploads": {"task": "carbon.purge_uploads", "schedule": _s.upload_purge_interval},
+    "reconcile": {"task": tn.RECONCILE, "schedule": _s.reconcile_interval},
+    "purge-uploads": {"task": tn.PURGE_UPLOADS, "schedule": _s.upload_purge_interval},
 }

@@ -28,8 +28,9 @@ from carbon_domain.matching import FactorIndex, FactorRecord  # noqa: E402
 from carbon_domain.reference import ReferenceData  # noqa: E402
 
 YEAR = 2024
-# Share of entries per type (‰), after the magnitudes in research/domain.md §8: purchases and
-# equipment dominate, headcount is heavy in rows (24 per member).
+# Share of entries per type (‰), after the magnitudes of the system we replace (its largest
+# module is purchases, ~10k entries; equipment files of 50k rows): purchases and equipment
+# dominate, headcount is heavy in rows (24 per member).
 MIX = {D.member: 110, D.student: 10, D.scientific: 60, D.it: 150, D.other: 30, D.plane: 90,
        D.train: 40, D.building: 50, D.energy_combustion: 10, D.building_embodied_energy: 20,
        D.external_clouds: 20, D.external_ai: 20, D.process_emissions: 10,

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
+from carbon_api.errors import http_error
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import CarbonError
 from carbon_domain.services.exports import exports
 
 HEADER = "X-Carbon-Last-Recalculation-Job"
@@ -54,8 +55,6 @@ def precheck_export(year: int, det: int | None, unit: str | None, allow_stale: b
             exports.check_year(s, year, unit)
             if not allow_stale:
                 exports.ensure_not_running(s, year, det)
-        except exports.ExportNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except exports.ExportBlocked as exc:
-            raise HTTPException(409, str(exc)) from None
+        except CarbonError as exc:  # ExportNotFound, ExportBlocked: for the console's page too
+            raise http_error(exc) from None
         return exports.last_recalculation_job_id(s, year, det)

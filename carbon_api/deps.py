@@ -21,10 +21,15 @@ from starlette.types import Message
 
 from carbon_api.errors import invalid_input
 from carbon_api.logging import bind
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.catalog import (
+    MODULE_DATA_ENTRY_TYPES,
+    DataEntryType,
+    ModuleType,
+    check_module_type,
+)
 from carbon_domain.db.enums import Role
 from carbon_domain.db.session import session_scope
-from carbon_domain.errors import InvalidInput, check_module_type
+from carbon_domain.errors import InvalidInput
 from carbon_domain.services.access.tokens import TokenInfo, verify_token
 from carbon_domain.settings import get_settings
 

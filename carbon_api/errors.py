@@ -1,8 +1,11 @@
-"""Error bodies, the documented error responses of each route, and the few exception handlers.
+"""Error bodies, the documented error responses of each route, and the exception handlers.
 
-There is deliberately no catch-all handler: every input is validated where it enters, so an
-unexpected exception is a bug to fix, not something to paper over. The handlers below map
-*infrastructure* failures (database or broker unreachable) to 503.
+The one place an error kind of the domain (``carbon_domain/errors.py``) becomes an HTTP
+status: :data:`STATUS`. The API's handler, ``accepting.accept_operation`` and the console
+(:func:`status_of`) all read it. There is deliberately no catch-all: an exception outside
+the hierarchy (a bare ``ValueError`` included) is a bug, answered by Starlette as a logged
+500, never as the user's fault. The database handler maps *infrastructure* failures
+(database unreachable) to 503.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from carbon_domain.errors import InvalidInput
+from carbon_domain.errors import CarbonError, ErrorKind, InvalidInput
 
 log = logging.getLogger("carbon.api")
 
@@ -112,9 +119,43 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "5"})
 
 
+# What each kind of refusal answers over HTTP: the only such table.
+STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.UNUSABLE: 400,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.GONE: 410,
+    ErrorKind.UNAVAILABLE: 503,
+}
+
+
+def status_of(exc: CarbonError) -> int:
+    return STATUS[exc.kind]
+
+
+def http_error(exc: CarbonError, where: str = "query") -> HTTPException | RequestValidationError:
+    """A domain refusal as FastAPI raises it: InvalidInput as a validation error (``loc`` from
+    ``where`` and its field), the others as their status with the refusal's sentence."""
+    if isinstance(exc, InvalidInput):
+        return invalid_input(exc, where)
+    status = status_of(exc)
+    return HTTPException(status, str(exc), headers={"Retry-After": "30"} if status == 503 else None)
+
+
+async def carbon_error(request: Request, exc: Exception) -> Response:
+    """A domain refusal no route translated itself: answered by its kind (:data:`STATUS`)."""
+    assert isinstance(exc, CarbonError)
+    err = http_error(exc)
+    if isinstance(err, RequestValidationError):
+        return await request_validation_exception_handler(request, err)
+    return await http_exception_handler(request, err)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(CarbonError, carbon_error)
 
 
 def invalid_input(exc: InvalidInput, where: str) -> RequestValidationError:

@@ -23,6 +23,7 @@ from carbon_api.schemas_status import (  # noqa: F401 - re-exported
     TypePreview,
     TypeRecalculationStatus,
 )
+from carbon_domain import task_names as tn
 
 # -- reports ----------------------------------------------------------------------------------
 
@@ -114,8 +115,8 @@ class WorkerOut(BaseModel):
     answered_at: datetime | None = Field(None, description="When it answered (alive then).")
 
     model_config = with_example({"name": "celery@worker-1", "active_tasks": 1, "tasks": [
-        {"id": "5f0c…", "name": "carbon.recalculate_chunk"}], "version": "0.1.0+g1a2b3c4d5e",
-        "pid": 4242, "queues": ["recalc"], "uptime_seconds": 3600.0,
+        {"id": "5f0c…", "name": tn.RECALCULATE_CHUNK}], "version": "0.1.0+g1a2b3c4d5e",
+        "pid": 4242, "queues": [tn.RECALC], "uptime_seconds": 3600.0,
         "answered_at": "2025-03-01T10:00:00Z"})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from carbon_domain.emission_types import EmissionType
+from carbon_domain.errors import InvalidInput
 
 
 class ModuleType(IntEnum):
@@ -86,7 +87,7 @@ DEPENDS_ON_OTHER_MODULES: frozenset[DataEntryType] = frozenset(
 
 
 def parse_module(value: str | int) -> ModuleType:
-    """Accept an id or a name; ValueError with the valid choices otherwise."""
+    """Accept an id or a name; InvalidInput with the valid choices otherwise."""
     try:
         return ModuleType(int(value))
     except (ValueError, TypeError):
@@ -95,7 +96,8 @@ def parse_module(value: str | int) -> ModuleType:
         return ModuleType[str(value)]
     except KeyError:
         choices = ", ".join(f"{m.value}={m.name}" for m in ModuleType)
-        raise ValueError(f"unknown module {value!r}; expected one of {choices}") from None
+        raise InvalidInput(f"unknown module {value!r}; expected one of {choices}",
+                           field="module_type_id", value=value) from None
 
 
 def parse_data_entry_type(value: str | int) -> DataEntryType:
@@ -106,4 +108,15 @@ def parse_data_entry_type(value: str | int) -> DataEntryType:
     try:
         return DataEntryType[str(value)]
     except KeyError:
-        raise ValueError(f"unknown data entry type {value!r}") from None
+        raise InvalidInput(f"unknown data entry type {value!r}", field="data_entry_type_id",
+                           value=value) from None
+
+
+def check_module_type(module: ModuleType, det: DataEntryType | None) -> None:
+    """InvalidInput when ``det`` is not one of ``module``'s data entry types."""
+    if det is None or MODULE_OF[det] == module:
+        return
+    valid = ", ".join(f"{d.value}={d.name}" for d in MODULE_DATA_ENTRY_TYPES[module])
+    raise InvalidInput(f"data entry type {det.value} ({det.name}) does not belong to module"
+                       f" {module.value} ({module.name}); its types are {valid}",
+                       field="data_entry_type_id", value=det.value)

@@ -1,6 +1,6 @@
 """The emission type tree (docs/design.md §1).
 
-Values and paths are those of the system we replace (research/domain.md §2) minus the
+Values and paths are those of the system we replace (docs/design.md §1) minus the
 ``headcount`` 40000 rollup marker: subtree totals are derived from the tree at read time,
 so no rollup row is ever stored. Parents come from the path, not from integer arithmetic,
 because the encoding has a variable number of digit groups.

@@ -16,6 +16,7 @@ from importlib import resources
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.names import compact, norm
+from carbon_domain.upload_kinds import UploadKind
 
 Point = tuple[float, float, str]  # latitude, longitude, ISO-2 country code
 StationKey = tuple[str, str]  # (normalised name, ISO-2 country code)
@@ -34,9 +35,9 @@ CURRENCY_DEFAULTS: dict[int, str] = {
 # call ``station``, ``room_surface`` or ``rate_to_eur``): an upload of the kind makes exactly
 # these types stale, and their incremental recalculation looks at what it changed.
 READERS: dict[str, frozenset[int]] = {
-    "stations": frozenset({int(D.train)}),
-    "building-rooms": frozenset({int(D.building), int(D.building_embodied_energy)}),
-    "exchange-rates": frozenset({int(d) for d in (
+    UploadKind.stations: frozenset({int(D.train)}),
+    UploadKind.building_rooms: frozenset({int(D.building), int(D.building_embodied_energy)}),
+    UploadKind.exchange_rates: frozenset({int(d) for d in (
         D.external_clouds, D.scientific_equipment, D.it_equipment, D.consumable_accessories,
         D.biological_chemical_gaseous_product, D.services, D.vehicles, D.other_purchases)}),
 }

@@ -5,7 +5,7 @@ when a value is not recognised (logged; the entry gets no rows). Every type retu
 storable (carries a scope): fallbacks go to the nearest scoped node, never to a rollup.
 
 ``resolve_factor_emission_type(det, classification)`` is the ingest-time twin for factors
-(domain.md §3): the most specific type the factor's own classification determines.
+(docs/design.md §2): the most specific type the factor's own classification determines.
 """
 
 from __future__ import annotations

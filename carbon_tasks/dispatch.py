@@ -13,6 +13,7 @@ from celery.canvas import Signature
 from kombu.exceptions import OperationalError as BrokerError
 
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import Unavailable
 from carbon_domain.services.jobs import jobs as job_service
 from carbon_tasks import pipeline
 from carbon_tasks.app import app
@@ -20,8 +21,8 @@ from carbon_tasks.app import app
 log = logging.getLogger("carbon.dispatch")
 
 
-class BrokerUnavailable(RuntimeError):
-    pass
+class BrokerUnavailable(Unavailable, RuntimeError):
+    """The message broker did not take a message (the job rows stay for the reconciler)."""
 
 
 def dispatch_jobs(job_ids: list[int]) -> None:

@@ -16,6 +16,7 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, Module
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import Conflict, InvalidInput, Unavailable, Unusable
 from carbon_domain.services.inputs.uploads import store_upload
 from carbon_domain.services.inputs.validation import check_module_type, validate_upload
 from carbon_domain.services.jobs import job_links, jobs, pipelines
@@ -24,20 +25,20 @@ from carbon_domain.services.reads.status import stale_types
 from carbon_domain.services.reads.year_data import year_data
 from carbon_domain.services.recalc.recalc_finish import after_abort
 from carbon_domain.services.upkeep import pipeline_recovery
-from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
+from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
 
-class NothingToRecalculate(ValueError):
-    pass
+class NothingToRecalculate(Unusable):
+    """The year (or module) has nothing a recalculation would change."""
 
 
-class YearNotProvisioned(ValueError):
-    """Data for a year whose units/reports have not been synced yet (HTTP 409)."""
+class YearNotProvisioned(Conflict):
+    """Data for a year whose units/reports have not been synced yet."""
 
 
-class DispatchFailed(RuntimeError):
+class DispatchFailed(Unavailable, RuntimeError):
     """The job rows are committed but the broker could not be reached."""
 
     def __init__(self, accepted: Accepted, reason: str) -> None:
@@ -56,7 +57,6 @@ class Accepted:
         return asdict(self)
 
 
-FACTOR_MODES = ("replace", "merge")
 _UPLOAD_JOBS = {
     UploadKind.factors: (JobType.factor_ingest, TargetType.FACTORS),
     UploadKind.data_entries: (JobType.csv_ingest, TargetType.DATA_ENTRIES),
@@ -98,16 +98,17 @@ def _check_something_to_recalculate(year: int) -> None:
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
-                 content_type: str | None = None, mode: str = "replace",
+                 content_type: str | None = None, mode: str = UploadMode.REPLACE,
                  allow_unknown_columns: bool = False) -> Accepted:
-    """Validate a CSV (CsvProblem / ValueError: nothing written), store it, create its
-    pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is the factor set
-    of its types: absent factors are retired) or ``"merge"`` (additive partial file).
+    """Validate a CSV (a refusal such as CsvProblem or InvalidInput: nothing written), store
+    it, create its pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is
+    the factor set of its types: absent factors are retired) or ``"merge"`` (additive
+    partial file).
     A column that looks misspelt refuses the file unless ``allow_unknown_columns``."""
     job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
-    if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in FACTOR_MODES:
-        raise ValueError(f"unknown {kind} upload mode {mode!r}; use one of"
-                         f" {', '.join(FACTOR_MODES)}")
+    if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in set(UploadMode):
+        raise InvalidInput(f"unknown {kind} upload mode {mode!r}; use one of"
+                           f" {', '.join(UploadMode)}", field="mode", value=mode)
     m = ModuleType(module) if module is not None else None
     d = DataEntryType(det) if det is not None else None
     if m is not None:

@@ -32,6 +32,7 @@ from celery.canvas import Signature
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carbon_domain import task_names as tn
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, DataEntryType
 from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
@@ -40,18 +41,13 @@ from carbon_tasks.app import app
 
 # The task that runs each single-task job type.
 JOB_TASKS: dict[str, str] = {
-    JobType.factor_ingest: "carbon.ingest_factors",
-    JobType.csv_ingest: "carbon.ingest_data_entries",
-    JobType.unit_sync: "carbon.ingest_units",
-    JobType.reference_ingest: "carbon.ingest_reference",
-    JobType.aggregation: "carbon.aggregate_module",
-    JobType.factor_preview: "carbon.preview_factors",
+    JobType.factor_ingest: tn.INGEST_FACTORS,
+    JobType.csv_ingest: tn.INGEST_DATA_ENTRIES,
+    JobType.unit_sync: tn.INGEST_UNITS,
+    JobType.reference_ingest: tn.INGEST_REFERENCE,
+    JobType.aggregation: tn.AGGREGATE_MODULE,
+    JobType.factor_preview: tn.PREVIEW_FACTORS,
 }
-PLAN = "carbon.plan_recalculation"
-CHUNK = "carbon.recalculate_chunk"
-FINISH = "carbon.finish_recalculation"
-FAILED = "carbon.recalculation_failed"
-REFRESH_FACILITIES = "carbon.refresh_facility_factors"
 
 
 def _sig(name: str, *, immutable: bool = True, **kwargs: Any) -> Signature:
@@ -72,7 +68,7 @@ def job_signature(job_id: int, job_type: str, task_id: str) -> Signature:
 
 def plan_signature(pipeline_id: str | None, job_ids: list[int], root_job_id: int | None,
                    task_id: str) -> Signature:
-    return _sig(PLAN, pipeline_id=pipeline_id, job_ids=job_ids,
+    return _sig(tn.PLAN_RECALCULATION, pipeline_id=pipeline_id, job_ids=job_ids,
                 root_job_id=root_job_id).set(task_id=task_id)
 
 
@@ -121,24 +117,25 @@ def recalculation_canvas(planned: list[PlannedJob], root_job_id: int | None
         if not group:
             continue
         if group is facility:
-            stages.append(_sig(REFRESH_FACILITIES, job_ids=[p.job_id for p in group],
+            stages.append(_sig(tn.REFRESH_FACILITY_FACTORS, job_ids=[p.job_id for p in group],
                                year=group[0].year))
         header = []
         for p in group:
             for n in p.chunk_nos:
                 tid = str(uuid.uuid4())
                 task_ids.setdefault(p.job_id, {})[n] = tid
-                header.append(_sig(CHUNK, job_id=p.job_id, attempt=p.attempt,
+                header.append(_sig(tn.RECALCULATE_CHUNK, job_id=p.job_id, attempt=p.attempt,
                                    chunk_no=n).set(task_id=tid))
         done = [[p.job_id, p.attempt] for p in group]
         # The root closes after the last stage only.
         root = root_job_id if group is (facility or regular) else None
         if header:
-            body = _sig(FINISH, immutable=False, jobs=done, root_job_id=root)
+            body = _sig(tn.FINISH_RECALCULATION, immutable=False, jobs=done, root_job_id=root)
             # On the body itself: when a chunk fails for good, the chord calls the body's
             # errbacks with the error instead of running it.
-            body.link_error(_sig(FAILED, immutable=False, jobs=done, root_job_id=root))
+            body.link_error(_sig(tn.RECALCULATION_FAILED, immutable=False, jobs=done,
+                                 root_job_id=root))
             stages.append(chord(header, body))
         else:
-            stages.append(_sig(FINISH, jobs=done, root_job_id=root))
+            stages.append(_sig(tn.FINISH_RECALCULATION, jobs=done, root_job_id=root))
     return (stages[0] if len(stages) == 1 else chain(*stages)), task_ids

@@ -8,20 +8,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from carbon_domain import task_names as tn
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import InvalidInput
 from carbon_domain.services.inputs.uploads import store_upload
 from carbon_domain.services.inputs.validation import check_module_type, validate_upload
 from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.services.jobs.job_runs import JobOutcome
 from carbon_domain.services.preview.previews import compute_preview, create_preview
-from carbon_domain.upload_kinds import UploadKind
+from carbon_domain.upload_kinds import UploadKind, UploadMode
 from carbon_tasks.app import app
 from carbon_tasks.base import JobTask
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
-from carbon_tasks.operations import FACTOR_MODES, Accepted, DispatchFailed
+from carbon_tasks.operations import Accepted, DispatchFailed
 
 
 class PreviewWork:
@@ -40,7 +42,7 @@ class PreviewWork:
         return []  # a preview starts nothing; applying it is a new upload
 
 
-@app.task(base=JobTask, bind=True, name="carbon.preview_factors")
+@app.task(base=JobTask, bind=True, name=tn.PREVIEW_FACTORS)
 def preview_factors(self: JobTask, job_id: int) -> dict[str, Any]:
     """Compute what a factor file would do, writing nothing but the preview's figures."""
     return self.run_job(job_id, PreviewWork())
@@ -48,12 +50,12 @@ def preview_factors(self: JobTask, job_id: int) -> dict[str, Any]:
 
 def start_factor_preview(content: bytes, *, filename: str, module: int, det: int | None,
                          year: int, created_by: str | None, content_type: str | None = None,
-                         mode: str = "replace") -> tuple[Accepted, int]:
-    """Validate the file as the upload would (the same ValueError / CsvProblem), store it,
+                         mode: str = UploadMode.REPLACE) -> tuple[Accepted, int]:
+    """Validate the file as the upload would (the same refusals), store it,
     create the preview job and its preview row, dispatch. Returns (accepted, preview id)."""
-    if mode not in FACTOR_MODES:
-        raise ValueError(f"unknown factor upload mode {mode!r}; use one of"
-                         f" {', '.join(FACTOR_MODES)}")
+    if mode not in set(UploadMode):
+        raise InvalidInput(f"unknown factor upload mode {mode!r}; use one of"
+                           f" {', '.join(UploadMode)}", field="mode", value=mode)
     m, d = ModuleType(module), DataEntryType(det) if det is not None else None
     check_module_type(m, d)
     validate_upload(UploadKind.factors, content, m, d)

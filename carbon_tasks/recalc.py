@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from carbon_domain import task_names as tn
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.jobs.jobs import AttemptSuperseded
@@ -20,7 +21,7 @@ from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 log = logging.getLogger("carbon.tasks.recalc")
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.plan_recalculation")
+@app.task(base=CarbonTask, bind=True, name=tn.PLAN_RECALCULATION)
 def plan_recalculation(self: Any, *, pipeline_id: str | None = None,
                        job_ids: list[int] | None = None,
                        root_job_id: int | None = None) -> Any:
@@ -40,7 +41,7 @@ def plan_recalculation(self: Any, *, pipeline_id: str | None = None,
     raise self.replace(canvas)
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.recalculate_chunk",
+@app.task(base=CarbonTask, bind=True, name=tn.RECALCULATE_CHUNK,
           finishes_job_on_failure=False)
 def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> dict[str, Any]:
     """Rewrite one chunk's emission rows in one transaction; bad entries are reported in
@@ -58,7 +59,7 @@ def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> di
     return envelope
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.finish_recalculation")
+@app.task(base=CarbonTask, bind=True, name=tn.FINISH_RECALCULATION)
 def finish_recalculation(self: Any, results: list[dict[str, Any]] | None = None, *,
                          jobs: list[list[int]], root_job_id: int | None = None
                          ) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def finish_recalculation(self: Any, results: list[dict[str, Any]] | None = None,
             "chunks": len(results or [])}
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.recalculation_failed")
+@app.task(base=CarbonTask, bind=True, name=tn.RECALCULATION_FAILED)
 def recalculation_failed(self: Any, request: Any = None, exc: Any = None, traceback: Any = None,
                          *, jobs: list[list[int]], root_job_id: int | None = None) -> None:
     """Chord errback: a chunk failed for good (retries exhausted, worker lost)."""
@@ -90,7 +91,7 @@ def _complete(finished: list[tuple[int, int]], root_job_id: int | None, *,
     return retry_conflicts(run)
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.refresh_facility_factors")
+@app.task(base=CarbonTask, bind=True, name=tn.REFRESH_FACILITY_FACTORS)
 def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dict[str, Any]:
     """Recompute research-facility factors from the facility units' own emissions (which
     the previous chord just rewrote)."""

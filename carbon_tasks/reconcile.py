@@ -6,6 +6,7 @@ import logging
 from functools import partial
 from typing import Any
 
+from carbon_domain import task_names as tn
 from carbon_domain.db import locks
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.upkeep import reconcile as service
@@ -16,7 +17,7 @@ from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 log = logging.getLogger("carbon.tasks.reconcile")
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.reconcile", acks_late=False,
+@app.task(base=CarbonTask, bind=True, name=tn.RECONCILE, acks_late=False,
           max_retries=0)
 def reconcile(self: Any) -> dict[str, Any]:
     """Dispatch orphaned jobs, retry or give up stuck ones, close module-level jobs whose

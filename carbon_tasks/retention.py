@@ -6,6 +6,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from carbon_domain import task_names as tn
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.upkeep.upload_retention import purge_uploads as purge
 from carbon_domain.settings import get_settings
@@ -15,7 +16,7 @@ from carbon_tasks.base import CarbonTask
 log = logging.getLogger("carbon.tasks.retention")
 
 
-@app.task(base=CarbonTask, bind=True, name="carbon.purge_uploads", acks_late=False,
+@app.task(base=CarbonTask, bind=True, name=tn.PURGE_UPLOADS, acks_late=False,
           max_retries=0)
 def purge_uploads(self: Any) -> dict[str, Any]:
     """Delete uploads older than CARBON_UPLOAD_RETENTION_DAYS or beyond the newest

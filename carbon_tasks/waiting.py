@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from carbon_domain.db.enums import TERMINAL_PIPELINE
 from carbon_domain.db.session import session_scope
+from carbon_domain.errors import NotFound
 from carbon_domain.services.reads import pipeline_reads
 
 POLL_SECONDS = 0.2
@@ -54,7 +55,7 @@ def pipeline_progress(pipeline_id: str | uuid.UUID) -> PipelineProgress:
     with session_scope() as s:
         v = pipeline_reads.view(s, uuid.UUID(str(pipeline_id)), live=False)
         if v is None:
-            raise LookupError(f"pipeline {pipeline_id} not found")
+            raise NotFound(f"pipeline {pipeline_id} not found")
         return PipelineProgress(
             pipeline_id=str(v.pipeline_id), status=v.status, done=v.progress.done,
             total=v.progress.total, jobs_finished=v.progress.jobs_finished,

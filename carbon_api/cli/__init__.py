@@ -12,8 +12,8 @@ into the root ``carbon`` command, so adding a topic is one line in ``COMMAND_MOD
     def status(year: int, as_json: JsonFlag = False) -> None: ...
 
 Every command runs inside :func:`carbon_api.cli.common.friendly_errors` (via the root group),
-so a ValueError, an unreachable database or broker, or invalid configuration ends as one clear
-line on stderr with exit code 1.
+so a refusal of the domain (``carbon_domain.errors.CarbonError``), an unreachable database or
+broker, or invalid configuration ends as one clear line on stderr with exit code 1.
 """
 
 from __future__ import annotations

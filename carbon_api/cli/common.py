@@ -5,10 +5,11 @@ Conventions (every command module follows them):
 - Human output goes through :data:`console` (Rich). Machine output is ``--json``
   (:data:`JsonFlag`) printed with :func:`json_out`: plain JSON on stdout, nothing else there.
 - A user mistake ends with :func:`error`: one red line on stderr, exit code 1, no traceback.
-- Known failures (bad input, database or broker unreachable, bad configuration) are turned into
-  one clear line by :func:`friendly_errors`. The root command group wraps every command in it,
-  so command code just lets them raise; :func:`handles_errors` does the same for a function
-  used outside the ``carbon`` group. ``CARBON_DEBUG=1`` re-raises with the full traceback.
+- Known failures (the domain's refusals, database or broker unreachable, bad configuration) are
+  turned into one clear line by :func:`friendly_errors`. The root command group wraps every
+  command in it, so command code just lets them raise; :func:`handles_errors` does the same for
+  a function used outside the ``carbon`` group. ``CARBON_DEBUG=1`` re-raises with the full
+  traceback. Any other exception (a bare ValueError too) is a bug and keeps its traceback.
 - Import heavy modules (Celery, FastAPI, the database) inside command functions so that
   ``carbon --help`` stays fast.
 """
@@ -36,6 +37,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
+
+from carbon_domain.errors import CarbonError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -224,7 +227,8 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
 
 
 def describe_error(exc: BaseException) -> str | None:
-    """One clear line for a known failure, or None when ``exc`` is a bug worth a traceback."""
+    """One clear line for a known failure, or None when ``exc`` is a bug worth a traceback
+    (a bare ValueError is one: user mistakes are the domain's CarbonErrors)."""
     from pydantic import ValidationError
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -256,7 +260,7 @@ def describe_error(exc: BaseException) -> str | None:
             loc = ".".join(str(p) for p in e.get("loc", ()) if p != "__root__")
             msgs.append(f"{loc}: {msg}" if loc else msg)
         return "invalid configuration: " + "; ".join(msgs)
-    if isinstance(exc, ValueError):
+    if isinstance(exc, CarbonError):  # a deliberate refusal (carbon_domain/errors.py)
         return _first_line(exc)
     if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
         return f"{exc.strerror or type(exc).__name__}: {exc.filename}"

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from carbon_api.cli.common import console, error, info, new_table, new_typer
+from carbon_domain.upload_kinds import UploadKind
 
 cli = new_typer()
 
@@ -165,11 +166,11 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
         det = DataEntryType(REVISED_TYPE)
         module = MODULE_OF[det].value
         factor_file = next(tmp / f.path for f in manifest.files
-                           if f.kind == "factors" and f.det == det.value)
+                           if f.kind == UploadKind.factors and f.det == det.value)
         info(f"3/6 uploading a revised {det.name} factor file ({FACTOR_COLUMN} × {FACTOR_SCALE})")
         revised = factor_file.with_name(factor_file.stem + "_revised.csv")
         revised.write_bytes(_revise(factor_file))
-        acc = start_upload("factors", revised.read_bytes(), filename=revised.name,
+        acc = start_upload(UploadKind.factors, revised.read_bytes(), filename=revised.name,
                            module=module, det=det.value, year=year, recalculate=False,
                            created_by="demo")
         wait_for_pipeline(acc.pipeline_id, timeout=120)

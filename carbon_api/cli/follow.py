@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from carbon_api.cli.common import err_console
+from carbon_domain.errors import NotFound
 
 # How often the pipeline's state is read. The end of the pipeline is seen on average half an
 # interval late, at worst one: 0.1 s keeps `--wait` within the 0.3 s the command may add to
@@ -22,7 +23,7 @@ def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
     with session_scope() as s:
         p = detail(s, uuid.UUID(str(pipeline_id)))
     if p is None:
-        raise ValueError(f"pipeline {pipeline_id} not found")
+        raise NotFound(f"pipeline {pipeline_id} not found")
     return p.status, [{"id": j["id"], "job_type": j["job_type"], "state": j["state"],
                           "result": j["result"], "message": j["status_message"] or "",
                           "done": j["progress"]["done"], "total": j["progress"]["total"]}

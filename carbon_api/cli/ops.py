@@ -24,6 +24,7 @@ from carbon_api.cli.common import (
     warn,
 )
 from carbon_api.cli.embedded import require_external_broker
+from carbon_domain import task_names
 
 if TYPE_CHECKING:
     from carbon_domain.settings import Settings
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 cli = new_typer()
 
 API_TARGET = "carbon_api.app:app"
-# celeryconfig.task_queues, spelled out so `--help` needs no settings (a test keeps them equal).
-DEFAULT_QUEUES = "default,ingest,recalc,finish,aggregate"
+# celeryconfig.task_queues, from the light names module so `--help` needs no settings.
+DEFAULT_QUEUES = ",".join(task_names.QUEUES)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_SCHEDULE = Path(".carbon") / "celerybeat-schedule"
 # One beat in the whole deployment: the leader holds a PostgreSQL advisory lock on its own

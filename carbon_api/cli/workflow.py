@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +22,9 @@ from carbon_api.cli.common import (
     new_typer,
     warn,
 )
+from carbon_domain import task_names as tn
 from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
+from carbon_domain.upload_kinds import ReferenceKind, UploadKind, UploadMode
 
 cli = new_typer()
 ingest_app = new_typer(help="Upload a CSV through the same path as the API.")
@@ -59,12 +60,6 @@ _DET_HELP = "Data entry type of the module, by name or id: " + "; ".join(
     f"{m.name}: " + ", ".join(f"{d.value}={d.name}" for d in _types_of(m)) for m in ModuleType)
 ModuleOpt = Annotated[str, typer.Option("--module", "-m", help=_MODULE_HELP)]
 DetOpt = Annotated[str | None, typer.Option("--det", "-d", help=_DET_HELP)]
-
-
-class ReferenceKind(StrEnum):
-    stations = "stations"
-    building_rooms = "building-rooms"
-    exchange_rates = "exchange-rates"
 
 
 def _embedded() -> bool:
@@ -149,12 +144,7 @@ def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
     return m.value, d.value
 
 
-INGEST_TASK = "carbon.ingest_{}"
-RECALC_TASKS = ("carbon.plan_recalculation", "carbon.finish_recalculation",
-                "carbon.aggregate_module")
-
-
-@ingest_app.command("factors")
+@ingest_app.command(UploadKind.factors.value)
 def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
                    recalculate: bool = False,
                    merge: Annotated[bool, typer.Option(
@@ -177,18 +167,19 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
     if preview:
         from carbon_api.cli.previews import run_preview
         return run_preview(content, filename=file.name, module=m, det=d, year=year,
-                           mode="merge" if merge else "replace", as_json=as_json,
+                           mode=UploadMode.of(merge), as_json=as_json,
                            timeout=timeout, embedded=_embedded())
-    run_operation(lambda: start_upload("factors", content, filename=file.name, module=m, det=d,
-                                       year=year, recalculate=recalculate, created_by="cli",
-                                       mode="merge" if merge else "replace",
+    run_operation(lambda: start_upload(UploadKind.factors, content, filename=file.name,
+                                       module=m, det=d, year=year, recalculate=recalculate,
+                                       created_by="cli",
+                                       mode=UploadMode.of(merge),
                                        allow_unknown_columns=allow_unknown_columns),
                   wait, as_json,
-                  tasks=(INGEST_TASK.format("factors"), *(RECALC_TASKS if recalculate else ())),
+                  tasks=(tn.INGEST_FACTORS, *(tn.RECALCULATION_TASKS if recalculate else ())),
                   timeout=timeout)
 
 
-@ingest_app.command("data-entries")
+@ingest_app.command(UploadKind.data_entries.value)
 def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
                    allow_unknown_columns: UnknownColsOpt = False, wait: WaitOpt = False,
                    timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
@@ -197,13 +188,13 @@ def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
 
     m, d = _module_det(module, det)
     content = _read(file)
-    run_operation(lambda: start_upload("data-entries", content, filename=file.name, module=m,
-                                       det=d, year=year, created_by="cli",
+    run_operation(lambda: start_upload(UploadKind.data_entries, content, filename=file.name,
+                                       module=m, det=d, year=year, created_by="cli",
                                        allow_unknown_columns=allow_unknown_columns), wait, as_json,
-                  tasks=(INGEST_TASK.format("data_entries"), *RECALC_TASKS), timeout=timeout)
+                  tasks=(tn.INGEST_DATA_ENTRIES, *tn.RECALCULATION_TASKS), timeout=timeout)
 
 
-@ingest_app.command("units")
+@ingest_app.command(UploadKind.units.value)
 def ingest_units(file: Path, year: YearOpt, allow_unknown_columns: UnknownColsOpt = False,
                  wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
                  as_json: JsonFlag = False) -> None:
@@ -211,10 +202,10 @@ def ingest_units(file: Path, year: YearOpt, allow_unknown_columns: UnknownColsOp
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
-    run_operation(lambda: start_upload("units", content, filename=file.name, year=year,
+    run_operation(lambda: start_upload(UploadKind.units, content, filename=file.name, year=year,
                                        created_by="cli",
                                        allow_unknown_columns=allow_unknown_columns), wait, as_json,
-                  tasks=(INGEST_TASK.format("units"),), timeout=timeout)
+                  tasks=(tn.INGEST_UNITS,), timeout=timeout)
 
 
 @ingest_app.command("reference")
@@ -231,9 +222,9 @@ def ingest_reference(kind: ReferenceKind, file: Path,
 
     content = _read(file)
     run_operation(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
-                                       mode="merge" if merge else "replace",
+                                       mode=UploadMode.of(merge),
                                        allow_unknown_columns=allow_unknown_columns),
-                  wait, as_json, tasks=(INGEST_TASK.format("reference"),), timeout=timeout)
+                  wait, as_json, tasks=(tn.INGEST_REFERENCE,), timeout=timeout)
 
 
 @cli.command("recalc")
@@ -249,12 +240,12 @@ def recalc(module: Annotated[str, typer.Argument(help=_MODULE_HELP, show_default
     if d is not None:
         run_operation(lambda: ops.trigger_recalculation(module=m, det=d, year=year,
                                                         created_by="cli"),
-                      wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
+                      wait, as_json, tasks=tn.RECALCULATION_TASKS, timeout=timeout)
     else:
         run_operation(lambda: ops.trigger_module_recalculation(module=m, year=year,
                                                                only_stale=not all_types,
                                                                created_by="cli"),
-                      wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
+                      wait, as_json, tasks=tn.RECALCULATION_TASKS, timeout=timeout)
 
 
 @cli.command("reconcile")

@@ -20,13 +20,20 @@ from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads.year_data import latest_year_with_data, year_data
+from carbon_domain.upload_kinds import (
+    KIND_LABELS,
+    MODULE_KINDS,
+    REFERENCE_KINDS,
+    UploadKind,
+    UploadMode,
+)
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 YearP = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)]
 ModuleP = Annotated[int, Path(ge=1, le=8)]
-REFERENCE_KINDS = {"units": "Units (with their reports)", "stations": "Train stations",
-                   "building-rooms": "Building rooms", "exchange-rates": "Exchange rates"}
+# The reference upload cards: kind → title.
+REFERENCE_CARDS = {k.value: KIND_LABELS[k] for k in REFERENCE_KINDS}
 
 
 def recalc_blocked(session: Session, year: int) -> str | None:
@@ -51,7 +58,7 @@ def _module(year: int, module: int) -> tuple[adapters.ModuleRow, str | None]:
 def data_page(request: Request, user: User, year: YearP) -> Response:
     modules, has_reports, blocked, landing = _overview(year)
     return render(request, "data.html", year=year, modules=modules, has_reports=has_reports,
-                  recalc_blocked=blocked, landing=landing, reference_kinds=REFERENCE_KINDS,
+                  recalc_blocked=blocked, landing=landing, reference_kinds=REFERENCE_CARDS,
                   stream_url=request.app.url_path_for("events") + f"?year={year}")
 
 
@@ -70,7 +77,7 @@ async def upload(request: Request, user: User) -> Response:
         return form
     check_csrf(request, user, form.fields.get("csrf_token"))
     kind = form.fields.get("kind", "")
-    if kind not in ("factors", "data-entries", *REFERENCE_KINDS):
+    if kind not in set(UploadKind):
         return message(request, f"Unknown upload kind {kind[:40]!r}", 422)
     try:
         year = int(form.fields["year"]) if form.fields.get("year") else None
@@ -78,10 +85,10 @@ async def upload(request: Request, user: User) -> Response:
         det = int(form.fields["det"]) if form.fields.get("det") else None
     except ValueError:
         return message(request, "year, module and type must be whole numbers", 422)
-    if kind in ("factors", "data-entries", "units") and (
+    if kind in (*MODULE_KINDS, UploadKind.units) and (
             year is None or not YEAR_MIN <= year <= YEAR_MAX):
         return message(request, f"A year between {YEAR_MIN} and {YEAR_MAX} is required", 422)
-    if kind in ("factors", "data-entries"):
+    if kind in MODULE_KINDS:
         if module not in {m.value for m in ModuleType}:
             return message(request, "Choose a module", 422)
         if det is not None and (det not in {d.value for d in DataEntryType}
@@ -89,12 +96,12 @@ async def upload(request: Request, user: User) -> Response:
             return message(request, f"Type {det} does not belong to module {module}", 422)
     else:
         module = det = None
-    if kind not in ("factors", "data-entries", "units"):
+    if kind not in (*MODULE_KINDS, UploadKind.units):
         year = None
     recalculate = form.fields.get("recalculate") == "on"
     allow_unknown = form.fields.get("allow_unknown_columns") == "on"
-    mode = form.fields.get("mode") or "replace"
-    if mode not in ("replace", "merge"):
+    mode = form.fields.get("mode") or UploadMode.REPLACE
+    if mode not in set(UploadMode):
         return message(request, "The factor mode is “replace” or “merge”", 422)
     f = form.upload
     return await run_in_threadpool(

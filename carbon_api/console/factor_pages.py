@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from carbon_api.console.actions import form_text, start_operation
 from carbon_api.console.web import User, check_csrf, check_operator, message, render
 from carbon_api.deps import INT32_MAX, YEAR_MAX, YEAR_MIN
+from carbon_api.errors import status_of
 from carbon_api.routes.reverts import start_revert
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
@@ -76,5 +77,5 @@ def _revert(request: Request, by: str, job_id: int) -> Response:
         try:
             plan = plan_revert(s, job_id)
         except RevertRefused as exc:
-            return message(request, str(exc), exc.status)
+            return message(request, str(exc), status_of(exc))
     return start_operation(request, "revert", lambda: start_revert(plan, by), card="")

@@ -22,7 +22,6 @@ from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads import pipeline_reads, queries
 from carbon_domain.services.reads.pipeline_console import PipelineFilters
-from carbon_domain.services.upkeep.pipeline_recovery import CannotRecover, PipelineNotFound
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])
@@ -148,10 +147,8 @@ def abort_pipeline(who: Operator, pipeline_id: PipelineId) -> dict[str, Any]:
         status = before.status if before is not None else None
     if status is None:
         raise HTTPException(404, f"pipeline {pipeline_id} not found")
-    try:
-        result = ops.abort_pipeline(str(pipeline_id), who.name)
-    except LookupError as exc:  # deleted between the read and the abort
-        raise HTTPException(404, str(exc)) from exc
+    # Deleted between the read and the abort: NotFound, answered 404 (carbon_api/errors.py).
+    result = ops.abort_pipeline(str(pipeline_id), who.name)
     if not result["aborted_job_ids"] and status != PipelineStatus.RUNNING:
         raise HTTPException(409, f"pipeline {pipeline_id} has nothing active to abort "
                                  f"(status {status})")
@@ -171,10 +168,5 @@ def recover_pipeline(who: Operator, pipeline_id: PipelineId) -> Accepted:
     failed), whatever the staleness status says. 409 while the pipeline is still running
     or when its run left nothing to recalculate; 404 for an unknown pipeline."""
     bind(pipeline_id=str(pipeline_id))
-    try:
-        return accept_operation("recovery", lambda: ops.recover_pipeline(str(pipeline_id),
-                                                                         who.name))
-    except PipelineNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except CannotRecover as exc:
-        raise HTTPException(409, str(exc)) from None
+    return accept_operation("recovery", lambda: ops.recover_pipeline(str(pipeline_id),
+                                                                     who.name))

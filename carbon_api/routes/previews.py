@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
@@ -20,6 +20,7 @@ from carbon_api.errors import R404, R409, READ, WRITE, Responses
 from carbon_api.schemas import Accepted
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.preview import previews as service
+from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
 from carbon_tasks.previews import start_factor_preview
 
@@ -71,10 +72,6 @@ def accept_factor_preview(who: str, content: bytes, *, filename: str, module: in
     return PreviewAccepted(**acc.model_dump(), preview_id=ids[0])
 
 
-def _refused(exc: service.PreviewRefused) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
-
-
 # The domain's dataclass is the response model: one definition of what a preview shows.
 @router.get("/previews/{preview_id}", response_model=service.PreviewView,
             responses={**READ, **_GONE})
@@ -87,10 +84,7 @@ def read_preview(_: Viewer, preview_id: PreviewId) -> dict[str, Any]:
     unit, kg before and after, factor before and after) and `losing_factor` (entries that
     would have no factor after the change)."""
     with session_scope() as s:
-        try:
-            return asdict(service.read_preview(s, preview_id))
-        except service.PreviewRefused as exc:
-            raise _refused(exc) from None
+        return asdict(service.read_preview(s, preview_id))
 
 
 @router.post("/previews/{preview_id}/apply", status_code=202, response_model=Accepted,
@@ -102,12 +96,9 @@ def apply_preview(who: Operator, preview_id: PreviewId) -> Accepted:
     """Upload the previewed file as a normal factor upload with recalculation; what it does
     is what the preview showed (409 when any input of the module and year changed since)."""
     with session_scope() as s:
-        try:
-            plan = service.plan_apply(s, preview_id)  # locks the preview row until commit
-        except service.PreviewRefused as exc:
-            raise _refused(exc) from None
+        plan = service.plan_apply(s, preview_id)  # locks the preview row until commit
         acc = accept_operation("preview apply", lambda: ops.start_upload(
-            "factors", plan.content, filename=plan.filename, module=plan.module_type_id,
+            UploadKind.factors, plan.content, filename=plan.filename, module=plan.module_type_id,
             det=plan.data_entry_type_id, year=plan.year, recalculate=True,
             created_by=who.name, content_type="text/csv", mode=plan.mode))
         service.mark_applied(s, preview_id, acc.job_id)
@@ -118,7 +109,4 @@ def apply_preview(who: Operator, preview_id: PreviewId) -> Accepted:
 def discard_preview(_: Operator, preview_id: PreviewId) -> None:
     """Forget a preview (its job and file stay in the job history)."""
     with session_scope() as s:
-        try:
-            service.discard_preview(s, preview_id)
-        except service.PreviewRefused as exc:
-            raise _refused(exc) from None
+        service.discard_preview(s, preview_id)

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from carbon_api.accepting import accept_operation
 from carbon_api.deps import JobId, Operator
 from carbon_api.errors import R404, R409, WRITE
 from carbon_api.schemas import Accepted
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.ingest.reverts import RevertPlan, RevertRefused, plan_revert
+from carbon_domain.services.ingest.reverts import RevertPlan, plan_revert
+from carbon_domain.upload_kinds import UploadKind, UploadMode
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])
@@ -39,10 +40,7 @@ def revert_upload(who: Operator, job_id: JobId,
     files are kept). 409 when a later upload of the same scope exists (revert that one
     first) or there is nothing to restore."""
     with session_scope() as s:
-        try:
-            plan = plan_revert(s, job_id)
-        except RevertRefused as exc:
-            raise HTTPException(exc.status, str(exc)) from None
+        plan = plan_revert(s, job_id)  # RevertRefused answers by its kind
     return accept_operation("revert", lambda: start_revert(plan, who.name, recalculate))
 
 
@@ -50,11 +48,11 @@ def start_revert(plan: RevertPlan, created_by: str, recalculate: bool | None = N
                  ) -> ops.Accepted:
     """The revert's upload: a replace-mode factor file, or the previous entry file."""
     again = plan.recalculate if recalculate is None else recalculate
-    if plan.kind == "factors":
+    if plan.kind == UploadKind.factors:
         return ops.start_upload(
-            "factors", plan.content, filename=plan.filename, module=plan.module_type_id,
+            UploadKind.factors, plan.content, filename=plan.filename, module=plan.module_type_id,
             det=plan.data_entry_type_id, year=plan.year, recalculate=again,
-            created_by=created_by, content_type="text/csv", mode="replace")
+            created_by=created_by, content_type="text/csv", mode=UploadMode.REPLACE)
     return ops.start_upload(
         plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
         det=plan.data_entry_type_id, year=plan.year, created_by=created_by,

@@ -8,7 +8,6 @@ and the reconciler dispatches it later.
 from __future__ import annotations
 
 from dataclasses import asdict
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -30,7 +29,7 @@ from carbon_api.routes.previews import PreviewAccepted, accept_factor_preview
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads.status import recalculation_preview, recalculation_status
-from carbon_domain.upload_kinds import UploadKind
+from carbon_domain.upload_kinds import ReferenceKind, UploadKind, UploadMode
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["sync"])
@@ -38,18 +37,6 @@ AllowUnknownColumns = Annotated[bool, Query(
     description="Load a file even though a column looks like a misspelling of an expected "
                 "one (refused with 400 by default); every unused column is listed in the "
                 "job's message and meta, and the result is WARNING.")]
-
-
-class FactorMode(StrEnum):
-    # Upper-case names: a member named `replace` would shadow str.replace on every member.
-    REPLACE = "replace"
-    MERGE = "merge"
-
-
-class ReferenceKind(StrEnum):  # the path parameter: UploadKind's yearless reference kinds
-    stations = UploadKind.stations.value
-    building_rooms = UploadKind.building_rooms.value
-    exchange_rates = UploadKind.exchange_rates.value
 
 
 @router.post("/units", status_code=202, response_model=Accepted, responses=UPLOAD,
@@ -67,11 +54,11 @@ def upload_units(who: Operator, upload: FileUpload, year: Year,
 @router.post("/reference/{kind}", status_code=202, response_model=Accepted, responses=UPLOAD,
              openapi_extra=UPLOAD_BODY)
 def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind,
-                     mode: Annotated[FactorMode, Query(
+                     mode: Annotated[UploadMode, Query(
                          description="`replace` (default): the file is the set of its kind; "
                                      "stored rows absent from it are retired (kept for "
                                      "history, never read again). `merge`: only insert and "
-                                     "update (a partial file).")] = FactorMode.REPLACE,
+                                     "update (a partial file).")] = UploadMode.REPLACE,
                      allow_unknown_columns: AllowUnknownColumns = False) -> Accepted:
     """CSV of reference data: `stations` (`name, latitude, longitude, country_code`; a
     station is its (name, country)), `building-rooms` (`building_name, room_name, room_type,
@@ -90,11 +77,11 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
                    recalculate: Annotated[bool, Query(
                        description="Recalculate the affected types once the factors landed "
                                    "(otherwise they are only marked stale).")] = False,
-                   mode: Annotated[FactorMode, Query(
+                   mode: Annotated[UploadMode, Query(
                        description="`replace` (default): the file is the factor set of each "
                                    "type it covers; factors absent from it are retired. "
                                    "`merge`: only insert and update (a partial file).")
-                   ] = FactorMode.REPLACE,
+                   ] = UploadMode.REPLACE,
                    allow_unknown_columns: AllowUnknownColumns = False,
                    preview: Annotated[bool, Query(
                        description="Compute what the file would do, write nothing: the "
@@ -113,7 +100,7 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
             det=data_entry_type_id.value if data_entry_type_id else None, year=year,
             mode=mode.value, content_type=upload.content_type)
     return accept_operation("factors upload", lambda: ops.start_upload(
-        "factors", upload.content, filename=upload.filename, module=module_type_id.value,
+        UploadKind.factors, upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
         recalculate=recalculate, created_by=who.name, content_type=upload.content_type,
         mode=mode.value, allow_unknown_columns=allow_unknown_columns))
@@ -129,7 +116,8 @@ def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: Modul
     reported in the job (`meta.row_errors`, result WARNING)."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
     return accept_operation("data-entries upload", lambda: ops.start_upload(
-        "data-entries", upload.content, filename=upload.filename, module=module_type_id.value,
+        UploadKind.data_entries, upload.content, filename=upload.filename,
+        module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
         created_by=who.name, content_type=upload.content_type,
         allow_unknown_columns=allow_unknown_columns))

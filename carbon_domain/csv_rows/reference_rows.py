@@ -26,6 +26,7 @@ from carbon_domain.csv_rows.fields import (
     missing_with_hints,
     parse_number,
 )
+from carbon_domain.upload_kinds import UploadKind
 
 # Bounded by their database columns: a longer value is a row error, not a failed upload.
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -102,8 +103,8 @@ class RateRow(_Row):
 
 
 REFERENCE_MODELS: dict[str, type[_Row]] = {
-    "units": UnitRow, "stations": StationRow, "building-rooms": RoomRow,
-    "exchange-rates": RateRow,
+    UploadKind.units: UnitRow, UploadKind.stations: StationRow,
+    UploadKind.building_rooms: RoomRow, UploadKind.exchange_rates: RateRow,
 }
 _NUMERIC = {"latitude", "longitude", "room_surface_square_meter", "rate_to_eur", "year", "level"}
 M = TypeVar("M", bound=_Row)

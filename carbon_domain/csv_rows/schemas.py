@@ -1,6 +1,7 @@
 """Column tables of every factor and data entry CSV, per data entry type.
 
-Column names are those of research/pipeline.md §6 and the real templates. ``FACTOR_SCHEMAS``
+Column names are those of the system we replace and its real templates, so operators'
+files load unchanged (docs/design.md §3). ``FACTOR_SCHEMAS``
 splits factor columns into classification (the factor's identity) and values (coefficients
 plus a few strings); ``ENTRY_SCHEMAS`` lists the data columns stored in ``entry.data``.
 """

@@ -18,8 +18,10 @@ from carbon_domain.csv_rows.fields import Col
 from carbon_domain.csv_rows.reference_rows import REFERENCE_MODELS
 from carbon_domain.csv_rows.routing import ROUTING_COLUMNS, needs_routing
 from carbon_domain.csv_rows.schemas import COMMON_ENTRY_COLS, ENTRY_SCHEMAS, FACTOR_SCHEMAS
+from carbon_domain.errors import InvalidInput
+from carbon_domain.upload_kinds import MODULE_KINDS, UploadKind
 
-ROW_KINDS = ("factors", "data-entries")
+ROW_KINDS = MODULE_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,7 @@ class UploadColumns:
 
 
 def _type_cols(kind: str, det: DataEntryType) -> tuple[Col, ...]:
-    if kind == "factors":
+    if kind == UploadKind.factors:
         s = FACTOR_SCHEMAS[int(det)]
         return (*s.classification, *s.values)
     return (*ENTRY_SCHEMAS[int(det)].cols, *COMMON_ENTRY_COLS)
@@ -63,13 +65,14 @@ def upload_columns(kind: str, module: int | None = None, det: int | None = None
         return UploadColumns(tuple(n for n, f in fields.items() if f.is_required()),
                              tuple(n for n, f in fields.items() if not f.is_required()))
     if kind not in ROW_KINDS or module is None:
-        raise ValueError(f"no template for upload kind {kind!r}")
+        raise InvalidInput(f"no template for upload kind {kind!r}", field="kind", value=kind)
     m = ModuleType(module)
     d = DataEntryType(det) if det is not None else None
     if d is not None and d not in MODULE_DATA_ENTRY_TYPES[m]:
-        raise ValueError(f"data entry type {d.name} does not belong to module {m.name}")
+        raise InvalidInput(f"data entry type {d.name} does not belong to module {m.name}",
+                           field="data_entry_type_id", value=det)
     dets = [d] if d is not None else list(MODULE_DATA_ENTRY_TYPES[m])
-    leading = [UNIT_COLUMN] if kind == "data-entries" else []
+    leading = [UNIT_COLUMN] if kind == UploadKind.data_entries else []
     if needs_routing(m, d):
         leading.insert(0, ROUTING_COLUMNS[0])
     return _merge([_type_cols(kind, x) for x in dets], leading)

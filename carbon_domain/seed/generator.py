@@ -26,6 +26,7 @@ from carbon_domain.seed.manifest import SeedFile, SeedManifest, totals_of
 from carbon_domain.seed.plan import check_params, entry_counts, room_count
 from carbon_domain.seed.sampling import Weighted, derived_rng
 from carbon_domain.seed.university import Unit, University, build_university, iter_unit_rows
+from carbon_domain.upload_kinds import UploadKind
 
 ROUTING_COLUMN = "data_entry_type"
 FACILITY_UNIT_WEIGHT = 3.0  # platforms are bigger than a typical lab
@@ -110,11 +111,11 @@ def generate(out_dir: Path, *, units: int, entries: int, year: int, seed: int = 
     size = _write(out_dir / "units.csv", ("institutional_code", "institutional_id", "name",
                                           "level", "parent_institutional_code"),
                   iter_unit_rows(uni))
-    done(SeedFile("units.csv", "units", None, None, len(uni.units), bytes=size))
+    done(SeedFile("units.csv", UploadKind.units, None, None, len(uni.units), bytes=size))
     size = _write(out_dir / "building_rooms.csv",
                   ("building_name", "room_name", "room_type", "room_surface_square_meter"),
                   ((r.building, r.name, r.room_type, r.surface) for r in uni.rooms))
-    done(SeedFile("building_rooms.csv", "building-rooms", None, None, len(uni.rooms),
+    done(SeedFile("building_rooms.csv", UploadKind.building_rooms, None, None, len(uni.rooms),
                   bytes=size))
     for det in sorted(DataEntryType, key=int):
         spec = SPECS[det]
@@ -122,7 +123,8 @@ def generate(out_dir: Path, *, units: int, entries: int, year: int, seed: int = 
         name = f"factors/{int(det):02d}_{det.name}.csv"
         header = (*(ROUTING_COLUMN for _ in _routing(det)), *spec.factor_columns)
         size = _write(out_dir / name, header, rows)
-        done(SeedFile(name, "factors", MODULE_OF[det].value, det.value, len(rows), bytes=size))
+        done(SeedFile(name, UploadKind.factors, MODULE_OF[det].value, det.value, len(rows),
+                      bytes=size))
     everyone, labs = _unit_pickers(uni, seed)
     for det in _upload_order():
         if counts[det] == 0:
@@ -133,7 +135,7 @@ def generate(out_dir: Path, *, units: int, entries: int, year: int, seed: int = 
         name = f"data_entries/{int(det):02d}_{det.name}.csv"
         header = (UNIT_COLUMN, *(ROUTING_COLUMN for _ in _routing(det)), *spec.entry_columns)
         size = _write(out_dir / name, header, stream)
-        done(SeedFile(name, "data-entries", MODULE_OF[det].value, det.value, counts[det],
+        done(SeedFile(name, UploadKind.data_entries, MODULE_OF[det].value, det.value, counts[det],
                       stream.unmatched, size))
     manifest = SeedManifest(out_dir, year, seed, units, entries, missing_rate, tuple(files),
                             totals_of(files), time.perf_counter() - started)

@@ -11,10 +11,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from carbon_domain.errors import Unusable
+from carbon_domain.upload_kinds import MODULE_KINDS, REFERENCE_KINDS, YEARLESS_KINDS, UploadKind
+
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
 # Upload kinds of carbon_tasks.operations.start_upload, in upload order.
-KIND_ORDER = ("units", "stations", "building-rooms", "exchange-rates", "factors", "data-entries")
+KIND_ORDER = (*REFERENCE_KINDS, *MODULE_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +66,13 @@ class SeedManifest:
 
     @classmethod
     def read(cls, directory: Path) -> SeedManifest:
-        data = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        try:
+            data = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise Unusable(f"{directory / MANIFEST_NAME} is not valid JSON ({exc})") from None
         if data.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{directory / MANIFEST_NAME}: unsupported manifest format "
-                             f"{data.get('format')!r}")
+            raise Unusable(f"{directory / MANIFEST_NAME}: unsupported manifest format "
+                           f"{data.get('format')!r}")
         return cls(out_dir=directory, year=data["year"], seed=data["seed"],
                    units=data["units"], entries=data["entries"],
                    missing_rate=data["missing_rate"],
@@ -75,8 +81,8 @@ class SeedManifest:
 
 def totals_of(files: list[SeedFile]) -> dict[str, int]:
     by = {k: sum(f.rows for f in files if f.kind == k) for k in KIND_ORDER}
-    return {"files": len(files), "units": by["units"],
-            "reference_rows": by["stations"] + by["building-rooms"] + by["exchange-rates"],
-            "factor_rows": by["factors"], "entry_rows": by["data-entries"],
+    return {"files": len(files), "units": by[UploadKind.units],
+            "reference_rows": sum(by[k] for k in YEARLESS_KINDS),
+            "factor_rows": by[UploadKind.factors], "entry_rows": by[UploadKind.data_entries],
             "unmatched_entries": sum(f.unmatched for f in files),
             "bytes": sum(f.bytes for f in files)}

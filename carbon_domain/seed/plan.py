@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from carbon_domain.catalog import DataEntryType as D
+from carbon_domain.errors import InvalidInput
 
 TYPE_MIX: dict[D, float] = {
     D.member: 5, D.student: 1.5,
@@ -28,15 +29,19 @@ MAX_ROOMS = 3000
 
 
 def check_params(*, units: int, entries: int, year: int, missing_rate: float) -> None:
-    """ValueError with one clear sentence for any unusable size."""
+    """InvalidInput with one clear sentence for any unusable size."""
     if not 1 <= units <= MAX_UNITS:
-        raise ValueError(f"--units must be between 1 and {MAX_UNITS:,} (got {units})")
+        raise InvalidInput(f"--units must be between 1 and {MAX_UNITS:,} (got {units})",
+                           field="units", value=units)
     if not 0 <= entries <= MAX_ENTRIES:
-        raise ValueError(f"--entries must be between 0 and {MAX_ENTRIES:,} (got {entries})")
+        raise InvalidInput(f"--entries must be between 0 and {MAX_ENTRIES:,} (got {entries})",
+                           field="entries", value=entries)
     if not 2000 <= year <= 2100:
-        raise ValueError(f"--year must be between 2000 and 2100 (got {year})")
+        raise InvalidInput(f"--year must be between 2000 and 2100 (got {year})", field="year",
+                           value=year)
     if not (0.0 <= missing_rate <= 1.0) or math.isnan(missing_rate):
-        raise ValueError(f"--missing-rate must be between 0 and 1 (got {missing_rate})")
+        raise InvalidInput(f"--missing-rate must be between 0 and 1 (got {missing_rate})",
+                           field="missing_rate", value=missing_rate)
 
 
 def entry_counts(entries: int) -> dict[D, int]:

@@ -23,7 +23,7 @@ and ``missing_factors`` counts it). Factor uploads upsert and never delete, so:
 - Strategy B (plane), by upload alone: the revised CSV narrows the economy band's
   ``max_distance`` below the trip's per-trip distance, so no band matches any more.
 
-Hand-computation conventions (docs/design.md §1–2, research/domain.md §5):
+Hand-computation conventions (docs/design.md §1–2):
 equipment kWh = (active h × active W + standby h × standby W) × 52 / 1000; spend kg = amount ×
 rate(amount currency → EUR) × EF / rate(EF currency → EUR); AI kg = requests/day × 5 × 46 × FTE
 × EF(g) / 1000; plane km = (round(haversine) + 95) × trips, kg = km × EF × RFI,

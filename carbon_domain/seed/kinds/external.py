@@ -1,7 +1,8 @@
 """External cloud (40) and AI (41) services: Strategy A on provider / service or usage type.
 
 Cloud EFs are spend-based (kg per EUR); AI EFs are grams per request, the unit the AI
-formula expects despite the column's name (domain.md §5).
+formula expects despite the column's name: it divides by 1000, as the system we replace
+does (docs/design.md §2).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import Role
 from carbon_domain.db.models import ApiToken
+from carbon_domain.errors import InvalidInput, NotFound
 
 TOKEN_PREFIX = "cbn_"
 # token_urlsafe(32) yields 43 characters; anything far from that shape is not ours and is
@@ -62,36 +63,38 @@ def _role(role: str | Role) -> Role:
         return Role(str(role).strip().lower())
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise ValueError(f"invalid role {str(role)!r}: must be one of {allowed}") from None
+        raise InvalidInput(f"invalid role {str(role)!r}: must be one of {allowed}", field="role",
+                           value=role) from None
 
 
 def _check_name(name: str) -> str:
     name = (name or "").strip()
     if not _NAME_RE.match(name):
-        raise ValueError(
+        raise InvalidInput(
             f"invalid token name {name!r}: use 1-128 letters, digits or . _ - @ : "
-            "(starting with a letter or digit)"
-        )
+            "(starting with a letter or digit)", field="name", value=name)
     return name
 
 
 def create_token(session: Session, name: str, role: str | Role) -> str:
     """Create a token and return its plaintext; only its SHA-256 is stored.
 
-    Raises ValueError for an invalid role or name, or when the name is already taken (revoked
+    Raises InvalidInput for an invalid role or name, or when the name is already taken (revoked
     tokens keep their name, so an audit trail never changes meaning).
     """
     name = _check_name(name)
     role_ = _role(role)
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        raise ValueError(f"a token named {name!r} already exists; choose another name")
+        raise InvalidInput(f"a token named {name!r} already exists; choose another name",
+                           field="name", value=name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(name=name, role=role_.value, token_hash=hash_token(token),
                          created_at=utcnow()))
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent create with the same name won the race
-        raise ValueError(f"a token named {name!r} already exists; choose another name") from exc
+        raise InvalidInput(f"a token named {name!r} already exists; choose another name",
+                           field="name", value=name) from exc
     return token
 
 
@@ -131,11 +134,11 @@ def verify_token(session: Session, token: str | None) -> TokenInfo | None:
 def revoke_token(session: Session, name: str) -> bool:
     """Revoke a token by name. True if it was active, False if it already was revoked.
 
-    Raises ValueError when no token has that name.
+    Raises NotFound when no token has that name.
     """
     tok = session.scalar(select(ApiToken).where(ApiToken.name == name))
     if tok is None:
-        raise ValueError(f"no token named {name!r}")
+        raise NotFound(f"no token named {name!r}")
     if tok.revoked:
         return False
     tok.revoked = True

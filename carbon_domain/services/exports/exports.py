@@ -39,6 +39,7 @@ from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataEntry,
 from carbon_domain.db.models import DataEntryEmission as Emission
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.emission_types import SCOPE_OF, EmissionType
+from carbon_domain.errors import Conflict, NotFound
 from carbon_domain.services.exports import export_sql
 from carbon_domain.services.reads.drilldown import reasons_for
 
@@ -53,12 +54,12 @@ ROW_COLUMNS = ("emission_type_id", "emission_type_path", "scope", "factor_id",
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class ExportBlocked(Exception):
-    """A recalculation or aggregation of the export's scope is active (API: 409)."""
+class ExportBlocked(Conflict):
+    """A recalculation or aggregation of the export's scope is active."""
 
 
-class ExportNotFound(LookupError):
-    """Unknown year or unit (API: 404)."""
+class ExportNotFound(NotFound):
+    """Unknown year or unit."""
 
 
 def safe_cell(value: Any) -> Any:

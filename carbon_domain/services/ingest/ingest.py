@@ -27,7 +27,7 @@ from carbon_domain.services.inputs.slices import load_reference_data
 from carbon_domain.services.inputs.uploads import read_upload
 from carbon_domain.services.jobs.ingest_report import IngestOutcome, RowReport
 from carbon_domain.services.jobs.job_meta import job_config
-from carbon_domain.upload_kinds import UploadKind
+from carbon_domain.upload_kinds import UploadKind, UploadMode
 
 __all__ = ["IngestOutcome", "ingest_data_entries", "ingest_factors", "ingest_reference",
            "ingest_units"]
@@ -52,7 +52,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
     module = ModuleType(job.module_type_id)
     det = _det(job)
     config = job_config(job.meta)
-    merge = config.mode == "merge"
+    merge = config.mode == UploadMode.MERGE
     header, rows = _rows(session, job)
     problem = csv_rows.factor_header_problem(module, det, header)
     if problem:
@@ -71,7 +71,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
         parsed.append((f.det, f.emission_type_id, f.classification, f.values))
     dets = sorted({p[0] for p in parsed})
     if not parsed:
-        return acc.outcome(0, "factors", meta={"mode": "merge" if merge else "replace"})
+        return acc.outcome(0, "factors", meta={"mode": UploadMode.of(merge).value})
     # Exclusive: no recalculation chunk of this module/year reads factors meanwhile.
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
                     locks.module_year_key(module.value, job.year))
@@ -83,7 +83,7 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
         recalc = []
     summary = written.summary() + (" (merge: nothing retired)" if merge else "")
     return acc.outcome(len(parsed), "factors", summary=summary, recalc=recalc, meta={
-        "data_entry_type_ids": dets, "mode": "merge" if merge else "replace",
+        "data_entry_type_ids": dets, "mode": UploadMode.of(merge).value,
         **written.meta()})
 
 
@@ -237,7 +237,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     retired. A file with no usable row changes nothing."""
     config = job_config(job.meta)
     kind = config.kind
-    merge = config.mode == "merge"
+    merge = config.mode == UploadMode.MERGE
     header, rows = _rows(session, job)
     problem = csv_rows.reference_header_problem(kind, header)
     if problem:
@@ -255,7 +255,7 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
 
     for _line, r in acc.parsed(rows, parser, on_reject=reject):
         good[reference_sets.parsed_identity(kind, r)] = r
-    mode = {"mode": "merge" if merge else "replace"}
+    mode = {"mode": UploadMode.of(merge).value}
     if not good:
         return acc.outcome(0, f"{kind} rows", meta=mode)
     written = reference_sets.write_reference_set(session, kind, list(good.values()),

@@ -30,20 +30,18 @@ from carbon_domain.csv_rows.factors import factor_columns
 from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.db.history_models import FactorHistory
 from carbon_domain.db.models import DataIngestionJob, Factor, UploadedFile
+from carbon_domain.errors import ErrorKind, Refused
 from carbon_domain.services.inputs import factor_history as history
 from carbon_domain.services.jobs.job_meta import job_config
+from carbon_domain.upload_kinds import UploadKind
 
 # What the factors were before J, by the change J made to them.
 _LIVE_BEFORE = {history.UPDATED: True, history.RETIRED: True, history.INSERTED: False,
                 history.REVIVED: False}
 
 
-class RevertRefused(Exception):
-    """Why this job cannot be reverted; ``status`` is the HTTP answer (404, 409, 422)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class RevertRefused(Refused):
+    """Why this job cannot be reverted (not found, not a revertible job, or a conflict)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +64,18 @@ _REVERTIBLE = (JobType.factor_ingest, JobType.csv_ingest)
 def _job(session: Session, job_id: int) -> DataIngestionJob:
     job = session.get(DataIngestionJob, job_id)
     if job is None:
-        raise RevertRefused(404, f"job {job_id} not found")
+        raise RevertRefused(ErrorKind.NOT_FOUND, f"job {job_id} not found")
     if job.job_type not in _REVERTIBLE or job.upload_id is None:
-        raise RevertRefused(422, f"job {job_id} is a {job.job_type.value} job: only factor "
-                                 "and data entry uploads can be reverted")
+        raise RevertRefused(ErrorKind.INVALID,
+                            f"job {job_id} is a {job.job_type.value} job: only factor "
+                            "and data entry uploads can be reverted")
     if job.state != JobState.FINISHED:
-        raise RevertRefused(409, f"job {job_id} is {job.state.value}: wait until it finished")
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {job_id} is {job.state.value}: wait until it finished")
     if job.result == JobResult.ERROR:
-        raise RevertRefused(409, f"job {job_id} ended in ERROR and changed no factor: "
-                                 "nothing to revert")
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {job_id} ended in ERROR and changed no factor: "
+                            "nothing to revert")
     return job
 
 
@@ -102,9 +103,10 @@ def _refuse_if_later(session: Session, job: DataIngestionJob) -> None:
     later = later_upload(session, job)
     if later is not None:
         what = "factor" if job.job_type == JobType.factor_ingest else "data entry"
-        raise RevertRefused(409, f"job {later.id} (a later {what} upload of the same module "
-                                 f"and year, by {later.created_by or 'unknown'}) changed them "
-                                 f"after job {job.id}: revert job {later.id} first")
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {later.id} (a later {what} upload of the same module "
+                            f"and year, by {later.created_by or 'unknown'}) changed them "
+                            f"after job {job.id}: revert job {later.id} first")
 
 
 def plan_revert(session: Session, job_id: int) -> RevertPlan:
@@ -126,18 +128,21 @@ def _plan_entries_revert(session: Session, job: DataIngestionJob) -> RevertPlan:
     scope = (DataEntryType(job.data_entry_type_id).name if job.data_entry_type_id
              else f"module {module.name}")
     if prev is None or prev.upload_id is None:
-        raise RevertRefused(409, f"job {job.id} was the first data entry upload of {scope} "
-                                 f"for {job.year}: there are no previous entries to restore")
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {job.id} was the first data entry upload of {scope} "
+                            f"for {job.year}: there are no previous entries to restore")
     if job.data_entry_type_id is None and prev.data_entry_type_id is not None:
-        raise RevertRefused(409, f"the entries before job {job.id} (module-wide) came from "
-                                 f"uploads of single types (the last: job {prev.id}): revert "
-                                 "cannot restore them from one file; upload them again")
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"the entries before job {job.id} (module-wide) came from "
+                            f"uploads of single types (the last: job {prev.id}): revert "
+                            "cannot restore them from one file; upload them again")
     upload = session.get(UploadedFile, prev.upload_id)
     if upload is None:
-        raise RevertRefused(409, f"the file of job {prev.id} (the entries before job "
-                                 f"{job.id}) is no longer stored")
-    return RevertPlan("data-entries", job.id, module.value, job.data_entry_type_id, job.year,
-                      True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"the file of job {prev.id} (the entries before job "
+                            f"{job.id}) is no longer stored")
+    return RevertPlan(UploadKind.data_entries, job.id, module.value, job.data_entry_type_id,
+                      job.year, True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
 
 
 def _cell(v: Any) -> str:
@@ -169,11 +174,11 @@ def plan_factor_revert(session: Session, job_id: int) -> RevertPlan:
     job = _job(session, job_id)
     assert job.module_type_id is not None and job.year is not None  # factor uploads have them
     if job.job_type != JobType.factor_ingest:
-        raise RevertRefused(422, f"job {job_id} is not a factor upload")
+        raise RevertRefused(ErrorKind.INVALID, f"job {job_id} is not a factor upload")
     _refuse_if_later(session, job)
     dets = sorted(int(d) for d in (job.meta or {}).get("data_entry_type_ids") or [])
     if not dets:
-        raise RevertRefused(409, f"job {job_id} wrote no factor: nothing to revert")
+        raise RevertRefused(ErrorKind.CONFLICT, f"job {job_id} wrote no factor: nothing to revert")
     touched = {fid: (change, before) for fid, change, before in session.execute(select(
         FactorHistory.factor_id, FactorHistory.change, FactorHistory.values_before).where(
         FactorHistory.job_id == job_id).order_by(FactorHistory.id))}
@@ -188,11 +193,12 @@ def plan_factor_revert(session: Session, job_id: int) -> RevertPlan:
             rows.append((f.data_entry_type_id, f.classification, f.values))
     empty = [DataEntryType(d).name for d in dets if not any(r[0] == d for r in rows)]
     if empty:
-        raise RevertRefused(409, f"job {job_id} created the first factors of "
-                                 f"{', '.join(empty)} for {job.year}: a revert would have to "
-                                 "retire them all, which an upload cannot express")
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {job_id} created the first factors of "
+                            f"{', '.join(empty)} for {job.year}: a revert would have to "
+                            "retire them all, which an upload cannot express")
     module = ModuleType(job.module_type_id)
     routed = job.data_entry_type_id is None and len(MODULE_DATA_ENTRY_TYPES[module]) > 1
-    return RevertPlan("factors", job_id, module.value, job.data_entry_type_id, job.year,
+    return RevertPlan(UploadKind.factors, job_id, module.value, job.data_entry_type_id, job.year,
                       job_config(job.meta).recalculate, len(rows), len(touched),
                       f"revert-of-job-{job_id}.csv", _csv(dets, routed, rows))

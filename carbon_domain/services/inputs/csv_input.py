@@ -1,4 +1,4 @@
-"""Reading uploaded CSV bytes: whole-file problems become one clear `CsvProblem` (HTTP 400,
+"""Reading uploaded CSV bytes: whole-file problems become one clear `CsvProblem` (unusable:
 nothing written); row problems are left to the row parsers."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 
+from carbon_domain.errors import Unusable
+
 csv.field_size_limit(min(sys.maxsize, 10 * 1024 * 1024))
 
 
-class CsvProblem(ValueError):
+class CsvProblem(Unusable):
     """The file cannot be used at all."""
 
 

@@ -10,10 +10,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.catalog import (
+    MODULE_DATA_ENTRY_TYPES,
+    DataEntryType,
+    ModuleType,
+    check_module_type,
+)
 from carbon_domain.db.models import Factor
 from carbon_domain.emission_types import EmissionType
-from carbon_domain.errors import check_module_type
 
 
 @dataclass(frozen=True, slots=True)

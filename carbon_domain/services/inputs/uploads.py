@@ -7,6 +7,7 @@ import hashlib
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.models import UploadedFile
+from carbon_domain.errors import NotFound
 
 
 def store_upload(session: Session, *, filename: str, content: bytes,
@@ -22,5 +23,5 @@ def store_upload(session: Session, *, filename: str, content: bytes,
 def read_upload(session: Session, upload_id: int) -> bytes:
     row = session.get(UploadedFile, upload_id)
     if row is None:
-        raise LookupError(f"upload {upload_id} not found")
+        raise NotFound(f"upload {upload_id} not found")
     return bytes(row.content)

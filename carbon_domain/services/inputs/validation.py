@@ -1,10 +1,10 @@
-"""Whole-file checks run before anything is written (HTTP 400 on failure)."""
+"""Whole-file checks run before anything is written (CsvProblem: the file is unusable)."""
 
 from __future__ import annotations
 
 from carbon_domain import csv_rows
-from carbon_domain.catalog import DataEntryType, ModuleType
-from carbon_domain.errors import check_module_type
+from carbon_domain.catalog import DataEntryType, ModuleType, check_module_type
+from carbon_domain.errors import InvalidInput
 from carbon_domain.services.inputs.csv_input import CsvProblem, check_has_rows
 from carbon_domain.upload_kinds import REFERENCE_KINDS, UploadKind
 
@@ -30,7 +30,7 @@ def validate_upload(kind: str, content: bytes, module: ModuleType | None = None,
     elif kind in REFERENCE_KINDS:
         problem = csv_rows.reference_header_problem(kind, header)
     else:
-        raise ValueError(f"unknown upload kind {kind!r}")
+        raise InvalidInput(f"unknown upload kind {kind!r}", field="kind", value=kind)
     if problem:
         raise CsvProblem(problem)
     if not allow_unknown_columns:

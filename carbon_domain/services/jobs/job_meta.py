@@ -8,8 +8,11 @@ jobs a pipeline joined (``linked_job_ids``) and the aggregations it awaits
 code path writes one back into JSON.
 
 What stays: the job ``config`` (what the operator asked for: ``recalculate``, ``mode``,
-``kind``; ``position``, "type i of n" in progress messages) and reports that only people
-read (row errors, recalculation counts, abort notes), free-form (``extra="allow"``).
+``kind``, ``only_stale``, ``full``; ``position``, "type i of n" in progress messages; what a
+recalculation's plan recorded for the next one to compare against: ``inputs_watermark``,
+``factor_count``, ``factor_max_id``, ``scope``) and reports that only people read (row
+errors, recalculation counts, abort notes), free-form (``extra="allow"``). Code reads the
+config through :func:`job_config`, never as raw JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from carbon_domain.upload_kinds import UploadKind, UploadMode
+
 Meta = dict[str, Any] | None
 
 # Stored outside meta since 0009 (the API still shows them inside it: job_links.api_meta).
@@ -25,13 +30,31 @@ MOVED_KEYS = frozenset({"covers_input_job_id", "rerun_job_id", "job_ids", "joine
                         "linked_job_ids", "awaits_aggregation"})
 
 
+class PlannedScope(BaseModel):
+    """What a recalculation's plan decided (``affected.Scope.describe``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    incremental: bool | None = None  # None: planned before the scope was recorded
+
+
 class JobConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     recalculate: bool = False
-    mode: str | None = None
-    kind: str | None = None
+    mode: UploadMode | None = None
+    kind: UploadKind | None = None
     position: tuple[int, int] = (1, 1)
+    # A module-level recalculation: only the stale types (False: all were asked for).
+    only_stale: bool = True
+    # Recalculate the whole slice even when an incremental run would do.
+    full: bool = False
+    # Recorded by the plan (affected.plan_marks): the highest finished input job id it saw,
+    # the slice's factor count and highest factor id. None / -1 / 0: not recorded.
+    inputs_watermark: int | None = None
+    factor_count: int = -1
+    factor_max_id: int = 0
+    scope: PlannedScope | None = None
 
 
 class JobMeta(BaseModel):
@@ -52,6 +75,11 @@ def job_meta(meta: Meta) -> JobMeta:
 
 def job_config(meta: Meta) -> JobConfig:
     return job_meta(meta).config
+
+
+def config_with(meta: Meta, **items: Any) -> dict[str, Any]:
+    """The job's config as stored JSON with ``items`` set (what was never set stays unset)."""
+    return {**job_config(meta).model_dump(mode="json", exclude_unset=True), **items}
 
 
 def pipeline_meta(meta: Meta) -> PipelineMeta:

@@ -27,6 +27,7 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineS
 from carbon_domain.db.link_models import AwaitedAggregation, PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline, RecalcChunk
+from carbon_domain.errors import NotFound
 
 _RUNNING = Pipeline.status == PipelineStatus.RUNNING
 # Row locks are FOR NO KEY UPDATE (``key_share=True``): we never change a key, and a plain
@@ -239,7 +240,7 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
     the trailing aggregation) runs in its own transaction: ``recalc.after_abort``.
     """
     if not lock_pipelines(session, [pipeline_id]):
-        raise LookupError(f"pipeline {pipeline_id} not found")
+        raise NotFound(f"pipeline {pipeline_id} not found")
     p = session.get(Pipeline, pipeline_id)
     assert p is not None
     session.refresh(p)

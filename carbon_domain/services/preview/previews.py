@@ -25,6 +25,7 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import UploadedFile
 from carbon_domain.db.preview_models import UploadPreview
+from carbon_domain.errors import ErrorKind, Refused
 from carbon_domain.services.ingest.ingest import ingest_factors
 from carbon_domain.services.jobs.job_runs import JobOutcome
 from carbon_domain.services.preview.preview_figures import factor_changes, measure
@@ -34,12 +35,8 @@ from carbon_domain.services.preview.preview_figures import factor_changes, measu
 PREVIEW_TTL = timedelta(hours=24)
 
 
-class PreviewRefused(Exception):
-    """Why a preview cannot be applied; ``status`` is the HTTP answer (404, 409, 410)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class PreviewRefused(Refused):
+    """Why a preview cannot be read or applied (not found, expired, or a conflict)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +148,8 @@ def _get(session: Session, preview_id: int, *, lock: bool = False) -> UploadPrev
     q = select(UploadPreview).where(UploadPreview.id == preview_id)
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None:
-        raise PreviewRefused(404, f"preview {preview_id} not found (unknown or discarded)")
+        raise PreviewRefused(ErrorKind.NOT_FOUND,
+                             f"preview {preview_id} not found (unknown or discarded)")
     return row
 
 
@@ -173,31 +171,37 @@ def plan_apply(session: Session, preview_id: int) -> ApplyPlan:
     caller's transaction ends, so two applies of one preview cannot both pass."""
     row = _get(session, preview_id, lock=True)
     if row.expires_at <= utcnow():
-        raise PreviewRefused(410, f"preview {preview_id} expired at "
-                                  f"{row.expires_at.isoformat()}: preview the file again")
+        raise PreviewRefused(ErrorKind.GONE,
+                             f"preview {preview_id} expired at "
+                             f"{row.expires_at.isoformat()}: preview the file again")
     if row.applied_job_id is not None:
-        raise PreviewRefused(409, f"preview {preview_id} was already applied "
-                                  f"(job {row.applied_job_id})")
+        raise PreviewRefused(ErrorKind.CONFLICT,
+                             f"preview {preview_id} was already applied "
+                             f"(job {row.applied_job_id})")
     job = session.get(Job, row.job_id)
     if job is None or job.state != JobState.FINISHED or row.figures is None:
         state = "gone" if job is None else job.state.value
         if job is not None and job.result is not None:
             state += f", {job.result.value}"
-        raise PreviewRefused(409, f"preview {preview_id} has no figures (its job is {state})")
+        raise PreviewRefused(ErrorKind.CONFLICT,
+                             f"preview {preview_id} has no figures (its job is {state})")
     if row.inputs_mark is None or row.inputs_mark < 0:
-        raise PreviewRefused(409, f"inputs of this module and year were being written while "
-                                  f"preview {preview_id} was computed: preview the file again")
+        raise PreviewRefused(ErrorKind.CONFLICT,
+                             f"inputs of this module and year were being written while "
+                             f"preview {preview_id} was computed: preview the file again")
     later = session.scalar(select(Job).where(_inputs(row.module_type_id, row.year),
                                              Job.id > row.inputs_mark)
                            .order_by(Job.id).limit(1))
     if later is not None:
-        raise PreviewRefused(409, f"job {later.id} ({later.job_type.value}, by "
-                                  f"{later.created_by or 'unknown'}) changed the inputs of "
-                                  f"this module and year after preview {preview_id} was "
-                                  "computed: preview the file again")
+        raise PreviewRefused(ErrorKind.CONFLICT,
+                             f"job {later.id} ({later.job_type.value}, by "
+                             f"{later.created_by or 'unknown'}) changed the inputs of "
+                             f"this module and year after preview {preview_id} was "
+                             "computed: preview the file again")
     upload = session.get(UploadedFile, row.upload_id)
     if upload is None:
-        raise PreviewRefused(409, f"the file of preview {preview_id} is no longer stored")
+        raise PreviewRefused(ErrorKind.CONFLICT,
+                             f"the file of preview {preview_id} is no longer stored")
     return ApplyPlan(row.id, row.module_type_id, row.data_entry_type_id, row.year, row.mode,
                      upload.filename, bytes(upload.content))
 

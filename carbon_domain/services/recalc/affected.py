@@ -48,6 +48,7 @@ from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
 from carbon_domain.names import type_label
 from carbon_domain.reference import kinds_read_by
 from carbon_domain.services.inputs.slices import load_factor_index, load_reference_data
+from carbon_domain.services.jobs.job_meta import job_config
 from carbon_domain.services.recalc.affected_refs import (
     FULL,
     RefChange,
@@ -100,7 +101,7 @@ def plan_marks(session: Session, module: int, det: int, year: int) -> dict[str, 
 
 
 def _full_requested(session: Session, job: Job) -> str | None:
-    if (job.meta or {}).get("config", {}).get("full"):
+    if job_config(job.meta).full:
         return "a full recalculation was requested"
     kind = session.scalar(select(Pipeline.kind).where(Pipeline.id == job.pipeline_id))
     if kind == JobType.emission_recalc:
@@ -108,7 +109,7 @@ def _full_requested(session: Session, job: Job) -> str | None:
     if kind == JobType.module_emission_recalc:
         root = session.scalar(select(Job.meta).where(
             Job.pipeline_id == job.pipeline_id, Job.job_type == JobType.module_emission_recalc))
-        if not (root or {}).get("config", {}).get("only_stale", True):
+        if not job_config(root).only_stale:
             return "all types of the module were requested"
     return None
 
@@ -144,15 +145,14 @@ def plan_scope(session: Session, job: Job) -> Scope:
     changed_formula = None if base is None else formula_change(det, base.meta)
     if changed_formula:  # every row of the slice was computed with the old formula
         return Scope(None, changed_formula, base.id if base else None)
-    w = None if base is None else (base.meta or {}).get("config", {}).get("inputs_watermark")
-    if base is None or w is None:
+    config = None if base is None else job_config(base.meta)
+    if base is None or config is None or config.inputs_watermark is None:
         return Scope(None, "no earlier successful recalculation to start from")
-    w = int(w)
-    config = (base.meta or {}).get("config", {})
+    w = config.inputs_watermark
     still = session.scalar(select(func.count()).where(
         Factor.data_entry_type_id == det, Factor.year == year,
-        Factor.id <= int(config.get("factor_max_id", 0))))
-    if still != int(config.get("factor_count", -1)):
+        Factor.id <= config.factor_max_id))
+    if still != config.factor_count:
         return Scope(None, "a factor was deleted (not retired)", base.id)
     newer = session.scalar(select(Job.id).where(
         _relevant_inputs(module, det, year), Job.job_type == JobType.csv_ingest, Job.id > w,

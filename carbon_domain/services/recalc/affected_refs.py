@@ -30,6 +30,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
 from carbon_domain.reference import CURRENCY_DEFAULTS, READERS, kinds_read_by, room_key, station_key
+from carbon_domain.upload_kinds import UploadKind
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,12 @@ def reference_change(session: Session, det: int, year: int, w: int
         return None
     if any(stamped is None for _years, stamped in newer):
         return FULL  # an upload from before rows were stamped: nothing says what it changed
-    if det in READERS["stations"]:
+    if det in READERS[UploadKind.stations]:
         names = {station_key(n) for n in session.scalars(
             select(Station.name).where(Station.changed_by_job_id > w))} - {None}
         return _by_names(names, ("origin_name", "destination_name"), station_key,
                          "stations")
-    if det in READERS["building-rooms"]:
+    if det in READERS[UploadKind.building_rooms]:
         rooms = {room_key(n) for n in session.scalars(
             select(BuildingRoom.room_name).where(BuildingRoom.changed_by_job_id > w))} - {None}
         return _by_names(rooms, ("room_name",), room_key, "building rooms")

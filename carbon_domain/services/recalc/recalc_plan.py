@@ -12,6 +12,7 @@ from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntry
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.services.jobs import jobs
+from carbon_domain.services.jobs.job_meta import config_with
 from carbon_domain.services.recalc import affected
 from carbon_domain.settings import get_settings
 
@@ -70,10 +71,9 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
         chunks, total = _range_chunks(session, job_id, det, year, size)
     session.add_all(chunks)
     name = DataEntryType(det).name
-    jobs.set_meta(session, job_id, config={**(job.meta or {}).get("config", {}),
-                                           "position": list(position), "chunks": len(chunks),
-                                           "chunk_size": size, **marks,
-                                           "scope": scope.describe()})
+    jobs.set_meta(session, job_id, config=config_with(
+        job.meta, position=list(position), chunks=len(chunks), chunk_size=size, **marks,
+        scope=scope.describe()))
     jobs.heartbeat(session, job_id, done=0, total=int(total),
                    message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
     session.flush()

@@ -32,6 +32,7 @@ from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import SliceSumVersion
+from carbon_domain.services.jobs.job_meta import job_config
 
 ENTRIES, MISSING = 0, -1  # pseudo emission types: entry count, entries without a row
 # Wide enough that no sum of 15-digit float8 values rounds, whatever their magnitudes
@@ -186,10 +187,10 @@ def _job_mode(session: Session, job: Any) -> str | None:
         # No chunk ran. An incremental job with nothing to do changes nothing; a full one
         # found its slice empty (its entries were removed): its sums are zero, and folding
         # nothing must not leave the old ones standing.
-        scope = ((job.meta or {}).get("config") or {}).get("scope") or {}
-        if "incremental" not in scope:
+        scope = job_config(job.meta).scope
+        if scope is None or scope.incremental is None:
             return None  # not planned as we know it: rebuild from the rows
-        return "delta" if scope["incremental"] else "full"
+        return "delta" if scope.incremental else "full"
     modes = {mode if done else None for done, mode in chunks}
     return modes.pop() if len(modes) == 1 and None not in modes else None
 

@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import PipelineStatus
+from carbon_domain.errors import Conflict, NotFound
 from carbon_domain.services.jobs.pipelines import pipeline_jobs
 from carbon_domain.services.reads import pipeline_reads
 
 
-class PipelineNotFound(LookupError):
-    """No pipeline has this id (HTTP 404)."""
+class PipelineNotFound(NotFound):
+    """No pipeline has this id."""
 
 
-class CannotRecover(Exception):
-    """The pipeline is still running, or its run left nothing to re-run (HTTP 409)."""
+class CannotRecover(Conflict):
+    """The pipeline is still running, or its run left nothing to re-run."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Module and data entry type catalog (docs/design.md §1, research/domain.md §1 and §3)."""
+"""Module and data entry type catalog (docs/design.md §1)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def _subtree(*nodes: EmissionType) -> set[EmissionType]:
     return {m for n in nodes for m in n.subtree()}
 
 
-# Every type a det may store a row on: research/domain.md §3 with docs/design.md §1's decisions
-# (one AI row by provider; fallbacks stored on the nearest scoped node).
+# Every type a det may store a row on: the mapping of the system we replace, with the decisions
+# of docs/design.md §1 (one AI row by provider; fallbacks stored on the nearest scoped node).
 _ROOM_ENERGIES = (
     E.buildings__rooms__lighting, E.buildings__rooms__cooling, E.buildings__rooms__ventilation,
     E.buildings__rooms__heating_elec, E.buildings__rooms__heating_thermal,
@@ -123,7 +123,7 @@ class TestEmissionRoots:
         assert PRODUCES[det] <= covered
 
     def test_no_node_is_counted_twice(self) -> None:
-        # The system we replace listed 60300 under buildings twice (domain.md §1).
+        # The system we replace listed 60300 under buildings twice (docs/design.md §1).
         nodes = [m for rs in MODULE_EMISSION_ROOTS.values() for r in rs for m in r.subtree()]
         assert len(nodes) == len(set(nodes))
 

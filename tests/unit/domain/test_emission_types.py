@@ -1,4 +1,4 @@
-"""Invariants of the emission type tree (docs/design.md §1, research/domain.md §2)."""
+"""Invariants of the emission type tree (docs/design.md §1)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ LEAVES = [m for m in ALL if m.is_leaf]
 
 
 # The enum spells its members out (so the type checker knows them); this rebuilds the same
-# table from the numbering rules of the system we replace (research/domain.md §2), which is
+# table from the numbering rules of the system we replace (docs/design.md §1), which is
 # how the class body was generated, so a typo in one id or a member out of order fails here.
 _ROOM_ENERGIES = ("lighting", "cooling", "ventilation", "heating_elec", "heating_thermal")
 _ROOM_TYPES = ("office", "laboratories", "archives", "libraries", "auditoriums", "miscellaneous")
