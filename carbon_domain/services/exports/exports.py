@@ -25,6 +25,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -98,7 +99,16 @@ def check_year(session: Session, year: int, unit_code: str | None = None) -> Non
         raise ExportNotFound(f"no carbon reports for year {year}")
 
 
-def active_jobs(session: Session, year: int, det: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ActiveJob:
+    id: int
+    job_type: JobType
+    module_type_id: int | None
+    data_entry_type_id: int | None
+    state: JobState
+
+
+def active_jobs(session: Session, year: int, det: int | None = None) -> list[ActiveJob]:
     """Active recalculations (and, for results, aggregations) of the export's scope."""
     conds: list[Any] = [Job.year == year, Job.state.in_(ACTIVE_STATES)]
     if det is None:
@@ -109,8 +119,7 @@ def active_jobs(session: Session, year: int, det: int | None = None) -> list[dic
         conds += [Job.module_type_id == module, Job.job_type.in_(
             (JobType.emission_recalc, JobType.module_emission_recalc)),
             (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)]
-    return [{"id": r.id, "job_type": r.job_type, "module_type_id": r.module_type_id,
-             "data_entry_type_id": r.data_entry_type_id, "state": r.state}
+    return [ActiveJob(r.id, r.job_type, r.module_type_id, r.data_entry_type_id, r.state)
             for r in session.execute(select(Job.id, Job.job_type, Job.module_type_id,
                                             Job.data_entry_type_id, Job.state)
                                      .where(*conds).order_by(Job.id))]
@@ -120,11 +129,11 @@ def ensure_not_running(session: Session, year: int, det: int | None = None) -> N
     jobs = active_jobs(session, year, det)
     if jobs:
         j = jobs[0]
-        what = "an aggregation" if j["job_type"] == JobType.aggregation else "a recalculation"
+        what = "an aggregation" if j.job_type == JobType.aggregation else "a recalculation"
         scope = f"{DataEntryType(det).name} {year}" if det is not None else f"year {year}"
         more = f" (and {len(jobs) - 1} more)" if len(jobs) > 1 else ""
         raise ExportBlocked(
-            f"{what} of {scope} is active (job {j['id']}, {j['state']}){more}: the export"
+            f"{what} of {scope} is active (job {j.id}, {j.state}){more}: the export"
             " would mix old and new numbers; retry when it has finished, or export as is"
             " with allow_stale=true (CLI: --allow-stale)")
 

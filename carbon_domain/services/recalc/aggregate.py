@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -15,13 +17,14 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.json_types import JsonObject
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_runs import JobOutcome
 from carbon_domain.services.recalc import slice_sums
 from carbon_domain.services.recalc.formula_record import recorded_formula_versions
 
 
-def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
+def _comparable(s: Mapping[str, object] | None) -> dict[str, object]:
     return {k: v for k, v in (s or {}).items() if k != "computed_at"}
 
 
@@ -42,9 +45,10 @@ _JOINED = (
     " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2")
 
 
-def _kg_and_missing(session: Session, params: dict[str, Any]
+def _kg_and_missing(session: Session, year: int, dets: list[int]
                     ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
     sql = _ENTRY_DRIVEN if bulk.is_postgres(session) else _JOINED
+    params = {"y": year, "dets": dets}
     kg: dict[int, dict[int, float]] = {}
     missing: dict[int, int] = {}
     for mid, et, total, n in session.execute(
@@ -56,7 +60,18 @@ def _kg_and_missing(session: Session, params: dict[str, Any]
     return kg, missing
 
 
-def aggregate_module_year(session: Session, module_type_id: int, year: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AggregateRun:
+    """One aggregation run: modules recomputed, those whose stats changed, the reports
+    rewritten for them, and the entries counted."""
+
+    modules: int
+    modules_changed: int
+    reports_changed: int
+    entries: int
+
+
+def aggregate_module_year(session: Session, module_type_id: int, year: int) -> AggregateRun:
     """Rebuild `stats` of every module of this type in this year from emission rows (two
     GROUP BY queries), then the stats of the reports whose module stats changed."""
     # One writer per year on the shared report rows (the old system deadlocked here).
@@ -70,7 +85,7 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
     params = {"y": year, "dets": dets}
     # Folded from the chunks' partial sums (services/recalc/slice_sums.py), None = the full queries.
     folded = slice_sums.module_totals(session, module_type_id, year)
-    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, params)
+    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, year, dets)
     counts: dict[int, tuple[int, int]] = {}
     for mid, n in folded.entries.items() if folded else session.execute(text(
         "SELECT carbon_report_module_id, count(*) FROM data_entries"
@@ -100,7 +115,7 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
     _stamp(session, "carbon_reports", sorted({rid for _, rid, _ in modules} - changed_reports),
            stamp)
     if changed_reports:
-        per_report: dict[int, list[dict[str, Any]]] = {}
+        per_report: dict[int, list[JsonObject | None]] = {}
         for report_id, st in session.execute(
                 select(CarbonReportModule.carbon_report_id, CarbonReportModule.stats)
                 .where(CarbonReportModule.carbon_report_id.in_(list(changed_reports)))):
@@ -108,12 +123,12 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
         _write_stats(session, "carbon_reports",
                      [(rid, stats_lib.report_stats(sts, computed_at=now))
                       for rid, sts in per_report.items()], now, set_status=False)
-    return {"modules": len(modules), "modules_changed": len(updates),
-            "reports_changed": len(changed_reports),
-            "entries": sum(c[0] for c in counts.values())}
+    return AggregateRun(modules=len(modules), modules_changed=len(updates),
+                        reports_changed=len(changed_reports),
+                        entries=sum(c[0] for c in counts.values()))
 
 
-def _write_stats(session: Session, table: str, rows: list[tuple[int, dict[str, Any]]],
+def _write_stats(session: Session, table: str, rows: Sequence[tuple[int, Mapping[str, object]]],
                  now: Any, *, set_status: bool) -> None:
     """Write many stats at once: one UPDATE … FROM jsonb_to_recordset on PostgreSQL (a
     statement per row cost ~1 s per 500 reports), executemany elsewhere."""
@@ -156,7 +171,7 @@ class AggregationWork:
     requests that arrived during a run marked the job dirty."""
 
     def __init__(self) -> None:
-        self.runs: list[dict[str, Any]] = []
+        self.runs: list[AggregateRun] = []
 
     def prepare(self, session: Session, job_id: int) -> None:
         # Committed before reading inputs: a request landing from here on reruns us.
@@ -167,12 +182,12 @@ class AggregationWork:
         last = aggregate_module_year(session, job.module_type_id, job.year)
         self.runs.append(last)
         n = len(self.runs)
-        jobs.heartbeat(session, job.id, message=f"Aggregated {last['modules']} modules (run {n})")
+        jobs.heartbeat(session, job.id, message=f"Aggregated {last.modules} modules (run {n})")
         return JobOutcome(
             JobResult.SUCCESS,
-            f"Aggregated {last['modules']} modules of {last['reports_changed']}"
+            f"Aggregated {last.modules} modules of {last.reports_changed}"
             f" changed reports ({n} run{'s' if n > 1 else ''})",
-            {"aggregation": {"runs": n, "last": last}}, {"runs": n, **last})
+            {"aggregation": {"runs": n, "last": asdict(last)}}, {"runs": n, **asdict(last)})
 
     def again(self, session: Session, job: Job) -> bool:
         session.refresh(job, ["dirty"])
