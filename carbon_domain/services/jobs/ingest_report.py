@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from carbon_domain import csv_rows
 from carbon_domain.db.enums import JobResult
+from carbon_domain.json_types import JsonLike
 from carbon_domain.settings import get_settings
 
 T = TypeVar("T")
@@ -65,7 +66,7 @@ class RowReport:
             self.errors.append({"row": line, "reason": reason[:200]})
 
     def outcome(self, processed: int, what: str, extra: str = "",
-                meta: dict[str, Any] | None = None, recalc: list[int] | None = None,
+                meta: JsonLike | None = None, recalc: list[int] | None = None,
                 summary: str | None = None) -> IngestOutcome:
         """``summary`` replaces the default "{processed} {what}" part of the message."""
         done = summary or f"{processed} {what}"

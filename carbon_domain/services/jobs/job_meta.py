@@ -14,11 +14,11 @@ read (row errors, recalculation counts, abort notes), free-form (``extra="allow"
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
-Meta = dict[str, Any] | None
+from carbon_domain.json_types import JsonObject, JsonValue
+
+Meta = JsonObject | None
 
 # Stored outside meta since 0009 (the API still shows them inside it: job_links.api_meta).
 MOVED_KEYS = frozenset({"covers_input_job_id", "rerun_job_id", "job_ids", "joined_job_ids",
@@ -58,7 +58,7 @@ def pipeline_meta(meta: Meta) -> PipelineMeta:
     return PipelineMeta.model_validate(meta or {})
 
 
-def updated(meta: Meta, **items: Any) -> dict[str, Any]:
+def updated(meta: Meta, **items: JsonValue) -> JsonObject:
     """A new dict (so SQLAlchemy sees the change) with ``items`` set."""
     moved = MOVED_KEYS.intersection(items)
     if moved:

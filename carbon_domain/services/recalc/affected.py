@@ -28,7 +28,7 @@ run gives it), so every doubt falls back to more entries or to a full run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
 from carbon_domain.engine import LINK_KEY
 from carbon_domain.handlers.versions import formula_version, recorded_version
+from carbon_domain.json_types import JsonObject
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
 from carbon_domain.names import type_label
 from carbon_domain.reference import kinds_read_by
@@ -66,7 +67,7 @@ class Scope:
     base_job_id: int | None = None
     changed_factors: int = 0
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JsonObject:
         return {"incremental": self.entry_ids is not None, "reason": self.reason,
                 "base_job_id": self.base_job_id, "changed_factors": self.changed_factors,
                 "entries": None if self.entry_ids is None else len(self.entry_ids)}
@@ -113,10 +114,11 @@ def _full_requested(session: Session, job: Job) -> str | None:
     return None
 
 
-def formula_change(det: int, recalc_meta: dict[str, Any] | None) -> str | None:
+def formula_change(det: int, recalc_meta: Mapping[str, object] | None) -> str | None:
     """"formula for IT changed (2026.11-1 → 2026.12-1)" when the code's formula version of
     the type differs from the one a recalculation (its meta) computed with, else None."""
-    recorded = recorded_version((recalc_meta or {}).get("recalculation"))
+    recalculation = (recalc_meta or {}).get("recalculation")
+    recorded = recorded_version(recalculation if isinstance(recalculation, Mapping) else None)
     code = formula_version(det)
     if recorded == code:
         return None
