@@ -18,8 +18,9 @@ SERVICES = ROOT / "carbon_domain" / "services"
 READS = SERVICES / "reads"
 # The drill-down read (the explain views of rows) is typed in its own change.
 READS_EXEMPT = {READS / "drilldown.py"}
-# 65 at the start of the count (2026-12-06), plus 5 uses of the ``Meta`` alias.
-CEILING = 36
+# 77 at the start of the count (2026-12-06: 65 written out, 12 through aliases); the 9 left
+# are all in drilldown.py.
+CEILING = 9
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 

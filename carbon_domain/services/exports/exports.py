@@ -40,6 +40,7 @@ from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataEntry,
 from carbon_domain.db.models import DataEntryEmission as Emission
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.emission_types import SCOPE_OF, EmissionType
+from carbon_domain.json_types import JsonObject
 from carbon_domain.services.exports import export_sql
 from carbon_domain.services.reads.drilldown import reasons_for
 
@@ -224,7 +225,7 @@ def data_csv(session: Session, det: int, year: int,
     out = _Lines()
     yield out.lines([data_columns(det)])
 
-    def reasons(entries: list[tuple[int, dict[str, Any]]]) -> dict[int, tuple[str, str]]:
+    def reasons(entries: list[tuple[int, JsonObject]]) -> dict[int, tuple[str, str]]:
         return reasons_for(session, det, year, entries)  # the engine, on these entries only
 
     batches = (export_sql.batches(session, det, year, BATCH_ENTRIES, reasons) if fast
@@ -239,7 +240,7 @@ def data_csv(session: Session, det: int, year: int,
 
 
 def _python_batches(session: Session, det: int, year: int, out: _Lines,
-                    reasons: Callable[[list[tuple[int, dict[str, Any]]]],
+                    reasons: Callable[[list[tuple[int, JsonObject]]],
                                       dict[int, tuple[str, str]]]
                     ) -> Iterator[tuple[int, str]]:
     """The same lines as ``export_sql.batches``, written by ``csv`` (any database)."""
@@ -283,6 +284,6 @@ def _python_batches(session: Session, det: int, year: int, out: _Lines,
         yield len(entries), out.lines(lines)
 
 
-def _json(raw: Any) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+def _json(raw: Any) -> JsonObject:
+    value: JsonObject = json.loads(raw) if isinstance(raw, str) else raw
     return value

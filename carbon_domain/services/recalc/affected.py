@@ -186,7 +186,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
 
 
 def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
-             ) -> Iterator[tuple[list[int], dict[str, Any]]]:
+             ) -> Iterator[tuple[list[int], JsonObject]]:
     """The slice's entries grouped by the values of ``keys`` (what decides their match):
     (entry ids, {key: value}). On PostgreSQL one GROUP BY returns a few hundred groups
     instead of every entry's JSON (the it slice at 1M: 102k entries)."""
@@ -205,7 +205,7 @@ def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
         yield [int(i) for i in ids], cell
 
 
-def _hash_grouped(session: Session, sql: Any, params: dict[str, Any]) -> list[Any]:
+def _hash_grouped(session: Session, sql: Any, params: Mapping[str, object]) -> list[Any]:
     """Run the GROUP BY as a hash aggregate. Without statistics (never analyzed) PostgreSQL
     expects ~5 rows and sorts the slice on its jsonb keys instead: the it slice at 200k,
     20,492 entries → 14 groups, 0.27-0.33 s sorted, 0.11-0.15 s hashed (load ~6). The
@@ -220,8 +220,8 @@ def _hash_grouped(session: Session, sql: Any, params: dict[str, Any]) -> list[An
         session.execute(text("SELECT set_config('enable_sort', :v, true)"), {"v": was})
 
 
-def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],
-          affected: Callable[[dict[str, Any]], bool]) -> tuple[list[int], int]:
+def _pick(groups: Iterator[tuple[list[int], JsonObject]],
+          affected: Callable[[JsonObject], bool]) -> tuple[list[int], int]:
     """(the affected entry ids, sorted; the slice's entry count, read on the way)."""
     picked: list[int] = []
     total = 0
@@ -232,7 +232,7 @@ def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],
     return sorted(picked), total
 
 
-def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str, Any]]
+def _affected(session: Session, det: int, year: int, changed: dict[int, JsonObject]
               ) -> tuple[list[int], int] | None:
     if det in (D.member, D.student):
         return None
@@ -260,7 +260,7 @@ def _train(session: Session, year: int, countries: set[str | None]
         return None  # the fallback of every country without a factor changed
     refs = load_reference_data(session)
 
-    def hit(d: dict[str, Any]) -> bool:
+    def hit(d: JsonObject) -> bool:
         a = refs.station(d.get("origin_name"), d.get("origin_country_code"))
         b = refs.station(d.get("destination_name"), d.get("destination_country_code"))
         if a is None or b is None:
@@ -282,10 +282,14 @@ def _match_keys(det: int) -> tuple[str, ...]:
     return (spec.kind, *((spec.subkind,) if spec.subkind else ()), *spec.tie_break, LINK_KEY)
 
 
-def _stored(data: dict[str, Any]) -> int | None:
+def _stored(data: JsonObject) -> int | None:
     v = data.get(LINK_KEY)
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str | int | float):
+        return -1  # a list or an object
     try:
-        return None if v is None or v == "" else int(v)
+        return int(v)
     except (TypeError, ValueError):
         return -1  # unreadable link: always re-match
 
@@ -294,7 +298,7 @@ def _relinked_or_linked(session: Session, det: int, year: int, changed: set[int]
                         ) -> tuple[list[int], int]:
     index = load_factor_index(session, det, year)
 
-    def hit(d: dict[str, Any]) -> bool:
+    def hit(d: JsonObject) -> bool:
         stored = _stored(d)
         if stored in changed:
             return True
