@@ -219,7 +219,7 @@ def claim(session: Session, job_id: int, task_id: str | None) -> int | None:
 
 def heartbeat(session: Session, job_id: int, *, message: str | None = None,
               done: int | None = None, total: int | None = None) -> None:
-    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    values: dict[str, object] = {"heartbeat_at": utcnow()}
     if message is not None:
         values["status_message"] = message
     if done is not None:

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TypedDict
 
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, defer
@@ -35,6 +34,7 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
+from carbon_domain.services.jobs.ingest_report import RejectedRow
 from carbon_domain.services.jobs.pipelines import jobs_of_pipelines
 from carbon_domain.services.reads import pipeline_console as pc
 from carbon_domain.services.reads.pipeline_console import PipelineFilters
@@ -65,11 +65,6 @@ class TypeProgress:
     status_message: str | None
 
 
-class RowError(TypedDict):
-    row: int
-    reason: str
-
-
 @dataclass(slots=True)
 class IngestFacts:
     """What the pipeline's upload (its first ingest job) reported."""
@@ -79,7 +74,7 @@ class IngestFacts:
     status_message: str | None
     upload_id: int | None
     skipped: int
-    row_errors: list[RowError]
+    row_errors: list[RejectedRow]
 
 
 @dataclass(slots=True)
@@ -177,7 +172,7 @@ def _ingest(jobs: Sequence[Job], metas: dict[int, dict[str, object]]) -> IngestF
         return None
     meta = metas.get(first.id) or {}
     raw = meta.get("row_errors")
-    errors: list[RowError] = [
+    errors: list[RejectedRow] = [
         {"row": int(e.get("row") or 0), "reason": str(e.get("reason") or "")}
         for e in (raw if isinstance(raw, list) else [])[:MAX_ROW_ERRORS]
         if isinstance(e, dict)]
