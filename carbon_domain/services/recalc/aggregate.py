@@ -45,10 +45,9 @@ _JOINED = (
     " WHERE de.year = :y AND de.data_entry_type_id IN :dets GROUP BY 1, 2")
 
 
-def _kg_and_missing(session: Session, year: int, dets: list[int]
+def _kg_and_missing(session: Session, params: Mapping[str, object]
                     ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
     sql = _ENTRY_DRIVEN if bulk.is_postgres(session) else _JOINED
-    params = {"y": year, "dets": dets}
     kg: dict[int, dict[int, float]] = {}
     missing: dict[int, int] = {}
     for mid, et, total, n in session.execute(
@@ -85,7 +84,7 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> A
     params = {"y": year, "dets": dets}
     # Folded from the chunks' partial sums (services/recalc/slice_sums.py), None = the full queries.
     folded = slice_sums.module_totals(session, module_type_id, year)
-    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, year, dets)
+    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, params)
     counts: dict[int, tuple[int, int]] = {}
     for mid, n in folded.entries.items() if folded else session.execute(text(
         "SELECT carbon_report_module_id, count(*) FROM data_entries"
