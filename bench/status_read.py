@@ -6,7 +6,7 @@ Seeds its own database (``carbon_status_bench``): a small university (20 units,
 ``--entries-per-type`` entries (100) per data entry type, module stats) and ``--jobs``
 FINISHED factor-upload and recalculation jobs for one year, spread over every (module,
 type), each with a meta of 20 row errors (~2.5 kB), ending with a few factor uploads so
-some types are stale. Then it times ``recalculation_status`` (the service), ``GET
+some types are stale. Then it times ``year_status`` (the service, as JSON dicts), ``GET
 /v1/sync/recalculation-status`` (the route, serialisation included) and ``stale_stats``
 (the monitoring read), median and p95 of ``--repeat`` warm calls (the entry counts and
 reference checks are cached until the entries change; the first read after an upload is
@@ -21,6 +21,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -33,7 +34,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services.access.tokens import create_token
 from carbon_domain.services.reads.completeness import clear_cache
 from carbon_domain.services.reads.stale_stats import stale_stats
-from carbon_domain.services.reads.status import recalculation_status
+from carbon_domain.services.reads.status import year_status
 
 YEAR = 2026
 URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/carbon_status_bench"
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     def service() -> Any:
         with session_scope() as s:
-            return recalculation_status(s, YEAR)
+            return [asdict(m) for m in year_status(s, YEAR)]
 
     modules = service()
     stale = sum(t["needs_recalculation"] for m in modules for t in m["data_entry_types"])

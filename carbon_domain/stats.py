@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS, ModuleType
 from carbon_domain.emission_types import SCOPE_OF, STORABLE, EmissionType
@@ -31,6 +31,19 @@ FormulaVersions = str | Mapping[str, str]
 #: ``Mapping[int | str, float]``: Mapping is invariant in its key type, so a plain
 #: ``dict[int, float]`` would not type-check against the latter.
 KgByType = Mapping[int, float] | Mapping[str, float]
+
+
+class RollupNode(TypedDict):
+    """A node of a rollup tree: ``kg`` of its subtree, ``own_kg`` stored on itself."""
+
+    value: int
+    path: str
+    scope: int | None
+    kg: float
+    own_kg: float
+    children: list[RollupNode]
+
+
 #: Milligram precision: far below any factor's accuracy, and keeps the JSON short.
 KG_DECIMALS: int = 6
 
@@ -123,7 +136,7 @@ def rollup_tree(
     by_emission_type: KgByType,
     roots: Iterable[int],
     include_zero: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[RollupNode]:
     """Treemap-ready trees under ``roots``.
 
     Each node is ``{value, path, scope, kg, own_kg, children}``: ``kg`` is the rollup and
@@ -133,7 +146,7 @@ def rollup_tree(
     """
     kg = _normalise(by_emission_type)
 
-    def build(node: EmissionType) -> dict[str, Any] | None:
+    def build(node: EmissionType) -> RollupNode | None:
         kids = [c for c in (build(child) for child in node.children()) if c is not None]
         own = kg.get(int(node), 0.0)
         if not include_zero and own == 0.0 and not kids:
@@ -154,7 +167,7 @@ def module_rollup_tree(
     module_type_id: int,
     by_emission_type: KgByType,
     include_zero: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[RollupNode]:
     """``rollup_tree`` over the module's emission roots (catalog.MODULE_EMISSION_ROOTS)."""
     roots = MODULE_EMISSION_ROOTS[ModuleType(int(module_type_id))]
     return rollup_tree(by_emission_type, roots, include_zero=include_zero)

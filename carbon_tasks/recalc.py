@@ -5,6 +5,7 @@ the outbox (``dispatch``)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from carbon_domain import task_names as tn
@@ -53,10 +54,10 @@ def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> di
         log.warning("%s; its writes were rolled back", exc)
         return {"ok": True, "skipped": True, "superseded": True, "job_id": job_id,
                 "chunk": chunk_no}
-    if not envelope.get("skipped"):
+    if not envelope.skipped:
         self.send_event("task-progress", job_id=job_id, chunk=chunk_no,
-                        entries=envelope["entries"], rows=envelope["rows"])
-    return envelope
+                        entries=envelope.entries, rows=envelope.rows)
+    return envelope.to_json()
 
 
 @app.task(base=CarbonTask, bind=True, name=tn.FINISH_RECALCULATION)
@@ -96,4 +97,4 @@ def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dic
     """Recompute research-facility factors from the facility units' own emissions (which
     the previous chord just rewrote)."""
     with session_scope() as s:
-        return refresh_factors(s, year, job_ids[0] if job_ids else None)
+        return asdict(refresh_factors(s, year, job_ids[0] if job_ids else None))

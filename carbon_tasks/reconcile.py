@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from functools import partial
 from typing import Any
 
@@ -26,8 +27,8 @@ def reconcile(self: Any) -> dict[str, Any]:
     with session_scope() as s:
         if not locks.try_xact_lock(s, locks.RECONCILER, 0):
             return {"skipped": "another reconciler is running"}
-        summary, to_dispatch = service.reconcile(s)
-        summary.update(service.close_orphans(s))
+        repairs, to_dispatch = service.reconcile(s)
+        summary: dict[str, Any] = {**asdict(repairs), **service.close_orphans(s)}
     with session_scope() as s:
         due = sorted(service.due_aggregations(s))
     backfilled = []

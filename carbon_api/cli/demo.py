@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -64,25 +64,25 @@ def _totals_table(year: int, title: str) -> tuple[Table, float]:
                                           "scope 3:num", "total:num", "missing:num"))
     grand = 0.0
     for r in rows:
-        grand += r["total"]
-        t.add_row(r["module_name"], f"{r['entry_count']:,}", f"{r['scope1'] / 1000:,.2f}",
-                  f"{r['scope2'] / 1000:,.2f}", f"{r['scope3'] / 1000:,.2f}",
-                  f"{r['total'] / 1000:,.2f}", str(r["missing_factors"]))
+        grand += r.total
+        t.add_row(r.module_name, f"{r.entry_count:,}", f"{r.scope1 / 1000:,.2f}",
+                  f"{r.scope2 / 1000:,.2f}", f"{r.scope3 / 1000:,.2f}",
+                  f"{r.total / 1000:,.2f}", str(r.missing_factors))
     t.add_row("[bold]university[/]", "", "", "", "", f"[bold]{grand / 1000:,.2f}[/]", "")
     return t, grand
 
 
 def _status_lines(year: int) -> list[str]:
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reads.status import recalculation_status
+    from carbon_domain.services.reads.status import year_status
 
     with session_scope() as s:
-        rows = recalculation_status(s, year)
+        rows = year_status(s, year)
     out = []
     for m in rows:
-        for d in m["data_entry_types"]:
-            if d["needs_recalculation"]:
-                out.append(f"{m['module_name']}/{d['data_entry_type_name']}: stale")
+        for d in m.data_entry_types:
+            if d.needs_recalculation:
+                out.append(f"{m.module_name}/{d.data_entry_type_name}: stale")
     return out
 
 
@@ -103,12 +103,13 @@ def _tree(year: int, module: int) -> Tree:
     from carbon_domain.catalog import ModuleType
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.totals import module_tree
+    from carbon_domain.stats import RollupNode
 
     with session_scope() as s:
         nodes = module_tree(s, year, module)
     root = Tree(f"[bold]{ModuleType(module).name}[/] rollup ({year})")
 
-    def add(parent: Tree, node: dict[str, Any]) -> None:
+    def add(parent: Tree, node: RollupNode) -> None:
         scope = f" scope {node['scope']}" if node.get("scope") else ""
         branch = parent.add(f"{node['path']}: {node['kg'] / 1000:,.3f} t{scope}")
         for child in node.get("children", []):

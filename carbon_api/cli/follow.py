@@ -24,9 +24,9 @@ def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
         p = detail(s, uuid.UUID(str(pipeline_id)))
     if p is None:
         raise NotFound(f"pipeline {pipeline_id} not found")
-    return p.status, [{"id": j["id"], "job_type": j["job_type"], "state": j["state"],
-                          "result": j["result"], "message": j["status_message"] or "",
-                          "done": j["progress"]["done"], "total": j["progress"]["total"]}
+    return p.status, [{"id": j.id, "job_type": j.job_type, "state": j.state,
+                          "result": j.result, "message": j.status_message or "",
+                          "done": j.progress.done, "total": j.progress.total}
                          for j in p.jobs]
 
 

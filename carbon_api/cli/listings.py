@@ -9,6 +9,7 @@ prints full ids).
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -54,7 +55,7 @@ def status(year: Annotated[int | None, typer.Option(
     running with its progress, failed or aborted with where it stopped, incomplete)."""
     from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reads.status import recalculation_status
+    from carbon_domain.services.reads.status import year_status
 
     if stale_only:
         _stale_only(year, older_than, as_json)
@@ -63,7 +64,7 @@ def status(year: Annotated[int | None, typer.Option(
         error("--year is required (or use --stale-only)")
     ensure_schema()
     with session_scope() as s:
-        rows = recalculation_status(s, year)
+        rows = [asdict(m) for m in year_status(s, year)]
     if as_json:
         json_out(rows)
         return
@@ -167,8 +168,9 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
     if state and state.upper() not in JobState.__members__:
         error(f"unknown job state {state!r}; expected one of {', '.join(JobState)}")
     with session_scope() as s:
-        rows = list_jobs(s, pipeline_id=pid, state=state.upper() if state else None,
-                         limit=limit)
+        rows = [asdict(j) for j in list_jobs(s, pipeline_id=pid,
+                                             state=state.upper() if state else None,
+                                             limit=limit)]
     if as_json:
         json_out(rows)
         return

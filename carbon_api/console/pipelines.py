@@ -132,12 +132,12 @@ def summary(v: PipelineView) -> dict[str, Any]:
 def detail(d: PipelineDetailView) -> dict[str, Any]:
     """Summary plus jobs, timeline and coalescing, for the expanded row."""
     out = summary(d)
-    out["jobs"] = [{"id": j["id"], "type": KIND_TEXT.get(j["job_type"], j["job_type"]),
-                    "type_label": det_label(j["data_entry_type_id"]), "state": j["state"],
-                    "result": j["result"], "message": j["status_message"],
-                    "attempts": j["attempts"], "stuck": j["stuck"],
-                    "joined": j["pipeline_id"] != d.pipeline_id,
-                    "progress": f"{j['progress']['done']}/{j['progress']['total']}"}
+    out["jobs"] = [{"id": j.id, "type": KIND_TEXT.get(j.job_type, j.job_type),
+                    "type_label": det_label(j.data_entry_type_id), "state": j.state,
+                    "result": j.result, "message": j.status_message,
+                    "attempts": j.attempts, "stuck": j.stuck,
+                    "joined": j.pipeline_id != d.pipeline_id,
+                    "progress": f"{j.progress.done}/{j.progress.total}"}
                    for j in d.jobs]
     timeline = []
     for e in d.timeline:
@@ -151,7 +151,6 @@ def detail(d: PipelineDetailView) -> dict[str, Any]:
                                  else _EVENT_TEXT[e.event])
         timeline.append((e.at, what))
     out["timeline"] = timeline
-    out["coalesced"] = [f"{j['coalesced_recalculations']} recalculations → 1 aggregation "
-                        f"(#{j['id']})" for j in d.jobs
-                        if (j.get("coalesced_recalculations") or 0) > 1]
+    out["coalesced"] = [f"{j.coalesced_recalculations} recalculations → 1 aggregation "
+                        f"(#{j.id})" for j in d.jobs if (j.coalesced_recalculations or 0) > 1]
     return out

@@ -14,6 +14,7 @@ from carbon_api.console.web import User, landing_year, render
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads import queries
+from carbon_domain.services.reads.queries import ReportView
 from carbon_domain.stats import module_rollup_tree
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -22,17 +23,17 @@ WIDTH, HEIGHT = 720.0, 420.0
 SCOPE_FILL = {1: "#c8553d", 2: "#f2a541", 3: "#588b8b", None: "#8d99ae"}
 
 
-def _tree(report: dict[str, Any]) -> list[dict[str, Any]]:
+def _tree(report: ReportView) -> list[dict[str, Any]]:
     nodes = []
-    for m in report["modules"]:
-        st = m.get("stats") or {}
+    for m in report.modules:
+        st: dict[str, Any] = m.stats or {}
         total = float(st.get("total") or 0.0)
         if total <= 0:
             continue
-        kids = module_rollup_tree(m["module_type_id"], st.get("by_emission_type") or {})
+        kids = module_rollup_tree(m.module_type_id, st.get("by_emission_type") or {})
         while len(kids) == 1 and kids[0].get("children"):  # a lone root repeats the module
             kids = kids[0]["children"]
-        nodes.append({"path": label(m["module_name"]), "kg": total, "scope": None,
+        nodes.append({"path": label(m.module_name), "kg": total, "scope": None,
                       "children": kids})
     return nodes
 
@@ -41,7 +42,7 @@ def _short(path: str) -> str:
     return label(str(path).rsplit("__", 1)[-1])
 
 
-def treemap(report: dict[str, Any]) -> list[dict[str, Any]]:
+def treemap(report: ReportView) -> list[dict[str, Any]]:
     rects = []
     for r, level in layout_tree(_tree(report), WIDTH, HEIGHT, depth=3):
         n = r.item

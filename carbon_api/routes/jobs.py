@@ -32,10 +32,16 @@ _PIPELINE_404: Responses = {404: {**R404, "content": {"application/json": {"exam
     "detail": "pipeline 0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b not found"}}}}}
 
 
+def _job_json(session: Session, job_id: int) -> dict[str, Any] | None:
+    """The job as the route and its stream both send it."""
+    job = queries.get_job(session, job_id)
+    return None if job is None else asdict(job)
+
+
 def _job(job_id: int) -> dict[str, Any]:
     bind(job_id=job_id)
     with session_scope() as s:
-        job = queries.get_job(s, job_id)
+        job = _job_json(s, job_id)
     if job is None:
         raise HTTPException(404, f"job {job_id} not found")
     return job
@@ -68,7 +74,7 @@ def get_job(_: Viewer, job_id: JobId) -> dict[str, Any]:
 async def stream_job(_: Viewer, job_id: JobId, request: Request) -> EventSourceResponse:
     """Server-sent events: the job's snapshot on every change, until it is FINISHED."""
     first = await run_in_threadpool(_job, job_id)
-    return sse.stream(request, sse.read_snapshot(queries.get_job, job_id), first, "job-update",
+    return sse.stream(request, sse.read_snapshot(_job_json, job_id), first, "job-update",
                       lambda j: j["state"] == JobState.FINISHED)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -31,7 +32,8 @@ def list_reports(_: Viewer, year: Year, unit: UnitCode = None,
     if found is None:
         raise HTTPException(404, f"unit {unit!r} not found")
     items, total = found
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return {"items": [asdict(r) for r in items], "total": total, "limit": limit,
+            "offset": offset}
 
 
 @router.get("/{report_id}/modules/{module_type_id}/stats", response_model=ModuleStatsOut,
@@ -46,4 +48,4 @@ def module_stats(_: Viewer, report_id: ReportId, module_type_id: ModulePath
     if found is None:
         raise HTTPException(404, f"report {report_id} has no module {module_type_id.value} "
                                  f"({module_type_id.name}) or does not exist")
-    return found
+    return asdict(found)

@@ -28,7 +28,7 @@ from carbon_api.errors import R400, READ, UPLOAD, WRITE
 from carbon_api.routes.previews import PreviewAccepted, accept_factor_preview
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reads.status import recalculation_preview, recalculation_status
+from carbon_domain.services.reads.status import recalculation_preview, year_status
 from carbon_domain.upload_kinds import ReferenceKind, UploadKind, UploadMode
 from carbon_tasks import operations as ops
 
@@ -169,7 +169,7 @@ def status(_: Viewer, year: Year) -> list[dict[str, Any]]:
     (with the active job and pipeline), the last input job and the last recalculation,
     `entry_count`, `entries_without_factor` and `incomplete` with its reasons."""
     with session_scope() as s:
-        return recalculation_status(s, year)
+        return [asdict(m) for m in year_status(s, year)]
 
 
 @router.get("/recalculation-preview/{module_type_id}", response_model=RecalculationPreview,

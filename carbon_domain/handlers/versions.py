@@ -10,6 +10,8 @@ is full; a deploy that bumps one type's version makes only that type stale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from carbon_domain.catalog import DataEntryType
 
 #: What every type computed with before versions were recorded per recalculation: a
@@ -26,7 +28,7 @@ def formula_version(det: int) -> str:
     return formula_versions.get(int(det), BASELINE_FORMULA_VERSION)
 
 
-def recorded_version(recalculation: dict[str, object] | None) -> str:
+def recorded_version(recalculation: Mapping[str, object] | None) -> str:
     """The version a finished recalculation computed with (its ``meta.recalculation``)."""
     value = (recalculation or {}).get("formula_version")
     return str(value) if value else BASELINE_FORMULA_VERSION

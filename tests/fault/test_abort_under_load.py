@@ -11,12 +11,13 @@ and a deadlock or serialization failure is retried server-side.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import httpx
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reads.status import recalculation_status
+from carbon_domain.services.reads.status import year_status
 from carbon_tasks import operations as ops
 from tests.fault import harness
 from tests.fault.harness import EQUIPMENT, YEAR, wait_for
@@ -30,7 +31,7 @@ ENTRIES = 7000
 
 def stale_types() -> dict[int, tuple[bool, bool]]:
     with session_scope() as s:
-        (m,) = [m for m in recalculation_status(s, YEAR) if m["module_type_id"] == EQUIPMENT]
+        (m,) = [asdict(m) for m in year_status(s, YEAR) if m.module_type_id == EQUIPMENT]
     return {t["data_entry_type_id"]: (t["needs_recalculation"], t["recalculation_in_progress"])
             for t in m["data_entry_types"]}
 

@@ -171,7 +171,7 @@ def recalculate(det: int, kind: JobType) -> dict[str, Any]:
     for n in p_job.chunk_nos:
         with session_scope() as s:
             env = recalc_chunk.recalculate_chunk(s, job_id, p_job.attempt, n)
-            assert env["ok"] and not env.get("skipped"), env
+            assert not env.skipped, env
     with session_scope() as s:
         out = recalc_finish.finish_job(s, job_id, p_job.attempt)
         assert out is not None and out.result != JobResult.ERROR

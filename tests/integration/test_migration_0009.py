@@ -130,7 +130,7 @@ def test_the_api_shows_the_moved_keys_in_meta_as_before(url: str) -> None:
         root, recalc = get_job(s, 1), get_job(s, 2)
     engine.dispose()
     assert root is not None and recalc is not None
-    assert root["meta"]["config"] == {"only_stale": True, "job_ids": [2, 3],
-                                      "joined_job_ids": [4]}
-    assert [c["id"] for c in root["children"]] == [2, 3]
-    assert recalc["meta"]["covers_input_job_id"] == 9 and recalc["meta"]["rerun_job_id"] == 5
+    assert root.meta["config"] == {"only_stale": True, "job_ids": [2, 3],
+                                   "joined_job_ids": [4]}
+    assert [c.id for c in root.children] == [2, 3]
+    assert recalc.meta["covers_input_job_id"] == 9 and recalc.meta["rerun_job_id"] == 5

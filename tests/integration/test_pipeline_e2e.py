@@ -3,10 +3,12 @@ recalculation → coalesced aggregation, then a factor revision and a stale-only
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reads.status import recalculation_status
+from carbon_domain.services.reads.status import year_status
 from carbon_tasks import operations as ops
 
 from .helpers import UNITS_CSV, emissions, jobs_of, module_stats, wait_pipeline
@@ -50,13 +52,13 @@ def test_upload_recalculate_aggregate_then_revise_factors(db, worker) -> None:  
     assert stats["entry_count"] == 3 and stats["missing_factors"] == 0
     assert module_stats("LAB-B", 4, 2025)["total"] == pytest.approx(2 * 27.456)
     with session_scope() as s:
-        status = recalculation_status(s, 2025)
+        status = [asdict(m) for m in year_status(s, 2025)]
     assert [(m["module_type_id"], m["needs_recalculation"]) for m in status] == [(4, False)]
 
     # A revised factor file, without recalculation: the type becomes stale.
     _upload("factors", IT_FACTORS.format(ef="0.2"), module=4, det=11, year=2025)
     with session_scope() as s:
-        (module,) = recalculation_status(s, 2025)
+        (module,) = [asdict(m) for m in year_status(s, 2025)]
     it = next(t for t in module["data_entry_types"] if t["data_entry_type_id"] == 11)
     assert it["needs_recalculation"] and module["needs_recalculation"]
 
@@ -70,7 +72,7 @@ def test_upload_recalculate_aggregate_then_revise_factors(db, worker) -> None:  
     assert all(r[3] == pytest.approx(54.912) for r in emissions(11))
     assert module_stats("LAB-A", 4, 2025)["total"] == pytest.approx(3 * 54.912)
     with session_scope() as s:
-        (module,) = recalculation_status(s, 2025)
+        (module,) = [asdict(m) for m in year_status(s, 2025)]
     assert not module["needs_recalculation"]
     with pytest.raises(ops.NothingToRecalculate):
         ops.trigger_module_recalculation(module=4, year=2025, only_stale=True, created_by="t")

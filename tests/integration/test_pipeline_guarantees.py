@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -18,7 +19,7 @@ from carbon_domain.db.models import Pipeline
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.jobs import jobs as job_service
 from carbon_domain.services.jobs import pipelines
-from carbon_domain.services.reads.status import recalculation_status
+from carbon_domain.services.reads.status import year_status
 from carbon_tasks import operations as ops
 
 from .api_support import insert_entry
@@ -53,7 +54,7 @@ def upload(kind: str, body: str, expect: str = "SUCCESS", **kw) -> str:  # type:
 
 def status_of(module: int, det: int) -> dict | None:  # type: ignore[type-arg]
     with session_scope() as s:
-        for m in recalculation_status(s, YEAR):
+        for m in map(asdict, year_status(s, YEAR)):
             if m["module_type_id"] == module:
                 for t in m["data_entry_types"]:
                     if t["data_entry_type_id"] == det:
@@ -75,7 +76,7 @@ def equipment_year(db, worker):  # type: ignore[no-untyped-def]
 class TestStaleness:
     def test_no_factor_jobs_gives_an_empty_list(self, db) -> None:  # type: ignore[no-untyped-def]
         with session_scope() as s:
-            assert recalculation_status(s, YEAR) == []
+            assert year_status(s, YEAR) == []
 
     def test_factor_then_recalc_then_factor(self, equipment_year) -> None:  # type: ignore[no-untyped-def]
         # The data uploads recalculated every type after the factors: all fresh.

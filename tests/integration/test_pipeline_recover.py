@@ -70,8 +70,7 @@ def _recalculated_types(pipeline_id: str) -> list[int | None]:
     with session_scope() as s:
         d = pipeline_reads.detail(s, pipeline_id)
         assert d is not None
-        return [j["data_entry_type_id"] for j in d.jobs
-                if j["job_type"] == JobType.emission_recalc]
+        return [j.data_entry_type_id for j in d.jobs if j.job_type == JobType.emission_recalc]
 
 
 def test_recover_an_aborted_run_over_http(api: TestClient, tokens: Tokens,

@@ -5,6 +5,7 @@ aggregated, with every entry matched by a factor."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from carbon_api.cli import app
 from carbon_domain.db.models import CarbonReportModule, DataEntry, Factor, Pipeline, Unit
 from carbon_domain.db.session import session_scope
-from carbon_domain.services.reads.status import recalculation_status
+from carbon_domain.services.reads.status import year_status
 
 from .helpers import count
 
@@ -47,7 +48,7 @@ def test_seed_loads_a_clean_university_through_the_ingest_path(db, worker, tmp_p
         unmatched = s.scalar(text(
             "SELECT count(*) FROM data_entries d WHERE NOT EXISTS (SELECT 1 FROM"
             " data_entry_emissions e WHERE e.data_entry_id = d.id)"))
-        status = recalculation_status(s, YEAR)
+        status = [asdict(m) for m in year_status(s, YEAR)]
         n_units = s.scalar(select(func.count()).select_from(Unit))
     assert len(statuses) == 48 and set(statuses) == {"SUCCESS"}
     assert count(DataEntry) == 2000

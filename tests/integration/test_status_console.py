@@ -9,6 +9,7 @@ job rows the way the job service writes them.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,6 @@ from carbon_domain.services.reads.status import (
     ModuleStatus,
     TypeStatus,
     recalculation_preview,
-    recalculation_status,
     stale_types,
     year_status,
 )
@@ -299,7 +299,7 @@ def test_module_totals_and_preview(equipment: dict[str, int]) -> None:
     assert module.computed_at is not None
     with session_scope() as s:
         preview = recalculation_preview(s, 4, YEAR)
-        as_dicts = recalculation_status(s, YEAR)
+        as_dicts = [asdict(m) for m in year_status(s, YEAR)]
     assert [(p.data_entry_type_id, p.entries_to_recalculate) for p in preview] == [
         (10, 0), (11, 3), (12, 0)]
     assert [p.needs_recalculation for p in preview] == [

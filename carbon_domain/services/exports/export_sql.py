@@ -18,13 +18,13 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from carbon_domain.csv_rows.entries import OVERRIDE_KEY
 from carbon_domain.csv_rows.schemas import ENTRY_SCHEMAS
 from carbon_domain.emission_types import EmissionType
+from carbon_domain.json_types import JsonObject
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Emission type id → path (paths are identifiers: nothing to escape), joined by hash.
@@ -36,7 +36,7 @@ _BOUNDS = ("SELECT id, n FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn,
 _NO_ROW = ("SELECT d.id, d.data FROM data_entries d WHERE d.data_entry_type_id = %(det)s"
            " AND d.year = %(year)s AND d.id >= %(lo)s AND d.id < %(hi)s AND NOT EXISTS"
            " (SELECT 1 FROM data_entry_emissions e WHERE e.data_entry_id = d.id) ORDER BY d.id")
-Reasons = Callable[[list[tuple[int, dict[str, Any]]]], dict[int, tuple[str, str]]]
+Reasons = Callable[[list[tuple[int, JsonObject]]], dict[int, tuple[str, str]]]
 
 
 def _safe(e: str) -> str:
@@ -111,7 +111,7 @@ def batches(session: Session, det: int, year: int, size: int, reasons: Reasons
     total = int(found[0][1]) if found else 0
     for i, lo in enumerate(bounds):
         hi = bounds[i + 1] if i + 1 < len(bounds) else 2**63 - 1
-        params: dict[str, Any] = {"det": int(det), "year": year, "lo": lo, "hi": hi}
+        params: dict[str, object] = {"det": int(det), "year": year, "lo": lo, "hi": hi}
         with raw.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(_NO_ROW, params)
             no_row = [(int(e), d) for e, d in cur.fetchall()]

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -40,6 +41,7 @@ from carbon_domain.db.models import DataEntryEmission as Emission
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.emission_types import SCOPE_OF, EmissionType
 from carbon_domain.errors import Conflict, NotFound
+from carbon_domain.json_types import JsonObject
 from carbon_domain.services.exports import export_sql
 from carbon_domain.services.reads.drilldown import reasons_for
 
@@ -99,7 +101,16 @@ def check_year(session: Session, year: int, unit_code: str | None = None) -> Non
         raise ExportNotFound(f"no carbon reports for year {year}")
 
 
-def active_jobs(session: Session, year: int, det: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ActiveJob:
+    id: int
+    job_type: JobType
+    module_type_id: int | None
+    data_entry_type_id: int | None
+    state: JobState
+
+
+def active_jobs(session: Session, year: int, det: int | None = None) -> list[ActiveJob]:
     """Active recalculations (and, for results, aggregations) of the export's scope."""
     conds: list[Any] = [Job.year == year, Job.state.in_(ACTIVE_STATES)]
     if det is None:
@@ -110,8 +121,7 @@ def active_jobs(session: Session, year: int, det: int | None = None) -> list[dic
         conds += [Job.module_type_id == module, Job.job_type.in_(
             (JobType.emission_recalc, JobType.module_emission_recalc)),
             (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)]
-    return [{"id": r.id, "job_type": r.job_type, "module_type_id": r.module_type_id,
-             "data_entry_type_id": r.data_entry_type_id, "state": r.state}
+    return [ActiveJob(r.id, r.job_type, r.module_type_id, r.data_entry_type_id, r.state)
             for r in session.execute(select(Job.id, Job.job_type, Job.module_type_id,
                                             Job.data_entry_type_id, Job.state)
                                      .where(*conds).order_by(Job.id))]
@@ -121,11 +131,11 @@ def ensure_not_running(session: Session, year: int, det: int | None = None) -> N
     jobs = active_jobs(session, year, det)
     if jobs:
         j = jobs[0]
-        what = "an aggregation" if j["job_type"] == JobType.aggregation else "a recalculation"
+        what = "an aggregation" if j.job_type == JobType.aggregation else "a recalculation"
         scope = f"{DataEntryType(det).name} {year}" if det is not None else f"year {year}"
         more = f" (and {len(jobs) - 1} more)" if len(jobs) > 1 else ""
         raise ExportBlocked(
-            f"{what} of {scope} is active (job {j['id']}, {j['state']}){more}: the export"
+            f"{what} of {scope} is active (job {j.id}, {j.state}){more}: the export"
             " would mix old and new numbers; retry when it has finished, or export as is"
             " with allow_stale=true (CLI: --allow-stale)")
 
@@ -215,7 +225,7 @@ def data_csv(session: Session, det: int, year: int,
     out = _Lines()
     yield out.lines([data_columns(det)])
 
-    def reasons(entries: list[tuple[int, dict[str, Any]]]) -> dict[int, tuple[str, str]]:
+    def reasons(entries: list[tuple[int, JsonObject]]) -> dict[int, tuple[str, str]]:
         return reasons_for(session, det, year, entries)  # the engine, on these entries only
 
     batches = (export_sql.batches(session, det, year, BATCH_ENTRIES, reasons) if fast
@@ -230,7 +240,7 @@ def data_csv(session: Session, det: int, year: int,
 
 
 def _python_batches(session: Session, det: int, year: int, out: _Lines,
-                    reasons: Callable[[list[tuple[int, dict[str, Any]]]],
+                    reasons: Callable[[list[tuple[int, JsonObject]]],
                                       dict[int, tuple[str, str]]]
                     ) -> Iterator[tuple[int, str]]:
     """The same lines as ``export_sql.batches``, written by ``csv`` (any database)."""
@@ -274,6 +284,6 @@ def _python_batches(session: Session, det: int, year: int, out: _Lines,
         yield len(entries), out.lines(lines)
 
 
-def _json(raw: Any) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+def _json(raw: Any) -> JsonObject:
+    value: JsonObject = json.loads(raw) if isinstance(raw, str) else raw
     return value

@@ -160,7 +160,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     if problem:
         return IngestOutcome(JobResult.ERROR, f"ERROR: {problem}", {"header": header})
     acc = RowReport(header, csv_rows.reference_known_columns(UploadKind.units))
-    good: dict[str, Any] = {}
+    good: dict[str, csv_rows.UnitRow] = {}
     lines: dict[str, int] = {}
     for line, u in acc.parsed(rows, csv_rows.parse_unit_row):
         good[u.institutional_code] = u
@@ -205,7 +205,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
                        extra=f"{created} new units, {new_reports} new {year} reports")
 
 
-def _drop_taken_institutional_ids(session: Session, good: dict[str, Any],
+def _drop_taken_institutional_ids(session: Session, good: dict[str, csv_rows.UnitRow],
                                   lines: dict[str, int], acc: RowReport) -> None:
     """``units.institutional_id`` is unique: a row giving an id that an earlier row, or a
     unit not in this file, already holds is a row error rather than a failed upload."""

@@ -14,16 +14,16 @@ A factor's version is the number of its history rows up to and including a chang
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.history_models import FactorHistory
 from carbon_domain.db.models import DataIngestionJob, Factor
+from carbon_domain.json_types import JsonLike, JsonObject
 from carbon_domain.services.inputs.factor_listing import FactorItem, factor_item
 
 INSERTED, UPDATED, RETIRED, REVIVED = "inserted", "updated", "retired", "revived"
@@ -33,7 +33,7 @@ _BATCH = 2_000
 _ID_BATCH = 5_000
 
 # (factor id, change, values before, values after)
-Change = tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]
+Change = tuple[int, str, JsonLike | None, JsonLike | None]
 
 
 def job_author(session: Session, job_id: int | None) -> str | None:
@@ -91,8 +91,8 @@ class FactorChange:
     job_id: int | None
     changed_by: str | None
     changed_at: datetime
-    values_before: dict[str, Any] | None
-    values_after: dict[str, Any] | None
+    values_before: JsonObject | None
+    values_after: JsonObject | None
     changed_keys: list[str]  # value keys whose value differs between before and after
 
 
@@ -108,7 +108,8 @@ class FactorVersion:
     changed_at: datetime
 
 
-def _changed_keys(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+def _changed_keys(before: Mapping[str, object] | None, after: Mapping[str, object] | None
+                  ) -> list[str]:
     b, a = before or {}, after or {}
     return sorted(k for k in set(b) | set(a) if b.get(k) != a.get(k))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from carbon_domain.catalog import (
 )
 from carbon_domain.db.models import Factor
 from carbon_domain.emission_types import EmissionType
+from carbon_domain.json_types import JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,8 @@ class FactorItem:
     emission_type_id: int
     emission_type_path: str | None
     year: int | None
-    classification: dict[str, Any]
-    values: dict[str, Any]
+    classification: JsonObject
+    values: JsonObject
     status: str  # live | retired
     retired_at: datetime | None
     retired_by_job_id: int | None

@@ -27,11 +27,13 @@ from carbon_domain.db import bulk
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.models import Factor
+from carbon_domain.json_types import JsonLike
+from carbon_domain.matching import FactorRecord
 from carbon_domain.services.inputs import factor_history as history
 
-FactorRow = tuple[int, int, dict[str, Any], dict[str, Any]]  # det, emission type, class., values
+FactorRow = tuple[int, int, JsonLike, JsonLike]  # det, emission type, classification, values
 Identity = tuple[int, int, str]  # det, emission type, classification key
-_Seen = dict[Identity, dict[str, Any]]  # identity → values
+_Seen = dict[Identity, JsonLike]  # identity → values
 _BATCH = 2_000
 # Ids per UPDATE … WHERE id IN (…): below SQLite's 32,766 bound-parameter limit.
 _ID_BATCH = 5_000
@@ -228,14 +230,13 @@ def _retire_absent(session: Session, year: int | None, job_id: int | None, who: 
 
 
 # -- loading for matching and computation ----------------------------------------------------
-def load_factor_records(session: Session, det: int, year: int
-                        ) -> list[tuple[int, int, dict[str, Any], dict[str, Any]]]:
+def load_factor_records(session: Session, det: int, year: int) -> list[FactorRecord]:
     """Every LIVE factor of one (data entry type, year): (id, emission type, classification,
     values). Retired factors are never matched again, so they are not loaded."""
     q = select(Factor.id, Factor.emission_type_id, Factor.classification, Factor.values).where(
         Factor.data_entry_type_id == det, Factor.year == year, Factor.retired_at.is_(None)
     ).order_by(Factor.id)
-    return [tuple(r) for r in session.execute(q)]
+    return [FactorRecord(*r) for r in session.execute(q)]
 
 
 def factor_fingerprint(session: Session, det: int, year: int) -> tuple[Any, ...]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from carbon_domain import names
 from carbon_domain.db.models import CarbonReport
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.json_types import JsonObject, JsonValue
 from carbon_domain.reference import (
     ReferenceData,
     load_default_rates,
@@ -115,10 +116,13 @@ class ReferenceSetResult:
                 f" {self.unchanged} unchanged, {self.revived} revived, {self.retired} retired)"
                 + (" (merge: nothing retired)" if merge else ""))
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> JsonObject:
+        """What the upload wrote, for its job's meta."""
+        years: list[JsonValue] | None = (
+            None if self.affected_years is None else list(self.affected_years))
         return {"inserted": self.inserted, "updated": self.updated,
                 "unchanged": self.unchanged, "revived": self.revived,
-                "retired": self.retired, "affected_years": self.affected_years}
+                "retired": self.retired, "affected_years": years}
 
 
 def write_reference_set(session: Session, kind: str, rows: Collection[Any], *, job_id: int,

@@ -45,9 +45,8 @@ def refs_fingerprint(session: Session) -> tuple[Any, ...]:
     ), {"kind": JobType.reference_ingest.value, "finished": JobState.FINISHED.value}).one())
 
 
-def build_index(det: int, year: int,
-                records: list[tuple[int, int, dict[str, Any], dict[str, Any]]]) -> Any:
-    return FactorIndex(det, [FactorRecord(*r) for r in records], year=year)
+def build_index(det: int, year: int, records: list[FactorRecord]) -> Any:
+    return FactorIndex(det, records, year=year)
 
 
 def load_factor_index(session: Session, det: int, year: int) -> Any:

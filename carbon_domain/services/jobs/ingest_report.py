@@ -11,13 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from carbon_domain import csv_rows
 from carbon_domain.db.enums import JobResult
+from carbon_domain.json_types import JsonLike
 from carbon_domain.settings import get_settings
 
 T = TypeVar("T")
+
+
+class RejectedRow(TypedDict):
+    """A rejected row of an upload, in its job's ``meta.row_errors``."""
+
+    row: int
+    reason: str
 
 
 @dataclass
@@ -34,7 +42,7 @@ class RowReport:
     def __init__(self, header: list[str] | None = None, known: set[str] | None = None) -> None:
         self.total = 0
         self.skipped = 0
-        self.errors: list[dict[str, Any]] = []
+        self.errors: list[RejectedRow] = []
         self.cap = get_settings().max_row_errors
         self.unknown: list[csv_rows.UnknownColumn] = []
         self.unknown_total = 0
@@ -65,7 +73,7 @@ class RowReport:
             self.errors.append({"row": line, "reason": reason[:200]})
 
     def outcome(self, processed: int, what: str, extra: str = "",
-                meta: dict[str, Any] | None = None, recalc: list[int] | None = None,
+                meta: JsonLike | None = None, recalc: list[int] | None = None,
                 summary: str | None = None) -> IngestOutcome:
         """``summary`` replaces the default "{processed} {what}" part of the message."""
         done = summary or f"{processed} {what}"

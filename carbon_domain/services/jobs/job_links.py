@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.db.enums import JobLinkKind, JobType
 from carbon_domain.db.link_models import JobLink
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.json_types import JsonObject, JsonValue
 
 
 @dataclass(slots=True)
@@ -53,15 +53,18 @@ def module_jobs(session: Session, job_ids: Iterable[int]) -> dict[int, ModuleJob
     return out
 
 
-def api_meta(job: Job, links: ModuleJobs | None = None) -> dict[str, Any]:
+def api_meta(job: Job, links: ModuleJobs | None = None) -> JsonObject:
     """The job's meta as the API always showed it: the moved control keys put back where
     they were before migration 0009 (same shape for clients)."""
-    meta = dict(job.meta or {})
+    meta: JsonObject = dict(job.meta or {})
     if job.covers_input_job_id is not None:
         meta["covers_input_job_id"] = job.covers_input_job_id
     if job.rerun_job_id is not None:
         meta["rerun_job_id"] = job.rerun_job_id
     if job.job_type == JobType.module_emission_recalc and links is not None:
-        meta["config"] = {**(meta.get("config") or {}), "job_ids": links.started,
-                          "joined_job_ids": links.joined}
+        config = meta.get("config")
+        started: list[JsonValue] = list(links.started)
+        joined: list[JsonValue] = list(links.joined)
+        meta["config"] = {**(config if isinstance(config, dict) else {}), "job_ids": started,
+                          "joined_job_ids": joined}
     return meta

@@ -17,13 +17,12 @@ config through :func:`job_config`, never as raw JSON.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from carbon_domain.json_types import JsonObject, JsonValue
 from carbon_domain.upload_kinds import UploadKind, UploadMode
 
-Meta = dict[str, Any] | None
+Meta = JsonObject | None
 
 # Stored outside meta since 0009 (the API still shows them inside it: job_links.api_meta).
 MOVED_KEYS = frozenset({"covers_input_job_id", "rerun_job_id", "job_ids", "joined_job_ids",
@@ -77,7 +76,7 @@ def job_config(meta: Meta) -> JobConfig:
     return job_meta(meta).config
 
 
-def config_with(meta: Meta, **items: Any) -> dict[str, Any]:
+def config_with(meta: Meta, **items: JsonValue) -> JsonObject:
     """The job's config as stored JSON with ``items`` set (what was never set stays unset)."""
     return {**job_config(meta).model_dump(mode="json", exclude_unset=True), **items}
 
@@ -86,7 +85,7 @@ def pipeline_meta(meta: Meta) -> PipelineMeta:
     return PipelineMeta.model_validate(meta or {})
 
 
-def updated(meta: Meta, **items: Any) -> dict[str, Any]:
+def updated(meta: Meta, **items: JsonValue) -> JsonObject:
     """A new dict (so SQLAlchemy sees the change) with ``items`` set."""
     moved = MOVED_KEYS.intersection(items)
     if moved:

@@ -25,6 +25,7 @@ from carbon_domain.db.enums import (
     TargetType,
 )
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.json_types import JsonLike
 from carbon_domain.services.jobs.job_meta import updated
 from carbon_domain.services.jobs.pipelines import NO_KEY, link_pipeline
 from carbon_domain.settings import get_settings
@@ -70,7 +71,7 @@ def create_job(session: Session, *, pipeline_id: uuid.UUID | None, job_type: Job
                target_type: TargetType, ingestion_method: IngestionMethod,
                module_type_id: int | None = None, data_entry_type_id: int | None = None,
                year: int | None = None, created_by: str | None = None,
-               upload_id: int | None = None, config: dict[str, Any] | None = None,
+               upload_id: int | None = None, config: JsonLike | None = None,
                message: str = "Waiting for a worker") -> Job:
     job = Job(
         pipeline_id=pipeline_id, job_type=job_type, target_type=target_type,
@@ -120,7 +121,8 @@ def _dedup_insert(session: Session, make: Any, find_active: Any, link_to: uuid.U
 
 def request_recalc(session: Session, *, pipeline_id: uuid.UUID | None, module_type_id: int,
                    data_entry_type_id: int, year: int, created_by: str | None,
-                   config: dict[str, Any] | None = None, input_job_id: int | None = None
+                   config: JsonLike | None = None,
+                   input_job_id: int | None = None
                    ) -> Request:
     def make() -> Job:
         return create_job(
@@ -217,7 +219,7 @@ def claim(session: Session, job_id: int, task_id: str | None) -> int | None:
 
 def heartbeat(session: Session, job_id: int, *, message: str | None = None,
               done: int | None = None, total: int | None = None) -> None:
-    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    values: dict[str, object] = {"heartbeat_at": utcnow()}
     if message is not None:
         values["status_message"] = message
     if done is not None:
@@ -245,7 +247,7 @@ def fence(session: Session, job_id: int, attempt: int) -> bool:
 
 
 def finish(session: Session, job_id: int, attempt: int | None, result: JobResult,
-           message: str, meta: dict[str, Any] | None = None) -> bool:
+           message: str, meta: JsonLike | None = None) -> bool:
     """Close a job, only if this attempt still owns it (a stale redelivery cannot
     overwrite a newer result). A result other than SUCCESS never says "Success"."""
     job = session.get(Job, job_id, with_for_update=NO_KEY, populate_existing=True)
@@ -291,7 +293,7 @@ def start_group(session: Session, job_id: int, task_id: str | None) -> bool:
 
 
 def close_group(session: Session, job_id: int, result: JobResult, message: str,
-                meta: dict[str, Any] | None = None) -> bool:
+                meta: JsonLike | None = None) -> bool:
     """Finish a grouping job from any active state: its per-type jobs may all have run
     (e.g. re-dispatched by the reconciler) before it was ever started."""
     job = session.get(Job, job_id, with_for_update=NO_KEY)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from carbon_domain.catalog import MODULE_OF, DataEntryType
 from carbon_domain.db.history_models import FactorHistory
 from carbon_domain.db.models import Factor, Unit
 from carbon_domain.engine import compute_batch
+from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs.factors import load_factor_records
 from carbon_domain.services.inputs.slices import build_index, load_reference_data
 from carbon_domain.services.recalc.chunk_io import read_chunk
@@ -38,20 +39,84 @@ Key = tuple[int, int, int]  # unit id, module, emission type
 _Rows = dict[int, list[tuple[int, float, int | None]]]  # entry → (emission type, kg, factor)
 
 
+class Delta(TypedDict):
+    before: float  # kg CO2-eq
+    after: float
+    delta: float
+
+
+class ModuleDelta(Delta):
+    module_type_id: int
+
+
+class UnitDelta(Delta):
+    unit_id: int
+    unit: str | None  # its institutional code
+
+
+class EmissionTypeDelta(Delta):
+    emission_type_id: int
+
+
+class CellDelta(Delta):
+    unit_id: int
+    unit: str | None
+    module_type_id: int
+    emission_type_id: int
+
+
+class TypeCounts(TypedDict):
+    data_entry_type_id: int
+    name: str
+    entries: int
+    affected: int  # entries whose rows change
+    losing_factor: int  # entries that had rows and would find no factor
+
+
+class EntryChange(TypedDict):
+    data_entry_id: int
+    data_entry_type_id: int
+    unit_id: int
+    before: float
+    after: float
+    delta: float
+    factor_before: int | None
+    factor_after: int | None
+    unit: NotRequired[str | None]  # set by ``_assemble``
+
+
+class FactorChangeRow(TypedDict):
+    factor_id: int
+    change: str
+    data_entry_type_id: int
+    emission_type_id: int
+    classification: JsonObject
+    values_before: JsonObject | None
+    values_after: JsonObject | None
+
+
+class FactorChanges(TypedDict):
+    inserted: int
+    updated: int
+    retired: int
+    revived: int
+    changes: list[FactorChangeRow]  # the first LISTED_CHANGES
+
+
 class Figures(TypedDict):
-    factors: dict[str, Any]
-    entries: list[dict[str, Any]]
-    total: dict[str, float]
-    by_module: list[dict[str, Any]]
-    by_unit: list[dict[str, Any]]
-    by_emission_type: list[dict[str, Any]]
-    by_unit_module_type: list[dict[str, Any]]
-    top_changes: list[dict[str, Any]]
-    losing_factor: list[dict[str, Any]]
+    factors: dict[str, object]  # empty here; the preview puts FactorChanges in
+    entries: list[TypeCounts]
+    total: Delta
+    by_module: list[ModuleDelta]
+    by_unit: list[UnitDelta]
+    by_emission_type: list[EmissionTypeDelta]
+    by_unit_module_type: list[CellDelta]
+    top_changes: list[EntryChange]
+    losing_factor: list[EntryChange]
     losing_factor_count: int
 
 
-def factor_changes(session: Session, job_id: int) -> dict[str, Any]:
+def factor_changes(session: Session, job_id: int) -> FactorChanges:
     """What the (not yet rolled back) write did to the factors, from its history rows."""
     rows = session.execute(
         select(FactorHistory.factor_id, FactorHistory.change, FactorHistory.values_before,
@@ -60,7 +125,7 @@ def factor_changes(session: Session, job_id: int) -> dict[str, Any]:
         .join(Factor, Factor.id == FactorHistory.factor_id)
         .where(FactorHistory.job_id == job_id).order_by(FactorHistory.id)).all()
     counts: dict[str, int] = defaultdict(int)
-    listed: list[dict[str, Any]] = []
+    listed: list[FactorChangeRow] = []
     for fid, change, before, after, det, et, classification in rows:
         counts[change] += 1
         if len(listed) < LISTED_CHANGES:
@@ -110,7 +175,7 @@ def _factor_of(rows: list[tuple[int, float, int | None]]) -> int | None:
     return next((f for _et, _kg, f in rows if f is not None), None)
 
 
-def _delta(before: Iterable[float], after: Iterable[float]) -> dict[str, float]:
+def _delta(before: Iterable[float], after: Iterable[float]) -> Delta:
     b, a = math.fsum(before), math.fsum(after)
     return {"before": b, "after": a, "delta": a - b}
 
@@ -119,9 +184,9 @@ def measure(session: Session, year: int, dets: list[int]) -> Figures:
     """Before (stored rows) and after (computed now) for every entry of ``dets`` in ``year``."""
     before_kg: dict[Key, list[float]] = defaultdict(list)
     after_kg: dict[Key, list[float]] = defaultdict(list)
-    per_type: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    losing: list[dict[str, Any]] = []
+    per_type: list[TypeCounts] = []
+    changes: list[EntryChange] = []
+    losing: list[EntryChange] = []
     for det in dets:
         module = MODULE_OF[DataEntryType(det)].value
         units = _units_of(session, det, year)
@@ -138,9 +203,10 @@ def measure(session: Session, year: int, dets: list[int]) -> Figures:
                 continue
             affected += 1
             kb, ka = math.fsum(kg for _e, kg, _f in b), math.fsum(kg for _e, kg, _f in a)
-            change = {"data_entry_id": eid, "data_entry_type_id": det, "unit_id": unit,
-                      "before": kb, "after": ka, "delta": ka - kb,
-                      "factor_before": _factor_of(b), "factor_after": _factor_of(a)}
+            change: EntryChange = {
+                "data_entry_id": eid, "data_entry_type_id": det, "unit_id": unit,
+                "before": kb, "after": ka, "delta": ka - kb,
+                "factor_before": _factor_of(b), "factor_after": _factor_of(a)}
             changes.append(change)
             if b and eid in missing:
                 lost += 1
@@ -153,7 +219,7 @@ def measure(session: Session, year: int, dets: list[int]) -> Figures:
 
 
 def _rollup(before_kg: dict[Key, list[float]], after_kg: dict[Key, list[float]],
-            pick: Any) -> dict[Any, dict[str, float]]:
+            pick: Any) -> dict[Any, Delta]:
     b: dict[Any, list[float]] = defaultdict(list)
     a: dict[Any, list[float]] = defaultdict(list)
     for key, kgs in before_kg.items():
@@ -164,8 +230,8 @@ def _rollup(before_kg: dict[Key, list[float]], after_kg: dict[Key, list[float]],
 
 
 def _assemble(session: Session, before_kg: dict[Key, list[float]],
-              after_kg: dict[Key, list[float]], per_type: list[dict[str, Any]],
-              top: list[dict[str, Any]], losing: list[dict[str, Any]]) -> Figures:
+              after_kg: dict[Key, list[float]], per_type: list[TypeCounts],
+              top: list[EntryChange], losing: list[EntryChange]) -> Figures:
     unit_ids = {k[0] for k in (*before_kg, *after_kg)} | {c["unit_id"] for c in top + losing}
     names = {i: code for i, code in session.execute(select(
         Unit.id, Unit.institutional_code).where(Unit.id.in_(sorted(unit_ids))))}

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypedDict
 
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, defer
@@ -35,10 +34,11 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
+from carbon_domain.services.jobs.ingest_report import RejectedRow
 from carbon_domain.services.jobs.pipelines import jobs_of_pipelines
 from carbon_domain.services.reads import pipeline_console as pc
 from carbon_domain.services.reads.pipeline_console import PipelineFilters
-from carbon_domain.services.reads.queries import job_dict
+from carbon_domain.services.reads.queries import ChunkCount, DetailJobView, JobView, job_view
 
 MAX_ROW_ERRORS = 200
 
@@ -65,11 +65,6 @@ class TypeProgress:
     status_message: str | None
 
 
-class RowError(TypedDict):
-    row: int
-    reason: str
-
-
 @dataclass(slots=True)
 class IngestFacts:
     """What the pipeline's upload (its first ingest job) reported."""
@@ -79,7 +74,7 @@ class IngestFacts:
     status_message: str | None
     upload_id: int | None
     skipped: int
-    row_errors: list[RowError]
+    row_errors: list[RejectedRow]
 
 
 @dataclass(slots=True)
@@ -177,7 +172,7 @@ def _ingest(jobs: Sequence[Job], metas: dict[int, dict[str, object]]) -> IngestF
         return None
     meta = metas.get(first.id) or {}
     raw = meta.get("row_errors")
-    errors: list[RowError] = [
+    errors: list[RejectedRow] = [
         {"row": int(e.get("row") or 0), "reason": str(e.get("reason") or "")}
         for e in (raw if isinstance(raw, list) else [])[:MAX_ROW_ERRORS]
         if isinstance(e, dict)]
@@ -277,11 +272,21 @@ def view(session: Session, pipeline_id: uuid.UUID | str, *, live: bool = True
 
 @dataclass(slots=True)
 class PipelineDetailView(PipelineView):
-    """A view plus every job (as ``queries.job_dict``, with its chunk counts and, for an
-    aggregation, the recalculations it coalesced) and the timeline."""
+    """A view plus every job (with its chunk counts and, for an aggregation, the
+    recalculations it coalesced) and the timeline."""
 
-    jobs: list[dict[str, Any]]
+    jobs: list[DetailJobView]
     timeline: list[pc.TimelineEvent]
+
+
+def _detail_job(session: Session, j: Job, chunks: dict[int, pc.ChunkCounts]) -> DetailJobView:
+    view = job_view(j)
+    base = {f.name: getattr(view, f.name) for f in fields(JobView)}
+    c = chunks.get(j.id)
+    co = pc.coalesced_recalculations(session, j) if j.job_type == JobType.aggregation else None
+    return DetailJobView(**base, chunks=ChunkCount(c.total, c.done) if c else None,
+                         coalesced_recalculations=co.count if co else None,
+                         coalesced_recalculation_job_ids=co.job_ids if co else None)
 
 
 def detail(session: Session, pipeline_id: uuid.UUID | str, *, live: bool = False
@@ -293,18 +298,9 @@ def detail(session: Session, pipeline_id: uuid.UUID | str, *, live: bool = False
     chunks = pc.chunk_counts(session, [j.id for j in jobs if j.job_type in pc.RECALC])
     metas = {j.id: dict(j.meta or {}) for j in jobs if j.job_type in pc.INGEST}
     base = _view(p, jobs, chunks, metas, live=live)
-    rows = []
-    for j in jobs:
-        d = job_dict(j)
-        c = chunks.get(j.id)
-        d["chunks"] = {"total": c.total, "done": c.done} if c else None
-        if j.job_type == JobType.aggregation:
-            co = pc.coalesced_recalculations(session, j)
-            d["coalesced_recalculations"] = co.count
-            d["coalesced_recalculation_job_ids"] = co.job_ids
-        rows.append(d)
-    fields = {f: getattr(base, f) for f in PipelineView.__dataclass_fields__}
-    return PipelineDetailView(**fields, jobs=rows, timeline=pc.timeline(p, jobs))
+    rows = [_detail_job(session, j, chunks) for j in jobs]
+    view_fields = {f: getattr(base, f) for f in PipelineView.__dataclass_fields__}
+    return PipelineDetailView(**view_fields, jobs=rows, timeline=pc.timeline(p, jobs))
 
 
 def live(session: Session, *, since: datetime, year: int | None = None,

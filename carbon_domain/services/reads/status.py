@@ -158,7 +158,7 @@ def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
 
 def year_status(session: Session, year: int) -> list[ModuleStatus]:
     """Per module with factor or data uploads for ``year``: its types' status, totals and
-    in-progress markers (typed; ``recalculation_status`` is the same as plain dicts)."""
+    in-progress markers (the edges send it as JSON with ``dataclasses.asdict``)."""
     found, briefs = cores(session, year, None)
     if not found:
         return []
@@ -191,11 +191,6 @@ def year_status(session: Session, year: int) -> list[ModuleStatus]:
 def display_without_inputs(comp: Completeness) -> TypeDisplay:
     """The state of a type no upload ever touched for the year (nothing to recalculate)."""
     return decide(TypeFacts(missing=tuple(comp.reasons), entry_count=comp.entry_count))
-
-
-def recalculation_status(session: Session, year: int) -> list[dict[str, Any]]:
-    """``year_status`` as plain dicts (the API, the CLI's ``--json`` and older callers)."""
-    return [asdict(m) for m in year_status(session, year)]
 
 
 def recalculation_preview(session: Session, module_type_id: int, year: int

@@ -19,6 +19,7 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
+from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import READERS
 from carbon_domain.services.jobs.jobs import GOOD_FINISH
 
@@ -80,7 +81,7 @@ class JobBrief:
     created_by: str | None
     created_at: datetime | None
     finished_at: datetime | None
-    recalculation: dict[str, Any] | None  # meta.recalculation of a recalculation job
+    recalculation: JsonObject | None  # meta.recalculation of a recalculation job
     aborted_by: str | None = None  # meta.aborted_by of an aborted job
     aborted: bool = False
     progress_done: int = 0

@@ -28,7 +28,7 @@ run gives it), so every doubt falls back to more entries or to a full run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
 from carbon_domain.engine import LINK_KEY
 from carbon_domain.handlers.versions import formula_version, recorded_version
+from carbon_domain.json_types import JsonObject
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
 from carbon_domain.names import type_label
 from carbon_domain.reference import kinds_read_by
@@ -67,7 +68,7 @@ class Scope:
     base_job_id: int | None = None
     changed_factors: int = 0
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JsonObject:
         return {"incremental": self.entry_ids is not None, "reason": self.reason,
                 "base_job_id": self.base_job_id, "changed_factors": self.changed_factors,
                 "entries": None if self.entry_ids is None else len(self.entry_ids)}
@@ -114,10 +115,11 @@ def _full_requested(session: Session, job: Job) -> str | None:
     return None
 
 
-def formula_change(det: int, recalc_meta: dict[str, Any] | None) -> str | None:
+def formula_change(det: int, recalc_meta: Mapping[str, object] | None) -> str | None:
     """"formula for IT changed (2026.11-1 → 2026.12-1)" when the code's formula version of
     the type differs from the one a recalculation (its meta) computed with, else None."""
-    recorded = recorded_version((recalc_meta or {}).get("recalculation"))
+    recalculation = (recalc_meta or {}).get("recalculation")
+    recorded = recorded_version(recalculation if isinstance(recalculation, Mapping) else None)
     code = formula_version(det)
     if recorded == code:
         return None
@@ -184,7 +186,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
 
 
 def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
-             ) -> Iterator[tuple[list[int], dict[str, Any]]]:
+             ) -> Iterator[tuple[list[int], JsonObject]]:
     """The slice's entries grouped by the values of ``keys`` (what decides their match):
     (entry ids, {key: value}). On PostgreSQL one GROUP BY returns a few hundred groups
     instead of every entry's JSON (the it slice at 1M: 102k entries; ``db/dialect``)."""
@@ -193,8 +195,8 @@ def _entries(session: Session, det: int, year: int, keys: tuple[str, ...]
         yield [int(i) for i in ids], cell
 
 
-def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],
-          affected: Callable[[dict[str, Any]], bool]) -> tuple[list[int], int]:
+def _pick(groups: Iterator[tuple[list[int], JsonObject]],
+          affected: Callable[[JsonObject], bool]) -> tuple[list[int], int]:
     """(the affected entry ids, sorted; the slice's entry count, read on the way)."""
     picked: list[int] = []
     total = 0
@@ -205,7 +207,7 @@ def _pick(groups: Iterator[tuple[list[int], dict[str, Any]]],
     return sorted(picked), total
 
 
-def _affected(session: Session, det: int, year: int, changed: dict[int, dict[str, Any]]
+def _affected(session: Session, det: int, year: int, changed: dict[int, JsonObject]
               ) -> tuple[list[int], int] | None:
     if det in (D.member, D.student):
         return None
@@ -233,7 +235,7 @@ def _train(session: Session, year: int, countries: set[str | None]
         return None  # the fallback of every country without a factor changed
     refs = load_reference_data(session)
 
-    def hit(d: dict[str, Any]) -> bool:
+    def hit(d: JsonObject) -> bool:
         a = refs.station(d.get("origin_name"), d.get("origin_country_code"))
         b = refs.station(d.get("destination_name"), d.get("destination_country_code"))
         if a is None or b is None:
@@ -255,10 +257,14 @@ def _match_keys(det: int) -> tuple[str, ...]:
     return (spec.kind, *((spec.subkind,) if spec.subkind else ()), *spec.tie_break, LINK_KEY)
 
 
-def _stored(data: dict[str, Any]) -> int | None:
+def _stored(data: JsonObject) -> int | None:
     v = data.get(LINK_KEY)
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str | int | float):
+        return -1  # a list or an object
     try:
-        return None if v is None or v == "" else int(v)
+        return int(v)
     except (TypeError, ValueError):
         return -1  # unreadable link: always re-match
 
@@ -267,7 +273,7 @@ def _relinked_or_linked(session: Session, det: int, year: int, changed: set[int]
                         ) -> tuple[list[int], int]:
     index = load_factor_index(session, det, year)
 
-    def hit(d: dict[str, Any]) -> bool:
+    def hit(d: JsonObject) -> bool:
         stored = _stored(d)
         if stored in changed:
             return True

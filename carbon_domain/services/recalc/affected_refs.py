@@ -29,6 +29,7 @@ from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station
+from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import CURRENCY_DEFAULTS, READERS, kinds_read_by, room_key, station_key
 from carbon_domain.upload_kinds import UploadKind
 
@@ -38,7 +39,7 @@ class RefChange:
     """Entries grouped by ``keys`` are affected when ``hit`` says so."""
 
     keys: tuple[str, ...]
-    hit: Callable[[dict[str, Any]], bool]
+    hit: Callable[[JsonObject], bool]
     what: str  # "2 stations changed"
 
 
@@ -97,6 +98,6 @@ def _by_currency(session: Session, det: int, year: int, w: int) -> RefChange | s
         return FULL  # every entry's EF is converted with a changed rate
     default = CURRENCY_DEFAULTS.get(int(det), "eur")
 
-    def hit(d: dict[str, Any]) -> bool:
+    def hit(d: JsonObject) -> bool:
         return (str(d.get("currency") or "").strip().lower() or default) in currencies
     return RefChange(("currency",), hit, f"rates of {', '.join(sorted(currencies))} changed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -15,13 +17,14 @@ from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.json_types import JsonObject
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_runs import JobOutcome
 from carbon_domain.services.recalc import slice_sums
 from carbon_domain.services.recalc.formula_record import recorded_formula_versions
 
 
-def _comparable(s: dict[str, Any] | None) -> dict[str, Any]:
+def _comparable(s: Mapping[str, object] | None) -> dict[str, object]:
     return {k: v for k, v in (s or {}).items() if k != "computed_at"}
 
 
@@ -38,7 +41,18 @@ def _kg_and_missing(session: Session, params: dict[str, Any]
     return kg, missing
 
 
-def aggregate_module_year(session: Session, module_type_id: int, year: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AggregateRun:
+    """One aggregation run: modules recomputed, those whose stats changed, the reports
+    rewritten for them, and the entries counted."""
+
+    modules: int
+    modules_changed: int
+    reports_changed: int
+    entries: int
+
+
+def aggregate_module_year(session: Session, module_type_id: int, year: int) -> AggregateRun:
     """Rebuild `stats` of every module of this type in this year from emission rows (two
     GROUP BY queries), then the stats of the reports whose module stats changed."""
     # One writer per year on the shared report rows (the old system deadlocked here).
@@ -82,7 +96,7 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
     _stamp(session, "carbon_reports", sorted({rid for _, rid, _ in modules} - changed_reports),
            stamp)
     if changed_reports:
-        per_report: dict[int, list[dict[str, Any]]] = {}
+        per_report: dict[int, list[JsonObject | None]] = {}
         for report_id, st in session.execute(
                 select(CarbonReportModule.carbon_report_id, CarbonReportModule.stats)
                 .where(CarbonReportModule.carbon_report_id.in_(list(changed_reports)))):
@@ -90,12 +104,12 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> d
         _write_stats(session, "carbon_reports",
                      [(rid, stats_lib.report_stats(sts, computed_at=now))
                       for rid, sts in per_report.items()], now, set_status=False)
-    return {"modules": len(modules), "modules_changed": len(updates),
-            "reports_changed": len(changed_reports),
-            "entries": sum(c[0] for c in counts.values())}
+    return AggregateRun(modules=len(modules), modules_changed=len(updates),
+                        reports_changed=len(changed_reports),
+                        entries=sum(c[0] for c in counts.values()))
 
 
-def _write_stats(session: Session, table: str, rows: list[tuple[int, dict[str, Any]]],
+def _write_stats(session: Session, table: str, rows: Sequence[tuple[int, Mapping[str, object]]],
                  now: Any, *, set_status: bool) -> None:
     """Write many stats at once (one set-based UPDATE on PostgreSQL: ``db/dialect``);
     ``set_status``: data changed, so any validation is stale (status 1)."""
@@ -120,7 +134,7 @@ class AggregationWork:
     requests that arrived during a run marked the job dirty."""
 
     def __init__(self) -> None:
-        self.runs: list[dict[str, Any]] = []
+        self.runs: list[AggregateRun] = []
 
     def prepare(self, session: Session, job_id: int) -> None:
         # Committed before reading inputs: a request landing from here on reruns us.
@@ -131,12 +145,12 @@ class AggregationWork:
         last = aggregate_module_year(session, job.module_type_id, job.year)
         self.runs.append(last)
         n = len(self.runs)
-        jobs.heartbeat(session, job.id, message=f"Aggregated {last['modules']} modules (run {n})")
+        jobs.heartbeat(session, job.id, message=f"Aggregated {last.modules} modules (run {n})")
         return JobOutcome(
             JobResult.SUCCESS,
-            f"Aggregated {last['modules']} modules of {last['reports_changed']}"
+            f"Aggregated {last.modules} modules of {last.reports_changed}"
             f" changed reports ({n} run{'s' if n > 1 else ''})",
-            {"aggregation": {"runs": n, "last": last}}, {"runs": n, **last})
+            {"aggregation": {"runs": n, "last": asdict(last)}}, {"runs": n, **asdict(last)})
 
     def again(self, session: Session, job: Job) -> bool:
         session.refresh(job, ["dirty"])

@@ -10,16 +10,17 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.dialect import dialect_of
+from carbon_domain.json_types import JsonObject
 
 
 def read_entries(session: Session, det: int, year: int, lo: int, hi: int,
-                  ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+                  ids: list[int] | None = None) -> list[tuple[int, JsonObject]]:
     return read_chunk(session, det, year, lo, hi, ids)[0]
 
 
 def read_chunk(session: Session, det: int, year: int, lo: int, hi: int,
                 ids: list[int] | None = None
-                ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+                ) -> tuple[list[tuple[int, JsonObject]], dict[int, int]]:
     """The chunk's entries (its id range, or its listed ids for an incremental chunk) and
     each entry's report module."""
     if ids is not None and not ids:

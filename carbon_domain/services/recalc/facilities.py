@@ -9,7 +9,7 @@ totals (from its freshly recalculated rows) and the total use over every consume
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
@@ -49,8 +49,16 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class FacilityRefresh:
+    """Facility factors whose values moved, and facility ids that name no unit."""
+
+    updated: int
+    facilities_without_unit: list[str]
+
+
 def refresh_facility_factors(session: Session, year: int, job_id: int | None = None
-                             ) -> dict[str, Any]:
+                             ) -> FacilityRefresh:
     """Merge the computed parts into the year's live facility factors; each factor whose
     values move gets a ``computed`` history row naming ``job_id`` (the recalculation)."""
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
@@ -89,4 +97,4 @@ def refresh_facility_factors(session: Session, year: int, job_id: int | None = N
                     values=new_values, updated_at=utcnow()))
                 updated += 1
     history.record(session, job_id, history.job_author(session, job_id), log)
-    return {"updated": updated, "facilities_without_unit": sorted({str(u) for u in unknown})}
+    return FacilityRefresh(updated, sorted({str(u) for u in unknown}))

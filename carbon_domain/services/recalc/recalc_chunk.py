@@ -9,6 +9,7 @@ the same rows.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, func, literal, select, text, update
@@ -22,24 +23,48 @@ from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.engine import BatchResult, compute_batch
+from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs.slices import load_slice_context
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_meta import job_config
 from carbon_domain.services.recalc import slice_sums
 from carbon_domain.services.recalc.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
 
-__all__ = ["recalculate_chunk", "write_rows"]
+__all__ = ["ChunkEnvelope", "recalculate_chunk", "write_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEnvelope:
+    """What a chunk did: its counts, or ``skipped`` (the job was aborted, finished or
+    superseded before it ran)."""
+
+    job_id: int
+    chunk: int
+    skipped: bool = False
+    entries: int = 0
+    rows: int = 0
+    missing: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> JsonObject:
+        """The chunk task's return value (small: a chord collects one per chunk)."""
+        if self.skipped:
+            return {"ok": True, "skipped": True, "job_id": self.job_id, "chunk": self.chunk}
+        return {"ok": True, "job_id": self.job_id, "chunk": self.chunk, "entries": self.entries,
+                "rows": self.rows, "missing": self.missing, "errors": self.errors,
+                "seconds": self.seconds}
 
 
 def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
-                      ) -> dict[str, Any]:
+                      ) -> ChunkEnvelope:
     """Recompute one chunk. Returns a small envelope; bad entries are reported, never raised.
     Raises ``AttemptSuperseded`` when the job changed hands while the chunk ran."""
     started = time.perf_counter()
     claimed = _own_chunk(session, job_id, attempt, chunk_no)
     if claimed is None:
         # Aborted, finished or superseded by a newer attempt: nothing to do.
-        return {"ok": True, "skipped": True, "job_id": job_id, "chunk": chunk_no}
+        return ChunkEnvelope(job_id, chunk_no, skipped=True)
     job, chunk = claimed
     result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk)
     # The state check ran before this chunk's work; the job may have been re-planned
@@ -53,9 +78,9 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     seconds = time.perf_counter() - started
     _record(session, chunk, result, seconds, partials)
     _mirror_on_module_job(session, job.id, message)
-    return {"ok": True, "job_id": job_id, "chunk": chunk_no, "entries": result.entries,
-            "rows": len(result.rows), "missing": len(result.missing),
-            "errors": len(result.errors), "seconds": round(seconds, 4)}
+    return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=len(result.rows),
+                         missing=len(result.missing), errors=len(result.errors),
+                         seconds=round(seconds, 4))
 
 
 def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
@@ -82,7 +107,7 @@ def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
 
 
 def _rewrite(session: Session, det: int, year: int, chunk: RecalcChunk
-             ) -> tuple[BatchResult, dict[str, Any]]:
+             ) -> tuple[BatchResult, slice_sums.ChunkPartials]:
     """Compute the chunk's entries and replace their emission rows (services/recalc/chunk_io.py).
     Also returns what this chunk adds to the slice's sums, so the aggregation folds instead
     of scanning (recorded with the chunk's other figures: one UPDATE)."""
@@ -98,8 +123,8 @@ def _rewrite(session: Session, det: int, year: int, chunk: RecalcChunk
 
 
 def _record(session: Session, chunk: RecalcChunk, result: BatchResult, seconds: float,
-            partials: dict[str, Any]) -> None:
-    chunk.partials = partials
+            partials: slice_sums.ChunkPartials) -> None:
+    chunk.partials = dict(partials)
     chunk.done = True
     chunk.entries = result.entries
     chunk.rows = len(result.rows)

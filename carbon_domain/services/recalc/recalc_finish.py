@@ -206,7 +206,7 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
     else:
         result, msg = JobResult.SUCCESS, f"Recalculated {len(children)} data entry types"
     return jobs.close_group(session, root_job_id, result, msg,
-                            {"children": {c.id: c.result for c in children}})
+                            {"children": {str(c.id): c.result for c in children}})
 
 
 def after_abort(session: Session, job_ids: list[int]) -> list[int]:

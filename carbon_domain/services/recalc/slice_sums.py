@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
@@ -45,8 +45,17 @@ def exact(kg: float) -> Decimal:
     return Decimal(format(kg, ".15g"))
 
 
+class ChunkPartials(TypedDict):
+    """A chunk's ``recalc_chunks.partials``: ``full`` sums replace the slice's, ``delta``
+    sums add to them; each cell is [report module id, emission type (or ENTRIES /
+    MISSING), exact kg as text, row or entry count]."""
+
+    mode: Literal["full", "delta"]
+    sums: list[list[int | str]]
+
+
 def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
-                   old_rows: Iterable[Sequence[Any]] | None) -> dict[str, Any]:
+                   old_rows: Iterable[Sequence[Any]] | None) -> ChunkPartials:
     """What a chunk adds to its slice's sums. ``crm_of``: entry id → report module id of
     every entry the chunk read; rows are (entry id, emission type, …, kg at index 3) for
     new rows, (entry id, emission type, kg) for the deleted ``old_rows`` (None: a full
@@ -96,8 +105,9 @@ def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
                 sums.setdefault((crm, ENTRIES), [Decimal(0), 0])[1] += 1
             if extra[1] - extra[2]:
                 sums.setdefault((crm, MISSING), [Decimal(0), 0])[1] += extra[1] - extra[2]
-    cells = [[crm, et, str(kg), n] for (crm, et), (kg, n) in sorted(sums.items())
-             if old_rows is None or kg != 0 or n != 0]
+    cells: list[list[int | str]] = [
+        [crm, et, str(kg), n] for (crm, et), (kg, n) in sorted(sums.items())
+        if old_rows is None or kg != 0 or n != 0]
     return {"mode": "full" if old_rows is None else "delta", "sums": cells}
 
 

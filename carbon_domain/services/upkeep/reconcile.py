@@ -12,6 +12,7 @@ of a deadlock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,17 @@ def _locked(session: Session, *where: Any) -> list[Job]:
                                 .with_for_update(skip_locked=True, key_share=True)))
 
 
-def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
+@dataclass(frozen=True, slots=True)
+class Repairs:
+    """What one reconciler pass repaired, per step."""
+
+    outbox: int  # committed, never dispatched
+    lost: int  # queued, never claimed: back to NOT_STARTED
+    retried: int  # stuck RUNNING, retried
+    gave_up: int  # stuck RUNNING, attempts used up: ERROR
+
+
+def reconcile(session: Session) -> tuple[Repairs, list[int]]:
     """Job-state repairs. Returns a summary and the job ids to (re)dispatch after commit.
     Module-level jobs and pipeline status are closed in :func:`close_orphans`, and the
     trailing aggregations settled apart in :func:`backfill_aggregation` (its own
@@ -54,9 +65,9 @@ def reconcile(session: Session) -> tuple[dict[str, Any], list[int]]:
     outbox = undispatched(session, grace)
     lost = requeue_lost(session, stale)
     retried, gave_up = retry_or_give_up(session, stuck_jobs(session, stale))
-    summary: dict[str, Any] = {"outbox": len(outbox), "lost": len(lost),
-                               "retried": len(retried), "gave_up": len(gave_up)}
-    return summary, sorted(set(outbox + lost + retried))
+    repairs = Repairs(outbox=len(outbox), lost=len(lost), retried=len(retried),
+                      gave_up=len(gave_up))
+    return repairs, sorted(set(outbox + lost + retried))
 
 
 def undispatched(session: Session, grace: datetime) -> list[int]:

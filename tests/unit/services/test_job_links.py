@@ -90,9 +90,9 @@ def test_a_module_job_lists_its_types_in_meta_as_before(session: Session) -> Non
     assert job_links.module_jobs(session, [root.id])[root.id].all == started
     out = get_job(session, root.id)
     assert out is not None
-    assert out["meta"]["config"] == {"only_stale": True, "job_ids": started,
-                                     "joined_job_ids": []}
-    assert [c["id"] for c in out["children"]] == started
+    assert out.meta["config"] == {"only_stale": True, "job_ids": started,
+                                  "joined_job_ids": []}
+    assert [c.id for c in out.children] == started
 
 
 def test_moved_keys_are_never_written_back_into_meta() -> None:

@@ -136,10 +136,10 @@ def test_reconciler_retries_a_silent_job_then_gives_up(session: Session,
     session.flush()
     session.refresh(job)
     if attempts_left:
-        assert (summary["retried"], to_dispatch) == (1, [job.id])
+        assert (summary.retried, to_dispatch) == (1, [job.id])
         assert job.state == JobState.NOT_STARTED
     else:
-        assert (summary["gave_up"], to_dispatch) == (1, [])
+        assert (summary.gave_up, to_dispatch) == (1, [])
         assert (job.state, job.result) == (JobState.FINISHED, JobResult.ERROR)
 
 
@@ -153,6 +153,6 @@ def test_reconciler_redispatches_the_outbox_and_lost_messages(session: Session) 
     _age(session, queued.job_id, state=JobState.QUEUED, dispatched_at=long_ago,
          created_at=long_ago)
     summary, to_dispatch = reconcile.reconcile(session)
-    assert (summary["outbox"], summary["lost"]) == (1, 1)
+    assert (summary.outbox, summary.lost) == (1, 1)
     assert to_dispatch == sorted([waiting.id, queued.job_id])
     assert fresh.job_id not in to_dispatch  # within the dispatch grace period
