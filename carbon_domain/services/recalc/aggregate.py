@@ -28,12 +28,11 @@ def _comparable(s: Mapping[str, object] | None) -> dict[str, object]:
     return {k: v for k, v in (s or {}).items() if k != "computed_at"}
 
 
-def _kg_and_missing(session: Session, params: dict[str, Any]
+def _kg_and_missing(session: Session, year: int, dets: list[int]
                     ) -> tuple[dict[int, dict[int, float]], dict[int, int]]:
     kg: dict[int, dict[int, float]] = {}
     missing: dict[int, int] = {}
-    for mid, et, total, n in dialect_of(session).module_kg_rows(session, params["y"],
-                                                                params["dets"]):
+    for mid, et, total, n in dialect_of(session).module_kg_rows(session, year, dets):
         if et is None:
             missing[mid] = int(n)
         else:
@@ -66,7 +65,7 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> A
     params = {"y": year, "dets": dets}
     # Folded from the chunks' partial sums (services/recalc/slice_sums.py), None = the full queries.
     folded = slice_sums.module_totals(session, module_type_id, year)
-    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, params)
+    kg, missing = (folded.kg, folded.missing) if folded else _kg_and_missing(session, year, dets)
     counts: dict[int, tuple[int, int]] = {}
     for mid, n in folded.entries.items() if folded else session.execute(text(
         "SELECT carbon_report_module_id, count(*) FROM data_entries"
