@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from carbon_api.console.web import User, render
+from carbon_api.console.web import PREFIX, User, render
 from carbon_api.csv_downloads import precheck_export, stream_csv
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.services.exports import exports
 
-router = APIRouter(prefix="/console/exports", include_in_schema=False)
+router = APIRouter(prefix=PREFIX + "/exports", include_in_schema=False)
 YearQ = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 UnitQ = Annotated[str | None, Query(min_length=1, max_length=64,
                                     pattern=r"^[^\x00-\x1f\x7f]+$")]
