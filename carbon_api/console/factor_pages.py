@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from carbon_api.console.actions import start_operation
 from carbon_api.console.forms import OperatorForm
-from carbon_api.console.web import PREFIX, User, message, render
+from carbon_api.console.web import PREFIX, PageQuery, User, message, render
 from carbon_api.deps import DetQuery, EntryId, FactorId, JobId, OptionalYear
 from carbon_api.routes.reverts import start_revert
 from carbon_domain.catalog import DataEntryType, ModuleType
@@ -31,7 +31,7 @@ PAGE = 100
 def factors(request: Request, user: User,
             det: DetQuery = None, year: OptionalYear = None,
             retired: Annotated[bool, Query()] = False,
-            page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+            page: PageQuery = 1) -> Response:
     with session_scope() as s:
         found = list_factors(s, data_entry_type_id=det.value if det else None, year=year,
                              include_retired=retired, limit=PAGE, offset=(page - 1) * PAGE)

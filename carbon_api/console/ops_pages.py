@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from carbon_api.console import pipelines as pl
 from carbon_api.console.actions import start_operation
 from carbon_api.console.forms import OperatorForm
-from carbon_api.console.web import PREFIX, User, flower_link, message, render
+from carbon_api.console.web import PREFIX, PageQuery, User, flower_link, message, render
 from carbon_api.csv_downloads import content_disposition
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
@@ -67,7 +67,7 @@ def filters_from(q: dict[str, str]) -> pl.Filters:
 
 @router.get("/pipelines")
 def pipelines_page(request: Request, user: User,
-                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+                   page: PageQuery = 1) -> Response:
     q = {k: v[:100] for k, v in request.query_params.items()}
     f = filters_from(q)
     with session_scope() as s:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -148,6 +148,8 @@ def require_user(request: Request) -> ConsoleUser:
 
 
 User = Annotated[ConsoleUser, Depends(require_user)]
+#: A page of a console listing (pipelines, factors).
+PageQuery = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def check_csrf(request: Request, user: ConsoleUser, form_value: str | None = None) -> None:
