@@ -89,8 +89,12 @@ DetPath = Annotated[DataEntryType, Path(description=f"Data entry type id ({_DETS
                                         examples=[11])]
 DetQuery = Annotated[DataEntryType | None, Query(
     description=f"Restrict to one data entry type of the module ({_DETS_DOC}).")]
+BIGINT_MAX = 2**63 - 1
+YearPath = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX, description="Reporting year.")]
 JobId = Annotated[int, Path(ge=1, le=INT32_MAX, description="Job id.", examples=[42])]
 ReportId = Annotated[int, Path(ge=1, le=INT32_MAX, description="Carbon report id.")]
+FactorId = Annotated[int, Path(ge=1, le=INT32_MAX, description="Factor id.")]
+EntryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Data entry id.")]
 PipelineId = Annotated[uuid.UUID, Path(description="Pipeline id (UUID).")]
 
 
@@ -189,24 +193,33 @@ async def bounded_form(request: Request, limit: int, *, max_fields: int) -> Form
         raise HTTPException(400, f"Malformed multipart body: {exc.detail}") from None
 
 
+async def upload_part(form: FormData, limit: int) -> Upload | None:
+    """The form's ``file`` part, read up to ``limit`` bytes (413 past it), with a cleaned
+    file name and content type; None when the form has no file part. Shared by the API and
+    the console."""
+    part = form.get("file")
+    if not isinstance(part, UploadFile):
+        return None
+    content = await part.read(limit + 1)
+    if len(content) > limit:
+        raise too_large(limit)
+    return Upload(content, clean_filename(part.filename), clean_content_type(part.content_type))
+
+
 async def read_upload(request: Request) -> Upload:
     """The ``file`` part of a multipart body (``bounded_form``'s limits and errors); 422 when
     there is no ``file`` part."""
     limit = get_settings().max_upload_bytes
     form = await bounded_form(request, limit, max_fields=10)
     try:
-        part = form.get("file")
-        if not isinstance(part, UploadFile):
+        upload = await upload_part(form, limit)
+        if upload is None:
             raise RequestValidationError([{
                 "type": "missing", "loc": ("body", "file"), "input": None,
                 "msg": "a file part named 'file' is required"
-                       + (" (got a text field)" if part is not None else ""),
+                       + (" (got a text field)" if form.get("file") is not None else ""),
             }])
-        content = await part.read(limit + 1)
-        if len(content) > limit:
-            raise too_large(limit)
-        return Upload(content, clean_filename(part.filename),
-                      clean_content_type(part.content_type))
+        return upload
     finally:
         await form.close()
 

@@ -21,20 +21,25 @@ from carbon_api.console import (
     stream,
     templates_csv,
 )
+from carbon_api.console.forms import PROBLEM
 from carbon_api.console.fragments import FragmentRedirectMiddleware
-from carbon_api.console.security import ConsoleGuardMiddleware, is_console_path
+from carbon_api.console.security import STATIC, ConsoleGuardMiddleware, is_console_path
 from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, sign_in_required
 
 __all__ = ["install", "is_console_path"]
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
-    """Console inputs out of range get a readable HTML 422; /v1 keeps FastAPI's JSON."""
+    """Console inputs out of range get a readable HTML 422 (a form's own ``problem`` as it is
+    worded); /v1 keeps FastAPI's JSON."""
     assert isinstance(exc, RequestValidationError)
     if not is_console_path(request.url.path):
         return await request_validation_exception_handler(request, exc)
+    errors = exc.errors()
+    if errors and errors[0].get("type") == PROBLEM:
+        return message(request, str(errors[0].get("msg")), 422)
     parts = []
-    for err in exc.errors()[:5]:
+    for err in errors[:5]:
         where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "input"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return message(request, "Invalid request — " + "; ".join(parts), 422)
@@ -48,7 +53,7 @@ def install(app: FastAPI) -> None:
     # redirects still pass through the request log and the security headers.
     app.user_middleware.append(Middleware(ConsoleGuardMiddleware))
     app.user_middleware.append(Middleware(FragmentRedirectMiddleware))
-    app.mount("/console/static", StaticFiles(directory=str(HERE / "static")),
+    app.mount(STATIC, StaticFiles(directory=str(HERE / "static")),
               name="console-static")
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(Refused, refused)

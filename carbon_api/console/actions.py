@@ -1,5 +1,5 @@
 """What the console's action forms share: starting one operation with the API's own error
-mapping (``carbon_api.accepting``) and reading a form's text field."""
+mapping (``carbon_api.accepting``), answered as a live pipeline card or the API's sentence."""
 
 from __future__ import annotations
 
@@ -25,8 +25,3 @@ def start_operation(request: Request, what: str, call: Callable[[], ops.Accepted
     except ApiError as exc:
         return message(request, exc.detail, exc.status_code)
     return render(request, "_started.html", accepted=acc, **context)
-
-
-def form_text(v: Any) -> str:
-    """A form field as text: a file part where text was expected reads as empty."""
-    return v if isinstance(v, str) else ""

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 
-from carbon_api.console.web import User, render
+from carbon_api.console.web import PREFIX, User, render
 from carbon_api.csv_downloads import precheck_export, stream_csv
-from carbon_api.deps import YEAR_MAX, YEAR_MIN
+from carbon_api.deps import Year
+from carbon_api.routes.reports import UnitCode
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.services.exports import exports
 
-router = APIRouter(prefix="/console/exports", include_in_schema=False)
-YearQ = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
-UnitQ = Annotated[str | None, Query(min_length=1, max_length=64,
-                                    pattern=r"^[^\x00-\x1f\x7f]+$")]
+router = APIRouter(prefix=PREFIX + "/exports", include_in_schema=False)
 
 
 def _refused(request: Request, exc: HTTPException, year: int) -> Response:
@@ -28,7 +26,7 @@ def _refused(request: Request, exc: HTTPException, year: int) -> Response:
 
 
 @router.get("/results.csv", name="console_results_csv")
-def results_csv(request: Request, user: User, year: YearQ, unit: UnitQ = None) -> Response:
+def results_csv(request: Request, user: User, year: Year, unit: UnitCode = None) -> Response:
     try:
         job = precheck_export(year, None, unit, False)
     except HTTPException as exc:
@@ -38,7 +36,7 @@ def results_csv(request: Request, user: User, year: YearQ, unit: UnitQ = None) -
 
 @router.get("/data/{det}.csv", name="console_data_csv")
 def data_csv(request: Request, user: User, det: Annotated[DataEntryType, Path()],
-             year: YearQ) -> Response:
+             year: Year) -> Response:
     try:
         job = precheck_export(year, det.value, None, False)
     except HTTPException as exc:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from carbon_api.console.actions import form_text, start_operation
-from carbon_api.console.web import User, check_csrf, check_operator, message, render
-from carbon_api.deps import INT32_MAX, YEAR_MAX, YEAR_MIN
+from carbon_api.console.actions import start_operation
+from carbon_api.console.forms import OperatorForm
+from carbon_api.console.web import PREFIX, PageQuery, User, message, render
+from carbon_api.deps import DetQuery, EntryId, FactorId, JobId, OptionalYear
 from carbon_api.errors import status_of
 from carbon_api.routes.reverts import start_revert
 from carbon_domain.catalog import DataEntryType, ModuleType
@@ -23,16 +24,15 @@ from carbon_domain.services.inputs.factor_history import factor_timeline
 from carbon_domain.services.inputs.factor_listing import list_factors
 from carbon_domain.services.reads import drilldown
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 100
 
 
 @router.get("/factors", name="console_factors")
 def factors(request: Request, user: User,
-            det: Annotated[DataEntryType | None, Query()] = None,
-            year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+            det: DetQuery = None, year: OptionalYear = None,
             retired: Annotated[bool, Query()] = False,
-            page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+            page: PageQuery = 1) -> Response:
     with session_scope() as s:
         found = list_factors(s, data_entry_type_id=det.value if det else None, year=year,
                              include_retired=retired, limit=PAGE, offset=(page - 1) * PAGE)
@@ -41,9 +41,8 @@ def factors(request: Request, user: User,
                   f={"det": det.value if det else None, "year": year, "retired": retired})
 
 
-@router.get("/factors/{factor_id}")
-def factor(request: Request, user: User,
-           factor_id: Annotated[int, Path(ge=1, le=INT32_MAX)]) -> Response:
+@router.get("/factors/{factor_id}", name="console_factor")
+def factor(request: Request, user: User, factor_id: FactorId) -> Response:
     with session_scope() as s:
         found = factor_timeline(s, factor_id)
     if found is None:
@@ -52,9 +51,8 @@ def factor(request: Request, user: User,
                   changes=list(reversed(found.changes)))
 
 
-@router.get("/entries/{entry_id}")
-def entry(request: Request, user: User,
-          entry_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Response:
+@router.get("/entries/{entry_id}", name="console_entry")
+def entry(request: Request, user: User, entry_id: EntryId) -> Response:
     with session_scope() as s:
         found = drilldown.explain_data_entry(s, entry_id)
     if found is None:
@@ -63,13 +61,9 @@ def entry(request: Request, user: User,
                   module=ModuleType(found["module_type_id"]).name)
 
 
-@router.post("/uploads/{job_id}/revert")
-async def revert(request: Request, user: User,
-                 job_id: Annotated[int, Path(ge=1, le=INT32_MAX)]) -> Response:
-    check_operator(user)
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, form_text(form.get("csrf_token")))
-    return await run_in_threadpool(_revert, request, user.name, job_id)
+@router.post("/uploads/{job_id}/revert", name="console_revert")
+async def revert(request: Request, posted: OperatorForm, job_id: JobId) -> Response:
+    return await run_in_threadpool(_revert, request, posted.user.name, job_id)
 
 
 def _revert(request: Request, by: str, job_id: int) -> Response:

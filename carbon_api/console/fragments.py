@@ -11,26 +11,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-_FRAGMENTS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"^/console/data/(\d{4})/modules/(\d{1,2})(?:/recalculate)?$"),
-     lambda m: f"/console/data/{m[1]}#module-{m[2]}"),
-    (re.compile(r"^/console/pipelines/([0-9a-fA-F-]{1,64})$"),
-     lambda m: f"/console/pipelines?focus={quote(m[1])}"),
-    (re.compile(r"^/console/workers$"), lambda m: "/console/pipelines"),
+from carbon_api.console.web import PREFIX
+
+# A fragment's path (as its route declares it) → the page that holds it, by route name.
+_FRAGMENTS: list[tuple[re.Pattern[str], Callable[[Any, re.Match[str]], str]]] = [
+    (re.compile(rf"^{PREFIX}/data/(\d{{4}})/modules/(\d{{1,2}})(?:/recalculate)?$"),
+     lambda app, m: app.url_path_for("data_page", year=m[1]) + f"#module-{m[2]}"),
+    (re.compile(rf"^{PREFIX}/pipelines/([0-9a-fA-F-]{{1,64}})$"),
+     lambda app, m: app.url_path_for("pipelines_page") + f"?focus={quote(m[1])}"),
+    (re.compile(rf"^{PREFIX}/workers$"), lambda app, m: app.url_path_for("pipelines_page")),
 ]
 
 
-def page_of(path: str) -> str | None:
+def page_of(app: Any, path: str) -> str | None:
     """The page that holds the fragment at ``path``, or None when ``path`` is not one."""
     for pattern, target in _FRAGMENTS:
         found = pattern.match(path)
         if found:
-            return target(found)
+            return target(app, found)
     return None
 
 
@@ -51,7 +55,7 @@ class FragmentRedirectMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "GET":
-            target = page_of(scope.get("path", ""))
+            target = page_of(scope["app"], scope.get("path", ""))
             if target is not None and _navigation(dict(scope.get("headers", []))):
                 await RedirectResponse(target, status_code=303)(scope, receive, send)
                 return

@@ -5,7 +5,6 @@ Details panel follow the page's one stream (console/stream.py, console.js)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,15 +14,9 @@ from kombu.exceptions import OperationalError as BrokerError
 from starlette.concurrency import run_in_threadpool
 
 from carbon_api.console import pipelines as pl
-from carbon_api.console.actions import form_text, start_operation
-from carbon_api.console.web import (
-    User,
-    check_csrf,
-    check_operator,
-    flower_link,
-    message,
-    render,
-)
+from carbon_api.console.actions import start_operation
+from carbon_api.console.forms import OperatorForm
+from carbon_api.console.web import PREFIX, PageQuery, User, flower_link, message, render
 from carbon_api.csv_downloads import content_disposition
 from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
@@ -36,7 +29,7 @@ from carbon_tasks import operations as ops
 from carbon_tasks.dispatch import BrokerUnavailable
 from carbon_tasks.workers import live_workers
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 50
 
 
@@ -66,7 +59,7 @@ def filters_from(q: dict[str, str]) -> pl.Filters:
     errs = {"yes": True, "no": False}.get(q.get("has_errors") or "")
     by = (q.get("created_by") or "").strip()[:128] or None
     return pl.Filters(status=status, kind=kind,
-                      module_type_id=_opt_int(q.get("module"), 1, 8),
+                      module_type_id=_opt_int(q.get("module"), min(ModuleType), max(ModuleType)),
                       year=_opt_int(q.get("year"), YEAR_MIN, YEAR_MAX), has_errors=errs,
                       created_after=_opt_dt(q.get("created_after")),
                       created_before=_opt_dt(q.get("created_before")), created_by=by)
@@ -74,7 +67,7 @@ def filters_from(q: dict[str, str]) -> pl.Filters:
 
 @router.get("/pipelines")
 def pipelines_page(request: Request, user: User,
-                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+                   page: PageQuery = 1) -> Response:
     q = {k: v[:100] for k, v in request.query_params.items()}
     f = filters_from(q)
     with session_scope() as s:
@@ -85,7 +78,7 @@ def pipelines_page(request: Request, user: User,
                   kinds=list(JobType), modules=list(ModuleType), q=q,
                   status_text=pl.STATUS_TEXT, kind_text=pl.KIND_TEXT,
                   flower=flower_link(),
-                  stream_url="/console/events?rows=1")
+                  stream_url=request.app.url_path_for("events") + "?rows=1")
 
 
 @router.get("/pipelines/counts")
@@ -122,18 +115,9 @@ def download_upload(request: Request, user: User, pipeline_id: str) -> Response:
         "X-Content-Type-Options": "nosniff"})
 
 
-async def _pipeline_action(request: Request, user: User, pipeline_id: str,
-                           act: Callable[[Request, str, str], Response]) -> Response:
-    """An operator's confirmed action on one pipeline: role and CSRF checked first."""
-    check_operator(user)
-    form = await request.form(max_files=0, max_fields=5)
-    check_csrf(request, user, form_text(form.get("csrf_token")))
-    return await run_in_threadpool(act, request, user.name, pipeline_id)
-
-
-@router.post("/pipelines/{pipeline_id}/abort")
-async def abort(request: Request, user: User, pipeline_id: str) -> Response:
-    return await _pipeline_action(request, user, pipeline_id, _abort)
+@router.post("/pipelines/{pipeline_id}/abort", name="console_abort")
+async def abort(request: Request, posted: OperatorForm, pipeline_id: str) -> Response:
+    return await run_in_threadpool(_abort, request, posted.user.name, pipeline_id)
 
 
 def _abort(request: Request, by: str, pipeline_id: str) -> Response:
@@ -149,10 +133,10 @@ def _abort(request: Request, by: str, pipeline_id: str) -> Response:
                             f"{result['revoked_tasks']} task(s) revoked.", 200, "ok")
 
 
-@router.post("/pipelines/{pipeline_id}/recover")
-async def recover(request: Request, user: User, pipeline_id: str) -> Response:
+@router.post("/pipelines/{pipeline_id}/recover", name="console_recover")
+async def recover(request: Request, posted: OperatorForm, pipeline_id: str) -> Response:
     """"Recalculate what this run left": the API's recover, as a live card."""
-    return await _pipeline_action(request, user, pipeline_id, _recover)
+    return await run_in_threadpool(_recover, request, posted.user.name, pipeline_id)
 
 
 def _recover(request: Request, by: str, pipeline_id: str) -> Response:

@@ -5,6 +5,7 @@ abort confirmation. No reads of its own."""
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 from carbon_api.console.adapters import label
@@ -30,22 +31,22 @@ _EVENT_TEXT = {"created": "created", "dispatched": "queued", "started": "started
 Filters = pc.PipelineFilters
 
 
-def module_label(module: int | None) -> str:
-    if module is None:
-        return "—"
+def _named(kind: type[IntEnum], value: int | None, absent: str) -> str:
+    """The label of a catalog id; ``absent`` for none, the id itself for an unknown one."""
+    if value is None:
+        return absent
     try:
-        return label(ModuleType(module).name)
+        return label(kind(value).name)
     except ValueError:
-        return str(module)
+        return str(value)
+
+
+def module_label(module: int | None) -> str:
+    return _named(ModuleType, module, "—")
 
 
 def det_label(det: int | None) -> str:
-    if det is None:
-        return "whole module"
-    try:
-        return label(DataEntryType(det).name)
-    except ValueError:
-        return str(det)
+    return _named(DataEntryType, det, "whole module")
 
 
 _PHASE_STATE = {"absent": "none", "pending": "queued", "running": "running"}

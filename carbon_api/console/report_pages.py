@@ -10,14 +10,14 @@ from fastapi.responses import Response
 
 from carbon_api.console.adapters import label
 from carbon_api.console.treemap import layout_tree
-from carbon_api.console.web import User, landing_year, render
-from carbon_api.deps import YEAR_MAX, YEAR_MIN
+from carbon_api.console.web import PREFIX, User, landing_year, render
+from carbon_api.deps import OptionalYear
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads import queries
 from carbon_domain.services.reads.queries import ReportView
 from carbon_domain.stats import module_rollup_tree
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 WIDTH, HEIGHT = 720.0, 420.0
 # Fill by scope; the label and the table carry the same information in text.
 SCOPE_FILL = {1: "#c8553d", 2: "#f2a541", 3: "#588b8b", None: "#8d99ae"}
@@ -58,7 +58,7 @@ def treemap(report: ReportView) -> list[dict[str, Any]]:
 
 @router.get("/reports")
 def report_page(request: Request, user: User,
-                year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+                year: OptionalYear = None,
                 unit: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     if year is None:  # "Reports" without a year opens the latest year with data
         year = landing_year()

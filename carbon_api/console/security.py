@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from carbon_api.console.web import message
+from carbon_api.console.web import PREFIX, message
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -53,8 +53,8 @@ class SecurityHeadersMiddleware:
 
 
 # Console routes (cookie sessions) as opposed to /v1 (bearer tokens) and static files.
-CONSOLE_PREFIXES = ("/console", "/login", "/logout")
-_STATIC = "/console/static"
+CONSOLE_PREFIXES = (PREFIX, "/login", "/logout")
+STATIC = PREFIX + "/static"
 
 
 def is_console_path(path: str) -> bool:
@@ -99,7 +99,7 @@ class ConsoleGuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path or not is_console_path(path) or path.startswith(_STATIC):
+        if not path or not is_console_path(path) or path.startswith(STATIC):
             await self.app(scope, receive, send)
             return
         if scope.get("method") == "POST" and (origin := foreign_origin(scope)) is not None:

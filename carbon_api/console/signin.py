@@ -13,13 +13,8 @@ import secrets
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from carbon_api.console.web import (
-    check_csrf,
-    landing_year,
-    render,
-    require_user,
-    user_from_request,
-)
+from carbon_api.console.forms import SessionForm
+from carbon_api.console.web import landing_year, render, user_from_request
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.access import console_sessions as sessions
 from carbon_domain.services.access.console_sessions import COOKIE
@@ -40,15 +35,19 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def home_path() -> str:
-    return f"/console/data/{landing_year()}"
+def home_path(request: Request) -> str:
+    return request.app.url_path_for("data_page", year=landing_year())
+
+
+def _login_path(request: Request) -> str:
+    return request.app.url_path_for("login_form")
 
 
 @router.get("/")
 def front_door(request: Request) -> Response:
     if user_from_request(request) is None:
-        return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(home_path(), status_code=303)
+        return RedirectResponse(_login_path(request), status_code=303)
+    return RedirectResponse(home_path(request), status_code=303)
 
 
 def _login_page(request: Request, error: str | None = None, status_code: int = 200,
@@ -57,14 +56,14 @@ def _login_page(request: Request, error: str | None = None, status_code: int = 2
     resp = render(request, "login.html", status_code=status_code, error=error,
                   login_csrf=nonce, next=_safe_next(next_) or "")
     resp.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
-                    secure=_secure(), path="/login")
+                    secure=_secure(), path=_login_path(request))
     return resp
 
 
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
     if user_from_request(request) is not None:
-        return RedirectResponse(_safe_next(next) or home_path(), status_code=303)
+        return RedirectResponse(_safe_next(next) or home_path(request), status_code=303)
     return _login_page(request, next_=next)
 
 
@@ -82,20 +81,18 @@ def login(request: Request, token: str = Form("", max_length=200),
         return _login_page(request, "That token is not valid (unknown, mistyped or revoked).",
                            401, next)
     sid, _ = opened
-    resp = RedirectResponse(_safe_next(next) or home_path(), status_code=303)
+    resp = RedirectResponse(_safe_next(next) or home_path(request), status_code=303)
     resp.set_cookie(COOKIE, sid, max_age=int(sessions.LIFETIME.total_seconds()), httponly=True,
                     samesite="strict", secure=_secure(), path="/")
-    resp.delete_cookie(LOGIN_COOKIE, path="/login", samesite="strict", httponly=True,
+    resp.delete_cookie(LOGIN_COOKIE, path=_login_path(request), samesite="strict", httponly=True,
                        secure=_secure())
     return resp
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form("", max_length=100)) -> Response:
-    user = require_user(request)
-    check_csrf(request, user, csrf_token)
+def logout(request: Request, posted: SessionForm) -> Response:
     with session_scope() as s:
         sessions.sign_out(s, request.cookies.get(COOKIE))
-    resp = RedirectResponse("/login", status_code=303)
+    resp = RedirectResponse(_login_path(request), status_code=303)
     resp.delete_cookie(COOKIE, path="/", samesite="strict", httponly=True, secure=_secure())
     return resp

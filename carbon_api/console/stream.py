@@ -34,15 +34,15 @@ from starlette.background import BackgroundTask
 
 from carbon_api import sse
 from carbon_api.console import pipelines
-from carbon_api.console.web import User, templates
-from carbon_api.deps import YEAR_MAX, YEAR_MIN
+from carbon_api.console.web import PREFIX, User, templates
+from carbon_api.deps import OptionalYear
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.access import console_sessions as sessions
 from carbon_domain.services.access.console_sessions import COOKIE
 from carbon_domain.services.reads import pipeline_reads
 from carbon_domain.settings import get_settings
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # Poll boundaries overlap by this much so a pipeline finishing during a poll is never missed
 # (duplicates are suppressed by comparing the rendered card).
 SLACK_SECONDS = 2.0
@@ -74,10 +74,10 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
 
 
 def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: float,
-         rows: bool = False) -> list[dict[str, Any]] | None:
+         rows: bool = False, pipelines_url: str = "") -> list[dict[str, Any]] | None:
     """The scope's pipelines running or finished since ``since``; None when signed out.
     ``rows``: also the live cells of the pipelines page's row (status, phases, duration,
-    message)."""
+    message). ``pipelines_url``: the pipelines page the cards link to (no request here)."""
     with session_scope() as s:
         if sessions.current_user(s, session_id) is None:
             return None
@@ -91,7 +91,7 @@ def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: 
         snap = {"id": view["id"], "status": view["status"], "terminal": view["terminal"],
                 "module": view["module"], "year": view["year"], "det": view["det"],
                 "kind": view["kind"], "progress_text": view["progress_text"],
-                "html": progress.render(p=view)}
+                "html": progress.render(p=view, pipelines_url=pipelines_url)}
         if cells is not None:
             snap["cells"] = {name: str(getattr(cells, f"{name}_cell")(view))
                              for name in ROW_CELLS}
@@ -104,10 +104,11 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
     settings = get_settings()
     sent: dict[str, str] = {}
     sid = request.cookies.get(COOKIE)
+    page = request.app.url_path_for("pipelines_page")
     while True:
         started = time.time()
         try:
-            snapshots = await anyio.to_thread.run_sync(poll, sid, year, ids, since, rows)
+            snapshots = await anyio.to_thread.run_sync(poll, sid, year, ids, since, rows, page)
         except DBAPIError:
             yield ServerSentEvent(data=json.dumps({"detail": "database unavailable; "
                                                    "reconnecting"}), event="unavailable")
@@ -130,7 +131,7 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
 
 @router.get("/events")
 async def events(request: Request, user: User,
-                 year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+                 year: OptionalYear = None,
                  p: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006
                  rows: Annotated[bool, Query()] = False) -> EventSourceResponse:
     since = _since(request.headers.get("last-event-id"))

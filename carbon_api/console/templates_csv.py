@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from carbon_api.console.web import User, message
+from carbon_api.console.web import PREFIX, User, message
+from carbon_api.deps import DetQuery, ModuleQuery
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.csv_rows.reference_rows import REFERENCE_MODELS
 from carbon_domain.csv_rows.template_columns import ROW_KINDS, template_csv, upload_columns
 
-router = APIRouter(prefix="/console/templates", include_in_schema=False)
+router = APIRouter(prefix=PREFIX + "/templates", include_in_schema=False)
 KINDS = (*ROW_KINDS, *REFERENCE_MODELS)
 
 
@@ -30,8 +31,7 @@ def template_name(kind: str, module: int | None, det: int | None) -> str:
 @router.get("/{kind}.csv", name="upload_template")
 def upload_template(request: Request, user: User,
                     kind: Annotated[str, Path(max_length=20)],
-                    module: Annotated[int | None, Query(ge=1, le=8)] = None,
-                    det: Annotated[int | None, Query(ge=1, le=200)] = None) -> Response:
+                    module: ModuleQuery = None, det: DetQuery = None) -> Response:
     if kind not in KINDS:
         return message(request, f"No template for {kind[:20]!r}; one of {', '.join(KINDS)}",
                        404)

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from carbon_api.console.adapters import label
+from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.csv_rows.template_columns import upload_columns
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.access import console_sessions as sessions
@@ -30,6 +31,9 @@ from carbon_domain.services.reads.year_data import latest_year_with_data
 from carbon_domain.settings import get_settings
 
 HERE = Path(__file__).parent
+#: Where the console's routes live: the one place its path is written. Everything else finds a
+#: URL by route name (``url_path_for``; a unit test refuses a hard-coded one).
+PREFIX = "/console"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
@@ -113,7 +117,8 @@ def flower_link() -> str | None:
     return f"http://{st.flower_address}:{st.flower_port}/"
 
 
-templates.env.globals.update(landing_year=landing_year, upload_columns=upload_columns)
+templates.env.globals.update(landing_year=landing_year, upload_columns=upload_columns,
+                             YEAR_MIN=YEAR_MIN, YEAR_MAX=YEAR_MAX)
 
 
 class SignInRequired(Exception):
@@ -121,11 +126,12 @@ class SignInRequired(Exception):
 
 
 class Refused(Exception):
-    """403 for an action this session may not take (viewer, missing or wrong CSRF token)."""
+    """403 for an action this session may not take (viewer, missing or wrong CSRF token), or
+    ``status_code`` for a form the console cannot read (413, 415, 400): an HTML message."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, status_code: int = 403) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail, self.status_code = detail, status_code
 
 
 def user_from_request(request: Request) -> ConsoleUser | None:
@@ -142,6 +148,8 @@ def require_user(request: Request) -> ConsoleUser:
 
 
 User = Annotated[ConsoleUser, Depends(require_user)]
+#: A page of a console listing (pipelines, factors).
+PageQuery = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def check_csrf(request: Request, user: ConsoleUser, form_value: str | None = None) -> None:
@@ -176,15 +184,16 @@ def is_htmx(request: Request) -> bool:
 
 
 async def sign_in_required(request: Request, exc: Exception) -> Response:
-    target = "/login"
-    if request.method == "GET" and request.url.path not in ("/", "/login"):
-        target += "?next=" + quote(request.url.path + (
+    target = login = request.app.url_path_for("login_form")
+    path = request.url.path
+    if request.method == "GET" and path not in (request.app.url_path_for("front_door"), login):
+        target += "?next=" + quote(path + (
             "?" + request.url.query if request.url.query else ""), safe="")
-    if is_htmx(request) or request.url.path.startswith("/console/events"):
+    if is_htmx(request) or path == request.app.url_path_for("events"):
         return Response("Sign in again.", status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
 
 
 async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    return message(request, exc.detail, 403)
+    return message(request, exc.detail, exc.status_code)

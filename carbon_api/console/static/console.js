@@ -12,7 +12,7 @@
     if (!box || !window.htmx) return;
     if (refreshing[module]) { refreshing[module] = "again"; return; }
     refreshing[module] = true;
-    htmx.ajax("GET", "/console/data/" + year + "/modules/" + module,
+    htmx.ajax("GET", box.getAttribute("data-refresh-url"),
               {target: box, swap: "outerHTML"}).then(function () {
       showProgress(document);
       var again = refreshing[module] === "again";
@@ -55,7 +55,7 @@
     var live = document.getElementById("pd-live-" + id);
     if (!live || !window.htmx || detailShown[id] === ev.html) return;
     detailShown[id] = ev.html;
-    htmx.ajax("GET", "/console/pipelines/" + id + "?live=1", {target: live, swap: "outerHTML"});
+    htmx.ajax("GET", live.getAttribute("data-live-url"), {target: live, swap: "outerHTML"});
   }
   var countsDue = null;  // one counts refresh for a burst of status changes
   function refreshCounts() {
@@ -113,7 +113,7 @@
   if (url && window.EventSource) {
     var source = new EventSource(url);  // cookie-authenticated, same origin
     source.addEventListener("pipeline", onPipeline);
-    source.addEventListener("signed-out", function () { source.close(); location.href = "/login"; });
+    source.addEventListener("signed-out", function () { source.close(); location.href = body.getAttribute("data-login"); });
     source.addEventListener("open", function () { body.setAttribute("data-stream-state", "open"); });
     source.addEventListener("error", function () { body.setAttribute("data-stream-state", "retrying"); });
     window.carbonStream = source;
