@@ -235,7 +235,7 @@ def folded_totals_match_rows(det: int) -> None:
     with session_scope() as s:
         folded = slice_sums.module_totals(s, module, YEAR)
         assert folded is not None
-        kg, missing = _kg_and_missing(s, {"y": YEAR, "dets": dets})
+        kg, missing = _kg_and_missing(s, YEAR, dets)
         entries = dict(s.execute(text(
             "SELECT carbon_report_module_id, count(*) FROM data_entries WHERE year = :y"
             " AND data_entry_type_id IN :dets GROUP BY 1").bindparams(
