@@ -570,7 +570,7 @@ def _derived_sums_agree_with_rows() -> None:
 
     with session_scope() as s:
         folded = slice_sums.module_totals(s, 4, YEAR)
-        kg, missing = _kg_and_missing(s, {"y": YEAR, "dets": [10, 11, 12]})
+        kg, missing = _kg_and_missing(s, YEAR, [10, 11, 12])
         s.rollback()
     assert folded is not None
     assert folded.missing == missing
