@@ -219,3 +219,23 @@ def test_bad_files_get_the_uploads_sentences_and_write_nothing(
     page = http.get(r.headers["location"])
     assert page.status_code == 200 and "<h1>Impact preview" in page.text
     assert 'data-stream="/console/events?year=2025"' in page.text
+
+
+def test_a_preview_whose_job_fails_shows_why_and_cannot_be_applied(
+        http: httpx.Client, tokens: dict[str, str]) -> None:
+    seed_equipment(entries_per_type=2, types=(IT,))
+    csrf = sign_in(http, tokens["operator"])
+    r = start(http, csrf, F_HEADER + "Laptop,Standard,lots,10,0.3\n")  # a row the ingest refuses
+    assert r.status_code == 200, r.text
+    pid = int(re.search(r'data-preview="(\d+)"', r.text).group(1))  # type: ignore[union-attr]
+    pipeline = re.search(r'data-preview-pipeline="([0-9a-f-]{36})"', r.text).group(1)  # type: ignore[union-attr]
+    assert wait_pipeline(pipeline) != "SUCCESS"
+    api = api_preview(http, tokens["operator"], pid)
+    assert api["figures"] is None and api["result"] == "ERROR"
+    panel = http.get(f"/console/previews/{pid}", headers=HX).text
+    assert f"The preview has no figures: {api['message']}" in plain(panel)
+    assert f'data-pipeline="{pipeline}"' in panel  # its card, with the row errors
+    assert "preview-apply-" not in panel and "data-preview-pipeline" not in panel
+    r = http.post(f"/console/previews/{pid}/apply", headers={"X-CSRF-Token": csrf, **HX})
+    assert r.status_code == 409 and "has no figures" in r.text
+    assert _ef() == 0.1
