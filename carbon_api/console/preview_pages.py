@@ -58,8 +58,8 @@ async def start(request: Request, posted: OperatorForm, fields: UploadForm,
                 f: ChosenFile) -> Response:
     """The factor upload card's form (``forms.UploadFields``), previewed instead of uploaded.
     The card's "Allow unknown columns" box is not passed on: the preview's start
-    (``accept_factor_preview``) has no such option, so a file with an unknown column is
-    refused by the preview with the sentence the upload gives without the box."""
+    (``accept_factor_preview``) has no such option, so a column that looks misspelt refuses
+    the preview, box ticked or not, with the sentence the upload gives without the box."""
     if fields.kind != UploadKind.factors:
         return message(request, "Only a factor upload can be previewed", 422)
     year, module, det = fields.year, fields.module, fields.det
