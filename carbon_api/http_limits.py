@@ -23,7 +23,8 @@ from carbon_domain.settings import get_settings
 
 #: Routes whose body is an uploaded file (their own, larger limit applies).
 UPLOAD_PATHS = re.compile(
-    r"^/(v1/sync/(units|reference/[^/]+|factors/[^/]+|data-entries/[^/]+)|console/upload)/?$")
+    r"^/(v1/sync/(units|reference/[^/]+|factors/[^/]+|data-entries/[^/]+)"
+    r"|console/(upload|previews))/?$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export",  # export results|data (CSV)
     "factors",  # factors history
     "reverts",  # revert (undo a factor upload)
+    "entries",  # entries REPORT MODULE, explain ENTRY_ID (drill-down)
 )
 
 app = typer.Typer(

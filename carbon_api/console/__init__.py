@@ -13,9 +13,11 @@ from starlette.middleware import Middleware
 
 from carbon_api.console import (
     data_pages,
+    drill_pages,
     export_pages,
     factor_pages,
     ops_pages,
+    preview_pages,
     report_pages,
     signin,
     stream,
@@ -47,7 +49,7 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages,
-                   templates_csv, factor_pages):
+                   templates_csv, factor_pages, drill_pages, preview_pages):
         app.include_router(module.router)
     # Innermost (appended, not prepended as add_middleware does): their refusals and
     # redirects still pass through the request log and the security headers.

@@ -58,7 +58,7 @@ def entry(request: Request, user: User, entry_id: EntryId) -> Response:
     if found is None:
         return message(request, f"Data entry {entry_id} not found.", 404)
     return render(request, "entry.html", e=found,
-                  module=ModuleType(found["module_type_id"]).name)
+                  module=ModuleType(found.module_type_id).name)
 
 
 @router.post("/uploads/{job_id}/revert", name="console_revert")

@@ -256,3 +256,67 @@
     });
   });
 })();
+
+// Impact preview (preview_pages.py) and sortable tables. The preview's progress comes on the
+// page's one stream (window.carbonStream, opened above): when its pipeline ends, the
+// placeholder fetches the panel. No second EventSource; only server-rendered HTML is inserted.
+(function () {
+  "use strict";
+  var ended = {};  // pipeline id → true once a terminal event for it arrived
+
+  function loadPanel(box) {
+    if (!window.htmx || box.getAttribute("data-loading")) return;
+    box.setAttribute("data-loading", "1");
+    htmx.ajax("GET", box.getAttribute("data-preview-url"), {target: box, swap: "outerHTML"});
+  }
+  // A placeholder inserted after its pipeline already ended loads at once.
+  function loadEnded() {
+    document.querySelectorAll("[data-preview-pipeline]").forEach(function (box) {
+      if (ended[box.getAttribute("data-preview-pipeline")]) loadPanel(box);
+    });
+  }
+  if (window.carbonStream) {
+    window.carbonStream.addEventListener("pipeline", function (msg) {
+      var ev;
+      try { ev = JSON.parse(msg.data); } catch (e) { return; }
+      if (!ev.terminal) return;
+      ended[ev.id] = true;
+      loadEnded();
+    });
+  }
+  document.addEventListener("htmx:afterSettle", loadEnded);
+
+  // A sortable table (th > button[data-sort]): sort its body by the column's data-value
+  // (numerically when every value is a number; empty first), ascending then descending.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest && e.target.closest("button[data-sort]");
+    if (!btn) return;
+    var th = btn.closest("th"), table = th.closest("table"), body = table.tBodies[0];
+    if (!body) return;
+    var col = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var asc = th.getAttribute("aria-sort") !== "ascending";
+    th.parentNode.querySelectorAll("th[aria-sort]").forEach(function (h) {
+      h.setAttribute("aria-sort", "none");
+    });
+    th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+    var rows = Array.prototype.filter.call(body.rows, function (r) { return r.cells.length > col; });
+    var values = rows.map(function (r) {
+      var c = r.cells[col];
+      return c.hasAttribute("data-value") ? c.getAttribute("data-value") : c.textContent.trim();
+    });
+    var numeric = values.every(function (v) { return v === "" || isFinite(Number(v)); });
+    var order = rows.map(function (r, i) { return i; });
+    order.sort(function (a, b) {
+      var x = values[a], y = values[b], r;
+      if (numeric) {
+        x = x === "" ? -Infinity : Number(x);
+        y = y === "" ? -Infinity : Number(y);
+        r = x < y ? -1 : x > y ? 1 : 0;
+      } else {
+        r = x.localeCompare(y);
+      }
+      return (asc ? r : -r) || a - b;
+    });
+    order.forEach(function (i) { body.appendChild(rows[i]); });
+  });
+})();

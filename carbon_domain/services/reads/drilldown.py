@@ -11,34 +11,41 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_EMISSION_ROOTS, DataEntryType, ModuleType
-from carbon_domain.db.models import CarbonReport, CarbonReportModule, DataEntry, Factor, Unit
+from carbon_domain.db.models import (
+    CarbonReport,
+    CarbonReportModule,
+    DataEntry,
+    DataIngestionJob,
+    Factor,
+    Unit,
+    UploadedFile,
+)
 from carbon_domain.db.models import DataEntryEmission as Emission
 from carbon_domain.emission_types import SCOPE_OF, EmissionType
 from carbon_domain.explain import Explanation, explain_entry
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.services.inputs.factor_history import FactorVersion, versions_at
 from carbon_domain.services.inputs.slices import load_slice_context
+from carbon_domain.services.reads.drilldown_views import (
+    EmissionRow,
+    EntryExplanation,
+    EntryItem,
+    EntryPage,
+    ExplainedRow,
+    FactorUsed,
+    ReportRef,
+    StoredRow,
+    TypeRef,
+    UnitModule,
+)
 
 MAX_LIMIT = 500
-
-
-@dataclass(frozen=True)
-class EntryPage:
-    report_id: int
-    module_type_id: int
-    page: int
-    limit: int
-    total: int | None  # only when asked (``count``): counting costs O(module), not O(page)
-    has_more: bool
-    next_after: int | None
-    items: list[dict[str, Any]]
 
 
 def module_emission_types(module_type_id: int) -> frozenset[int]:
@@ -57,10 +64,9 @@ def _data(v: Any) -> dict[str, Any]:
     return json.loads(v) if isinstance(v, str) else dict(v or {})
 
 
-def row_dict(et: int, scope: int, kg: float, add: float | None, fid: int | None
-             ) -> dict[str, Any]:
-    return {"emission_type_id": et, "emission_type_path": EmissionType(et).path,
-            "scope": scope, "kg_co2eq": kg, "additional_value": add, "factor_id": fid}
+def emission_row(et: int, scope: int, kg: float, add: float | None, fid: int | None
+                 ) -> EmissionRow:
+    return EmissionRow(et, EmissionType(et).path, scope, kg, add, fid)
 
 
 def retired_index(session: Session, det: int, year: int) -> FactorIndex:
@@ -145,9 +151,50 @@ def module_entries(session: Session, report_id: int, module_type_id: int, *,
                      rows[-1].id if has_more and rows else None, items)
 
 
+def module_units(session: Session, year: int, module_type_id: int) -> list[UnitModule]:
+    """The units whose report of ``year`` has entries in the module, by unit code: the
+    report, its entry count (an index-only count per report module) and the module's stored
+    total."""
+    mids = (select(CarbonReportModule.id)
+            .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
+            .where(CarbonReport.year == year,
+                   CarbonReportModule.module_type_id == module_type_id))
+    counts = (select(DataEntry.carbon_report_module_id.label("mid"),
+                     func.count().label("n"))
+              .where(DataEntry.carbon_report_module_id.in_(mids))
+              .group_by(DataEntry.carbon_report_module_id).subquery())
+    rows = session.execute(
+        select(CarbonReport.id, Unit.institutional_code, Unit.name, counts.c.n,
+               CarbonReportModule.stats)
+        .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
+        .join(Unit, Unit.id == CarbonReport.unit_id)
+        .join(counts, counts.c.mid == CarbonReportModule.id)
+        .where(CarbonReport.year == year, CarbonReportModule.module_type_id == module_type_id)
+        .order_by(Unit.institutional_code))
+    out = []
+    for rid, code, name, n, stats in rows:
+        total = _data(stats).get("total")
+        out.append(UnitModule(rid, code, name, int(n),
+                              float(total) if isinstance(total, int | float) else None))
+    return out
+
+
+def find_report(session: Session, *, report_id: int | None = None,
+                unit_code: str | None = None, year: int | None = None) -> ReportRef | None:
+    """A report by its id, or by its unit's code and year; None when there is none."""
+    q = select(CarbonReport.id, Unit.institutional_code, CarbonReport.year).join(
+        Unit, Unit.id == CarbonReport.unit_id)
+    if report_id is not None:
+        q = q.where(CarbonReport.id == report_id)
+    else:
+        q = q.where(Unit.institutional_code == unit_code, CarbonReport.year == year)
+    found = session.execute(q).first()
+    return ReportRef(int(found[0]), str(found[1]), int(found[2])) if found else None
+
+
 def _with_rows(session: Session, year: int, entries: list[tuple[int, int, dict[str, Any]]],
-               types: list[int] | None) -> list[dict[str, Any]]:
-    by_entry: dict[int, list[dict[str, Any]]] = {i: [] for i, _, _ in entries}
+               types: list[int] | None) -> list[EntryItem]:
+    by_entry: dict[int, list[EmissionRow]] = {i: [] for i, _, _ in entries}
     if entries:
         q = select(Emission.data_entry_id, Emission.emission_type_id, Emission.scope,
                    Emission.kg_co2eq, Emission.additional_value, Emission.primary_factor_id
@@ -156,7 +203,7 @@ def _with_rows(session: Session, year: int, entries: list[tuple[int, int, dict[s
             q = q.where(Emission.emission_type_id.in_(types))
         for de, et, scope, kg, add, fid in session.execute(q.order_by(Emission.data_entry_id,
                                                                       Emission.id)):
-            by_entry[de].append(row_dict(et, scope, kg, add, fid))
+            by_entry[de].append(emission_row(et, scope, kg, add, fid))
     reasons: dict[int, tuple[str, str]] = {}
     without: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for i, det, data in entries:
@@ -164,10 +211,8 @@ def _with_rows(session: Session, year: int, entries: list[tuple[int, int, dict[s
             without.setdefault(det, []).append((i, data))
     for det, group in without.items():
         reasons.update(reasons_for(session, det, year, group))
-    return [{"id": i, "data_entry_type_id": det, "data_entry_type_name": DataEntryType(det).name,
-             "data": data, "emissions": by_entry[i],
-             "reason_kind": reasons.get(i, (None, None))[0],
-             "reason": reasons.get(i, (None, None))[1]} for i, det, data in entries]
+    return [EntryItem(i, det, DataEntryType(det).name, data, by_entry[i],
+                      *reasons.get(i, (None, None))) for i, det, data in entries]
 
 
 def _agrees(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
@@ -175,7 +220,7 @@ def _agrees(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         a[2], b[2], rel_tol=1e-12, abs_tol=1e-12)
 
 
-def explain_data_entry(session: Session, entry_id: int) -> dict[str, Any] | None:
+def explain_data_entry(session: Session, entry_id: int) -> EntryExplanation | None:
     """An entry recomputed by the pure engine, each row's formula with its inputs, and
     whether the stored rows agree (a row that no longer does is flagged stale)."""
     e = session.execute(
@@ -198,44 +243,49 @@ def explain_data_entry(session: Session, entry_id: int) -> dict[str, Any] | None
     fresh = [(r.emission_type_id, r.scope, r.kg_co2eq, r.additional_value, r.factor_id)
              for r in ex.rows]
     pending = list(fresh)
-    stored_out = []
+    stored_out: list[StoredRow] = []
     for s, used in zip(stored, computed_with, strict=True):
         match = next((f for f in pending if _agrees(s, f)), None)
         if match is not None:
             pending.remove(match)
-        stored_out.append({**row_dict(*s), "agrees": match is not None,
-                           "factor_version": used.version if used else None,
-                           "factor_set_by_job_id": used.job_id if used else None})
+        stored_out.append(StoredRow(
+            s[0], EmissionType(s[0]).path, s[1], s[2], s[3], s[4], match is not None,
+            used.version if used else None, used.job_id if used else None))
     fids = sorted({f for *_, f in fresh if f is not None} | {s[4] for s in stored if s[4]})
+    return EntryExplanation(
+        e.id, e.data_entry_type_id, DataEntryType(e.data_entry_type_id).name, e.year,
+        e.carbon_report_id, e.module_type_id, e.institutional_code, data, ex.strategy,
+        [TypeRef(t, EmissionType(t).path) for t in ex.resolved_types],
+        _factors_used(session, fids),
+        [ExplainedRow(r.emission_type_id, EmissionType(r.emission_type_id).path, r.scope or 0,
+                      r.kg_co2eq, r.additional_value, r.factor_id, r.formula, r.substituted,
+                      dict(r.inputs)) for r in ex.rows],
+        ex.reason_kind, ex.reason, stored_out,
+        not pending and all(s.agrees for s in stored_out))
+
+
+def _factors_used(session: Session, fids: list[int]) -> list[FactorUsed]:
+    """The factors with their current version (the one the recomputed rows use) and the
+    upload that set it: its job, pipeline and file name."""
+    if not fids:
+        return []
     current = versions_at(session, fids)
-    factors = [{"id": f.id, "emission_type_id": f.emission_type_id,
-                "classification": f.classification, "values": f.values,
-                "retired_at": f.retired_at, **_version_fields(current.get(f.id))}
-               for f in session.scalars(
-        select(Factor).where(Factor.id.in_(fids)).order_by(Factor.id))] if fids else []
-    return {
-        "id": e.id, "data_entry_type_id": e.data_entry_type_id,
-        "data_entry_type_name": DataEntryType(e.data_entry_type_id).name, "year": e.year,
-        "report_id": e.carbon_report_id, "module_type_id": e.module_type_id,
-        "unit_code": e.institutional_code, "data": data, "strategy": ex.strategy,
-        "resolved_emission_types": [{"emission_type_id": t, "emission_type_path":
-                                     EmissionType(t).path} for t in ex.resolved_types],
-        "factors": factors,
-        "rows": [{**row_dict(r.emission_type_id, r.scope or 0, r.kg_co2eq, r.additional_value,
-                             r.factor_id), "formula": r.formula, "substituted": r.substituted,
-                  "inputs": r.inputs} for r in ex.rows],
-        "reason_kind": ex.reason_kind, "reason": ex.reason,
-        "stored_rows": stored_out,
-        "stored_rows_agree": not pending and all(s["agrees"] for s in stored_out),
-    }
-
-
-def _version_fields(v: FactorVersion | None) -> dict[str, Any]:
-    """The factor's current version (the one the recomputed rows use) and the upload that
-    set it; None for a factor without history (written outside every service)."""
-    return {"version": v.version if v else None, "set_by_job_id": v.job_id if v else None,
-            "set_by": v.changed_by if v else None, "set_at": v.changed_at if v else None,
-            "change": v.change if v else None}
+    jobs = {v.job_id for v in current.values() if v.job_id is not None}
+    uploads = {j: (str(p) if p else None, name) for j, p, name in session.execute(
+        select(DataIngestionJob.id, DataIngestionJob.pipeline_id, UploadedFile.filename)
+        .join(UploadedFile, UploadedFile.id == DataIngestionJob.upload_id, isouter=True)
+        .where(DataIngestionJob.id.in_(sorted(jobs))))} if jobs else {}
+    out = []
+    for f in session.scalars(select(Factor).where(Factor.id.in_(fids)).order_by(Factor.id)):
+        v = current.get(f.id)
+        pipeline, filename = uploads.get(v.job_id, (None, None)) if v and v.job_id else (
+            None, None)
+        out.append(FactorUsed(
+            f.id, f.emission_type_id, dict(f.classification or {}), dict(f.values or {}),
+            f.retired_at, v.version if v else None, v.change if v else None,
+            v.job_id if v else None, v.changed_by if v else None,
+            v.changed_at if v else None, pipeline, filename))
+    return out
 
 
 def _versions_of_rows(session: Session, rows: Sequence[tuple[Any, ...]]

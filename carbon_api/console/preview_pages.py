@@ -1,0 +1,157 @@
+"""The impact preview in the console: "Preview impact" on a factor upload card starts a
+preview (the API's ``accept_factor_preview``: the upload's checks and sentences, a
+``factor_preview`` job on the ``recalc`` queue) whose progress the page's one live stream
+shows; when it ends console.js loads the panel: deltas per module and per unit (sortable),
+the entries per type, the 20 largest changes, the entries losing their factor (in red),
+and "Apply" (the normal upload + recalculation pipeline; refused when an input changed
+since the preview, or once it expired) or "Discard". The figures are the API's
+``GET /v1/sync/previews/{id}``, unchanged: services/preview/previews.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from carbon_api.accepting import accept_operation
+from carbon_api.console.adapters import label
+from carbon_api.console.forms import ChosenFile, OperatorForm, UploadFields, form_model
+from carbon_api.console.web import PREFIX, User, is_htmx, message, render, templates
+from carbon_api.deps import INT32_MAX
+from carbon_api.errors import ApiError, status_of
+from carbon_api.routes.previews import accept_factor_preview
+from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.preview import previews as service
+from carbon_domain.upload_kinds import UploadKind
+from carbon_tasks import operations as ops
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+PreviewId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+UploadForm = Annotated[UploadFields, form_model(UploadFields)]
+
+
+def _kg(v: Any) -> str:
+    return f"{float(v):,.3f}" if isinstance(v, int | float) else "—"
+
+
+def _signed_kg(v: Any) -> str:
+    return f"{float(v):+,.3f}" if isinstance(v, int | float) else "—"
+
+
+def _percent(delta: float, before: float) -> str:
+    return f"{delta / before:+.2%}" if before else ("new" if delta else "—")
+
+
+def _module_label(module_type_id: int) -> str:
+    return label(ModuleType(module_type_id).name)
+
+
+templates.env.filters.update(kg3=_kg, signed_kg3=_signed_kg, delta_percent=_percent,
+                             module_label=_module_label)
+
+
+@router.post("/previews", name="console_preview_start")
+async def start(request: Request, posted: OperatorForm, fields: UploadForm,
+                f: ChosenFile) -> Response:
+    """The factor upload card's form (``forms.UploadFields``), previewed instead of uploaded.
+    The card's "Allow unknown columns" box is not passed on: the preview's start
+    (``accept_factor_preview``) has no such option, so a column that looks misspelt refuses
+    the preview, box ticked or not, with the sentence the upload gives without the box."""
+    if fields.kind != UploadKind.factors:
+        return message(request, "Only a factor upload can be previewed", 422)
+    year, module, det = fields.year, fields.module, fields.det
+    assert year is not None and module is not None  # UploadFields requires both for factors
+    if det is not None and MODULE_OF[DataEntryType(det)] != module:
+        return message(request, f"Type {det} does not belong to module {module}", 422)
+    by = posted.user.name
+
+    def call() -> Response:
+        try:
+            acc = accept_factor_preview(by, f.content, filename=f.filename, module=module,
+                                        det=det, year=year, mode=fields.mode,
+                                        content_type=f.content_type)
+        except HTTPException as exc:
+            return message(request, str(exc.detail), exc.status_code)
+        except ApiError as exc:
+            return message(request, exc.detail, exc.status_code)
+        if not is_htmx(request):  # a plain form post (no JavaScript): the preview's page
+            return RedirectResponse(request.app.url_path_for(
+                "console_preview", preview_id=acc.preview_id), status_code=303)
+        return render(request, "_preview_started.html", accepted=acc,
+                      preview_id=acc.preview_id)
+    return await run_in_threadpool(call)
+
+
+def _view(preview_id: int) -> service.PreviewView:
+    with session_scope() as s:
+        return service.read_preview(s, preview_id)
+
+
+@router.get("/previews/{preview_id}", name="console_preview")
+def panel(request: Request, user: User, preview_id: PreviewId) -> Response:
+    """The panel (htmx), or a page holding it (a link, a reload); 404 once discarded."""
+    try:
+        view = _view(preview_id)
+    except service.PreviewRefused as exc:
+        return message(request, f"Preview {preview_id}: {exc}.", status_of(exc))
+    context = _context(view)
+    if is_htmx(request):
+        return render(request, "_preview_panel.html", **context)
+    return render(request, "preview.html", year=view.year, **context,
+                  stream_url=request.app.url_path_for("events") + f"?year={view.year}")
+
+
+def _context(v: service.PreviewView) -> dict[str, Any]:
+    f = v.figures or {}
+    losing = {c["data_entry_id"] for c in f.get("losing_factor", [])}
+    units = sorted(f.get("by_unit", []), key=lambda u: (-abs(u["delta"]), u["unit"] or ""))
+    return {"v": v, "fig": v.figures, "units": units, "module": ModuleType(v.module_type_id),
+            "det": DataEntryType(v.data_entry_type_id) if v.data_entry_type_id else None,
+            "losing_ids": losing, "done": v.state == "FINISHED",
+            "can_apply": bool(v.figures) and not v.expired and v.applied_job_id is None}
+
+
+@router.post("/previews/{preview_id}/apply", name="console_preview_apply")
+async def apply(request: Request, posted: OperatorForm, preview_id: PreviewId) -> Response:
+    return await run_in_threadpool(_apply, request, posted.user.name, preview_id)
+
+
+def _apply(request: Request, by: str, preview_id: int) -> Response:
+    """As ``POST /v1/sync/previews/{id}/apply``: the preview row stays locked from the check
+    to the upload's acceptance, so two applies of one preview cannot both pass."""
+    with session_scope() as s:
+        try:
+            plan = service.plan_apply(s, preview_id)
+        except service.PreviewRefused as exc:
+            return render(request, "_preview_refused.html", status_code=status_of(exc),
+                          status=status_of(exc), text=str(exc), preview_id=preview_id)
+        try:
+            acc = accept_operation("preview apply", lambda: ops.start_upload(
+                UploadKind.factors, plan.content, filename=plan.filename,
+                module=plan.module_type_id, det=plan.data_entry_type_id, year=plan.year,
+                recalculate=True,
+                created_by=by, content_type="text/csv", mode=plan.mode))
+        except HTTPException as exc:
+            return message(request, str(exc.detail), exc.status_code)
+        except ApiError as exc:
+            return message(request, exc.detail, exc.status_code)
+        service.mark_applied(s, preview_id, acc.job_id)
+    return render(request, "_started.html", accepted=acc, card=f"preview-{preview_id}")
+
+
+@router.post("/previews/{preview_id}/discard", name="console_preview_discard")
+async def discard(request: Request, posted: OperatorForm, preview_id: PreviewId) -> Response:
+    return await run_in_threadpool(_discard, request, preview_id)
+
+
+def _discard(request: Request, preview_id: int) -> Response:
+    with session_scope() as s:
+        try:
+            service.discard_preview(s, preview_id)
+        except service.PreviewRefused as exc:
+            return message(request, f"Preview {preview_id}: {exc}.", status_of(exc))
+    return message(request, f"Preview {preview_id} discarded: nothing of its file was "
+                            "applied.", 200, kind="ok")
