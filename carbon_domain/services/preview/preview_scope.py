@@ -79,13 +79,14 @@ def module_dets(module: int, det: int | None) -> list[int]:
 
 def reference_slices(session: Session, kind: str, affected_years: list[int] | None
                      ) -> list[Slice]:
-    """The (type, year) slices with entries that the reference upload changes a number of."""
+    """The (type, year) slices with entries that the reference upload changes a number of
+    (every slice of its readers when it changes none: their totals, unchanged)."""
     dets = sorted(READERS[kind])
     have = session.execute(text(
         "SELECT DISTINCT data_entry_type_id, year FROM data_entries"
         " WHERE data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
         {"dets": dets}).all()
-    wanted = None if affected_years is None else set(affected_years)
+    wanted = set(affected_years) if affected_years else None
     return sorted((int(d), int(y)) for d, y in have if wanted is None or int(y) in wanted)
 
 
