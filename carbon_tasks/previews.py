@@ -59,7 +59,8 @@ def preview_factors(self: JobTask, job_id: int) -> dict[str, Any]:
         with session_scope() as s:
             job = s.get(Job, job_id)
             assert job is not None
-            done = compute_preview(s, job, fan_out_at=_fan_out_at())
+            chunked = (job.meta or {}).get("config", {}).get("chunked", True)
+            done = compute_preview(s, job, fan_out_at=_fan_out_at() if chunked else None)
             job_runs.lock_and_fence(s, job_id, attempt)
             if isinstance(done, FanOut):
                 jobs.heartbeat(s, job_id, done=0, total=done.entries, message=(
@@ -140,10 +141,12 @@ def start_preview(kind: str, content: bytes, *, filename: str, module: int | Non
                   det: int | None = None, year: int | None = None,
                   created_by: str | None, content_type: str | None = None,
                   mode: str = "replace", allow_unknown_columns: bool = False,
-                  reverts_job_id: int | None = None) -> tuple[Accepted, int]:
+                  reverts_job_id: int | None = None, chunked: bool = True
+                  ) -> tuple[Accepted, int]:
     """Validate the file as its upload would (the same ValueError / CsvProblem /
     YearNotProvisioned), store it, create the preview job and its preview row, dispatch.
-    Returns (accepted, preview id)."""
+    Returns (accepted, preview id). ``chunked=False`` measures a large preview in the
+    preview job alone (the bench's A/B)."""
     if kind not in scope.PREVIEW_KINDS:
         raise ValueError(f"a {kind} upload cannot be previewed; previews exist for "
                          f"{', '.join(scope.PREVIEW_KINDS)}")
@@ -165,6 +168,8 @@ def start_preview(kind: str, content: bytes, *, filename: str, module: int | Non
         config["allow_unknown_columns"] = True
     if reverts_job_id is not None:
         config["reverts_job_id"] = reverts_job_id
+    if not chunked:
+        config["chunked"] = False
     with session_scope() as s:
         p = pipelines.create_pipeline(s, kind=JobType.factor_preview, module_type_id=module,
                                       year=year, created_by=created_by)
@@ -198,9 +203,10 @@ def _check_year(year: int | None) -> None:
 
 def start_factor_preview(content: bytes, *, filename: str, module: int, det: int | None,
                          year: int, created_by: str | None, content_type: str | None = None,
-                         mode: str = "replace", allow_unknown_columns: bool = False
-                         ) -> tuple[Accepted, int]:
+                         mode: str = "replace", allow_unknown_columns: bool = False,
+                         chunked: bool = True) -> tuple[Accepted, int]:
     """:func:`start_preview` of a factor file."""
     return start_preview(scope.FACTORS, content, filename=filename, module=module, det=det,
                          year=year, created_by=created_by, content_type=content_type,
-                         mode=mode, allow_unknown_columns=allow_unknown_columns)
+                         mode=mode, allow_unknown_columns=allow_unknown_columns,
+                         chunked=chunked)
