@@ -214,3 +214,37 @@ def test_reference_preview_equals_apply_and_revert_is_identity(
         _run(_Acc(r.json()))
     _recalculate()
     assert _state() == before_state
+
+
+def test_cli_previews_of_reference_entries_and_revert(db: str, worker: Any,
+                                                      tmp_path: Any) -> None:
+    """`--preview` on `carbon ingest reference`, `carbon ingest data-entries` and
+    `carbon revert`: the figures printed (JSON), nothing written."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from carbon_api.cli import app as cli
+    _base(STATIONS)
+    job = _upload("stations", _stations_csv(MOVED))
+    _recalculate()
+    before = _written()
+    f = tmp_path / "stations.csv"
+    f.write_text(_stations_csv(STATIONS))
+    out = CliRunner().invoke(cli, ["ingest", "reference", "stations", str(f), "--preview",
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    ref = got["figures"]["reference"]
+    assert got["kind"] == "stations" and (ref["revived"], ref["retired"]) == (1, 1)  # Lyon, Basel
+    e = tmp_path / "entries.csv"
+    e.write_text(ENTRIES.replace("second", "first"))
+    out = CliRunner().invoke(cli, ["ingest", "data-entries", str(e), "--module", "2", "--det",
+                                   str(TRAIN), "--year", str(YEAR), "--preview"])
+    assert out.exit_code == 0, out.output
+    assert "entries" in out.stdout and "LAB-A" in out.stdout
+    out = CliRunner().invoke(cli, ["revert", str(job), "--preview", "--json"])
+    assert out.exit_code == 0, out.output
+    rev = json.loads(out.stdout)
+    assert rev["reverts_job_id"] == job and rev["figures"]["reference"]["retired"] == 1
+    assert _written() == before
