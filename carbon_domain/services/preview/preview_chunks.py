@@ -47,7 +47,8 @@ def measure_chunk(session: Session, job_id: int, attempt: int, chunk: dict[str, 
         index = load_factor_index(session, det, year)  # unchanged by a reference file
         refs = scope.refs_of(inputs["refs"])
     acc = Partial()
-    measure_range(session, acc, det, year, int(chunk["lo"]), int(chunk["hi"]), index, refs)
+    measure_range(session, acc, det, year, int(chunk["lo"]), int(chunk["hi"]), index, refs,
+                  chunk.get("ids"))
     n = int(chunk["entries"])
     session.execute(update(Job).where(Job.id == job_id, Job.state == JobState.RUNNING,
                                       Job.attempts == attempt)

@@ -2,12 +2,12 @@
 the engine's rows for them under the inputs the upload leaves, and what the upload did to
 the factors (from its history rows).
 
-Every entry of the slices the upload would recalculate is computed by the engine
-(``compute_batch``, the recalculation chunks' own function) and compared with its stored
-rows (services/preview/preview_meter.py). Computing the whole slice, not only the entries
-incremental planning would pick, is what makes the after-figures exact: after the apply's
-recalculation every row of those types is what a full run gives (incremental
-recalculation is exact to a full run), whatever was stale before.
+The entries of the slices the upload would recalculate are computed by the engine
+(``compute_batch``, the recalculation chunks' own function) and compared with their stored
+rows (services/preview/preview_meter.py): for a factor file, the entries the recalculation
+that follows it would rewrite (its incremental plan, made inside the preview's savepoint:
+the others keep their stored rows through it); for other files, and when the plan is a
+full run, every entry — after the apply's recalculation every row is what a full run gives.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from carbon_domain.db.models import Factor, Unit
 from carbon_domain.engine import compute_batch
 from carbon_domain.reference import ReferenceData
 from carbon_domain.services.preview.preview_meter import LISTED_CHANGES, Partial, Row, Side
+from carbon_domain.services.recalc.chunk_io import read_chunk
 
 RANGE = 20_000  # entries read and computed per batch
 
@@ -101,6 +102,18 @@ def _stored(session: Session, det: int, year: int, lo: int, hi: int
     return out
 
 
+def _units(session: Session, det: int, year: int, lo: int, hi: int) -> dict[int, int]:
+    sql = ("SELECT id, unit_id FROM data_entries WHERE data_entry_type_id = {d} AND year = {y}"
+           " AND id BETWEEN {lo} AND {hi}")
+    if bulk.is_postgres(session):
+        rows: Iterable[Any] = bulk.fetch_raw(session, sql.format(d="%s", y="%s", lo="%s",
+                                                                 hi="%s"), (det, year, lo, hi))
+    else:
+        rows = session.execute(text(sql.format(d=":d", y=":y", lo=":lo", hi=":hi")),
+                               {"d": det, "y": year, "lo": lo, "hi": hi})
+    return {int(i): int(u) for i, u in rows}
+
+
 def _computed(det: int, entries: list[tuple[int, dict[str, Any]]], index: Any,
               refs: ReferenceData) -> tuple[dict[int, list[Row]], set[int]]:
     result = compute_batch(det, entries, index, refs)
@@ -111,14 +124,22 @@ def _computed(det: int, entries: list[tuple[int, dict[str, Any]]], index: Any,
 
 
 def measure_range(session: Session, acc: Partial, det: int, year: int, lo: int, hi: int,
-                  index: Any, refs: ReferenceData) -> None:
-    """Stored rows (before) against the engine's (after) under ``index`` and ``refs``, for
-    one id range of a slice whose entries the upload leaves as they are (a factor or
-    reference upload)."""
-    entries, units = _entries(session, det, year, lo, hi)
+                  index: Any, refs: ReferenceData, only: list[int] | None = None) -> None:
+    """Stored rows (before) against the rows after the upload, for one id range of a slice
+    whose entries the upload leaves as they are (a factor or reference upload): the
+    engine's under ``index`` and ``refs`` for every entry, or for the entries ``only``
+    names (the recalculation's plan) while the others keep their stored rows."""
     stored = _stored(session, det, year, lo, hi)
-    rows, missing = _computed(det, entries, index, refs)
-    acc.compare(det, MODULE_OF[DataEntryType(det)].value, (units, stored), (units, rows),
+    if only is None:
+        entries, units = _entries(session, det, year, lo, hi)
+        after, missing = _computed(det, entries, index, refs)
+    else:
+        units = _units(session, det, year, lo, hi)
+        picked = [i for i in only if lo <= i <= hi]
+        entries = read_chunk(session, det, year, lo, hi, picked)[0] if picked else []
+        computed, missing = _computed(det, entries, index, refs)
+        after = {**stored, **{i: computed.get(i, []) for i in picked}}
+    acc.compare(det, MODULE_OF[DataEntryType(det)].value, (units, stored), (units, after),
                 missing)
 
 

@@ -29,6 +29,7 @@ from carbon_domain.reference import READERS, ReferenceData
 from carbon_domain.services.inputs.factors import load_factor_records
 from carbon_domain.services.inputs.slices import build_index
 from carbon_domain.services.jobs.job_meta import job_config
+from carbon_domain.services.recalc.affected import plan_scope
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
 
 FACTORS, ENTRIES = UploadKind.factors.value, UploadKind.data_entries.value
@@ -136,6 +137,19 @@ def reference_diff(before: dict[str, list[list[Any]]], after: dict[str, list[lis
         out.append({"key": list(key), "change": change, "values_before": old,
                     "values_after": new})
     return out[:limit]
+
+
+def planned_entries(session: Session, det: int, year: int) -> list[int] | None:
+    """The entries the recalculation that follows the upload would rewrite — incremental
+    planning (services/recalc/affected.py) run inside the preview's savepoint, where the
+    file's changes are visible as they will be after the apply — or None: all of them.
+    Every other entry keeps its stored rows through that recalculation, so only these need
+    the engine. The apply is refused when any input changed since, so its recalculation
+    plans exactly these."""
+    probe = Job(id=2**31 - 1, job_type=JobType.emission_recalc, meta={},
+                module_type_id=MODULE_OF[DataEntryType(det)].value, data_entry_type_id=det,
+                year=year)  # a recalculation requested now; never added to the session
+    return plan_scope(session, probe).entry_ids
 
 
 def factor_records(session: Session, slices: list[Slice]) -> dict[str, list[list[Any]]]:

@@ -148,12 +148,24 @@ def _measure(session: Session, job: Job, kind: str, preview: UploadPreview,
                 "inserted", "updated", "unchanged", "revived", "retired", "affected_years")},
             "changes": scope.reference_diff(refs_before, refs_after, kind, LISTED_CHANGES)}
     entries = _entries_in(session, m.slices)
-    if (kind != scope.ENTRIES and fan_out_at is not None and entries >= fan_out_at
+    # A factor file: only the entries the following recalculation rewrites need the engine.
+    # (Not a reference file: planning would read the reference cache, which must never see
+    # the savepoint's rows.)
+    plans = {sl: scope.planned_entries(session, *sl) if kind == scope.FACTORS else None
+             for sl in m.slices}
+    ranges = {sl: slice_ranges(session, *sl) for sl in m.slices}
+    work = 0
+    for sl in m.slices:
+        plan = plans[sl]
+        work += len(plan) if plan is not None else sum(n for *_r, n in ranges[sl])
+    m.base["computed"] = work
+    if (kind != scope.ENTRIES and fan_out_at is not None and work >= fan_out_at
             and bulk.is_postgres(session)):
         inputs = ({"refs": refs_after} if refs_after is not None
                   else {"records": scope.factor_records(session, m.slices)})
-        chunks = [{"det": det, "year": y, "lo": lo, "hi": hi, "entries": n}
-                  for det, y in m.slices for lo, hi, n in slice_ranges(session, det, y)]
+        chunks = [{"det": det, "year": y, "lo": lo, "hi": hi, "entries": n,
+                   "ids": _within(plans[(det, y)], lo, hi)}
+                  for det, y in m.slices for lo, hi, n in ranges[(det, y)]]
         m.fan_out = FanOut(chunks, inputs, m.base, entries)
         return outcome, m
     m.partial = Partial()
@@ -172,10 +184,15 @@ def _measure(session: Session, job: Job, kind: str, preview: UploadPreview,
         else:
             assert refs is not None
             index, ctx_refs = load_factor_index(session, det, y), refs  # factors unchanged
-        for lo, hi, _n in slice_ranges(session, det, y):
-            measure_range(session, m.partial, det, y, lo, hi, index, ctx_refs)
+        for lo, hi, _n in ranges[(det, y)]:
+            measure_range(session, m.partial, det, y, lo, hi, index, ctx_refs,
+                          _within(plans[(det, y)], lo, hi))
     m.partial.compact()
     return outcome, m
+
+
+def _within(ids: list[int] | None, lo: int, hi: int) -> list[int] | None:
+    return None if ids is None else [i for i in ids if lo <= i <= hi]
 
 
 def finish_figures(session: Session, partial: Partial, base: dict[str, Any]
