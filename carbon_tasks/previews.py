@@ -41,8 +41,9 @@ _TARGET = {scope.FACTORS: TargetType.FACTORS, scope.ENTRIES: TargetType.DATA_ENT
 
 
 def _fan_out_at() -> int:
-    """Past one recalculation chunk of entries, the preview is measured in chunks."""
-    return get_settings().chunk_size + 1
+    """Past four recalculation chunks of entries to compute, the preview is measured in
+    chunks across the workers (fewer: the dispatch would cost more than it saves)."""
+    return 4 * get_settings().chunk_size
 
 
 @app.task(base=JobTask, bind=True, name="carbon.preview_factors")

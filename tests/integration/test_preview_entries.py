@@ -116,13 +116,14 @@ LARGE = HEADER + "\n" + "".join(
     f"U{'AB'[i % 2]},IT-{i},{c} {i},{c},{sub},{1 + i % 37},{i % 11}\n"
     for i, (c, sub) in enumerate([("Laptop", ""), ("Desktop", ""), ("Monitor", ""),
                                   ("Tablet", ""), ("Laptop", "Standard"),
-                                  ("Desktop", "Workstation")] * 25))
+                                  ("Desktop", "Workstation")] * 45))
 
 
 def test_a_large_preview_is_measured_in_chunks_with_the_same_figures(
         api: TestClient, tokens: Tokens) -> None:
-    """150 entries at chunk size 50: the preview is a chord of chunks on the workers; its
-    figures are those the preview job computes alone, and the apply gives them."""
+    """270 entries at chunk size 50 (past 4 chunks to compute): the preview is a chord of
+    chunks on the workers; its figures are those the preview job computes alone, and the
+    apply gives them."""
     from .helpers import UNITS_CSV
     _upload("units", UNITS_CSV)
     _upload("factors", _csv({**BASE, ("Tablet", ""): 0.4}), module=4, det=11)
@@ -133,9 +134,9 @@ def test_a_large_preview_is_measured_in_chunks_with_the_same_figures(
     assert p["result"] == "SUCCESS", p
     assert _written() == before
     (job,) = [j for j in jobs_of(p["pipeline_id"]) if j.job_type == "factor_preview"]
-    assert job.progress_total == 150 == job.progress_done  # the chunks' progress
+    assert job.progress_total == 270 == job.progress_done  # the chunks' progress
     f = p["figures"]
-    assert f["entries"][0]["entries"] == 150 and f["losing_factor_count"] == 50
+    assert f["entries"][0]["entries"] == 270 and f["losing_factor_count"] == 90
     with session_scope() as s:  # the one-process figures of the same preview (rolled back)
         job_row = s.get(DataIngestionJob, p["job_id"])
         assert job_row is not None
@@ -150,5 +151,26 @@ def test_a_large_preview_is_measured_in_chunks_with_the_same_figures(
         return {**{k: v for k, v in figs.items() if k != "factors"}, **listed}
     assert same(alone) == same(f)
     assert alone["factors"]["inserted"] == f["factors"]["inserted"] == 1
+    _apply(api, tokens, p["preview_id"])
+    assert _totals() == _previewed(f, "after")
+
+
+def test_a_factor_preview_computes_only_the_planned_entries(api: TestClient,
+                                                            tokens: Tokens) -> None:
+    """One factor revised in a 270-entry slice: the preview computes only the entries the
+    following recalculation rewrites (incremental planning), the rest keep their stored
+    rows on both sides — and the apply still gives its after-figures to the last digit."""
+    from .helpers import UNITS_CSV
+    _upload("units", UNITS_CSV)
+    _upload("factors", _csv(BASE), module=4, det=11)
+    _upload("data-entries", LARGE, module=4, det=11)
+    _upload("factors", _csv(BASE), module=4, det=11, recalculate=True)
+    stored = _totals()
+    p = _preview(api, tokens, "/v1/sync/factors/4", _csv({**BASE, ("Monitor", ""): 0.37}),
+                 data_entry_type_id=11)
+    f = p["figures"]
+    assert f["computed"] == 45 and f["entries"][0]["entries"] == 270  # the 45 monitors
+    assert f["entries"][0]["affected"] == 45 and _previewed(f, "before") == stored
+    assert all(c["factor_before"] == c["factor_after"] for c in f["top_changes"])
     _apply(api, tokens, p["preview_id"])
     assert _totals() == _previewed(f, "after")

@@ -82,8 +82,8 @@ def _entries(session: Session, det: int, year: int, lo: int, hi: int
     return out, units
 
 
-def _stored(session: Session, det: int, year: int, lo: int, hi: int
-            ) -> dict[int, list[Row]]:
+def _stored(session: Session, det: int, year: int, lo: int, hi: int,
+            ids: list[int] | None = None) -> dict[int, list[Row]]:
     """The range's stored emission rows by entry: (emission type, kg, primary factor)."""
     sql = ("SELECT r.data_entry_id, r.emission_type_id, r.kg_co2eq, r.primary_factor_id"
            " FROM data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
@@ -92,26 +92,38 @@ def _stored(session: Session, det: int, year: int, lo: int, hi: int
     out: dict[int, list[Row]] = defaultdict(list)
     rows: Iterable[Any]
     if bulk.is_postgres(session):
-        rows = bulk.fetch_raw(session, sql.format(d="%s", y="%s", lo="%s", hi="%s"),
-                              (det, year, lo, hi, lo, hi))
+        params: tuple[Any, ...] = (det, year, lo, hi, lo, hi)
+        if ids is not None:
+            sql += " AND e.id = ANY({ids}::bigint[])"
+            params += (ids,)
+        rows = bulk.fetch_raw(session, sql.format(d="%s", y="%s", lo="%s", hi="%s", ids="%s"),
+                              params)
     else:
         rows = session.execute(text(sql.format(d=":d", y=":y", lo=":lo", hi=":hi")),
                                {"d": det, "y": year, "lo": lo, "hi": hi})
+    wanted = None if ids is None else set(ids)
     for eid, et, kg, fid in rows:
-        out[int(eid)].append((int(et), float(kg), fid))
+        if wanted is None or int(eid) in wanted:
+            out[int(eid)].append((int(et), float(kg), fid))
     return out
 
 
-def _units(session: Session, det: int, year: int, lo: int, hi: int) -> dict[int, int]:
+def _units(session: Session, det: int, year: int, lo: int, hi: int,
+           ids: list[int] | None = None) -> dict[int, int]:
     sql = ("SELECT id, unit_id FROM data_entries WHERE data_entry_type_id = {d} AND year = {y}"
            " AND id BETWEEN {lo} AND {hi}")
     if bulk.is_postgres(session):
-        rows: Iterable[Any] = bulk.fetch_raw(session, sql.format(d="%s", y="%s", lo="%s",
-                                                                 hi="%s"), (det, year, lo, hi))
+        params: tuple[Any, ...] = (det, year, lo, hi)
+        if ids is not None:
+            sql += " AND id = ANY({ids}::bigint[])"
+            params += (ids,)
+        rows: Iterable[Any] = bulk.fetch_raw(session, sql.format(
+            d="%s", y="%s", lo="%s", hi="%s", ids="%s"), params)
     else:
         rows = session.execute(text(sql.format(d=":d", y=":y", lo=":lo", hi=":hi")),
                                {"d": det, "y": year, "lo": lo, "hi": hi})
-    return {int(i): int(u) for i, u in rows}
+    wanted = None if ids is None else set(ids)
+    return {int(i): int(u) for i, u in rows if wanted is None or int(i) in wanted}
 
 
 def _computed(det: int, entries: list[tuple[int, dict[str, Any]]], index: Any,
@@ -129,18 +141,45 @@ def measure_range(session: Session, acc: Partial, det: int, year: int, lo: int, 
     whose entries the upload leaves as they are (a factor or reference upload): the
     engine's under ``index`` and ``refs`` for every entry, or for the entries ``only``
     names (the recalculation's plan) while the others keep their stored rows."""
-    stored = _stored(session, det, year, lo, hi)
+    module = MODULE_OF[DataEntryType(det)].value
     if only is None:
+        stored = _stored(session, det, year, lo, hi)
         entries, units = _entries(session, det, year, lo, hi)
         after, missing = _computed(det, entries, index, refs)
-    else:
-        units = _units(session, det, year, lo, hi)
-        picked = [i for i in only if lo <= i <= hi]
-        entries = read_chunk(session, det, year, lo, hi, picked)[0] if picked else []
+        acc.compare(det, module, (units, stored), (units, after), missing)
+        return
+    picked = sorted(i for i in only if lo <= i <= hi)
+    if picked:
+        entries, _crm = read_chunk(session, det, year, lo, hi, picked)
+        units = _units(session, det, year, lo, hi, picked)
+        stored = _stored(session, det, year, lo, hi, picked)
         computed, missing = _computed(det, entries, index, refs)
-        after = {**stored, **{i: computed.get(i, []) for i in picked}}
-    acc.compare(det, MODULE_OF[DataEntryType(det)].value, (units, stored), (units, after),
-                missing)
+        acc.compare(det, module, (units, stored), (units, computed), missing)
+    _unchanged(session, acc, det, module, year, lo, hi, picked)
+
+
+def _unchanged(session: Session, acc: Partial, det: int, module: int, year: int, lo: int,
+               hi: int, picked: list[int]) -> None:
+    """Entries the recalculation leaves alone: their stored rows are both before and after,
+    summed per (unit, emission type) as arrays (PostgreSQL), never entry by entry."""
+    if not bulk.is_postgres(session):
+        units = {i: u for i, u in _units(session, det, year, lo, hi).items()
+                 if i not in set(picked)}
+        stored = {i: r for i, r in _stored(session, det, year, lo, hi).items() if i in units}
+        acc.compare(det, module, (units, stored), (units, stored), set())
+        return
+    params = (det, year, lo, hi, picked)
+    for unit, et, kgs in bulk.fetch_raw(session, (
+            "SELECT e.unit_id, r.emission_type_id, array_agg(r.kg_co2eq) FROM"
+            " data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
+            " WHERE e.data_entry_type_id = %s AND e.year = %s AND e.id BETWEEN %s AND %s"
+            " AND NOT (e.id = ANY(%s::bigint[])) GROUP BY 1, 2"), params):
+        acc.add_unchanged(det, (int(unit), module, int(et)), [float(k) for k in kgs])
+    for unit, n in bulk.fetch_raw(session, (
+            "SELECT unit_id, count(*) FROM data_entries WHERE data_entry_type_id = %s"
+            " AND year = %s AND id BETWEEN %s AND %s AND NOT (id = ANY(%s::bigint[]))"
+            " GROUP BY 1"), params):
+        acc.count_unchanged(det, int(unit), int(n))
 
 
 def slice_side(session: Session, det: int, year: int, index: Any = None,

@@ -136,6 +136,23 @@ class Partial:
                 t["losing_factor"] += 1
                 self.losing.append(change)
 
+    def add_unchanged(self, det: int, key: Key, kgs: list[float]) -> None:
+        """Stored kg of entries that keep their rows: on both sides."""
+        parts = exact_parts(kgs)
+        self.before.setdefault(key, []).extend(parts)
+        self.after.setdefault(key, []).extend(parts)
+        g = self._group(key[0], det)
+        g[0].extend(parts)
+        g[1].extend(parts)
+
+    def count_unchanged(self, det: int, unit: int, n: int) -> None:
+        t = self._type(det)
+        t["entries_before"] += n
+        t["entries"] += n
+        g = self._group(unit, det)
+        g[2] += n
+        g[3] += n
+
     def compact(self) -> Partial:
         """Values → exact parts; only the changes the figures can still list."""
         self.before = {k: exact_parts(v) for k, v in self.before.items()}

@@ -112,12 +112,13 @@ def _slices(session: Session, kind: str, preview: UploadPreview,
                                                          preview.data_entry_type_id)]
 
 
-def _entries_in(session: Session, slices: list[scope.Slice]) -> int:
-    total = 0
-    for det, year in slices:
-        total += int(session.scalar(select(func.count()).select_from(DataEntry).where(
-            DataEntry.data_entry_type_id == det, DataEntry.year == year)) or 0)
-    return total
+def _bounds(session: Session, det: int, year: int) -> tuple[int, int, int]:
+    """The slice's lowest and highest entry id, and its entries."""
+    lo, hi, n = session.execute(select(
+        func.coalesce(func.min(DataEntry.id), 0), func.coalesce(func.max(DataEntry.id), 0),
+        func.count()).where(DataEntry.data_entry_type_id == det,
+                            DataEntry.year == year)).one()
+    return int(lo), int(hi), int(n)
 
 
 def _measure(session: Session, job: Job, kind: str, preview: UploadPreview,
@@ -147,17 +148,14 @@ def _measure(session: Session, job: Job, kind: str, preview: UploadPreview,
             "kind": kind, **{k: outcome.meta.get(k) for k in (
                 "inserted", "updated", "unchanged", "revived", "retired", "affected_years")},
             "changes": scope.reference_diff(refs_before, refs_after, kind, LISTED_CHANGES)}
-    entries = _entries_in(session, m.slices)
     # A factor file: only the entries the following recalculation rewrites need the engine.
     # (Not a reference file: planning would read the reference cache, which must never see
     # the savepoint's rows.)
     plans = {sl: scope.planned_entries(session, *sl) if kind == scope.FACTORS else None
              for sl in m.slices}
-    ranges = {sl: slice_ranges(session, *sl) for sl in m.slices}
-    work = 0
-    for sl in m.slices:
-        plan = plans[sl]
-        work += len(plan) if plan is not None else sum(n for *_r, n in ranges[sl])
+    bounds = {sl: _bounds(session, *sl) for sl in m.slices}
+    entries = sum(n for _lo, _hi, n in bounds.values())
+    work = sum(len(p) if p is not None else bounds[sl][2] for sl, p in plans.items())
     m.base["computed"] = work
     if (kind != scope.ENTRIES and fan_out_at is not None and work >= fan_out_at
             and bulk.is_postgres(session)):
@@ -165,7 +163,7 @@ def _measure(session: Session, job: Job, kind: str, preview: UploadPreview,
                   else {"records": scope.factor_records(session, m.slices)})
         chunks = [{"det": det, "year": y, "lo": lo, "hi": hi, "entries": n,
                    "ids": _within(plans[(det, y)], lo, hi)}
-                  for det, y in m.slices for lo, hi, n in ranges[(det, y)]]
+                  for det, y in m.slices for lo, hi, n in slice_ranges(session, det, y)]
         m.fan_out = FanOut(chunks, inputs, m.base, entries)
         return outcome, m
     m.partial = Partial()
@@ -184,9 +182,12 @@ def _measure(session: Session, job: Job, kind: str, preview: UploadPreview,
         else:
             assert refs is not None
             index, ctx_refs = load_factor_index(session, det, y), refs  # factors unchanged
-        for lo, hi, _n in ranges[(det, y)]:
-            measure_range(session, m.partial, det, y, lo, hi, index, ctx_refs,
-                          _within(plans[(det, y)], lo, hi))
+        plan = plans[(det, y)]
+        # Planned: the few entries in one pass; else in batches of RANGE entries.
+        ranges = ([bounds[(det, y)]] if plan is not None and bounds[(det, y)][2]
+                  else slice_ranges(session, det, y))
+        for lo, hi, _n in ranges:
+            measure_range(session, m.partial, det, y, lo, hi, index, ctx_refs, plan)
     m.partial.compact()
     return outcome, m
 
@@ -202,7 +203,8 @@ def finish_figures(session: Session, partial: Partial, base: dict[str, Any]
     names = unit_names(session, unit_ids(partial))
     out: dict[str, Any] = dict(figures(partial, base["dets"], names,
                                        by_group=kind == scope.ENTRIES))
-    out.update({k: v for k, v in base.items() if k in ("factors", "reference", "upload")})
+    out.update({k: v for k, v in base.items()
+                if k in ("factors", "reference", "upload", "computed")})
     out["kind"] = kind
     out["slices"] = base["slices"]
     return out
