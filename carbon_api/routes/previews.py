@@ -91,12 +91,16 @@ def _refused(exc: service.PreviewRefused) -> HTTPException:
 @router.get("/previews/{preview_id}", response_model=service.PreviewView,
             responses={**READ, **_GONE})
 def read_preview(_: Viewer, preview_id: PreviewId) -> dict[str, Any]:
-    """A preview: its job's state and progress while it is computed, then `figures`:
-    `factors` (counts of inserted / updated / retired / revived / unchanged and the changes
-    with values before and after), `entries` (per data entry type: entries, affected,
-    losing their factor), kg CO2-eq `before` / `after` / `delta` as `total`, `by_module`,
-    `by_unit`, `by_emission_type` and `by_unit_module_type`, the 20 `top_changes` (entry,
-    unit, kg before and after, factor before and after) and `losing_factor` (entries that
+    """A preview of a factor, data entry or reference upload (`kind`; `module_type_id` and
+    `year` are null for reference data; `reverts_job_id` for a revert's preview): its job's
+    state and progress while it is computed, then `figures`: `factors` (counts of inserted
+    / updated / retired / revived / unchanged and the changes with values before and
+    after), `reference` (a reference file's rows added, updated, retired), `upload`,
+    `entries` (per data entry type: entries before and after, affected, added, removed,
+    losing their factor, without factor), `computed`, kg CO2-eq `before` / `after` /
+    `delta` as `total`, `by_module`, `by_unit`, `by_emission_type` and
+    `by_unit_module_type`, the 20 `top_changes` (entry — or, for data entries, unit and
+    type — kg before and after, factor before and after) and `losing_factor` (entries that
     would have no factor after the change)."""
     with session_scope() as s:
         try:
