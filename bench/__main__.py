@@ -131,6 +131,7 @@ def _full_run(a: argparse.Namespace, report: dict[str, Any], log: Path) -> None:
         one = report["incremental"]
         report.update({"incremental_one_factor_s": one["one_factor"]["seconds"],
                        "preview_one_factor_s": one["preview"]["seconds"],
+                       "preview_one_factor_one_process_s": one["preview"]["one_process_s"],
                        "full_it_slice_s": one["full_it_slice"]["seconds"],
                        "same_rows_as_floor": one["one_factor"]["same_rows_as_full"]})
         return
@@ -210,8 +211,13 @@ def _incremental(a: argparse.Namespace, report: dict[str, Any], log: Path) -> No
     with services.Workers(2, log) as workers:
         print("full `it` slice, 2 worker processes …", flush=True)
         full = incremental.full_it_slice(a.year)
-        print("impact preview of one revised `it` factor …", flush=True)
-        preview = incremental.preview_one_factor(a.year, factor_file)
+        print("impact preview of one revised `it` factor (chunked, then in one process,"
+              " twice) …", flush=True)
+        runs = [incremental.preview_one_factor(a.year, factor_file, chunked=c)
+                for c in (True, False, True, False)]
+        preview = min((r for r in runs if r["chunked"]), key=lambda r: r["seconds"])
+        preview["one_process_s"] = min(r["seconds"] for r in runs if not r["chunked"])
+        preview["runs_s"] = [(r["chunked"], round(r["seconds"], 3)) for r in runs]
         print("one `it` factor revised (recalculate=true) …", flush=True)
         one = incremental.one_factor_revision(a.year, factor_file)
         full["peak_rss_mb"] = workers.peak_rss_mb()
@@ -224,7 +230,8 @@ def _incremental(a: argparse.Namespace, report: dict[str, Any], log: Path) -> No
     print(f"  full it slice {full['seconds']:.2f} s; one factor {one['seconds']:.2f} s"
           f" ({one['entries_recalculated']:,} entries); same rows as a full recalculation:"
           f" {one['same_rows_as_full']}; its preview {preview['seconds']:.2f} s"
-          f" ({preview['entries_computed']:,} entries computed)", flush=True)
+          f" ({preview['entries_computed']:,} entries computed; in one process"
+          f" {preview['one_process_s']:.2f} s)", flush=True)
     for line in one["timeline"]:
         print("    " + line)
 
@@ -256,6 +263,7 @@ def _top_keys(r: dict[str, Any]) -> None:
         "incremental_one_factor_s": inc.get("one_factor", {}).get("seconds"),
         "full_it_slice_s": inc.get("full_it_slice", {}).get("seconds"),
         "preview_one_factor_s": inc.get("preview", {}).get("seconds"),
+        "preview_one_factor_one_process_s": inc.get("preview", {}).get("one_process_s"),
         "child_peak_rss_mb": max(p["peak_rss_mb"].get("child_max", 0.0) for p in pipes.values()),
         "same_rows_as_floor": all(p["same_rows_as_floor"] for p in pipes.values())
         and inc.get("one_factor", {}).get("same_rows_as_full", True),

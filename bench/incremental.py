@@ -34,7 +34,8 @@ def revised_it_factors(path: Path) -> tuple[bytes, str]:
     header, body = rows[0], rows[1:]
     col = header.index("ef_kg_co2eq_per_kwh")
     target = next(i for i, r in enumerate(body) if r[header.index("sub_class")])
-    body[target][col] = f"{0.125 + (int(time.time()) % 97 + 1) / 10_000:.4f}"
+    # A new value each call (the previews of one run come within a second of each other).
+    body[target][col] = f"{0.125 + (time.time_ns() // 1000 % 99_991 + 1) / 10_000_000:.7f}"
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerows([header, *body])
@@ -120,9 +121,12 @@ def expected_it_totals(year: int) -> tuple[int, float]:
     return len(res.rows), sum(r[3] for r in res.rows)
 
 
-def preview_one_factor(year: int, factor_file: Path) -> dict[str, Any]:
+def preview_one_factor(year: int, factor_file: Path, *, chunked: bool = True
+                       ) -> dict[str, Any]:
     """The impact preview of the same one-factor revision, end to end: the call → the
-    preview job finished with its figures (nothing written but the figures)."""
+    preview job finished with its figures (nothing written but the figures). ``chunked``:
+    the slice measured by chunks on the workers (the default), or by the preview job
+    alone (the A/B)."""
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.preview.previews import read_preview
     from carbon_tasks.previews import start_factor_preview
@@ -131,12 +135,13 @@ def preview_one_factor(year: int, factor_file: Path) -> dict[str, Any]:
     body, label = revised_it_factors(factor_file)
     t0 = time.perf_counter()
     acc, preview_id = start_factor_preview(body, filename="11_it.csv", module=IT_MODULE,
-                                           det=IT_DET, year=year, created_by="bench")
+                                           det=IT_DET, year=year, created_by="bench",
+                                           chunked=chunked)
     status = wait_for_pipeline(acc.pipeline_id, timeout=1800, poll=POLL).status
     seconds = time.perf_counter() - t0
     with session_scope() as s:
         figures = read_preview(s, preview_id).figures or {}
     types = figures.get("entries", [])
-    return {"seconds": seconds, "status": status, "factor": label,
+    return {"seconds": seconds, "status": status, "factor": label, "chunked": chunked,
             "entries_computed": sum(t["entries"] for t in types),
             "entries_affected": sum(t["affected"] for t in types)}

@@ -26,6 +26,10 @@ INGEST_DATA_ENTRIES = "carbon.ingest_data_entries"
 INGEST_UNITS = "carbon.ingest_units"
 INGEST_REFERENCE = "carbon.ingest_reference"
 PREVIEW_FACTORS = "carbon.preview_factors"
+# A large preview's chord: read-only chunks, folded by one task; the errback ends the job.
+PREVIEW_CHUNK = "carbon.preview_chunk"
+PREVIEW_FOLD = "carbon.preview_fold"
+PREVIEW_FAILED = "carbon.preview_failed"
 PLAN_RECALCULATION = "carbon.plan_recalculation"
 RECALCULATE_CHUNK = "carbon.recalculate_chunk"
 FINISH_RECALCULATION = "carbon.finish_recalculation"
@@ -54,6 +58,9 @@ TASK_QUEUES: dict[str, str] = {
     RECALCULATION_FAILED: DEFAULT,
     REFRESH_FACILITY_FACTORS: RECALC,
     PREVIEW_FACTORS: RECALC,
+    PREVIEW_CHUNK: RECALC,
+    PREVIEW_FOLD: FINISH,
+    PREVIEW_FAILED: FINISH,
     AGGREGATE_MODULE: AGGREGATE,
     RECONCILE: DEFAULT,
     PURGE_UPLOADS: DEFAULT,

@@ -1,7 +1,7 @@
-"""`carbon ingest factors FILE --preview`: compute what the file would do and print it (a
-Rich table, or `--json` in the API's shape of GET /v1/sync/previews/{id}). Nothing is
-written but the preview; apply it with POST /v1/sync/previews/{id}/apply (or upload the
-file without --preview)."""
+"""`carbon ingest factors|data-entries|reference … --preview` and `carbon revert JOB_ID
+--preview`: compute what the upload would do and print it (a Rich table, or `--json` in the
+API's shape of GET /v1/sync/previews/{id}). Nothing is written but the preview; apply it
+with POST /v1/sync/previews/{id}/apply (or upload the file without --preview)."""
 
 from __future__ import annotations
 
@@ -22,23 +22,28 @@ def _delta(v: float) -> str:
     return f"[{style}]{text}[/]" if style else text
 
 
-def run_preview(content: bytes, *, filename: str, module: int, det: int | None, year: int,
-                mode: str, as_json: bool, timeout: float, embedded: bool) -> None:
+def run_preview(content: bytes, *, filename: str, module: int | None, det: int | None,
+                year: int | None, mode: str, as_json: bool, timeout: float, embedded: bool,
+                kind: str = "factors", allow_unknown_columns: bool = False,
+                reverts_job_id: int | None = None) -> None:
     from carbon_api.cli.follow import follow
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.preview.previews import read_preview
     from carbon_tasks.embedded import ensure_schema, worker_if_embedded
     from carbon_tasks.operations import DispatchFailed
-    from carbon_tasks.previews import start_factor_preview
+    from carbon_tasks.previews import start_preview
 
     ensure_schema()
     with worker_if_embedded() if embedded else nullcontext():
         try:
-            accepted, preview_id = start_factor_preview(
-                content, filename=filename, module=module, det=det, year=year,
-                created_by="cli", content_type="text/csv", mode=mode)
+            accepted, preview_id = start_preview(
+                kind, content, filename=filename, module=module, det=det, year=year,
+                created_by="cli", content_type="text/csv", mode=mode,
+                allow_unknown_columns=allow_unknown_columns, reverts_job_id=reverts_job_id)
         except DispatchFailed as exc:
             error(f"job {exc.accepted.job_id} is saved but the broker is unreachable ({exc})")
+        except ValueError as exc:  # the upload's own refusals (CsvProblem, unknown year …)
+            error(str(exc))
         try:
             follow(accepted.pipeline_id, timeout=timeout, quiet=True)
         except TimeoutError as exc:
@@ -61,9 +66,16 @@ def render(view: dict[str, Any]) -> None:
     if f is None:
         return
     fc = f["factors"]
-    console.print(f"factors: {fc['inserted']} inserted, {fc['updated']} updated, "
-                  f"{fc['retired']} retired, {fc['revived']} revived, "
-                  f"{fc['unchanged']} unchanged")
+    if f.get("kind", "factors") == "factors":
+        console.print(f"factors: {fc['inserted']} inserted, {fc['updated']} updated, "
+                      f"{fc['retired']} retired, {fc['revived']} revived, "
+                      f"{fc['unchanged']} unchanged")
+    ref = f.get("reference")
+    if ref:
+        console.print(f"{ref['kind']}: {ref['inserted']} inserted, {ref['updated']} updated,"
+                      f" {ref['retired']} retired, {ref['revived']} revived, "
+                      f"{ref['unchanged']} unchanged; years changed: "
+                      f"{'all' if ref['affected_years'] is None else ref['affected_years']}")
     t = new_table("entries", ["type", "entries:num", "affected:num", "losing factor:num"])
     for e in f["entries"]:
         t.add_row(e["name"], str(e["entries"]), str(e["affected"]),
@@ -85,8 +97,10 @@ def render(view: dict[str, Any]) -> None:
     t = new_table("largest changes", ["entry:num", "unit", "before:num", "after:num",
                                       "delta:num", "factor"])
     for c in f["top_changes"]:
-        t.add_row(str(c["data_entry_id"]), str(c["unit"]), _kg(c["before"]), _kg(c["after"]),
-                  _delta(c["delta"]), f"{c['factor_before']} → {c['factor_after']}")
+        what = (f"{c['factor_before']} → {c['factor_after']}" if c["data_entry_id"]
+                else f"{c['entries_before']} → {c['entries_after']} entries")
+        t.add_row(str(c["data_entry_id"] or "-"), str(c["unit"]), _kg(c["before"]),
+                  _kg(c["after"]), _delta(c["delta"]), what)
     console.print(t)
     if f["losing_factor_count"]:
         t = new_table(f"[red]{f['losing_factor_count']} entries losing their factor[/]",

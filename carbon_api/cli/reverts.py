@@ -20,11 +20,13 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
            recalculate: Annotated[bool | None, typer.Option(
                "--recalculate/--no-recalculate",
                help="Recalculate after the revert (default: as the reverted upload).")] = None,
-           wait: WaitOpt = False, timeout: TimeoutOpt = 3600, as_json: JsonFlag = False
+           wait: WaitOpt = False, timeout: TimeoutOpt = 3600, as_json: JsonFlag = False,
+           preview: Annotated[bool, typer.Option(
+               "--preview", help="Write nothing: print what the revert would do.")] = False,
            ) -> None:
-    """Restore the factors (or data entries) of an upload's scope to what they were just
-    before it, as a new upload (refused when a later upload of the same scope exists:
-    revert it first)."""
+    """Restore the factors (data entries, or reference data) of an upload's scope to what
+    they were just before it, as a new upload (refused when a later upload of the same
+    scope exists: revert it first)."""
     from carbon_api.cli.embedded import ensure_schema
     from carbon_api.routes.reverts import start_revert
     from carbon_domain.db.session import session_scope
@@ -36,6 +38,14 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
             plan = plan_revert(s, job_id)
         except RevertRefused as exc:
             error(str(exc))
+    if preview:
+        from carbon_api.cli.previews import run_preview
+        from carbon_domain.settings import get_settings
+        return run_preview(plan.content, filename=plan.filename, module=plan.module_type_id,
+                           det=plan.data_entry_type_id, year=plan.year, mode="replace",
+                           as_json=as_json, timeout=timeout,
+                           embedded=get_settings().embedded_broker, kind=plan.kind,
+                           reverts_job_id=plan.job_id)
     again = plan.recalculate if recalculate is None else recalculate
     task = tn.UPLOAD_TASKS[UploadKind(plan.kind)]
     run_operation(lambda: start_revert(plan, "cli", again), wait, as_json,

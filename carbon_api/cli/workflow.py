@@ -144,6 +144,11 @@ def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
     return m.value, d.value
 
 
+PreviewOpt = Annotated[bool, typer.Option(
+    "--preview", help="Write nothing: print what the upload would do (entries, kg CO2-eq "
+                      "before → after per module, unit and emission type).")]
+
+
 @ingest_app.command(UploadKind.factors.value)
 def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
                    recalculate: bool = False,
@@ -153,11 +158,7 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
                                        "absent from it are retired.")] = False,
                    allow_unknown_columns: UnknownColsOpt = False,
                    wait: WaitOpt = False, timeout: TimeoutOpt = 3600,
-                   as_json: JsonFlag = False,
-                   preview: Annotated[bool, typer.Option(
-                       "--preview", help="Write nothing: print what the upload would do "
-                                         "(factors, entries, kg CO2-eq before → after).")
-                   ] = False) -> None:
+                   as_json: JsonFlag = False, preview: PreviewOpt = False) -> None:
     """Upload a factor CSV: the factor set of its type(s), upserted in place, absent factors
     retired (`--merge`: additive); `--recalculate` also recalculates."""
     from carbon_tasks.operations import start_upload
@@ -168,7 +169,8 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
         from carbon_api.cli.previews import run_preview
         return run_preview(content, filename=file.name, module=m, det=d, year=year,
                            mode=UploadMode.of(merge), as_json=as_json,
-                           timeout=timeout, embedded=_embedded())
+                           timeout=timeout, embedded=_embedded(),
+                           allow_unknown_columns=allow_unknown_columns)
     run_operation(lambda: start_upload(UploadKind.factors, content, filename=file.name,
                                        module=m, det=d, year=year, recalculate=recalculate,
                                        created_by="cli",
@@ -182,12 +184,19 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
 @ingest_app.command(UploadKind.data_entries.value)
 def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = None,
                    allow_unknown_columns: UnknownColsOpt = False, wait: WaitOpt = False,
-                   timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
+                   timeout: TimeoutOpt = 3600, as_json: JsonFlag = False,
+                   preview: PreviewOpt = False) -> None:
     """Replace the year's CSV entries of the type(s), then recalculate and aggregate."""
     from carbon_tasks.operations import start_upload
 
     m, d = _module_det(module, det)
     content = _read(file)
+    if preview:
+        from carbon_api.cli.previews import run_preview
+        return run_preview(content, filename=file.name, module=m, det=d, year=year,
+                           mode=UploadMode.REPLACE, as_json=as_json, timeout=timeout,
+                           embedded=_embedded(), kind=UploadKind.data_entries,
+                           allow_unknown_columns=allow_unknown_columns)
     run_operation(lambda: start_upload(UploadKind.data_entries, content, filename=file.name,
                                        module=m, det=d, year=year, created_by="cli",
                                        allow_unknown_columns=allow_unknown_columns), wait, as_json,
@@ -215,12 +224,19 @@ def ingest_reference(kind: ReferenceKind, file: Path,
                                          "default the file is the set of its kind and rows "
                                          "absent from it are retired.")] = False,
                      allow_unknown_columns: UnknownColsOpt = False, wait: WaitOpt = False,
-                     timeout: TimeoutOpt = 3600, as_json: JsonFlag = False) -> None:
+                     timeout: TimeoutOpt = 3600, as_json: JsonFlag = False,
+                     preview: PreviewOpt = False) -> None:
     """Upload stations, building rooms or exchange rates: the set of its kind, upserted in
     place, absent rows retired (`--merge`: additive)."""
     from carbon_tasks.operations import start_upload
 
     content = _read(file)
+    if preview:
+        from carbon_api.cli.previews import run_preview
+        return run_preview(content, filename=file.name, module=None, det=None, year=None,
+                           mode="merge" if merge else "replace", as_json=as_json,
+                           timeout=timeout, embedded=_embedded(), kind=kind.value,
+                           allow_unknown_columns=allow_unknown_columns)
     run_operation(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
                                        mode=UploadMode.of(merge),
                                        allow_unknown_columns=allow_unknown_columns),

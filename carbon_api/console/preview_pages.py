@@ -57,9 +57,8 @@ templates.env.filters.update(kg3=_kg, signed_kg3=_signed_kg, delta_percent=_perc
 async def start(request: Request, posted: OperatorForm, fields: UploadForm,
                 f: ChosenFile) -> Response:
     """The factor upload card's form (``forms.UploadFields``), previewed instead of uploaded.
-    The card's "Allow unknown columns" box is not passed on: the preview's start
-    (``accept_factor_preview``) has no such option, so a column that looks misspelt refuses
-    the preview, box ticked or not, with the sentence the upload gives without the box."""
+    The card's "Allow unknown columns" box is passed on, so a preview accepts or refuses a
+    misspelt column exactly as the upload would."""
     if fields.kind != UploadKind.factors:
         return message(request, "Only a factor upload can be previewed", 422)
     year, module, det = fields.year, fields.module, fields.det
@@ -72,7 +71,8 @@ async def start(request: Request, posted: OperatorForm, fields: UploadForm,
         try:
             acc = accept_factor_preview(by, f.content, filename=f.filename, module=module,
                                         det=det, year=year, mode=fields.mode,
-                                        content_type=f.content_type)
+                                        content_type=f.content_type,
+                                        allow_unknown_columns=fields.allow_unknown_columns)
         except HTTPException as exc:
             return message(request, str(exc.detail), exc.status_code)
         except ApiError as exc:
@@ -108,7 +108,8 @@ def _context(v: service.PreviewView) -> dict[str, Any]:
     f = v.figures or {}
     losing = {c["data_entry_id"] for c in f.get("losing_factor", [])}
     units = sorted(f.get("by_unit", []), key=lambda u: (-abs(u["delta"]), u["unit"] or ""))
-    return {"v": v, "fig": v.figures, "units": units, "module": ModuleType(v.module_type_id),
+    module = ModuleType(v.module_type_id) if v.module_type_id else None  # None: reference data
+    return {"v": v, "fig": v.figures, "units": units, "module": module,
             "det": DataEntryType(v.data_entry_type_id) if v.data_entry_type_id else None,
             "losing_ids": losing, "done": v.state == "FINISHED",
             "can_apply": bool(v.figures) and not v.expired and v.applied_job_id is None}

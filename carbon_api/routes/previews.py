@@ -1,8 +1,8 @@
-"""Impact previews of factor uploads: ``POST /v1/sync/factors/{module}?preview=true``
-starts one (:func:`accept_factor_preview`, called by the upload route); these routes read,
-apply and discard it. The figures are computed by a job (queue ``recalc``) in a transaction
-that is rolled back; applying uploads the previewed file as a normal upload with
-recalculation (services/preview/previews.py)."""
+"""Impact previews of uploads: ``?preview=true`` on ``POST /v1/sync/factors/{module}``,
+``/data-entries/{module}``, ``/reference/{kind}`` and ``/uploads/{job_id}/revert`` starts
+one (:func:`accept_preview`, called by those routes); these routes read, apply and discard
+it. The figures are computed by a job (queue ``recalc``) in a transaction that is rolled
+back; applying uploads the previewed file as a normal upload (services/preview/)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services.preview import previews as service
 from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
-from carbon_tasks.previews import start_factor_preview
+from carbon_tasks.previews import start_preview
 
 _METHODS: dict[str, set[str]] = {}
 
@@ -56,32 +56,50 @@ class PreviewAccepted(Accepted):
     preview_id: int | None = None
 
 
-def accept_factor_preview(who: str, content: bytes, *, filename: str, module: int,
-                          det: int | None, year: int, mode: str,
-                          content_type: str | None) -> PreviewAccepted:
-    """The upload route with `preview=true`: the upload's checks and answers, plus the id."""
+def accept_preview(who: str, kind: str, content: bytes, *, filename: str,
+                   module: int | None = None, det: int | None = None, year: int | None = None,
+                   mode: str = "replace", content_type: str | None = None,
+                   allow_unknown_columns: bool = False, reverts_job_id: int | None = None,
+                   what: str | None = None) -> PreviewAccepted:
+    """An upload route with `preview=true`: the upload's checks and answers (the same 4xx
+    sentences), plus the preview's id."""
     ids: list[int] = []
 
     def start() -> ops.Accepted:
-        acc, preview_id = start_factor_preview(
-            content, filename=filename, module=module, det=det, year=year, created_by=who,
-            content_type=content_type, mode=mode)
+        acc, preview_id = start_preview(
+            kind, content, filename=filename, module=module, det=det, year=year,
+            created_by=who, content_type=content_type, mode=mode,
+            allow_unknown_columns=allow_unknown_columns, reverts_job_id=reverts_job_id)
         ids.append(preview_id)
         return acc
-    acc = accept_operation("factors upload", start)  # the same 4xx sentences as the upload
+    acc = accept_operation(what or f"{kind} upload", start)
     return PreviewAccepted(**acc.model_dump(), preview_id=ids[0])
+
+
+def accept_factor_preview(who: str, content: bytes, *, filename: str, module: int,
+                          det: int | None, year: int, mode: str,
+                          content_type: str | None,
+                          allow_unknown_columns: bool = False) -> PreviewAccepted:
+    """:func:`accept_preview` of a factor file (the console's "Preview impact")."""
+    return accept_preview(who, UploadKind.factors, content, filename=filename, module=module,
+                          det=det, year=year, mode=mode, content_type=content_type,
+                          allow_unknown_columns=allow_unknown_columns)
 
 
 # The domain's dataclass is the response model: one definition of what a preview shows.
 @router.get("/previews/{preview_id}", response_model=service.PreviewView,
             responses={**READ, **_GONE})
 def read_preview(_: Viewer, preview_id: PreviewId) -> dict[str, Any]:
-    """A preview: its job's state and progress while it is computed, then `figures`:
-    `factors` (counts of inserted / updated / retired / revived / unchanged and the changes
-    with values before and after), `entries` (per data entry type: entries, affected,
-    losing their factor), kg CO2-eq `before` / `after` / `delta` as `total`, `by_module`,
-    `by_unit`, `by_emission_type` and `by_unit_module_type`, the 20 `top_changes` (entry,
-    unit, kg before and after, factor before and after) and `losing_factor` (entries that
+    """A preview of a factor, data entry or reference upload (`kind`; `module_type_id` and
+    `year` are null for reference data; `reverts_job_id` for a revert's preview): its job's
+    state and progress while it is computed, then `figures`: `factors` (counts of inserted
+    / updated / retired / revived / unchanged and the changes with values before and
+    after), `reference` (a reference file's rows added, updated, retired), `upload`,
+    `entries` (per data entry type: entries before and after, affected, added, removed,
+    losing their factor, without factor), `computed`, kg CO2-eq `before` / `after` /
+    `delta` as `total`, `by_module`, `by_unit`, `by_emission_type` and
+    `by_unit_module_type`, the 20 `top_changes` (entry — or, for data entries, unit and
+    type — kg before and after, factor before and after) and `losing_factor` (entries that
     would have no factor after the change)."""
     with session_scope() as s:
         return asdict(service.read_preview(s, preview_id))
@@ -93,14 +111,17 @@ def read_preview(_: Viewer, preview_id: PreviewId) -> dict[str, Any]:
                  "changed since the preview was computed (named).")},
                  410: {"description": "The preview expired."}})
 def apply_preview(who: Operator, preview_id: PreviewId) -> Accepted:
-    """Upload the previewed file as a normal factor upload with recalculation; what it does
-    is what the preview showed (409 when any input of the module and year changed since)."""
+    """Upload the previewed file as a normal upload of its kind — a factor file with
+    recalculation, a data entry file (always recalculated), a reference file (its readers
+    become stale: recalculate them to see the previewed totals) — so what it does is what
+    the preview showed (409 when any input of the figures changed since)."""
     with session_scope() as s:
         plan = service.plan_apply(s, preview_id)  # locks the preview row until commit
         acc = accept_operation("preview apply", lambda: ops.start_upload(
-            UploadKind.factors, plan.content, filename=plan.filename, module=plan.module_type_id,
+            plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
             det=plan.data_entry_type_id, year=plan.year, recalculate=True,
-            created_by=who.name, content_type="text/csv", mode=plan.mode))
+            created_by=who.name, content_type="text/csv", mode=plan.mode,
+            allow_unknown_columns=plan.allow_unknown_columns))
         service.mark_applied(s, preview_id, acc.job_id)
     return acc
 

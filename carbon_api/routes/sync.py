@@ -25,7 +25,7 @@ from carbon_api.deps import (
     check_det_in_module,
 )
 from carbon_api.errors import R400, READ, UPLOAD, WRITE
-from carbon_api.routes.previews import PreviewAccepted, accept_factor_preview
+from carbon_api.routes.previews import PreviewAccepted, accept_preview
 from carbon_api.schemas import Accepted, ModuleRecalculationStatus, RecalculationPreview
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads.status import recalculation_preview, year_status
@@ -37,6 +37,11 @@ AllowUnknownColumns = Annotated[bool, Query(
     description="Load a file even though a column looks like a misspelling of an expected "
                 "one (refused with 400 by default); every unused column is listed in the "
                 "job's message and meta, and the result is WARNING.")]
+
+
+PreviewFlag = Annotated[bool, Query(
+    description="Compute what the file would do, write nothing: the answer's `preview_id` "
+                "is read at GET /v1/sync/previews/{id} and applied at POST …/apply.")]
 
 
 @router.post("/units", status_code=202, response_model=Accepted, responses=UPLOAD,
@@ -51,19 +56,25 @@ def upload_units(who: Operator, upload: FileUpload, year: Year,
         content_type=upload.content_type, allow_unknown_columns=allow_unknown_columns))
 
 
-@router.post("/reference/{kind}", status_code=202, response_model=Accepted, responses=UPLOAD,
-             openapi_extra=UPLOAD_BODY)
+@router.post("/reference/{kind}", status_code=202, response_model=PreviewAccepted,
+             response_model_exclude_none=True, responses=UPLOAD, openapi_extra=UPLOAD_BODY)
 def upload_reference(who: Operator, upload: FileUpload, kind: ReferenceKind,
                      mode: Annotated[UploadMode, Query(
                          description="`replace` (default): the file is the set of its kind; "
                                      "stored rows absent from it are retired (kept for "
                                      "history, never read again). `merge`: only insert and "
                                      "update (a partial file).")] = UploadMode.REPLACE,
-                     allow_unknown_columns: AllowUnknownColumns = False) -> Accepted:
+                     allow_unknown_columns: AllowUnknownColumns = False,
+                     preview: PreviewFlag = False) -> Accepted:
     """CSV of reference data: `stations` (`name, latitude, longitude, country_code`; a
     station is its (name, country)), `building-rooms` (`building_name, room_name, room_type,
     room_surface_square_meter`) or `exchange-rates` (`year, currency, rate_to_eur`). The
-    types whose formulas read the kind become stale for the years it changes."""
+    types whose formulas read the kind become stale for the years it changes. With
+    `preview=true`: what it would do to the types reading it, in every year it changes."""
+    if preview:
+        return accept_preview(who.name, kind.value, upload.content, filename=upload.filename,
+                              mode=mode.value, content_type=upload.content_type,
+                              allow_unknown_columns=allow_unknown_columns)
     return accept_operation(f"{kind.value} upload", lambda: ops.start_upload(
         kind.value, upload.content, filename=upload.filename, created_by=who.name,
         content_type=upload.content_type, mode=mode.value,
@@ -83,11 +94,7 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
                                    "`merge`: only insert and update (a partial file).")
                    ] = UploadMode.REPLACE,
                    allow_unknown_columns: AllowUnknownColumns = False,
-                   preview: Annotated[bool, Query(
-                       description="Compute what the file would do, write nothing: the "
-                                   "answer's `preview_id` is read at GET /v1/sync/previews/"
-                                   "{id} and applied at POST …/apply.")] = False,
-                   ) -> Accepted:
+                   preview: PreviewFlag = False) -> Accepted:
     """Factor CSV for a module (or one of its data entry types) and year. The file is the
     factor set of the route's type (or, module-wide, of every type with rows in it): its
     factors are upserted in place (ids stay stable), the others of those types are retired
@@ -95,10 +102,12 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
     factors. With `recalculate=true` the affected types are recalculated and aggregated."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
     if preview:
-        return accept_factor_preview(
-            who.name, upload.content, filename=upload.filename, module=module_type_id.value,
+        return accept_preview(
+            who.name, "factors", upload.content, filename=upload.filename,
+            module=module_type_id.value,
             det=data_entry_type_id.value if data_entry_type_id else None, year=year,
-            mode=mode.value, content_type=upload.content_type)
+            mode=mode.value, content_type=upload.content_type,
+            allow_unknown_columns=allow_unknown_columns)
     return accept_operation("factors upload", lambda: ops.start_upload(
         UploadKind.factors, upload.content, filename=upload.filename, module=module_type_id.value,
         det=data_entry_type_id.value if data_entry_type_id else None, year=year,
@@ -106,15 +115,25 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
         mode=mode.value, allow_unknown_columns=allow_unknown_columns))
 
 
-@router.post("/data-entries/{module_type_id}", status_code=202, response_model=Accepted,
+@router.post("/data-entries/{module_type_id}", status_code=202,
+             response_model=PreviewAccepted, response_model_exclude_none=True,
              responses=UPLOAD, openapi_extra=UPLOAD_BODY)
 def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: ModulePath,
                         year: Year, data_entry_type_id: DetQuery = None,
-                        allow_unknown_columns: AllowUnknownColumns = False) -> Accepted:
+                        allow_unknown_columns: AllowUnknownColumns = False,
+                        preview: PreviewFlag = False) -> Accepted:
     """Data entry CSV with a `unit_institutional_id` column: replaces that year's CSV entries
     of the type(s), then recalculates and aggregates. Rows with problems are skipped and
-    reported in the job (`meta.row_errors`, result WARNING)."""
+    reported in the job (`meta.row_errors`, result WARNING). With `preview=true`: what the
+    replacement would do, per unit and type (entries get new ids, so the largest changes
+    are per unit and type)."""
     check_det_in_module(module_type_id, data_entry_type_id, "query")
+    if preview:
+        return accept_preview(
+            who.name, "data-entries", upload.content, filename=upload.filename,
+            module=module_type_id.value,
+            det=data_entry_type_id.value if data_entry_type_id else None, year=year,
+            content_type=upload.content_type, allow_unknown_columns=allow_unknown_columns)
     return accept_operation("data-entries upload", lambda: ops.start_upload(
         UploadKind.data_entries, upload.content, filename=upload.filename,
         module=module_type_id.value,

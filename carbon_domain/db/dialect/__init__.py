@@ -22,10 +22,11 @@ The operations (docs/design.md §8 "One SQL path per operation"):
   ``jsonb_set`` vs executemany and ``json_set``);
 - reads: ``module_kg_rows`` (entry-driven LATERAL join / plain join), ``entries_grouped``
   (GROUP BY on JSON keys, hashed), ``seconds_between`` (an SQL expression);
-- three capabilities only PostgreSQL has, each with a general path the caller keeps:
+- four capabilities only PostgreSQL has, each with a general path the caller keeps:
   ``staged_upsert`` (factors: COPY into a stage, one ``INSERT … ON CONFLICT``),
   ``exact_sums`` (the folded slice sums need ``numeric`` and ``jsonb``) and ``copy_csv``
-  (the server writes an export's CSV).
+  (the server writes an export's CSV) and ``raw_reads`` (rows read as text on the DBAPI
+  cursor, arrays aggregated by the server: the preview's reads).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class SqlDialect(Protocol):
     staged_upsert: bool
     exact_sums: bool
     copy_csv: bool
+    raw_reads: bool  # rows read on the DBAPI cursor as text (bulk.fetch_raw), with arrays
 
     # -- transactions and locks -----------------------------------------------------------
     def xact_lock(self, session: Session, namespace: int, key: int, *,

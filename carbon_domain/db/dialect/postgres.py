@@ -64,6 +64,7 @@ class PostgresDialect:
     staged_upsert = True
     exact_sums = True
     copy_csv = True
+    raw_reads = True
 
     # -- transactions and locks -----------------------------------------------------------
     def xact_lock(self, session: Session, namespace: int, key: int, *,

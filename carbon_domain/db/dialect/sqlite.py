@@ -48,6 +48,7 @@ class SqliteDialect:
     staged_upsert = False
     exact_sums = False
     copy_csv = False
+    raw_reads = False
 
     # -- transactions and locks -----------------------------------------------------------
     def xact_lock(self, session: Session, namespace: int, key: int, *,

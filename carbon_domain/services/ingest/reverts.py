@@ -11,7 +11,9 @@ one changed the same factors from J's state, which a revert of J would silently 
 
 A data entry upload replaces the year's CSV entries of its type(s) wholesale, so the entries
 before it are exactly what the previous upload of the same scope loaded: its file is kept
-(``uploaded_files``; nothing purges them), and the revert uploads that file again.
+(``uploaded_files``, within the upload retention: services/upkeep/upload_retention.py), and
+the revert uploads that file again. A reference upload (stations, building rooms, exchange
+rates) is undone by services/ingest/reference_reverts.py.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.db.history_models import FactorHistory
 from carbon_domain.db.models import DataIngestionJob, Factor, UploadedFile
 from carbon_domain.errors import ErrorKind, Refused
+from carbon_domain.services.ingest.reference_reverts import reference_revert_file
 from carbon_domain.services.inputs import factor_history as history
 from carbon_domain.services.jobs.job_meta import job_config
-from carbon_domain.upload_kinds import UploadKind
 
 # What the factors were before J, by the change J made to them.
 _LIVE_BEFORE = {history.UPDATED: True, history.RETIRED: True, history.INSERTED: False,
@@ -46,11 +48,12 @@ class RevertRefused(Refused):
 
 @dataclass(frozen=True, slots=True)
 class RevertPlan:
-    kind: str                      # the upload kind of the new upload: factors | data-entries
+    kind: str                      # the kind of the new upload: factors | data-entries |
+    #                                stations | building-rooms | exchange-rates
     job_id: int                    # the upload reverted
-    module_type_id: int
+    module_type_id: int | None     # None for reference data
     data_entry_type_id: int | None
-    year: int
+    year: int | None               # None for reference data
     recalculate: bool              # as the reverted upload asked
     factors: int                   # factor rows of the restoring file (0 for entries)
     changes_undone: int            # history rows of the reverted upload
@@ -58,7 +61,7 @@ class RevertPlan:
     content: bytes
 
 
-_REVERTIBLE = (JobType.factor_ingest, JobType.csv_ingest)
+_REVERTIBLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest)
 
 
 def _job(session: Session, job_id: int) -> DataIngestionJob:
@@ -68,13 +71,13 @@ def _job(session: Session, job_id: int) -> DataIngestionJob:
     if job.job_type not in _REVERTIBLE or job.upload_id is None:
         raise RevertRefused(ErrorKind.INVALID,
                             f"job {job_id} is a {job.job_type.value} job: only factor "
-                            "and data entry uploads can be reverted")
+                            "and data entry uploads, and reference uploads of stations,"
+                            " building rooms or exchange rates, can be reverted")
     if job.state != JobState.FINISHED:
         raise RevertRefused(ErrorKind.CONFLICT,
                             f"job {job_id} is {job.state.value}: wait until it finished")
     if job.result == JobResult.ERROR:
-        raise RevertRefused(ErrorKind.CONFLICT,
-                            f"job {job_id} ended in ERROR and changed no factor: "
+        raise RevertRefused(ErrorKind.CONFLICT, f"job {job_id} ended in ERROR and changed nothing: "
                             "nothing to revert")
     return job
 
@@ -115,6 +118,11 @@ def plan_revert(session: Session, job_id: int) -> RevertPlan:
     job = _job(session, job_id)
     if job.job_type == JobType.csv_ingest:
         return _plan_entries_revert(session, job)
+    if job.job_type == JobType.reference_ingest:
+        kind = str(job_config(job.meta).kind)
+        content, changed = reference_revert_file(session, job, RevertRefused)
+        return RevertPlan(kind, job.id, None, None, None, False, 0, changed,
+                          f"revert-of-job-{job.id}.csv", content)
     return plan_factor_revert(session, job_id)
 
 
@@ -141,8 +149,8 @@ def _plan_entries_revert(session: Session, job: DataIngestionJob) -> RevertPlan:
         raise RevertRefused(ErrorKind.CONFLICT,
                             f"the file of job {prev.id} (the entries before job "
                             f"{job.id}) is no longer stored")
-    return RevertPlan(UploadKind.data_entries, job.id, module.value, job.data_entry_type_id,
-                      job.year, True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
+    return RevertPlan("data-entries", job.id, module.value, job.data_entry_type_id, job.year,
+                      True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
 
 
 def _cell(v: Any) -> str:
@@ -193,12 +201,11 @@ def plan_factor_revert(session: Session, job_id: int) -> RevertPlan:
             rows.append((f.data_entry_type_id, f.classification, f.values))
     empty = [DataEntryType(d).name for d in dets if not any(r[0] == d for r in rows)]
     if empty:
-        raise RevertRefused(ErrorKind.CONFLICT,
-                            f"job {job_id} created the first factors of "
+        raise RevertRefused(ErrorKind.CONFLICT, f"job {job_id} created the first factors of "
                             f"{', '.join(empty)} for {job.year}: a revert would have to "
                             "retire them all, which an upload cannot express")
     module = ModuleType(job.module_type_id)
     routed = job.data_entry_type_id is None and len(MODULE_DATA_ENTRY_TYPES[module]) > 1
-    return RevertPlan(UploadKind.factors, job_id, module.value, job.data_entry_type_id, job.year,
+    return RevertPlan("factors", job_id, module.value, job.data_entry_type_id, job.year,
                       job_config(job.meta).recalculate, len(rows), len(touched),
                       f"revert-of-job-{job_id}.csv", _csv(dets, routed, rows))

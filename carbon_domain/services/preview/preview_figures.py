@@ -1,122 +1,40 @@
-"""The figures of an impact preview: what a factor file would do, measured inside the
-caller's transaction after the real ``write_factor_set`` ran (services/preview/previews.py rolls it
-back afterwards).
+"""The reads of an impact preview: a slice's entries and stored emission rows by id range,
+the engine's rows for them under the inputs the upload leaves, and what the upload did to
+the factors (from its history rows).
 
-Every entry of the types the upload would recalculate is computed by the engine
-(``compute_batch``, the recalculation chunks' own function) against the factors as the file
-leaves them, and compared with its stored emission rows. Computing the whole slice, not only
-the entries incremental planning would pick, is what makes the after-figures exact: after
-the apply's recalculation every row of those types is what a full run gives (incremental
-recalculation is exact to a full run), whatever was stale before. Sums are ``math.fsum``
-(correctly rounded, so independent of the order rows are added in).
+The entries of the slices the upload would recalculate are computed by the engine
+(``compute_batch``, the recalculation chunks' own function) and compared with their stored
+rows (services/preview/preview_meter.py): for a factor file, the entries the recalculation
+that follows it would rewrite (its incremental plan, made inside the preview's savepoint:
+the others keep their stored rows through it); for other files, and when the plan is a
+full run, every entry — after the apply's recalculation every row is what a full run gives.
 """
 
 from __future__ import annotations
 
-import math
+import json
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from carbon_domain import fast_json
 from carbon_domain.catalog import MODULE_OF, DataEntryType
+from carbon_domain.db import bulk
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.history_models import FactorHistory
 from carbon_domain.db.models import Factor, Unit
 from carbon_domain.engine import compute_batch
-from carbon_domain.json_types import JsonObject
-from carbon_domain.services.inputs.factors import load_factor_records
-from carbon_domain.services.inputs.slices import build_index, load_reference_data
+from carbon_domain.reference import ReferenceData
+from carbon_domain.services.preview.preview_meter import LISTED_CHANGES, Partial, Row, Side
 from carbon_domain.services.recalc.chunk_io import read_chunk
 
-TOP = 20                # the largest absolute changes listed
-LISTED_CHANGES = 500    # factor changes listed (all are counted)
-LISTED_LOSING = 100     # entries losing their factor listed (all are counted)
-_RANGE = 20_000         # entry ids read and computed per batch
-
-Key = tuple[int, int, int]  # unit id, module, emission type
-_Rows = dict[int, list[tuple[int, float, int | None]]]  # entry → (emission type, kg, factor)
+RANGE = 20_000  # entries read and computed per batch
 
 
-class Delta(TypedDict):
-    before: float  # kg CO2-eq
-    after: float
-    delta: float
-
-
-class ModuleDelta(Delta):
-    module_type_id: int
-
-
-class UnitDelta(Delta):
-    unit_id: int
-    unit: str | None  # its institutional code
-
-
-class EmissionTypeDelta(Delta):
-    emission_type_id: int
-
-
-class CellDelta(Delta):
-    unit_id: int
-    unit: str | None
-    module_type_id: int
-    emission_type_id: int
-
-
-class TypeCounts(TypedDict):
-    data_entry_type_id: int
-    name: str
-    entries: int
-    affected: int  # entries whose rows change
-    losing_factor: int  # entries that had rows and would find no factor
-
-
-class EntryChange(TypedDict):
-    data_entry_id: int
-    data_entry_type_id: int
-    unit_id: int
-    before: float
-    after: float
-    delta: float
-    factor_before: int | None
-    factor_after: int | None
-    unit: NotRequired[str | None]  # set by ``_assemble``
-
-
-class FactorChangeRow(TypedDict):
-    factor_id: int
-    change: str
-    data_entry_type_id: int
-    emission_type_id: int
-    classification: JsonObject
-    values_before: JsonObject | None
-    values_after: JsonObject | None
-
-
-class FactorChanges(TypedDict):
-    inserted: int
-    updated: int
-    retired: int
-    revived: int
-    changes: list[FactorChangeRow]  # the first LISTED_CHANGES
-
-
-class Figures(TypedDict):
-    factors: dict[str, object]  # empty here; the preview puts FactorChanges in
-    entries: list[TypeCounts]
-    total: Delta
-    by_module: list[ModuleDelta]
-    by_unit: list[UnitDelta]
-    by_emission_type: list[EmissionTypeDelta]
-    by_unit_module_type: list[CellDelta]
-    top_changes: list[EntryChange]
-    losing_factor: list[EntryChange]
-    losing_factor_count: int
-
-
-def factor_changes(session: Session, job_id: int) -> FactorChanges:
+def factor_changes(session: Session, job_id: int) -> dict[str, Any]:
     """What the (not yet rolled back) write did to the factors, from its history rows."""
     rows = session.execute(
         select(FactorHistory.factor_id, FactorHistory.change, FactorHistory.values_before,
@@ -125,7 +43,7 @@ def factor_changes(session: Session, job_id: int) -> FactorChanges:
         .join(Factor, Factor.id == FactorHistory.factor_id)
         .where(FactorHistory.job_id == job_id).order_by(FactorHistory.id)).all()
     counts: dict[str, int] = defaultdict(int)
-    listed: list[FactorChangeRow] = []
+    listed: list[dict[str, Any]] = []
     for fid, change, before, after, det, et, classification in rows:
         counts[change] += 1
         if len(listed) < LISTED_CHANGES:
@@ -136,121 +54,155 @@ def factor_changes(session: Session, job_id: int) -> FactorChanges:
             "retired": counts["retired"], "revived": counts["revived"], "changes": listed}
 
 
-def _stored_rows(session: Session, det: int, year: int) -> _Rows:
-    out: _Rows = defaultdict(list)
-    for eid, et, kg, fid in session.execute(text(
-            "SELECT r.data_entry_id, r.emission_type_id, r.kg_co2eq, r.primary_factor_id"
-            " FROM data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
-            " WHERE e.data_entry_type_id = :d AND e.year = :y"), {"d": det, "y": year}):
-        out[int(eid)].append((int(et), float(kg), fid))
+def slice_ranges(session: Session, det: int, year: int, size: int = RANGE
+                 ) -> list[tuple[int, int, int]]:
+    """The slice's entries as id ranges of at most ``size`` entries: (lo, hi, entries)."""
+    ids = [int(i) for (i,) in session.execute(text(
+        "SELECT id FROM data_entries WHERE data_entry_type_id = :d AND year = :y ORDER BY id"),
+        {"d": det, "y": year})]
+    return [(ids[i], ids[min(i + size, len(ids)) - 1], min(size, len(ids) - i))
+            for i in range(0, len(ids), size)]
+
+
+def _entries(session: Session, det: int, year: int, lo: int, hi: int
+             ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """The range's entries (id, data) and each one's unit."""
+    if dialect_of(session).raw_reads:
+        rows = bulk.fetch_raw(session, (
+            "SELECT id, unit_id, data::text FROM data_entries WHERE data_entry_type_id = %s"
+            " AND year = %s AND id BETWEEN %s AND %s ORDER BY id"), (det, year, lo, hi))
+        loads = fast_json.loads
+        return [(i, loads(d)) for i, _u, d in rows], {i: int(u) for i, u, _d in rows}
+    out, units = [], {}
+    for i, u, d in session.execute(text(
+            "SELECT id, unit_id, data FROM data_entries WHERE data_entry_type_id = :d"
+            " AND year = :y AND id BETWEEN :lo AND :hi ORDER BY id"),
+            {"d": det, "y": year, "lo": lo, "hi": hi}):
+        out.append((int(i), json.loads(d) if isinstance(d, str) else d))
+        units[int(i)] = int(u)
+    return out, units
+
+
+def _stored(session: Session, det: int, year: int, lo: int, hi: int,
+            ids: list[int] | None = None) -> dict[int, list[Row]]:
+    """The range's stored emission rows by entry: (emission type, kg, primary factor)."""
+    sql = ("SELECT r.data_entry_id, r.emission_type_id, r.kg_co2eq, r.primary_factor_id"
+           " FROM data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
+           " WHERE e.data_entry_type_id = {d} AND e.year = {y} AND e.id BETWEEN {lo} AND {hi}"
+           " AND r.data_entry_id BETWEEN {lo} AND {hi}")
+    out: dict[int, list[Row]] = defaultdict(list)
+    rows: Iterable[Any]
+    if dialect_of(session).raw_reads:
+        params: tuple[Any, ...] = (det, year, lo, hi, lo, hi)
+        if ids is not None:
+            sql += " AND e.id = ANY({ids}::bigint[])"
+            params += (ids,)
+        rows = bulk.fetch_raw(session, sql.format(d="%s", y="%s", lo="%s", hi="%s", ids="%s"),
+                              params)
+    else:
+        rows = session.execute(text(sql.format(d=":d", y=":y", lo=":lo", hi=":hi")),
+                               {"d": det, "y": year, "lo": lo, "hi": hi})
+    wanted = None if ids is None else set(ids)
+    for eid, et, kg, fid in rows:
+        if wanted is None or int(eid) in wanted:
+            out[int(eid)].append((int(et), float(kg), fid))
     return out
 
 
-def _units_of(session: Session, det: int, year: int) -> dict[int, int]:
-    return {int(i): int(u) for i, u in session.execute(text(
-        "SELECT id, unit_id FROM data_entries WHERE data_entry_type_id = :d AND year = :y"),
-        {"d": det, "y": year})}
+def _units(session: Session, det: int, year: int, lo: int, hi: int,
+           ids: list[int] | None = None) -> dict[int, int]:
+    sql = ("SELECT id, unit_id FROM data_entries WHERE data_entry_type_id = {d} AND year = {y}"
+           " AND id BETWEEN {lo} AND {hi}")
+    if dialect_of(session).raw_reads:
+        params: tuple[Any, ...] = (det, year, lo, hi)
+        if ids is not None:
+            sql += " AND id = ANY({ids}::bigint[])"
+            params += (ids,)
+        rows: Iterable[Any] = bulk.fetch_raw(session, sql.format(
+            d="%s", y="%s", lo="%s", hi="%s", ids="%s"), params)
+    else:
+        rows = session.execute(text(sql.format(d=":d", y=":y", lo=":lo", hi=":hi")),
+                               {"d": det, "y": year, "lo": lo, "hi": hi})
+    wanted = None if ids is None else set(ids)
+    return {int(i): int(u) for i, u in rows if wanted is None or int(i) in wanted}
 
 
-def _computed_rows(session: Session, det: int, year: int, ids: list[int]
-                   ) -> tuple[_Rows, set[int]]:
-    """The engine's rows for every entry of the slice under the current (written) factors,
-    and the entries it found no factor for."""
-    # Built here, not through the worker's index cache: this factor set is never committed.
-    index = build_index(det, year, load_factor_records(session, det, year))
-    refs = load_reference_data(session)
-    rows: _Rows = defaultdict(list)
+def _computed(det: int, entries: list[tuple[int, dict[str, Any]]], index: Any,
+              refs: ReferenceData) -> tuple[dict[int, list[Row]], set[int]]:
+    result = compute_batch(det, entries, index, refs)
+    rows: dict[int, list[Row]] = defaultdict(list)
+    for r in result.rows:
+        rows[int(r[0])].append((int(r[1]), float(r[3]), r[5]))
+    return rows, set(result.missing)
+
+
+def measure_range(session: Session, acc: Partial, det: int, year: int, lo: int, hi: int,
+                  index: Any, refs: ReferenceData, only: list[int] | None = None) -> None:
+    """Stored rows (before) against the rows after the upload, for one id range of a slice
+    whose entries the upload leaves as they are (a factor or reference upload): the
+    engine's under ``index`` and ``refs`` for every entry, or for the entries ``only``
+    names (the recalculation's plan) while the others keep their stored rows."""
+    module = MODULE_OF[DataEntryType(det)].value
+    if only is None:
+        stored = _stored(session, det, year, lo, hi)
+        entries, units = _entries(session, det, year, lo, hi)
+        after, missing = _computed(det, entries, index, refs)
+        acc.compare(det, module, (units, stored), (units, after), missing)
+        return
+    picked = sorted(i for i in only if lo <= i <= hi)
+    if picked:
+        entries, _crm = read_chunk(session, det, year, lo, hi, picked)
+        units = _units(session, det, year, lo, hi, picked)
+        stored = _stored(session, det, year, lo, hi, picked)
+        computed, missing = _computed(det, entries, index, refs)
+        acc.compare(det, module, (units, stored), (units, computed), missing)
+    _unchanged(session, acc, det, module, year, lo, hi, picked)
+
+
+def _unchanged(session: Session, acc: Partial, det: int, module: int, year: int, lo: int,
+               hi: int, picked: list[int]) -> None:
+    """Entries the recalculation leaves alone: their stored rows are both before and after,
+    summed per (unit, emission type) as arrays (PostgreSQL), never entry by entry."""
+    if not dialect_of(session).raw_reads:
+        units = {i: u for i, u in _units(session, det, year, lo, hi).items()
+                 if i not in set(picked)}
+        stored = {i: r for i, r in _stored(session, det, year, lo, hi).items() if i in units}
+        acc.compare(det, module, (units, stored), (units, stored), set())
+        return
+    params = (det, year, lo, hi, picked)
+    for unit, et, kgs in bulk.fetch_raw(session, (
+            "SELECT e.unit_id, r.emission_type_id, array_agg(r.kg_co2eq) FROM"
+            " data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
+            " WHERE e.data_entry_type_id = %s AND e.year = %s AND e.id BETWEEN %s AND %s"
+            " AND NOT (e.id = ANY(%s::bigint[])) GROUP BY 1, 2"), params):
+        acc.add_unchanged(det, (int(unit), module, int(et)), [float(k) for k in kgs])
+    for unit, n in bulk.fetch_raw(session, (
+            "SELECT unit_id, count(*) FROM data_entries WHERE data_entry_type_id = %s"
+            " AND year = %s AND id BETWEEN %s AND %s AND NOT (id = ANY(%s::bigint[]))"
+            " GROUP BY 1"), params):
+        acc.count_unchanged(det, int(unit), int(n))
+
+
+def slice_side(session: Session, det: int, year: int, index: Any = None,
+               refs: ReferenceData | None = None) -> tuple[Side, set[int]]:
+    """A whole slice's entries with their stored rows (``index`` None) or the engine's
+    under ``index`` and ``refs``, and the entries it found no factor for."""
+    units: dict[int, int] = {}
+    rows: dict[int, list[Row]] = {}
     missing: set[int] = set()
-    for start in range(0, len(ids), _RANGE):
-        part = ids[start:start + _RANGE]
-        entries, _crm = read_chunk(session, det, year, part[0], part[-1])
-        result = compute_batch(det, entries, index, refs)
-        for r in result.rows:
-            rows[int(r[0])].append((int(r[1]), float(r[3]), r[5]))
-        missing.update(result.missing)
-    return rows, missing
+    for lo, hi, _n in slice_ranges(session, det, year):
+        entries, part = _entries(session, det, year, lo, hi)
+        units.update(part)
+        if index is None:
+            rows.update(_stored(session, det, year, lo, hi))
+        else:
+            assert refs is not None
+            computed, miss = _computed(det, entries, index, refs)
+            rows.update(computed)
+            missing |= miss
+    return (units, rows), missing
 
 
-def _factor_of(rows: list[tuple[int, float, int | None]]) -> int | None:
-    return next((f for _et, _kg, f in rows if f is not None), None)
-
-
-def _delta(before: Iterable[float], after: Iterable[float]) -> Delta:
-    b, a = math.fsum(before), math.fsum(after)
-    return {"before": b, "after": a, "delta": a - b}
-
-
-def measure(session: Session, year: int, dets: list[int]) -> Figures:
-    """Before (stored rows) and after (computed now) for every entry of ``dets`` in ``year``."""
-    before_kg: dict[Key, list[float]] = defaultdict(list)
-    after_kg: dict[Key, list[float]] = defaultdict(list)
-    per_type: list[TypeCounts] = []
-    changes: list[EntryChange] = []
-    losing: list[EntryChange] = []
-    for det in dets:
-        module = MODULE_OF[DataEntryType(det)].value
-        units = _units_of(session, det, year)
-        before = _stored_rows(session, det, year)
-        after, missing = _computed_rows(session, det, year, sorted(units))
-        affected = lost = 0
-        for eid, unit in units.items():
-            b, a = before.get(eid, []), after.get(eid, [])
-            for et, kg, _f in b:
-                before_kg[(unit, module, et)].append(kg)
-            for et, kg, _f in a:
-                after_kg[(unit, module, et)].append(kg)
-            if sorted(b, key=repr) == sorted(a, key=repr):
-                continue
-            affected += 1
-            kb, ka = math.fsum(kg for _e, kg, _f in b), math.fsum(kg for _e, kg, _f in a)
-            change: EntryChange = {
-                "data_entry_id": eid, "data_entry_type_id": det, "unit_id": unit,
-                "before": kb, "after": ka, "delta": ka - kb,
-                "factor_before": _factor_of(b), "factor_after": _factor_of(a)}
-            changes.append(change)
-            if b and eid in missing:
-                lost += 1
-                losing.append(change)
-        per_type.append({"data_entry_type_id": det, "name": DataEntryType(det).name,
-                         "entries": len(units), "affected": affected, "losing_factor": lost})
-    changes.sort(key=lambda c: (-abs(c["delta"]), c["data_entry_id"]))
-    losing.sort(key=lambda c: c["data_entry_id"])
-    return _assemble(session, before_kg, after_kg, per_type, changes[:TOP], losing)
-
-
-def _rollup(before_kg: dict[Key, list[float]], after_kg: dict[Key, list[float]],
-            pick: Any) -> dict[Any, Delta]:
-    b: dict[Any, list[float]] = defaultdict(list)
-    a: dict[Any, list[float]] = defaultdict(list)
-    for key, kgs in before_kg.items():
-        b[pick(key)].extend(kgs)
-    for key, kgs in after_kg.items():
-        a[pick(key)].extend(kgs)
-    return {k: _delta(b.get(k, []), a.get(k, [])) for k in sorted(set(b) | set(a))}
-
-
-def _assemble(session: Session, before_kg: dict[Key, list[float]],
-              after_kg: dict[Key, list[float]], per_type: list[TypeCounts],
-              top: list[EntryChange], losing: list[EntryChange]) -> Figures:
-    unit_ids = {k[0] for k in (*before_kg, *after_kg)} | {c["unit_id"] for c in top + losing}
-    names = {i: code for i, code in session.execute(select(
-        Unit.id, Unit.institutional_code).where(Unit.id.in_(sorted(unit_ids))))}
-    for c in top + losing:
-        c["unit"] = names.get(c["unit_id"])
-    by_key = _rollup(before_kg, after_kg, lambda k: k)
-    return Figures(
-        factors={},
-        entries=per_type,
-        total=_rollup(before_kg, after_kg, lambda _k: 0).get(
-            0, {"before": 0.0, "after": 0.0, "delta": 0.0}),
-        by_module=[{"module_type_id": m, **d} for m, d in
-                   _rollup(before_kg, after_kg, lambda k: k[1]).items()],
-        by_unit=[{"unit_id": u, "unit": names.get(u), **d} for u, d in
-                 _rollup(before_kg, after_kg, lambda k: k[0]).items()],
-        by_emission_type=[{"emission_type_id": e, **d} for e, d in
-                          _rollup(before_kg, after_kg, lambda k: k[2]).items()],
-        by_unit_module_type=[{"unit_id": u, "unit": names.get(u), "module_type_id": m,
-                              "emission_type_id": e, **d}
-                             for (u, m, e), d in by_key.items()],
-        top_changes=top, losing_factor=losing[:LISTED_LOSING],
-        losing_factor_count=len(losing))
+def unit_names(session: Session, ids: Iterable[int]) -> dict[int, str | None]:
+    return {i: code for i, code in session.execute(select(
+        Unit.id, Unit.institutional_code).where(Unit.id.in_(sorted(set(ids)))))}
