@@ -6,7 +6,7 @@ which is why these types recalculate after every other module (catalog.DEPENDS_O
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from carbon_domain import formulas, names
@@ -118,15 +118,29 @@ def facility_factor_values(
 def facility_total_use(entries: Iterable[Mapping[str, Any]], researchfacility_id: str,
                        use_unit: str | None = None) -> float:
     """Σ use of the entries that reference the facility (in ``use_unit`` when given)."""
-    fid = names.norm(researchfacility_id)
-    total = 0.0
+    return facility_total_uses(entries, [(researchfacility_id, use_unit)])[0]
+
+
+def facility_total_uses(entries: Iterable[Mapping[str, Any]],
+                        wanted: Sequence[tuple[str, str | None]]) -> list[float]:
+    """``facility_total_use`` of each (researchfacility_id, use_unit) of ``wanted``, in one
+    pass over ``entries``, so they can be a stream: the year's facility entries held in a
+    list were the largest allocation of a worker process (~165 MB at 8M entries). Each sum
+    adds the same values in the same order as one ``facility_total_use`` call would."""
+    by_fid: dict[str | None, list[int]] = {}
+    for i, (fid, _unit) in enumerate(wanted):
+        by_fid.setdefault(names.norm(fid), []).append(i)
+    totals = [0.0] * len(wanted)
     for data in entries:
-        if names.norm(data.get("researchfacility_id")) != fid:
+        found = by_fid.get(names.norm(data.get("researchfacility_id")))
+        if found is None:
             continue
-        if use_unit is not None and not _same_unit(data.get("use_unit"), use_unit):
-            continue
-        try:
-            total += float(data.get("use") or 0.0)
-        except (TypeError, ValueError):
-            continue
-    return total
+        for i in found:
+            use_unit = wanted[i][1]
+            if use_unit is not None and not _same_unit(data.get("use_unit"), use_unit):
+                continue
+            try:
+                totals[i] += float(data.get("use") or 0.0)
+            except (TypeError, ValueError):
+                continue
+    return totals
