@@ -6,6 +6,7 @@ which is why these types recalculate after every other module (catalog.DEPENDS_O
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -125,12 +126,16 @@ def facility_total_uses(entries: Iterable[Mapping[str, Any]],
                         wanted: Sequence[tuple[str, str | None]]) -> list[float]:
     """``facility_total_use`` of each (researchfacility_id, use_unit) of ``wanted``, in one
     pass over ``entries``, so they can be a stream: the year's facility entries held in a
-    list were the largest allocation of a worker process (~165 MB at 8M entries). Each sum
-    adds the same values in the same order as one ``facility_total_use`` call would."""
+    list were the largest allocation of a worker process (~165 MB at 8M entries).
+
+    Each total is the exactly rounded sum (``math.fsum``'s, kept as running partials), so it
+    does not depend on the order the entries arrive in: PostgreSQL returns them in whatever
+    order its plan reads (a server-side cursor plans for the first rows), and a plain float
+    sum then moved the last bits of the factors — and every facility row — between runs."""
     by_fid: dict[str | None, list[int]] = {}
     for i, (fid, _unit) in enumerate(wanted):
         by_fid.setdefault(names.norm(fid), []).append(i)
-    totals = [0.0] * len(wanted)
+    partials: list[list[float]] = [[] for _ in wanted]
     for data in entries:
         found = by_fid.get(names.norm(data.get("researchfacility_id")))
         if found is None:
@@ -140,7 +145,23 @@ def facility_total_uses(entries: Iterable[Mapping[str, Any]],
             if use_unit is not None and not _same_unit(data.get("use_unit"), use_unit):
                 continue
             try:
-                totals[i] += float(data.get("use") or 0.0)
+                _add_exact(partials[i], float(data.get("use") or 0.0))
             except (TypeError, ValueError):
                 continue
-    return totals
+    return [math.fsum(p) for p in partials]
+
+
+def _add_exact(partials: list[float], x: float) -> None:
+    """Add ``x`` to the non-overlapping partials whose exact sum is the running total
+    (Shewchuk's algorithm, as in ``math.fsum``; constant memory for any number of values)."""
+    i = 0
+    for y in partials:
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo:
+            partials[i] = lo
+            i += 1
+        x = hi
+    partials[i:] = [x]

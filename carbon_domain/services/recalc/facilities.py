@@ -36,8 +36,12 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
     out: dict[int, dict[int, float]] = {u: {} for u in unit_ids}
     if not unit_ids:
         return out
+    # Summed as exact numerics: a float8 SUM depends on the order the plan reads the rows,
+    # which moved the last bits of the facility factors (and so of every facility row)
+    # from one run to the next.
     rows = session.execute(text(
-        "SELECT r.unit_id, e.emission_type_id, SUM(e.kg_co2eq) FROM carbon_reports r"
+        "SELECT r.unit_id, e.emission_type_id, SUM(CAST(e.kg_co2eq AS NUMERIC))"
+        " FROM carbon_reports r"
         " JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
         " JOIN data_entries d ON d.carbon_report_module_id = m.id"
         " JOIN data_entry_emissions e ON e.data_entry_id = d.id"

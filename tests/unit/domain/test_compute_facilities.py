@@ -118,3 +118,18 @@ class TestFacilityFactorValues:
         got = facility_total_uses(iter(entries), wanted)
         assert got == [facility_total_use(entries, fid, unit) for fid, unit in wanted]
         assert got[0] == got[5] and got[0] > got[1] > 0 and got[3] == 0.0
+
+    def test_total_use_is_exact_whatever_the_order(self):
+        """The database returns the entries in its plan's order: the sum must not depend
+        on it (a plain float sum moved the last bits of facility factors between runs)."""
+        import math
+        import random
+
+        uses = [random.Random(7).uniform(0, 10 ** random.Random(i).randint(-3, 6))
+                for i in range(5000)] + [1e16, 1.0, -1e16]
+        entries = [{"researchfacility_id": "RF-1", "use": u} for u in uses]
+        exact = math.fsum(uses)
+        assert sum(uses) != exact  # a plain sum would be off here
+        for seed in range(5):
+            random.Random(seed).shuffle(entries)
+            assert facility_total_use(entries, "RF-1") == exact
