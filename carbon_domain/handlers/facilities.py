@@ -136,6 +136,7 @@ def facility_total_uses(entries: Iterable[Mapping[str, Any]],
     for i, (fid, _unit) in enumerate(wanted):
         by_fid.setdefault(names.norm(fid), []).append(i)
     partials: list[list[float]] = [[] for _ in wanted]
+    odd = [0.0] * len(wanted)  # inf / nan uses, added plainly (the partials need finite ones)
     for data in entries:
         found = by_fid.get(names.norm(data.get("researchfacility_id")))
         if found is None:
@@ -145,10 +146,14 @@ def facility_total_uses(entries: Iterable[Mapping[str, Any]],
             if use_unit is not None and not _same_unit(data.get("use_unit"), use_unit):
                 continue
             try:
-                _add_exact(partials[i], float(data.get("use") or 0.0))
+                use = float(data.get("use") or 0.0)
             except (TypeError, ValueError):
                 continue
-    return [math.fsum(p) for p in partials]
+            if math.isfinite(use):
+                _add_exact(partials[i], use)
+            else:
+                odd[i] += use
+    return [math.fsum(p) + o for p, o in zip(partials, odd, strict=True)]
 
 
 def _add_exact(partials: list[float], x: float) -> None:

@@ -133,3 +133,6 @@ class TestFacilityFactorValues:
         for seed in range(5):
             random.Random(seed).shuffle(entries)
             assert facility_total_use(entries, "RF-1") == exact
+        # Non-finite uses still give what a plain sum gives.
+        assert facility_total_use([*entries, {"researchfacility_id": "RF-1", "use": "inf"}],
+                                  "RF-1") == math.inf
