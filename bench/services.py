@@ -6,11 +6,36 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_S = 0.05  # RSS sampling period of the worker processes
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """The process's peak resident set (VmHWM) in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """Child pids of every thread of ``pid``: Celery may fork a replacement pool child from
+    a thread other than the main one, and /proc lists children per forking thread."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids.extend(int(p) for p in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return kids
 
 
 def configure(database_url: str, redis_url: str, chunk_size: int) -> None:
@@ -88,6 +113,11 @@ class Workers:
         self.concurrency = concurrency
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+        self._main = 0.0
+        self._children: dict[int, float] = {}
 
     def __enter__(self) -> Workers:
         carbon = Path(sys.executable).parent / "carbon"
@@ -101,6 +131,8 @@ class Workers:
              "--concurrency", str(self.concurrency), "--pool", "prefork", "--loglevel",
              "WARNING", "--hostname", f"bench{self.concurrency}@%h"],
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy())
+        self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        self._sampler.start()
         self._wait_ready()
         return self
 
@@ -118,27 +150,58 @@ class Workers:
 
     def pids(self) -> list[int]:
         assert self.proc is not None
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-        return [self.proc.pid, *kids]
+        return [self.proc.pid, *_children(self.proc.pid)]
+
+    def _sample(self) -> None:
+        """Every pid the worker ever ran, with its VmHWM, until the worker stops. A pool
+        child replaced after max tasks or above CARBON_WORKER_MAX_MEMORY_MB is gone by the
+        end of a run, so reading only the live pids then missed exactly the children that
+        grew most. VmHWM is the process's own peak, so a sample taken any time before the
+        child exits holds its peak up to then; at one sample per SAMPLE_S only the growth
+        of a child's last SAMPLE_S is missed."""
+        while not self._stop.wait(SAMPLE_S):
+            self._sample_now()
 
     def peak_rss_mb(self) -> dict[str, float]:
-        """VmHWM (peak resident set) of the main process and the largest pool child."""
-        out: dict[str, float] = {}
-        for i, pid in enumerate(self.pids()):
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        mb = int(line.split()[1]) / 1024
-                        key = "main" if i == 0 else "child_max"
-                        out[key] = max(out.get(key, 0.0), mb)
-            except FileNotFoundError:
-                continue
+        """VmHWM (peak resident set) of the main process and of the largest pool child,
+        counting children that were replaced (max tasks, max memory) during the run, and
+        how many children ran (``children``) and how many of them are gone (``recycled``)."""
+        self._sample_now()
+        with self._lock:
+            out: dict[str, float] = {"main": self._main} if self._main else {}
+            if self._children:
+                out["child_max"] = max(self._children.values())
+            alive = set(self.pids()) if self.proc is not None else set()
+            out["children"] = len(self._children)
+            out["recycled"] = sum(1 for p in self._children if p not in alive)
         return out
+
+    def child_peaks_mb(self) -> dict[int, float]:
+        """Peak RSS of every pool child the worker ran (pid → MB), recycled ones included."""
+        self._sample_now()
+        with self._lock:
+            return dict(self._children)
+
+    def _sample_now(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for pid in self.pids():
+            mb = vm_hwm_mb(pid)
+            if mb is None:
+                continue
+            with self._lock:
+                if pid == self.proc.pid:
+                    self._main = max(self._main, mb)
+                else:
+                    self._children[pid] = max(self._children.get(pid, 0.0), mb)
 
     def __exit__(self, *exc: Any) -> None:
         if self.proc is None:
             return
+        self._sample_now()
+        self._stop.set()
+        if self._sampler is not None:
+            self._sampler.join()
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(60)

@@ -2,10 +2,10 @@
 
 Issue 14 asks for it as a one-off (not in CI): seed the year through the real ingest path,
 then recalculate every type of every module with 2 worker processes (trigger → every
-emission row rewritten → statistics fresh) and report the time and the peak RSS of the
-largest pool child. No floors and no per-entry loop: at 8M entries the floors alone hold
-~21M rows in the bench process and take longer than the pipeline; `python -m bench` prints
-them at 1M.
+emission row rewritten → statistics fresh) and report the time and the peak RSS of every
+pool child (children replaced during the run included). No floors and no per-entry loop:
+at 8M entries the floors alone hold ~21M rows in the bench process and take longer than
+the pipeline; `python -m bench` prints them at 1M.
 
 Writes bench/results/stress.json (`--out`).
 """
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"pipeline with {a.workers} worker process(es) …", flush=True)
         run = run_pipeline(a.year, a.workers)
         run["peak_rss_mb"] = workers.peak_rss_mb()
+        # Every pool child the run had, replaced ones included (bench/services.py samples).
+        run["child_peaks_mb"] = sorted(round(mb, 1) for mb in workers.child_peaks_mb().values())
     rows, kg = emission_totals(a.database_url, a.year)
     run.update(rows=rows, kg=kg, rows_per_s=rows / run["seconds"],
                entries_per_s=a.entries / run["seconds"])
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report["load_average_end"] = load_average()
     print(f"{a.entries:,} entries → {rows:,} rows in {run['seconds']:.1f} s"
           f" ({run['rows_per_s']:,.0f} rows/s), statuses {sorted(set(run['statuses']))},"
-          f" peak RSS {run['peak_rss_mb']} MB, aggregation share"
+          f" peak RSS {run['peak_rss_mb']} MB (children {run['child_peaks_mb']}), aggregation share"
           f" {run['aggregation_share']:.1%}, load {report['load_average_start']} →"
           f" {report['load_average_end']}", flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)

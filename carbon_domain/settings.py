@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(1500, alias="CARBON_TASK_SOFT_TIME_LIMIT", ge=1)
     task_time_limit: int = Field(1800, alias="CARBON_TASK_TIME_LIMIT", ge=1)
     # Safety net: a pool child whose memory passed this after a task is replaced by a fresh
-    # one (Celery's worker_max_memory_per_child). 0 = no limit. Children stay near 200 MB
-    # at 1M entries; the net catches growth, not the normal peak.
+    # one (Celery's worker_max_memory_per_child). 0 = no limit. Children peak at ~195 MB at
+    # 1M entries and ~212 MB at 8M (docs/performance.md, Worker memory); the net catches
+    # growth, not the normal peak.
     worker_max_memory_mb: int = Field(512, alias="CARBON_WORKER_MAX_MEMORY_MB", ge=0)
     # A RUNNING job not heard from for this long is considered orphaned by the reconciler.
     stale_job_seconds: int = Field(1800, alias="CARBON_STALE_JOB_SECONDS", ge=1)

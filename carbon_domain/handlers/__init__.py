@@ -5,7 +5,11 @@ from __future__ import annotations
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.handlers import activity, buildings, facilities, people, spend, travel
 from carbon_domain.handlers.base import Compute, Context, EntryError, Handler, Part
-from carbon_domain.handlers.facilities import facility_factor_values, facility_total_use
+from carbon_domain.handlers.facilities import (
+    facility_factor_values,
+    facility_total_use,
+    facility_total_uses,
+)
 from carbon_domain.handlers.versions import formula_version, formula_versions
 
 
@@ -36,4 +40,4 @@ HANDLERS: dict[int, Handler] = dict([
 ])
 
 __all__ = ["HANDLERS", "Context", "EntryError", "Handler", "Part", "facility_factor_values",
-           "facility_total_use", "formula_version", "formula_versions"]
+           "facility_total_use", "facility_total_uses", "formula_version", "formula_versions"]

@@ -52,3 +52,28 @@ def test_children_over_the_limit_are_recycled(db: str, tmp_path: Path) -> None:
         _purge_broker()
     children = set(re.findall(r"/(ForkPoolWorker-\d+)\] Task carbon\.\w+\[", w.log()))
     assert len(children) >= 2, w.tail()
+
+
+def test_bench_rss_sampling_counts_recycled_children(db: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's peak RSS covers every pool child the worker ran, not only the ones alive
+    at the end: with a 1 MB limit each task runs in a fresh child and the earlier ones are
+    gone when the run ends, yet each of them is in the figures with its own peak."""
+    from bench.services import Workers
+
+    _purge_broker()
+    for k, v in harness.child_env(CARBON_WORKER_MAX_MEMORY_MB="1").items():
+        monkeypatch.setenv(k, v)
+    with Workers(2, tmp_path / "worker.log") as workers:
+        harness.upload_equipment(200)  # 5 ingests, then per type a plan, a chunk, a finish
+        peaks = workers.child_peaks_mb()
+        live = set(workers.pids()[1:])
+        figures = workers.peak_rss_mb()
+    _purge_broker()
+    gone = {pid: mb for pid, mb in peaks.items() if pid not in live}
+    # Every task ran in its own child; the recycled ones were sampled before they exited.
+    assert len(gone) >= 8, peaks
+    assert all(mb > 10 for mb in peaks.values()), peaks  # a real Python process each
+    assert figures["children"] == len(peaks) and figures["recycled"] == len(gone)
+    assert figures["child_max"] == max(peaks.values())
+    assert figures["main"] > 10

@@ -6,7 +6,11 @@ import pytest
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.emission_types import EmissionType as E
-from carbon_domain.handlers import facility_factor_values, facility_total_use
+from carbon_domain.handlers import (
+    facility_factor_values,
+    facility_total_use,
+    facility_total_uses,
+)
 
 approx = pytest.approx
 
@@ -100,3 +104,35 @@ class TestFacilityFactorValues:
                    {"researchfacility_id": "RF-002", "use": 99}]
         assert facility_total_use(entries, "RF-001") == 22.0
         assert facility_total_use(entries, "RF-001", use_unit="hours") == 15.0
+
+    def test_total_uses_one_pass_over_a_stream_equals_one_sum_each(self):
+        """The refresh streams the year's facility entries once for every factor: each
+        sum is the one ``facility_total_use`` gives, bit for bit, from a one-shot iterator."""
+        entries = [{"researchfacility_id": f"RF-00{i % 3}", "use": 0.1 * (i % 7) + 1e-9 * i,
+                    "use_unit": ("hours", "CHF", None)[i % 3]} for i in range(3000)]
+        entries += [{"researchfacility_id": " rf-001 ", "use": "2.5"},
+                    {"researchfacility_id": "RF-001", "use": "n/a"},
+                    {"researchfacility_id": None, "use": 4}, {"use": 8}]
+        wanted = [("RF-001", None), ("RF-001", "hours"), ("RF-002", "CHF"), ("RF-009", None),
+                  ("RF-000", "hours"), ("RF-001", None)]
+        got = facility_total_uses(iter(entries), wanted)
+        assert got == [facility_total_use(entries, fid, unit) for fid, unit in wanted]
+        assert got[0] == got[5] and got[0] > got[1] > 0 and got[3] == 0.0
+
+    def test_total_use_is_exact_whatever_the_order(self):
+        """The database returns the entries in its plan's order: the sum must not depend
+        on it (a plain float sum moved the last bits of facility factors between runs)."""
+        import math
+        import random
+
+        uses = [random.Random(7).uniform(0, 10 ** random.Random(i).randint(-3, 6))
+                for i in range(5000)] + [1e16, 1.0, -1e16]
+        entries = [{"researchfacility_id": "RF-1", "use": u} for u in uses]
+        exact = math.fsum(uses)
+        assert sum(uses) != exact  # a plain sum would be off here
+        for seed in range(5):
+            random.Random(seed).shuffle(entries)
+            assert facility_total_use(entries, "RF-1") == exact
+        # Non-finite uses still give what a plain sum gives.
+        assert facility_total_use([*entries, {"researchfacility_id": "RF-1", "use": "inf"}],
+                                  "RF-1") == math.inf
