@@ -9,7 +9,7 @@ import typer
 
 from carbon_api.cli.common import JsonFlag, error, new_typer
 from carbon_api.cli.listings import resolve_pipeline_id
-from carbon_api.cli.workflow import RECALC_TASKS, TimeoutOpt, WaitOpt, run_operation
+from carbon_api.cli.workflow import TimeoutOpt, WaitOpt, recalc_tasks, run_operation
 
 cli = new_typer()
 
@@ -33,4 +33,4 @@ def recover(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its f
         except (PipelineNotFound, CannotRecover) as exc:
             error(str(exc))
 
-    run_operation(start, wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
+    run_operation(start, wait, as_json, tasks=recalc_tasks(), timeout=timeout)

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from carbon_api.cli.common import JsonFlag, error, new_typer
-from carbon_api.cli.workflow import INGEST_TASK, RECALC_TASKS, TimeoutOpt, WaitOpt, run_operation
+from carbon_api.cli.workflow import (
+    TimeoutOpt,
+    WaitOpt,
+    ingest_task,
+    recalc_tasks,
+    run_operation,
+)
 
 cli = new_typer()
 
@@ -35,6 +41,6 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
         except RevertRefused as exc:
             error(str(exc))
     again = plan.recalculate if recalculate is None else recalculate
-    task = INGEST_TASK.format(plan.kind.replace("-", "_"))
     run_operation(lambda: start_revert(plan, "cli", again), wait, as_json,
-                  tasks=(task, *(RECALC_TASKS if again else ())), timeout=timeout)
+                  tasks=(ingest_task(plan.kind), *(recalc_tasks() if again else ())),
+                  timeout=timeout)

@@ -149,9 +149,24 @@ def _module_det(module: str, det: str | None) -> tuple[int, int | None]:
     return m.value, d.value
 
 
-INGEST_TASK = "carbon.ingest_{}"
-RECALC_TASKS = ("carbon.plan_recalculation", "carbon.finish_recalculation",
-                "carbon.aggregate_module")
+def ingest_task(kind: str) -> str:
+    """The task that runs an upload of ``kind`` (factors, data-entries, units, or a reference
+    kind), by name from the pipeline graph, the one place that maps jobs to tasks."""
+    from carbon_domain.db.enums import JobType
+    from carbon_tasks.pipeline import JOB_TASKS
+
+    job_type = {"factors": JobType.factor_ingest, "data-entries": JobType.csv_ingest,
+                "units": JobType.unit_sync}.get(kind, JobType.reference_ingest)
+    return JOB_TASKS[job_type]
+
+
+def recalc_tasks() -> tuple[str, ...]:
+    """The tasks a recalculation needs a worker for (plan and chunks share the `recalc`
+    queue; the finish and the aggregation have their own)."""
+    from carbon_domain.db.enums import JobType
+    from carbon_tasks.pipeline import FINISH, JOB_TASKS, PLAN
+
+    return PLAN, FINISH, JOB_TASKS[JobType.aggregation]
 
 
 @ingest_app.command("factors")
@@ -184,7 +199,7 @@ def ingest_factors(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
                                        mode="merge" if merge else "replace",
                                        allow_unknown_columns=allow_unknown_columns),
                   wait, as_json,
-                  tasks=(INGEST_TASK.format("factors"), *(RECALC_TASKS if recalculate else ())),
+                  tasks=(ingest_task("factors"), *(recalc_tasks() if recalculate else ())),
                   timeout=timeout)
 
 
@@ -200,7 +215,7 @@ def ingest_entries(file: Path, module: ModuleOpt, year: YearOpt, det: DetOpt = N
     run_operation(lambda: start_upload("data-entries", content, filename=file.name, module=m,
                                        det=d, year=year, created_by="cli",
                                        allow_unknown_columns=allow_unknown_columns), wait, as_json,
-                  tasks=(INGEST_TASK.format("data_entries"), *RECALC_TASKS), timeout=timeout)
+                  tasks=(ingest_task("data-entries"), *recalc_tasks()), timeout=timeout)
 
 
 @ingest_app.command("units")
@@ -214,7 +229,7 @@ def ingest_units(file: Path, year: YearOpt, allow_unknown_columns: UnknownColsOp
     run_operation(lambda: start_upload("units", content, filename=file.name, year=year,
                                        created_by="cli",
                                        allow_unknown_columns=allow_unknown_columns), wait, as_json,
-                  tasks=(INGEST_TASK.format("units"),), timeout=timeout)
+                  tasks=(ingest_task("units"),), timeout=timeout)
 
 
 @ingest_app.command("reference")
@@ -233,7 +248,7 @@ def ingest_reference(kind: ReferenceKind, file: Path,
     run_operation(lambda: start_upload(kind.value, content, filename=file.name, created_by="cli",
                                        mode="merge" if merge else "replace",
                                        allow_unknown_columns=allow_unknown_columns),
-                  wait, as_json, tasks=(INGEST_TASK.format("reference"),), timeout=timeout)
+                  wait, as_json, tasks=(ingest_task(kind.value),), timeout=timeout)
 
 
 @cli.command("recalc")
@@ -249,12 +264,12 @@ def recalc(module: Annotated[str, typer.Argument(help=_MODULE_HELP, show_default
     if d is not None:
         run_operation(lambda: ops.trigger_recalculation(module=m, det=d, year=year,
                                                         created_by="cli"),
-                      wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
+                      wait, as_json, tasks=recalc_tasks(), timeout=timeout)
     else:
         run_operation(lambda: ops.trigger_module_recalculation(module=m, year=year,
                                                                only_stale=not all_types,
                                                                created_by="cli"),
-                      wait, as_json, tasks=RECALC_TASKS, timeout=timeout)
+                      wait, as_json, tasks=recalc_tasks(), timeout=timeout)
 
 
 @cli.command("reconcile")
