@@ -208,6 +208,8 @@ def console_click(name: str, year: int, runs: int) -> dict[str, Any]:
             page.goto(f"{base}/console/data/{year}")
             page.wait_for_selector("body[data-stream-state=open]")
             page.evaluate(_OBSERVE, f"live-{module}")
+            # An up-to-date module renders its types list closed: open it, as the operator does.
+            page.locator(f"#module-{module}-status details.types").evaluate("d => d.open = true")
             button = page.locator(f"#type-{det}").get_by_role("button", name="Recalculate")
             clicked = page.evaluate("() => Date.now()")
             button.click()
