@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         report["slice_run"] = run_slice(a.slice, a, log)
         _slice_keys(report)
+        from bench import operator_wait  # CLI start-up, recalc --wait, console click
+
+        report["operator_wait"] = operator_wait.run(a.slice, a.year, 5, log)
+        report.update(operator_wait.top_keys(a.slice, report["operator_wait"]))
     else:
         _full_run(a, report, log)
     report["load_average_end"] = load_average()

@@ -17,6 +17,15 @@ from carbon_tasks import operations as ops
 log = logging.getLogger("carbon.api")
 
 
+class _Counter:
+    value = 0
+
+
+# Operations this process accepted: the console's event stream checks it between polls, so a
+# pipeline started from the page shows at once instead of after the idle poll interval.
+accepted = _Counter()
+
+
 def accept_operation(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
     """Run one operation. A refusal answers by its kind (an unusable file also names the
     upload it refused); a broker outage is 503 with the saved job's id. Any other exception
@@ -36,6 +45,7 @@ def accept_operation(what: str, call: Callable[[], ops.Accepted]) -> Accepted:
         raise http_error(CsvProblem(f"{what} rejected: {exc}")) from None
     except CarbonError as exc:
         raise http_error(exc) from None
+    accepted.value += 1
     bind(job_id=acc.job_id, pipeline_id=acc.pipeline_id)
     log.info("accepted %s: %s", what, acc.message)
     return Accepted(**acc.as_dict())

@@ -12,19 +12,19 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.catalog import (
+    MODULE_DATA_ENTRY_TYPES,
+    DataEntryType,
+    ModuleType,
+    check_module_type,
+)
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.errors import Conflict, InvalidInput, Unavailable, Unusable
-from carbon_domain.services.inputs.uploads import store_upload
-from carbon_domain.services.inputs.validation import check_module_type, validate_upload
 from carbon_domain.services.jobs import job_links, jobs, pipelines
 from carbon_domain.services.reads import queries
-from carbon_domain.services.reads.status import stale_types
 from carbon_domain.services.reads.year_data import year_data
-from carbon_domain.services.recalc.recalc_finish import after_abort
-from carbon_domain.services.upkeep import pipeline_recovery
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
@@ -105,6 +105,12 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     the factor set of its types: absent factors are retired) or ``"merge"`` (additive
     partial file).
     A column that looks misspelt refuses the file unless ``allow_unknown_columns``."""
+    # Imported where used (here and in the module recalculation, abort and recovery below):
+    # the CSV schemas, the status reads and the handlers behind them are not needed to
+    # trigger one type's recalculation, whose `carbon recalc --wait` waits for every import.
+    from carbon_domain.services.inputs.uploads import store_upload  # noqa: PLC0415
+    from carbon_domain.services.inputs.validation import validate_upload  # noqa: PLC0415
+
     job_type, target = _UPLOAD_JOBS[UploadKind(kind)]
     if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in set(UploadMode):
         raise InvalidInput(f"unknown {kind} upload mode {mode!r}; use one of"
@@ -173,6 +179,7 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         dets = sorted(set(dets))
         only_stale = False
     else:
+        from carbon_domain.services.reads.status import stale_types  # noqa: PLC0415
         with session_scope() as s:
             dets = stale_types(s, module, year) if only_stale else [
                 d.value for d in MODULE_DATA_ENTRY_TYPES[m]]
@@ -209,6 +216,8 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
 
 def abort_pipeline(pipeline_id: str, by: str | None) -> dict[str, Any]:
     """Finish every active job as ERROR (aborted) and revoke the outstanding tasks."""
+    from carbon_domain.services.recalc.recalc_finish import after_abort  # noqa: PLC0415
+
     pid = uuid.UUID(str(pipeline_id))
 
     def abort() -> tuple[list[int], list[str]]:
@@ -240,6 +249,8 @@ def recover_pipeline(pipeline_id: str, created_by: str | None) -> Accepted:
     """A new pipeline re-running the types a failed, partial or aborted run left, whatever
     the staleness says. PipelineNotFound (404) / CannotRecover (409: still running, or
     nothing left)."""
+    from carbon_domain.services.upkeep import pipeline_recovery  # noqa: PLC0415
+
     with session_scope() as s:
         plan = pipeline_recovery.plan_recovery(s, pipeline_id)
     acc = trigger_module_recalculation(module=plan.module_type_id, year=plan.year,

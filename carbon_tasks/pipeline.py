@@ -25,7 +25,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import chain, chord
 from celery.canvas import Signature
@@ -36,8 +36,10 @@ from carbon_domain import task_names as tn
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, DataEntryType
 from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services.recalc.recalc_plan import PlannedJob
 from carbon_tasks.app import app
+
+if TYPE_CHECKING:  # the planner pulls in the engine: senders (CLI, API) need none of it
+    from carbon_domain.services.recalc.recalc_plan import PlannedJob
 
 # The task that runs each single-task job type.
 JOB_TASKS: dict[str, str] = {

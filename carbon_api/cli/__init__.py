@@ -18,6 +18,8 @@ broker, or invalid configuration ends as one clear line on stderr with exit code
 
 from __future__ import annotations
 
+import atexit
+import gc
 from importlib import import_module
 
 import typer
@@ -51,5 +53,12 @@ app = typer.Typer(
 
 for _module in COMMAND_MODULES:
     app.add_typer(import_module(f"{__name__}.{_module}").cli)
+
+# The operator waits for the process to end, and the interpreter's last garbage collection
+# walks every object of the ~600-900 modules a command loaded (SQLAlchemy, Celery, pydantic):
+# 0.2-0.5 s on the loaded shared machine for `carbon status`, ~0.02 s with the heap frozen
+# first. atexit handlers (logging's flush among them) still run; objects are still released
+# by reference counting at shutdown, only cyclic garbage is left to the operating system.
+atexit.register(gc.freeze)
 
 __all__ = ["app"]

@@ -33,6 +33,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from carbon_api import sse
+from carbon_api.accepting import accepted
 from carbon_api.console import pipelines
 from carbon_api.console.web import PREFIX, User, templates
 from carbon_api.deps import OptionalYear
@@ -47,9 +48,13 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # (duplicates are suppressed by comparing the rendered card).
 SLACK_SECONDS = 2.0
 MAX_PIPELINES = 50
-# While a pipeline of the page runs, progress (written as each chunk commits) is polled at
-# least four times a second so counts visibly move; an idle page polls at the configured pace.
-LIVE_POLL_SECONDS = 0.25
+# While a pipeline of the page runs it is polled ten times a second, so its end shows at most
+# 0.1 s late (0.05 s on average: the page's share of "click -> SUCCESS"); an idle page polls
+# at the configured pace, but an operation this process accepts (the page's own click, most
+# likely) ends the idle wait within WAKE_CHECK_SECONDS, so a short job's SUCCESS does not wait
+# for the next idle poll. (Measured with `python -m bench.operator_wait`: docs/performance.md.)
+LIVE_POLL_SECONDS = 0.1
+WAKE_CHECK_SECONDS = 0.05
 ROW_CELLS = ("status", "phases", "duration", "message")  # macros of _pipeline_row.html
 
 
@@ -106,7 +111,7 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
     sid = request.cookies.get(COOKIE)
     page = request.app.url_path_for("pipelines_page")
     while True:
-        started = time.time()
+        started, seen = time.time(), accepted.value
         try:
             snapshots = await anyio.to_thread.run_sync(poll, sid, year, ids, since, rows, page)
         except DBAPIError:
@@ -123,9 +128,18 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
                 yield ServerSentEvent(data=body, event="pipeline", id=f"{started:.3f}")
         since = started - SLACK_SECONDS
         running = any(not snap["terminal"] for snap in snapshots)
-        await anyio.sleep(min(settings.sse_poll_seconds, LIVE_POLL_SECONDS) if running
-                          else settings.sse_poll_seconds)
+        await _pause(min(settings.sse_poll_seconds, LIVE_POLL_SECONDS) if running
+                     else settings.sse_poll_seconds, seen)
         if await request.is_disconnected():
+            return
+
+
+async def _pause(seconds: float, seen: int) -> None:
+    """Wait until the next poll, or less once an operation was accepted since ``seen``."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await anyio.sleep(min(left, WAKE_CHECK_SECONDS))
+        if accepted.value != seen:
             return
 
 

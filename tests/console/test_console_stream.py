@@ -106,3 +106,36 @@ def test_stream_ends_when_the_session_ends(http: httpx.Client, tokens: dict[str,
     assert lines[-1] == "event: signed-out"
     r = http.get("/console/events", follow_redirects=False)
     assert r.status_code == 401 and r.headers["hx-redirect"].startswith("/login")
+
+
+def test_an_operation_accepted_here_ends_the_idle_wait(
+        http: httpx.Client, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page polls at the idle pace while nothing runs; an operation this API process
+    accepts (the page's own click) wakes its stream, so a short job's card shows at once
+    instead of after the idle interval (30 s here: without the wake-up this waits ~30 s)."""
+    import threading
+
+    from carbon_api.accepting import accept_operation
+
+    seed_equipment(entries_per_type=30, types=(SCIENTIFIC,))
+    sign_in(http, tokens["operator"])
+    monkeypatch.setattr(get_settings(), "sse_poll_seconds", 30.0)
+    started: dict[str, Any] = {}
+
+    def click() -> None:
+        time.sleep(1.0)  # the stream has made its first poll and waits at the idle pace
+        started["at"] = time.monotonic()
+        started["acc"] = accept_operation("recalculation", lambda: ops.trigger_recalculation(
+            module=EQUIPMENT, det=SCIENTIFIC, year=YEAR, created_by="t"))
+
+    clicker = threading.Thread(target=click)
+    clicker.start()
+    try:
+        for name, _eid, data in events(http, f"/console/events?year={YEAR}"):
+            if name == "pipeline" and "acc" in started and \
+                    data["id"] == started["acc"].pipeline_id:
+                seen_after = time.monotonic() - started["at"]
+                break
+    finally:
+        clicker.join()
+    assert seen_after < 10, f"the stream saw the new pipeline after {seen_after:.1f} s"

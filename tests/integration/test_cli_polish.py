@@ -218,6 +218,30 @@ def test_wait_with_a_worker_gives_no_warning(it_year: int) -> None:
     assert "nothing consumes" not in result.stderr
 
 
+def test_wait_has_no_fixed_sleep(it_year: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`recalc --wait` adds no fixed wait to the job: every sleep of the command's own thread
+    (following the pipeline, the queue check) is shorter than 0.2 s. Structural, so load on
+    the machine cannot make it pass or fail: a fixed 0.5 s settle or a 1 s poll fails it."""
+    import json
+    import threading
+    import time
+
+    me, real_sleep, sleeps = threading.get_ident(), time.sleep, []
+
+    def recording_sleep(seconds: float) -> None:
+        if threading.get_ident() == me:  # the in-process test worker's threads sleep too
+            sleeps.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", recording_sleep)
+    result = runner.invoke(app, ["recalc", "equipment", "it", "-y", str(YEAR), "--wait",
+                                 "--timeout", "60", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["pipeline_status"] == "SUCCESS"
+    assert sleeps, "the command never waited: it did not follow the pipeline"
+    assert max(sleeps) < 0.2, sorted(sleeps)[-5:]
+
+
 def test_queue_check_returns_once_the_workers_answer(worker: Any) -> None:
     """The check before following ends when the answers cover every queue, not after the
     fixed 1 s broadcast timeout (0.8 s: a check that the fixed wait is gone, not a goal)."""
