@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from carbon_api.cli.common import console, error, json_out, new_table
+from carbon_domain.upload_kinds import UploadKind
 
 
 def _kg(v: float) -> str:
@@ -66,7 +67,7 @@ def render(view: dict[str, Any]) -> None:
     if f is None:
         return
     fc = f["factors"]
-    if f.get("kind", "factors") == "factors":
+    if f.get("kind", UploadKind.factors) == UploadKind.factors:
         console.print(f"factors: {fc['inserted']} inserted, {fc['updated']} updated, "
                       f"{fc['retired']} retired, {fc['revived']} revived, "
                       f"{fc['unchanged']} unchanged")

@@ -10,7 +10,7 @@ import typer
 from carbon_api.cli.common import JsonFlag, error, new_typer
 from carbon_api.cli.workflow import TimeoutOpt, WaitOpt, run_operation
 from carbon_domain import task_names as tn
-from carbon_domain.upload_kinds import UploadKind
+from carbon_domain.upload_kinds import UploadKind, UploadMode
 
 cli = new_typer()
 
@@ -42,7 +42,7 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
         from carbon_api.cli.previews import run_preview
         from carbon_domain.settings import get_settings
         return run_preview(plan.content, filename=plan.filename, module=plan.module_type_id,
-                           det=plan.data_entry_type_id, year=plan.year, mode="replace",
+                           det=plan.data_entry_type_id, year=plan.year, mode=UploadMode.REPLACE,
                            as_json=as_json, timeout=timeout,
                            embedded=get_settings().embedded_broker, kind=plan.kind,
                            reverts_job_id=plan.job_id)

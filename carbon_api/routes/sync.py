@@ -103,7 +103,7 @@ def upload_factors(who: Operator, upload: FileUpload, module_type_id: ModulePath
     check_det_in_module(module_type_id, data_entry_type_id, "query")
     if preview:
         return accept_preview(
-            who.name, "factors", upload.content, filename=upload.filename,
+            who.name, UploadKind.factors, upload.content, filename=upload.filename,
             module=module_type_id.value,
             det=data_entry_type_id.value if data_entry_type_id else None, year=year,
             mode=mode.value, content_type=upload.content_type,
@@ -130,7 +130,7 @@ def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: Modul
     check_det_in_module(module_type_id, data_entry_type_id, "query")
     if preview:
         return accept_preview(
-            who.name, "data-entries", upload.content, filename=upload.filename,
+            who.name, UploadKind.data_entries, upload.content, filename=upload.filename,
             module=module_type_id.value,
             det=data_entry_type_id.value if data_entry_type_id else None, year=year,
             content_type=upload.content_type, allow_unknown_columns=allow_unknown_columns)

@@ -49,10 +49,11 @@ TASK_CODE = ("carbon_tasks.tasks", "carbon_tasks.recalc", "carbon_tasks.ingest",
 
 _SENDER = r"""
 import sys
-from carbon_api.cli.workflow import ingest_task, recalc_tasks
+from carbon_api.cli import workflow
+from carbon_domain import task_names as tn
 from carbon_tasks import operations
 from carbon_tasks.dispatch import dispatch_jobs
-names = [*recalc_tasks(), ingest_task("factors")]
+names = [*tn.RECALCULATION_TASKS, tn.UPLOAD_TASKS[tn.UploadKind.factors]]
 print(",".join(sorted(set(sys.argv[1].split(",")) & set(sys.modules))))
 """
 
@@ -75,12 +76,11 @@ import json
 from carbon_tasks.app import app
 before = sorted(n for n in app.tasks if n.startswith("carbon."))
 app.loader.import_default_modules()  # what WorkController.__init__ and beat do first
-from carbon_api.cli.workflow import ingest_task, recalc_tasks
+from carbon_domain import task_names as tn
 from carbon_tasks import pipeline
 import celeryconfig
-sent = {*pipeline.JOB_TASKS.values(), pipeline.PLAN, pipeline.CHUNK, pipeline.FINISH,
-        pipeline.FAILED, pipeline.REFRESH_FACILITIES, *recalc_tasks(),
-        *(ingest_task(k) for k in ("factors", "data-entries", "units", "stations")),
+sent = {*pipeline.JOB_TASKS.values(), *tn.RECALCULATION_TASKS,
+        *tn.UPLOAD_TASKS.values(), *tn.TASK_QUEUES,
         *(e["task"] for e in celeryconfig.beat_schedule.values())}
 print(json.dumps({"before": before, "unregistered": sorted(sent - set(app.tasks)),
                   "sent": len(sent)}))

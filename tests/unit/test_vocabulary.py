@@ -174,8 +174,9 @@ def test_vocabulary_is_written_out_only_where_it_is_defined(path: Path) -> None:
 
 
 def test_every_task_has_a_queue_and_every_queue_a_task() -> None:
-    from carbon_tasks.app import app  # loads every task module (autodiscover)
+    from carbon_tasks.app import app
 
+    app.loader.import_default_modules()  # what a starting worker does: every task module
     registered = {n for n in app.tasks if n.startswith("carbon.")}
     assert registered == set(tn.TASK_QUEUES)
     assert set(tn.TASK_QUEUES.values()) == QUEUES

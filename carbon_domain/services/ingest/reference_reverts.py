@@ -32,7 +32,7 @@ from carbon_domain.services.inputs import reference_sets
 from carbon_domain.services.inputs.csv_input import read_csv
 from carbon_domain.services.jobs.ingest_report import RowReport
 from carbon_domain.services.jobs.job_meta import job_config
-from carbon_domain.upload_kinds import UploadKind
+from carbon_domain.upload_kinds import UploadKind, UploadMode
 
 Refused = Callable[[ErrorKind, str], Exception]
 _MODEL: dict[str, Any] = {UploadKind.stations: Station,
@@ -81,7 +81,7 @@ class _Upload:
         for _line, r in acc.parsed(rows, _PARSER[kind], on_reject=lambda row: self.rejected.add(
                 reference_sets.raw_identity(kind, row))):
             self.good[reference_sets.parsed_identity(kind, r)] = r
-        self.retires = job_config(job.meta).mode != "merge" and bool(self.good)
+        self.retires = job_config(job.meta).mode != UploadMode.MERGE and bool(self.good)
 
 
 def _cell(v: Any) -> str:

@@ -36,6 +36,7 @@ from carbon_domain.errors import ErrorKind, Refused
 from carbon_domain.services.ingest.reference_reverts import reference_revert_file
 from carbon_domain.services.inputs import factor_history as history
 from carbon_domain.services.jobs.job_meta import job_config
+from carbon_domain.upload_kinds import UploadKind
 
 # What the factors were before J, by the change J made to them.
 _LIVE_BEFORE = {history.UPDATED: True, history.RETIRED: True, history.INSERTED: False,
@@ -149,8 +150,8 @@ def _plan_entries_revert(session: Session, job: DataIngestionJob) -> RevertPlan:
         raise RevertRefused(ErrorKind.CONFLICT,
                             f"the file of job {prev.id} (the entries before job "
                             f"{job.id}) is no longer stored")
-    return RevertPlan("data-entries", job.id, module.value, job.data_entry_type_id, job.year,
-                      True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
+    return RevertPlan(UploadKind.data_entries, job.id, module.value, job.data_entry_type_id,
+                      job.year, True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
 
 
 def _cell(v: Any) -> str:
@@ -206,6 +207,6 @@ def plan_factor_revert(session: Session, job_id: int) -> RevertPlan:
                             "retire them all, which an upload cannot express")
     module = ModuleType(job.module_type_id)
     routed = job.data_entry_type_id is None and len(MODULE_DATA_ENTRY_TYPES[module]) > 1
-    return RevertPlan("factors", job_id, module.value, job.data_entry_type_id, job.year,
+    return RevertPlan(UploadKind.factors, job_id, module.value, job.data_entry_type_id, job.year,
                       job_config(job.meta).recalculate, len(rows), len(touched),
                       f"revert-of-job-{job_id}.csv", _csv(dets, routed, rows))

@@ -29,6 +29,7 @@ from carbon_domain.db.models import (
 from carbon_domain.db.models import DataEntryEmission as Emission
 from carbon_domain.emission_types import SCOPE_OF, EmissionType
 from carbon_domain.explain import Explanation, explain_entry
+from carbon_domain.json_types import JsonObject
 from carbon_domain.matching import FactorIndex, FactorRecord
 from carbon_domain.services.inputs.factor_history import FactorVersion, versions_at
 from carbon_domain.services.inputs.slices import load_slice_context
@@ -60,7 +61,7 @@ def stored_types_under(node: int) -> list[int]:
     return sorted(int(n) for n in EmissionType(node).subtree() if SCOPE_OF.get(int(n)))
 
 
-def _data(v: Any) -> dict[str, Any]:
+def _data(v: Any) -> JsonObject:
     return json.loads(v) if isinstance(v, str) else dict(v or {})
 
 
@@ -78,7 +79,7 @@ def retired_index(session: Session, det: int, year: int) -> FactorIndex:
 
 
 def explain_many(session: Session, det: int, year: int,
-                 entries: Iterable[tuple[int, dict[str, Any]]]) -> dict[int, Explanation]:
+                 entries: Iterable[tuple[int, JsonObject]]) -> dict[int, Explanation]:
     """The engine's explanation of each entry, with the slice's factors loaded once."""
     ctx = load_slice_context(session, det, year)
     retired = retired_index(session, det, year)
@@ -86,7 +87,7 @@ def explain_many(session: Session, det: int, year: int,
 
 
 def reasons_for(session: Session, det: int, year: int,
-                entries: Sequence[tuple[int, dict[str, Any]]]) -> dict[int, tuple[str, str]]:
+                entries: Sequence[tuple[int, JsonObject]]) -> dict[int, tuple[str, str]]:
     """(reason kind, reason) for entries that have no stored row."""
     out: dict[int, tuple[str, str]] = {}
     for i, ex in explain_many(session, det, year, entries).items():
@@ -192,7 +193,7 @@ def find_report(session: Session, *, report_id: int | None = None,
     return ReportRef(int(found[0]), str(found[1]), int(found[2])) if found else None
 
 
-def _with_rows(session: Session, year: int, entries: list[tuple[int, int, dict[str, Any]]],
+def _with_rows(session: Session, year: int, entries: list[tuple[int, int, JsonObject]],
                types: list[int] | None) -> list[EntryItem]:
     by_entry: dict[int, list[EmissionRow]] = {i: [] for i, _, _ in entries}
     if entries:
@@ -205,7 +206,7 @@ def _with_rows(session: Session, year: int, entries: list[tuple[int, int, dict[s
                                                                       Emission.id)):
             by_entry[de].append(emission_row(et, scope, kg, add, fid))
     reasons: dict[int, tuple[str, str]] = {}
-    without: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    without: dict[int, list[tuple[int, JsonObject]]] = {}
     for i, det, data in entries:
         if not by_entry[i]:
             without.setdefault(det, []).append((i, data))
