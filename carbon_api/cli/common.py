@@ -43,9 +43,22 @@ from carbon_domain.errors import CarbonError
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
+class _Console(Console):
+    """A Rich console that reads its width (``COLUMNS``, else the terminal) at each print.
+    Rich's constructor fixes the width from ``COLUMNS`` when the console is made, and these
+    are made when the CLI is imported: a width set later (a test's CliRunner env) was
+    ignored or not depending on which command imported the CLI first (tables wrapped at 80
+    columns in 2 of 21 CLI tests under pytest-xdist)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._width = None  # Console.size reads COLUMNS each time when this is None
+
+
 # Consoles resolve sys.stdout / sys.stderr at print time, so CliRunner captures them.
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON on stdout (for scripts).")
