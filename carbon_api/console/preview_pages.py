@@ -21,9 +21,10 @@ from carbon_api.console.forms import ChosenFile, OperatorForm, UploadFields, for
 from carbon_api.console.web import PREFIX, User, is_htmx, message, render, templates
 from carbon_api.deps import INT32_MAX
 from carbon_api.errors import ApiError, status_of
-from carbon_api.routes.previews import accept_factor_preview
+from carbon_api.routes.previews import accept_factor_preview, accept_preview
 from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
 from carbon_domain.services.preview import previews as service
 from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
@@ -82,6 +83,34 @@ async def start(request: Request, posted: OperatorForm, fields: UploadForm,
                 "console_preview", preview_id=acc.preview_id), status_code=303)
         return render(request, "_preview_started.html", accepted=acc,
                       preview_id=acc.preview_id)
+    return await run_in_threadpool(call)
+
+
+@router.post("/uploads/{job_id}/revert/preview", name="console_revert_preview")
+async def revert_preview(request: Request, posted: OperatorForm,
+                         job_id: Annotated[int, Path(ge=1, le=INT32_MAX)]) -> Response:
+    """"Preview this revert" on a pipeline's details: what undoing the upload would do, in
+    the same panel as an upload's preview; its "Apply" runs the revert's upload (the API's
+    ``POST /v1/sync/uploads/{job_id}/revert?preview=true``)."""
+    by = posted.user.name
+
+    def call() -> Response:
+        with session_scope() as s:
+            try:
+                plan = plan_revert(s, job_id)
+            except RevertRefused as exc:
+                return message(request, str(exc), status_of(exc))
+        try:
+            acc = accept_preview(by, plan.kind, plan.content, filename=plan.filename,
+                                 module=plan.module_type_id, det=plan.data_entry_type_id,
+                                 year=plan.year, content_type="text/csv",
+                                 reverts_job_id=plan.job_id, what="revert")
+        except HTTPException as exc:
+            return message(request, str(exc.detail), exc.status_code)
+        except ApiError as exc:
+            return message(request, exc.detail, exc.status_code)
+        return RedirectResponse(request.app.url_path_for(
+            "console_preview", preview_id=acc.preview_id), status_code=303)
     return await run_in_threadpool(call)
 
 

@@ -239,3 +239,48 @@ def test_a_preview_whose_job_fails_shows_why_and_cannot_be_applied(
     r = http.post(f"/console/previews/{pid}/apply", headers={"X-CSRF-Token": csrf, **HX})
     assert r.status_code == 409 and "has no figures" in r.text
     assert _ef() == 0.1
+
+
+def test_a_revert_is_previewed_before_it_is_applied(http: httpx.Client,
+                                                     tokens: dict[str, str]) -> None:
+    """"Preview this revert" on a factor upload's pipeline details: the panel shows what
+    undoing it would do (the API's revert preview, nothing written), and its Apply runs the
+    revert's upload, which restores the factor the preview said it would."""
+    seed_equipment(entries_per_type=6, types=(IT,))
+    acc = ops.start_upload("factors", REVISED.encode(), module=EQUIPMENT, det=IT, year=YEAR,
+                           created_by="reviser")
+    assert run(acc) == "SUCCESS" and _ef() == 0.3
+    with session_scope() as s:
+        job = int(s.execute(text("SELECT max(id) FROM data_ingestion_jobs"
+                                 " WHERE job_type = 'factor_ingest'")).scalar_one())
+    csrf = sign_in(http, tokens["operator"])
+    detail = http.get(f"/console/pipelines/{acc.pipeline_id}").text
+    url = f"/console/uploads/{job}/revert/preview"
+    assert f'action="{url}"' in detail and "Preview this revert" in detail
+    assert http.post(url).status_code == 403  # no CSRF token
+    with httpx.Client(base_url=str(http.base_url), timeout=30) as viewer:
+        vcsrf = sign_in(viewer, tokens["viewer"])
+        assert viewer.post(url, headers={"X-CSRF-Token": vcsrf}).status_code == 403
+    before_rows = row_counts()
+    r = http.post(url, headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    pid = int(r.headers["location"].rsplit("/", 1)[1])
+    api = api_preview(http, tokens["operator"], pid)
+    assert api["reverts_job_id"] == job and api["kind"] == "factors"
+    assert wait_pipeline(api["pipeline_id"]) == "SUCCESS"
+    assert row_counts()["factors"] == before_rows["factors"] and _ef() == 0.3  # nothing yet
+    fig = api_preview(http, tokens["operator"], pid)["figures"]
+    [change] = fig["factors"]["changes"]
+    assert (change["values_before"]["ef_kg_co2eq_per_kwh"],
+            change["values_after"]["ef_kg_co2eq_per_kwh"]) == (0.3, 0.1)
+    panel = http.get(f"/console/previews/{pid}", headers=HX)
+    assert panel.status_code == 200 and f'id="preview-apply-{pid}"' in panel.text
+    r = http.post(f"/console/previews/{pid}/apply", headers={"X-CSRF-Token": csrf, **HX})
+    assert r.status_code == 200, r.text
+    applied = re.search(r'data-pipeline="([0-9a-f-]{36})"', r.text).group(1)  # type: ignore[union-attr]
+    assert wait_pipeline(applied) == "SUCCESS"
+    assert _ef() == 0.1
+    assert math.isclose(_module_total(), fig["by_module"][0]["after"], rel_tol=1e-12)
+    # The revert is now the later upload of the scope: a second preview is refused, named.
+    r = http.post(url, headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert r.status_code == 409 and "revert" in r.text
