@@ -11,7 +11,7 @@ into the root ``carbon`` command, so adding a topic is one line in ``COMMAND_MOD
     @cli.command()
     def status(year: int, as_json: JsonFlag = False) -> None: ...
 
-Every command runs inside :func:`carbon_api.cli.common.friendly_errors` (via the root group),
+Every command runs inside :func:`carbon_api.cli.failures.friendly_errors` (via the root group),
 so a refusal of the domain (``carbon_domain.errors.CarbonError``), an unreachable database or
 broker, or invalid configuration ends as one clear line on stderr with exit code 1.
 """
@@ -24,7 +24,7 @@ from importlib import import_module
 
 import typer
 
-from carbon_api.cli.common import CarbonGroup
+from carbon_api.cli.failures import CarbonGroup
 
 COMMAND_MODULES: tuple[str, ...] = (
     "ops",  # api, worker, beat, flower

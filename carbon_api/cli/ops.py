@@ -20,10 +20,10 @@ from carbon_api.cli.common import (
     info,
     mask_url,
     new_typer,
-    require_database,
     warn,
 )
 from carbon_api.cli.embedded import require_external_broker
+from carbon_api.cli.failures import require_database
 from carbon_domain import task_names
 
 if TYPE_CHECKING:

@@ -124,7 +124,7 @@ def test_accept_operation_maps_refusals_and_lets_a_bug_through() -> None:
 
 
 def test_the_cli_describes_refusals_and_keeps_a_bugs_traceback() -> None:
-    from carbon_api.cli.common import describe_error
+    from carbon_api.cli.failures import describe_error
 
     assert describe_error(NotFound("pipeline 1 not found")) == "pipeline 1 not found"
     assert describe_error(InvalidInput("unknown module 'x'", field="module")) == (
