@@ -21,7 +21,8 @@ from carbon_api.console.forms import ChosenFile, OperatorForm, UploadFields, for
 from carbon_api.console.web import PREFIX, User, is_htmx, message, render, templates
 from carbon_api.deps import INT32_MAX
 from carbon_api.errors import ApiError, status_of
-from carbon_api.routes.previews import accept_factor_preview, accept_preview
+from carbon_api.routes.previews import accept_factor_preview
+from carbon_api.routes.reverts import preview_revert
 from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
@@ -101,10 +102,7 @@ async def revert_preview(request: Request, posted: OperatorForm,
             except RevertRefused as exc:
                 return message(request, str(exc), status_of(exc))
         try:
-            acc = accept_preview(by, plan.kind, plan.content, filename=plan.filename,
-                                 module=plan.module_type_id, det=plan.data_entry_type_id,
-                                 year=plan.year, content_type="text/csv",
-                                 reverts_job_id=plan.job_id, what="revert")
+            acc = preview_revert(plan, by)
         except HTTPException as exc:
             return message(request, str(exc.detail), exc.status_code)
         except ApiError as exc:

@@ -1,7 +1,7 @@
 """Undo an upload: ``POST /v1/sync/uploads/{job_id}/revert`` starts a new upload that
 restores the factor set (the data entries, or the reference set) of that upload's scope as
 it was just before it; with ``preview=true`` it previews that upload instead. :func:`start_revert`
-is shared with the console and the CLI."""
+and :func:`preview_revert` are shared with the console (and the first with the CLI)."""
 
 from __future__ import annotations
 
@@ -51,11 +51,17 @@ def revert_upload(who: Operator, job_id: JobId,
     with session_scope() as s:
         plan = plan_revert(s, job_id)  # RevertRefused answers by its kind
     if preview:
-        return accept_preview(who.name, plan.kind, plan.content, filename=plan.filename,
-                              module=plan.module_type_id, det=plan.data_entry_type_id,
-                              year=plan.year, content_type="text/csv",
-                              reverts_job_id=plan.job_id, what="revert")
+        return preview_revert(plan, who.name)
     return accept_operation("revert", lambda: start_revert(plan, who.name, recalculate))
+
+
+def preview_revert(plan: RevertPlan, created_by: str) -> PreviewAccepted:
+    """The revert's upload previewed, not run (the API's ``preview=true`` and the console's
+    "Preview this revert")."""
+    return accept_preview(created_by, plan.kind, plan.content, filename=plan.filename,
+                          module=plan.module_type_id, det=plan.data_entry_type_id,
+                          year=plan.year, content_type="text/csv",
+                          reverts_job_id=plan.job_id, what="revert")
 
 
 def start_revert(plan: RevertPlan, created_by: str, recalculate: bool | None = None
