@@ -60,10 +60,21 @@ class _LazyConsole:
         self._kwargs = kwargs
         self._real: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _console(self) -> Console:
         if self._real is None:
             self._real = _console_class()(**self._kwargs)
-        return getattr(self._real, name)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+    # Special methods are looked up on the type, not through __getattr__: Rich's Live (the
+    # progress bars of `--wait`, export, seed) enters the console to buffer its output.
+    def __enter__(self) -> Console:
+        return self._console().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._console().__exit__(*exc)
 
 
 # Consoles resolve sys.stdout / sys.stderr at print time, so CliRunner captures them.
