@@ -2,7 +2,8 @@
 
 Each topic lives in its own module of this package and exposes ``cli``, a ``typer.Typer``
 (build it with :func:`carbon_api.cli.common.new_typer`). Its commands and groups are merged
-into the root ``carbon`` command, so adding a topic is one line in ``COMMAND_MODULES``::
+into the root ``carbon`` command, loaded only when one of them runs: adding a command is one
+line (name, module, one-line help) in ``COMMANDS`` of ``cli/lazy.py``::
 
     # carbon_api/cli/status.py
     from carbon_api.cli.common import JsonFlag, new_typer
@@ -20,30 +21,14 @@ from __future__ import annotations
 
 import atexit
 import gc
-from importlib import import_module
 
 import typer
 
-from carbon_api.cli.failures import CarbonGroup
-
-COMMAND_MODULES: tuple[str, ...] = (
-    "ops",  # api, worker, beat, flower
-    "db",  # db upgrade, downgrade, current
-    "tokens",  # tokens create, list, revoke
-    "workflow",  # ingest, recalc, reconcile
-    "listings",  # status, jobs, pipelines, wait, abort
-    "recovery",  # recover
-    "demo",  # demo
-    "seed",  # seed (synthetic university, loaded through the ingest path)
-    "export",  # export results|data (CSV)
-    "factors",  # factors history
-    "reverts",  # revert (undo a factor upload)
-    "entries",  # entries REPORT MODULE, explain ENTRY_ID (drill-down)
-)
+from carbon_api.cli.lazy import COMMAND_MODULES, LazyCarbonGroup
 
 app = typer.Typer(
     name="carbon",
-    cls=CarbonGroup,
+    cls=LazyCarbonGroup,
     help="carbon-pipeline: carbon accounting whose recalculation and aggregation run on Celery.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -51,8 +36,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in COMMAND_MODULES:
-    app.add_typer(import_module(f"{__name__}.{_module}").cli)
+
+@app.callback()
+def _root() -> None:
+    """Typer builds a group only for an app with a callback or sub-apps; the sub-apps are
+    loaded on use by :class:`LazyCarbonGroup`, so this (empty) callback makes the group."""
+
 
 # The operator waits for the process to end, and the interpreter's last garbage collection
 # walks every object of the ~600-900 modules a command loaded (SQLAlchemy, Celery, pydantic):
@@ -61,4 +50,4 @@ for _module in COMMAND_MODULES:
 # by reference counting at shutdown, only cyclic garbage is left to the operating system.
 atexit.register(gc.freeze)
 
-__all__ = ["app"]
+__all__ = ["COMMAND_MODULES", "app"]

@@ -22,32 +22,64 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 from uuid import UUID
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
-class _Console(Console):
-    """A Rich console that reads its width (``COLUMNS``, else the terminal) at each print.
-    Rich's constructor fixes the width from ``COLUMNS`` when the console is made, and these
-    are made when the CLI is imported: a width set later (a test's CliRunner env) was
-    ignored or not depending on which command imported the CLI first (tables wrapped at 80
-    columns in 2 of 21 CLI tests under pytest-xdist)."""
+@cache
+def _console_class() -> type[Console]:
+    from rich.console import Console
+
+    class _Console(Console):
+        """A Rich console that reads its width (``COLUMNS``, else the terminal) at each
+        print. Rich's constructor fixes the width from ``COLUMNS`` when the console is made:
+        a width set later (a test's CliRunner env) was ignored or not depending on which
+        command made the console first (tables wrapped at 80 columns in 2 of 21 CLI tests
+        under pytest-xdist)."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._width = None  # Console.size reads COLUMNS each time when this is None
+
+    return _Console
+
+
+class _LazyConsole:
+    """Stands for a Rich console made on first use: Rich is ~45 modules that a command
+    printing only JSON (`carbon status --json`) or a help never needs."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._width = None  # Console.size reads COLUMNS each time when this is None
+        self._kwargs = kwargs
+        self._real: Console | None = None
+
+    def _console(self) -> Console:
+        if self._real is None:
+            self._real = _console_class()(**self._kwargs)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+    # Special methods are looked up on the type, not through __getattr__: Rich's Live (the
+    # progress bars of `--wait`, export, seed) enters the console to buffer its output.
+    def __enter__(self) -> Console:
+        return self._console().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._console().__exit__(*exc)
 
 
 # Consoles resolve sys.stdout / sys.stderr at print time, so CliRunner captures them.
-console = _Console(highlight=False)
-err_console = _Console(stderr=True, highlight=False)
+console = cast("Console", _LazyConsole(highlight=False))
+err_console = cast("Console", _LazyConsole(stderr=True, highlight=False))
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON on stdout (for scripts).")
@@ -58,16 +90,22 @@ JsonFlag = Annotated[
 
 def error(message: str, code: int = 1) -> NoReturn:
     """Print one red line on stderr and exit with ``code`` (no traceback)."""
+    from rich.text import Text
+
     err_console.print(Text(" ".join(str(message).split()), style="bold red"), soft_wrap=True)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
+    from rich.text import Text
+
     err_console.print(Text(str(message), style="yellow"), soft_wrap=True)
 
 
 def info(message: str) -> None:
     """A status line for humans on stderr (keeps stdout clean for values and JSON)."""
+    from rich.text import Text
+
     err_console.print(Text(str(message)), soft_wrap=True)
 
 
@@ -79,6 +117,9 @@ def new_table(title: str | None, columns: Sequence[str]) -> Table:
     spaces and gets what the other columns leave). Two spaces between columns and no box
     leave ~20 columns more for text than Rich's default heavy box.
     """
+    from rich import box
+    from rich.table import Table
+
     t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
               padding=(0, 1), collapse_padding=True, title_justify="left")
     for spec in columns:

@@ -1,34 +1,13 @@
-"""The formula version of each data entry type: bump a type's entry when its formula (or a
-rule of how it reads its factors or reference data) changes in a way that changes numbers.
+"""The formula version of each data entry type: kept in ``carbon_domain/formula_versions.py``
+(importable without the handlers), re-exported here where the handlers' readers look."""
 
-A recalculation records the version it computed with (``meta.recalculation.formula_version``)
-and so do the module stats (``formula_version``: type name → version of its rows). When the
-code's version of a type differs from the one its rows were computed with, the type needs
-recalculation ("formula for IT changed (2026.11-1 → 2026.12-1)") and its next recalculation
-is full; a deploy that bumps one type's version makes only that type stale.
-"""
+from carbon_domain.formula_versions import (
+    BASELINE_FORMULA_VERSION,
+    formula_change,
+    formula_version,
+    formula_versions,
+    recorded_version,
+)
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-
-from carbon_domain.catalog import DataEntryType
-
-#: What every type computed with before versions were recorded per recalculation: a
-#: recalculation without a recorded version counts as this one, so a deploy of this code
-#: does not mark the whole history stale.
-BASELINE_FORMULA_VERSION = "2026.11-1"
-
-#: Data entry type id → version. A plain dict so a test can bump one entry in-process.
-formula_versions: dict[int, str] = {int(det): BASELINE_FORMULA_VERSION for det in DataEntryType}
-
-
-def formula_version(det: int) -> str:
-    """The code's formula version of a data entry type."""
-    return formula_versions.get(int(det), BASELINE_FORMULA_VERSION)
-
-
-def recorded_version(recalculation: Mapping[str, object] | None) -> str:
-    """The version a finished recalculation computed with (its ``meta.recalculation``)."""
-    value = (recalculation or {}).get("formula_version")
-    return str(value) if value else BASELINE_FORMULA_VERSION
+__all__ = ["BASELINE_FORMULA_VERSION", "formula_change", "formula_version", "formula_versions",
+           "recorded_version"]

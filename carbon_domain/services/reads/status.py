@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.db.models import CarbonReport, CarbonReportModule
-from carbon_domain.handlers.versions import formula_version, recorded_version
+from carbon_domain.formula_versions import formula_version, recorded_version
 from carbon_domain.services.reads.completeness import Completeness, completeness, entry_counts
 from carbon_domain.services.reads.display_state import (
     DisplayState,

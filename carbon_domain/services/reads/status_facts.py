@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
 from carbon_domain.db.enums import JobResult, JobState
+from carbon_domain.formula_versions import formula_change
 from carbon_domain.services.reads.display_state import FailedRun, Progress, TypeFacts
 from carbon_domain.services.reads.status_probes import (
     ComboIds,
@@ -26,7 +27,6 @@ from carbon_domain.services.reads.status_probes import (
     job_briefs,
     last_input_job,
 )
-from carbon_domain.services.recalc.affected import formula_change
 
 LABELS = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload",
           "reference_ingest": "reference upload"}
