@@ -74,7 +74,7 @@ class Scope:
                 "entries": None if self.entry_ids is None else len(self.entry_ids)}
 
 
-def _relevant_inputs(module: int, det: int, year: int) -> Any:
+def relevant_inputs(module: int, det: int, year: int) -> Any:
     """Input jobs of the slice: factor and data entry uploads of the type or its module, and
     reference uploads of a kind the type reads (any year: stations are not year-scoped)."""
     own = ((Job.job_type.in_([JobType.factor_ingest, JobType.csv_ingest]))
@@ -89,7 +89,7 @@ def plan_marks(session: Session, module: int, det: int, year: int) -> dict[str, 
     ``inputs_watermark``, the highest finished input job id below every active input job of
     the slice, and the slice's factor count and highest factor id (a factor deleted behind
     the application's back, rather than retired, shows as a lower count)."""
-    cond = _relevant_inputs(module, det, year)
+    cond = relevant_inputs(module, det, year)
     active = session.scalar(select(Job.id).where(cond, Job.state.in_(ACTIVE_STATES))
                             .order_by(Job.id).limit(1))
     q = select(Job.id).where(cond, Job.state == JobState.FINISHED)
@@ -157,7 +157,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
     if still != config.factor_count:
         return Scope(None, "a factor was deleted (not retired)", base.id)
     newer = session.scalar(select(Job.id).where(
-        _relevant_inputs(module, det, year), Job.job_type == JobType.csv_ingest, Job.id > w,
+        relevant_inputs(module, det, year), Job.job_type == JobType.csv_ingest, Job.id > w,
         Job.state == JobState.FINISHED).limit(1))
     if newer is not None:
         return Scope(None, f"entries changed (job {newer})", base.id)

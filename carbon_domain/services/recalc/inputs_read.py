@@ -8,7 +8,7 @@ before its plan (read, though its id is higher). So the plan records, in the job
 ``inputs_read = {upto, pending}``: ``upto`` the highest input job of the slice that had
 landed when the plan read, ``pending`` the input jobs below ``upto`` that had not. An input
 was read when its id is ≤ ``upto`` and not pending. The slice's inputs are the ones
-incremental planning compares against (``affected._relevant_inputs``): factor and data
+incremental planning compares against (``affected.relevant_inputs``): factor and data
 entry uploads of the type or its module for the year, reference uploads of a kind it reads.
 
 Recalculations planned before this record have no ``inputs_read``; the status keeps the id
@@ -27,14 +27,14 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.jobs.job_meta import InputsRead
 from carbon_domain.services.jobs.jobs import GOOD_FINISH
-from carbon_domain.services.recalc.affected import _relevant_inputs
+from carbon_domain.services.recalc.affected import relevant_inputs
 
 __all__ = ["InputsRead", "landed", "record", "recorded", "unread"]
 
 
 def record(session: Session, module: int, det: int, year: int) -> JsonObject:
     """What the plan of a (module, type, year) recalculation reads now, as stored JSON."""
-    cond = _relevant_inputs(module, det, year)
+    cond = relevant_inputs(module, det, year)
     upto = int(session.scalar(select(func.max(Job.id)).where(
         cond, Job.state == JobState.FINISHED)) or 0)
     # Active input jobs are a handful at any time (ix_jobs_state holds only those).
