@@ -10,7 +10,8 @@ code path writes one back into JSON.
 What stays: the job ``config`` (what the operator asked for: ``recalculate``, ``mode``,
 ``kind``, ``only_stale``, ``full``; ``position``, "type i of n" in progress messages; what a
 recalculation's plan recorded for the next one to compare against: ``inputs_watermark``,
-``factor_count``, ``factor_max_id``, ``scope``) and reports that only people read (row
+``factor_count``, ``factor_max_id``, ``scope``; and for the staleness status, which inputs
+it read: ``inputs_read``) and reports that only people read (row
 errors, recalculation counts, abort notes), free-form (``extra="allow"``). Code reads the
 config through :func:`job_config`, never as raw JSON.
 """
@@ -37,6 +38,15 @@ class PlannedScope(BaseModel):
     incremental: bool | None = None  # None: planned before the scope was recorded
 
 
+class InputsRead(BaseModel):
+    """The input jobs a recalculation's plan read (services/recalc/inputs_read.py): every
+    input job of its slice with an id up to ``upto`` except ``pending``, the ones below
+    ``upto`` that had not landed (finished) yet when the plan read."""
+
+    upto: int = 0
+    pending: list[int] = Field(default_factory=list)
+
+
 class JobConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -54,6 +64,8 @@ class JobConfig(BaseModel):
     factor_count: int = -1
     factor_max_id: int = 0
     scope: PlannedScope | None = None
+    # Recorded by the plan for the staleness status; None: planned before the record.
+    inputs_read: InputsRead | None = None
 
 
 class JobMeta(BaseModel):

@@ -2,8 +2,10 @@
 needed recalculation for longer than a threshold, each with its reasons and since when, and
 the types whose last recalculation failed or was aborted (whatever its age).
 
-*Since when* is the finish time of the first input job after the last good recalculation
-(a later upload does not restart the clock); for a formula change, which is not a job, the
+*Since when* is the finish time of the first input job the last good recalculation did not
+read (a later upload does not restart the clock): one that landed after its plan read the
+inputs (``inputs_read``: above what it read, or pending then), or, for a recalculation
+planned before that record, one with a higher id; for a formula change, which is not a job, the
 time the rows were computed; for a failed run, the time it ended. The states and reasons are
 the ones every other surface shows (status_facts.py, display_state.py).
 """
@@ -64,7 +66,8 @@ def stale_stats(session: Session, older_than: float, year: int | None = None,
         found, briefs = cores(session, y, None)
         stale = [c for c in found if c.needs]
         firsts = first_input_after(session, y, [
-            (c.combo.module, c.det, c.combo.good_recalc or 0, input_kinds(c.det))
+            (c.combo.module, c.det, c.read.upto if c.read else c.combo.good_recalc or 0,
+             input_kinds(c.det))
             for c in stale if c.input_needs])
         for c in stale:
             since = _since(c, briefs, firsts.get((c.combo.module, c.det)))
@@ -89,6 +92,9 @@ def _since(c: Core, briefs: dict[int, JobBrief], first: tuple[int, datetime | No
             times.append(fin.finished_at)
     if c.input_needs and first is not None and first[1] is not None:
         times.append(first[1])
+    if c.input_needs:  # inputs pending when the last good run read, landed since
+        late = [briefs[i] for i in c.late if i in briefs]
+        times += [b.finished_at for b in late if b.finished_at is not None]
     if c.formula_reason:
         good = briefs.get(c.combo.good_recalc or 0)
         if good is not None and good.finished_at is not None:

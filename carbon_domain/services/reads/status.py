@@ -1,14 +1,21 @@
-"""Staleness status, derived from job id ordering (a higher id is a later job), never clocks.
+"""Staleness status, derived from job ids and what each recalculation read, never clocks.
 
 For a (module, data entry type, year) the last input job is the highest-id FINISHED,
 non-ERROR job that changed its inputs (factor upload for that type or its whole module,
 data entry upload for that type or its whole module, reference upload of a kind the type
-reads: ``status_probes.last_input_job``). It needs recalculation while no
-FINISHED, non-ERROR recalculation covers it (one with a higher id, or the one that was
-still waiting when the input arrived and recorded ``covers_input_job_id``), while the code's
-formula version of the type differs from the one its rows were computed with, and after a
-last recalculation that failed or was aborted (status_facts.py). Each type then has one
-display state (display_state.py) that the console, the API and the CLI all show.
+reads: ``status_probes.last_input_job``). It needs recalculation while the last FINISHED,
+non-ERROR recalculation did not read every landed input, while the code's formula version of
+the type differs from the one its rows were computed with, and after a last recalculation
+that failed or was aborted (status_facts.py). Each type then has one display state
+(display_state.py) that the console, the API and the CLI all show.
+
+An input job's id is taken when it is accepted, its rows land when it finishes: a
+recalculation may be planned between the two. So its plan records ``inputs_read``
+(services/recalc/inputs_read.py): the highest input job that had landed (``upto``) and those
+below it that had not (``pending``); an input is read by it only if its id is ≤ ``upto`` and
+not pending, whatever the order of the ids. A recalculation planned before that record keeps
+the id rule: it read the inputs with a lower id, and the one that was still waiting when an
+input arrived recorded ``covers_input_job_id``.
 
 Everything is read with index probes and grouped queries (status_probes.py,
 completeness.py); no job's meta is loaded except the per-type stats of recalculations.

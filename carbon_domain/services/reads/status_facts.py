@@ -27,6 +27,7 @@ from carbon_domain.services.reads.status_probes import (
     job_briefs,
     last_input_job,
 )
+from carbon_domain.services.recalc import inputs_read
 
 LABELS = {"factor_ingest": "factor upload", "csv_ingest": "data entry upload",
           "reference_ingest": "reference upload"}
@@ -37,9 +38,13 @@ class Core:
     combo: ComboIds
     module_combo: ComboIds
     input_id: int
-    covering_id: int | None  # a recalculation that covers the last input, if any
+    covering_id: int | None  # a recalculation that read every input of the type, if any
     formula_reason: str | None = None  # set once the recalculations' meta is read
     failed: FailedRun | None = None
+    # What the last good recalculation's plan read (None: planned before the record).
+    read: inputs_read.InputsRead | None = None
+    unread_id: int | None = None  # the input it did not read, when it is not the last one
+    late: tuple[int, ...] = ()  # inputs pending when it read that have landed since
 
     @property
     def input_needs(self) -> bool:
@@ -75,17 +80,10 @@ def cores(session: Session, year: int, modules: list[int] | None
         last = last_input_job(combo, mc, input_kinds(det))
         if last is None:
             continue
-        good = combo.good_recalc
-        out.append(Core(combo, mc, last, good if good and good > last else None))
-    # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
-    maybe = [(core.combo.module, core.det, core.input_id) for core in out
-             if core.covering_id is None and core.combo.good_recalc]
-    found = covering_recalcs(session, year, maybe)
-    for core in out:
-        if core.covering_id is None:
-            core.covering_id = found.get((core.combo.module, core.det))
-    ids = {i for c in out for i in (c.input_id, c.combo.finished_recalc, c.combo.good_recalc,
-                                    c.combo.active_recalc) if i}
+        out.append(Core(combo, mc, last, None))
+    _cover(session, year, out)
+    ids = {i for c in out for i in (c.input_id, c.unread_id, c.combo.finished_recalc,
+                                    c.combo.good_recalc, c.combo.active_recalc, *c.late) if i}
     briefs = job_briefs(session, ids)
     failed_ids = {c.combo.finished_recalc for c in out if _last_failed(c, briefs)}
     chunks = chunk_progress(session, {i for i in failed_ids if i})
@@ -99,6 +97,36 @@ def cores(session: Session, year: int, modules: list[int] | None
             c.failed = FailedRun(fin.id, _str(fin.pipeline_id), fin.aborted, fin.aborted_by,
                                  done, total, fin.status_message)
     return out, briefs
+
+
+def _cover(session: Session, year: int, out: list[Core]) -> None:
+    """Which good recalculation read every landed input of each type (``covering_id``).
+
+    One that recorded what its plan read (``inputs_read``) covers an input only if it had
+    landed when the plan read it, whatever the ids. One planned before the record keeps the
+    id rule: a higher id, or ``covers_input_job_id`` for the one that was waiting when the
+    input arrived."""
+    reads = inputs_read.recorded(session, {c.combo.good_recalc for c in out
+                                           if c.combo.good_recalc})
+    pending = {i for r in reads.values() for i in r.pending}
+    landed = inputs_read.landed(session, year, pending)
+    for c in out:
+        good = c.combo.good_recalc
+        c.read = reads.get(good or 0)
+        if c.read is not None:
+            c.late = tuple(sorted(landed.intersection(c.read.pending)))
+            unread = inputs_read.unread(c.read, c.input_id, landed)
+            c.covering_id = good if unread is None else None
+            c.unread_id = unread
+        elif good and good > c.input_id:
+            c.covering_id = good
+    # Not covered by a later recalculation: maybe by one that was waiting when it arrived.
+    maybe = [(c.combo.module, c.det, c.input_id) for c in out
+             if c.covering_id is None and c.read is None and c.combo.good_recalc]
+    found = covering_recalcs(session, year, maybe)
+    for c in out:
+        if c.covering_id is None and c.read is None:
+            c.covering_id = found.get((c.combo.module, c.det))
 
 
 def _last_failed(c: Core, briefs: dict[int, JobBrief]) -> bool:
@@ -129,12 +157,14 @@ def stale_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:
 
 
 def input_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:
-    """Why the last input makes the type stale, in the words an operator uses."""
+    """Why an input makes the type stale, in the words an operator uses: the input the last
+    good recalculation did not read (the last input unless an earlier one landed late)."""
     if not c.input_needs:
         return None
-    src = briefs.get(c.input_id)
+    src_id = c.unread_id or c.input_id
+    src = briefs.get(src_id)
     if src is None:
-        return f"input job #{c.input_id} is newer than the last recalculation"
+        return f"input job #{src_id} is newer than the last recalculation"
     upload = describe_input(src)
     fin = briefs.get(c.combo.finished_recalc or 0)
     if fin is not None and fin.id > src.id and fin.result == JobResult.ERROR:
@@ -143,6 +173,8 @@ def input_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:
     good = briefs.get(c.combo.good_recalc or 0)
     if good is None:
         return f"never recalculated since {upload}"
+    if src.id < good.id:  # accepted before the recalculation, landed after its plan read
+        return f"{upload} landed after recalculation #{good.id} read its inputs"
     return f"{upload} is newer than recalculation #{good.id}"
 
 

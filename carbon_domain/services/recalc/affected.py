@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,15 +46,14 @@ from carbon_domain.handlers.versions import formula_version, recorded_version
 from carbon_domain.json_types import JsonObject
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
 from carbon_domain.names import type_label
-from carbon_domain.reference import kinds_read_by
 from carbon_domain.services.inputs.slices import load_factor_index, load_reference_data
 from carbon_domain.services.jobs.job_meta import job_config
 from carbon_domain.services.recalc.affected_refs import (
     FULL,
     RefChange,
     reference_change,
-    reference_jobs,
 )
+from carbon_domain.services.recalc.inputs_read import relevant_inputs
 
 # Past this share of the slice a full run (id ranges, sequential reads) is cheaper.
 FULL_SHARE = 0.5
@@ -74,22 +72,12 @@ class Scope:
                 "entries": None if self.entry_ids is None else len(self.entry_ids)}
 
 
-def _relevant_inputs(module: int, det: int, year: int) -> Any:
-    """Input jobs of the slice: factor and data entry uploads of the type or its module, and
-    reference uploads of a kind the type reads (any year: stations are not year-scoped)."""
-    own = ((Job.job_type.in_([JobType.factor_ingest, JobType.csv_ingest]))
-           & (Job.module_type_id == module) & (Job.year == year)
-           & ((Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)))
-    kinds = kinds_read_by(det)
-    return (own | reference_jobs(kinds)) if kinds else own
-
-
 def plan_marks(session: Session, module: int, det: int, year: int) -> dict[str, int]:
     """What a later incremental run compares against, recorded when a job is planned:
     ``inputs_watermark``, the highest finished input job id below every active input job of
     the slice, and the slice's factor count and highest factor id (a factor deleted behind
     the application's back, rather than retired, shows as a lower count)."""
-    cond = _relevant_inputs(module, det, year)
+    cond = relevant_inputs(module, det, year)
     active = session.scalar(select(Job.id).where(cond, Job.state.in_(ACTIVE_STATES))
                             .order_by(Job.id).limit(1))
     q = select(Job.id).where(cond, Job.state == JobState.FINISHED)
@@ -157,7 +145,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
     if still != config.factor_count:
         return Scope(None, "a factor was deleted (not retired)", base.id)
     newer = session.scalar(select(Job.id).where(
-        _relevant_inputs(module, det, year), Job.job_type == JobType.csv_ingest, Job.id > w,
+        relevant_inputs(module, det, year), Job.job_type == JobType.csv_ingest, Job.id > w,
         Job.state == JobState.FINISHED).limit(1))
     if newer is not None:
         return Scope(None, f"entries changed (job {newer})", base.id)

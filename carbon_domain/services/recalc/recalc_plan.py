@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntryType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
+from carbon_domain.json_types import JsonValue
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_meta import config_with
-from carbon_domain.services.recalc import affected
+from carbon_domain.services.recalc import affected, inputs_read
 from carbon_domain.settings import get_settings
 
 
@@ -57,9 +58,15 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     assert job.module_type_id is not None
     size = chunk_size or get_settings().chunk_size
     det, year = job.data_entry_type_id, job.year
+    # What this run reads is noted before anything reads it, so an input that lands between
+    # the two is counted as unread (stale), never as read but missed: the watermark a later
+    # incremental run starts from, and which input jobs the staleness status counts as
+    # covered (services/recalc/inputs_read.py).
+    marks: dict[str, JsonValue] = {
+        **affected.plan_marks(session, job.module_type_id, det, year),
+        "inputs_read": inputs_read.record(session, job.module_type_id, det, year)}
     # Incremental when factor changes alone made the slice stale (services/recalc/affected.py).
     scope = affected.plan_scope(session, job)
-    marks = affected.plan_marks(session, job.module_type_id, det, year)
     # A re-plan (retry after a lost chord) starts the fan-out afresh.
     session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
     if scope.entry_ids is not None:
