@@ -28,7 +28,7 @@ run gives it), so every doubt falls back to more entries or to a full run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -42,10 +42,9 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Factor, Pipeline
 from carbon_domain.engine import LINK_KEY
-from carbon_domain.handlers.versions import formula_version, recorded_version
+from carbon_domain.formula_versions import formula_change
 from carbon_domain.json_types import JsonObject
 from carbon_domain.matching import MATCH_SPECS, PURCHASE_DETS
-from carbon_domain.names import type_label
 from carbon_domain.services.inputs.slices import load_factor_index, load_reference_data
 from carbon_domain.services.jobs.job_meta import job_config
 from carbon_domain.services.recalc.affected_refs import (
@@ -101,17 +100,6 @@ def _full_requested(session: Session, job: Job) -> str | None:
         if not job_config(root).only_stale:
             return "all types of the module were requested"
     return None
-
-
-def formula_change(det: int, recalc_meta: Mapping[str, object] | None) -> str | None:
-    """"formula for IT changed (2026.11-1 → 2026.12-1)" when the code's formula version of
-    the type differs from the one a recalculation (its meta) computed with, else None."""
-    recalculation = (recalc_meta or {}).get("recalculation")
-    recorded = recorded_version(recalculation if isinstance(recalculation, Mapping) else None)
-    code = formula_version(det)
-    if recorded == code:
-        return None
-    return f"formula for {type_label(D(det).name)} changed ({recorded} → {code})"
 
 
 def plan_scope(session: Session, job: Job) -> Scope:
