@@ -109,3 +109,23 @@ def test_redis_urls_use_the_given_database(given: str, broker: str, backend: str
 def test_redis_url_with_a_path_that_is_no_database_is_refused() -> None:
     with pytest.raises(ValueError, match="number"):
         redis_urls("redis://127.0.0.1:6379/x")
+
+
+def _slice_run(kg: float, *, status: str = "SUCCESS", entries: int = 50_000,
+               rows: int = 50_000) -> dict[str, object]:
+    return {"status": status, "entries": entries, "rows": rows, "totals": (50_000, kg)}
+
+
+def test_slice_runs_agree_up_to_the_float_sums_order() -> None:
+    from bench.slices import runs_agree
+
+    # Three runs of the 50k `it` slice (2026-12-06): equal but for the summation order.
+    same = [_slice_run(3017027.0873600505), _slice_run(3017027.0873600356),
+            _slice_run(3017027.087360056)]
+    assert runs_agree(same, 50_000)
+    # bench.floor.same_totals: relative 1e-6, the floor check's tolerance (here ~3 kg)
+    assert not runs_agree([*same, _slice_run(3017037.0)], 50_000)
+    assert not runs_agree([*same, _slice_run(3017027.0873600505, status="ERROR")], 50_000)
+    assert not runs_agree([*same, _slice_run(3017027.0873600505, entries=49_999)], 50_000)
+    assert not runs_agree([*same, _slice_run(3017027.0873600505, rows=49_000)], 50_000)
+    assert not runs_agree([], 50_000)
