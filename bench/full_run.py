@@ -15,14 +15,14 @@ from bench.timed_runs import repeat
 
 def run_full(a: argparse.Namespace, log: Path) -> dict[str, dict[str, Any]]:
     """Every part the flags ask for: part name → its top-level keys."""
-    from bench.__main__ import _seed
+    from bench.seed_db import seed
 
     parts: dict[str, dict[str, Any]] = {}
     print(f"seeding {a.entries:,} entries …", flush=True)
-    seed = _seed(a, log)
+    seeded = seed(a, log)
     if not a.only_incremental:
         parts["full"] = full = _floors_and_pipeline(a, log)
-        full["seed"] = seed
+        full["seed"] = seeded
     if a.only_incremental or not a.skip_incremental:
         parts["incremental"] = incremental(a, log)
     if not a.skip_ingest and not a.only_incremental:

@@ -1,4 +1,5 @@
-"""`python -m bench.stress --entries 8000000`: the anchor's stress size, end to end, once.
+"""`python -m bench.stress --entries 8000000`: the anchor's stress size, end to end (once;
+`--repeat N` for more).
 
 Issue 14 asks for it as a one-off (not in CI): seed the year through the real ingest path,
 then recalculate every type of every module with 2 worker processes (trigger → every
@@ -23,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import results, services
-from bench.__main__ import _seed
 from bench.results import load_average
+from bench.seed_db import seed
 from bench.timed_runs import repeat
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                               "load_average_start": load0}
     print(f"seeding {a.entries:,} entries (reuse={a.reuse}) …", flush=True)
-    report["seed"] = _seed(a, log)
+    report["seed"] = seed(a, log)
     print(f"  {report['seed']}", flush=True)
     # The rows the seed's ingest computed: a full recalculation must leave exactly these.
     # (A reused database whose `it` rows an incremental revision rewrote holds stale research
