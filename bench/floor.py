@@ -145,3 +145,22 @@ def emission_totals(database_url: str, year: int, det: int | None = None) -> tup
 
 def same_totals(a: tuple[int, float], b: tuple[int, float]) -> bool:
     return a[0] == b[0] and abs(a[1] - b[1]) <= 1e-6 * max(1.0, abs(b[1]))
+
+
+def totals_by_type(database_url: str, year: int) -> dict[int, tuple[int, float]]:
+    """Emission rows and total kg per data entry type of the year."""
+    conn = raw_connect(database_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT d.data_entry_type_id, count(*), coalesce(sum(e.kg_co2eq), 0)"
+                    " FROM data_entry_emissions e JOIN data_entries d ON d.id = e.data_entry_id"
+                    " WHERE d.year = %s GROUP BY 1", (year,))
+        out = {int(t): (int(n), float(kg)) for t, n, kg in cur.fetchall()}
+    conn.close()
+    return out
+
+
+def types_differing(a: dict[int, tuple[int, float]],
+                    b: dict[int, tuple[int, float]]) -> list[int]:
+    """The types whose rows or total kg differ between two totals_by_type()."""
+    return sorted(t for t in set(a) | set(b)
+                  if not same_totals(a.get(t, (0, 0.0)), b.get(t, (0, 0.0))))

@@ -8,9 +8,12 @@ seeded (same ``--database-url``):
 
     python -m bench.operator_wait --slice it [--runs 5] [--no-console]
 
-Every figure is a median over ``--runs`` runs. The start-up runs interleave the commands
-(the machine is shared: a burst of load spreads over all of them). ``-X importtime`` gives
-the load-independent part: modules imported and their summed import time.
+Every figure is a median over ``--runs`` runs (`python -m bench --slice it` passes its
+``--repeat``), with min and max beside it; the workers are started once and warmed by one
+untimed recalculation, and each recalculation follows a VACUUM ANALYZE (bench/timed_runs.py).
+The start-up runs interleave the commands (the machine is shared: a burst of load spreads
+over all of them). ``-X importtime`` gives the load-independent part: modules imported and
+their summed import time.
 """
 
 from __future__ import annotations
@@ -23,19 +26,13 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import services
+from bench import old_system, results, services
 
-# The old system's `it` slice: 50,000 entries at 7,054 entries/s (its own workflow, measured
-# side by side on this machine for issue 14).
-OLD_IT_ENTRIES_PER_S = 7054.0
 MODULE_NAME = {"it": "equipment", "member": "headcount"}
 DET_NAME = {"it": "it", "member": "member"}
 MODULE = {"it": 4, "member": 1}
@@ -108,6 +105,28 @@ def _times(job_id: int, pipeline_id: str) -> dict[str, datetime]:
     return {k: (v if v.tzinfo else v.replace(tzinfo=UTC)) for k, v in row._mapping.items()}
 
 
+def _job_counts(job_id: int) -> tuple[int, int]:
+    """Entries and rows the recalculation job wrote (its meta)."""
+    from sqlalchemy import text
+
+    from carbon_domain.db.session import session_scope
+
+    with session_scope() as s:
+        meta = s.execute(text("SELECT meta FROM data_ingestion_jobs WHERE id = :j"),
+                         {"j": job_id}).scalar() or {}
+    rec = meta.get("recalculation", {})
+    return int(rec.get("entries", 0)), int(rec.get("rows", 0))
+
+
+def _spread(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Median of every figure of the runs, and min and max of ``keys``."""
+    med: dict[str, Any] = {k: round(statistics.median(r[k] for r in rows), 3) for k in rows[0]}
+    for k in keys:
+        med[f"{k}_min"] = round(min(r[k] for r in rows), 3)
+        med[f"{k}_max"] = round(max(r[k] for r in rows), 3)
+    return med
+
+
 def cli_e2e(name: str, year: int, runs: int) -> dict[str, Any]:
     """`carbon recalc MODULE TYPE --year Y --wait --json`, a full recalculation of the slice,
     end to end (the child's wall time), against the job's own claim → finish time."""
@@ -115,6 +134,7 @@ def cli_e2e(name: str, year: int, runs: int) -> dict[str, Any]:
             "--json"]
     rows = []
     for _ in range(runs):
+        services.vacuum_analyze_touched(os.environ["CARBON_DATABASE_URL"])
         start = datetime.now(UTC)
         wall, cpu, stdout = _timed(argv)
         end = datetime.now(UTC)
@@ -123,147 +143,21 @@ def cli_e2e(name: str, year: int, runs: int) -> dict[str, Any]:
             raise SystemExit(f"carbon recalc ended {acc['pipeline_status']}")
         t = _times(acc["job_id"], acc["pipeline_id"])
         job = (t["finished_at"] - t["started_at"]).total_seconds()
+        entries, written = _job_counts(acc["job_id"])
         rows.append({
+            "entries": entries, "rows": written,
             "e2e_s": wall, "cli_cpu_s": cpu, "job_s": job,
             # before the pipeline's row exists: start-up, imports, the checks of the trigger
             "before_rows_s": (t["created_at"] - start).total_seconds(),
             # from the pipeline's end (aggregation included) to the command's exit
             "after_end_s": (end - t["p_finished"]).total_seconds(),
             "pipeline_s": (t["p_finished"] - t["created_at"]).total_seconds()})
-    med = {k: round(statistics.median(r[k] for r in rows), 3) for k in rows[0]}
+    med = _spread(rows, ("e2e_s",))
     med["adds_to_job_s"] = round(statistics.median(r["e2e_s"] - r["job_s"] for r in rows), 3)
-    med["vs_old_system"] = round(50_000 / med["e2e_s"] / OLD_IT_ENTRIES_PER_S, 2)
+    med["vs_old_system"] = round(old_system.ratio(name, med["entries"] / med["e2e_s"],
+                                                  med["rows"] / med["e2e_s"]), 2)
     med["runs"] = rows
     return med
-
-
-@contextmanager
-def _api_server() -> Iterator[str]:
-    """The real app on uvicorn in a thread of this process (as the browser tests run it)."""
-    import socket
-
-    import uvicorn
-
-    from carbon_api.app import app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-# Records, in the page, when the type's button is clicked and when a pipeline card in the
-# module's live area first carries SUCCESS (a MutationObserver: no polling of ours).
-_OBSERVE = """(live) => {
-  window.benchSeen = {};
-  new MutationObserver(() => {
-    document.querySelectorAll('#' + live + ' .pipeline-slot[data-pipeline]').forEach((s) => {
-      const id = s.getAttribute('data-pipeline'), st = s.getAttribute('data-status');
-      if (st && !window.benchSeen[id + st]) window.benchSeen[id + st] = Date.now();
-    });
-  }).observe(document.body, {subtree: true, childList: true, attributes: true});
-}"""
-
-
-def console_click(name: str, year: int, runs: int) -> dict[str, Any]:
-    """Sign in, open the data page of the year, click the type's "Recalculate" and wait for
-    its pipeline card to show SUCCESS; the in-page clock times the click and the card."""
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.access.tokens import create_token
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        return {"skipped": "chromium not found (apt-get install -y chromium)"}
-    with session_scope() as s:
-        token = create_token(s, f"bench-{os.getpid()}", "operator")
-    module, det = MODULE[name], DET[name]
-    rows = []
-    with _api_server() as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium,
-                                    args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_context().new_page()
-        page.set_default_timeout(120_000)
-        page.goto(base + "/login")
-        page.get_by_label("API token").fill(token)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/console/data/*")
-        for _ in range(runs):
-            # Past the stream's look-back (SLACK_SECONDS): pipelines that just ended would
-            # refresh the module card right after the page loads, under the test's click.
-            _wait_idle()
-            time.sleep(2.5)
-            page.goto(f"{base}/console/data/{year}")
-            page.wait_for_selector("body[data-stream-state=open]")
-            page.evaluate(_OBSERVE, f"live-{module}")
-            # An up-to-date module renders its types list closed: open it, as the operator does.
-            page.locator(f"#module-{module}-status details.types").evaluate("d => d.open = true")
-            button = page.locator(f"#type-{det}").get_by_role("button", name="Recalculate")
-            clicked = button.evaluate("b => { const t = Date.now(); b.click(); return t; }")
-            slot = page.locator(f"#live-{module} .pipeline-slot[data-pipeline]").first
-            pid = slot.get_attribute("data-pipeline")
-            page.wait_for_selector(f'#live-{module} .pipeline-slot[data-pipeline="{pid}"]'
-                                   '[data-status="SUCCESS"]')
-            shown = page.evaluate("(k) => window.benchSeen[k]", f"{pid}SUCCESS")
-            t = _pipeline_times(str(pid))
-            shown_at = datetime.fromtimestamp(shown / 1000, UTC)
-            rows.append({
-                "click_to_success_s": (shown - clicked) / 1000,
-                "job_s": (t["finished_at"] - t["started_at"]).total_seconds(),
-                "click_to_rows_s": (t["created_at"] - datetime.fromtimestamp(
-                    clicked / 1000, UTC)).total_seconds(),
-                # the page's own latency: the pipeline ended → its card says SUCCESS
-                "page_latency_s": (shown_at - t["p_finished"]).total_seconds(),
-                "pipeline_s": (t["p_finished"] - t["created_at"]).total_seconds()})
-        browser.close()
-    med = {k: round(statistics.median(r[k] for r in rows), 3) for k in rows[0]}
-    med["vs_job"] = round(statistics.median(r["click_to_success_s"] / r["job_s"]
-                                            for r in rows), 2)
-    med["runs"] = rows
-    return med
-
-
-def _pipeline_times(pipeline_id: str) -> dict[str, datetime]:
-    from sqlalchemy import text
-
-    from carbon_domain.db.session import session_scope
-
-    with session_scope() as s:
-        job_id = s.execute(text(
-            "SELECT id FROM data_ingestion_jobs WHERE pipeline_id = :p AND job_type ="
-            " 'emission_recalc' ORDER BY id LIMIT 1"), {"p": pipeline_id}).scalar_one()
-    return _times(job_id, pipeline_id)
-
-
-def _wait_idle(timeout: float = 120) -> None:
-    """No job left running (the module's aggregation ends after the pipeline's card)."""
-    from sqlalchemy import text
-
-    from carbon_domain.db.session import session_scope
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with session_scope() as s:
-            if not s.execute(text("SELECT 1 FROM data_ingestion_jobs WHERE state <>"
-                                  " 'FINISHED' LIMIT 1")).first():
-                return
-        time.sleep(0.1)
 
 
 def run(name: str, year: int, runs: int, log: Path, console: bool = True) -> dict[str, Any]:
@@ -272,11 +166,16 @@ def run(name: str, year: int, runs: int, log: Path, console: bool = True) -> dic
     print(f"cli start-up (worst --help median): {out['startup']['cli_startup_s']:.3f} s",
           flush=True)
     with services.Workers(2, log):
+        from bench.slices import time_slice  # one untimed recalculation warms the workers
+
+        out["warmup_s"] = round(time_slice(name, year)["seconds"], 3)
         out["cli_e2e"] = e2e = cli_e2e(name, year, runs)
         print(f"carbon recalc … --wait, {name}: {e2e['e2e_s']:.2f} s end to end (job"
               f" {e2e['job_s']:.2f} s; adds {e2e['adds_to_job_s']:.2f} s; "
               f"{e2e['vs_old_system']:.1f}× the old system)", flush=True)
         if console:
+            from bench.console_click import console_click
+
             out["console"] = c = console_click(name, year, runs)
             if "skipped" not in c:
                 print(f"console click → SUCCESS: {c['click_to_success_s']:.2f} s (job"
@@ -286,10 +185,22 @@ def run(name: str, year: int, runs: int, log: Path, console: bool = True) -> dic
 
 
 def top_keys(name: str, w: dict[str, Any]) -> dict[str, Any]:
-    """The flat keys of bench/results/latest.json."""
-    return {"cli_startup_s": w["startup"]["cli_startup_s"],
-            f"slice_{name}_cli_e2e_s": w["cli_e2e"]["e2e_s"],
-            "console_click_to_success_s": w.get("console", {}).get("click_to_success_s")}
+    """The operator-wait part's keys of bench/results/latest.json (``operator_wait_<slice>``):
+    medians, with min and max of the end-to-end and click figures."""
+    e2e, console = w["cli_e2e"], w.get("console", {})
+    click = "console_click_to_success_s" if name == "it" else f"console_click_to_success_{name}_s"
+    return {f"operator_wait_{name}": w,
+            "cli_startup_s": w["startup"]["cli_startup_s"],
+            f"slice_{name}_cli_e2e_s": e2e["e2e_s"],
+            f"slice_{name}_cli_e2e_min_s": e2e["e2e_s_min"],
+            f"slice_{name}_cli_e2e_max_s": e2e["e2e_s_max"],
+            f"slice_{name}_cli_adds_to_job_s": e2e["adds_to_job_s"],
+            f"slice_{name}_cli_vs_old_system": e2e["vs_old_system"],
+            click: console.get("click_to_success_s"),
+            f"{click[:-2]}_min_s": console.get("click_to_success_s_min"),
+            f"{click[:-2]}_max_s": console.get("click_to_success_s_max"),
+            f"{click[:-2]}_vs_job": console.get("vs_job"),
+            f"{click[:-2]}_page_latency_s": console.get("page_latency_s")}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -302,24 +213,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--database-url",
                    default="postgresql+psycopg2://postgres@127.0.0.1:5432/carbon_bench")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379")
-    p.add_argument("--out", type=Path, default=Path("bench/results/operator_wait.json"))
+    p.add_argument("--out", type=Path, default=Path("bench/results/latest.json"),
+                   help="merged into (bench/results.py), part operator_wait_<slice>")
     a = p.parse_args(argv)
     url = a.database_url + f"_slice_{a.slice}"
     services.configure(url, a.redis_url, 10_000)
     if not services.database_exists(url):
         raise SystemExit(f"no slice database at {url}: run `python -m bench --slice {a.slice}`"
                          " first (same --database-url)")
-    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "load_average_start": [round(x, 2) for x in os.getloadavg()]}
-    report.update(run(a.slice, a.year, a.runs, a.out.parent / "workers.log",
-                      console=not a.no_console))
-    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    report.update(top_keys(a.slice, report))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=2, default=str))
-    print(json.dumps({k: report[k] for k in ("cli_startup_s", f"slice_{a.slice}_cli_e2e_s",
-                                             "console_click_to_success_s")}))
-    print(f"written {a.out}")
+    load0 = results.load_average()
+    keys = top_keys(a.slice, run(a.slice, a.year, a.runs, a.out.parent / "workers.log",
+                                 console=not a.no_console))
+    results.write(a.out, {f"operator_wait_{a.slice}": keys}, results.meta(load0))
+    print(json.dumps({k: v for k, v in keys.items() if not isinstance(v, dict)}, indent=1))
+    print(f"merged into {a.out}")
 
 
 if __name__ == "__main__":

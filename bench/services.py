@@ -46,15 +46,35 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def redis_urls(redis_url: str) -> tuple[str, str]:
+    """The broker's and the result backend's URLs from ``--redis-url``: its database number
+    N (``redis://host:port/N``) for the broker and N + 1 for the results, 9 and 10 when it
+    names none. Appending ``/9`` to a URL that already ended in ``/N`` gave ``/N/9``, which
+    redis-py rejects. User, password and query (``?ssl_cert_reqs=…``) are kept."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(redis_url)
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise ValueError(f"--redis-url: database must be a number, not {path!r}")
+    base = int(path) if path else 9
+
+    def with_db(n: int) -> str:
+        return urlunsplit(parts._replace(path=f"/{n}"))
+
+    return with_db(base), with_db(base + 1)
+
+
 def configure(database_url: str, redis_url: str, chunk_size: int) -> None:
     """Set the environment before anything imports the settings."""
     from sqlalchemy.engine import make_url
 
     db = make_url(database_url).database
+    broker, backend = redis_urls(redis_url)
     os.environ.update({
         "CARBON_DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": f"{redis_url}/9",
-        "CELERY_RESULT_BACKEND": f"{redis_url}/10",
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": backend,
         # One prefix per bench database: two bench runs never share queues.
         "CARBON_REDIS_KEY_PREFIX": f"bench-{db}:",
         "CARBON_CHUNK_SIZE": str(chunk_size),
@@ -92,14 +112,29 @@ def database_exists(database_url: str) -> bool:
     return bool(found)
 
 
+# Tables every recalculation rewrites: vacuumed even when the statistics view has not yet
+# seen a worker's writes (PostgreSQL 15 backends publish their counters when idle, up to
+# seconds later).
+ALWAYS_TOUCHED = ("data_entry_emissions", "data_entries")
+
+
 def vacuum_analyze_if_no_autovacuum(database_url: str) -> float | None:
     """What autovacuum does in a deployment, for a server that runs without it (this
-    machine's PostgreSQL: ``autovacuum = off``). After the seed and the full recalculations
-    the tables were never analyzed and carry their dead rows (1M: 712k dead entries), so
-    PostgreSQL plans with default estimates: the incremental chunk's DELETE by entry id
-    scanned all 2.7M emission rows (0.7-1.0 s per chunk instead of 0.02 s), its read by id
-    hashed the whole 102k-entry slice (0.35-0.44 s instead of 0.03-0.12 s). Returns the
-    seconds it took (untimed in the figures), None when autovacuum is on."""
+    machine's PostgreSQL: ``autovacuum = off``), on the tables the runs touched. After the
+    seed and the full recalculations the tables were never analyzed and carry their dead
+    rows (1M: 712k dead entries; 1.2M dead rows met by the slice's 2-process run when the
+    slices ran without it), so PostgreSQL plans with default estimates: the incremental
+    chunk's DELETE by entry id scanned all 2.7M emission rows (0.7-1.0 s per chunk instead
+    of 0.02 s), its read by id hashed the whole 102k-entry slice (0.35-0.44 s instead of
+    0.03-0.12 s). Returns the seconds it took (untimed in the figures), None when
+    autovacuum is on."""
+    done = vacuum_analyze_touched(database_url)
+    return None if done is None else done["seconds"]
+
+
+def vacuum_analyze_touched(database_url: str) -> dict[str, Any] | None:
+    """``VACUUM ANALYZE`` of every table with dead rows or rows changed since its last
+    analyze, and of ALWAYS_TOUCHED; None when autovacuum is on (it does this itself)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
@@ -107,9 +142,22 @@ def vacuum_analyze_if_no_autovacuum(database_url: str) -> float | None:
         with engine.connect() as c:
             if c.execute(text("SHOW autovacuum")).scalar() != "off":
                 return None
+            c.execute(text("SELECT pg_stat_clear_snapshot()"))
+            tables = set(c.execute(text(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+                " AND (n_dead_tup > 0 OR n_mod_since_analyze > 0)")).scalars())
+            present = set(c.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                " AND tablename = ANY(:t)"), {"t": list(ALWAYS_TOUCHED)}).scalars())
+            tables |= present
+            dead = int(c.execute(text(
+                "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables"
+                " WHERE schemaname = current_schema()")).scalar() or 0)
             t0 = time.perf_counter()
-            c.execute(text("VACUUM ANALYZE"))
-            return time.perf_counter() - t0
+            for name in sorted(tables):
+                c.execute(text(f'VACUUM ANALYZE "{name}"'))
+            return {"seconds": time.perf_counter() - t0, "tables": sorted(tables),
+                    "dead_rows_before": dead}
     finally:
         engine.dispose()
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import services
+from bench import old_system, services, timed_runs
 
 MODULE = {"it": 4, "member": 1}
 DET = {"it": 11, "member": 1}
@@ -96,14 +96,14 @@ def seed_slice(name: str, a: Any, log: Path) -> dict[str, Any]:
         _upload("units", units_csv, a.year)
         mod, det = MODULE[name], DET[name]
         factors = it_factors(0.128) if name == "it" else member_factors(1.0)
-        entries = (it_entries if name == "it" else member_entries)(labs, 50_000, rng)
+        entries = (it_entries if name == "it" else member_entries)(labs, a.slice_entries, rng)
         _upload("factors", factors, a.year, module=mod, det=det, recalculate=False)
         _upload("data-entries", entries, a.year, module=mod, det=det)
         # Every EF doubled, not recalculated yet: the timed runs below recalculate it.
         doubled = it_factors(0.256) if name == "it" else member_factors(2.0)
         _upload("factors", doubled, a.year, module=mod, det=det, recalculate=False)
     del manifest
-    return {"seconds": time.perf_counter() - t0, "labs": len(labs)}
+    return {"seconds": time.perf_counter() - t0, "labs": len(labs), "entries": a.slice_entries}
 
 
 def time_slice(name: str, year: int) -> dict[str, Any]:
@@ -128,18 +128,72 @@ def time_slice(name: str, year: int) -> dict[str, Any]:
 
 
 def run_slice(name: str, a: Any, log: Path) -> dict[str, Any]:
+    """Seed, then per worker setting: workers started once, one untimed warm-up
+    recalculation, ``a.repeat`` timed ones each after a VACUUM ANALYZE (bench/timed_runs.py).
+    Every run must end SUCCESS with the same rows and total kg (they recalculate the same
+    entries against the same factors), whatever the number of processes."""
     from bench.floor import emission_totals
 
     out: dict[str, Any] = {"slice": name, "seed": seed_slice(name, a, log)}
+
+    def one_run() -> dict[str, Any]:
+        run = time_slice(name, a.year)
+        run["totals"] = emission_totals(a.database_url, a.year, DET[name])
+        return run
+
     for w in [int(x) for x in a.workers.split(",") if x.strip()]:
         with services.Workers(w, log) as workers:
-            run = time_slice(name, a.year)
+            run = timed_runs.repeat(one_run, times=a.repeat, warmup=a.warmup,
+                                    database_url=a.database_url, label=f"slice {name} {w}w")
             run["peak_rss_mb"] = workers.peak_rss_mb()
         run["entries_per_s"] = run["entries"] / run["seconds"]
         run["rows_per_s"] = run["rows"] / run["seconds"]
-        run["totals"] = emission_totals(a.database_url, a.year, DET[name])
+        run["vs_old_system"] = old_system.ratio(name, run["entries_per_s"], run["rows_per_s"])
         out[f"{w}w"] = run
-        print(f"slice {name}, {w} worker(s): {run['seconds']:.2f} s,"
-              f" {run['entries_per_s']:,.0f} entries/s, {run['rows_per_s']:,.0f} rows/s",
-              flush=True)
+        print(f"slice {name}, {w} worker(s): {run['seconds']:.2f} s median"
+              f" ({run['min_s']:.2f}–{run['max_s']:.2f}), {run['entries_per_s']:,.0f}"
+              f" entries/s, {run['rows_per_s']:,.0f} rows/s,"
+              f" {run['vs_old_system']:.1f}× the old system", flush=True)
+    runs = [r for k, v in out.items() if k.endswith("w") for r in v["runs"]]
+    out["same_totals"] = runs_agree(runs, out["seed"]["entries"])
+    return out
+
+
+def runs_agree(runs: list[dict[str, Any]], entries: int) -> bool:
+    """Every run SUCCESS, recalculated every entry of the slice, wrote the rows the table
+    holds, and left the same count and total kg as the others — up to the summation order
+    of the float sum (the 50k `it` total differed in its 15th digit between runs:
+    3017027.0873600505 / …0356 / …056)."""
+    from bench.floor import same_totals
+
+    return bool(runs) and all(
+        r["status"] == "SUCCESS" and r["entries"] == entries and r["totals"][0] == r["rows"]
+        and same_totals(tuple(r["totals"]), tuple(runs[0]["totals"])) for r in runs)
+
+
+def top_keys(s: dict[str, Any]) -> dict[str, Any]:
+    """The slice part's keys: issue 14's (``slice``, ``slice_entries_per_s_1w``, … for the
+    slice run last) and the same figures under the slice's name, so `it` and `member` both
+    stay in bench/results/latest.json."""
+    name = s["slice"]
+    out: dict[str, Any] = {
+        "slice": name,
+        f"slice_{name}": s,
+        "slice_entries_per_s_1w": s.get("1w", {}).get("entries_per_s"),
+        "slice_entries_per_s_2w": s.get("2w", {}).get("entries_per_s"),
+        "slice_rows_per_s_2w": s.get("2w", {}).get("rows_per_s"),
+        f"slice_{name}_entries": s["seed"]["entries"],
+        f"slice_{name}_same_totals": s["same_totals"],
+        f"slice_{name}_child_peak_rss_mb": max(
+            (v["peak_rss_mb"].get("child_max", 0.0) for k, v in s.items() if k.endswith("w")),
+            default=None),
+    }
+    for w in ("1w", "2w"):
+        v = s.get(w, {})
+        out.update({f"slice_{name}_{w}_s": v.get("seconds"),
+                    f"slice_{name}_{w}_min_s": v.get("min_s"),
+                    f"slice_{name}_{w}_max_s": v.get("max_s"),
+                    f"slice_{name}_entries_per_s_{w}": v.get("entries_per_s"),
+                    f"slice_{name}_rows_per_s_{w}": v.get("rows_per_s"),
+                    f"slice_{name}_vs_old_system_{w}": v.get("vs_old_system")})
     return out
