@@ -3,7 +3,7 @@ rewritten in one transaction (DELETE + bulk insert), so a redelivered chunk leav
 the same rows.
 
     lock (shared, vs factor writes) ─► still our attempt? ─► compute ─► rewrite rows
-    ─► fence (commit only while the attempt owns the job) ─► record the chunk ─► progress
+    ─► record the chunk ─► fence (commit only while the attempt owns the job) + progress
 """
 
 from __future__ import annotations
@@ -73,7 +73,10 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     # Recorded before the fence: the fence's job row lock is held until commit and every
     # sibling chunk of the job waits for it at its own fence (1,069 of 1,394 py-spy samples
     # of the fence were that wait in a 1M run); the chunk row is this chunk's alone, and a
-    # superseded attempt rolls the record back with the rows.
+    # superseded attempt rolls the record back with the rows. A re-plan locks the job row,
+    # then deletes the chunk rows: racing a superseded chunk between here and its fence, it
+    # deadlocks, PostgreSQL aborts one of the two after deadlock_timeout and that task is
+    # retried (OperationalError is transient: carbon_tasks/base.py).
     _record(session, job_id, chunk_no, result, seconds, partials)
     # The state check ran before this chunk's work; the job may have been re-planned
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
