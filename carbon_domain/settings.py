@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Chunks of 5–20k entries keep each task's transaction short while amortising the
     # ~4 ms per-task Celery overhead to well under 1% of the chunk's work.
     chunk_size: int = Field(10_000, alias="CARBON_CHUNK_SIZE", ge=1)
+    # A whole slice with fewer emission rows per entry gets up to this many times chunk_size
+    # entries per chunk (services/recalc/chunk_sizing.py); 1 = chunks of chunk_size entries.
+    chunk_max_growth: float = Field(4.0, alias="CARBON_CHUNK_MAX_GROWTH", ge=1)
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="CARBON_MAX_UPLOAD_BYTES", ge=1)
     max_row_errors: int = Field(100, alias="CARBON_MAX_ROW_ERRORS", ge=1)
     job_max_attempts: int = Field(3, alias="CARBON_JOB_MAX_ATTEMPTS", ge=1)

@@ -56,7 +56,9 @@ TASK_QUEUES: dict[str, str] = {
     RECALCULATE_CHUNK: RECALC,
     FINISH_RECALCULATION: FINISH,
     RECALCULATION_FAILED: DEFAULT,
-    REFRESH_FACILITY_FACTORS: RECALC,
+    # Not behind the chunks other modules queued in `recalc`: the facility types' chord
+    # waits for it, so it held that module's second stage up (same reason as the finish).
+    REFRESH_FACILITY_FACTORS: FINISH,
     PREVIEW_FACTORS: RECALC,
     PREVIEW_CHUNK: RECALC,
     PREVIEW_FOLD: FINISH,

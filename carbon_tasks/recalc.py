@@ -54,9 +54,9 @@ def recalculate_chunk(self: Any, job_id: int, attempt: int, chunk_no: int) -> di
         log.warning("%s; its writes were rolled back", exc)
         return {"ok": True, "skipped": True, "superseded": True, "job_id": job_id,
                 "chunk": chunk_no}
-    if not envelope.skipped:
-        self.send_event("task-progress", job_id=job_id, chunk=chunk_no,
-                        entries=envelope.entries, rows=envelope.rows)
+    # No task-progress event: its counts are the task's result (Flower shows it) and the
+    # job row's progress; the event was one more Redis round trip per chunk (590 py-spy
+    # samples, 1.4 % of the worker slots of a 1M run).
     return envelope.to_json()
 
 

@@ -208,8 +208,10 @@ class RedisServer(Proc):
 
 def child_env(**overrides: str) -> dict[str, str]:
     """The test session's environment (test database, Redis prefix) plus overrides."""
+    # CHUNK entries per chunk whatever the rows per entry: the scenarios need many small
+    # chunks (a worker killed mid-chunk, an abort between chunks).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CARBON_LOG_LEVEL": "INFO",
-           "CARBON_CHUNK_SIZE": str(CHUNK)}
+           "CARBON_CHUNK_SIZE": str(CHUNK), "CARBON_CHUNK_MAX_GROWTH": "1"}
     env.update(overrides)
     return env
 

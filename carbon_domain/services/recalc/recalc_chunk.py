@@ -3,7 +3,7 @@ rewritten in one transaction (DELETE + bulk insert), so a redelivered chunk leav
 the same rows.
 
     lock (shared, vs factor writes) ─► still our attempt? ─► compute ─► rewrite rows
-    ─► fence (commit only while the attempt owns the job) ─► record the chunk ─► progress
+    ─► record the chunk ─► fence (commit only while the attempt owns the job) + progress
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select, text, update
+import orjson
+from sqlalchemy import String, bindparam, cast, func, literal, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.db import locks
-from carbon_domain.db.base import utcnow
+from carbon_domain.db.base import JsonType, utcnow
 from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
@@ -65,8 +67,17 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     if claimed is None:
         # Aborted, finished or superseded by a newer attempt: nothing to do.
         return ChunkEnvelope(job_id, chunk_no, skipped=True)
-    job, chunk = claimed
+    job = chunk = claimed  # one row: the job's columns and its chunk's
     result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk)
+    seconds = time.perf_counter() - started
+    # Recorded before the fence: the fence's job row lock is held until commit and every
+    # sibling chunk of the job waits for it at its own fence (1,069 of 1,394 py-spy samples
+    # of the fence were that wait in a 1M run); the chunk row is this chunk's alone, and a
+    # superseded attempt rolls the record back with the rows. A re-plan locks the job row,
+    # then deletes the chunk rows: racing a superseded chunk between here and its fence, it
+    # deadlocks, PostgreSQL aborts one of the two after deadlock_timeout and that task is
+    # retried (OperationalError is transient: carbon_tasks/base.py).
+    _record(session, job_id, chunk_no, result, seconds, partials)
     # The state check ran before this chunk's work; the job may have been re-planned
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
     # attempt still owns the job; the fence's row lock orders us before any later change.
@@ -75,8 +86,6 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     if message is None:
         raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded while"
                                      f" chunk {chunk_no} ran")
-    seconds = time.perf_counter() - started
-    _record(session, chunk, result, seconds, partials)
     _mirror_on_module_job(session, job.id, message)
     return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=len(result.rows),
                          missing=len(result.missing), errors=len(result.errors),
@@ -84,29 +93,32 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
 
 
 def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
-               ) -> tuple[Any, RecalcChunk] | None:
+               ) -> Any | None:
     """Take the shared (module, year) lock, then check the attempt still owns the job.
 
     Shared: chunks run side by side, but never while factors or entries of this module/year
     are being written (a recalculation must not read a half-written set). Taken before the
-    state check so an abort that lands while we wait is seen."""
+    state check so an abort that lands while we wait is seen. The job and its chunk row in
+    one statement (columns only: the ORM row also decoded the chunk's JSON)."""
     scope = session.execute(select(Job.module_type_id, Job.year).where(Job.id == job_id)).first()
     if scope is None:
         return None
     locks.xact_lock(session, locks.FACTORS_VS_RECALC,
                     locks.module_year_key(scope.module_type_id, scope.year), shared=True)
-    job = session.execute(
+    row = session.execute(
         select(Job.id, Job.state, Job.attempts, Job.data_entry_type_id, Job.year,
-               Job.module_type_id, Job.meta, Job.progress_total)
+               Job.module_type_id, Job.meta, Job.progress_total,
+               RecalcChunk.lo_id, RecalcChunk.hi_id, RecalcChunk.entry_ids)
+        .outerjoin(RecalcChunk, (RecalcChunk.job_id == Job.id)
+                   & (RecalcChunk.chunk_no == chunk_no))
         .where(Job.id == job_id)
     ).one()
-    if job.state != JobState.RUNNING or job.attempts != attempt:
+    if row.state != JobState.RUNNING or row.attempts != attempt or row.lo_id is None:
         return None
-    chunk = session.get(RecalcChunk, (job_id, chunk_no))
-    return None if chunk is None else (job, chunk)
+    return row
 
 
-def _rewrite(session: Session, det: int, year: int, chunk: RecalcChunk
+def _rewrite(session: Session, det: int, year: int, chunk: Any
              ) -> tuple[BatchResult, slice_sums.ChunkPartials]:
     """Compute the chunk's entries and replace their emission rows (services/recalc/chunk_io.py).
     Also returns what this chunk adds to the slice's sums, so the aggregation folds instead
@@ -122,18 +134,33 @@ def _rewrite(session: Session, det: int, year: int, chunk: RecalcChunk
     return result, partials
 
 
-def _record(session: Session, chunk: RecalcChunk, result: BatchResult, seconds: float,
+class _JsonText(TypeDecorator[str]):
+    """A JSON column's value given as JSON text, sent as it is (the JSON type would encode
+    it again, with the standard library)."""
+
+    impl = JsonType
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+
+def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, seconds: float,
             partials: slice_sums.ChunkPartials) -> None:
-    chunk.partials = dict(partials)
-    chunk.done = True
-    chunk.entries = result.entries
-    chunk.rows = len(result.rows)
-    chunk.missing = len(result.missing)
-    chunk.errors = len(result.errors)
-    chunk.error_details = [{"entry_id": e, "reason": r[:200]} for e, r in result.errors[:20]]
-    chunk.seconds = seconds
-    chunk.finished_at = utcnow()
-    session.flush()
+    """One UPDATE of the chunk row. The partial sums are encoded with orjson: a `member`
+    chunk's are ~0.5 MB of cells (ints and exact decimals as text: the same text as
+    json.dumps up to spacing, which JSONB does not keep), 3-5× faster than the ORM's
+    json.dumps."""
+    details = [{"entry_id": e, "reason": r[:200]} for e, r in result.errors[:20]]
+    session.execute(
+        update(RecalcChunk)
+        .where(RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no)
+        .values(partials=bindparam("partials", orjson.dumps(partials).decode(),
+                                   type_=_JsonText()), done=True,
+                entries=result.entries, rows=len(result.rows), missing=len(result.missing),
+                errors=len(result.errors), error_details=details, seconds=seconds,
+                finished_at=utcnow())
+        .execution_options(synchronize_session=False))
 
 
 def _fence_with_progress(session: Session, job: Any, attempt: int, chunk_no: int,

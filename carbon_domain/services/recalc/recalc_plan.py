@@ -14,7 +14,7 @@ from carbon_domain.db.models import RecalcChunk
 from carbon_domain.json_types import JsonValue
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_meta import config_with
-from carbon_domain.services.recalc import affected, inputs_read
+from carbon_domain.services.recalc import affected, chunk_sizing, inputs_read
 from carbon_domain.settings import get_settings
 
 
@@ -75,6 +75,9 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
                               planned_entries=len(part), entry_ids=part)
                   for n, part in enumerate(_id_parts(scope.entry_ids, size))]
     else:
+        # A whole slice: chunks sized by its emission rows, not its entries (chunk_sizing).
+        rpe = chunk_sizing.last_rows_per_entry(session, job.module_type_id, det, year, job_id)
+        size = chunk_sizing.entries_per_chunk(size, rpe, get_settings().chunk_max_growth)
         chunks, total = _range_chunks(session, job_id, det, year, size)
     session.add_all(chunks)
     name = DataEntryType(det).name
