@@ -66,14 +66,13 @@ def _number(v: Any, hi: float) -> float | None:
     return None
 
 
-def _stored_link(v: Any) -> tuple[bool, int | None]:
-    """(usable, link): an absent or int link as the row engine reads it; other values
-    (str, float, bool, inf) go to the row engine."""
-    if v is None:
-        return True, None
-    if type(v) is int:
-        return True, v
-    return False, None
+def _plan(make: Callable[..., Any], *args: Any) -> Any:
+    """``make(*args)``, or None when a factor's values raise (a float() of a huge int): the
+    key's entries then go to the row engine, which reports the error entry by entry."""
+    try:
+        return make(*args)
+    except Exception:  # noqa: BLE001 - the row engine reports it, entry by entry
+        return None
 
 
 def equipment(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
@@ -92,34 +91,35 @@ def equipment(det: int, entries: Entries, index: FactorIndex, refs: ReferenceDat
     kwh_of, isfinite = formulas.equipment_kwh, math.isfinite
     n = 0
     for entry_id, data in entries:
+        plan = link = None
         if type(data) is dict and data.get(OVERRIDE_KEY) is None:
             get = data.get
-            k, s = get(kind), get(sub)
-            ok, stored = _stored_link(get(LINK_KEY))
-            if ok and _key_part(k) and _key_part(s):
+            k, s, link = get(kind), get(sub), get(LINK_KEY)
+            if (link is None or type(link) is int) and _key_part(k) and _key_part(s):
                 plan = plans.get((k, s), _UNSEEN)
                 if plan is _UNSEEN:
-                    plan = plans[(k, s)] = _equipment_plan(index, data)
-                fid, reason, fv = plan
-                if fv is None:  # no factor, or one without power or EF: no hours read
-                    if stored != fid or (fid is None and get(LINK_KEY) is not None):
+                    plan = plans[(k, s)] = _plan(_equipment_plan, index, data)
+        if plan is not None:
+            fid, reason, fv = plan
+            if fv is None:  # no factor, or one without power or EF: no hours read
+                if link != fid:
+                    relinked[entry_id] = fid
+                missing.append(entry_id)
+                reasons[entry_id] = reason
+                n += 1
+                continue
+            active_w, ef, default_act, default_stb, standby_w = fv
+            a, b = get("active_usage_hours_per_week"), get("standby_usage_hours_per_week")
+            act = default_act if a is None else _number(a, HOURS_PER_WEEK)
+            stb = default_stb if b is None else _number(b, HOURS_PER_WEEK)
+            if act is not None and stb is not None and act + stb <= HOURS_PER_WEEK:
+                kg = kwh_of(act, stb, active_w, standby_w) * ef
+                if isfinite(kg):
+                    if link != fid:
                         relinked[entry_id] = fid
-                    missing.append(entry_id)
-                    reasons[entry_id] = reason
+                    rows.append((entry_id, et, scope, kg, None, fid))
                     n += 1
                     continue
-                active_w, ef, default_act, default_stb, standby_w = fv
-                a, b = get("active_usage_hours_per_week"), get("standby_usage_hours_per_week")
-                act = default_act if a is None else _number(a, HOURS_PER_WEEK)
-                stb = default_stb if b is None else _number(b, HOURS_PER_WEEK)
-                if act is not None and stb is not None and act + stb <= HOURS_PER_WEEK:
-                    kg = kwh_of(act, stb, active_w, standby_w) * ef
-                    if isfinite(kg):
-                        if stored != fid:
-                            relinked[entry_id] = fid
-                        rows.append((entry_id, et, scope, kg, None, fid))
-                        n += 1
-                        continue
         compute_into(res, det, ((entry_id, data),), index, ctx)
     res.entries += n
     return res
@@ -156,43 +156,45 @@ def purchase(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
     to_eur_kg, isfinite, year = formulas.to_eur_kg, math.isfinite, index.year
     n = 0
     for entry_id, data in entries:
+        plan = link = None
         if type(data) is dict and data.get(OVERRIDE_KEY) is None:
             get = data.get
             add, inst = get("purchase_additional_code"), get("purchase_institutional_code")
-            ok, stored = _stored_link(get(LINK_KEY))
-            if ok and _key_part(add) and _key_part(inst):
+            link = get(LINK_KEY)
+            if (link is None or type(link) is int) and _key_part(add) and _key_part(inst):
                 plan = plans.get((add, inst), _UNSEEN)
                 if plan is _UNSEEN:
-                    plan = plans[(add, inst)] = _purchase_plan(index, data, refs)
-                fid, reason, ef, ef_rate = plan
-                if fid is None:  # no factor: missing before the amount is read
-                    if get(LINK_KEY) is not None:
-                        relinked[entry_id] = None
+                    plan = plans[(add, inst)] = _plan(_purchase_plan, index, data, refs)
+        if plan is not None:
+            fid, reason, ef, ef_rate = plan
+            if fid is None:  # no factor: missing before the amount is read
+                if link is not None:
+                    relinked[entry_id] = None
+                missing.append(entry_id)
+                reasons[entry_id] = reason
+                n += 1
+                continue
+            amount = _number(get("total_spent_amount"), _AMOUNT_MAX)
+            cur = get("currency") or "chf"
+            if amount is not None and type(cur) is str:
+                if ef is None:  # a factor without EF: the amount was read, no rate
+                    if link != fid:
+                        relinked[entry_id] = fid
                     missing.append(entry_id)
                     reasons[entry_id] = reason
                     n += 1
                     continue
-                amount = _number(get("total_spent_amount"), _AMOUNT_MAX)
-                cur = get("currency") or "chf"
-                if amount is not None and type(cur) is str:
-                    rate = rates.get(cur, _UNSEEN)
-                    if rate is _UNSEEN:
-                        rate = rates[cur] = refs.rate_to_eur(year, cur)
-                    if ef is None:  # factor without EF: the amount was read, no rate
-                        if stored != fid:
+                rate = rates.get(cur, _UNSEEN)
+                if rate is _UNSEEN:
+                    rate = rates[cur] = refs.rate_to_eur(year, cur)
+                if rate is not None and ef_rate is not None:
+                    kg = to_eur_kg(amount, rate, ef, ef_rate)
+                    if isfinite(kg):
+                        if link != fid:
                             relinked[entry_id] = fid
-                        missing.append(entry_id)
-                        reasons[entry_id] = reason
+                        rows.append((entry_id, et, scope, kg, None, fid))
                         n += 1
                         continue
-                    if rate is not None and ef_rate is not None:
-                        kg = to_eur_kg(amount, rate, ef, ef_rate)
-                        if isfinite(kg):
-                            if stored != fid:
-                                relinked[entry_id] = fid
-                            rows.append((entry_id, et, scope, kg, None, fid))
-                            n += 1
-                            continue
         compute_into(res, det, ((entry_id, data),), index, ctx)
     res.entries += n
     return res
