@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from carbon_domain import formulas
 from carbon_domain.csv_rows.entries import OVERRIDE_KEY
@@ -43,7 +44,12 @@ _FTE_MAX = 1e6
 _FACTOR_MAX = 1e100
 # Spend: amounts above this go to the row engine (float() of a larger int may overflow).
 _AMOUNT_MAX = 1e300
+# Plans kept per factor index, across the chunks of a worker (the index is cached there):
+# purchase keys are nearly unique per entry, so a per-chunk memo would barely help.
+_PLAN_LIMIT = 200_000
 _UNSEEN = object()
+_CACHE: WeakKeyDictionary[FactorIndex, tuple[ReferenceData, dict[Any, Any], dict[Any, Any]]] = (
+    WeakKeyDictionary())
 
 
 def _new(index: FactorIndex, refs: ReferenceData) -> tuple[BatchResult, Context]:
@@ -51,19 +57,15 @@ def _new(index: FactorIndex, refs: ReferenceData) -> tuple[BatchResult, Context]
             Context(index=index, refs=refs, year=index.year))
 
 
-def _key_part(v: Any) -> bool:
-    """A match key value the fast path can memoise on: equal keys then mean equal values
-    (not so for 1 == 1.0 == True, which normalise differently)."""
-    return v is None or type(v) is str
-
-
-def _number(v: Any, hi: float) -> float | None:
-    """``v`` as a float when the handler's ``number`` would accept it unchanged in
-    [0, hi]; None sends the entry to the row engine (blank, str, bool, NaN, out of range)."""
-    t = type(v)
-    if (t is float or t is int) and 0 <= v <= hi:
-        return float(v)
-    return None
+def _caches(index: FactorIndex, refs: ReferenceData) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """(plans by match key, EUR rates by currency) of this index and reference set. A plan
+    depends only on the index (its factors and year), the reference data and the key."""
+    hit = _CACHE.get(index)
+    if hit is None or hit[0] is not refs:
+        hit = _CACHE[index] = (refs, {}, {})
+    if len(hit[1]) >= _PLAN_LIMIT:
+        hit[1].clear()
+    return hit[1], hit[2]
 
 
 def _plan(make: Callable[..., Any], *args: Any) -> Any:
@@ -73,6 +75,14 @@ def _plan(make: Callable[..., Any], *args: Any) -> Any:
         return make(*args)
     except Exception:  # noqa: BLE001 - the row engine reports it, entry by entry
         return None
+
+
+# The loops below inline their checks (a call costs ~5 % of a fast entry). What makes an
+# entry ordinary: a dict without override; a stored link that is None or an int (the row
+# engine's int() of anything else may differ or raise); match key values that are str or
+# None (equal keys then mean equal values, not so for 1 == 1.0 == True, which normalise
+# differently); numbers of type int or float in the handler's range, which excludes NaN,
+# bool and blanks (the handler's number() turns "" into the default, the row engine does it).
 
 
 def equipment(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
@@ -87,15 +97,16 @@ def equipment(det: int, entries: Entries, index: FactorIndex, refs: ReferenceDat
         return res
     kind, sub = spec.kind, spec.subkind
     rows, missing, reasons, relinked = res.rows, res.missing, res.missing_reasons, res.relinked
-    plans: dict[tuple[str | None, str | None], Any] = {}
-    kwh_of, isfinite = formulas.equipment_kwh, math.isfinite
+    plans, _ = _caches(index, refs)
+    kwh_of, isfinite, hmax = formulas.equipment_kwh, math.isfinite, HOURS_PER_WEEK
     n = 0
     for entry_id, data in entries:
         plan = link = None
         if type(data) is dict and data.get(OVERRIDE_KEY) is None:
             get = data.get
             k, s, link = get(kind), get(sub), get(LINK_KEY)
-            if (link is None or type(link) is int) and _key_part(k) and _key_part(s):
+            if ((link is None or type(link) is int) and (k is None or type(k) is str)
+                    and (s is None or type(s) is str)):
                 plan = plans.get((k, s), _UNSEEN)
                 if plan is _UNSEEN:
                     plan = plans[(k, s)] = _plan(_equipment_plan, index, data)
@@ -108,18 +119,24 @@ def equipment(det: int, entries: Entries, index: FactorIndex, refs: ReferenceDat
                 reasons[entry_id] = reason
                 n += 1
                 continue
-            active_w, ef, default_act, default_stb, standby_w = fv
-            a, b = get("active_usage_hours_per_week"), get("standby_usage_hours_per_week")
-            act = default_act if a is None else _number(a, HOURS_PER_WEEK)
-            stb = default_stb if b is None else _number(b, HOURS_PER_WEEK)
-            if act is not None and stb is not None and act + stb <= HOURS_PER_WEEK:
-                kg = kwh_of(act, stb, active_w, standby_w) * ef
-                if isfinite(kg):
-                    if link != fid:
-                        relinked[entry_id] = fid
-                    rows.append((entry_id, et, scope, kg, None, fid))
-                    n += 1
-                    continue
+            active_w, ef, act, stb, standby_w = fv  # blank hours: the factor's defaults
+            a: Any = get("active_usage_hours_per_week")
+            b: Any = get("standby_usage_hours_per_week")
+            ta, tb = type(a), type(b)
+            if (a is None or ((ta is float or ta is int) and 0 <= a <= hmax)) and (
+                    b is None or ((tb is float or tb is int) and 0 <= b <= hmax)):
+                if a is not None:
+                    act = float(a)
+                if b is not None:
+                    stb = float(b)
+                if act + stb <= hmax:
+                    kg = kwh_of(act, stb, active_w, standby_w) * ef
+                    if isfinite(kg):
+                        if link != fid:
+                            relinked[entry_id] = fid
+                        rows.append((entry_id, et, scope, kg, None, fid))
+                        n += 1
+                        continue
         compute_into(res, det, ((entry_id, data),), index, ctx)
     res.entries += n
     return res
@@ -151,9 +168,8 @@ def purchase(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
         compute_into(res, det, entries, index, ctx)
         return res
     rows, missing, reasons, relinked = res.rows, res.missing, res.missing_reasons, res.relinked
-    plans: dict[tuple[str | None, str | None], Any] = {}
-    rates: dict[str, Any] = {}
-    to_eur_kg, isfinite, year = formulas.to_eur_kg, math.isfinite, index.year
+    plans, rates = _caches(index, refs)
+    to_eur_kg, isfinite, year, amax = formulas.to_eur_kg, math.isfinite, index.year, _AMOUNT_MAX
     n = 0
     for entry_id, data in entries:
         plan = link = None
@@ -161,7 +177,8 @@ def purchase(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
             get = data.get
             add, inst = get("purchase_additional_code"), get("purchase_institutional_code")
             link = get(LINK_KEY)
-            if (link is None or type(link) is int) and _key_part(add) and _key_part(inst):
+            if ((link is None or type(link) is int) and (add is None or type(add) is str)
+                    and (inst is None or type(inst) is str)):
                 plan = plans.get((add, inst), _UNSEEN)
                 if plan is _UNSEEN:
                     plan = plans[(add, inst)] = _plan(_purchase_plan, index, data, refs)
@@ -174,9 +191,10 @@ def purchase(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
                 reasons[entry_id] = reason
                 n += 1
                 continue
-            amount = _number(get("total_spent_amount"), _AMOUNT_MAX)
+            amount: Any = get("total_spent_amount")
             cur = get("currency") or "chf"
-            if amount is not None and type(cur) is str:
+            ta = type(amount)
+            if (ta is float or ta is int) and 0 <= amount <= amax and type(cur) is str:
                 if ef is None:  # a factor without EF: the amount was read, no rate
                     if link != fid:
                         relinked[entry_id] = fid
@@ -188,7 +206,7 @@ def purchase(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData
                 if rate is _UNSEEN:
                     rate = rates[cur] = refs.rate_to_eur(year, cur)
                 if rate is not None and ef_rate is not None:
-                    kg = to_eur_kg(amount, rate, ef, ef_rate)
+                    kg = to_eur_kg(float(amount), rate, ef, ef_rate)
                     if isfinite(kg):
                         if link != fid:
                             relinked[entry_id] = fid
@@ -221,26 +239,29 @@ def headcount(det: int, entries: Entries, index: FactorIndex, refs: ReferenceDat
               ) -> BatchResult:
     """``people.headcount``: one row per headcount factor, fte × units per FTE × EF."""
     res, ctx = _new(index, refs)
-    factors = [(et, SCOPE_OF.get(et), per_fte, ef, fid)
-               for fid, et, per_fte, ef in index.headcount()]
+    listed = [(et, SCOPE_OF.get(et), per_fte, ef, fid)
+              for fid, et, per_fte, ef in index.headcount()]
     if any(scope is None or not (abs(per_fte) <= _FACTOR_MAX and abs(ef) <= _FACTOR_MAX)
-           for _, scope, per_fte, ef, _ in factors):
+           for _, scope, per_fte, ef, _ in listed):
         compute_into(res, det, entries, index, ctx)  # rows the row engine rejects: its way
         return res
+    factors = [(et, scope, per_fte, ef, fid) for et, scope, per_fte, ef, fid in listed
+               if scope is not None]
     rows, missing, reasons = res.rows, res.missing, res.missing_reasons
     n = 0
     for entry_id, data in entries:
         if type(data) is dict and data.get(OVERRIDE_KEY) is None:
-            fte = _number(data.get("fte"), _FTE_MAX)
-            if fte is not None:
+            fte: Any = data.get("fte")
+            t = type(fte)
+            if (t is float or t is int) and 0 <= fte <= _FTE_MAX:
                 n += 1
                 if not factors:
                     missing.append(entry_id)
                     reasons[entry_id] = "no applicable factor"
                     continue
-                for et, scope, per_fte, ef, fid in factors:
-                    units = fte * per_fte
-                    rows.append((entry_id, et, scope, units * ef, units, fid))  # type: ignore[arg-type]
+                fte = float(fte)
+                rows += [(entry_id, et, scope, units * ef, units, fid)
+                         for et, scope, per_fte, ef, fid in factors for units in (fte * per_fte,)]
                 continue
         compute_into(res, det, ((entry_id, data),), index, ctx)
     res.entries += n
