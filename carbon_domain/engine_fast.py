@@ -148,14 +148,10 @@ def _equipment_plan(index: FactorIndex, data: dict[str, Any]
     factor, reason = index.match(data)
     if factor is None:
         return None, reason or "no factor", None
-    v = factor.values
-    active_w, ef = value(v, "active_power_w"), value(v, "ef_kg_co2eq_per_kwh")
-    if active_w is None or ef is None:
+    numbers = activity.equipment_numbers(factor.values)  # all five first: any may raise
+    if numbers[0] is None or numbers[1] is None:
         return factor.id, "no applicable factor", None
-    # As the handler converts them (a blank default is 0.0; -0.0 kept, but not as power).
-    return factor.id, "", (active_w, ef, value(v, "active_usage_hours_per_week", 0.0),
-                           value(v, "standby_usage_hours_per_week", 0.0),
-                           value(v, "standby_power_w", 0.0) or 0.0)
+    return factor.id, "", numbers
 
 
 def purchase(det: int, entries: Entries, index: FactorIndex, refs: ReferenceData

@@ -216,3 +216,27 @@ def test_ordinary_entries_never_reach_the_row_engine(det: int,
     assert slow == []
     assert reference.rows and not reference.errors
     assert as_compared(fast) == as_compared(reference)
+
+
+def test_a_factor_value_that_raises_is_reported_as_the_row_engine_does() -> None:
+    """Found by the property above: a factor without power or EF whose standby power is an
+    int beyond the float range. The handler converts all five numbers first, so its entries
+    are errors (OverflowError), not misses; the fast path must not decide on the first two."""
+    huge = 10**400
+    cases: dict[int, list[FactorRecord]] = {
+        D.it: [FactorRecord(2, int(E.equipment__it), {"equipment_class": "Desktop",
+                                                       "sub_class": None},
+                            {"standby_power_w": huge})],
+        D.services: [FactorRecord(2, int(E.purchases__services),
+                                  {"purchase_institutional_code": "100"},
+                                  {"ef_kg_co2eq_per_currency": huge})]}
+    entries = {D.it: [(1, {"equipment_class": "Desktop", "sub_class": None})],
+               D.services: [(1, {"purchase_institutional_code": "100",
+                                 "total_spent_amount": 5.0})]}
+    for det, factors in cases.items():
+        fast = FAST_PATHS[det](det, entries[det], FactorIndex(det, factors, year=YEAR), REFS)
+        reference = compute_batch_rows(det, entries[det], FactorIndex(det, factors, year=YEAR),
+                                       REFS)
+        assert [reason for _, reason in reference.errors] == [
+            "OverflowError: int too large to convert to float"]
+        assert as_compared(fast) == as_compared(reference)
