@@ -1,131 +1,46 @@
 """The bulk emission engine: a chunk of entries of one type and year → emission rows.
 
-Called by every recalculation chunk, so the loop works on plain tuples and dicts: one
-resolver call, one (memoised) factor lookup and one handler call per entry, no ORM or
-pydantic objects. A bad entry never raises out of ``compute_batch``: it is reported in
-``errors`` and gets no rows, so one bad entry cannot fail a chord.
+Called by every recalculation chunk. ``compute_batch`` takes the type's fast path when it has
+one (``engine_fast``: equipment, purchases, headcount — one multiply per entry) and the row
+engine otherwise (``engine_rows``, the reference, also ``compute_batch_rows`` here). A bad
+entry never raises out of ``compute_batch``: it is reported in ``errors`` and gets no rows,
+so one bad entry cannot fail a chord.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from carbon_domain.csv_rows.entries import OVERRIDE_KEY
-from carbon_domain.emission_types import SCOPE_OF
-from carbon_domain.handlers import HANDLERS, Context, EntryError, Part
+from carbon_domain.engine_fast import FAST_PATHS
+from carbon_domain.engine_rows import (
+    LINK_KEY,
+    BatchResult,
+    EmissionRow,
+    compute_batch_rows,
+    compute_into,
+    log_errors,
+)
+from carbon_domain.handlers import HANDLERS
 from carbon_domain.matching import FactorIndex
 from carbon_domain.reference import ReferenceData
-from carbon_domain.resolvers import RESOLVER_INPUTS, RESOLVERS
 
-logger = logging.getLogger(__name__)
-
-#: (data_entry_id, emission_type_id, scope, kg_co2eq, additional_value, primary_factor_id)
-EmissionRow = tuple[int, int, int, float, float | None, int | None]
-LINK_KEY = "primary_factor_id"
-
-
-@dataclass(slots=True)
-class BatchResult:
-    rows: list[EmissionRow]
-    relinked: dict[int, int | None]  # Strategy A: entry id → new data["primary_factor_id"]
-    errors: list[tuple[int, str]]    # entry id, reason (bad entry data; no rows)
-    missing: list[int]               # no factor matched (strict drop: no rows)
-    entries: int
-    missing_reasons: dict[int, str] = field(default_factory=dict)  # why, when known
-
-
-def _stored_link(data: Mapping[str, Any]) -> int | None:
-    v = data.get(LINK_KEY)
-    try:
-        return None if v is None or v == "" else int(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _override(data: Mapping[str, Any]) -> float | None:
-    v = data.get(OVERRIDE_KEY)
-    if v is None or v == "":
-        return None
-    try:
-        kg = float(v)
-    except (TypeError, ValueError):
-        raise EntryError(f"kg_co2eq override {v!r} is not a number") from None
-    if not math.isfinite(kg) or kg < 0:
-        raise EntryError(f"kg_co2eq override {v!r} must be a finite, non-negative number")
-    return kg
-
-
-def _unresolved(det: int, data: Mapping[str, Any]) -> str:
-    fields = RESOLVER_INPUTS.get(det, ())
-    shown = ", ".join(f"{f}={data.get(f)!r}" for f in fields) or "its data"
-    return f"cannot resolve an emission type from {shown}"
-
-
-def _rows(entry_id: int, parts: list[Part]) -> list[EmissionRow]:
-    out: list[EmissionRow] = []
-    for et, kg, add, fid in parts:
-        scope = SCOPE_OF.get(et)
-        if scope is None:  # never store a scope-less (rollup) type
-            raise EntryError(f"emission type {et} carries no scope and cannot be stored")
-        if not math.isfinite(kg) or (add is not None and not math.isfinite(add)):
-            raise EntryError(f"result for emission type {et} is not a finite number")
-        out.append((entry_id, et, scope, kg, add, fid))
-    return out
+__all__ = ["LINK_KEY", "BatchResult", "EmissionRow", "compute_batch", "compute_batch_rows",
+           "compute_into", "link_factor", "match_factor"]
 
 
 def compute_batch(det: int, entries: Iterable[tuple[int, dict[str, Any]]], index: FactorIndex,
                   refs: ReferenceData) -> BatchResult:
     """Emission rows for ``entries`` (id, data) of type ``det``, using ``index`` (the
-    factors of the report year) and ``refs``. Strategy A links are re-matched, not trusted."""
-    det = int(det)
-    handler, resolve = HANDLERS[det], RESOLVERS[det]
-    linked = handler.strategy == "A"
-    ctx = Context(index=index, refs=refs, year=index.year)
-    res = BatchResult(rows=[], relinked={}, errors=[], missing=[], entries=0)
-    rows, errors, missing = res.rows, res.errors, res.missing
-    n = 0
-    for entry_id, data in entries:
-        n += 1
-        try:
-            types = resolve(data)
-            if not types:
-                errors.append((entry_id, _unresolved(det, data)))
-                continue
-            factor = None
-            if linked:
-                factor, reason = index.match(data)
-                fid = factor.id if factor is not None else None
-                if _stored_link(data) != fid or (fid is None and LINK_KEY in data
-                                                 and data[LINK_KEY] is not None):
-                    res.relinked[entry_id] = fid
-            override = _override(data)
-            if override is not None:
-                # One row with the operator's kg on the first resolved type, no factor.
-                rows.extend(_rows(entry_id, [(types[0], override, None, None)]))
-                continue
-            if linked and factor is None:
-                missing.append(entry_id)
-                res.missing_reasons[entry_id] = reason or "no factor"
-                continue
-            parts = handler.compute(data, types, factor, ctx)
-            if not parts:
-                missing.append(entry_id)
-                res.missing_reasons[entry_id] = "no applicable factor"
-                continue
-            rows.extend(_rows(entry_id, parts))
-        except EntryError as exc:
-            errors.append((entry_id, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one bad entry must not fail the chunk
-            logger.exception("entry %s of type %s failed", entry_id, det)
-            errors.append((entry_id, f"{type(exc).__name__}: {exc}"))
-    res.entries = n
-    if errors:
-        logger.warning("type %s: %d of %d entries in error (first: %s)", det, len(errors), n,
-                       errors[0][1])
+    factors of the report year) and ``refs``. Strategy A links are re-matched, not trusted.
+
+    Types with a fast path (``engine_fast``: equipment, purchases, headcount) take it; it
+    gives the same result as ``compute_batch_rows``, the reference, entry for entry."""
+    fast = FAST_PATHS.get(int(det))
+    if fast is None:
+        return compute_batch_rows(det, entries, index, refs)
+    res = fast(int(det), entries, index, refs)
+    log_errors(det, res)
     return res
 
 

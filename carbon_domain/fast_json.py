@@ -29,6 +29,22 @@ def loads(text: str) -> Any:
     return json.loads(text) if _may_be_a_huge_int(value) else value
 
 
+def loads_many(texts: list[str]) -> list[Any]:
+    """``[loads(t) for t in texts]``, in one pass of orjson over the chunk and one check of
+    the whole list: 10,000 `it` texts 11.2 → 9.7 ms (min of 9, load ~7; docs/performance.md).
+    Each text is still parsed on its own (``map``), so texts can never run into each other as
+    in one joined array ("1,2", "[3", "4]" would parse as three values); a text orjson
+    refuses, or a value that may be a huge integer, gets exactly what ``loads`` gives it."""
+    try:
+        values = list(map(orjson.loads, texts))
+    except orjson.JSONDecodeError:
+        return [loads(t) for t in texts]  # the text at fault raises as json.loads does
+    if _may_be_a_huge_int(values):
+        return [json.loads(t) if _may_be_a_huge_int(v) else v
+                for t, v in zip(texts, values, strict=True)]
+    return values
+
+
 def _may_be_a_huge_int(v: Any) -> bool:
     t = type(v)
     if t is float:

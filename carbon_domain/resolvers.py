@@ -44,7 +44,7 @@ def room_leaves(room_type: str) -> list[int]:
 _ROOM_LEAVES = {rt: room_leaves(rt) for rt in set(names.ROOM_TYPES.values())}
 
 
-def _static(*types: E) -> Resolver:
+def _static(*types: int) -> Resolver:
     fixed = [int(t) for t in types]
     return lambda _data: list(fixed)
 
@@ -136,27 +136,35 @@ def animal_type(kind: Any) -> int:
     return ANIMAL_LEAVES.get(names.animal(kind) or "", int(E.research_facilities__animal))
 
 
+#: Types whose resolution needs neither the entry's data nor reference lookups: the same
+#: storable types for every entry (the engine's fast paths resolve these once per chunk).
+_STATIC: dict[D, tuple[E, ...]] = {
+    D.member: (E.food, E.waste, E.commuting),
+    D.student: (E.food, E.waste, E.commuting),
+    D.scientific: (E.equipment__scientific,),
+    D.it: (E.equipment__it,),
+    D.other: (E.equipment__other,),
+    D.building_embodied_energy: (E.buildings__construction_and_renovation,),
+    D.scientific_equipment: (E.purchases__scientific_equipment,),
+    D.it_equipment: (E.purchases__it_equipment,),
+    D.consumable_accessories: (E.purchases__consumable_accessories,),
+    D.biological_chemical_gaseous_product: (E.purchases__biological_chemical_gaseous,),
+    D.services: (E.purchases__services,),
+    D.vehicles: (E.purchases__vehicles,),
+    D.other_purchases: (E.purchases__other,),
+}
+STATIC_TYPES: dict[int, tuple[int, ...]] = {int(det): tuple(int(t) for t in types)
+                                            for det, types in _STATIC.items()}
+
 RESOLVERS: dict[int, Resolver] = {
-    D.member: _static(E.food, E.waste, E.commuting),
-    D.student: _static(E.food, E.waste, E.commuting),
-    D.scientific: _static(E.equipment__scientific),
-    D.it: _static(E.equipment__it),
-    D.other: _static(E.equipment__other),
+    **{det: _static(*types) for det, types in STATIC_TYPES.items()},
     D.plane: _plane,
     D.train: _train,
     D.building: _room,
     D.energy_combustion: _combustion,
-    D.building_embodied_energy: _static(E.buildings__construction_and_renovation),
     D.external_clouds: _cloud,
     D.external_ai: _ai,
     D.process_emissions: _process,
-    D.scientific_equipment: _static(E.purchases__scientific_equipment),
-    D.it_equipment: _static(E.purchases__it_equipment),
-    D.consumable_accessories: _static(E.purchases__consumable_accessories),
-    D.biological_chemical_gaseous_product: _static(E.purchases__biological_chemical_gaseous),
-    D.services: _static(E.purchases__services),
-    D.vehicles: _static(E.purchases__vehicles),
-    D.other_purchases: _static(E.purchases__other),
     D.additional_purchases: _additional,
     D.research_facilities: lambda d: [facility_type(d.get("researchfacility_name"))],
     D.mice_and_fish_animal_facilities: lambda d: [animal_type(d.get("researchfacility_type"))],

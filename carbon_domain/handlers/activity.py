@@ -22,11 +22,7 @@ def equipment(data: Mapping[str, Any], types: list[int], factor: FactorRecord | 
     key = ("equipment", factor.id)
     fv = ctx.memo.get(key)
     if fv is None:
-        v = factor.values
-        fv = ctx.memo[key] = (value(v, "active_power_w"), value(v, "ef_kg_co2eq_per_kwh"),
-                              value(v, "active_usage_hours_per_week", 0.0),
-                              value(v, "standby_usage_hours_per_week", 0.0),
-                              value(v, "standby_power_w", 0.0) or 0.0)
+        fv = ctx.memo[key] = equipment_numbers(factor.values)
     active_w, ef, default_act, default_stb, standby_w = fv
     if active_w is None or ef is None:
         return []
@@ -36,6 +32,16 @@ def equipment(data: Mapping[str, Any], types: list[int], factor: FactorRecord | 
         raise EntryError(f"active + standby usage hours per week exceed 168 (got {act + stb:g})")
     kwh = formulas.equipment_kwh(act, stb, active_w, standby_w)
     return [(types[0], kwh * ef, None, factor.id)]
+
+
+def equipment_numbers(v: Mapping[str, Any]) -> tuple[float | None, float | None, float | None,
+                                                     float | None, float]:
+    """An equipment factor's (active W, EF per kWh, default active h, default standby h,
+    standby W) as the formula reads them (also the engine's fast path: engine_fast.py)."""
+    return (value(v, "active_power_w"), value(v, "ef_kg_co2eq_per_kwh"),
+            value(v, "active_usage_hours_per_week", 0.0),
+            value(v, "standby_usage_hours_per_week", 0.0),
+            value(v, "standby_power_w", 0.0) or 0.0)
 
 
 def quantity_per_unit(data: Mapping[str, Any], types: list[int], factor: FactorRecord | None,

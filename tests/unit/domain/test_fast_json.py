@@ -62,3 +62,53 @@ def test_the_corners_orjson_treats_differently() -> None:
         assert same(fast_json.loads(doc), json.loads(doc)), doc
     assert fast_json.loads('{"q": 123456789012345678901234567890}')["q"] == (
         123456789012345678901234567890)
+
+
+# -- loads_many: a chunk's texts in one call --------------------------------------------------
+CORNERS = ['{"quantity": 123456789012345678901234567890}', '{"q": 1e400}',
+           '{"name": "\\ud800 lone"}', '[18446744073709551616]', '{"q": -1e400}', '{}', '2.5']
+
+
+def outcome(fn: Any, texts: list[Any]) -> tuple[str, Any]:
+    """What a call gives: its values, or the exception it raises (type and message)."""
+    try:
+        return "ok", fn(texts)
+    except Exception as exc:  # noqa: BLE001 - the exception is what is compared
+        return "raised", (type(exc), str(exc))
+
+
+def one_by_one(texts: list[Any]) -> list[Any]:
+    return [fast_json.loads(t) for t in texts]
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.lists(values.map(json.dumps) | st.sampled_from(CORNERS), max_size=12))
+def test_loads_many_gives_what_loads_gives_text_by_text(texts: list[str]) -> None:
+    got, expected = fast_json.loads_many(texts), one_by_one(texts)
+    assert len(got) == len(expected)
+    assert all(same(g, e) for g, e in zip(got, expected, strict=True))
+
+
+MALFORMED = ["", "{", '{"a": 1,}', "nul", '{"a": 1} x', "1,2", "[3", "4]", '{"a": "\\x"}',
+             "NaN", "[1, 2", None, b'{"a": 1}', 12]
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.lists(values.map(json.dumps) | st.sampled_from(CORNERS + MALFORMED), max_size=8))
+def test_loads_many_raises_or_not_as_the_old_path(texts: list[Any]) -> None:
+    """A text orjson refuses is handed to ``json.loads`` like before: the same values, or
+    the same exception (``json.JSONDecodeError`` at the same position, TypeError for None)."""
+    got, expected = outcome(fast_json.loads_many, texts), outcome(one_by_one, texts)
+    assert got[0] == expected[0], (got, expected)
+    if got[0] == "raised":
+        assert got[1] == expected[1]
+    else:
+        assert all(same(g, e) for g, e in zip(got[1], expected[1], strict=True))
+
+
+def test_texts_that_would_join_into_valid_json_still_fail() -> None:
+    # "[" + ",".join(texts) + "]" would be [1,2,[3,4]]: three values for three bad texts.
+    texts = ["1,2", "[3", "4]"]
+    assert outcome(fast_json.loads_many, texts) == outcome(one_by_one, texts)
+    assert outcome(fast_json.loads_many, texts)[0] == "raised"
+    assert fast_json.loads_many([]) == []
