@@ -22,7 +22,7 @@ from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetTyp
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.errors import Conflict, InvalidInput, Unavailable, Unusable
-from carbon_domain.services.jobs import job_links, jobs, pipelines
+from carbon_domain.services.jobs import facility_followers, job_links, jobs, pipelines
 from carbon_domain.services.reads import queries
 from carbon_domain.services.reads.year_data import year_data
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
@@ -161,9 +161,11 @@ def trigger_recalculation(*, module: int, det: int, year: int, created_by: str |
             return Accepted(req.job_id, str(req.pipeline_id), req.state,
                             f"A recalculation of {d.name} for {year} is already in progress"
                             f" (job {req.job_id})")
+        followers = [r.job_id for r in facility_followers.request_followers(
+            s, pipeline_id=p.id, dets=[det], year=year, created_by=created_by) if r.created]
         accepted = Accepted(req.job_id, str(p.id), req.state,
                             f"Recalculation of {d.name} for {year} queued (job {req.job_id})")
-    return _dispatch(accepted, [accepted.job_id])
+    return _dispatch(accepted, [accepted.job_id, *followers])
 
 
 def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = True,
@@ -196,6 +198,8 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         reqs = [jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
                                     data_entry_type_id=d, year=year, created_by=created_by)
                 for d in dets]
+        reqs += facility_followers.request_followers(s, pipeline_id=p.id, dets=dets, year=year,
+                                                     created_by=created_by)
         created = [r.job_id for r in reqs if r.created]
         if not created:
             s.delete(root)
