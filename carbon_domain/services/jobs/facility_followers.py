@@ -18,23 +18,34 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntryType
-from carbon_domain.db.models import Factor
+from carbon_domain.db.enums import JobType
+from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.jobs import jobs
 
 FACILITY_DETS: tuple[int, ...] = tuple(sorted(d.value for d in DEPENDS_ON_OTHER_MODULES))
 
 
 def facility_followers(session: Session, dets: Iterable[int], year: int) -> list[int]:
-    """Facility types of ``year`` that recalculating ``dets`` can change: those with live
-    factors (their factors are the only part computed from other types), when ``dets``
-    holds a type that is not a facility type itself."""
+    """Facility types of ``year`` that recalculating ``dets`` can change, when ``dets`` holds
+    a type that is not a facility type itself: those with a good factor or data entry upload
+    for the year (their own or module-wide), the same test the status makes before it counts
+    another type's recalculation as a facility type's input (reads/status_probes.py)."""
     asked = set(dets)
     if not asked - set(FACILITY_DETS):
         return []
-    live = session.scalars(select(Factor.data_entry_type_id).where(
-        Factor.data_entry_type_id.in_(FACILITY_DETS), Factor.year == year,
-        Factor.retired_at.is_(None)).distinct())
-    return sorted({int(d) for d in live} - asked)
+    out = []
+    for d in FACILITY_DETS:
+        if d in asked:
+            continue
+        module = MODULE_OF[DataEntryType(d)].value
+        found = session.scalar(select(Job.id).where(
+            Job.year == year, Job.job_type.in_((JobType.factor_ingest, JobType.csv_ingest)),
+            Job.module_type_id == module,
+            (Job.data_entry_type_id == d) | Job.data_entry_type_id.is_(None),
+            jobs.GOOD_FINISH).limit(1))
+        if found is not None:
+            out.append(d)
+    return out
 
 
 def request_followers(session: Session, *, pipeline_id: uuid.UUID | None, dets: Iterable[int],
