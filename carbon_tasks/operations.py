@@ -198,8 +198,6 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         reqs = [jobs.request_recalc(s, pipeline_id=p.id, module_type_id=module,
                                     data_entry_type_id=d, year=year, created_by=created_by)
                 for d in dets]
-        reqs += facility_followers.request_followers(s, pipeline_id=p.id, dets=dets, year=year,
-                                                     created_by=created_by)
         created = [r.job_id for r in reqs if r.created]
         if not created:
             s.delete(root)
@@ -211,6 +209,10 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         # for them too (closed when every type it asked for is done).
         joined = [r.job_id for r in reqs if not r.created]
         job_links.link_module_job(s, root.id, started=created, joined=joined)
+        # In the pipeline, not under the module job: a module job closes when its own
+        # module's recalculations finish (recalc_finish.close_module_jobs), never a facility's.
+        created += [r.job_id for r in facility_followers.request_followers(
+            s, pipeline_id=p.id, dets=dets, year=year, created_by=created_by) if r.created]
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"
