@@ -174,3 +174,24 @@ def test_a_finished_recalculation_of_another_type_makes_the_facility_types_stale
         assert types[d]["needs_recalculation"], types[d]
         assert "recalculation of a type facility factors read" in types[d]["stale_reason"]
     assert not types[IT.value]["needs_recalculation"]
+
+
+@pytest.mark.parametrize("how", ["module", "type"])
+def test_an_operator_recalculation_of_another_type_takes_the_facility_types_along(
+        seeded: Path, how: str) -> None:
+    """Both operator triggers: the pipeline ends (a module job closes with its own types, the
+    facility types finishing after it in the same pipeline) and leaves nothing stale."""
+    if how == "module":
+        acc = ops.trigger_module_recalculation(module=EQUIPMENT, year=YEAR, only_stale=False,
+                                               created_by="test")
+    else:
+        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT.value, year=YEAR,
+                                        created_by="test")
+    assert wait_pipeline(acc.pipeline_id, timeout=120).status == "SUCCESS"
+    ran = {(j.job_type, j.data_entry_type_id, j.state) for j in jobs_of(acc.pipeline_id)}
+    for d in (IT.value, *FACILITY_DETS):
+        assert (JobType.emission_recalc, d, JobState.FINISHED) in ran, ran
+    types = _types()
+    assert not any(t["needs_recalculation"] for t in types.values()), {
+        d: t["stale_reason"] for d, t in types.items() if t["needs_recalculation"]}
+    assert all(t["state"] != "recalculating" for t in types.values())
