@@ -22,7 +22,7 @@ from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetTyp
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.errors import Conflict, InvalidInput, Unavailable, Unusable
-from carbon_domain.services.jobs import job_links, jobs, pipelines
+from carbon_domain.services.jobs import facility_followers, job_links, jobs, pipelines
 from carbon_domain.services.reads import queries
 from carbon_domain.services.reads.year_data import year_data
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
@@ -161,9 +161,11 @@ def trigger_recalculation(*, module: int, det: int, year: int, created_by: str |
             return Accepted(req.job_id, str(req.pipeline_id), req.state,
                             f"A recalculation of {d.name} for {year} is already in progress"
                             f" (job {req.job_id})")
+        followers = [r.job_id for r in facility_followers.request_followers(
+            s, pipeline_id=p.id, dets=[det], year=year, created_by=created_by) if r.created]
         accepted = Accepted(req.job_id, str(p.id), req.state,
                             f"Recalculation of {d.name} for {year} queued (job {req.job_id})")
-    return _dispatch(accepted, [accepted.job_id])
+    return _dispatch(accepted, [accepted.job_id, *followers])
 
 
 def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = True,
@@ -207,6 +209,10 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         # for them too (closed when every type it asked for is done).
         joined = [r.job_id for r in reqs if not r.created]
         job_links.link_module_job(s, root.id, started=created, joined=joined)
+        # In the pipeline, not under the module job: a module job closes when its own
+        # module's recalculations finish (recalc_finish.close_module_jobs), never a facility's.
+        created += [r.job_id for r in facility_followers.request_followers(
+            s, pipeline_id=p.id, dets=dets, year=year, created_by=created_by) if r.created]
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
                             f"Recalculation of {len(dets)} data entry types of {m.name} for"

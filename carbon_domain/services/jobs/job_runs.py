@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import JobResult
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.jobs import facility_followers, jobs, pipelines
 from carbon_domain.services.jobs.ingest_report import IngestOutcome
 
 
@@ -91,4 +91,9 @@ class IngestWork:
                 input_job_id=job.id)
             if req.created:
                 created.append(req.job_id)
+        if outcome.recalc_dets:  # the facility factors read the rows just rewritten
+            assert job.year is not None
+            created += [r.job_id for r in facility_followers.request_followers(
+                session, pipeline_id=job.pipeline_id, dets=outcome.recalc_dets, year=job.year,
+                created_by=job.created_by, input_job_id=job.id) if r.created]
         return created

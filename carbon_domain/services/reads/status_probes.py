@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
@@ -29,14 +29,21 @@ from carbon_domain.services.jobs.jobs import GOOD_FINISH
 #: ``input_kinds`` says which input kinds a type reads; ``last_input_job`` is the one place
 #: that turns the probes into "the last input".
 INPUT_TYPES: tuple[str, ...] = (JobType.factor_ingest, JobType.csv_ingest)
+#: Facility types read the other types' rows (their factors are computed from the facility
+#: units' emissions): a later good recalculation of any other type of the year is an input.
+_FACILITY_DETS = frozenset(d.value for d in DEPENDS_ON_OTHER_MODULES)
 
 
 def input_kinds(det: int) -> frozenset[str]:
     """The input job kinds that change the numbers of data entry type ``det``: its factor
-    and data entry uploads, and reference uploads when its formula reads a reference kind."""
+    and data entry uploads, reference uploads when its formula reads a reference kind, and
+    for facility types the recalculations of the other types."""
+    kinds = set(INPUT_TYPES)
     if any(det in dets for dets in READERS.values()):
-        return frozenset((*INPUT_TYPES, JobType.reference_ingest))
-    return frozenset(INPUT_TYPES)
+        kinds.add(JobType.reference_ingest)
+    if det in _FACILITY_DETS:
+        kinds.add(JobType.emission_recalc)
+    return frozenset(kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class ComboIds:
     active_module_recalc: int | None = None  # module rows only
     # Last good reference upload of a kind the type reads that changed this year (type rows).
     reference_input: int | None = None
+    # Facility type rows: the last good recalculation of any other type of the year.
+    feeding_recalc: int | None = None
 
 
 def last_input_job(combo: ComboIds, module_combo: ComboIds, kinds: frozenset[str]
@@ -61,10 +70,13 @@ def last_input_job(combo: ComboIds, module_combo: ComboIds, kinds: frozenset[str
     module's module-wide ones and, when the type reads reference data, the last reference
     upload of a kind it reads that changed the year. A reference upload counts only beside
     the type's own inputs: reference data is not year-scoped, and a year without factors or
-    entries of the type has nothing to redo."""
+    entries of the type has nothing to redo. The same holds for the other types'
+    recalculations a facility type reads."""
     ids = [i for c in (combo, module_combo) for k, i in c.inputs.items() if k in kinds and i]
     if ids and JobType.reference_ingest in kinds and combo.reference_input:
         ids.append(combo.reference_input)
+    if ids and JobType.emission_recalc in kinds and combo.feeding_recalc:
+        ids.append(combo.feeding_recalc)
     return max(ids) if ids else None
 
 
@@ -90,7 +102,8 @@ class JobBrief:
 
 
 _LABELS = {JobType.factor_ingest.value: "factor upload",
-           JobType.csv_ingest.value: "data entry upload"}
+           JobType.csv_ingest.value: "data entry upload",
+           JobType.emission_recalc.value: "recalculation of a type facility factors read"}
 
 
 def input_label(brief: JobBrief) -> str:
@@ -177,11 +190,29 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
         _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
         _active(year, JobType.emission_recalc, m, d)))
     refs = reference_inputs(session, year)
+    rows = list(type_rows)
+    feeding = None
+    if any(row[1] in _FACILITY_DETS for row in rows):  # all types probed: no extra statement
+        feeding = (max((row[2 + k] or 0 for row in rows if row[1] not in _FACILITY_DETS),
+                       default=0) or None) if modules is None else feeding_recalc(session, year)
     out += [ComboIds(row[0], row[1], dict(zip(INPUT_TYPES, row[2:2 + k], strict=True)),
                      good_recalc=row[2 + k], finished_recalc=row[3 + k],
-                     active_recalc=row[4 + k], reference_input=refs.get(row[1]))
-            for row in type_rows]
+                     active_recalc=row[4 + k], reference_input=refs.get(row[1]),
+                     feeding_recalc=feeding if row[1] in _FACILITY_DETS else None)
+            for row in rows]
     return out
+
+
+def feeding_recalc(session: Session, year: int) -> int | None:
+    """The last good recalculation of ``year`` of a type that is not a facility type: one
+    index probe per (module, type), as ``combo_ids`` makes them."""
+    pairs = union_all(*[
+        select(literal(m.value, Integer).label("m"), literal(d.value, Integer).label("d"))
+        for m, dets in MODULE_DATA_ENTRY_TYPES.items() for d in dets
+        if d.value not in _FACILITY_DETS]).cte("feeding_pairs")
+    last = _latest(year, JobType.emission_recalc, pairs.c.m, pairs.c.d, GOOD_FINISH)
+    found = session.scalar(select(func.max(last)).select_from(pairs))
+    return int(found) if found else None
 
 
 def covering_recalcs(session: Session, year: int, wanted: list[tuple[int, int, int]]
