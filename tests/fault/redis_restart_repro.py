@@ -100,10 +100,12 @@ def run(consumer: str = "stock", port: int | None = None, log_dir: Path | None =
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="redis-restart-repro-"))
     redis = Redis(port, log_dir / "redis.log")
     worker_log = log_dir / f"worker-{consumer}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "REPRO_BROKER_URL": f"redis://127.0.0.1:{port}/0",
-           "REPRO_CONSUMER": CONSUMERS[consumer]}
-    os.environ["REPRO_BROKER_URL"] = env["REPRO_BROKER_URL"]
+    # Celery prefers CELERY_BROKER_URL (and CELERY_RESULT_BACKEND) from the environment to
+    # the app's own broker: under the test suite they name the shared Redis.
+    for name in [k for k in os.environ if k.startswith("CELERY_")]:
+        del os.environ[name]
+    os.environ["REPRO_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "REPRO_CONSUMER": CONSUMERS[consumer]}
     from tests.fault import redis_restart_app as repro
 
     redis.start()
@@ -160,8 +162,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--consumer", choices=sorted(CONSUMERS), default="stock")
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--log-dir", type=Path, default=None)
     args = parser.parse_args()
-    result = run(args.consumer, args.port)
+    result = run(args.consumer, args.port, args.log_dir)
     print(json.dumps(result))
     return 0 if result["survived"] else 1
 
