@@ -33,6 +33,9 @@ worker_prefetch_multiplier = 1
 # Without this an acks_late task can run twice in parallel after a broker reconnect.
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_soft_shutdown_timeout = 30.0
+# Celery's consumer, made to survive a Redis restart (Celery 5.7.0 ends the worker's main
+# process otherwise): why and the upstream reference in carbon_tasks/consumer.py.
+worker_consumer = "carbon_tasks.consumer:Consumer"
 # Celery counts KiB; checked after each task, the child then exits and a fresh one starts.
 worker_max_memory_per_child = _s.worker_max_memory_mb * 1024 or None
 task_soft_time_limit = _s.task_soft_time_limit

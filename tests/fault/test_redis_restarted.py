@@ -10,7 +10,7 @@ private Redis in their environment; the test itself only reads PostgreSQL.
 The crash hits while chunk 1 of type 11 is in the middle of its write and later chunks are
 still queued: the queues, the unacked messages, the chord counters and the results are all
 lost. The pipeline must complete, or end clearly FAILED and complete when retried; no job may
-stay RUNNING.
+stay RUNNING. The worker's main process must survive it: nobody restarts it here.
 """
 
 from __future__ import annotations
@@ -60,21 +60,18 @@ def test_redis_crash_and_restart_mid_pipeline(procs, figures) -> None:  # type: 
         done_before = harness.chunks_done(pid)
         down = redis.crash_and_restart()
         crashed_at = time.monotonic()
-    # kombu's restore of unacknowledged messages can itself hit the dead connection and end
-    # the worker's main process ("Unrecoverable error: AttributeError: 'NoneType' object has
-    # no attribute 'hostname'", celery/kombu#582, #970) — timing-dependent, seen in about
-    # half the runs on a loaded 2-core machine. In production the supervisor restarts it
-    # (compose: `restart: unless-stopped`); here the test plays that supervisor.
-    workers = [w]
+    # No supervisor: the worker's main process must ride out the restart itself. Celery
+    # 5.7.0's own consumer lost it here in most runs under load ("Unrecoverable error:
+    # AttributeError: 'NoneType' object has no attribute 'hostname'"); carbon_tasks/consumer.py
+    # is the fix, tests/fault/test_redis_restart_repro.py its minimal reproduction.
 
-    def supervised() -> bool:
-        if not workers[-1].alive():
-            workers.append(procs.worker(wait=False, **env))
+    def ended() -> bool:
+        assert w.alive() and "Unrecoverable error" not in w.log(), w.tail(80)
         ((status,),) = harness.sql("SELECT status FROM pipelines WHERE id = CAST(:p AS uuid)",
                                    p=pid)
         return status != "RUNNING"
 
-    wait_for(supervised, 90, "the pipeline to end", interval=0.5, on_fail=harness.describe_jobs)
+    wait_for(ended, 90, "the pipeline to end", interval=0.5, on_fail=harness.describe_jobs)
     p = wait_pipeline(pid, timeout=30)
     done_at = time.monotonic()
     retried = False
@@ -91,23 +88,23 @@ def test_redis_crash_and_restart_mid_pipeline(procs, figures) -> None:  # type: 
     jobs = assert_pipeline_done(pid, rounds=3)
     out = harness.assert_same_results(baseline)
     assert harness.active_jobs() == []
-    log = "".join(x.log() for x in workers)
-    # The worker reconnected (or its restart started) and ran the reconciler that beat sent
+    log = w.log()
+    # The same main process saw the loss, reconnected, and ran the reconciler that beat sent
     # after the restart.
+    assert w.alive() and "Unrecoverable error" not in log, w.tail(80)
+    assert "Connection to broker lost" in log and log.count("Connected to redis://") >= 2, (
+        w.tail(80))
     reconciles = [ast.literal_eval(m) for m in re.findall(r"reconcile: (\{[^}]*\})", log)]
     assert any(r.get("retried") or r.get("lost") or r.get("outbox") for r in reconciles), (
-        reconciles, workers[-1].tail())
+        reconciles, w.tail())
     attempts = {d: j.attempts for d, j in jobs["recalcs"].items()}
     assert attempts[DET] >= 2
     figures(injected=f"redis-server SIGKILLed and restarted empty ({down:.2f}s down) while"
                      f" chunk 1 of type 11 was writing ({done_before} of 18 chunks done)",
-            worker_restarts=len(workers) - 1,
+            worker_restarts=0,
             recovery=("pipeline FAILED, operator retry completed" if retried else
-                      ("worker main process died in kombu's restore and was restarted (as"
-                       " its supervisor would); " if len(workers) > 1 else
-                       "worker and beat reconnected; ")
-                      + "beat's reconciler re-planned the RUNNING"
-                      f" jobs (attempts {attempts}); completed"
+                      "worker (same main process) and beat reconnected; beat's reconciler"
+                      f" re-planned the RUNNING jobs (attempts {attempts}); completed"
                       f" {done_at - crashed_at:.1f}s after the restart"),
             result=f"{out['rows']} rows for {out['entries']} entries, exact; stats exact;"
                    " no job left RUNNING",
