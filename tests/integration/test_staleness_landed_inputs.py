@@ -31,15 +31,11 @@ from tests.console.support import sign_in
 
 from .api_support import Tokens
 from .helpers import UNITS_CSV, emissions, jobs_of, wait_pipeline
+from .test_pipeline_guarantees import EQUIP_FACTORS as EQUIP_FACTORS_AT
 
 pytestmark = pytest.mark.integration
 YEAR, EQUIPMENT, IT = 2025, 4, 11
-EQUIP_FACTORS = (
-    "equipment_category,equipment_class,sub_class,active_power_w,standby_power_w,"
-    "ef_kg_co2eq_per_kwh\n"
-    "scientific,Spectrometers,,200,20,0.1\n"
-    "it,Laptop,Standard,100,10,0.1\n"
-    "other,Lab Freezer,,300,300,0.1\n")
+EQUIP_FACTORS = EQUIP_FACTORS_AT.format(ef="0.1")
 IT_FACTORS = ("equipment_class,sub_class,active_power_w,standby_power_w,ef_kg_co2eq_per_kwh\n"
               "Laptop,Standard,100,10,0.2\n")
 IT_ENTRIES = ("unit_institutional_id,equipment_category,equipment_id,name,equipment_class,"
