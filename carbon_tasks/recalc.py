@@ -12,7 +12,7 @@ from carbon_domain import task_names as tn
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.jobs.jobs import AttemptSuperseded
-from carbon_domain.services.recalc import recalc_chunk, recalc_finish, recalc_plan
+from carbon_domain.services.recalc import inputs_read, recalc_chunk, recalc_finish, recalc_plan
 from carbon_domain.services.recalc.facilities import refresh_facility_factors as refresh_factors
 from carbon_tasks import pipeline
 from carbon_tasks.app import app
@@ -97,4 +97,5 @@ def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dic
     """Recompute research-facility factors from the facility units' own emissions (which
     the previous chord just rewrote)."""
     with session_scope() as s:
+        inputs_read.note_facility_refresh(s, job_ids)
         return asdict(refresh_factors(s, year, job_ids[0] if job_ids else None))

@@ -38,6 +38,10 @@ os.environ.update({
     "CELERY_BROKER_URL": BROKER_URL,
     "CELERY_RESULT_BACKEND": BACKEND_URL,
     "CARBON_CHUNK_SIZE": os.environ.get("CARBON_CHUNK_SIZE", "50"),
+    # Chunks of exactly CARBON_CHUNK_SIZE: the progress, abort and console tests count chunks
+    # of a 150-entry slice; growing chunks by rows per entry (services/recalc/chunk_sizing.py)
+    # is tested with its own setting in tests/integration/test_chunk_sizing.py.
+    "CARBON_CHUNK_MAX_GROWTH": os.environ.get("CARBON_CHUNK_MAX_GROWTH", "1"),
     "CARBON_ENV": "test",
     "CARBON_DISPATCH_GRACE_SECONDS": "0",
     # Concurrent test sessions share Redis databases 11/12: a per-session key prefix keeps

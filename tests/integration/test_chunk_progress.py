@@ -35,9 +35,7 @@ def _waiting_on_locks(conn: Any) -> int:
 
 
 def test_two_chunks_finishing_together_both_count(db: str, worker: Any) -> None:
-    # Two chunks of 150: the suite's chunk size is 50 entries, and a slice of one emission
-    # row per entry gets 3.9× that per chunk (services/recalc/chunk_sizing.py).
-    seed_equipment(entries_per_type=300, types=(IT,))
+    seed_equipment(entries_per_type=100, types=(IT,))  # two chunks of 50 (suite chunk size)
     with session_scope() as s:
         p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=EQUIPMENT,
                                       year=YEAR, created_by="test")
@@ -81,6 +79,6 @@ def test_two_chunks_finishing_together_both_count(db: str, worker: Any) -> None:
             RecalcChunk.job_id == job_id, RecalcChunk.done.is_(True)))
         job = s.get(Job, job_id)
         assert job is not None
-        assert done_entries == 300
-        assert (job.progress_done, job.progress_total) == (300, 300)
-        assert job.status_message.endswith(": 300/300")
+        assert done_entries == 100
+        assert (job.progress_done, job.progress_total) == (100, 100)
+        assert job.status_message.endswith(": 100/100")

@@ -58,6 +58,7 @@ def test_a_big_slice_gets_fewer_chunks_and_the_same_rows_and_stats(
     assert base[D.member][2] == (8, 50)
     assert len(base[D.member][0]) == 3 * ENTRIES
 
+    monkeypatch.setattr(get_settings(), "chunk_max_growth", 4.0)  # the default outside tests
     for det in (D.it, D.member):
         u.recalculate(det, JobType.emission_recalc)  # knows the rows per entry now
     # `it`: 303 rows for 400 entries (some classes have no factor), (24 + 7) / (0.76 + 7)

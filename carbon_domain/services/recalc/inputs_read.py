@@ -24,15 +24,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
 from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import kinds_read_by
-from carbon_domain.services.jobs.job_meta import InputsRead
+from carbon_domain.services.jobs.job_meta import InputsRead, config_with, updated
 from carbon_domain.services.jobs.jobs import GOOD_FINISH
 from carbon_domain.services.recalc.affected_refs import reference_jobs
 
-__all__ = ["InputsRead", "landed", "record", "recorded", "unread"]
+__all__ = ["InputsRead", "landed", "note_facility_refresh", "record", "recorded", "unread"]
+
+_FACILITY_DETS = frozenset(d.value for d in DEPENDS_ON_OTHER_MODULES)
 
 
 def relevant_inputs(module: int, det: int, year: int) -> Any:
@@ -45,9 +48,19 @@ def relevant_inputs(module: int, det: int, year: int) -> Any:
     return (own | reference_jobs(kinds)) if kinds else own
 
 
+def _read_inputs(module: int, det: int, year: int) -> Any:
+    """The slice's inputs and, for a facility type, the recalculations of every other type
+    of the year: its factors are computed from their rows (services/recalc/facilities.py)."""
+    cond = relevant_inputs(module, det, year)
+    if det not in _FACILITY_DETS:
+        return cond
+    return cond | ((Job.job_type == JobType.emission_recalc) & (Job.year == year)
+                   & Job.data_entry_type_id.not_in(sorted(_FACILITY_DETS)))
+
+
 def record(session: Session, module: int, det: int, year: int) -> JsonObject:
     """What the plan of a (module, type, year) recalculation reads now, as stored JSON."""
-    cond = relevant_inputs(module, det, year)
+    cond = _read_inputs(module, det, year)
     upto = int(session.scalar(select(func.max(Job.id)).where(
         cond, Job.state == JobState.FINISHED)) or 0)
     # Active input jobs are a handful at any time (ix_jobs_state holds only those).
@@ -88,3 +101,17 @@ def unread(read: InputsRead, last_input: int, landed_pending: set[int]) -> int |
         return last_input
     late = landed_pending.intersection(read.pending)
     return max(late) if late else None
+
+
+def note_facility_refresh(session: Session, job_ids: Iterable[int]) -> None:
+    """Record again what the facility recalculations ``job_ids`` read, as the facility factor
+    refresh is about to read the other types' rows. Their plans ran beside those types' own
+    recalculations of the same pipeline (then still running, so pending), but the refresh
+    runs after them: what it reads is what the facility rows are computed from. Noted before
+    the refresh reads, so a recalculation landing in between counts as unread (stale)."""
+    for job in session.scalars(select(Job).where(Job.id.in_(sorted(set(job_ids))))
+                               .with_for_update(key_share=True)):  # NO KEY, as jobs take it
+        if job.module_type_id is None or job.data_entry_type_id is None or job.year is None:
+            continue
+        read = record(session, job.module_type_id, job.data_entry_type_id, job.year)
+        job.meta = updated(job.meta, config=config_with(job.meta, inputs_read=read))
