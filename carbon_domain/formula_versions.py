@@ -7,7 +7,7 @@ code's version of a type differs from the one its rows were computed with, the t
 recalculation ("formula for IT changed (2026.11-1 → 2026.12-1)") and its next recalculation
 is full; a deploy that bumps one type's version makes only that type stale.
 
-It lives outside ``carbon_domain.handlers`` (which re-exports it as ``handlers.versions``)
+It lives outside ``carbon_domain.handlers`` (the handlers import it from here)
 because importing any module of that package imports every handler and the CSV schemas
 behind them (~60 modules): the status read needs only these few lines.
 """

@@ -23,8 +23,8 @@ from carbon_domain.catalog import MODULE_EMISSION_ROOTS, ModuleType
 from carbon_domain.emission_types import SCOPE_OF, STORABLE, EmissionType
 
 #: The stats' ``formula_version`` when no per-type versions are given. Each data entry type
-#: has its own version (handlers/versions.py); an aggregation records, per type, the version
-#: its rows were computed with (``{"it": "2026.11-1", …}``).
+#: has its own version (carbon_domain/formula_versions.py); an aggregation records, per type,
+#: the version its rows were computed with (``{"it": "2026.11-1", …}``).
 FORMULA_VERSION: str = "2026.11-1"
 FormulaVersions = str | Mapping[str, str]
 #: Stats maps as read from JSON (str keys) or built from a GROUP BY (int keys). A union, not

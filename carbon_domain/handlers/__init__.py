@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from carbon_domain.catalog import DataEntryType as D
+from carbon_domain.formula_versions import formula_version, formula_versions
 from carbon_domain.handlers import activity, buildings, facilities, people, spend, travel
 from carbon_domain.handlers.base import Compute, Context, EntryError, Handler, Part
 from carbon_domain.handlers.facilities import (
@@ -10,7 +11,6 @@ from carbon_domain.handlers.facilities import (
     facility_total_use,
     facility_total_uses,
 )
-from carbon_domain.handlers.versions import formula_version, formula_versions
 
 
 def _h(det: D, strategy: str, compute: Compute) -> tuple[int, Handler]:

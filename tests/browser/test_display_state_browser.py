@@ -14,7 +14,7 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import IngestionMethod, JobType, TargetType
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.db.session import session_scope
-from carbon_domain.handlers.versions import formula_versions
+from carbon_domain.formula_versions import formula_versions
 from carbon_domain.services.jobs import jobs as job_service
 from tests.console.support import (
     EQUIPMENT,

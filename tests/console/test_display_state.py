@@ -21,7 +21,7 @@ from carbon_domain.db.enums import JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.db.session import session_scope
-from carbon_domain.handlers.versions import formula_versions
+from carbon_domain.formula_versions import formula_versions
 from carbon_domain.services.reads.status import stale_types
 from carbon_tasks import operations as ops
 from tests.integration.helpers import module_stats

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
-from carbon_domain.handlers.versions import formula_versions
+from carbon_domain.formula_versions import formula_versions
 from carbon_tasks import operations as ops
 
 from .display_support import add_chunks, add_job, agree, card_states, type_of

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.handlers.versions import recorded_version
+from carbon_domain.formula_versions import recorded_version
 from carbon_domain.services.jobs.jobs import GOOD_FINISH
 
 

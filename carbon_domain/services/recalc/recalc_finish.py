@@ -21,7 +21,7 @@ from carbon_domain.db import locks
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
-from carbon_domain.handlers.versions import formula_version
+from carbon_domain.formula_versions import formula_version
 from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.services.jobs.job_links import module_jobs
 
