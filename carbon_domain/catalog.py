@@ -84,6 +84,8 @@ MODULE_EMISSION_ROOTS: dict[ModuleType, tuple[EmissionType, ...]] = {
 DEPENDS_ON_OTHER_MODULES: frozenset[DataEntryType] = frozenset(
     {D.research_facilities, D.mice_and_fish_animal_facilities}
 )
+#: The same types as ids (job and factor columns hold ids), in id order.
+FACILITY_TYPE_IDS: tuple[int, ...] = tuple(sorted(d.value for d in DEPENDS_ON_OTHER_MODULES))
 
 
 def parse_module(value: str | int) -> ModuleType:

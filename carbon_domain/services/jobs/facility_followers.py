@@ -17,12 +17,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntryType
+from carbon_domain.catalog import FACILITY_TYPE_IDS, MODULE_OF, DataEntryType
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.jobs import jobs
-
-FACILITY_DETS: tuple[int, ...] = tuple(sorted(d.value for d in DEPENDS_ON_OTHER_MODULES))
 
 
 def facility_followers(session: Session, dets: Iterable[int], year: int) -> list[int]:
@@ -31,10 +29,10 @@ def facility_followers(session: Session, dets: Iterable[int], year: int) -> list
     for the year (their own or module-wide), the same test the status makes before it counts
     another type's recalculation as a facility type's input (reads/status_probes.py)."""
     asked = set(dets)
-    if not asked - set(FACILITY_DETS):
+    if not asked - set(FACILITY_TYPE_IDS):
         return []
     out = []
-    for d in FACILITY_DETS:
+    for d in FACILITY_TYPE_IDS:
         if d in asked:
             continue
         module = MODULE_OF[DataEntryType(d)].value

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.catalog import FACILITY_TYPE_IDS, MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
@@ -29,9 +29,6 @@ from carbon_domain.services.jobs.jobs import GOOD_FINISH
 #: ``input_kinds`` says which input kinds a type reads; ``last_input_job`` is the one place
 #: that turns the probes into "the last input".
 INPUT_TYPES: tuple[str, ...] = (JobType.factor_ingest, JobType.csv_ingest)
-#: Facility types read the other types' rows (their factors are computed from the facility
-#: units' emissions): a later good recalculation of any other type of the year is an input.
-_FACILITY_DETS = frozenset(d.value for d in DEPENDS_ON_OTHER_MODULES)
 
 
 def input_kinds(det: int) -> frozenset[str]:
@@ -41,7 +38,7 @@ def input_kinds(det: int) -> frozenset[str]:
     kinds = set(INPUT_TYPES)
     if any(det in dets for dets in READERS.values()):
         kinds.add(JobType.reference_ingest)
-    if det in _FACILITY_DETS:
+    if det in FACILITY_TYPE_IDS:
         kinds.add(JobType.emission_recalc)
     return frozenset(kinds)
 
@@ -192,13 +189,13 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
     refs = reference_inputs(session, year)
     rows = list(type_rows)
     feeding = None
-    if any(row[1] in _FACILITY_DETS for row in rows):  # all types probed: no extra statement
-        feeding = (max((row[2 + k] or 0 for row in rows if row[1] not in _FACILITY_DETS),
+    if any(row[1] in FACILITY_TYPE_IDS for row in rows):  # all types probed: no extra statement
+        feeding = (max((row[2 + k] or 0 for row in rows if row[1] not in FACILITY_TYPE_IDS),
                        default=0) or None) if modules is None else feeding_recalc(session, year)
     out += [ComboIds(row[0], row[1], dict(zip(INPUT_TYPES, row[2:2 + k], strict=True)),
                      good_recalc=row[2 + k], finished_recalc=row[3 + k],
                      active_recalc=row[4 + k], reference_input=refs.get(row[1]),
-                     feeding_recalc=feeding if row[1] in _FACILITY_DETS else None)
+                     feeding_recalc=feeding if row[1] in FACILITY_TYPE_IDS else None)
             for row in rows]
     return out
 
@@ -209,7 +206,7 @@ def feeding_recalc(session: Session, year: int) -> int | None:
     pairs = union_all(*[
         select(literal(m.value, Integer).label("m"), literal(d.value, Integer).label("d"))
         for m, dets in MODULE_DATA_ENTRY_TYPES.items() for d in dets
-        if d.value not in _FACILITY_DETS]).cte("feeding_pairs")
+        if d.value not in FACILITY_TYPE_IDS]).cte("feeding_pairs")
     last = _latest(year, JobType.emission_recalc, pairs.c.m, pairs.c.d, GOOD_FINISH)
     found = session.scalar(select(func.max(last)).select_from(pairs))
     return int(found) if found else None

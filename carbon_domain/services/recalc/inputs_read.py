@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES
+from carbon_domain.catalog import FACILITY_TYPE_IDS
 from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.json_types import JsonObject
@@ -34,8 +34,6 @@ from carbon_domain.services.jobs.jobs import GOOD_FINISH
 from carbon_domain.services.recalc.affected_refs import reference_jobs
 
 __all__ = ["InputsRead", "landed", "note_facility_refresh", "record", "recorded", "unread"]
-
-_FACILITY_DETS = frozenset(d.value for d in DEPENDS_ON_OTHER_MODULES)
 
 
 def relevant_inputs(module: int, det: int, year: int) -> Any:
@@ -52,10 +50,10 @@ def _read_inputs(module: int, det: int, year: int) -> Any:
     """The slice's inputs and, for a facility type, the recalculations of every other type
     of the year: its factors are computed from their rows (services/recalc/facilities.py)."""
     cond = relevant_inputs(module, det, year)
-    if det not in _FACILITY_DETS:
+    if det not in FACILITY_TYPE_IDS:
         return cond
     return cond | ((Job.job_type == JobType.emission_recalc) & (Job.year == year)
-                   & Job.data_entry_type_id.not_in(sorted(_FACILITY_DETS)))
+                   & Job.data_entry_type_id.not_in(FACILITY_TYPE_IDS))
 
 
 def record(session: Session, module: int, det: int, year: int) -> JsonObject:
