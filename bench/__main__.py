@@ -136,6 +136,11 @@ def _print(r: dict[str, Any], m: dict[str, Any]) -> None:
               f"   aggregation {p['aggregation_share']:.1%}   orchestration"
               f" {p['orchestration_overhead']:.1%}   chunks {p['chunks']}"
               f"   peak RSS {p['peak_rss_mb']}   same rows as floor: {p['same_rows_as_floor']}")
+        if "cpu" in p:
+            c = p["cpu"]
+            print(f"    CPU of the median run (core-seconds of {c['cores_s']:.1f}): workers"
+                  f" {c['workers_cpu_s']:.1f}, PostgreSQL backends {c['postgres_cpu_s']:.1f},"
+                  f" idle {c['idle_core_s']:.1f}, other {c['other_cpu_s']:.1f}")
     _print_incremental(r)
     if "ingest" in r:
         i = r["ingest"]

@@ -5,6 +5,7 @@ bench/results/latest.json (bench/results.py) with its own keys."""
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,15 @@ def _floors_and_pipeline(a: argparse.Namespace, log: Path) -> dict[str, Any]:
     print(f"per-entry loop on {a.sample:,} entries …", flush=True)
     r["baseline"] = run_baseline(a.database_url, a.year, a.sample)
 
-    def one_run(w: int) -> dict[str, Any]:
-        run = run_pipeline(a.year, w)
+    from sqlalchemy.engine import make_url
+
+    from bench.cpu_split import CpuSplit
+    database = str(make_url(a.database_url).database)
+
+    def one_run(w: int, workers: services.Workers) -> dict[str, Any]:
+        with CpuSplit(database, workers.pids) as split:
+            run = run_pipeline(a.year, w)
+        run["cpu"] = split.result()
         run["load_average"] = load_average()
         run["rows"], run["kg"] = emission_totals(a.database_url, a.year)
         run["same_rows_as_floor"] = same_totals((run["rows"], run["kg"]), floor_totals)
@@ -79,7 +87,7 @@ def _floors_and_pipeline(a: argparse.Namespace, log: Path) -> dict[str, Any]:
     for w in [int(x) for x in a.workers.split(",") if x.strip()]:
         with services.Workers(w, log) as workers:
             print(f"pipeline with {w} worker process(es) …", flush=True)
-            run = repeat(lambda w=w: one_run(w), times=a.repeat, warmup=a.warmup,
+            run = repeat(functools.partial(one_run, w, workers), times=a.repeat, warmup=a.warmup,
                          database_url=a.database_url, label=f"pipeline {w}w")
             run["peak_rss_mb"] = workers.peak_rss_mb()
         # Exact in every timed run, not only in the median one; every pipeline SUCCESS.
@@ -112,6 +120,7 @@ def _top_keys(r: dict[str, Any]) -> dict[str, Any]:
         "vs_per_entry": two["vs_baseline"],
         "aggregation_share": two["aggregation_share"],
         "orchestration_share": two["orchestration_overhead"],
+        "pipeline_2w_cpu": two.get("cpu"),
         "child_peak_rss_mb": max(p["peak_rss_mb"].get("child_max", 0.0) for p in pipes.values()),
         "same_rows_as_floor": all(p["same_rows_as_floor"] for p in pipes.values()),
         "all_pipelines_success": all(p["all_success"] for p in pipes.values()),

@@ -74,8 +74,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # facility rows, types 70/71: the full recalculation changes those, and this says so.)
     before = totals_by_type(a.database_url, a.year)
 
-    def one_run() -> dict[str, Any]:
-        run = run_pipeline(a.year, a.workers)
+    from sqlalchemy.engine import make_url
+
+    from bench.cpu_split import CpuSplit
+    database = str(make_url(a.database_url).database)
+
+    def one_run(workers: services.Workers) -> dict[str, Any]:
+        with CpuSplit(database, workers.pids) as split:
+            run = run_pipeline(a.year, a.workers)
+        run["cpu"] = split.result()
         run["rows"], run["kg"] = emission_totals(a.database_url, a.year)
         run["types_changed"] = types_differing(totals_by_type(a.database_url, a.year), before)
         run["same_rows_as_before"] = not run["types_changed"]
@@ -83,8 +90,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     with services.Workers(a.workers, log) as workers:
         print(f"pipeline with {a.workers} worker process(es) …", flush=True)
-        run = repeat(one_run, times=a.repeat, warmup=a.warmup, database_url=a.database_url,
-                     label=f"stress {a.workers}w")
+        run = repeat(lambda: one_run(workers), times=a.repeat, warmup=a.warmup,
+                     database_url=a.database_url, label=f"stress {a.workers}w")
         run["peak_rss_mb"] = workers.peak_rss_mb()
         # Every pool child the run had, replaced ones included (bench/services.py samples).
         run["child_peaks_mb"] = sorted(round(mb, 1) for mb in workers.child_peaks_mb().values())
@@ -100,8 +107,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f" ({run['rows_per_s']:,.0f} rows/s), runs {run['runs_s']} s, statuses"
           f" {sorted(set(run['statuses']))}, same rows as the seed's: {run['same_rows_as_before']},"
           f" peak RSS {run['peak_rss_mb']} MB (children {run['child_peaks_mb']}), aggregation"
-          f" share {run['aggregation_share']:.1%}, load {load0} → {report['load_average_end']}",
-          flush=True)
+          f" share {run['aggregation_share']:.1%}, load {load0} → {report['load_average_end']},"
+          f" CPU {run['cpu']}", flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=2, default=str))
     keys = part_keys(report, results.read(a.results))
@@ -125,6 +132,7 @@ def part_keys(report: dict[str, Any], latest: dict[str, Any]) -> dict[str, Any]:
                  f"stress_{label}_min_s": run["min_s"], f"stress_{label}_max_s": run["max_s"],
                  "stress_child_peak_rss_mb": run["peak_rss_mb"].get("child_max"),
                  "stress_all_success": run["all_success"],
+                 "stress_cpu": run.get("cpu"),
                  "stress_same_rows_as_before": run["same_rows_as_before"]})
     return keys
 

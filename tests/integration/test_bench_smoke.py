@@ -67,6 +67,10 @@ def test_bench_10k_stress_then_pipeline_rows_equal_floor_rows(  # type: ignore[n
     assert stress["stress_10k_s"] > 0 and "stress_vs_1m" in stress  # null: no 1M run today
     assert stress["stress_all_success"] is True
     assert stress["stress_same_rows_as_before"] is True
+    # Where the run's CPU went: both sides did work, and they fit in the run's core-seconds.
+    cpu = stress["stress_cpu"]
+    assert cpu["workers_cpu_s"] > 0 and cpu["postgres_cpu_s"] > 0
+    assert cpu["workers_cpu_s"] + cpu["postgres_cpu_s"] + cpu["idle_core_s"] <= cpu["cores_s"] * 1.05
 
     # The full bench on the same seed, merged into the same file: the stress keys stay.
     _bench("bench", "--entries", "10000", "--units", "40", "--sample", "300", "--workers", "2",
@@ -83,6 +87,8 @@ def test_bench_10k_stress_then_pipeline_rows_equal_floor_rows(  # type: ignore[n
     assert run["rows"] == report["rows"] == report["floor"]["check_rows"]
     assert run["statuses"] == ["SUCCESS"] * 8
     assert run["chunks"] >= 10  # the slices really were split across chunks
+    assert report["pipeline_2w_cpu"]["workers_cpu_s"] > 0
+    assert report["pipeline_2w_cpu"]["postgres_cpu_s"] > 0
     assert report["baseline"]["entries"] == 300
     # Two timed runs on warm workers (one untimed warm-up), each exact, each after a vacuum.
     assert len(run["runs"]) == 2 and run["warmup_s"] is not None
