@@ -1,6 +1,9 @@
 """Every task module, imported so a worker registers all task names."""
 
-from carbon_tasks import log_context  # noqa: F401  (task fields in log lines, JSON format)
+from carbon_tasks import (
+    log_context,  # noqa: F401  (task fields in log lines, JSON format)
+    worker_gc,  # noqa: F401  (pool children's collector thresholds)
+)
 from carbon_tasks.aggregate import aggregate_module  # noqa: F401
 from carbon_tasks.ingest import (  # noqa: F401
     ingest_data_entries,
