@@ -23,7 +23,7 @@ YOUNG_THRESHOLD = 50_000
 
 
 @signals.worker_process_init.connect
-def _tune_collector(**_: Any) -> None:
+def _tune_collector(**_signal: Any) -> None:
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
