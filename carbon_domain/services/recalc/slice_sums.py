@@ -19,9 +19,11 @@ its full query. PostgreSQL only (None elsewhere).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
+from operator import itemgetter
 from typing import Any, Literal, TypedDict
 
 from sqlalchemy import bindparam, delete, select, text
@@ -61,54 +63,52 @@ def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
     new rows, (entry id, emission type, kg) for the deleted ``old_rows`` (None: a full
     chunk, whose sums replace the slice's)."""
     # Rows repeat few kg values (a member's 24 rows are fte × per-FTE × EF): count each
-    # (module, type, kg) once, convert each kg once. 240,000 member rows: 0.52 s → ~0.1 s.
-    counts: dict[tuple[int, int, float], int] = {}
-    with_rows: set[int] = set()
-    get = counts.get
-    last, crm = None, None
-    for entry, et, _scope, kg, *_ in new_rows:
-        if entry != last:
-            last, crm = entry, crm_of.get(entry)
-            if crm is not None:
-                with_rows.add(entry)
-        if crm is None:
-            continue  # its entry was deleted meanwhile; so were its rows
-        key = (crm, et, kg)
-        counts[key] = get(key, 0) + 1
-    gone: dict[tuple[int, int, float], int] = {}
+    # (module, type, kg) once, convert each kg once. The counting runs in C (Counter over
+    # zipped columns): a 10,000-entry chunk's partials, CPU min of 3 with a frozen
+    # collector, member (240,000 rows) 143 → ~60 ms, `it` 17.7 → ~11 ms; they were a third
+    # of the workers' CPU at 1M.
+    new = new_rows if isinstance(new_rows, list) else list(new_rows)
+    counts = Counter(zip(map(crm_of.get, map(_FIRST, new)), map(_SECOND, new),
+                         map(_FOURTH, new), strict=True))
+    with_rows = {e for e in set(map(_FIRST, new)) if crm_of.get(e) is not None}
+    gone: Counter[tuple[int | None, Any, float]] = Counter()
     had_rows: set[int] = set()
-    for entry, et, kg in old_rows or ():
-        c = crm_of.get(entry)
-        if c is not None:
-            gone[(c, et, kg)] = gone.get((c, et, kg), 0) + 1
-            had_rows.add(entry)
+    if old_rows is not None:
+        old = old_rows if isinstance(old_rows, list) else list(old_rows)
+        gone = Counter(zip(map(crm_of.get, map(_FIRST, old)), map(_SECOND, old),
+                           map(_THIRD, old), strict=True))
+        had_rows = {e for e in set(map(_FIRST, old)) if crm_of.get(e) is not None}
     sums: dict[tuple[int, int], list[Any]] = {}
     with localcontext(_EXACT):
         memo: dict[float, Decimal] = {}
         for sign, table in ((1, counts), (-1, gone)):
             for (c, et, kg), n in table.items():
+                if c is None:
+                    continue  # its entry was deleted meanwhile; so were its rows
                 d = memo.get(kg)
                 if d is None:
                     d = memo[kg] = exact(kg)
                 cell = sums.setdefault((c, int(et)), [Decimal(0), 0])
                 cell[0] += sign * n * d
                 cell[1] += sign * n
-        for entry, crm in crm_of.items():
-            extra = [0, 0, 0]  # entries, missing now, missing before
-            if old_rows is None:
-                extra[0] = 1
-            if entry not in with_rows:
-                extra[1] = 1
-            if old_rows is not None and entry not in had_rows:
-                extra[2] = 1
-            if extra[0]:
-                sums.setdefault((crm, ENTRIES), [Decimal(0), 0])[1] += 1
-            if extra[1] - extra[2]:
-                sums.setdefault((crm, MISSING), [Decimal(0), 0])[1] += extra[1] - extra[2]
+        if old_rows is None:
+            for crm, n in Counter(crm_of.values()).items():
+                sums.setdefault((crm, ENTRIES), [Decimal(0), 0])[1] += n
+        # Entries without a row now, minus (delta) those that had none before.
+        missing: Counter[int] = Counter(
+            crm_of[e] for e in crm_of.keys() - with_rows)
+        if old_rows is not None:
+            missing.subtract(crm_of[e] for e in crm_of.keys() - had_rows)
+        for crm, n in missing.items():
+            if n:
+                sums.setdefault((crm, MISSING), [Decimal(0), 0])[1] += n
     cells: list[list[int | str]] = [
         [crm, et, str(kg), n] for (crm, et), (kg, n) in sorted(sums.items())
         if old_rows is None or kg != 0 or n != 0]
     return {"mode": "full" if old_rows is None else "delta", "sums": cells}
+
+
+_FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 
 
 @dataclass(frozen=True)
