@@ -308,3 +308,10 @@ def test_the_plain_conversion_is_typers_own(annotation: type, bounds: dict[str, 
         values = [v for v in values if v is None or isinstance(v, str)]
     plain, typer_own = _conversions(annotation, info, values)
     assert plain == typer_own
+
+
+def test_sending_a_recalculation_loads_no_listing_query() -> None:
+    """`carbon recalc` writes job rows and publishes: the listings' queries (the console's
+    pipeline views, the stats rollup) are the uploads' year check, imported there."""
+    listings = ("carbon_domain.services.reads.queries", "carbon_domain.stats")
+    assert _child(_SENDER, ",".join(listings)) == ""
