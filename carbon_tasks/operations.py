@@ -23,7 +23,6 @@ from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
 from carbon_domain.errors import Conflict, InvalidInput, Unavailable, Unusable
 from carbon_domain.services.jobs import facility_followers, job_links, jobs, pipelines
-from carbon_domain.services.reads import queries
 from carbon_domain.services.reads.year_data import year_data
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
 from carbon_tasks.app import app
@@ -79,6 +78,10 @@ def _dispatch(accepted: Accepted, job_ids: list[int]) -> Accepted:
 
 
 def _check_year_provisioned(year: int) -> None:
+    # Here, not at the top: the uploads need the listings' queries module (and through it the
+    # console's pipeline views and the stats rollup, ~8 ms of CPU), `carbon recalc` does not.
+    from carbon_domain.services.reads import queries  # noqa: PLC0415
+
     with session_scope() as s:
         if not queries.year_provisioned(s, year):
             raise YearNotProvisioned(

@@ -10,6 +10,7 @@ really define, so adding a command means adding its line here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -78,7 +79,27 @@ def module_group(module: str) -> TyperGroup:
     """The commands of one topic module (its ``cli`` Typer) as a click group, built once."""
     import typer.main
 
-    return typer.main.get_group(import_module(f"carbon_api.cli.{module}").cli)
+    group = typer.main.get_group(import_module(f"carbon_api.cli.{module}").cli)
+    _convert_plainly(group)
+    return group
+
+
+def _convert_plainly(command: Any) -> None:
+    """Give every int, float and str parameter of ``command`` (and of its subcommands) the
+    conversion of :class:`_PlainParam`, so that `carbon status --year 2025` and `carbon recalc
+    equipment it --year 2025` load no pydantic to read their options."""
+    for sub in getattr(command, "commands", {}).values():
+        _convert_plainly(sub)
+    for param in command.params:
+        if not isinstance(param, _TyperParameter) or param._runtime_param is not None:
+            continue
+        d = param.type_descriptor
+        info = d.parameter_info
+        if d.annotation is bool:
+            _plain_flags([param])
+        elif (d.annotation in _PLAIN_SYNTAX and info.parser is None and not info.clamp
+                and not d.is_file and not d.is_path and not d.is_choice):
+            param._runtime_param = _PlainParam(info, d.annotation)
 
 
 class _LazyCommands(Mapping[str, Any]):
@@ -112,6 +133,51 @@ class _FlagParam(RuntimeParam):
             value, param=param, ctx=ctx)
 
 
+def _plain_flags(params: Any) -> None:
+    """Boolean flags convert through :class:`_FlagParam` (no pydantic)."""
+    for param in params:
+        if (isinstance(param, _TyperParameter) and param._runtime_param is None
+                and param.type_descriptor.annotation is bool):
+            param._runtime_param = _FlagParam(param.type_descriptor.parameter_info, bool)
+
+
+# What a command line gives that int() and float() read exactly as pydantic does (digits with
+# a sign; pydantic also takes "1_000", " 5", "1e3", "5.0" for an int ...: those go to it).
+_PLAIN_SYNTAX: dict[Any, re.Pattern[str]] = {
+    int: re.compile(r"[+-]?[0-9]+"),
+    float: re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?"),
+    str: re.compile(r".*", re.DOTALL),
+}
+
+
+@dataclass(frozen=True)
+class _PlainParam(RuntimeParam):
+    """How an int, float or str option converts its value without pydantic.
+
+    Typer 0.29 converts every value (`--year 2025`, and the default 0.0 of `--older-than`)
+    through a pydantic ``TypeAdapter``: importing pydantic for it cost `carbon status` and
+    `carbon recalc` ~0.07 s of CPU (docs/performance.md). A value in the plain syntax above
+    (or already of the type) within the option's min/max is converted here to what the
+    adapter returns for it; anything else (another spelling, out of range) goes to Typer's
+    own conversion, so what is accepted and every error message stay Typer's
+    (``tests/unit/test_cli_startup.py`` compares both)."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        kind = self.annotation
+        out: Any = None
+        if isinstance(value, str) and _PLAIN_SYNTAX[kind].fullmatch(value):
+            out = kind(value)
+        elif type(value) is kind or (kind is float and type(value) is int):
+            out = kind(value)
+        info = self.parameter_info
+        if out is None or (kind is not str and (
+                (info.min is not None and out < info.min)
+                or (info.max is not None and out > info.max))):
+            return build_runtime_param(param.type_descriptor)._coerce_value(
+                value, param=param, ctx=ctx)
+        return out
+
+
 class LazyCarbonGroup(CarbonGroup):
     """:class:`CarbonGroup` whose subcommands come from :data:`COMMANDS`, imported on use."""
 
@@ -122,11 +188,16 @@ class LazyCarbonGroup(CarbonGroup):
         self.commands = _LazyCommands()  # type: ignore[assignment]
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        for param in self.get_params(ctx):  # with --help, which click adds here
-            if (isinstance(param, _TyperParameter) and param._runtime_param is None
-                    and param.type_descriptor.annotation is bool):
-                param._runtime_param = _FlagParam(param.type_descriptor.parameter_info, bool)
+        _plain_flags(self.get_params(ctx))  # with --help, which click adds here
         return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            # The command's own --help (made on first use, with the names this context
+            # hands down) holds None when not given: the same flag conversion as ours.
+            _plain_flags([cmd.get_help_option(ctx)])
+        return name, cmd, rest
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)

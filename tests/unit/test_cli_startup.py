@@ -216,3 +216,102 @@ def test_the_status_read_loads_no_handler_engine_or_csv_schema() -> None:
                    "carbon_domain.matching", "carbon_domain.services.recalc.affected",
                    "carbon_domain.services.inputs.slices", "airportsdata")
     assert _child(_STATUS_READ, ",".join(worker_only)) == ""
+
+
+# -- options read without pydantic (carbon_api/cli/lazy.py: _PlainParam, _FlagParam) ------
+
+_PARSE = r"""
+import json, sys
+import typer.main
+from carbon_api.cli import app
+group = typer.main.get_command(app)
+argv = sys.argv[1:]
+ctx = group.make_context("carbon", list(argv))
+name, cmd, rest = group.resolve_command(ctx, list(argv))
+params = cmd.make_context(name, rest, parent=ctx).params
+print(json.dumps({"params": params, "pydantic": sorted(
+    m for m in sys.modules if m.split(".")[0] in ("pydantic", "pydantic_core")
+    or m == "typer._adapters")}))
+"""
+
+
+@pytest.mark.parametrize(("argv", "params"), [
+    (["status", "--year", "2025", "--json", "--older-than", "2"],
+     {"year": 2025, "as_json": True, "older_than": 2.0, "stale_only": False}),
+    (["recalc", "equipment", "it", "--year", "2025", "--wait", "--timeout", "30"],
+     {"year": 2025, "wait": True, "timeout": 30.0, "module": "equipment", "det": "it",
+      "all_types": False, "as_json": False}),
+    (["recalc", "equipment", "-y", "+2025"],
+     {"year": 2025, "wait": False, "timeout": 3600.0, "module": "equipment", "det": None,
+      "all_types": False, "as_json": False}),
+])
+def test_status_and_recalc_read_their_options_without_pydantic(argv: list[str],
+                                                              params: dict[str, object]
+                                                              ) -> None:
+    """Typer converts every option value (`--year 2025`, the defaults 0.0 and 3600) through a
+    pydantic TypeAdapter: ~70 ms of CPU before `carbon status` or `carbon recalc` did any work.
+    The values are the same, and neither pydantic nor Typer's adapters are imported."""
+    import json
+
+    out = json.loads(_child(_PARSE, *argv))
+    assert out["params"] == params
+    assert type(out["params"]["year"]) is int
+    assert out["pydantic"] == []
+
+
+def _conversions(annotation: type, parameter_info: object, values: list[object]
+                 ) -> tuple[list[object], list[object]]:
+    """Each value converted by the plain conversion and by Typer's own (pydantic): the
+    result, or the error message."""
+    import typer
+    from typer._coercion import build_runtime_param, resolve_type_descriptor
+    from typer.core import TyperCommand, TyperOption
+
+    from carbon_api.cli.lazy import _PLAIN_SYNTAX, _PlainParam
+
+    assert annotation in _PLAIN_SYNTAX
+    descriptor = resolve_type_descriptor(annotation, parameter_info)  # type: ignore[arg-type]
+    param = TyperOption(param_decls=["--x"], type_descriptor=descriptor)
+    ctx = typer.Context(TyperCommand("x"))
+
+    def run(runtime: object) -> list[object]:
+        out: list[object] = []
+        for v in values:
+            try:
+                got = runtime._coerce_value(v, param=param, ctx=ctx)  # type: ignore[attr-defined]
+                out.append((type(got).__name__, repr(got)))  # nan == nan as text
+            except typer.BadParameter as exc:
+                out.append(("error", exc.format_message()))
+        return out
+
+    return (run(_PlainParam(descriptor.parameter_info, annotation)),
+            run(build_runtime_param(descriptor)))
+
+
+_NUMBERS: list[object] = ["2025", "+5", "-5", "0", "02025", " 5", "5 ", "1_000", "5.0", "1.5",
+                          "+1.5", "01.50", "1.", ".5", "1e3", "inf", "nan", "0x10", "١٢", "",
+                          "abc", "9" * 30, 7, 3600, 2.0, 2.5, True, None]
+
+
+@pytest.mark.parametrize(("annotation", "bounds"), [
+    (int, {}), (int, {"min": 2000, "max": 2100}), (float, {}), (float, {"min": 1}),
+    (float, {"min": 0, "max": 10}), (str, {})])
+def test_the_plain_conversion_is_typers_own(annotation: type, bounds: dict[str, float]
+                                           ) -> None:
+    """For every value, what `_PlainParam` returns (or the error it leaves to Typer) is what
+    Typer's pydantic conversion gives: the same type and value, or the same message."""
+    import typer
+
+    info = typer.models.OptionInfo(**bounds)  # type: ignore[arg-type]
+    values = _NUMBERS + (["x", "é", "--y", " a b "] if annotation is str else [])
+    if annotation is str:
+        values = [v for v in values if v is None or isinstance(v, str)]
+    plain, typer_own = _conversions(annotation, info, values)
+    assert plain == typer_own
+
+
+def test_sending_a_recalculation_loads_no_listing_query() -> None:
+    """`carbon recalc` writes job rows and publishes: the listings' queries (the console's
+    pipeline views, the stats rollup) are the uploads' year check, imported there."""
+    listings = ("carbon_domain.services.reads.queries", "carbon_domain.stats")
+    assert _child(_SENDER, ",".join(listings)) == ""
