@@ -29,6 +29,7 @@ EQUIPMENT = (D.scientific, D.it, D.other)
 PURCHASES = (D.scientific_equipment, D.it_equipment, D.consumable_accessories,
              D.biological_chemical_gaseous_product, D.services, D.vehicles, D.other_purchases)
 HEADCOUNT = (D.member, D.student)
+TRAVEL = (D.plane, D.train)
 HEADCOUNT_TYPES = [int(t) for root in (E.food, E.waste, E.commuting)
                    for t in root.subtree_leaves()]
 
@@ -139,9 +140,65 @@ def headcount_entry(draw: st.DrawFn) -> dict[str, Any]:
     return common(draw, {"fte": draw(maybe(st.floats(0, 2) | st.integers(0, 3)))})
 
 
+CABINS = ["economy", "Business", " first ", "eco", "2nd", "1", "second", "premium", None]
+AIRPORTS = ["GVA", "zrh", " LHR ", "JFK", "CDG", "NRT", "XXX"]
+STATIONS = [("Geneva", "CH"), ("lausanne", None), ("Bern", "ch"), ("Paris", "FR"),
+            ("Milano Centrale", "IT"), ("Paris", None), ("Atlantis", "CH")]
+trips = maybe(st.none() | st.integers(1, 20) | st.floats(1, 50)
+              | st.sampled_from([0.5, 1.0, 1e300, 1e301, 10**400]))
+
+
+@st.composite
+def plane_factors(draw: st.DrawFn) -> list[FactorRecord]:
+    out = []
+    for fid in range(1, draw(st.integers(0, 8)) + 1):
+        lo = draw(st.sampled_from([0.0, 500.0, 1500.0, 3700.0]))
+        values: dict[str, Any] = {"ef_kg_co2eq_per_km": draw(factor_number),
+                                  "min_distance": lo,
+                                  "max_distance": draw(st.sampled_from([lo + 1000, 1e9, None]))}
+        if draw(st.booleans()):
+            values["rfi_adjustment"] = draw(maybe(st.floats(1, 3), 0.1))
+        out.append(FactorRecord(fid, int(E.professional_travel__plane__eco),
+                                {"cabin_class": draw(st.sampled_from(CABINS[:4]))}, values))
+    return out
+
+
+@st.composite
+def train_factors(draw: st.DrawFn) -> list[FactorRecord]:
+    return [FactorRecord(fid, int(E.professional_travel__train__class_2),
+                         {"country_code": draw(st.sampled_from(["CH", "fr", "IT", "RoW",
+                                                                "row", "DE", "x"]))},
+                         {"ef_kg_co2eq_per_km": draw(factor_number)})
+            for fid in range(1, draw(st.integers(0, 6)) + 1)]
+
+
+@st.composite
+def plane_entry(draw: st.DrawFn) -> dict[str, Any]:
+    data = {"origin_iata": draw(maybe(st.sampled_from(AIRPORTS), 0.1)),
+            "destination_iata": draw(maybe(st.sampled_from(AIRPORTS), 0.1)),
+            "cabin_class": draw(maybe(st.sampled_from(CABINS), 0.1))}
+    if draw(st.integers(0, 3)):
+        data["number_of_trips"] = draw(trips)
+    return common(draw, data)
+
+
+@st.composite
+def train_entry(draw: st.DrawFn) -> dict[str, Any]:
+    (o, oc), (d, dc) = draw(st.sampled_from(STATIONS)), draw(st.sampled_from(STATIONS))
+    data = {"origin_name": draw(maybe(st.just(o), 0.1)),
+            "destination_name": draw(maybe(st.just(d), 0.1)),
+            "origin_country_code": draw(maybe(st.just(oc), 0.1)),
+            "destination_country_code": draw(maybe(st.just(dc), 0.1)),
+            "cabin_class": draw(maybe(st.sampled_from(CABINS), 0.1))}
+    if draw(st.integers(0, 3)):
+        data["number_of_trips"] = draw(trips)
+    return common(draw, data)
+
+
 KINDS = {det: (equipment_factors(), equipment_entry()) for det in EQUIPMENT}
 KINDS.update({det: (purchase_factors(), purchase_entry()) for det in PURCHASES})
 KINDS.update({det: (headcount_factors(), headcount_entry()) for det in HEADCOUNT})
+KINDS.update({D.plane: (plane_factors(), plane_entry()), D.train: (train_factors(), train_entry())})
 
 
 def bits(v: Any) -> Any:
@@ -161,7 +218,7 @@ def as_compared(res: BatchResult) -> dict[str, Any]:
 
 
 def test_every_simple_type_has_its_fast_path() -> None:
-    assert set(FAST_PATHS) == {int(d) for d in (*EQUIPMENT, *PURCHASES, *HEADCOUNT)}
+    assert set(FAST_PATHS) == {int(d) for d in (*EQUIPMENT, *PURCHASES, *HEADCOUNT, *TRAVEL)}
 
 
 @pytest.mark.parametrize("det", sorted(KINDS), ids=lambda d: D(d).name)
@@ -198,6 +255,20 @@ def _ordinary_case(det: int) -> tuple[list[FactorRecord], list[tuple[int, dict[s
         return f, [(i, {"purchase_institutional_code": "100" if i % 5 else "999",
                         "total_spent_amount": 10.5 * i, "currency": "chf"})
                    for i in range(1, 50)]
+    if det == D.plane:
+        f = [FactorRecord(1, int(E.professional_travel__plane__eco), {"cabin_class": "economy"},
+                          {"ef_kg_co2eq_per_km": 0.15, "rfi_adjustment": 2.0})]
+        return f, [(i, {"origin_iata": "GVA", "destination_iata": ["LHR", "JFK"][i % 2],
+                        "cabin_class": "Economy", "number_of_trips": i}) for i in range(1, 50)]
+    if det == D.train:
+        f = [FactorRecord(1, int(E.professional_travel__train__class_2), {"country_code": "CH"},
+                          {"ef_kg_co2eq_per_km": 0.008}),
+             FactorRecord(2, int(E.professional_travel__train__class_2), {"country_code": "FR"},
+                          {"ef_kg_co2eq_per_km": 0.004})]
+        return f, [(i, {"origin_name": "Geneva", "origin_country_code": "CH",
+                        "destination_name": ["Bern", "Paris"][i % 2],
+                        "destination_country_code": ["CH", "FR"][i % 2],
+                        "cabin_class": "2nd", "number_of_trips": 1.5 * i}) for i in range(1, 50)]
     f = [FactorRecord(i, t, {}, {"number_of_unit_per_fte": 10.0 * i,
                                  "ef_kg_co2eq_per_unit": 0.1})
          for i, t in enumerate(HEADCOUNT_TYPES[:24], start=1)]
