@@ -139,6 +139,23 @@ def test_hold_entries_answers_the_entries_that_still_exist(s: Session) -> None:
     assert d.hold_entries(s, IT, YEAR, 102, 201, None) == {102, 104, 105}
 
 
+@pytest.mark.parametrize("part, parts, expected", [
+    (1, 5, [101, 102, 103, 104, 105]), (2, 3, [101, 103, 105]), (3, 2, [101, 104]),
+    (5, 1, [101]), (4, 2, [101, 105])])
+def test_slice_bounds_are_the_first_id_of_each_run(s: Session, part: int, parts: int,
+                                                    expected: list[int],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunk bounds of the IT slice (ids 101-105; 201 is another type), on PostgreSQL by
+    OFFSET walks up to 6 parts and by numbering beyond (forced below), on SQLite by
+    numbering: the same ids every way."""
+    from carbon_domain.db.dialect import postgres
+
+    assert dialect_of(s).slice_bounds(s, IT, YEAR, part, parts) == expected
+    if dialect_of(s).name == "postgresql":
+        monkeypatch.setattr(postgres, "OFFSET_BOUNDS_UP_TO", 0)
+        assert dialect_of(s).slice_bounds(s, IT, YEAR, part, parts) == expected
+
+
 def test_relink_primary_factors(s: Session) -> None:
     dialect_of(s).relink_primary_factors(s, {101: 9, 102: None, 104: 12})
     s.expire_all()

@@ -91,6 +91,9 @@ class SqlDialect(Protocol):
     def hold_entries(self, session: Session, det: int, year: int, lo: int, hi: int,
                      ids: list[int] | None) -> set[int]: ...
 
+    def slice_bounds(self, session: Session, det: int, year: int, part: int,
+                     parts: int) -> list[int]: ...
+
     def relink_primary_factors(self, session: Session,
                                relinked: dict[int, int | None]) -> None: ...
 

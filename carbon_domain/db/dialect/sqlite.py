@@ -114,6 +114,14 @@ class SqliteDialect:
             params = {"d": det, "y": year, "lo": lo, "hi": hi}
         return {i for (i,) in session.execute(q, params)}
 
+    def slice_bounds(self, session: Session, det: int, year: int, part: int,
+                     parts: int) -> list[int]:
+        """The first id of each ``part``-entry run of the slice, in id order."""
+        return [r[0] for r in session.execute(text(
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
+            " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0"
+            " ORDER BY id"), {"d": det, "y": year, "cs": part})]
+
     def relink_primary_factors(self, session: Session,
                                relinked: dict[int, int | None]) -> None:
         session.execute(text(

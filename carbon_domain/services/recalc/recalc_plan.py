@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DEPENDS_ON_OTHER_MODULES, MODULE_OF, DataEntryType
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.json_types import JsonValue
@@ -146,10 +147,7 @@ def _range_chunks(session: Session, job_id: int, det: int, year: int, size: int
         "SELECT count(*), max(id) FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
     ), {"d": det, "y": year}).one()
     part = range_part_size(int(total), size)
-    bounds = [r[0] for r in session.execute(text(
-        "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM data_entries"
-        " WHERE data_entry_type_id = :d AND year = :y) t WHERE (rn - 1) % :cs = 0 ORDER BY id"
-    ), {"d": det, "y": year, "cs": part})]
+    bounds = dialect_of(session).slice_bounds(session, det, year, part, -(-int(total) // part))
     chunks = []
     for i, lo in enumerate(bounds):
         hi = bounds[i + 1] - 1 if i + 1 < len(bounds) else int(max_id)
