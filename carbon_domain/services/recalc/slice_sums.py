@@ -29,7 +29,7 @@ from typing import Any, Literal, TypedDict
 from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
+from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
@@ -39,7 +39,7 @@ from carbon_domain.services.jobs.job_meta import job_config
 ENTRIES, MISSING = 0, -1  # pseudo emission types: entry count, entries without a row
 # Wide enough that no sum of 15-digit float8 values rounds, whatever their magnitudes
 # (1e-308 … 1e308: ~640 digits); real sums carry ~30 digits and cost no more for it.
-_EXACT = Context(prec=700)
+EXACT = Context(prec=700)
 
 
 def exact(kg: float) -> Decimal:
@@ -79,7 +79,7 @@ def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
                            map(_THIRD, old), strict=True))
         had_rows = {e for e in set(map(_FIRST, old)) if crm_of.get(e) is not None}
     sums: dict[tuple[int, int], list[Any]] = {}
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         memo: dict[float, Decimal] = {}
         for sign, table in ((1, counts), (-1, gone)):
             for (c, et, kg), n in table.items():
@@ -153,10 +153,13 @@ class _Plan:
     jobs: list[int]          # folded in this order (the first may be a full replace)
     version: int
     full: frozenset[int] = frozenset()  # jobs whose sums replace the slice's
+    stored: int | None = None  # the version the plan started from (None: no sums yet)
 
 
 def _plan(session: Session, module: int, det: int, year: int) -> _Plan | None:
-    row = session.get(SliceSumVersion, (det, year))
+    # Read afresh, not from the identity map: ``read_sums`` plans without the year lock,
+    # and a fold may have moved the version since this session last read it.
+    row = session.get(SliceSumVersion, (det, year), populate_existing=True)
     version = row.job_id if row else None
     finished = session.execute(select(Job.id, Job.result, Job.attempts, Job.meta).where(
         Job.job_type == JobType.emission_recalc, Job.data_entry_type_id == det,
@@ -177,13 +180,13 @@ def _plan(session: Session, module: int, det: int, year: int) -> _Plan | None:
         for k, j in enumerate(tail))
     if sound:
         return _Plan(False, [j.id for j in tail], last,
-                     frozenset(j.id for j in tail if modes[j.id] == "full"))
+                     frozenset(j.id for j in tail if modes[j.id] == "full"), version)
     busy = session.scalar(select(Job.id).where(
         Job.job_type == JobType.emission_recalc, Job.data_entry_type_id == det,
         Job.year == year, Job.state.in_(ACTIVE_STATES)).limit(1))
     if busy is not None:
         return None  # its chunks are committing rows the rebuild would half-see
-    return _Plan(True, [], last)
+    return _Plan(True, [], last, stored=version)
 
 
 def _job_mode(session: Session, job: Any) -> str | None:
@@ -250,3 +253,77 @@ def _rebuild(session: Session, det: int, year: int) -> None:
         " WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 3, 4"
         " UNION ALL SELECT :d, :y, carbon_report_module_id, 0, 0, count(*) FROM data_entries"
         " WHERE year = :y AND data_entry_type_id = :d GROUP BY 3"), {"d": det, "y": year})
+
+
+@dataclass(frozen=True)
+class ReadSums:
+    """``read_sums``' answer: exact kg and row count per (report module, emission type)
+    over the slices it could vouch for, and the slices it could not (read their rows)."""
+
+    sums: dict[tuple[int, int], tuple[Decimal, int]]
+    vouched: frozenset[int]
+
+
+def read_sums(session: Session, year: int, dets: Iterable[int], crm_ids: Sequence[int]
+              ) -> ReadSums | None:
+    """The sums the aggregation's fold would give the slices ``dets`` of ``year``, for the
+    report modules ``crm_ids`` only, without folding: no write and no year lock, so it does
+    not wait for an aggregation that holds the lock (the research-facility refresh reads
+    the facility units' sums this way while the aggregation of the types it follows runs,
+    services/recalc/facilities.py). None when the dialect keeps no exact sums.
+
+    Each slice is planned as the fold plans it (``_plan``); a slice it would rebuild, or
+    that is being rewritten, is left out of ``vouched``. The folded sums, the partials of
+    the jobs still to fold and the slices' versions are then read in one statement (one
+    snapshot): a slice whose version moved in between (an aggregation folded it) is left
+    out too. Each vouched slice's sums are its folded sums (none when a full job starts the
+    fold) plus its jobs' partials, exactly what ``_apply`` would store."""
+    if not dialect_of(session).exact_sums:
+        return None
+    plans: dict[int, _Plan] = {}
+    for det in sorted(set(dets)):
+        module = MODULE_OF[DataEntryType(det)].value
+        plan = _plan(session, module, det, year)
+        if plan is not None and not plan.rebuild:
+            plans[det] = plan
+    crms = sorted(set(crm_ids))
+    if not plans or not crms:
+        return ReadSums({}, frozenset(plans))
+    job_det = {j: det for det, p in plans.items() for j in p.jobs}
+    # A slice whose fold starts with a full job replaces its folded sums: none are read.
+    base = [det for det, p in plans.items() if not p.full]
+    rows = session.execute(text(
+        "SELECT 0, data_entry_type_id, job_id, 0, NULL::numeric, 0 FROM slice_sum_versions"
+        " WHERE year = :y AND data_entry_type_id = ANY(:dets)"
+        " UNION ALL SELECT 1, data_entry_type_id, carbon_report_module_id, emission_type_id,"
+        " kg, n FROM slice_emission_sums WHERE year = :y AND data_entry_type_id = ANY(:base)"
+        " AND carbon_report_module_id = ANY(:crms)"
+        " UNION ALL SELECT 2, r.job_id, (c ->> 0)::int, (c ->> 1)::int, (c ->> 2)::numeric,"
+        " (c ->> 3)::bigint FROM recalc_chunks r, jsonb_array_elements(r.partials -> 'sums') c"
+        " WHERE r.job_id = ANY(:jobs) AND (c ->> 0)::int = ANY(:crms)"
+        # A done chunk keeps its partials until a fold drops them (and moves the version).
+        " UNION ALL SELECT 3, job_id, 0, 0, NULL::numeric, 0 FROM recalc_chunks"
+        " WHERE job_id = ANY(:jobs) AND partials IS NULL"),
+        {"y": year, "dets": list(plans), "base": base, "crms": crms,
+         "jobs": sorted(job_det)}).all()
+    versions: dict[int, int] = {}
+    moved: set[int] = set()
+    cells: list[tuple[int, int, int, Decimal, int]] = []  # (det, crm, emission type, kg, n)
+    for kind, a, b, c, kg, n in rows:
+        if kind == 0:
+            versions[int(a)] = int(b)
+        elif kind == 1:
+            cells.append((int(a), int(b), int(c), kg, int(n)))
+        elif kind == 2:
+            cells.append((job_det[int(a)], int(b), int(c), kg, int(n)))
+        else:
+            moved.add(job_det[int(a)])
+    moved |= {det for det, p in plans.items() if versions.get(det) != p.stored}
+    sums: dict[tuple[int, int], tuple[Decimal, int]] = {}
+    with localcontext(EXACT):
+        for det, crm, et, kg, n in cells:
+            if det in moved:
+                continue
+            old = sums.get((crm, et))
+            sums[(crm, et)] = (kg, n) if old is None else (old[0] + kg, old[1] + n)
+    return ReadSums(sums, frozenset(plans) - moved)
