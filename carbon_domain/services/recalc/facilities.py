@@ -4,6 +4,11 @@ A facility is a unit whose institutional_id is the facility id. Operators upload
 facility factors (ids, names, use unit, source shares); before facility types are
 recalculated, the pipeline merges the computed parts into them: the facility's emission
 totals (from its freshly recalculated rows) and the total use over every consumer.
+
+The emission totals come from the aggregation's partial sums for every slice they vouch for
+(services/recalc/slice_sums.py ``read_sums``, which writes nothing and takes no lock) and
+from the rows for the others: the same exact numbers, without reading every row of the
+facility units on the critical path of every pipeline that takes the facility types along.
 """
 
 from __future__ import annotations
