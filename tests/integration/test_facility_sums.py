@@ -190,18 +190,18 @@ def test_an_aggregation_folding_between_plan_and_read_sends_the_slice_to_its_row
     rng = random.Random(17)
     _revise(D.it, universe[D.it], rng)
     _recalculate(D.it, JobType.factor_ingest, aggregate=False)
-    real_plan = slice_sums._plan
+    real_plans = slice_sums._plans
     folded: list[int] = []
 
-    def plan_then_fold(session: Any, module: int, det: int, year: int) -> Any:
-        plan = real_plan(session, module, det, year)
-        if det == max(OTHERS):  # the last slice planned: fold `it` now, committed
+    def plan_then_fold(session: Any, year: int, dets: Any) -> Any:
+        plans = real_plans(session, year, dets)
+        if not folded:  # the read's plan (not the aggregation's own): fold `it` now
+            folded.append(1)
             with session_scope() as other:
                 aggregate_module_year(other, MODULE_OF[D.it].value, year)
-            folded.append(det)
-        return plan
+        return plans
 
-    monkeypatch.setattr(slice_sums, "_plan", plan_then_fold)
+    monkeypatch.setattr(slice_sums, "_plans", plan_then_fold)
     with session_scope() as s:
         got = facilities._facility_emissions(s, UNITS, u.YEAR)
         s.rollback()
@@ -211,7 +211,7 @@ def test_an_aggregation_folding_between_plan_and_read_sends_the_slice_to_its_row
         read = slice_sums.read_sums(s, u.YEAR, OTHERS, _crms())
     assert read is not None
     assert D.it.value in read.vouched  # planned after that fold, it is vouched again
-    monkeypatch.setattr(slice_sums, "_plan", real_plan)
+    monkeypatch.setattr(slice_sums, "_plans", real_plans)
 
 
 def test_the_moved_slices_are_the_ones_left_out(universe, monkeypatch: pytest.MonkeyPatch
@@ -222,17 +222,21 @@ def test_the_moved_slices_are_the_ones_left_out(universe, monkeypatch: pytest.Mo
     _revise(D.it, universe[D.it], rng)
     _recalculate(D.it, JobType.factor_ingest, aggregate=False)
     _recalculate(D.member, JobType.emission_recalc, aggregate=False)
-    real_plan = slice_sums._plan
+    real_plans = slice_sums._plans
 
-    def plan_then_fold(session: Any, module: int, det: int, year: int) -> Any:
-        plan = real_plan(session, module, det, year)
-        if det == max(OTHERS):
+    folding: list[int] = []
+
+    def plan_then_fold(session: Any, year: int, dets: Any) -> Any:
+        plans = real_plans(session, year, dets)
+        if not folding:  # the read's plan (not the aggregations' own): fold both now
+            folding.append(1)
             for d in (D.it, D.member):
                 with session_scope() as other:
                     aggregate_module_year(other, MODULE_OF[d].value, year)
-        return plan
+            folding.clear()
+        return plans
 
-    monkeypatch.setattr(slice_sums, "_plan", plan_then_fold)
+    monkeypatch.setattr(slice_sums, "_plans", plan_then_fold)
     with session_scope() as s:
         read = slice_sums.read_sums(s, u.YEAR, OTHERS, _crms())
         got = facilities._facility_emissions(s, UNITS, u.YEAR)
