@@ -1,5 +1,5 @@
 """The research-facility refresh reads the facility units' emission totals from the
-aggregation's partial sums (``slice_sums.read_sums``) where they vouch for a slice, and from
+aggregation's partial sums (``slice_sums_read.read_sums``) where they vouch for a slice, and from
 the rows elsewhere (services/recalc/facilities.py). Either way the totals must be exactly
 those of the rows: every facility factor, and so every facility row, is computed from them.
 
@@ -30,6 +30,7 @@ from carbon_domain.services.recalc import (
     recalc_finish,
     recalc_plan,
     slice_sums,
+    slice_sums_read,
 )
 from carbon_domain.services.recalc.aggregate import aggregate_module_year
 from tests.integration import incremental_support as u
@@ -68,7 +69,7 @@ def _check(vouched: set[int], not_vouched: set[int]) -> None:
     """The refresh's totals equal the rows' bit for bit; the slices were read as said."""
     with session_scope() as s:
         got = facilities._facility_emissions(s, UNITS, u.YEAR)
-        read = slice_sums.read_sums(s, u.YEAR, OTHERS, _crms())
+        read = slice_sums_read.read_sums(s, u.YEAR, OTHERS, _crms())
     assert read is not None
     assert vouched <= read.vouched, read.vouched
     assert not (not_vouched & read.vouched), read.vouched
@@ -190,7 +191,7 @@ def test_an_aggregation_folding_between_plan_and_read_sends_the_slice_to_its_row
     rng = random.Random(17)
     _revise(D.it, universe[D.it], rng)
     _recalculate(D.it, JobType.factor_ingest, aggregate=False)
-    real_plans = slice_sums._plans
+    real_plans = slice_sums.fold_plans
     folded: list[int] = []
 
     def plan_then_fold(session: Any, year: int, dets: Any) -> Any:
@@ -201,17 +202,17 @@ def test_an_aggregation_folding_between_plan_and_read_sends_the_slice_to_its_row
                 aggregate_module_year(other, MODULE_OF[D.it].value, year)
         return plans
 
-    monkeypatch.setattr(slice_sums, "_plans", plan_then_fold)
+    monkeypatch.setattr(slice_sums, "fold_plans", plan_then_fold)
     with session_scope() as s:
         got = facilities._facility_emissions(s, UNITS, u.YEAR)
         s.rollback()
     assert folded  # the fold did land between the plan and the read
     assert got == _from_rows()
     with session_scope() as s:
-        read = slice_sums.read_sums(s, u.YEAR, OTHERS, _crms())
+        read = slice_sums_read.read_sums(s, u.YEAR, OTHERS, _crms())
     assert read is not None
     assert D.it.value in read.vouched  # planned after that fold, it is vouched again
-    monkeypatch.setattr(slice_sums, "_plans", real_plans)
+    monkeypatch.setattr(slice_sums, "fold_plans", real_plans)
 
 
 def test_the_moved_slices_are_the_ones_left_out(universe, monkeypatch: pytest.MonkeyPatch
@@ -222,7 +223,7 @@ def test_the_moved_slices_are_the_ones_left_out(universe, monkeypatch: pytest.Mo
     _revise(D.it, universe[D.it], rng)
     _recalculate(D.it, JobType.factor_ingest, aggregate=False)
     _recalculate(D.member, JobType.emission_recalc, aggregate=False)
-    real_plans = slice_sums._plans
+    real_plans = slice_sums.fold_plans
 
     folding: list[int] = []
 
@@ -236,9 +237,9 @@ def test_the_moved_slices_are_the_ones_left_out(universe, monkeypatch: pytest.Mo
             folding.clear()
         return plans
 
-    monkeypatch.setattr(slice_sums, "_plans", plan_then_fold)
+    monkeypatch.setattr(slice_sums, "fold_plans", plan_then_fold)
     with session_scope() as s:
-        read = slice_sums.read_sums(s, u.YEAR, OTHERS, _crms())
+        read = slice_sums_read.read_sums(s, u.YEAR, OTHERS, _crms())
         got = facilities._facility_emissions(s, UNITS, u.YEAR)
     assert read is not None
     assert not {D.it.value, D.member.value} & read.vouched

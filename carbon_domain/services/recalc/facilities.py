@@ -6,7 +6,7 @@ recalculated, the pipeline merges the computed parts into them: the facility's e
 totals (from its freshly recalculated rows) and the total use over every consumer.
 
 The emission totals come from the aggregation's partial sums for every slice they vouch for
-(services/recalc/slice_sums.py ``read_sums``, which writes nothing and takes no lock) and
+(``services/recalc/slice_sums_read.py``, which writes nothing and takes no lock) and
 from the rows for the others: the same exact numbers, without reading every row of the
 facility units on the critical path of every pipeline that takes the facility types along.
 """
@@ -29,7 +29,7 @@ from carbon_domain.db.models import CarbonReport, CarbonReportModule, Factor, Un
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_uses
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs import factor_history as history
-from carbon_domain.services.recalc import slice_sums
+from carbon_domain.services.recalc import slice_sums, slice_sums_read
 
 _FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
 _DET_IDS = [d.value for d in _FACILITY_DETS]
@@ -42,7 +42,7 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
     themselves are excluded: a facility never pays a share of itself.
 
     The slices the aggregation's partial sums vouch for are read from them
-    (``slice_sums.read_sums``: a few hundred cells), the others from their rows. Reading
+    (``slice_sums_read.read_sums``: a few hundred cells), the others from their rows. Reading
     every row of the facility units (1M entries: 26,745 entries, 73,207 rows, ~47k buffer
     reads scattered over both tables) cost 0.32-0.54 s on a quiet machine and ~0.8 s beside
     the aggregation that runs at the same time, on the critical path between the two chords
@@ -56,7 +56,7 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
         .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
         .where(CarbonReport.year == year, CarbonReport.unit_id.in_(unit_ids)))}
     others = [d.value for d in DataEntryType if d.value not in _DET_IDS]
-    folded = slice_sums.read_sums(session, year, others, sorted(unit_of))
+    folded = slice_sums_read.read_sums(session, year, others, sorted(unit_of))
     totals: dict[tuple[int, int], tuple[Decimal, int]] = {}
     with localcontext(slice_sums.EXACT):
         for (crm, et), (kg, n) in (folded.sums.items() if folded else ()):

@@ -14,7 +14,8 @@ very sum a rebuild from the rows gives, and stats stay identical to a full run's
 the fold cannot vouch for — no version yet, a failed or re-planned job, a chunk without
 partials, entries replaced since — rebuilds the slice's sums from its rows (one GROUP BY),
 or, while a recalculation of that slice is still writing, answers None so the caller keeps
-its full query. PostgreSQL only (None elsewhere).
+its full query. PostgreSQL only (None elsewhere). ``slice_sums_read`` reads what the fold
+would give some report modules without folding (the research-facility refresh).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def module_totals(session: Session, module_type_id: int, year: int) -> ModuleTot
         return None
     module = ModuleType(module_type_id)
     dets = [int(d) for d in MODULE_DATA_ENTRY_TYPES[module]]
-    plans = _plans(session, year, dets)
+    plans = fold_plans(session, year, dets)
     if any(p is None for p in plans.values()):
         return None  # nothing was written: the caller's full query is always right
     for det in dets:
@@ -149,7 +150,7 @@ def module_totals(session: Session, module_type_id: int, year: int) -> ModuleTot
 
 
 @dataclass(frozen=True)
-class _Plan:
+class FoldPlan:
     rebuild: bool
     jobs: list[int]          # folded in this order (the first may be a full replace)
     version: int
@@ -157,7 +158,8 @@ class _Plan:
     stored: int | None = None  # the version the plan started from (None: no sums yet)
 
 
-def _plans(session: Session, year: int, dets: Sequence[int]) -> dict[int, _Plan | None]:
+def fold_plans(session: Session, year: int, dets: Sequence[int]
+               ) -> dict[int, FoldPlan | None]:
     """How each slice of ``dets`` is folded (None: it is being rewritten and cannot be
     rebuilt now). Five queries for any number of slices, not three or more per slice: the
     facility refresh plans every other type of the year (21 slices, ~65 round trips, 0.18-
@@ -165,8 +167,8 @@ def _plans(session: Session, year: int, dets: Sequence[int]) -> dict[int, _Plan 
     wanted = sorted(set(dets))
     if not wanted:
         return {}
-    # Read afresh (a query, never the identity map): ``read_sums`` plans without the year
-    # lock, and a fold may have moved a version since this session last read it.
+    # Read afresh (a query, never the identity map): ``slice_sums_read.read_sums`` plans
+    # without the year lock, and a fold may have moved a version since this session read it.
     versions: dict[int, int] = {int(d): int(j) for d, j in session.execute(
         select(SliceSumVersion.data_entry_type_id, SliceSumVersion.job_id).where(
             SliceSumVersion.year == year, SliceSumVersion.data_entry_type_id.in_(wanted)))}
@@ -199,7 +201,7 @@ def _plans(session: Session, year: int, dets: Sequence[int]) -> dict[int, _Plan 
     busy = {d for d in session.scalars(select(Job.data_entry_type_id).where(
         Job.job_type == JobType.emission_recalc, Job.data_entry_type_id.in_(wanted),
         Job.year == year, Job.state.in_(ACTIVE_STATES)).distinct()) if d is not None}
-    out: dict[int, _Plan | None] = {}
+    out: dict[int, FoldPlan | None] = {}
     for det in wanted:
         version = versions.get(det)
         jobs = finished[det]
@@ -215,12 +217,12 @@ def _plans(session: Session, year: int, dets: Sequence[int]) -> dict[int, _Plan 
             modes[j.id] == "full" if k == 0 and start is not None else modes[j.id] == "delta"
             for k, j in enumerate(tail))
         if sound:
-            out[det] = _Plan(False, [j.id for j in tail], last,
+            out[det] = FoldPlan(False, [j.id for j in tail], last,
                              frozenset(j.id for j in tail if modes[j.id] == "full"), version)
         elif det in busy:
             out[det] = None  # its chunks are committing rows the rebuild would half-see
         else:
-            out[det] = _Plan(True, [], last, stored=version)
+            out[det] = FoldPlan(True, [], last, stored=version)
     return out
 
 
@@ -240,7 +242,7 @@ def _job_mode(job: Any, chunks: list[tuple[bool, str | None]]) -> str | None:
     return modes.pop() if len(modes) == 1 and None not in modes else None
 
 
-def _apply(session: Session, det: int, year: int, plan: _Plan) -> None:
+def _apply(session: Session, det: int, year: int, plan: FoldPlan) -> None:
     if plan.rebuild:
         _rebuild(session, det, year)
     for job_id in plan.jobs:
@@ -286,72 +288,3 @@ def _rebuild(session: Session, det: int, year: int) -> None:
         " UNION ALL SELECT :d, :y, carbon_report_module_id, 0, 0, count(*) FROM data_entries"
         " WHERE year = :y AND data_entry_type_id = :d GROUP BY 3"), {"d": det, "y": year})
 
-
-@dataclass(frozen=True)
-class ReadSums:
-    """``read_sums``' answer: exact kg and row count per (report module, emission type)
-    over the slices it could vouch for, and the slices it could not (read their rows)."""
-
-    sums: dict[tuple[int, int], tuple[Decimal, int]]
-    vouched: frozenset[int]
-
-
-def read_sums(session: Session, year: int, dets: Iterable[int], crm_ids: Sequence[int]
-              ) -> ReadSums | None:
-    """The sums the aggregation's fold would give the slices ``dets`` of ``year``, for the
-    report modules ``crm_ids`` only, without folding: no write and no year lock, so it does
-    not wait for an aggregation that holds the lock (the research-facility refresh reads
-    the facility units' sums this way while the aggregation of the types it follows runs,
-    services/recalc/facilities.py). None when the dialect keeps no exact sums.
-
-    Each slice is planned as the fold plans it (``_plans``); a slice it would rebuild, or
-    that is being rewritten, is left out of ``vouched``. The folded sums, the partials of
-    the jobs still to fold and the slices' versions are then read in one statement (one
-    snapshot): a slice whose version moved in between (an aggregation folded it) is left
-    out too. Each vouched slice's sums are its folded sums (none when a full job starts the
-    fold) plus its jobs' partials, exactly what ``_apply`` would store."""
-    if not dialect_of(session).exact_sums:
-        return None
-    plans = {det: plan for det, plan in _plans(session, year, list(dets)).items()
-             if plan is not None and not plan.rebuild}
-    crms = sorted(set(crm_ids))
-    if not plans or not crms:
-        return ReadSums({}, frozenset(plans))
-    job_det = {j: det for det, p in plans.items() for j in p.jobs}
-    # A slice whose fold starts with a full job replaces its folded sums: none are read.
-    base = [det for det, p in plans.items() if not p.full]
-    rows = session.execute(text(
-        "SELECT 0, data_entry_type_id, job_id, 0, NULL::numeric, 0 FROM slice_sum_versions"
-        " WHERE year = :y AND data_entry_type_id = ANY(:dets)"
-        " UNION ALL SELECT 1, data_entry_type_id, carbon_report_module_id, emission_type_id,"
-        " kg, n FROM slice_emission_sums WHERE year = :y AND data_entry_type_id = ANY(:base)"
-        " AND carbon_report_module_id = ANY(:crms)"
-        " UNION ALL SELECT 2, r.job_id, (c ->> 0)::int, (c ->> 1)::int, (c ->> 2)::numeric,"
-        " (c ->> 3)::bigint FROM recalc_chunks r, jsonb_array_elements(r.partials -> 'sums') c"
-        " WHERE r.job_id = ANY(:jobs) AND (c ->> 0)::int = ANY(:crms)"
-        # A done chunk keeps its partials until a fold drops them (and moves the version).
-        " UNION ALL SELECT 3, job_id, 0, 0, NULL::numeric, 0 FROM recalc_chunks"
-        " WHERE job_id = ANY(:jobs) AND partials IS NULL"),
-        {"y": year, "dets": list(plans), "base": base, "crms": crms,
-         "jobs": sorted(job_det)}).all()
-    versions: dict[int, int] = {}
-    moved: set[int] = set()
-    cells: list[tuple[int, int, int, Decimal, int]] = []  # (det, crm, emission type, kg, n)
-    for kind, a, b, c, kg, n in rows:
-        if kind == 0:
-            versions[int(a)] = int(b)
-        elif kind == 1:
-            cells.append((int(a), int(b), int(c), kg, int(n)))
-        elif kind == 2:
-            cells.append((job_det[int(a)], int(b), int(c), kg, int(n)))
-        else:
-            moved.add(job_det[int(a)])
-    moved |= {det for det, p in plans.items() if versions.get(det) != p.stored}
-    sums: dict[tuple[int, int], tuple[Decimal, int]] = {}
-    with localcontext(EXACT):
-        for det, crm, et, kg, n in cells:
-            if det in moved:
-                continue
-            old = sums.get((crm, et))
-            sums[(crm, et)] = (kg, n) if old is None else (old[0] + kg, old[1] + n)
-    return ReadSums(sums, frozenset(plans) - moved)
