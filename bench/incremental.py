@@ -3,7 +3,9 @@ both end to end: trigger → rows rewritten → statistics fresh (the pipeline h
 
 After the revision the `it` rows are checked against the engine run in-process over the
 whole slice with the revised factors: incremental must leave exactly the rows a full
-recalculation would (count and total kg)."""
+recalculation would (count and total kg). So are the research-facility types the pipeline
+takes along (``facility_same_as_full``): their computed factor values against the facility
+units' rows summed afresh, and every facility row against the engine over both slices."""
 
 from __future__ import annotations
 
@@ -66,9 +68,87 @@ def one_factor_revision(year: int, factor_file: Path) -> dict[str, Any]:
             Job.pipeline_id == uuid.UUID(acc.pipeline_id), Job.job_type == "emission_recalc")))
         entries = s.scalar(select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
             RecalcChunk.job_id.in_(recalc_ids)))
-    return {"seconds": seconds, "status": status, "factor": label,
-            "entries_recalculated": int(entries or 0),
-            "timeline": timeline(str(acc.pipeline_id), wall0)}
+    out = {"seconds": seconds, "status": status, "factor": label,
+           "entries_recalculated": int(entries or 0),
+           "timeline": timeline(str(acc.pipeline_id), wall0)}
+    out.update(facility_check(year))
+    print(f"  facility types after the revision: {out['facility_rows']:,} rows, computed"
+          f" factors as from the rows: {out['facility_factors_as_rows']}, rows as a full"
+          f" recalculation: {out['facility_same_as_full']}", flush=True)
+    if not (out["facility_same_as_full"] and out["facility_factors_as_rows"]):
+        raise SystemExit("exactness check failed: facility types after one revised factor")
+    return out
+
+
+FACILITY_DETS = (70, 71)
+
+
+def facility_check(year: int) -> dict[str, Any]:
+    """Untimed: what a full recalculation gives the facility types now. Their factors'
+    computed values from the facility units' rows summed straight from
+    ``data_entry_emissions`` (exact numerics, as the refresh did before it read the partial
+    sums) and the facility entries' uses; then every facility row against the engine over
+    both slices with those factors (exact tuples, not totals)."""
+    from sqlalchemy import bindparam, select, text
+
+    from carbon_domain import names
+    from carbon_domain.db.models import Factor, Unit
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.engine import compute_batch
+    from carbon_domain.handlers.facilities import facility_factor_values, facility_total_uses
+    from carbon_domain.services.inputs.slices import clear_caches, load_slice_context
+
+    clear_caches()  # the factors the pipeline refreshed, not this process's cached ones
+    with session_scope() as s:
+        units = {names.norm(u.institutional_id): u.id for u in s.scalars(
+            select(Unit).where(Unit.institutional_id.is_not(None)))}
+        factors = list(s.scalars(select(Factor).where(
+            Factor.data_entry_type_id.in_(FACILITY_DETS), Factor.year == year,
+            Factor.retired_at.is_(None)).order_by(Factor.id)))
+        known = [(f, units[k]) for f in factors
+                 if (k := names.norm((f.classification or {}).get("researchfacility_id")))
+                 in units]
+        sums: dict[int, dict[int, float]] = {uid: {} for _, uid in known}
+        for unit, et, kg in s.execute(text(
+                "SELECT r.unit_id, e.emission_type_id, SUM(CAST(e.kg_co2eq AS NUMERIC))"
+                " FROM carbon_reports r JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
+                " JOIN data_entries d ON d.carbon_report_module_id = m.id"
+                " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
+                " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
+                " AND d.data_entry_type_id NOT IN :dets GROUP BY 1, 2 ORDER BY 1, 2")
+                .bindparams(bindparam("units", expanding=True),
+                            bindparam("dets", expanding=True)),
+                {"y": year, "units": sorted(sums) or [0], "dets": list(FACILITY_DETS)}):
+            sums[int(unit)][int(et)] = float(kg)
+        entries = [d for (d,) in s.execute(text(
+            "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN :dets")
+            .bindparams(bindparam("dets", expanding=True)),
+            {"y": year, "dets": list(FACILITY_DETS)})]
+        uses = facility_total_uses(entries, [
+            ((f.classification or {}).get("researchfacility_id"),
+             (f.values or {}).get("use_unit")) for f, _ in known])
+        factors_ok = all(
+            {k: (f.values or {}).get(k) for k in computed} == computed
+            for (f, uid), use in zip(known, uses, strict=True)
+            for computed in [facility_factor_values(f.data_entry_type_id, sums[uid], use)])
+        got: list[tuple[Any, ...]] = []
+        want: list[tuple[Any, ...]] = []
+        for det in FACILITY_DETS:
+            got += [tuple(r) for r in s.execute(text(
+                "SELECT e.data_entry_id, e.emission_type_id, e.scope, e.kg_co2eq,"
+                " e.additional_value, e.primary_factor_id FROM data_entry_emissions e"
+                " JOIN data_entries d ON d.id = e.data_entry_id"
+                " WHERE d.data_entry_type_id = :d AND d.year = :y"), {"d": det, "y": year})]
+            batch = [(i, d) for i, d in s.execute(text(
+                "SELECT id, data FROM data_entries WHERE data_entry_type_id = :d AND year = :y"
+                " ORDER BY id"), {"d": det, "y": year})]
+            ctx = load_slice_context(s, det, year)
+            want += [tuple(r[:6]) for r in compute_batch(det, batch, ctx.index, ctx.refs).rows]
+
+    def key(r: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (r[0], r[1], -1 if r[5] is None else r[5], r[3])
+    return {"facility_rows": len(got), "facility_factors_as_rows": factors_ok,
+            "facility_same_as_full": sorted(got, key=key) == sorted(want, key=key)}
 
 
 def timeline(pipeline_id: str, wall0: float) -> list[str]:
