@@ -172,7 +172,9 @@ def incremental(a: argparse.Namespace, log: Path) -> dict[str, Any]:
             "full_it_slice_s": full["seconds"],
             "preview_one_factor_s": preview["seconds"],
             "preview_one_factor_one_process_s": preview["one_process_s"],
-            "incremental_same_rows_as_full": one["same_rows_as_full"]}
+            "incremental_same_rows_as_full": one["same_rows_as_full"],
+            "incremental_facility_same_as_full": one["facility_same_as_full"],
+            "incremental_facility_factors_as_rows": one["facility_factors_as_rows"]}
 
 
 def _it_entries(year: int) -> int:

@@ -107,6 +107,8 @@ def test_bench_10k_stress_then_pipeline_rows_equal_floor_rows(  # type: ignore[n
         assert report[key] is not None, key
     assert report["same_rows_as_floor"] is True and report["all_pipelines_success"] is True
     assert report["incremental_same_rows_as_full"] is True
+    assert report["incremental_facility_same_as_full"] is True
+    assert report["incremental_facility_factors_as_rows"] is True
     assert report["hardware_floor"]["check_rows"] == report["rows"]
     one = report["incremental"]["one_factor"]
     assert one["status"] == "SUCCESS" and one["same_rows_as_full"] is True
