@@ -109,17 +109,8 @@ def facility_check(year: int) -> dict[str, Any]:
                  if (k := names.norm((f.classification or {}).get("researchfacility_id")))
                  in units]
         sums: dict[int, dict[int, float]] = {uid: {} for _, uid in known}
-        for unit, et, kg in s.execute(text(
-                "SELECT r.unit_id, e.emission_type_id, SUM(CAST(e.kg_co2eq AS NUMERIC))"
-                " FROM carbon_reports r JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
-                " JOIN data_entries d ON d.carbon_report_module_id = m.id"
-                " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
-                " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
-                " AND d.data_entry_type_id NOT IN :dets GROUP BY 1, 2 ORDER BY 1, 2")
-                .bindparams(bindparam("units", expanding=True),
-                            bindparam("dets", expanding=True)),
-                {"y": year, "units": sorted(sums) or [0], "dets": list(FACILITY_DETS)}):
-            sums[int(unit)][int(et)] = float(kg)
+        for unit, by_type in unit_totals_from_rows(s, year, sorted(sums) or [0]).items():
+            sums[unit].update(by_type)
         entries = [d for (d,) in s.execute(text(
             "SELECT data FROM data_entries WHERE year = :y AND data_entry_type_id IN :dets")
             .bindparams(bindparam("dets", expanding=True)),
@@ -225,3 +216,23 @@ def preview_one_factor(year: int, factor_file: Path, *, chunked: bool = True
     return {"seconds": seconds, "status": status, "factor": label, "chunked": chunked,
             "entries_computed": sum(t["entries"] for t in types),
             "entries_affected": sum(t["affected"] for t in types)}
+
+
+def unit_totals_from_rows(session: Any, year: int, units: list[int]
+                          ) -> dict[int, dict[int, float]]:
+    """Each unit's emission totals per emission type over every type but the facility ones,
+    summed from the rows (exact, then float): what the facility refresh must have read."""
+    from sqlalchemy import bindparam, text
+
+    out: dict[int, dict[int, float]] = {}
+    for unit, et, kg in session.execute(text(
+            "SELECT r.unit_id, e.emission_type_id, SUM(CAST(e.kg_co2eq AS NUMERIC))"
+            " FROM carbon_reports r JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
+            " JOIN data_entries d ON d.carbon_report_module_id = m.id"
+            " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
+            " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
+            " AND d.data_entry_type_id NOT IN :dets GROUP BY 1, 2 ORDER BY 1, 2")
+            .bindparams(bindparam("units", expanding=True), bindparam("dets", expanding=True)),
+            {"y": year, "units": units, "dets": list(FACILITY_DETS)}):
+        out.setdefault(int(unit), {})[int(et)] = float(kg)
+    return out

@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from carbon_domain.catalog import MODULE_OF
 from carbon_domain.catalog import DataEntryType as D
@@ -43,18 +43,12 @@ OTHERS = [d.value for d in D if d not in (D.research_facilities,
 
 def _from_rows() -> dict[int, dict[int, float]]:
     """The totals straight from the rows: what the refresh read before partial sums."""
+    from bench.incremental import unit_totals_from_rows
+
     out: dict[int, dict[int, float]] = {x: {} for x in UNITS}
     with session_scope() as s:
-        for unit, et, kg in s.execute(text(
-                "SELECT r.unit_id, e.emission_type_id, SUM(CAST(e.kg_co2eq AS NUMERIC))"
-                " FROM carbon_reports r JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
-                " JOIN data_entries d ON d.carbon_report_module_id = m.id"
-                " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
-                " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
-                " AND d.data_entry_type_id NOT IN (70, 71) GROUP BY 1, 2")
-                .bindparams(bindparam("units", expanding=True)),
-                {"y": u.YEAR, "units": UNITS}):
-            out[int(unit)][int(et)] = float(kg)
+        for unit, by_type in unit_totals_from_rows(s, u.YEAR, UNITS).items():
+            out[unit].update(by_type)
     return out
 
 
