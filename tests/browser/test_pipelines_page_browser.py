@@ -103,6 +103,11 @@ def test_abort_then_recalculate_what_the_run_left(console: Console,
         # IT is up to date: the staleness status offers nothing to recalculate.
         acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR, created_by="t")
         row, detail = _open(c, acc.pipeline_id)
+        # Click once the panel shows where the run is held (the unheld chunk written, the
+        # held one running): a click while the panel's live part is being swapped for the
+        # first chunk's progress can land beside the button (CI, 2026-12-06: it hit the
+        # page's Workers link instead).
+        expect(detail.locator(".pd-live")).to_contain_text("IT: 50/100")
         detail.get_by_role("button", name="Abort pipeline").click()
         expect(detail).to_contain_text("Aborted 1 active job(s)")
         expect(row.locator('[data-cell="status"]')).to_contain_text("Aborted", timeout=2_000)
