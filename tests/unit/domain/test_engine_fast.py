@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carbon_domain import engine_fast
+from carbon_domain import engine_fast, engine_travel
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.csv_rows.entries import OVERRIDE_KEY
 from carbon_domain.emission_types import EmissionType as E
@@ -282,7 +282,8 @@ def test_ordinary_entries_never_reach_the_row_engine(det: int,
     factors, entries = _ordinary_case(det)
     reference = compute_batch_rows(det, entries, FactorIndex(det, factors, year=YEAR), REFS)
     slow: list[Any] = []
-    monkeypatch.setattr(engine_fast, "compute_into", lambda *a: slow.append(a))
+    for module in (engine_fast, engine_travel):
+        monkeypatch.setattr(module, "compute_into", lambda *a: slow.append(a))
     fast = FAST_PATHS[det](det, entries, FactorIndex(det, factors, year=YEAR), REFS)
     assert slow == []
     assert reference.rows and not reference.errors
