@@ -43,11 +43,13 @@ def run_baseline(database_url: str, year: int, sample: int) -> dict[str, float]:
                         " WHERE data_entry_type_id = %s AND year = %s", (det, year))
         records = [FactorRecord(*r) for r in cur.fetchall()]
         res = compute_batch(det, [(entry_id, data)], FactorIndex(det, records, year=year), refs)
-        cur.execute("DELETE FROM data_entry_emissions WHERE data_entry_id = %s", (entry_id,))
+        cur.execute("DELETE FROM data_entry_emissions WHERE data_entry_id = %s"
+                    " AND data_entry_type_id = %s AND year = %s", (entry_id, det, year))
         for de, et, scope, kg, av, fid in res.rows:
-            cur.execute("INSERT INTO data_entry_emissions (data_entry_id, emission_type_id,"
-                        " scope, kg_co2eq, additional_value, primary_factor_id) VALUES"
-                        " (%s, %s, %s, %s, %s, %s)", (de, et, scope, kg, av, fid))
+            cur.execute("INSERT INTO data_entry_emissions (data_entry_id, data_entry_type_id,"
+                        " year, emission_type_id, scope, kg_co2eq, additional_value,"
+                        " primary_factor_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                        (de, det, year, et, scope, kg, av, fid))
             rows_written += 1
         conn.commit()
     seconds = time.perf_counter() - t0

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-_COLUMNS = ("data_entry_id, emission_type_id, scope, kg_co2eq, additional_value,"
-            " primary_factor_id")
+_COLUMNS = ("data_entry_id, data_entry_type_id, year, emission_type_id, scope, kg_co2eq,"
+            " additional_value, primary_factor_id")
 
 
 def raw_connect(database_url: str) -> Any:
@@ -57,7 +57,8 @@ def compute_rows(database_url: str, year: int) -> tuple[io.StringIO, int, float]
             index = load_factor_index(s, det, year)
             res = compute_batch(det, entries, index, refs)
             for de, et, scope, k, av, fid in res.rows:
-                buf.write(f"{de}\t{et}\t{scope}\t{k!r}\t{null if av is None else repr(av)}\t"
+                buf.write(f"{de}\t{det}\t{year}\t{et}\t{scope}\t{k!r}\t"
+                          f"{null if av is None else repr(av)}\t"
                           f"{null if fid is None else fid}\n")
                 n += 1
                 kg += k

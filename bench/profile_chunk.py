@@ -51,7 +51,7 @@ def main() -> None:
                    " :lo AND :hi)"), {"d": a.det, "y": a.year, "lo": lo, "hi": hi})
     steps["delete old rows"] = time.perf_counter() - t
     t = time.perf_counter()
-    write_rows(s, res.rows)
+    write_rows(s, a.det, a.year, res.rows)
     steps["COPY new rows"] = time.perf_counter() - t
     prof.stop()
     s.rollback()

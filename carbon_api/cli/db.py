@@ -121,4 +121,5 @@ def db_check(as_json: JsonFlag = False) -> None:
             raise typer.Exit(1)
         error(f"{report.rows_without_entry} rows without their entry,"
               f" {report.rows_without_factor} without their factor,"
-              f" {report.rows_without_scope} without a scope")
+              f" {report.rows_without_scope} without a scope,"
+              f" {report.rows_in_wrong_slice} filed under another slice than their entry")

@@ -27,6 +27,7 @@ FACTORS_VS_RECALC = 1237   # factor/entry writes (exclusive) vs recalculation ch
 AGGREGATION_YEAR = 1236    # one aggregation writer per year on the shared report rows
 RECALC_FINISH = 1238       # finishers of one (module, year): who requests the aggregation
 RECONCILER = 1240          # one reconciler run at a time (beat does not prevent overlap)
+EMISSION_PARTITIONS = 1241  # DDL on the emission partitions (db/emission_partitions.py)
 
 
 def module_year_key(module_type_id: int, year: int) -> int:

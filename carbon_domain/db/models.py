@@ -114,11 +114,17 @@ class DataEntryEmission(Base):
 
     No foreign keys (migration 0008): two FK checks per row made COPY ~3× slower. Triggers
     on data_entries and factors delete the rows of a deleted parent in the same statement;
-    services/upkeep/integrity.py counts orphans (``carbon db check``)."""
+    services/upkeep/integrity.py counts orphans (``carbon db check``).
+
+    On PostgreSQL the table is partitioned by its entry's (type, year), the two columns
+    copied from the entry (migration 0014, db/emission_partitions.py); it has no primary key
+    there (``id`` is the ORM's identity only: nothing looks a row up by it)."""
 
     __tablename__ = "data_entry_emissions"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     data_entry_id: Mapped[int] = mapped_column(BigId, index=True)
+    data_entry_type_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
     emission_type_id: Mapped[int] = mapped_column(Integer)
     scope: Mapped[int] = mapped_column(Integer)
     kg_co2eq: Mapped[float] = mapped_column(Float)
@@ -126,6 +132,19 @@ class DataEntryEmission(Base):
     primary_factor_id: Mapped[int | None] = mapped_column(Integer)
     meta: Mapped[dict[str, Any] | None]
     computed_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
+
+
+class EmissionStage(Base):
+    """A stage table a full recalculation fills before it is swapped in as its slice's
+    partition (PostgreSQL; db/emission_partitions.py)."""
+
+    __tablename__ = "emission_stages"
+    table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    job_id: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    data_entry_type_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class Factor(Base):

@@ -273,7 +273,7 @@ def _engine():  # type: ignore[no-untyped-def]
 
 class EntryLock:
     """Hold ``FOR UPDATE`` on data entry rows: a chunk writing one of those entries' emission
-    rows blocks, mid-transaction (its rows deleted and copied, not committed), when it locks
+    rows blocks, mid-transaction (its rows copied, not committed), when it locks
     its entries FOR KEY SHARE (chunk_io.hold_entries; the rows' foreign-key check did it
     before migration 0008), until :meth:`release`."""
 
@@ -342,8 +342,20 @@ def blocked_writers() -> list[Backend]:
         rows = c.execute(text(
             "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
             " current_database() AND wait_event_type = 'Lock' AND (query LIKE"
-            " 'COPY data_entry_emissions%' OR query LIKE :held) ORDER BY backend_start"),
+            " 'COPY data_entry_emissions%' OR query LIKE 'COPY emission_stage_%'"
+            " OR query LIKE :held) ORDER BY backend_start"),
             {"held": HOLD_MARK + "%"}).all()
+    return [Backend(int(p), port, q) for p, port, q in rows]
+
+
+def blocked_swaps() -> list[Backend]:
+    """Backends of this database waiting on a lock to swap a slice's partition (a full
+    recalculation's finish: db/emission_partitions.py)."""
+    with _engine().connect() as c:
+        rows = c.execute(text(
+            "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
+            " current_database() AND wait_event_type = 'Lock' AND query LIKE"
+            " 'ALTER TABLE data_entry_emissions_t%' ORDER BY backend_start")).all()
     return [Backend(int(p), port, q) for p, port, q in rows]
 
 

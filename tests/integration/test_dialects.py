@@ -88,8 +88,15 @@ ROWS = [(101, 40101, 3, 1.5, 2.0, 7), (101, 40102, 3, 2.25, None, None),
         (104, 40101, 3, 4.0, None, None)]
 
 
+def _slice(s: Session) -> Any:
+    """The dialect, with the (it, YEAR) slice ready for rows written in place."""
+    d = dialect_of(s)
+    assert d.prepare_slice(s, 1, 1, IT, YEAR, full=False) is None
+    return d
+
+
 def test_insert_emission_rows(s: Session) -> None:
-    dialect_of(s).insert_emission_rows(s, ROWS)
+    _slice(s).insert_emission_rows(s, IT, YEAR, ROWS)
     assert _emissions(s) == sorted(ROWS)
     stamped = s.scalars(select(Emission.computed_at)).all()
     assert len(stamped) == len(ROWS) and all(stamped)
@@ -125,9 +132,9 @@ def test_read_entries_by_range_and_by_ids(s: Session) -> None:
 
 
 def test_delete_emissions_of_returns_what_it_deleted(s: Session) -> None:
-    d = dialect_of(s)
-    d.insert_emission_rows(s, ROWS)
-    gone = d.delete_emissions_of(s, [103, 101, 555])
+    d = _slice(s)
+    d.insert_emission_rows(s, IT, YEAR, ROWS)
+    gone = d.delete_emissions_of(s, IT, YEAR, [103, 101, 555])
     assert sorted(gone) == [(101, 40101, 1.5), (101, 40102, 2.25), (103, 40103, 1e-9)]
     assert _emissions(s) == [ROWS[2], ROWS[4]]
 
@@ -189,8 +196,8 @@ def test_write_stats_and_stamp_computed_at(s: Session) -> None:
 
 
 def test_module_kg_rows(s: Session) -> None:
-    d = dialect_of(s)
-    d.insert_emission_rows(s, ROWS)
+    d = _slice(s)
+    d.insert_emission_rows(s, IT, YEAR, ROWS)
     got = sorted(d.module_kg_rows(s, YEAR, [IT]), key=lambda r: (r[0], r[1] or 0))
     # Entry 105 has no row: one (module, NULL) group, its missing factor.
     assert [tuple(r) for r in got] == [

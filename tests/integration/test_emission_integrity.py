@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
-from carbon_domain.db import migrate
+from carbon_domain.db import emission_partitions, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,15 @@ def fresh_db(services: None) -> Iterator[str]:
 def _seed_rows(url: str) -> None:
     """Two units with reports, modules, 3 entries each, factors and emission rows."""
     engine = create_engine(url)
+    # Since migration 0014 the rows live in their slice's partition, whose own defaults
+    # file them under the entry's type and year.
+    partitioned = inspect(engine).has_table("emission_stages")
+    table = "data_entry_emissions_t11_y2025" if partitioned else "data_entry_emissions"
     with engine.begin() as c:
+        if partitioned:
+            c.execute(text(emission_partitions.type_partition_sql(11)))
+            c.execute(text(emission_partitions.leaf_partition_sql(11, 2025)))
+            c.execute(text(emission_partitions.leaf_defaults_sql(11, 2025)))
         for u in (1, 2):
             c.execute(text("INSERT INTO units (id, institutional_code, institutional_id, name,"
                            " level, is_active) VALUES (:u, :code, :iid, 'Lab', 4, true)"),
@@ -64,7 +72,7 @@ def _seed_rows(url: str) -> None:
                 " data, source, year, unit_id) VALUES (:e, :m, 11, CAST('{}' AS jsonb), 'csv',"
                 " 2025, :m)"), {"e": e, "m": unit})
             c.execute(text(
-                "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope,"
+                f"INSERT INTO {table} (data_entry_id, emission_type_id, scope,"
                 " kg_co2eq, primary_factor_id) VALUES (:e, 80200, 2, 1.5, :f)"),
                 {"e": e, "f": 1 if e % 2 else 2})
     engine.dispose()
@@ -124,7 +132,7 @@ def test_parent_deletions_take_their_rows_in_the_same_statement(fresh_db: str) -
     remaining = _count(fresh_db, "SELECT count(*) FROM data_entry_emissions")
     assert remaining == 1  # entry 3 (factor 1); entry 2 went with factor 2
     assert _check(fresh_db) == {"rows_without_entry": 0, "rows_without_factor": 0,
-                                "rows_without_scope": 0, "ok": True}
+                                "rows_without_scope": 0, "rows_in_wrong_slice": 0, "ok": True}
     with engine.begin() as c:
         c.execute(text("TRUNCATE data_entries CASCADE"))
     assert _count(fresh_db, "SELECT count(*) FROM data_entry_emissions") == 0
@@ -139,12 +147,31 @@ def test_check_finds_orphans_written_behind_the_triggers_back(fresh_db: str) -> 
         c.execute(text("ALTER TABLE data_entries DISABLE TRIGGER USER"))
         c.execute(text("DELETE FROM data_entries WHERE id IN (1, 2)"))
         c.execute(text("ALTER TABLE data_entries ENABLE TRIGGER USER"))
-        c.execute(text("INSERT INTO data_entry_emissions (data_entry_id, emission_type_id,"
-                       " scope, kg_co2eq, primary_factor_id) VALUES (3, 80200, 2, 1.0, 999)"))
+        c.execute(text("INSERT INTO data_entry_emissions (data_entry_id, data_entry_type_id,"
+                       " year, emission_type_id, scope, kg_co2eq, primary_factor_id) VALUES"
+                       " (3, 11, 2025, 80200, 2, 1.0, 999)"))
     engine.dispose()
     report = _check(fresh_db)
     assert report["rows_without_entry"] == 2
     assert report["rows_without_factor"] == 1
+    assert report["rows_in_wrong_slice"] == 0
+    assert report["ok"] is False
+
+
+def test_check_finds_a_row_filed_under_another_slice(fresh_db: str) -> None:
+    migrate.upgrade(fresh_db)
+    _seed_rows(fresh_db)
+    assert _check(fresh_db)["ok"] is True
+    engine = create_engine(fresh_db)
+    with engine.begin() as c:
+        c.execute(text(emission_partitions.leaf_partition_sql(11, 2024)))
+        # Entry 3 is an it entry of 2025; this row says 2024.
+        c.execute(text("INSERT INTO data_entry_emissions (data_entry_id, data_entry_type_id,"
+                       " year, emission_type_id, scope, kg_co2eq) VALUES"
+                       " (3, 11, 2024, 80200, 2, 1.0)"))
+    engine.dispose()
+    report = _check(fresh_db)
+    assert (report["rows_in_wrong_slice"], report["rows_without_entry"]) == (1, 0)
     assert report["ok"] is False
 
 

@@ -59,7 +59,8 @@ TABLES = ("factors", "data_entries", "data_entry_emissions", "units", "carbon_re
           "carbon_report_modules", "uploaded_files", "data_ingestion_jobs", "pipelines",
           "recalc_chunks", "stations", "building_rooms", "exchange_rates", "api_tokens",
           "console_sessions", "job_links", "pipeline_job_links",
-          "pipeline_awaited_aggregations", "factor_history", "upload_previews")
+          "pipeline_awaited_aggregations", "factor_history", "upload_previews",
+          "emission_stages")
 # Derived caches the aggregation folds from the rows (services/recalc/slice_sums.py): their row
 # counts follow the data, so they are checked for agreement with the rows instead.
 DERIVED = ("slice_emission_sums", "slice_sum_versions")

@@ -15,7 +15,11 @@ The operations (docs/design.md §8 "One SQL path per operation"):
   writer serialises everything), ``snapshot`` (one consistent read for a whole export),
   ``skip_locked`` (the clause that skips rows another transaction holds);
 - bulk writes: ``entry_spool`` (uploaded entries: COPY text spilled to disk / executemany),
-  ``insert_emission_rows`` (binary COPY / executemany);
+  ``insert_emission_rows`` (binary COPY into the slice's partition or a stage /
+  executemany);
+- a full recalculation's stage: ``prepare_slice``, ``finish_stage``, ``swap_stage``,
+  ``drop_stage``, ``sweep_stages`` (PostgreSQL fills a stage table and swaps it in as the
+  slice's partition; SQLite rewrites in place: ``prepare_slice`` answers None);
 - a chunk's entries: ``read_entries``, ``delete_emissions_of``, ``hold_entries`` and
   ``relink_primary_factors`` (array parameters / IN lists and one statement per row);
 - JSON writes: ``write_stats`` and ``stamp_computed_at`` (``jsonb_to_recordset`` /
@@ -79,14 +83,28 @@ class SqlDialect(Protocol):
     # -- bulk writes ------------------------------------------------------------------------
     def entry_spool(self, year: int, job_id: int) -> EntrySpool: ...
 
-    def insert_emission_rows(self, session: Session, rows: list[tuple[Any, ...]]) -> None: ...
+    def insert_emission_rows(self, session: Session, det: int, year: int,
+                             rows: list[tuple[Any, ...]], *, into: str | None = None
+                             ) -> None: ...
+
+    # -- a full recalculation's stage (PostgreSQL: db/emission_partitions.py) ---------------
+    def prepare_slice(self, session: Session, job_id: int, attempt: int, det: int,
+                      year: int, *, full: bool) -> str | None: ...
+
+    def finish_stage(self, session: Session, stage: str) -> None: ...
+
+    def swap_stage(self, session: Session, stage: str, det: int, year: int) -> None: ...
+
+    def drop_stage(self, session: Session, stage: str) -> None: ...
+
+    def sweep_stages(self, session: Session) -> int: ...
 
     # -- a chunk's entries ------------------------------------------------------------------
     def read_entries(self, session: Session, det: int, year: int, lo: int, hi: int,
                      ids: list[int] | None) -> tuple[Entries, dict[int, int]]: ...
 
-    def delete_emissions_of(self, session: Session, ids: list[int]
-                            ) -> list[tuple[int, int, float]]: ...
+    def delete_emissions_of(self, session: Session, det: int, year: int, ids: list[int], *,
+                            into: str | None = None) -> list[tuple[int, int, float]]: ...
 
     def hold_entries(self, session: Session, det: int, year: int, lo: int, hi: int,
                      ids: list[int] | None) -> set[int]: ...

@@ -68,12 +68,31 @@ class SqliteDialect:
     def entry_spool(self, year: int, job_id: int) -> _EntrySpool:
         return _EntrySpool(year, job_id)
 
-    def insert_emission_rows(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
+    def insert_emission_rows(self, session: Session, det: int, year: int,
+                             rows: list[tuple[Any, ...]], *, into: str | None = None) -> None:
         session.execute(text(
-            "INSERT INTO data_entry_emissions (data_entry_id, emission_type_id, scope,"
-            " kg_co2eq, additional_value, primary_factor_id, computed_at) VALUES (:a, :b, :c,"
-            " :d, :e, :f, CURRENT_TIMESTAMP)"),
-            [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5]} for r in rows])
+            "INSERT INTO data_entry_emissions (data_entry_id, data_entry_type_id, year,"
+            " emission_type_id, scope, kg_co2eq, additional_value, primary_factor_id,"
+            " computed_at) VALUES (:a, :det, :year, :b, :c, :d, :e, :f, CURRENT_TIMESTAMP)"),
+            [{"a": r[0], "b": r[1], "c": r[2], "d": r[3], "e": r[4], "f": r[5], "det": det,
+              "year": year} for r in rows])
+
+    # -- a full recalculation's stage: none, one table rewritten in place -----------------
+    def prepare_slice(self, session: Session, job_id: int, attempt: int, det: int,
+                      year: int, *, full: bool) -> str | None:
+        return None
+
+    def finish_stage(self, session: Session, stage: str) -> None:
+        raise NotImplementedError("SQLite rewrites slices in place (no stage)")
+
+    def swap_stage(self, session: Session, stage: str, det: int, year: int) -> None:
+        raise NotImplementedError("SQLite rewrites slices in place (no stage)")
+
+    def drop_stage(self, session: Session, stage: str) -> None:
+        return None
+
+    def sweep_stages(self, session: Session) -> int:
+        return 0
 
     # -- a chunk's entries ------------------------------------------------------------------
     def read_entries(self, session: Session, det: int, year: int, lo: int, hi: int,
@@ -94,8 +113,8 @@ class SqliteDialect:
             crm_of[i] = crm
         return entries, crm_of
 
-    def delete_emissions_of(self, session: Session, ids: list[int]
-                            ) -> list[tuple[int, int, float]]:
+    def delete_emissions_of(self, session: Session, det: int, year: int, ids: list[int], *,
+                            into: str | None = None) -> list[tuple[int, int, float]]:
         return [tuple(r) for r in session.execute(text(
             "DELETE FROM data_entry_emissions WHERE data_entry_id IN :ids"
             " RETURNING data_entry_id, emission_type_id, kg_co2eq")

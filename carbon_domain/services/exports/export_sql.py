@@ -35,7 +35,8 @@ _BOUNDS = ("SELECT id, n FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn,
            " WHERE (rn - 1) %% %(n)s = 0 ORDER BY id")
 _NO_ROW = ("SELECT d.id, d.data FROM data_entries d WHERE d.data_entry_type_id = %(det)s"
            " AND d.year = %(year)s AND d.id >= %(lo)s AND d.id < %(hi)s AND NOT EXISTS"
-           " (SELECT 1 FROM data_entry_emissions e WHERE e.data_entry_id = d.id) ORDER BY d.id")
+           " (SELECT 1 FROM data_entry_emissions e WHERE e.data_entry_id = d.id"
+           " AND e.data_entry_type_id = %(det)s AND e.year = %(year)s) ORDER BY d.id")
 Reasons = Callable[[list[tuple[int, JsonObject]]], dict[int, tuple[str, str]]]
 
 
@@ -73,7 +74,8 @@ def batch_sql(det: int) -> str:
     rows = (f"SELECT d.*, x.id AS xid, x.emission_type_id, x.scope, x.primary_factor_id,"
             f" x.kg_co2eq FROM ({entry}) d"
             " LEFT JOIN LATERAL (SELECT * FROM data_entry_emissions"
-            "  WHERE data_entry_id = d.id OFFSET 0) x ON true OFFSET 0")
+            f"  WHERE data_entry_id = d.id AND data_entry_type_id = {int(det)}"
+            "  AND year = %(year)s OFFSET 0) x ON true OFFSET 0")
     units = (f"SELECT id, {_safe('institutional_code')} AS u0, {_safe('institutional_id')}"
              f" AS u1, {_safe('name')} AS u2 FROM units")
     return (

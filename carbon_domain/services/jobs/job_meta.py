@@ -66,6 +66,9 @@ class JobConfig(BaseModel):
     scope: PlannedScope | None = None
     # Recorded by the plan for the staleness status; None: planned before the record.
     inputs_read: InputsRead | None = None
+    # The stage table a full recalculation's chunks fill and its finish swaps in as the
+    # slice's rows (PostgreSQL, db/emission_partitions.py); None: rows rewritten in place.
+    stage: str | None = None
 
 
 class JobMeta(BaseModel):

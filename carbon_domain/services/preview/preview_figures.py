@@ -89,11 +89,12 @@ def _stored(session: Session, det: int, year: int, lo: int, hi: int,
     sql = ("SELECT r.data_entry_id, r.emission_type_id, r.kg_co2eq, r.primary_factor_id"
            " FROM data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
            " WHERE e.data_entry_type_id = {d} AND e.year = {y} AND e.id BETWEEN {lo} AND {hi}"
-           " AND r.data_entry_id BETWEEN {lo} AND {hi}")
+           " AND r.data_entry_id BETWEEN {lo} AND {hi} AND r.data_entry_type_id = {d}"
+           " AND r.year = {y}")
     out: dict[int, list[Row]] = defaultdict(list)
     rows: Iterable[Any]
     if dialect_of(session).raw_reads:
-        params: tuple[Any, ...] = (det, year, lo, hi, lo, hi)
+        params: tuple[Any, ...] = (det, year, lo, hi, lo, hi, det, year)
         if ids is not None:
             sql += " AND e.id = ANY({ids}::bigint[])"
             params += (ids,)
@@ -174,7 +175,8 @@ def _unchanged(session: Session, acc: Partial, det: int, module: int, year: int,
             "SELECT e.unit_id, r.emission_type_id, array_agg(r.kg_co2eq) FROM"
             " data_entry_emissions r JOIN data_entries e ON e.id = r.data_entry_id"
             " WHERE e.data_entry_type_id = %s AND e.year = %s AND e.id BETWEEN %s AND %s"
-            " AND NOT (e.id = ANY(%s::bigint[])) GROUP BY 1, 2"), params):
+            " AND NOT (e.id = ANY(%s::bigint[])) AND r.data_entry_type_id = %s"
+            " AND r.year = %s GROUP BY 1, 2"), (*params, det, year)):
         acc.add_unchanged(det, (int(unit), module, int(et)), [float(k) for k in kgs])
     for unit, n in bulk.fetch_raw(session, (
             "SELECT unit_id, count(*) FROM data_entries WHERE data_entry_type_id = %s"

@@ -1,12 +1,13 @@
 """A chunk's reads and writes: its entries in, its emission rows out (binary COPY), and
 the entry lock that replaced the rows' foreign keys. The statements that differ by engine
-(array parameters and COPY on PostgreSQL) are the dialect's (``db/dialect``)."""
+(array parameters and COPY on PostgreSQL) are the dialect's (``db/dialect``). ``into``: the
+stage table of a full recalculation (None: the slice's rows, in place)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.dialect import dialect_of
@@ -35,7 +36,7 @@ def delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
     if ids is not None and not ids:
         return []
     if ids is not None:
-        return dialect_of(session).delete_emissions_of(session, ids)
+        return dialect_of(session).delete_emissions_of(session, det, year, ids)
     # The outer BETWEEN is redundant for the result but not for the plan: without table
     # statistics (autovacuum off, or right after a bulk upload) PostgreSQL estimates 0.5 %
     # of the emission rows per entry id and hash-joins against a seq scan of the whole
@@ -44,27 +45,29 @@ def delete_rows(session: Session, det: int, year: int, lo: int, hi: int,
     session.execute(text(
         "DELETE FROM data_entry_emissions WHERE data_entry_id IN (SELECT id FROM data_entries"
         " WHERE data_entry_type_id = :d AND year = :y AND id BETWEEN :lo AND :hi)"
-        " AND data_entry_id BETWEEN :lo AND :hi"
+        " AND data_entry_id BETWEEN :lo AND :hi AND data_entry_type_id = :d AND year = :y"
     ), {"d": det, "y": year, "lo": lo, "hi": hi})
     return None
 
 
 def hold_entries(session: Session, det: int, year: int, lo: int, hi: int,
-                  ids: list[int] | None, crm_of: dict[int, int]) -> None:
+                  ids: list[int] | None, crm_of: dict[int, int], into: str | None = None
+                  ) -> None:
     """What the rows' foreign key used to guarantee, for the price of one statement (10 ms
     per 10,000 entries) instead of a check per row: lock the chunk's entries FOR KEY SHARE
-    until commit, so a concurrent deletion waits and its trigger then removes these rows;
-    rows of an entry deleted since it was read are removed here."""
+    until commit, so a concurrent deletion waits and its trigger then removes these rows
+    (from the slice, and from any stage of it: migration 0014); rows of an entry deleted
+    since it was read are removed here."""
     gone = set(crm_of) - dialect_of(session).hold_entries(session, det, year, lo, hi, ids)
     if gone:
-        session.execute(text("DELETE FROM data_entry_emissions WHERE data_entry_id IN :g")
-                        .bindparams(bindparam("g", expanding=True)), {"g": sorted(gone)})
+        dialect_of(session).delete_emissions_of(session, det, year, sorted(gone), into=into)
         for i in gone:
             crm_of.pop(i)
 
 
-def write_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
+def write_rows(session: Session, det: int, year: int, rows: list[tuple[Any, ...]],
+               into: str | None = None) -> None:
     """Bulk insert emission rows: binary COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
-    dialect_of(session).insert_emission_rows(session, rows)
+    dialect_of(session).insert_emission_rows(session, det, year, rows, into=into)

@@ -72,7 +72,8 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
             " FROM carbon_reports r"
             " JOIN carbon_report_modules m ON m.carbon_report_id = r.id"
             " JOIN data_entries d ON d.carbon_report_module_id = m.id"
-            " JOIN data_entry_emissions e ON e.data_entry_id = d.id"
+            " JOIN data_entry_emissions e ON e.data_entry_id = d.id AND e.year = :y"
+            " AND e.data_entry_type_id IN :dets AND e.data_entry_type_id = d.data_entry_type_id"
             " WHERE r.year = :y AND r.unit_id IN :units AND d.year = :y"
             " AND d.data_entry_type_id IN :dets GROUP BY 1, 2"
         ).bindparams(bindparam("units", expanding=True), bindparam("dets", expanding=True)),

@@ -1,9 +1,14 @@
 """One recalculation chunk: an id range of one (type, year) slice whose emission rows are
-rewritten in one transaction (DELETE + bulk insert), so a redelivered chunk leaves exactly
-the same rows.
+written in one transaction, so a redelivered chunk leaves exactly the same rows.
 
-    lock (shared, vs factor writes) ─► still our attempt? ─► compute ─► rewrite rows
+    lock (shared, vs factor writes) ─► still our attempt? ─► compute ─► write rows
     ─► record the chunk ─► fence (commit only while the attempt owns the job) + progress
+
+Where the rows go: a full recalculation with a stage (PostgreSQL, db/emission_partitions.py)
+COPYs into the stage, which its finish swaps in; a chunk already done is skipped (its rows
+are in the stage, committed with its done mark), and the chunk that completes the job
+builds the stage's index. Otherwise (an incremental chunk, SQLite) the chunk DELETEs its
+entries' rows and COPYs the new ones in place.
 """
 
 from __future__ import annotations
@@ -68,7 +73,11 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
         # Aborted, finished or superseded by a newer attempt: nothing to do.
         return ChunkEnvelope(job_id, chunk_no, skipped=True)
     job = chunk = claimed  # one row: the job's columns and its chunk's
-    result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk)
+    config = job_config(job.meta)
+    stage = config.stage if chunk.entry_ids is None else None
+    if stage is not None and chunk.done:
+        return ChunkEnvelope(job_id, chunk_no, skipped=True)  # a redelivery: rows are in
+    result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk, stage)
     seconds = time.perf_counter() - started
     # Recorded before the fence: the fence's job row lock is held until commit and every
     # sibling chunk of the job waits for it at its own fence (1,069 of 1,394 py-spy samples
@@ -82,10 +91,15 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
     # attempt still owns the job; the fence's row lock orders us before any later change.
     # The fence locks the job row, then writes its progress.
-    message = _fence_with_progress(session, job, attempt, chunk_no, result.entries)
+    message = _fence_with_progress(session, job, config.position, attempt, chunk_no,
+                                   result.entries)
     if message is None:
         raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded while"
                                      f" chunk {chunk_no} ran")
+    if stage is not None and _last_chunk(session, job_id, chunk_no):
+        # Every other chunk is in (the fence's lock orders us after them): index the stage
+        # now, while other slices' chunks still run, not in the finish that swaps it in.
+        dialect_of(session).finish_stage(session, stage)
     _mirror_on_module_job(session, job.id, message)
     return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=len(result.rows),
                          missing=len(result.missing), errors=len(result.errors),
@@ -108,7 +122,7 @@ def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     row = session.execute(
         select(Job.id, Job.state, Job.attempts, Job.data_entry_type_id, Job.year,
                Job.module_type_id, Job.meta, Job.progress_total,
-               RecalcChunk.lo_id, RecalcChunk.hi_id, RecalcChunk.entry_ids)
+               RecalcChunk.lo_id, RecalcChunk.hi_id, RecalcChunk.entry_ids, RecalcChunk.done)
         .outerjoin(RecalcChunk, (RecalcChunk.job_id == Job.id)
                    & (RecalcChunk.chunk_no == chunk_no))
         .where(Job.id == job_id)
@@ -118,20 +132,30 @@ def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     return row
 
 
-def _rewrite(session: Session, det: int, year: int, chunk: Any
+def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | None
              ) -> tuple[BatchResult, slice_sums.ChunkPartials]:
-    """Compute the chunk's entries and replace their emission rows (services/recalc/chunk_io.py).
-    Also returns what this chunk adds to the slice's sums, so the aggregation folds instead
-    of scanning (recorded with the chunk's other figures: one UPDATE)."""
+    """Compute the chunk's entries and write their emission rows (services/recalc/chunk_io.py):
+    into the stage, or in place over the old rows. Also returns what this chunk adds to the
+    slice's sums, so the aggregation folds instead of scanning (recorded with the chunk's
+    other figures: one UPDATE)."""
     ctx = load_slice_context(session, det, year)
     entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     result = compute_batch(det, entries, ctx.index, ctx.refs)
-    old_rows = delete_rows(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
-    write_rows(session, result.rows)
-    hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of)
+    old_rows = None if stage is not None else delete_rows(
+        session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
+    write_rows(session, det, year, result.rows, into=stage)
+    hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of,
+                 into=stage)
     partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
     _relink(session, result.relinked)
     return result, partials
+
+
+def _last_chunk(session: Session, job_id: int, chunk_no: int) -> bool:
+    """No other chunk of the job is still undone (asked after the fence's lock)."""
+    return session.execute(select(RecalcChunk.chunk_no).where(
+        RecalcChunk.job_id == job_id, RecalcChunk.done.is_(False),
+        RecalcChunk.chunk_no != chunk_no).limit(1)).first() is None
 
 
 class _JsonText(TypeDecorator[str]):
@@ -163,8 +187,8 @@ def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, s
         .execution_options(synchronize_session=False))
 
 
-def _fence_with_progress(session: Session, job: Any, attempt: int, chunk_no: int,
-                         entries: int) -> str | None:
+def _fence_with_progress(session: Session, job: Any, pos: tuple[int, int], attempt: int,
+                         chunk_no: int, entries: int) -> str | None:
     """``jobs.fence`` and the progress heartbeat. Returns the progress message, or None when
     the attempt no longer owns the job.
 
@@ -179,7 +203,6 @@ def _fence_with_progress(session: Session, job: Any, attempt: int, chunk_no: int
                              Job.attempts == attempt).with_for_update()).first()
     if owned is None:
         return None
-    pos = job_config(job.meta).position
     prefix = f"Recalculating {DataEntryType(job.data_entry_type_id).name} ({pos[0]}/{pos[1]}): "
     done = select(func.coalesce(func.sum(RecalcChunk.entries), 0)).where(
         RecalcChunk.job_id == job.id, RecalcChunk.done.is_(True),

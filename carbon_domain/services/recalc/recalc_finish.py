@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.db import locks
+from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.formula_versions import formula_version
 from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.services.jobs.job_links import module_jobs
+from carbon_domain.services.jobs.job_meta import job_config
 
 MAX_ERROR_DETAILS = 100
 
@@ -79,8 +81,17 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
                               "formula_version": formula_version(job.data_entry_type_id)}}
     dirty = job.dirty
     job.dirty = False
+    stage = job_config(job.meta).stage
     if not jobs.finish(session, job_id, attempt, result, msg, meta):
         return None
+    if stage is not None:
+        # In the transaction that closes the job: readers see the old slice until it
+        # commits, the new one after, never a mix. A job that did not complete keeps the
+        # old slice (it stays stale) and its stage goes.
+        if result == JobResult.ERROR:
+            dialect_of(session).drop_stage(session, stage)
+        else:
+            dialect_of(session).swap_stage(session, stage, job.data_entry_type_id, job.year)
     rerun = None
     if dirty and not lost:
         # A request arrived while this job read its inputs: run once more so it is not lost.
@@ -223,6 +234,7 @@ def after_abort(session: Session, job_ids: list[int]) -> list[int]:
     if not keys:
         return []
     lock_finish(session, keys, set(job_ids))
+    dialect_of(session).sweep_stages(session)  # the aborted jobs' stages
     out = [a for m, y in sorted(keys) if (a := settle_aggregation(session, m, y)) is not None]
     closed = close_module_jobs(session, keys)
     pipelines.recompute_related(session, set(job_ids) | set(closed))

@@ -68,8 +68,13 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
         "inputs_read": inputs_read.record(session, job.module_type_id, det, year)}
     # Incremental when factor changes alone made the slice stale (services/recalc/affected.py).
     scope = affected.plan_scope(session, job)
-    # A re-plan (retry after a lost chord) starts the fan-out afresh.
+    # A re-plan (retry after a lost chord) starts the fan-out afresh, and a stage afresh:
+    # the stages of earlier attempts (and of jobs since aborted) are dropped.
     session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
+    dialect = dialect_of(session)
+    dialect.sweep_stages(session)
+    stage = dialect.prepare_slice(session, job_id, attempt, det, year,
+                                  full=scope.entry_ids is None)
     if scope.entry_ids is not None:
         total = len(scope.entry_ids)
         chunks = [RecalcChunk(job_id=job_id, chunk_no=n, lo_id=part[0], hi_id=part[-1],
@@ -84,7 +89,7 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     name = DataEntryType(det).name
     jobs.set_meta(session, job_id, config=config_with(
         job.meta, position=list(position), chunks=len(chunks), chunk_size=size, **marks,
-        scope=scope.describe()))
+        scope=scope.describe(), stage=stage))
     jobs.heartbeat(session, job_id, done=0, total=int(total),
                    message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
     session.flush()

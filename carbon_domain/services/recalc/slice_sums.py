@@ -283,7 +283,8 @@ def _rebuild(session: Session, det: int, year: int) -> None:
         " SELECT :d, :y, de.carbon_report_module_id, coalesce(e.emission_type_id, -1),"
         " coalesce(sum(e.kg_co2eq::numeric), 0), count(*)"
         " FROM data_entries de LEFT JOIN LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
-        " FROM data_entry_emissions x WHERE x.data_entry_id = de.id OFFSET 0) e ON true"
+        " FROM data_entry_emissions x WHERE x.data_entry_id = de.id"
+        " AND x.data_entry_type_id = :d AND x.year = :y OFFSET 0) e ON true"
         " WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 3, 4"
         " UNION ALL SELECT :d, :y, carbon_report_module_id, 0, 0, count(*) FROM data_entries"
         " WHERE year = :y AND data_entry_type_id = :d GROUP BY 3"), {"d": det, "y": year})
