@@ -28,7 +28,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-
 ROOT = "data_entry_emissions"
 ENTRY_INDEX_COLUMN = "data_entry_id"
 # Advisory lock namespace of partition DDL (listed with the others in db/locks.py; not
