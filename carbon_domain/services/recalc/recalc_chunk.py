@@ -7,8 +7,9 @@ written in one transaction, so a redelivered chunk leaves exactly the same rows.
 Where the rows go: a full recalculation with a stage (PostgreSQL, db/emission_partitions.py)
 COPYs into the stage, which its finish swaps in; a chunk already done is skipped (its rows
 are in the stage, committed with its done mark), and the chunk that completes the job
-builds the stage's index. Otherwise (an incremental chunk, SQLite) the chunk DELETEs its
-entries' rows and COPYs the new ones in place.
+builds the stage's index and records the slice's sums from it (one GROUP BY in the server:
+the other chunks count nothing in Python). Otherwise (an incremental chunk, SQLite) the
+chunk DELETEs its entries' rows, COPYs the new ones in place and counts its partial sums.
 """
 
 from __future__ import annotations
@@ -98,8 +99,11 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
                                      f" chunk {chunk_no} ran")
     if stage is not None and _last_chunk(session, job_id, chunk_no):
         # Every other chunk is in (the fence's lock orders us after them): index the stage
-        # now, while other slices' chunks still run, not in the finish that swaps it in.
+        # and sum the slice now, while other slices' chunks still run, not in the finish
+        # that swaps it in or the aggregation after it.
         dialect_of(session).finish_stage(session, stage)
+        slice_sums.record_stage_sums(session, job_id, chunk_no, job.data_entry_type_id,
+                                     job.year, stage)
     _mirror_on_module_job(session, job.id, message)
     return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=len(result.rows),
                          missing=len(result.missing), errors=len(result.errors),
@@ -146,7 +150,8 @@ def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | Non
     write_rows(session, det, year, result.rows, into=stage)
     hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of,
                  into=stage)
-    partials = slice_sums.chunk_partials(crm_of, result.rows, old_rows)
+    partials = (slice_sums.staged_partials() if stage is not None
+                else slice_sums.chunk_partials(crm_of, result.rows, old_rows))
     _relink(session, result.relinked)
     return result, partials
 
