@@ -41,8 +41,9 @@ def test_abort_during_a_21k_entry_recalculation(procs, figures) -> None:  # type
     harness.upload_equipment(n=ENTRIES)
     before = harness.emissions()
     assert len(before) == 3 * ENTRIES
-    # Revised factors (twice the kg per kWh), not recalculated yet: every type is stale, and
-    # an aborted recalculation leaves a mix of old and new rows until a complete one.
+    # Revised factors (twice the kg per kWh), not recalculated yet: every type is stale. An
+    # aborted recalculation leaves the old rows, all of them: its chunks filled stages that
+    # only a finish swaps in (db/emission_partitions.py).
     harness.upload("factors", EQUIP_FACTORS.format(ef="0.2"), module=EQUIPMENT, year=YEAR)
     assert all(v == (True, False) for v in stale_types().values())
     api = harness.Api(harness.child_env(), procs.log_dir)
@@ -75,6 +76,10 @@ def test_abort_during_a_21k_entry_recalculation(procs, figures) -> None:  # type
         # The types stay stale (no complete recalculation since the factor upload) and
         # are no longer in progress.
         assert all(v == (True, False) for v in stale_types().values()), stale_types()
+        # Full recalculations (the revised factor set replaced the old one): stage path.
+        assert {(j.meta.get("config", {}).get("scope") or {}).get("incremental")
+                for j in js if j.job_type == "emission_recalc"} == {False}
+        assert harness.emissions() == before, "an aborted run changed the rows"
     # Recalculable afterwards: the stale types are recalculated and the rows are exact.
     acc = ops.trigger_module_recalculation(module=EQUIPMENT, year=YEAR, only_stale=True,
                                            created_by="after-abort")
@@ -85,6 +90,10 @@ def test_abort_during_a_21k_entry_recalculation(procs, figures) -> None:  # type
     assert [r[:3] + r[4:] for r in after] == [r[:3] + r[4:] for r in before]
     assert all(abs(a[3] - 2 * b[3]) <= 1e-9 * abs(b[3]) for a, b in zip(after, before, strict=True))
     assert harness.stats_of((EQUIPMENT,)) == harness.fresh_stats((EQUIPMENT,))
+    # The aborted runs' stages are gone (dropped by the abort's follow-up or the next plan).
+    assert harness.sql("SELECT count(*) FROM emission_stages") == [(0,)]
+    assert harness.sql("SELECT count(*) FROM pg_class WHERE relname ~ '^emission_stage_j'"
+                       ) == [(0,)]
     # The lock order holds: no deadlock even needed the server-side retry.
     log = api.log()
     assert "DeadlockDetected" not in log and "deadlock detected" not in log, log

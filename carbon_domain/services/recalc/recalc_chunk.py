@@ -104,6 +104,11 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
         dialect_of(session).finish_stage(session, stage)
         slice_sums.record_stage_sums(session, job_id, chunk_no, job.data_entry_type_id,
                                      job.year, stage)
+        # The chunk's time includes this closing work: it is the slice's, not orchestration.
+        seconds = time.perf_counter() - started
+        session.execute(update(RecalcChunk).where(
+            RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no)
+            .values(seconds=seconds).execution_options(synchronize_session=False))
     _mirror_on_module_job(session, job.id, message)
     return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=len(result.rows),
                          missing=len(result.missing), errors=len(result.errors),
