@@ -12,6 +12,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.services.access.tokens import create_token
 
 from .api_support import Tokens, wait_idle
+from .test_emission_integrity import _fresh_db
 
 
 @pytest.fixture
@@ -30,3 +31,18 @@ def api(db: str, worker: Any) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=True) as client:
         yield client
     wait_idle()
+
+
+# Migration tests (test_migration_*.py): a fresh PostgreSQL database per test, and `url`,
+# which runs a test on it and on a SQLite file.
+@pytest.fixture
+def pg_url(services: None) -> Iterator[str]:
+    yield from _fresh_db(services)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migration.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")

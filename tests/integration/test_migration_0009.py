@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from carbon_domain.db import migrate
-from tests.integration.test_emission_integrity import _fresh_db
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +36,6 @@ _PIPELINES: list[dict[str, Any]] = [
     {"id": P1, "meta": {"linked_job_ids": [4], "awaits_aggregation": ["4:2025", "5:2024"]}},
     {"id": P2, "meta": {"aborted_by": "ops", "linked_job_ids": [404]}},
 ]
-
-
-@pytest.fixture
-def pg_url(services: None) -> Iterator[str]:
-    yield from _fresh_db(services)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm9.db'}"
-    else:
-        yield request.getfixturevalue("pg_url")
 
 
 def _uid(url: str, u: uuid.UUID) -> str:

@@ -5,29 +5,14 @@ correctly (retired rows gone, one station per name)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, exc, text
 
 from carbon_domain.db import migrate
-from tests.integration.test_emission_integrity import _fresh_db
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pg_url(services: None) -> Iterator[str]:
-    yield from _fresh_db(services)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm11.db'}"
-    else:
-        yield request.getfixturevalue("pg_url")
 
 
 def _exec(url: str, *statements: str) -> None:

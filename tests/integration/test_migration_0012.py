@@ -5,29 +5,14 @@ the table, and upgrading again works: on PostgreSQL and on SQLite."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from carbon_domain.db import migrate
-from tests.integration.test_emission_integrity import _fresh_db
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pg_url(services: None) -> Iterator[str]:
-    yield from _fresh_db(services)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm12.db'}"
-    else:
-        yield request.getfixturevalue("pg_url")
 
 
 def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:

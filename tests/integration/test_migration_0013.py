@@ -4,38 +4,13 @@ drops the table and keeps the rest, and upgrading again works: on PostgreSQL and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from carbon_domain.db import migrate
-from tests.integration.test_emission_integrity import _fresh_db
+from tests.integration.migration_support import run_sql as _run
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pg_url(services: None) -> Iterator[str]:
-    yield from _fresh_db(services)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm13.db'}"
-    else:
-        yield request.getfixturevalue("pg_url")
-
-
-def _run(url: str, sql: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(url)
-    with engine.begin() as c:
-        result = c.execute(text(sql))
-        rows = [tuple(r) for r in result] if result.returns_rows else []
-    engine.dispose()
-    return rows
 
 
 def test_0013_adds_the_preview_table_and_downgrades(url: str) -> None:

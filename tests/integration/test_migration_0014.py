@@ -5,14 +5,10 @@ puts every row back in one table, and upgrading again works: on PostgreSQL and S
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from sqlalchemy import create_engine, text
 
 from carbon_domain.db import migrate
-from tests.integration.test_emission_integrity import _fresh_db
+from tests.integration.migration_support import run_sql as _run
 
 pytestmark = pytest.mark.integration
 
@@ -37,28 +33,6 @@ _SEED = (
 _ROWS = "SELECT data_entry_id, emission_type_id, kg_co2eq FROM data_entry_emissions ORDER BY 1, 2"
 _KEPT = [(10, 40101, 1.5), (10, 40102, 2.25), (11, 40101, 0.5), (20, 20101, 100.0),
          (20, 20102, 7.0)]
-
-
-@pytest.fixture
-def pg_url(services: None) -> Iterator[str]:
-    yield from _fresh_db(services)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm14.db'}"
-    else:
-        yield request.getfixturevalue("pg_url")
-
-
-def _run(url: str, sql: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(url)
-    with engine.begin() as c:
-        result = c.execute(text(sql))
-        rows = [tuple(r) for r in result] if result.returns_rows else []
-    engine.dispose()
-    return rows
 
 
 def _seed(url: str) -> None:
