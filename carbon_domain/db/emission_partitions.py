@@ -133,6 +133,14 @@ def swap_in(session: Session, stage: str, det: int, year: int) -> None:
     session.execute(text("DELETE FROM emission_stages WHERE table_name = :t"), {"t": stage})
 
 
+def lock_types(session: Session, dets: list[int]) -> None:
+    """ACCESS EXCLUSIVE on the types' partitions, in the order given (type order: the order
+    a reader of the whole table locks them in), for the swaps that follow."""
+    tables = [type_table(d) for d in dets if _exists(session, type_table(d))]
+    if tables:
+        session.execute(text(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE"))
+
+
 def drop_stage(session: Session, stage: str, *, wait: bool = True) -> bool:
     """Drop a stage that will never be swapped in (its job failed, was aborted or
     re-planned). ``wait=False``: give up (False) if a chunk still holds it."""

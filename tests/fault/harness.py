@@ -354,8 +354,9 @@ def blocked_swaps() -> list[Backend]:
     with _engine().connect() as c:
         rows = c.execute(text(
             "SELECT pid, client_port, query FROM pg_stat_activity WHERE datname ="
-            " current_database() AND wait_event_type = 'Lock' AND query LIKE"
-            " 'ALTER TABLE data_entry_emissions_t%' ORDER BY backend_start")).all()
+            " current_database() AND wait_event_type = 'Lock' AND (query LIKE"
+            " 'ALTER TABLE data_entry_emissions_t%' OR query LIKE"
+            " 'LOCK TABLE data_entry_emissions_t%') ORDER BY backend_start")).all()
     return [Backend(int(p), port, q) for p, port, q in rows]
 
 

@@ -18,8 +18,9 @@ The operations (docs/design.md §8 "One SQL path per operation"):
   ``insert_emission_rows`` (binary COPY into the slice's partition or a stage /
   executemany);
 - a full recalculation's stage: ``prepare_slice``, ``finish_stage``, ``swap_stage``,
-  ``drop_stage``, ``sweep_stages`` (PostgreSQL fills a stage table and swaps it in as the
-  slice's partition; SQLite rewrites in place: ``prepare_slice`` answers None);
+  ``drop_stage``, ``sweep_stages``, ``lock_types_for_swap`` (PostgreSQL fills a stage table
+  and swaps it in as the slice's partition; SQLite rewrites in place: ``prepare_slice``
+  answers None);
 - a chunk's entries: ``read_entries``, ``delete_emissions_of``, ``hold_entries`` and
   ``relink_primary_factors`` (array parameters / IN lists and one statement per row);
 - JSON writes: ``write_stats`` and ``stamp_computed_at`` (``jsonb_to_recordset`` /
@@ -96,6 +97,8 @@ class SqlDialect(Protocol):
     def swap_stage(self, session: Session, stage: str, det: int, year: int) -> None: ...
 
     def drop_stage(self, session: Session, stage: str) -> None: ...
+
+    def lock_types_for_swap(self, session: Session, dets: list[int]) -> None: ...
 
     def sweep_stages(self, session: Session) -> int: ...
 

@@ -121,6 +121,9 @@ class PostgresDialect:
     def drop_stage(self, session: Session, stage: str) -> None:
         emission_partitions.drop_stage(session, stage)
 
+    def lock_types_for_swap(self, session: Session, dets: list[int]) -> None:
+        emission_partitions.lock_types(session, dets)
+
     def sweep_stages(self, session: Session) -> int:
         return emission_partitions.sweep_stages(session)
 

@@ -91,6 +91,9 @@ class SqliteDialect:
     def drop_stage(self, session: Session, stage: str) -> None:
         return None
 
+    def lock_types_for_swap(self, session: Session, dets: list[int]) -> None:
+        return None
+
     def sweep_stages(self, session: Session) -> int:
         return 0
 

@@ -135,6 +135,17 @@ def lock_finish(session: Session, keys: set[tuple[int, int]], job_ids: set[int])
     pipelines.lock_pipelines(session, pids)
 
 
+def _lock_swapped_types(session: Session, job_ids: set[int]) -> None:
+    """Step 3 when the jobs swap stages in: lock every type whose slice is swapped, in
+    type order, before the first swap. A reader of the emission rows locks the types'
+    partitions in that order (their partition bounds); swapping job by job would take them
+    in job order and could deadlock with a reader holding a later type."""
+    dets = sorted({int(d) for d, meta in session.execute(
+        select(Job.data_entry_type_id, Job.meta).where(Job.id.in_(job_ids)))
+        if d is not None and job_config(meta).stage is not None})
+    dialect_of(session).lock_types_for_swap(session, dets)
+
+
 def settle_aggregation(session: Session, module_type_id: int, year: int, *,
                        pipeline_id: Any = None, contributed: bool = False) -> int | None:
     """Request the trailing aggregation of (module, year) if it is due: no recalculation of
@@ -165,6 +176,8 @@ def complete_recalculation(session: Session, finished: list[tuple[int, int]],
         select(Job.module_type_id, Job.year).where(Job.id.in_(ids)))
         if m is not None and y is not None}
     lock_finish(session, keys, ids)
+    if not lost:
+        _lock_swapped_types(session, ids)
     to_dispatch: list[int] = []
     outcomes = [o for o in (finish_job(session, j, a, lost=lost) for j, a in sorted(finished))
                 if o]
