@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 ROOT = "data_entry_emissions"
 ENTRY_INDEX_COLUMN = "data_entry_id"
-# Advisory lock namespace of partition DDL (listed with the others in db/locks.py; not
-# imported from there: locks imports the dialects, which import this module).
+# Advisory lock namespace of partition DDL (db/locks.py lists it with the others as
+# EMISSION_PARTITIONS; defined here because locks imports the dialects, which import this).
 PARTITION_DDL_LOCK = 1241
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.dialect import dialect_of
+from carbon_domain.db.emission_partitions import PARTITION_DDL_LOCK
 
 log = logging.getLogger("carbon.locks")
 T = TypeVar("T")
@@ -27,7 +28,7 @@ FACTORS_VS_RECALC = 1237   # factor/entry writes (exclusive) vs recalculation ch
 AGGREGATION_YEAR = 1236    # one aggregation writer per year on the shared report rows
 RECALC_FINISH = 1238       # finishers of one (module, year): who requests the aggregation
 RECONCILER = 1240          # one reconciler run at a time (beat does not prevent overlap)
-EMISSION_PARTITIONS = 1241  # DDL on the emission partitions (db/emission_partitions.py)
+EMISSION_PARTITIONS = PARTITION_DDL_LOCK  # DDL on the emission partitions (1241)
 
 
 def module_year_key(module_type_id: int, year: int) -> int:
