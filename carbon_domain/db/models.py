@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +14,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +37,13 @@ from carbon_domain.db.history_models import FactorHistory  # noqa: F401
 # Link and reference tables live in their own modules, imported here so Base.metadata has them.
 from carbon_domain.db.link_models import AwaitedAggregation, JobLink, PipelineJobLink  # noqa: F401
 from carbon_domain.db.preview_models import UploadPreview  # noqa: F401
+
+# The recalculation's bookkeeping (chunks, slice sums, stages), re-exported: the services
+# import it from here.
+from carbon_domain.db.recalc_models import EmissionStage as EmissionStage
+from carbon_domain.db.recalc_models import RecalcChunk as RecalcChunk
+from carbon_domain.db.recalc_models import SliceEmissionSum as SliceEmissionSum
+from carbon_domain.db.recalc_models import SliceSumVersion as SliceSumVersion
 from carbon_domain.db.reference_models import BuildingRoom, ExchangeRate, Station  # noqa: F401
 from carbon_domain.db.types import EnumString
 
@@ -132,19 +137,6 @@ class DataEntryEmission(Base):
     primary_factor_id: Mapped[int | None] = mapped_column(Integer)
     meta: Mapped[dict[str, Any] | None]
     computed_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
-
-
-class EmissionStage(Base):
-    """A stage table a full recalculation fills before it is swapped in as its slice's
-    partition (PostgreSQL; db/emission_partitions.py)."""
-
-    __tablename__ = "emission_stages"
-    table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
-    job_id: Mapped[int] = mapped_column(Integer)
-    attempt: Mapped[int] = mapped_column(Integer)
-    data_entry_type_id: Mapped[int] = mapped_column(Integer)
-    year: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.current_timestamp())
 
 
 class Factor(Base):
@@ -275,56 +267,6 @@ class DataIngestionJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(TS)
     heartbeat_at: Mapped[datetime | None] = mapped_column(TS)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
-
-
-class RecalcChunk(Base):
-    """The expected fan-out of a recalculation job: done = every chunk row done."""
-
-    __tablename__ = "recalc_chunks"
-    job_id: Mapped[int] = mapped_column(
-        ForeignKey("data_ingestion_jobs.id", ondelete="CASCADE"), primary_key=True
-    )
-    chunk_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lo_id: Mapped[int] = mapped_column(BigInteger)
-    hi_id: Mapped[int] = mapped_column(BigInteger)
-    planned_entries: Mapped[int] = mapped_column(Integer)
-    task_id: Mapped[str | None] = mapped_column(String(64))
-    done: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    entries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    missing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    error_details: Mapped[list[Any] | None]
-    # Incremental recalculation: the chunk's entries (ascending ids); NULL = the id range.
-    entry_ids: Mapped[list[Any] | None]
-    # {"mode": "full" | "delta", "sums": [[module id, emission type, kg, n], …]}: what the
-    # chunk adds to its slice's sums (services/recalc/slice_sums.py); NULL = not recorded.
-    partials: Mapped[dict[str, Any] | None]
-    seconds: Mapped[float | None] = mapped_column(Float)
-    finished_at: Mapped[datetime | None] = mapped_column(TS)
-
-
-class SliceEmissionSum(Base):
-    """Exact kg sums of one (type, year) slice per report module and emission type, folded
-    from the chunks' partial sums (services/recalc/slice_sums.py). emission_type_id 0 counts the
-    entries (n), -1 the entries without a row (missing factor or error)."""
-
-    __tablename__ = "slice_emission_sums"
-    data_entry_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    carbon_report_module_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    emission_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kg: Mapped[Decimal] = mapped_column(Numeric)
-    n: Mapped[int] = mapped_column(BigInteger)
-
-
-class SliceSumVersion(Base):
-    """The last recalculation job folded into a slice's sums."""
-
-    __tablename__ = "slice_sum_versions"
-    data_entry_type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    job_id: Mapped[int] = mapped_column(Integer)
 
 
 class UploadedFile(Base):
