@@ -132,14 +132,8 @@ def record_stage_sums(session: Session, job_id: int, chunk_no: int, det: int, ye
     session.execute(text(
         "UPDATE recalc_chunks SET partials = jsonb_build_object('mode', 'full', 'sums',"
         " coalesce((SELECT jsonb_agg(jsonb_build_array(t.crm, t.et, t.kg::text, t.n)"
-        "   ORDER BY t.crm, t.et) FROM ("
-        "   SELECT de.carbon_report_module_id AS crm, coalesce(e.emission_type_id, -1) AS et,"
-        "   coalesce(sum(e.kg_co2eq::numeric), 0) AS kg, count(*) AS n"
-        f"  FROM data_entries de LEFT JOIN {stage} e ON e.data_entry_id = de.id"
-        "   WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 1, 2"
-        "   UNION ALL SELECT carbon_report_module_id, 0, 0, count(*) FROM data_entries"
-        "   WHERE year = :y AND data_entry_type_id = :d GROUP BY 1) t), '[]'::jsonb))"
-        " WHERE job_id = :j AND chunk_no = :c"),
+        f"  ORDER BY t.crm, t.et) FROM ({_cells_sql(f'{stage} e ON e.data_entry_id = de.id')})"
+        " t), '[]'::jsonb)) WHERE job_id = :j AND chunk_no = :c"),
         {"d": det, "y": year, "j": job_id, "c": chunk_no})
 
 
@@ -310,13 +304,22 @@ def _rebuild(session: Session, det: int, year: int) -> None:
                          " AND year = :y"), {"d": det, "y": year})
     session.execute(text(
         "INSERT INTO slice_emission_sums (data_entry_type_id, year, carbon_report_module_id,"
-        " emission_type_id, kg, n)"
-        " SELECT :d, :y, de.carbon_report_module_id, coalesce(e.emission_type_id, -1),"
-        " coalesce(sum(e.kg_co2eq::numeric), 0), count(*)"
-        " FROM data_entries de LEFT JOIN LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
-        " FROM data_entry_emissions x WHERE x.data_entry_id = de.id"
-        " AND x.data_entry_type_id = :d AND x.year = :y OFFSET 0) e ON true"
-        " WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 3, 4"
-        " UNION ALL SELECT :d, :y, carbon_report_module_id, 0, 0, count(*) FROM data_entries"
-        " WHERE year = :y AND data_entry_type_id = :d GROUP BY 3"), {"d": det, "y": year})
+        " emission_type_id, kg, n) SELECT :d, :y, t.crm, t.et, t.kg, t.n FROM ("
+        + _cells_sql("LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
+                     " FROM data_entry_emissions x WHERE x.data_entry_id = de.id"
+                     " AND x.data_entry_type_id = :d AND x.year = :y OFFSET 0) e ON true")
+        + ") t"), {"d": det, "y": year})
+
+
+def _cells_sql(rows: str) -> str:
+    """A slice's sum cells (crm, et, kg, n) from its entries LEFT JOINed to ``rows`` (an
+    emission row source aliased ``e``, with its join condition): per report module its
+    entries (et 0), its kg and rows per emission type, its entries without a row (et -1),
+    exact ``float8::numeric`` sums. Parameters :d and :y name the slice."""
+    return ("SELECT de.carbon_report_module_id AS crm, coalesce(e.emission_type_id, -1) AS et,"
+            " coalesce(sum(e.kg_co2eq::numeric), 0) AS kg, count(*) AS n"
+            f" FROM data_entries de LEFT JOIN {rows}"
+            " WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 1, 2"
+            " UNION ALL SELECT carbon_report_module_id, 0, 0, count(*) FROM data_entries"
+            " WHERE year = :y AND data_entry_type_id = :d GROUP BY 1")
 
