@@ -13,6 +13,7 @@ the text instead cost 17-54 ms per 10,000 entries, more than the parse it guarde
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -39,10 +40,29 @@ def loads_many(texts: list[str]) -> list[Any]:
         values = list(map(orjson.loads, texts))
     except orjson.JSONDecodeError:
         return [loads(t) for t in texts]  # the text at fault raises as json.loads does
-    if _may_be_a_huge_int(values):
+    if _any_huge_int(values):
         return [json.loads(t) if _may_be_a_huge_int(v) else v
                 for t, v in zip(texts, values, strict=True)]
     return values
+
+
+_FLAT = frozenset((str, int, float, bool, type(None)))
+_is_float = float.__instancecheck__
+
+
+def _any_huge_int(values: list[Any]) -> bool:
+    """``_may_be_a_huge_int(values)``, with the common case in C: a chunk's entries are
+    flat objects (no nested object or array), so their values are chained, the floats
+    filtered and their extremes compared, without a Python loop per value (25,000 `it`
+    entries: 32 → ~8 ms, pyinstrument of bench.profile_chunk, 2026-12-07). Anything else
+    takes the recursive walk."""
+    if set(map(type, values)) != {dict}:
+        return _may_be_a_huge_int(values)
+    flat = list(chain.from_iterable(map(dict.values, values)))
+    if not set(map(type, flat)) <= _FLAT:
+        return _may_be_a_huge_int(values)
+    floats = list(filter(_is_float, flat))
+    return bool(floats) and not (_LOW <= min(floats) and max(floats) <= _HIGH)
 
 
 def _may_be_a_huge_int(v: Any) -> bool:

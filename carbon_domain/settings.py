@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # A whole slice with fewer emission rows per entry gets up to this many times chunk_size
     # entries per chunk (services/recalc/chunk_sizing.py); 1 = chunks of chunk_size entries.
     chunk_max_growth: float = Field(4.0, alias="CARBON_CHUNK_MAX_GROWTH", ge=1)
+    # A full recalculation expected to write at most this many emission rows gets its stage
+    # indexed from the start and sums each chunk's rows as it goes (services/recalc/
+    # recalc_chunk.py); bigger slices index and sum once, after their last chunk. 0: never.
+    stage_indexed_max_rows: int = Field(200_000, alias="CARBON_STAGE_INDEXED_MAX_ROWS", ge=0)
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="CARBON_MAX_UPLOAD_BYTES", ge=1)
     max_row_errors: int = Field(100, alias="CARBON_MAX_ROW_ERRORS", ge=1)
     job_max_attempts: int = Field(3, alias="CARBON_JOB_MAX_ATTEMPTS", ge=1)

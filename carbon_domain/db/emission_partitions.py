@@ -85,10 +85,12 @@ def ensure_leaf(session: Session, det: int, year: int) -> None:
     session.execute(text(leaf_defaults_sql(det, year)))
 
 
-def create_stage(session: Session, job_id: int, attempt: int, det: int, year: int) -> str:
-    """An empty, index-less table shaped like the slice's partition, listed in
-    ``emission_stages``. A leftover of the same name (a crashed plan, or job ids restarted
-    after a wipe) is dropped first."""
+def create_stage(session: Session, job_id: int, attempt: int, det: int, year: int, *,
+                 indexed: bool = False) -> str:
+    """An empty table shaped like the slice's partition, listed in ``emission_stages``:
+    index-less, or with its entry index from the start (``indexed``: a small slice, whose
+    chunks then sum their own rows through it). A leftover of the same name (a crashed
+    plan, or job ids restarted after a wipe) is dropped first."""
     name = stage_table(job_id, attempt)
     d, y = int(det), int(year)
     session.execute(text(f"DROP TABLE IF EXISTS {name}"))
@@ -103,13 +105,16 @@ def create_stage(session: Session, job_id: int, attempt: int, det: int, year: in
         " VALUES (:t, :j, :a, :d, :y) ON CONFLICT (table_name) DO UPDATE SET job_id = :j,"
         " attempt = :a, data_entry_type_id = :d, year = :y"),
         {"t": name, "j": job_id, "a": attempt, "d": d, "y": y})
+    if indexed:
+        index_stage(session, name)
     return name
 
 
 def index_stage(session: Session, stage: str) -> None:
     """Build the stage's entry index (the partitioned index's twin, so ATTACH adopts it
     instead of building one inside the swap). Run by the chunk that completes the job, so
-    each slice's build overlaps the other slices' chunks."""
+    each slice's build overlaps the other slices' chunks; a small stage has it from its
+    creation (``create_stage``) and this is a no-op."""
     session.execute(text(f"CREATE INDEX IF NOT EXISTS {stage}_entry ON {stage}"
                          f" ({ENTRY_INDEX_COLUMN})"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,10 +154,12 @@ def write_factors(job_id: int, det: int, live: dict[int, tuple[FactorSpec, dict[
                 {"j": job_id, "d": det, "y": YEAR, "k": classification_key(spec.classification)})
 
 
-def recalculate(det: int, kind: JobType) -> dict[str, Any]:
+def recalculate(det: int, kind: JobType,
+                after_chunks: Callable[[int], None] | None = None) -> dict[str, Any]:
     """One recalculation of (det, year) through plan → every chunk → finish → aggregation,
     requested the way ``kind`` requests it (factor_ingest: incremental if possible;
-    emission_recalc: an operator's full recalculation). Returns the job's scope."""
+    emission_recalc: an operator's full recalculation). Returns the job's scope.
+    ``after_chunks(job_id)`` runs once every chunk is in, before the finish."""
     module = MODULE_OF[D(det)].value
     with session_scope() as s:
         p = pipelines.create_pipeline(s, kind=kind, module_type_id=module, year=YEAR,
@@ -172,6 +175,8 @@ def recalculate(det: int, kind: JobType) -> dict[str, Any]:
         with session_scope() as s:
             env = recalc_chunk.recalculate_chunk(s, job_id, p_job.attempt, n)
             assert not env.skipped, env
+    if after_chunks is not None:
+        after_chunks(job_id)
     with session_scope() as s:
         out = recalc_finish.finish_job(s, job_id, p_job.attempt)
         assert out is not None and out.result != JobResult.ERROR

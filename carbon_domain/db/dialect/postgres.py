@@ -104,11 +104,12 @@ class PostgresDialect:
 
     # -- a full recalculation's stage -------------------------------------------------------
     def prepare_slice(self, session: Session, job_id: int, attempt: int, det: int,
-                      year: int, *, full: bool) -> str | None:
+                      year: int, *, full: bool, indexed: bool = False) -> str | None:
         """A full recalculation gets a stage; an incremental one writes in place, into the
         slice's partition (created if the slice never had one)."""
         if full:
-            return emission_partitions.create_stage(session, job_id, attempt, det, year)
+            return emission_partitions.create_stage(session, job_id, attempt, det, year,
+                                                    indexed=indexed)
         emission_partitions.ensure_leaf(session, det, year)
         return None
 

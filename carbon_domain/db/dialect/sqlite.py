@@ -79,7 +79,7 @@ class SqliteDialect:
 
     # -- a full recalculation's stage: none, one table rewritten in place -----------------
     def prepare_slice(self, session: Session, job_id: int, attempt: int, det: int,
-                      year: int, *, full: bool) -> str | None:
+                      year: int, *, full: bool, indexed: bool = False) -> str | None:
         return None
 
     def finish_stage(self, session: Session, stage: str) -> None:

@@ -69,6 +69,9 @@ class JobConfig(BaseModel):
     # The stage table a full recalculation's chunks fill and its finish swaps in as the
     # slice's rows (PostgreSQL, db/emission_partitions.py); None: rows rewritten in place.
     stage: str | None = None
+    # The stage had its entry index from its creation (a small slice): each chunk records
+    # its own sums through it, so nothing is left to do after the last chunk but the swap.
+    stage_indexed: bool = False
 
 
 class JobMeta(BaseModel):

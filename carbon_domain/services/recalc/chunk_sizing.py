@@ -42,6 +42,13 @@ def entries_per_chunk(chunk_size: int, rows_per_entry: float | None, max_growth:
     return max(1, int(chunk_size * growth(rows_per_entry, max_growth)))
 
 
+def expected_rows(entries: int, rows_per_entry: float | None) -> float:
+    """The emission rows a whole slice's recalculation should write: its entries times the
+    last run's rows per entry (the heaviest types' when unknown, so an unknown slice is
+    never taken for a small one)."""
+    return entries * (REFERENCE_ROWS_PER_ENTRY if rows_per_entry is None else rows_per_entry)
+
+
 def last_rows_per_entry(session: Session, module_type_id: int, det: int, year: int,
                         before_job_id: int) -> float | None:
     """Emission rows per entry of the slice's last finished, not failed recalculation (its

@@ -29,7 +29,7 @@ from carbon_domain.db.models import CarbonReport, CarbonReportModule, Factor, Un
 from carbon_domain.handlers.facilities import facility_factor_values, facility_total_uses
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs import factor_history as history
-from carbon_domain.services.recalc import slice_sums, slice_sums_read
+from carbon_domain.services.recalc import chunk_sums, slice_sums_read
 
 _FACILITY_DETS = (DataEntryType.research_facilities, DataEntryType.mice_and_fish_animal_facilities)
 _DET_IDS = [d.value for d in _FACILITY_DETS]
@@ -58,7 +58,7 @@ def _facility_emissions(session: Session, unit_ids: list[int], year: int
     others = [d.value for d in DataEntryType if d.value not in _DET_IDS]
     folded = slice_sums_read.read_sums(session, year, others, sorted(unit_of))
     totals: dict[tuple[int, int], tuple[Decimal, int]] = {}
-    with localcontext(slice_sums.EXACT):
+    with localcontext(chunk_sums.EXACT):
         for (crm, et), (kg, n) in (folded.sums.items() if folded else ()):
             _add(totals, (unit_of[crm], et), kg, n)
         # The rest from the rows. Only catalog types have rows (a recalculation computes

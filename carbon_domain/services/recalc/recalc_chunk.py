@@ -8,8 +8,10 @@ Where the rows go: a full recalculation with a stage (PostgreSQL, db/emission_pa
 COPYs into the stage, which its finish swaps in; a chunk already done is skipped (its rows
 are in the stage, committed with its done mark), and the chunk that completes the job
 builds the stage's index and records the slice's sums from it (one GROUP BY in the server:
-the other chunks count nothing in Python). Otherwise (an incremental chunk, SQLite) the
-chunk DELETEs its entries' rows, COPYs the new ones in place and counts its partial sums.
+the other chunks count nothing in Python); a small slice's stage is indexed from the start
+and each chunk sums its own rows through the index instead, so nothing is left after the
+last chunk. Otherwise (an incremental chunk, SQLite) the chunk DELETEs its entries' rows,
+COPYs the new ones in place and counts its partial sums.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs.slices import load_slice_context
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_meta import job_config
-from carbon_domain.services.recalc import slice_sums
+from carbon_domain.services.recalc import chunk_sums
 from carbon_domain.services.recalc.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
 
 __all__ = ["ChunkEnvelope", "recalculate_chunk", "write_rows"]
@@ -78,7 +80,8 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     stage = config.stage if chunk.entry_ids is None else None
     if stage is not None and chunk.done:
         return ChunkEnvelope(job_id, chunk_no, skipped=True)  # a redelivery: rows are in
-    result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk, stage)
+    result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk, stage,
+                                config.stage_indexed)
     seconds = time.perf_counter() - started
     # Recorded before the fence: the fence's job row lock is held until commit and every
     # sibling chunk of the job waits for it at its own fence (1,069 of 1,394 py-spy samples
@@ -97,12 +100,13 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     if message is None:
         raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded while"
                                      f" chunk {chunk_no} ran")
-    if stage is not None and _last_chunk(session, job_id, chunk_no):
+    if stage is not None and not config.stage_indexed and _last_chunk(session, job_id,
+                                                                      chunk_no):
         # Every other chunk is in (the fence's lock orders us after them): index the stage
         # and sum the slice now, while other slices' chunks still run, not in the finish
         # that swaps it in or the aggregation after it.
         dialect_of(session).finish_stage(session, stage)
-        slice_sums.record_stage_sums(session, job_id, chunk_no, job.data_entry_type_id,
+        chunk_sums.record_stage_sums(session, job_id, chunk_no, job.data_entry_type_id,
                                      job.year, stage)
         # The chunk's time includes this closing work: it is the slice's, not orchestration.
         seconds = time.perf_counter() - started
@@ -141,12 +145,13 @@ def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     return row
 
 
-def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | None
-             ) -> tuple[BatchResult, slice_sums.ChunkPartials]:
+def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | None,
+             stage_indexed: bool = False) -> tuple[BatchResult, chunk_sums.ChunkPartials]:
     """Compute the chunk's entries and write their emission rows (services/recalc/chunk_io.py):
     into the stage, or in place over the old rows. Also returns what this chunk adds to the
     slice's sums, so the aggregation folds instead of scanning (recorded with the chunk's
-    other figures: one UPDATE)."""
+    other figures: one UPDATE): counted here in Python in place, summed in the server from
+    an indexed stage, none for a big stage (its last chunk sums the whole stage)."""
     ctx = load_slice_context(session, det, year)
     entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     result = compute_batch(det, entries, ctx.index, ctx.refs)
@@ -155,8 +160,13 @@ def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | Non
     write_rows(session, det, year, result.rows, into=stage)
     hold_entries(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids, crm_of,
                  into=stage)
-    partials = (slice_sums.staged_partials() if stage is not None
-                else slice_sums.chunk_partials(crm_of, result.rows, old_rows))
+    if stage is None:
+        partials = chunk_sums.chunk_partials(crm_of, result.rows, old_rows)
+    elif stage_indexed:
+        partials = chunk_sums.stage_chunk_partials(session, det, year, stage, chunk.lo_id,
+                                                   chunk.hi_id, crm_of)
+    else:
+        partials = chunk_sums.staged_partials()
     _relink(session, result.relinked)
     return result, partials
 
@@ -180,7 +190,7 @@ class _JsonText(TypeDecorator[str]):
 
 
 def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, seconds: float,
-            partials: slice_sums.ChunkPartials) -> None:
+            partials: chunk_sums.ChunkPartials) -> None:
     """One UPDATE of the chunk row. The partial sums are encoded with orjson: a `member`
     chunk's are ~0.5 MB of cells (ints and exact decimals as text: the same text as
     json.dumps up to spacing, which JSONB does not keep), 3-5× faster than the ORM's

@@ -73,8 +73,7 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
     session.execute(delete(RecalcChunk).where(RecalcChunk.job_id == job_id))
     dialect = dialect_of(session)
     dialect.sweep_stages(session)
-    stage = dialect.prepare_slice(session, job_id, attempt, det, year,
-                                  full=scope.entry_ids is None)
+    indexed = False
     if scope.entry_ids is not None:
         total = len(scope.entry_ids)
         chunks = [RecalcChunk(job_id=job_id, chunk_no=n, lo_id=part[0], hi_id=part[-1],
@@ -85,11 +84,14 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
         rpe = chunk_sizing.last_rows_per_entry(session, job.module_type_id, det, year, job_id)
         size = chunk_sizing.entries_per_chunk(size, rpe, get_settings().chunk_max_growth)
         chunks, total = _range_chunks(session, job_id, det, year, size)
+        indexed = chunk_sizing.expected_rows(total, rpe) <= get_settings().stage_indexed_max_rows
+    stage = dialect.prepare_slice(session, job_id, attempt, det, year,
+                                  full=scope.entry_ids is None, indexed=indexed)
     session.add_all(chunks)
     name = DataEntryType(det).name
     jobs.set_meta(session, job_id, config=config_with(
         job.meta, position=list(position), chunks=len(chunks), chunk_size=size, **marks,
-        scope=scope.describe(), stage=stage))
+        scope=scope.describe(), stage=stage, stage_indexed=stage is not None and indexed))
     jobs.heartbeat(session, job_id, done=0, total=int(total),
                    message=f"Recalculating {name} ({position[0]}/{position[1]}): 0/{int(total)}")
     session.flush()

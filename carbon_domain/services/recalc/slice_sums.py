@@ -20,12 +20,9 @@ would give some report modules without folding (the research-facility refresh).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Context, Decimal, localcontext
-from operator import itemgetter
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -36,105 +33,8 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import SliceSumVersion
 from carbon_domain.services.jobs.job_meta import job_config
-
-ENTRIES, MISSING = 0, -1  # pseudo emission types: entry count, entries without a row
-# Wide enough that no sum of 15-digit float8 values rounds, whatever their magnitudes
-# (1e-308 … 1e308: ~640 digits); real sums carry ~30 digits and cost no more for it.
-EXACT = Context(prec=700)
-
-
-def exact(kg: float) -> Decimal:
-    """``kg`` as PostgreSQL's float8::numeric gives it (DBL_DIG = 15 significant digits)."""
-    return Decimal(format(kg, ".15g"))
-
-
-class ChunkPartials(TypedDict):
-    """A chunk's ``recalc_chunks.partials``: ``full`` sums replace the slice's, ``delta``
-    sums add to them; each cell is [report module id, emission type (or ENTRIES /
-    MISSING), exact kg as text, row or entry count]."""
-
-    mode: Literal["full", "delta"]
-    sums: list[list[int | str]]
-
-
-def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
-                   old_rows: Iterable[Sequence[Any]] | None) -> ChunkPartials:
-    """What a chunk adds to its slice's sums. ``crm_of``: entry id → report module id of
-    every entry the chunk read; rows are (entry id, emission type, …, kg at index 3) for
-    new rows, (entry id, emission type, kg) for the deleted ``old_rows`` (None: a full
-    chunk, whose sums replace the slice's)."""
-    # Rows repeat few kg values (a member's 24 rows are fte × per-FTE × EF): count each
-    # (module, type, kg) once, convert each kg once. The counting runs in C (Counter over
-    # zipped columns): a 10,000-entry chunk's partials, CPU min of 3 with a frozen
-    # collector, member (240,000 rows) 143 → ~60 ms, `it` 17.7 → ~11 ms; they were a third
-    # of the workers' CPU at 1M.
-    new = new_rows if isinstance(new_rows, list) else list(new_rows)
-    counts = Counter(zip(map(crm_of.get, map(_FIRST, new)), map(_SECOND, new),
-                         map(_FOURTH, new), strict=True))
-    with_rows = {e for e in set(map(_FIRST, new)) if crm_of.get(e) is not None}
-    gone: Counter[tuple[int | None, Any, float]] = Counter()
-    had_rows: set[int] = set()
-    if old_rows is not None:
-        old = old_rows if isinstance(old_rows, list) else list(old_rows)
-        gone = Counter(zip(map(crm_of.get, map(_FIRST, old)), map(_SECOND, old),
-                           map(_THIRD, old), strict=True))
-        had_rows = {e for e in set(map(_FIRST, old)) if crm_of.get(e) is not None}
-    sums: dict[tuple[int, int], list[Any]] = {}
-    with localcontext(EXACT):
-        memo: dict[float, Decimal] = {}
-        for sign, table in ((1, counts), (-1, gone)):
-            for (c, et, kg), n in table.items():
-                if c is None:
-                    continue  # its entry was deleted meanwhile; so were its rows
-                d = memo.get(kg)
-                if d is None:
-                    d = memo[kg] = exact(kg)
-                cell = sums.setdefault((c, int(et)), [Decimal(0), 0])
-                cell[0] += sign * n * d
-                cell[1] += sign * n
-        if old_rows is None:
-            for crm, n in Counter(crm_of.values()).items():
-                sums.setdefault((crm, ENTRIES), [Decimal(0), 0])[1] += n
-        # Entries without a row now, minus (delta) those that had none before.
-        missing: Counter[int] = Counter(
-            crm_of[e] for e in crm_of.keys() - with_rows)
-        if old_rows is not None:
-            missing.subtract(crm_of[e] for e in crm_of.keys() - had_rows)
-        for crm, n in missing.items():
-            if n:
-                sums.setdefault((crm, MISSING), [Decimal(0), 0])[1] += n
-    cells: list[list[int | str]] = [
-        [crm, et, str(kg), n] for (crm, et), (kg, n) in sorted(sums.items())
-        if old_rows is None or kg != 0 or n != 0]
-    return {"mode": "full" if old_rows is None else "delta", "sums": cells}
-
-
-_FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
-
-
-def staged_partials() -> ChunkPartials:
-    """A chunk of a staged full recalculation records no sums of its own: the chunk that
-    completes the job records the whole slice's (``record_stage_sums``)."""
-    return {"mode": "full", "sums": []}
-
-
-def record_stage_sums(session: Session, job_id: int, chunk_no: int, det: int, year: int,
-                      stage: str) -> None:
-    """The slice's sums from its complete stage, in the server, as the partials of the
-    job's last chunk (the other chunks' are empty, so the fold's total is the slice's).
-
-    The same cells a rebuild from the rows gives (``_rebuild``: per report module, its
-    entries, its kg and rows per emission type, its entries without a row; exact
-    ``float8::numeric`` sums), read from the stage the finish will swap in. It replaces the
-    per-chunk partials for these jobs: counting 2.7M rows in Python was ~30 % of the
-    workers' CPU in a 1M run (py-spy, 2026-12-06); one hash join per slice runs in
-    PostgreSQL, in the last chunk, while other slices' chunks still run."""
-    session.execute(text(
-        "UPDATE recalc_chunks SET partials = jsonb_build_object('mode', 'full', 'sums',"
-        " coalesce((SELECT jsonb_agg(jsonb_build_array(t.crm, t.et, t.kg::text, t.n)"
-        f"  ORDER BY t.crm, t.et) FROM ({_cells_sql(f'{stage} e ON e.data_entry_id = de.id')})"
-        " t), '[]'::jsonb)) WHERE job_id = :j AND chunk_no = :c"),
-        {"d": det, "y": year, "j": job_id, "c": chunk_no})
+from carbon_domain.services.recalc import chunk_sums
+from carbon_domain.services.recalc.chunk_sums import ENTRIES, MISSING
 
 
 @dataclass(frozen=True)
@@ -305,21 +205,7 @@ def _rebuild(session: Session, det: int, year: int) -> None:
     session.execute(text(
         "INSERT INTO slice_emission_sums (data_entry_type_id, year, carbon_report_module_id,"
         " emission_type_id, kg, n) SELECT :d, :y, t.crm, t.et, t.kg, t.n FROM ("
-        + _cells_sql("LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
+        + chunk_sums.cells_sql("LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
                      " FROM data_entry_emissions x WHERE x.data_entry_id = de.id"
                      " AND x.data_entry_type_id = :d AND x.year = :y OFFSET 0) e ON true")
         + ") t"), {"d": det, "y": year})
-
-
-def _cells_sql(rows: str) -> str:
-    """A slice's sum cells (crm, et, kg, n) from its entries LEFT JOINed to ``rows`` (an
-    emission row source aliased ``e``, with its join condition): per report module its
-    entries (et 0), its kg and rows per emission type, its entries without a row (et -1),
-    exact ``float8::numeric`` sums. Parameters :d and :y name the slice."""
-    return ("SELECT de.carbon_report_module_id AS crm, coalesce(e.emission_type_id, -1) AS et,"
-            " coalesce(sum(e.kg_co2eq::numeric), 0) AS kg, count(*) AS n"
-            f" FROM data_entries de LEFT JOIN {rows}"
-            " WHERE de.year = :y AND de.data_entry_type_id = :d GROUP BY 1, 2"
-            " UNION ALL SELECT carbon_report_module_id, 0, 0, count(*) FROM data_entries"
-            " WHERE year = :y AND data_entry_type_id = :d GROUP BY 1")
-

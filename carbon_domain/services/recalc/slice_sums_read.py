@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.dialect import dialect_of
-from carbon_domain.services.recalc import slice_sums
+from carbon_domain.services.recalc import chunk_sums, slice_sums
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def read_sums(session: Session, year: int, dets: Iterable[int], crm_ids: Sequenc
             moved.add(job_det[int(a)])
     moved |= {det for det, p in plans.items() if versions.get(det) != p.stored}
     sums: dict[tuple[int, int], tuple[Decimal, int]] = {}
-    with localcontext(slice_sums.EXACT):
+    with localcontext(chunk_sums.EXACT):
         for det, crm, et, kg, n in cells:
             if det in moved:
                 continue

@@ -112,3 +112,26 @@ def test_texts_that_would_join_into_valid_json_still_fail() -> None:
     assert outcome(fast_json.loads_many, texts) == outcome(one_by_one, texts)
     assert outcome(fast_json.loads_many, texts)[0] == "raised"
     assert fast_json.loads_many([]) == []
+
+
+# Flat objects, as a chunk's entries are: the path that checks their floats in C.
+FLAT_NUMBERS = (st.integers(-2**70, 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+                | st.sampled_from([9.2e18, -9.2e18, 1.8e19, 1.9e19, -9.3e18, 18446744073709551615,
+                                   18446744073709551616, -9223372036854775809]))
+FLAT = st.dictionaries(st.text(max_size=5), FLAT_NUMBERS | st.text(max_size=5) | st.booleans()
+                       | st.none(), max_size=6)
+
+
+@settings(max_examples=400, derandomize=True)
+@given(st.lists(FLAT.map(json.dumps), max_size=10))
+def test_flat_objects_give_what_loads_gives(texts: list[str]) -> None:
+    got, expected = fast_json.loads_many(texts), one_by_one(texts)
+    assert all(same(g, e) for g, e in zip(got, expected, strict=True))
+    assert fast_json._any_huge_int([fast_json.loads(t) for t in texts]) is (
+        fast_json._may_be_a_huge_int([fast_json.loads(t) for t in texts]))
+
+
+def test_one_huge_integer_among_flat_objects_keeps_its_digits() -> None:
+    texts = ['{"q": 1.5, "n": "a"}'] * 3 + ['{"q": 123456789012345678901234567890, "n": "b"}']
+    assert fast_json.loads_many(texts)[3]["q"] == 123456789012345678901234567890
+    assert fast_json.loads_many(texts)[0] == {"q": 1.5, "n": "a"}

@@ -1,4 +1,4 @@
-"""Chunk partial sums (services/recalc/slice_sums.py) are exact: summed over any partition of the
+"""Chunk partial sums (services/recalc/chunk_sums.py) are exact: summed over any partition of the
 entries they equal the sums over all of them, and a delta chunk turns the old sums into
 the new ones exactly — what lets an aggregation fold chunks instead of scanning rows."""
 
@@ -9,7 +9,7 @@ from decimal import Context, Decimal, localcontext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carbon_domain.services.recalc.slice_sums import ENTRIES, MISSING, chunk_partials, exact
+from carbon_domain.services.recalc.chunk_sums import ENTRIES, MISSING, chunk_partials, exact
 
 # The test's own sums must not round either (the module folds with the same precision).
 WIDE = Context(prec=700)

@@ -1,0 +1,103 @@
+"""A full recalculation's slice sums come from its stage one of two ways (services/recalc/
+recalc_chunk.py): a small slice's stage has its entry index from the start and each chunk
+sums its own rows through it; a big slice's chunks sum nothing and its last chunk sums the
+whole stage. Both must give the rows the engine gives and the sums the rows give, and the
+same module statistics; `CARBON_STAGE_INDEXED_MAX_ROWS` picks the way (0: never indexed)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from carbon_domain.catalog import DataEntryType as D
+from carbon_domain.db.enums import JobType
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.inputs.slices import clear_caches
+from carbon_domain.settings import get_settings
+from tests.conftest import truncate_all
+from tests.integration import incremental_support as u
+
+pytestmark = pytest.mark.integration
+
+ENTRIES = 130  # three chunks of the tests' 50 entries per slice
+
+
+def _universe(seed: int) -> None:
+    rng = random.Random(seed)
+    truncate_all()
+    clear_caches()
+    u.setup_universe(rng, ENTRIES)
+    live: dict[int, dict[int, tuple[Any, ...]]] = {}
+    for i, spec in enumerate(u.factor_universe()):
+        if rng.random() < 0.8:
+            live.setdefault(spec.det, {})[i] = (spec, u.factor_values(spec, rng))
+    for det in u.DETS:
+        u.write_factors(u.input_job(JobType.factor_ingest, int(det)), int(det),
+                        live.get(det, {}), [])
+
+
+def _config(job_id: int) -> dict[str, Any]:
+    with session_scope() as s:
+        meta = s.execute(text("SELECT meta FROM data_ingestion_jobs WHERE id = :j"),
+                         {"j": job_id}).scalar_one()
+    return dict(meta["config"])
+
+
+def _partials(job_id: int) -> list[tuple[int, list[Any]]]:
+    """Each chunk's recorded cells, read once every chunk is in (the fold consumes them)."""
+    with session_scope() as s:
+        return [(int(n), p["sums"]) for n, p in s.execute(text(
+            "SELECT chunk_no, partials FROM recalc_chunks WHERE job_id = :j ORDER BY chunk_no"),
+            {"j": job_id})]
+
+
+def _recalculate_all(monkeypatch: pytest.MonkeyPatch, max_rows: int
+                     ) -> dict[int, tuple[list[Any], list[Any]]]:
+    monkeypatch.setattr(get_settings(), "stage_indexed_max_rows", max_rows)
+    for det in u.DETS:
+        seen: list[tuple[dict[str, Any], list[tuple[int, list[Any]]]]] = []
+        u.recalculate(det, JobType.emission_recalc,
+                      after_chunks=lambda j, seen=seen: seen.append((_config(j), _partials(j))))
+        ((config, partials),) = seen
+        assert config["stage"], D(det).name
+        assert config.get("stage_indexed", False) is (max_rows > 0), D(det).name
+        assert len(partials) >= 3, D(det).name
+        with_cells = [n for n, cells in partials if cells]
+        # Indexed: every chunk carries its own cells; otherwise only the last one to finish
+        # (in-process: the last chunk number) carries the whole slice's.
+        assert with_cells == ([n for n, _ in partials] if max_rows > 0
+                              else [partials[-1][0]]), D(det).name
+        assert u.rows_of(det) == u.expected_rows(det), D(det).name
+        u.folded_totals_match_rows(det)
+    # Statistics once every type is in: a module's combine several types.
+    return {int(det): (u.rows_of(det), u.stats_of(det)) for det in u.DETS}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_indexed_and_unindexed_stages_give_the_same_rows_and_stats(
+        db: str, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    _universe(seed)
+    unindexed = _recalculate_all(monkeypatch, 0)
+    indexed = _recalculate_all(monkeypatch, 10_000_000)
+    for det in u.DETS:
+        rows_a, stats_a = unindexed[int(det)]
+        rows_b, stats_b = indexed[int(det)]
+        assert [r[:3] + r[4:] for r in rows_a] == [r[:3] + r[4:] for r in rows_b], D(det).name
+        assert [r[3] for r in rows_a] == pytest.approx([r[3] for r in rows_b], rel=0, abs=0)
+        assert stats_a == stats_b, D(det).name
+
+
+def test_the_expected_rows_pick_the_way(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first run of a slice does not know its rows per entry and counts the heaviest
+    types' 24; the next run counts the last run's."""
+    _universe(5)
+    # 130 entries x 24 = 3,120 expected rows on the first run; `it` writes 1 row per entry.
+    monkeypatch.setattr(get_settings(), "stage_indexed_max_rows", 1_000)
+    seen: list[dict[str, Any]] = []
+    u.recalculate(D.it, JobType.emission_recalc, after_chunks=lambda j: seen.append(_config(j)))
+    u.recalculate(D.it, JobType.emission_recalc, after_chunks=lambda j: seen.append(_config(j)))
+    assert [c.get("stage_indexed", False) for c in seen] == [False, True]
+    u.folded_totals_match_rows(D.it)
