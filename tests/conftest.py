@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -123,6 +124,10 @@ def pg_database(services: None) -> Iterator[str]:
     from carbon_domain.db import migrate
     migrate.upgrade(PG_URL)
     yield PG_URL
+    if "carbon_api.console.changes" in sys.modules:
+        # The console's change listener (a thread of this process) would try to reconnect
+        # to the dropped database, warning every few seconds until the process ends.
+        sys.modules["carbon_api.console.changes"].changes.stop()
     from carbon_domain.db.session import engine_for
     engine_for.cache_clear()
     with admin.connect() as c:

@@ -35,6 +35,7 @@ from starlette.background import BackgroundTask
 from carbon_api import sse
 from carbon_api.accepting import accepted
 from carbon_api.console import pipelines
+from carbon_api.console.changes import changes
 from carbon_api.console.web import PREFIX, User, templates
 from carbon_api.deps import OptionalYear
 from carbon_domain.db.session import session_scope
@@ -48,13 +49,20 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # (duplicates are suppressed by comparing the rendered card).
 SLACK_SECONDS = 2.0
 MAX_PIPELINES = 50
-# While a pipeline of the page runs it is polled ten times a second, so its end shows at most
-# 0.1 s late (0.05 s on average: the page's share of "click -> SUCCESS"); an idle page polls
-# at the configured pace, but an operation this process accepts (the page's own click, most
-# likely) ends the idle wait within WAKE_CHECK_SECONDS, so a short job's SUCCESS does not wait
-# for the next idle poll. (Measured with `python -m bench.operator_wait`: docs/performance.md.)
-LIVE_POLL_SECONDS = 0.1
-WAKE_CHECK_SECONDS = 0.05
+# A stream wakes between polls when the database notices that a pipeline moved (changes.py:
+# a job's progress, state or message, a pipeline's status; PostgreSQL), or when this process
+# accepted an operation (the page's own click): it polls then, at most every
+# MIN_POLL_GAP_SECONDS, seeing the change within WAKE_CHECK_SECONDS on average. The interval
+# is the safety net: while a pipeline of the page runs, LIVE_POLL_SECONDS when notices arrive
+# (the elapsed time still ticks), else LIVE_POLL_FALLBACK_SECONDS (SQLite, or the listening
+# connection lost): its end shows at most 0.1 s late; an idle page polls at the configured
+# pace. Polling ten times a second while a job ran cost the API process CPU the job's
+# workers needed on 2 cores. (Measured with `python -m bench.operator_wait`:
+# docs/performance.md.)
+LIVE_POLL_SECONDS = 0.5
+LIVE_POLL_FALLBACK_SECONDS = 0.1
+WAKE_CHECK_SECONDS = 0.02
+MIN_POLL_GAP_SECONDS = 0.05
 ROW_CELLS = ("status", "phases", "duration", "message")  # macros of _pipeline_row.html
 
 
@@ -110,8 +118,9 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
     sent: dict[str, str] = {}
     sid = request.cookies.get(COOKIE)
     page = request.app.url_path_for("pipelines_page")
+    changes.ensure_started()
     while True:
-        started, seen = time.time(), accepted.value
+        started, seen = time.time(), (accepted.value, changes.value)
         try:
             snapshots = await anyio.to_thread.run_sync(poll, sid, year, ids, since, rows, page)
         except DBAPIError:
@@ -128,18 +137,22 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
                 yield ServerSentEvent(data=body, event="pipeline", id=f"{started:.3f}")
         since = started - SLACK_SECONDS
         running = any(not snap["terminal"] for snap in snapshots)
-        await _pause(min(settings.sse_poll_seconds, LIVE_POLL_SECONDS) if running
-                     else settings.sse_poll_seconds, seen)
+        live = LIVE_POLL_SECONDS if changes.live else LIVE_POLL_FALLBACK_SECONDS
+        await _pause(min(settings.sse_poll_seconds, live) if running
+                     else settings.sse_poll_seconds, seen, started)
         if await request.is_disconnected():
             return
 
 
-async def _pause(seconds: float, seen: int) -> None:
-    """Wait until the next poll, or less once an operation was accepted since ``seen``."""
+async def _pause(seconds: float, seen: tuple[int, int], polled: float) -> None:
+    """Wait until the next poll, or less once an operation was accepted or a pipeline
+    change noticed since ``seen`` (at least MIN_POLL_GAP_SECONDS after the poll that
+    started at ``polled``, wall clock)."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         await anyio.sleep(min(left, WAKE_CHECK_SECONDS))
-        if accepted.value != seen:
+        if (accepted.value, changes.value) != seen and \
+                time.time() - polled >= MIN_POLL_GAP_SECONDS:
             return
 
 

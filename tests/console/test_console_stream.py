@@ -139,3 +139,40 @@ def test_an_operation_accepted_here_ends_the_idle_wait(
     finally:
         clicker.join()
     assert seen_after < 10, f"the stream saw the new pipeline after {seen_after:.1f} s"
+
+
+def test_a_pipeline_started_elsewhere_ends_the_idle_wait(
+        http: httpx.Client, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline started outside this API process (the CLI, another API process; here the
+    operation called directly, which this process's ``accepted`` counter never sees) wakes
+    the stream through the database's change notices (migration 0015): its card shows
+    within seconds although the idle pace is 30 s, and its end follows."""
+    import threading
+
+    seed_equipment(entries_per_type=30, types=(SCIENTIFIC,))
+    sign_in(http, tokens["operator"])
+    monkeypatch.setattr(get_settings(), "sse_poll_seconds", 30.0)
+    started: dict[str, Any] = {}
+
+    def elsewhere() -> None:
+        time.sleep(1.5)  # the stream has made its first poll and waits at the idle pace
+        started["at"] = time.monotonic()
+        started["acc"] = ops.trigger_recalculation(module=EQUIPMENT, det=SCIENTIFIC,
+                                                   year=YEAR, created_by="cli")
+
+    starter = threading.Thread(target=elsewhere)
+    starter.start()
+    seen: dict[str, float] = {}
+    try:
+        for name, _eid, data in events(http, f"/console/events?year={YEAR}"):
+            if name == "pipeline" and "acc" in started and \
+                    data["id"] == started["acc"].pipeline_id:
+                seen.setdefault("card", time.monotonic() - started["at"])
+                if data["terminal"]:
+                    seen["end"] = time.monotonic() - started["at"]
+                    assert data["status"] == "SUCCESS"
+                    break
+    finally:
+        starter.join()
+    assert seen["card"] < 5, f"the stream saw the new pipeline after {seen['card']:.1f} s"
+    assert seen["end"] < 20, f"the stream saw its end after {seen['end']:.1f} s"

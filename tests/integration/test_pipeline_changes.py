@@ -1,0 +1,90 @@
+"""The database's pipeline change notices (migration 0015, carbon_domain/db/pipeline_changes.py):
+a listener hears a pipeline's and a job's changes from other transactions, not a heartbeat
+alone, and comes back after its connection is killed."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from carbon_domain.db import pipeline_changes
+from carbon_domain.db.enums import JobType
+from carbon_domain.db.session import session_scope
+from carbon_domain.services.jobs import jobs, pipelines
+
+pytestmark = pytest.mark.integration
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.count = 0
+        self.lives: list[bool] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=pipeline_changes.watch, args=(self._changed, self.lives.append, self.stop),
+            daemon=True)
+
+    def _changed(self, n: int) -> None:
+        self.count += n
+
+    def wait(self, what: str, check: object, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():  # type: ignore[operator]
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def listener(db: str) -> Iterator[Listener]:
+    li = Listener()
+    li.thread.start()
+    li.wait("the listener to go live", lambda: li.lives[-1:] == [True])
+    yield li
+    li.stop.set()
+    li.thread.join(timeout=5)
+
+
+def _pipeline_and_job() -> tuple[uuid.UUID, int]:
+    with session_scope() as s:
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4,
+                                      year=2025, created_by="test")
+        job = jobs.request_recalc(s, pipeline_id=p.id, module_type_id=4, data_entry_type_id=11,
+                                  year=2025, created_by="test")
+        return p.id, job.job_id
+
+
+def test_pipeline_and_job_changes_are_heard_a_heartbeat_is_not(listener: Listener) -> None:
+    before = listener.count
+    _, job_id = _pipeline_and_job()
+    listener.wait("the new pipeline's notice", lambda: listener.count > before)
+    heard = listener.count
+    with session_scope() as s:
+        s.execute(text("UPDATE data_ingestion_jobs SET heartbeat_at = now() WHERE id = :j"),
+                  {"j": job_id})
+    time.sleep(0.5)
+    assert listener.count == heard, "a heartbeat alone sent a notice"
+    with session_scope() as s:
+        s.execute(text("UPDATE data_ingestion_jobs SET progress_done = progress_done + 1"
+                       " WHERE id = :j"), {"j": job_id})
+    listener.wait("the progress notice", lambda: listener.count > heard)
+
+
+def test_the_listener_comes_back_after_its_connection_is_killed(listener: Listener) -> None:
+    with session_scope() as s:
+        killed = s.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname ="
+            " current_database() AND query LIKE 'LISTEN %'")).scalar()
+    assert killed >= 1  # ours (and an API listener of this test process, if one runs)
+    listener.wait("the loss to be seen", lambda: False in listener.lives)
+    listener.wait("the listener to be back", lambda: listener.lives[-1:] == [True],
+                  timeout=15)
+    before = listener.count
+    _pipeline_and_job()
+    listener.wait("a notice after the reconnection", lambda: listener.count > before)
