@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import ExitStack
 from typing import Any
 
 from carbon_api.cli.common import err_console
 from carbon_domain.errors import NotFound
 
-# How often the pipeline's state is read. The end of the pipeline is seen on average half an
-# interval late, at worst one: 0.1 s keeps `--wait` within the 0.3 s the command may add to
-# the job, for one indexed read of the pipeline and its jobs per tick.
+# How often the pipeline's state is read at most. On PostgreSQL the command listens for the
+# database's pipeline change notices (carbon_domain/db/pipeline_changes.py) and reads as soon
+# as one arrives, so the end is seen within a few milliseconds; the interval is the wait
+# without notices (SQLite, or the listening connection refused or lost): the end is then seen
+# on average half an interval late, one indexed read of the pipeline and its jobs per tick.
 POLL_INTERVAL_S = 0.1
 
 
@@ -30,8 +33,45 @@ def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
                          for j in p.jobs]
 
 
+class _Pause:
+    """Waits POLL_INTERVAL_S, or less when a change notice arrives; plain sleeps once the
+    notices are unavailable. Listening starts before the first read, so a change between a
+    read and the wait that follows is never missed."""
+
+    def __init__(self) -> None:
+        self._stack = ExitStack()
+        self._listener: Any = None
+
+    def __enter__(self) -> _Pause:
+        from carbon_domain.db import pipeline_changes
+
+        try:
+            if pipeline_changes.supported():
+                self._listener = self._stack.enter_context(pipeline_changes.Listener())
+        except Exception:  # noqa: BLE001 - no notices: poll at the interval
+            self._listener = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def __call__(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.wait(POLL_INTERVAL_S)
+                return
+            except Exception:  # noqa: BLE001 - connection lost: poll at the interval
+                self._listener = None
+        time.sleep(POLL_INTERVAL_S)
+
+
 def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) -> str:
     """Block until the pipeline leaves RUNNING; returns its final status."""
+    with _Pause() as pause:
+        return _follow(pipeline_id, timeout, quiet, pause)
+
+
+def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str:
     deadline = time.monotonic() + timeout
     _snapshot(pipeline_id)  # an unknown pipeline fails here, before any progress output
     if quiet:
@@ -41,7 +81,7 @@ def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) ->
                 return status
             if time.monotonic() > deadline:
                 raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
-            time.sleep(POLL_INTERVAL_S)
+            pause()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -66,4 +106,4 @@ def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) ->
                 return status
             if time.monotonic() > deadline:
                 raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
-            time.sleep(POLL_INTERVAL_S)
+            pause()

@@ -220,20 +220,30 @@ def test_wait_with_a_worker_gives_no_warning(it_year: int) -> None:
 
 def test_wait_has_no_fixed_sleep(it_year: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """`recalc --wait` adds no fixed wait to the job: every sleep of the command's own thread
-    (following the pipeline, the queue check) is shorter than 0.2 s. Structural, so load on
-    the machine cannot make it pass or fail: a fixed 0.5 s settle or a 1 s poll fails it."""
+    (following the pipeline, the queue check), and every wait for a change notice (cli/
+    follow.py on PostgreSQL), is shorter than 0.2 s. Structural, so load on the machine
+    cannot make it pass or fail: a fixed 0.5 s settle or a 1 s poll fails it."""
     import json
     import threading
     import time
 
+    from carbon_domain.db import pipeline_changes
+
     me, real_sleep, sleeps = threading.get_ident(), time.sleep, []
+    real_wait = pipeline_changes.Listener.wait
 
     def recording_sleep(seconds: float) -> None:
         if threading.get_ident() == me:  # the in-process test worker's threads sleep too
             sleeps.append(seconds)
         real_sleep(seconds)
 
+    def recording_wait(self: pipeline_changes.Listener, seconds: float) -> int:
+        if threading.get_ident() == me:
+            sleeps.append(seconds)
+        return real_wait(self, seconds)
+
     monkeypatch.setattr(time, "sleep", recording_sleep)
+    monkeypatch.setattr(pipeline_changes.Listener, "wait", recording_wait)
     result = runner.invoke(app, ["recalc", "equipment", "it", "-y", str(YEAR), "--wait",
                                  "--timeout", "60", "--json"])
     assert result.exit_code == 0, result.stderr

@@ -88,3 +88,34 @@ def test_the_listener_comes_back_after_its_connection_is_killed(listener: Listen
     before = listener.count
     _pipeline_and_job()
     listener.wait("a notice after the reconnection", lambda: listener.count > before)
+
+
+def test_cli_follow_sees_the_end_on_the_notice_not_the_interval(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`carbon … --wait` (cli/follow.py) reads the pipeline as soon as a notice arrives: with
+    a 30 s interval it still returns within seconds of the pipeline's end."""
+    from carbon_api.cli import follow as follow_mod
+
+    monkeypatch.setattr(follow_mod, "POLL_INTERVAL_S", 30.0)
+    pipeline_id, _ = _pipeline_and_job()
+    with session_scope() as s:
+        s.execute(text("UPDATE pipelines SET status = 'RUNNING' WHERE id = :p"),
+                  {"p": pipeline_id})
+    ended: dict[str, float] = {}
+
+    def end_it() -> None:
+        time.sleep(1.0)  # follow has read RUNNING and waits
+        with session_scope() as s:
+            s.execute(text("UPDATE pipelines SET status = 'SUCCESS', finished_at = now()"
+                           " WHERE id = :p"), {"p": pipeline_id})
+        ended["at"] = time.monotonic()
+
+    ender = threading.Thread(target=end_it)
+    ender.start()
+    try:
+        status = follow_mod.follow(str(pipeline_id), timeout=60, quiet=True)
+    finally:
+        ender.join()
+    after = time.monotonic() - ended["at"]
+    assert status == "SUCCESS"
+    assert after < 5, f"follow returned {after:.1f} s after the pipeline ended"
