@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -108,59 +108,25 @@ def test_stream_ends_when_the_session_ends(http: httpx.Client, tokens: dict[str,
     assert r.status_code == 401 and r.headers["hx-redirect"].startswith("/login")
 
 
-def test_an_operation_accepted_here_ends_the_idle_wait(
-        http: httpx.Client, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page polls at the idle pace while nothing runs; an operation this API process
-    accepts (the page's own click) wakes its stream, so a short job's card shows at once
-    instead of after the idle interval (30 s here: without the wake-up this waits ~30 s)."""
-    import threading
-
-    from carbon_api.accepting import accept_operation
-
-    seed_equipment(entries_per_type=30, types=(SCIENTIFIC,))
-    sign_in(http, tokens["operator"])
-    monkeypatch.setattr(get_settings(), "sse_poll_seconds", 30.0)
-    started: dict[str, Any] = {}
-
-    def click() -> None:
-        time.sleep(1.0)  # the stream has made its first poll and waits at the idle pace
-        started["at"] = time.monotonic()
-        started["acc"] = accept_operation("recalculation", lambda: ops.trigger_recalculation(
-            module=EQUIPMENT, det=SCIENTIFIC, year=YEAR, created_by="t"))
-
-    clicker = threading.Thread(target=click)
-    clicker.start()
-    try:
-        for name, _eid, data in events(http, f"/console/events?year={YEAR}"):
-            if name == "pipeline" and "acc" in started and \
-                    data["id"] == started["acc"].pipeline_id:
-                seen_after = time.monotonic() - started["at"]
-                break
-    finally:
-        clicker.join()
-    assert seen_after < 10, f"the stream saw the new pipeline after {seen_after:.1f} s"
-
-
-def test_a_pipeline_started_elsewhere_ends_the_idle_wait(
-        http: httpx.Client, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pipeline started outside this API process (the CLI, another API process; here the
-    operation called directly, which this process's ``accepted`` counter never sees) wakes
-    the stream through the database's change notices (migration 0015): its card shows
-    within seconds although the idle pace is 30 s, and its end follows."""
+def _started_during_the_idle_wait(http: httpx.Client, token: str,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  start: Callable[[], ops.Accepted]) -> dict[str, float]:
+    """Open the year's stream at a 30 s idle pace, call ``start`` once the stream waits,
+    and return when its pipeline's card first showed and when its end showed (seconds
+    after the start)."""
     import threading
 
     seed_equipment(entries_per_type=30, types=(SCIENTIFIC,))
-    sign_in(http, tokens["operator"])
+    sign_in(http, token)
     monkeypatch.setattr(get_settings(), "sse_poll_seconds", 30.0)
     started: dict[str, Any] = {}
 
-    def elsewhere() -> None:
+    def later() -> None:
         time.sleep(1.5)  # the stream has made its first poll and waits at the idle pace
         started["at"] = time.monotonic()
-        started["acc"] = ops.trigger_recalculation(module=EQUIPMENT, det=SCIENTIFIC,
-                                                   year=YEAR, created_by="cli")
+        started["acc"] = start()
 
-    starter = threading.Thread(target=elsewhere)
+    starter = threading.Thread(target=later)
     starter.start()
     seen: dict[str, float] = {}
     try:
@@ -174,5 +140,32 @@ def test_a_pipeline_started_elsewhere_ends_the_idle_wait(
                     break
     finally:
         starter.join()
+    return seen
+
+
+def test_an_operation_accepted_here_ends_the_idle_wait(
+        http: httpx.Client, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page polls at the idle pace while nothing runs; an operation this API process
+    accepts (the page's own click) wakes its stream, so a short job's card shows at once
+    instead of after the idle interval (30 s here: without the wake-up this waits ~30 s)."""
+    from carbon_api.accepting import accept_operation
+
+    seen = _started_during_the_idle_wait(
+        http, tokens["operator"], monkeypatch,
+        lambda: accept_operation("recalculation", lambda: ops.trigger_recalculation(
+            module=EQUIPMENT, det=SCIENTIFIC, year=YEAR, created_by="t")))
+    assert seen["card"] < 10, f"the stream saw the new pipeline after {seen['card']:.1f} s"
+
+
+def test_a_pipeline_started_elsewhere_ends_the_idle_wait(
+        http: httpx.Client, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline started outside this API process (the CLI, another API process; here the
+    operation called directly, which this process's ``accepted`` counter never sees) wakes
+    the stream through the database's change notices (migration 0015): its card shows
+    within seconds although the idle pace is 30 s, and its end follows."""
+    seen = _started_during_the_idle_wait(
+        http, tokens["operator"], monkeypatch,
+        lambda: ops.trigger_recalculation(module=EQUIPMENT, det=SCIENTIFIC, year=YEAR,
+                                          created_by="cli"))
     assert seen["card"] < 5, f"the stream saw the new pipeline after {seen['card']:.1f} s"
     assert seen["end"] < 20, f"the stream saw its end after {seen['end']:.1f} s"
