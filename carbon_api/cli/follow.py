@@ -34,13 +34,15 @@ def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 class _Pause:
-    """Waits POLL_INTERVAL_S, or less when a change notice arrives; plain sleeps once the
-    notices are unavailable. Listening starts before the first read, so a change between a
-    read and the wait that follows is never missed."""
+    """Waits POLL_INTERVAL_S, or less when a change notice of this pipeline arrives (other
+    pipelines' notices are let pass); plain sleeps once the notices are unavailable.
+    Listening starts before the first read, so a change between a read and the wait that
+    follows is never missed."""
 
-    def __init__(self) -> None:
+    def __init__(self, pipeline_id: str) -> None:
         self._stack = ExitStack()
         self._listener: Any = None
+        self._id = str(pipeline_id)
 
     def __enter__(self) -> _Pause:
         from carbon_domain.db import pipeline_changes
@@ -57,8 +59,11 @@ class _Pause:
 
     def __call__(self) -> None:
         if self._listener is not None:
+            deadline = time.monotonic() + POLL_INTERVAL_S
             try:
-                self._listener.wait(POLL_INTERVAL_S)
+                while (left := deadline - time.monotonic()) > 0:
+                    if self._id in self._listener.wait(left):
+                        return
                 return
             except Exception:  # noqa: BLE001 - connection lost: poll at the interval
                 self._listener = None
@@ -67,7 +72,7 @@ class _Pause:
 
 def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) -> str:
     """Block until the pipeline leaves RUNNING; returns its final status."""
-    with _Pause() as pause:
+    with _Pause(pipeline_id) as pause:
         return _follow(pipeline_id, timeout, quiet, pause)
 
 

@@ -49,20 +49,25 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # (duplicates are suppressed by comparing the rendered card).
 SLACK_SECONDS = 2.0
 MAX_PIPELINES = 50
-# A stream wakes between polls when the database notices that a pipeline moved (changes.py:
-# a job's progress, state or message, a pipeline's status; PostgreSQL), or when this process
-# accepted an operation (the page's own click): it polls then, at most every
-# MIN_POLL_GAP_SECONDS, seeing the change within WAKE_CHECK_SECONDS on average. The interval
-# is the safety net: while a pipeline of the page runs, LIVE_POLL_SECONDS when notices arrive
-# (the elapsed time still ticks), else LIVE_POLL_FALLBACK_SECONDS (SQLite, or the listening
-# connection lost): its end shows at most 0.1 s late; an idle page polls at the configured
-# pace. Polling ten times a second while a job ran cost the API process CPU the job's
-# workers needed on 2 cores. (Measured with `python -m bench.operator_wait`:
-# docs/performance.md.)
+# A stream wakes between polls when this process accepted an operation (the page's own
+# click: it polls at once), or when the database notices that a pipeline moved (changes.py:
+# a job's progress, state or message, a pipeline's status; PostgreSQL). On a notice, while
+# a pipeline of the page runs, it polls at most every MIN_POLL_GAP_SECONDS and sees the
+# change within WAKE_CHECK_SECONDS on average; an idle page (a notice of any pipeline of any
+# year wakes it: the notice names a pipeline, not its scope) at most every
+# IDLE_MIN_POLL_GAP_SECONDS, checking IDLE_WAKE_CHECK_SECONDS apart, so a burst of other
+# pipelines' notices costs it at most four polls a second. The interval is the safety net:
+# while a pipeline of the page runs, LIVE_POLL_SECONDS when notices arrive (the elapsed time
+# still ticks), else LIVE_POLL_FALLBACK_SECONDS (SQLite, or the listening connection lost):
+# its end shows at most 0.1 s late; an idle page polls at the configured pace. Polling ten
+# times a second while a job ran cost the API process CPU the job's workers needed on 2
+# cores. (Measured with `python -m bench.operator_wait`: docs/performance.md.)
 LIVE_POLL_SECONDS = 0.5
 LIVE_POLL_FALLBACK_SECONDS = 0.1
 WAKE_CHECK_SECONDS = 0.02
 MIN_POLL_GAP_SECONDS = 0.05
+IDLE_WAKE_CHECK_SECONDS = 0.05
+IDLE_MIN_POLL_GAP_SECONDS = 0.25
 ROW_CELLS = ("status", "phases", "duration", "message")  # macros of _pipeline_row.html
 
 
@@ -139,20 +144,24 @@ async def _events(request: Request, year: int | None, ids: list[uuid.UUID], sinc
         running = any(not snap["terminal"] for snap in snapshots)
         live = LIVE_POLL_SECONDS if changes.live else LIVE_POLL_FALLBACK_SECONDS
         await _pause(min(settings.sse_poll_seconds, live) if running
-                     else settings.sse_poll_seconds, seen, started)
+                     else settings.sse_poll_seconds, seen, started, running)
         if await request.is_disconnected():
             return
 
 
-async def _pause(seconds: float, seen: tuple[int, int], polled: float) -> None:
+async def _pause(seconds: float, seen: tuple[int, int], polled: float, running: bool
+                 ) -> None:
     """Wait until the next poll, or less once an operation was accepted or a pipeline
-    change noticed since ``seen`` (at least MIN_POLL_GAP_SECONDS after the poll that
-    started at ``polled``, wall clock)."""
+    change noticed since ``seen`` (at least the minimum gap after the poll that started at
+    ``polled``, wall clock)."""
+    check = WAKE_CHECK_SECONDS if running else IDLE_WAKE_CHECK_SECONDS
+    gap = MIN_POLL_GAP_SECONDS if running else IDLE_MIN_POLL_GAP_SECONDS
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
-        await anyio.sleep(min(left, WAKE_CHECK_SECONDS))
-        if (accepted.value, changes.value) != seen and \
-                time.time() - polled >= MIN_POLL_GAP_SECONDS:
+        await anyio.sleep(min(left, check))
+        if accepted.value != seen[0]:
+            return  # this process started it (the page's click, most likely): at once
+        if changes.value != seen[1] and time.time() - polled >= gap:
             return
 
 

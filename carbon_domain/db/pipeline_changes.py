@@ -3,12 +3,13 @@ pipeline, or changing a job's state, result, progress or message, sends ``NOTIFY
 carbon_pipeline_changes`` with the pipeline id when the transaction commits, whoever wrote it
 (a worker, the CLI, another API process).
 
-``Listener`` waits for notices on a connection of its own (the CLI's ``--wait``). ``watch``
-is a blocking loop for a thread of its own (the console's streams): it LISTENs
-and calls ``on_change`` with the number of notices each time some arrive, and ``on_live``
-with True once listening and False when the connection is lost (it reconnects, waiting 1 s,
-then up to 10 s, between tries). SQLite has no notices: ``watch`` returns at once and the
-readers keep polling.
+``Listener`` waits for notices on a connection of its own and returns their pipeline ids
+(the CLI's ``--wait``). ``watch`` is a blocking loop for a thread of its own (the console's
+streams): it LISTENs and calls ``on_change`` with the number of notices each time some
+arrive (and once each time listening starts), and ``on_live`` with True once listening and
+False when the connection is lost: it reconnects, waiting 1 s, then 2, 4, up to 10 s
+between tries, and checks a silent connection every 30 s. SQLite has no notices: ``watch``
+returns at once and the readers keep polling.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ CHANNEL = "carbon_pipeline_changes"
 # How long one wait for a notice lasts before ``stop`` is checked again.
 WAIT_SECONDS = 1.0
 RETRY_SECONDS, RETRY_MAX_SECONDS = 1.0, 10.0
+# After this long without a notice the listening connection is checked with a round trip
+# (a dropped network path leaves the socket silent, not closed).
+PING_AFTER_SECONDS = 30.0
 
 log = logging.getLogger("carbon.pipeline_changes")
 
@@ -62,37 +66,57 @@ class Listener:
             self._raw.close()
         self._raw = self._conn = None
 
-    def wait(self, seconds: float) -> int:
+    def wait(self, seconds: float) -> list[str]:
+        """The pipeline ids of the notices that arrived (repeats included), waiting up to
+        ``seconds`` for the first; [] when none came."""
         conn = self._conn
-        ready, _, _ = select.select([conn], [], [], max(0.0, seconds))
-        if not ready:
-            return 0
-        conn.poll()
-        n = len(conn.notifies)
+        if not conn.notifies:  # none already read off the socket: wait for some
+            ready, _, _ = select.select([conn], [], [], max(0.0, seconds))
+            if not ready:
+                return []
+            conn.poll()
+        ids = [n.payload for n in conn.notifies]
         conn.notifies.clear()
-        return n
+        return ids
+
+    def ping(self) -> None:
+        """One round trip: a connection the server or the network dropped without closing
+        its socket raises here instead of waiting in silence for ever."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        self._conn.poll()
 
 
 def watch(on_change: Callable[[int], None], on_live: Callable[[bool], None],
           stop: threading.Event) -> None:
-    """Listen until ``stop`` is set (see the module docstring)."""
+    """Listen until ``stop`` is set (see the module docstring). Each time listening
+    (re)starts, ``on_change(1)`` once: a change committed while nobody listened (before the
+    first LISTEN, or during a reconnection) sent a notice no one heard, so the readers read
+    once more."""
     if not supported():
         return
     delay = RETRY_SECONDS
     while not stop.is_set():
-        went_live = False
         try:
             with Listener() as listener:
-                went_live = True
+                delay = RETRY_SECONDS
                 on_live(True)
+                on_change(1)
+                quiet = 0.0
                 while not stop.is_set():
-                    n = listener.wait(WAIT_SECONDS)
-                    if n:
-                        on_change(n)
+                    ids = listener.wait(WAIT_SECONDS)
+                    if ids:
+                        on_change(len(ids))
+                        quiet = 0.0
+                        continue
+                    quiet += WAIT_SECONDS
+                    if quiet >= PING_AFTER_SECONDS:
+                        listener.ping()
+                        quiet = 0.0
             on_live(False)
             return
         except Exception as exc:  # noqa: BLE001 - any failure: the connection is gone
             on_live(False)
-            delay = RETRY_SECONDS if went_live else min(delay * 2, RETRY_MAX_SECONDS)
             log.warning("pipeline change notices lost (%s); reconnecting in %.0f s", exc, delay)
             stop.wait(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)

@@ -237,7 +237,7 @@ def test_wait_has_no_fixed_sleep(it_year: int, monkeypatch: pytest.MonkeyPatch) 
             sleeps.append(seconds)
         real_sleep(seconds)
 
-    def recording_wait(self: pipeline_changes.Listener, seconds: float) -> int:
+    def recording_wait(self: pipeline_changes.Listener, seconds: float) -> list[str]:
         if threading.get_ident() == me:
             sleeps.append(seconds)
         return real_wait(self, seconds)

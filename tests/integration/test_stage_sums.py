@@ -7,6 +7,7 @@ same module statistics; `CARBON_STAGE_INDEXED_MAX_ROWS` picks the way (0: never 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.inputs.slices import clear_caches
+from carbon_domain.services.recalc import chunk_sums
+from carbon_domain.services.recalc.chunk_sizing import expected_rows
 from carbon_domain.settings import get_settings
 from tests.conftest import truncate_all
 from tests.integration import incremental_support as u
@@ -54,14 +57,38 @@ def _partials(job_id: int) -> list[tuple[int, list[Any]]]:
             {"j": job_id})]
 
 
+def _whole_stage_cells(det: int, stage: str) -> dict[tuple[int, int], tuple[Decimal, int]]:
+    """The cells one GROUP BY over the whole stage gives (what the last chunk of a big
+    slice records)."""
+    cells = chunk_sums.cells_sql(f"{stage} e ON e.data_entry_id = de.id")
+    with session_scope() as s:
+        return {(int(c), int(e)): (Decimal(k), int(n)) for c, e, k, n in s.execute(text(
+            f"SELECT crm, et, kg, n FROM ({cells}) t"), {"d": int(det), "y": u.YEAR})}
+
+
+def _summed(partials: list[tuple[int, list[Any]]]) -> dict[tuple[int, int], tuple[Decimal, int]]:
+    out: dict[tuple[int, int], tuple[Decimal, int]] = {}
+    for _, cells in partials:
+        for c, e, k, n in cells:
+            kg, count = out.get((int(c), int(e)), (Decimal(0), 0))
+            out[(int(c), int(e))] = (kg + Decimal(k), count + int(n))
+    return out
+
+
 def _recalculate_all(monkeypatch: pytest.MonkeyPatch, max_rows: int
                      ) -> dict[int, tuple[list[Any], list[Any]]]:
     monkeypatch.setattr(get_settings(), "stage_indexed_max_rows", max_rows)
     for det in u.DETS:
-        seen: list[tuple[dict[str, Any], list[tuple[int, list[Any]]]]] = []
-        u.recalculate(det, JobType.emission_recalc,
-                      after_chunks=lambda j, seen=seen: seen.append((_config(j), _partials(j))))
-        ((config, partials),) = seen
+        seen: list[Any] = []
+
+        def look(job_id: int, det: int = det, seen: list[Any] = seen) -> None:
+            config = _config(job_id)
+            seen.append((config, _partials(job_id), _whole_stage_cells(det, config["stage"])))
+
+        u.recalculate(det, JobType.emission_recalc, after_chunks=look)
+        ((config, partials, whole),) = seen
+        # The chunks' cells, summed, are exactly the whole stage's (kg as exact decimals).
+        assert _summed(partials) == whole, D(det).name
         assert config["stage"], D(det).name
         assert config.get("stage_indexed", False) is (max_rows > 0), D(det).name
         assert len(partials) >= 3, D(det).name
@@ -101,3 +128,10 @@ def test_the_expected_rows_pick_the_way(db: str, monkeypatch: pytest.MonkeyPatch
     u.recalculate(D.it, JobType.emission_recalc, after_chunks=lambda j: seen.append(_config(j)))
     assert [c.get("stage_indexed", False) for c in seen] == [False, True]
     u.folded_totals_match_rows(D.it)
+
+
+def test_a_slice_whose_last_run_wrote_no_rows_is_not_taken_for_a_small_one() -> None:
+    """Its factors were missing: the next run may write the heaviest types' 24 per entry."""
+    assert expected_rows(1_000, 0.0) == expected_rows(1_000, None) == 24_000
+    assert expected_rows(1_000, 1.0) == 1_000
+    assert expected_rows(1_000, 2.5) == 2_500

@@ -44,9 +44,12 @@ def entries_per_chunk(chunk_size: int, rows_per_entry: float | None, max_growth:
 
 def expected_rows(entries: int, rows_per_entry: float | None) -> float:
     """The emission rows a whole slice's recalculation should write: its entries times the
-    last run's rows per entry (the heaviest types' when unknown, so an unknown slice is
-    never taken for a small one)."""
-    return entries * (REFERENCE_ROWS_PER_ENTRY if rows_per_entry is None else rows_per_entry)
+    last run's rows per entry — the heaviest types' when unknown or when the last run wrote
+    none (its factors were missing: the next run may write the full count), so such a slice
+    is never taken for a small one."""
+    if not rows_per_entry or rows_per_entry < 0:
+        return entries * REFERENCE_ROWS_PER_ENTRY
+    return entries * rows_per_entry
 
 
 def last_rows_per_entry(session: Session, module_type_id: int, det: int, year: int,

@@ -132,10 +132,12 @@ def stage_chunk_partials(session: Session, det: int, year: int, stage: str, lo: 
     the last chunk, alone: on the 50k `it` slice that was 57 ms of a 0.30 s job, plus 13 ms
     for the index; a 25,000-entry chunk's query is 32 ms (EXPLAIN ANALYZE, 2026-12-07), and
     the entry counts, in SQL another scan of the entries (8 ms), are a Counter here."""
+    # The stage side bounded too: without statistics (a fresh stage) the planner might
+    # otherwise hash the whole stage for every chunk.
+    rows = f"{stage} e ON e.data_entry_id = de.id AND e.data_entry_id BETWEEN :lo AND :hi"
     cells: list[list[int | str]] = [[int(c), int(e), str(k), int(n)] for c, e, k, n in
                                    session.execute(text(
-        f"SELECT t.crm, t.et, t.kg::text, t.n FROM ("
-        f"{cells_sql(f'{stage} e ON e.data_entry_id = de.id', id_range=True)}) t"),
+        f"SELECT t.crm, t.et, t.kg::text, t.n FROM ({cells_sql(rows, id_range=True)}) t"),
         {"d": det, "y": year, "lo": lo, "hi": hi})]
     cells += [[crm, ENTRIES, "0", n] for crm, n in Counter(crm_of.values()).items()]
     cells.sort(key=_CELL_KEY)

@@ -84,7 +84,8 @@ def plan_job(session: Session, job_id: int, attempt: int, *, position: tuple[int
         rpe = chunk_sizing.last_rows_per_entry(session, job.module_type_id, det, year, job_id)
         size = chunk_sizing.entries_per_chunk(size, rpe, get_settings().chunk_max_growth)
         chunks, total = _range_chunks(session, job_id, det, year, size)
-        indexed = chunk_sizing.expected_rows(total, rpe) <= get_settings().stage_indexed_max_rows
+        limit = get_settings().stage_indexed_max_rows  # 0: never
+        indexed = limit > 0 and chunk_sizing.expected_rows(total, rpe) <= limit
     stage = dialect.prepare_slice(session, job_id, attempt, det, year,
                                   full=scope.entry_ids is None, indexed=indexed)
     session.add_all(chunks)
