@@ -39,8 +39,8 @@ def supported() -> bool:
 
 class Listener:
     """One LISTEN connection of its own, outside the pool (``with Listener() as li:``):
-    ``li.wait(seconds)`` returns how many notices arrived, 0 after ``seconds`` without
-    one; a lost connection raises (psycopg2's OperationalError)."""
+    ``li.wait(seconds)`` returns the pipeline ids of the notices that arrived, [] after
+    ``seconds`` without one; a lost connection raises (psycopg2's OperationalError)."""
 
     def __init__(self) -> None:
         self._raw: Any = None

@@ -95,6 +95,7 @@ def chunk_partials(crm_of: dict[int, int], new_rows: Iterable[Sequence[Any]],
 
 
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
+_CELL_KEY = itemgetter(0, 1)
 
 
 def staged_partials() -> ChunkPartials:
@@ -137,32 +138,28 @@ def stage_chunk_partials(session: Session, det: int, year: int, stage: str, lo: 
     rows = f"{stage} e ON e.data_entry_id = de.id AND e.data_entry_id BETWEEN :lo AND :hi"
     cells: list[list[int | str]] = [[int(c), int(e), str(k), int(n)] for c, e, k, n in
                                    session.execute(text(
-        f"SELECT t.crm, t.et, t.kg::text, t.n FROM ({cells_sql(rows, id_range=True)}) t"),
+        f"SELECT t.crm, t.et, t.kg::text, t.n FROM ("
+        f"{row_cells_sql(rows, ' AND de.id BETWEEN :lo AND :hi')}) t"),
         {"d": det, "y": year, "lo": lo, "hi": hi})]
     cells += [[crm, ENTRIES, "0", n] for crm, n in Counter(crm_of.values()).items()]
     cells.sort(key=_CELL_KEY)
     return {"mode": "full", "sums": cells}
 
 
-_CELL_KEY = itemgetter(0, 1)
+def row_cells_sql(rows: str, where: str = "") -> str:
+    """Sum cells (crm, et, kg, n) of a slice's entries LEFT JOINed to ``rows`` (an emission
+    row source aliased ``e``, with its join condition): per report module its kg and rows
+    per emission type and its entries without a row (et -1), exact ``float8::numeric``
+    sums. Parameters :d and :y name the slice; ``where`` narrows the entries (``de``)."""
+    return ("SELECT de.carbon_report_module_id AS crm, coalesce(e.emission_type_id, -1) AS et,"
+            " coalesce(sum(e.kg_co2eq::numeric), 0) AS kg, count(*) AS n"
+            f" FROM data_entries de LEFT JOIN {rows}"
+            f" WHERE de.year = :y AND de.data_entry_type_id = :d{where} GROUP BY 1, 2")
 
 
-
-def cells_sql(rows: str, id_range: bool = False) -> str:
-    """A slice's sum cells (crm, et, kg, n) from its entries LEFT JOINed to ``rows`` (an
-    emission row source aliased ``e``, with its join condition): per report module its
-    entries (et 0), its kg and rows per emission type, its entries without a row (et -1),
-    exact ``float8::numeric`` sums. Parameters :d and :y name the slice; with ``id_range``,
-    :lo and :hi bound its entry ids (one chunk's cells, without the entry counts: the chunk
-    counts its entries itself)."""
-    ids = " AND de.id BETWEEN :lo AND :hi" if id_range else ""
-    rows_sql = ("SELECT de.carbon_report_module_id AS crm, coalesce(e.emission_type_id, -1) AS et,"
-                " coalesce(sum(e.kg_co2eq::numeric), 0) AS kg, count(*) AS n"
-                f" FROM data_entries de LEFT JOIN {rows}"
-                f" WHERE de.year = :y AND de.data_entry_type_id = :d{ids} GROUP BY 1, 2")
-    if id_range:
-        return rows_sql
-    return (rows_sql +
+def cells_sql(rows: str) -> str:
+    """A whole slice's sum cells: ``row_cells_sql`` and, per report module, its entries
+    (et 0)."""
+    return (row_cells_sql(rows) +
             " UNION ALL SELECT carbon_report_module_id, 0, 0, count(*) FROM data_entries"
             " WHERE year = :y AND data_entry_type_id = :d GROUP BY 1")
-

@@ -206,6 +206,7 @@ def _rebuild(session: Session, det: int, year: int) -> None:
         "INSERT INTO slice_emission_sums (data_entry_type_id, year, carbon_report_module_id,"
         " emission_type_id, kg, n) SELECT :d, :y, t.crm, t.et, t.kg, t.n FROM ("
         + chunk_sums.cells_sql("LATERAL (SELECT x.emission_type_id, x.kg_co2eq"
-                     " FROM data_entry_emissions x WHERE x.data_entry_id = de.id"
-                     " AND x.data_entry_type_id = :d AND x.year = :y OFFSET 0) e ON true")
+                               " FROM data_entry_emissions x WHERE x.data_entry_id = de.id"
+                               " AND x.data_entry_type_id = :d AND x.year = :y OFFSET 0)"
+                               " e ON true")
         + ") t"), {"d": det, "y": year})
