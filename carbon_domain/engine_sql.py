@@ -74,24 +74,27 @@ def absent(key: str) -> str:
     return f"coalesce(jsonb_typeof(d.data -> {_q(key)}), 'null') = 'null'"
 
 
-def number_in(key: str, hi: float) -> str:
-    """The key's number as float8 when it is a JSON number in [0, hi] and in the band, else
-    NULL. The AND inside the CASE is evaluated left to right and stops at the first false,
-    so the cast never meets a string."""
-    x = f"(d.data -> {_q(key)})"
-    return (f"CASE WHEN jsonb_typeof({x}) = 'number' AND {x}::numeric BETWEEN 0 AND {hi!r}"
-            f" AND ({x}::numeric = 0 OR {x}::numeric >= {BAND_LO!r})"
-            f" THEN {x}::numeric::float8 END")
+def number(key: str) -> str:
+    """The key's number as float8 when it is a JSON number whose text has at most 40
+    characters and no sign, else NULL. JSONB prints numbers in full (no exponent), so such
+    a number is 0 or within [1e-38, 1e40]: inside the band, and its float8 cast can neither
+    fail nor differ from numeric's (which goes through the same text). Cheaper than numeric
+    comparisons with the band's 101-digit bounds (32 → ~12 ms per 25,000 entries). The AND
+    inside the CASE is evaluated left to right and stops at the first false."""
+    x = f"d.data -> {_q(key)}"
+    t = f"(d.data ->> {_q(key)})"
+    return (f"CASE WHEN jsonb_typeof({x}) = 'number' AND length({t}) <= 40"
+            f" AND left({t}, 1) <> '-' THEN {t}::float8 END")
 
 
-# An entry the fast paths would take at all: an object, no override, a stored link that is
-# absent or an integer literal (orjson reads "448" as int, "448.0" as float: the JSONB text
-# is what both sides read).
-ORDINARY = (f"jsonb_typeof(d.data) = 'object' AND {absent(OVERRIDE_KEY)}"
-            f" AND ({absent(LINK_KEY)} OR (jsonb_typeof(d.data -> {_q(LINK_KEY)}) = 'number'"
-            f" AND {json_text(LINK_KEY)} ~ '^-?[0-9]+$'))")
-LINK = (f"CASE WHEN jsonb_typeof(d.data -> {_q(LINK_KEY)}) = 'number'"
-        f" THEN ({json_text(LINK_KEY)})::numeric END")
+# An entry the fast paths would take at all: an object, no override key, a stored link that
+# is absent or a small non-negative integer literal (orjson reads "448" as int, "448.0" as
+# float: the JSONB text is what both sides read). Stricter than the fast paths where that is
+# cheaper (an override or link of JSON null goes to Python, which takes it as absent).
+ORDINARY = (f"jsonb_typeof(d.data) = 'object' AND NOT d.data ? {_q(OVERRIDE_KEY)}"
+            f" AND (NOT d.data ? {_q(LINK_KEY)} OR (jsonb_typeof(d.data -> {_q(LINK_KEY)})"
+            f" = 'number' AND {json_text(LINK_KEY)} ~ '^[0-9]{{1,9}}$'))")
+LINK = f"CASE WHEN d.data ? {_q(LINK_KEY)} THEN ({json_text(LINK_KEY)})::integer END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +170,12 @@ def _equipment(det: int, et: int, scope: int) -> SqlFormula:
         det=det, emission_type=et, scope=scope,
         keys=(json_text(spec.kind), json_text(spec.subkind)),
         guard=f"{text_or_absent(spec.kind)} AND {text_or_absent(spec.subkind)}",
-        numbers={"a": number_in(a, _HOURS), "a_blank": absent(a),
-                 "b": number_in(b, _HOURS), "b_blank": absent(b)},
+        numbers={"a": number(a), "a_blank": absent(a), "b": number(b), "b_blank": absent(b)},
         params=("active_w", "ef", "act", "stb", "standby_w"),
         # formulas.equipment_kwh(act, stb, active W, standby W) × EF, operation by operation
         kg=(f"(({act} * p.active_w + {stb} * p.standby_w) * {float(WEEKS_PER_YEAR)!r}::float8"
             f" / 1000.0::float8) * p.ef"),
-        usable=(f"(e.a_blank OR e.a IS NOT NULL) AND (e.b_blank OR e.b IS NOT NULL)"
+        usable=(f"(e.a_blank OR e.a <= {_HOURS!r}) AND (e.b_blank OR e.b <= {_HOURS!r})"
                 f" AND {act} + {stb} <= {_HOURS!r}"),
         plan=_equipment_plan)
 
@@ -189,7 +191,7 @@ def _purchase(det: int, et: int, scope: int) -> SqlFormula:
         guard=(f"{text_or_absent('purchase_additional_code')}"
                f" AND {text_or_absent('purchase_institutional_code')}"
                f" AND {text_or_absent('currency')}"),
-        numbers={"amount": number_in("total_spent_amount", BAND_HI)},
+        numbers={"amount": number("total_spent_amount")},
         params=("rate", "ef", "ef_rate"),
         # formulas.to_eur_kg(amount, rate, ef, ef rate) = amount × rate × ef / ef rate
         kg="e.amount * p.rate * p.ef / p.ef_rate",
