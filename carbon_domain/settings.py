@@ -86,9 +86,6 @@ class Settings(BaseSettings):
     # indexed from the start and sums each chunk's rows as it goes (services/recalc/
     # recalc_chunk.py); bigger slices index and sum once, after their last chunk. 0: never.
     stage_indexed_max_rows: int = Field(200_000, alias="CARBON_STAGE_INDEXED_MAX_ROWS", ge=0)
-    # A full recalculation's equipment and purchase chunks are computed by PostgreSQL, in one
-    # INSERT … SELECT (services/recalc/chunk_in_sql.py); false: by the Python engine.
-    chunk_sql: bool = Field(True, alias="CARBON_CHUNK_SQL")
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="CARBON_MAX_UPLOAD_BYTES", ge=1)
     max_row_errors: int = Field(100, alias="CARBON_MAX_ROW_ERRORS", ge=1)
     job_max_attempts: int = Field(3, alias="CARBON_JOB_MAX_ATTEMPTS", ge=1)

@@ -37,7 +37,7 @@ from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs.slices import load_slice_context
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_meta import job_config
-from carbon_domain.services.recalc import chunk_in_sql, chunk_sums
+from carbon_domain.services.recalc import chunk_sums
 from carbon_domain.services.recalc.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
 
 __all__ = ["ChunkEnvelope", "recalculate_chunk", "write_rows"]
@@ -80,8 +80,8 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     stage = config.stage if chunk.entry_ids is None else None
     if stage is not None and chunk.done:
         return ChunkEnvelope(job_id, chunk_no, skipped=True)  # a redelivery: rows are in
-    result, partials, rows = _rewrite(session, job.data_entry_type_id, job.year, chunk, stage,
-                                      config.stage_indexed)
+    result, partials = _rewrite(session, job.data_entry_type_id, job.year, chunk, stage,
+                                config.stage_indexed)
     seconds = time.perf_counter() - started
     # Recorded before the fence: the fence's job row lock is held until commit and every
     # sibling chunk of the job waits for it at its own fence (1,069 of 1,394 py-spy samples
@@ -90,7 +90,7 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
     # then deletes the chunk rows: racing a superseded chunk between here and its fence, it
     # deadlocks, PostgreSQL aborts one of the two after deadlock_timeout and that task is
     # retried (OperationalError is transient: carbon_tasks/base.py).
-    _record(session, job_id, chunk_no, result, rows, seconds, partials)
+    _record(session, job_id, chunk_no, result, seconds, partials)
     # The state check ran before this chunk's work; the job may have been re-planned
     # meanwhile (e.g. this worker froze past the stale threshold). Commit only while this
     # attempt still owns the job; the fence's row lock orders us before any later change.
@@ -114,7 +114,7 @@ def recalculate_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
             RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no)
             .values(seconds=seconds).execution_options(synchronize_session=False))
     _mirror_on_module_job(session, job.id, message)
-    return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=rows,
+    return ChunkEnvelope(job_id, chunk_no, entries=result.entries, rows=len(result.rows),
                          missing=len(result.missing), errors=len(result.errors),
                          seconds=round(seconds, 4))
 
@@ -146,25 +146,13 @@ def _own_chunk(session: Session, job_id: int, attempt: int, chunk_no: int
 
 
 def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | None,
-             stage_indexed: bool = False
-             ) -> tuple[BatchResult, chunk_sums.ChunkPartials, int]:
+             stage_indexed: bool = False) -> tuple[BatchResult, chunk_sums.ChunkPartials]:
     """Compute the chunk's entries and write their emission rows (services/recalc/chunk_io.py):
     into the stage, or in place over the old rows. Also returns what this chunk adds to the
     slice's sums, so the aggregation folds instead of scanning (recorded with the chunk's
     other figures: one UPDATE): counted here in Python in place, summed in the server from
-    an indexed stage, none for a big stage (its last chunk sums the whole stage). And the
-    rows written: an equipment or purchase chunk of a stage is mostly computed by the
-    server (``chunk_in_sql``), whose rows never reach ``result.rows``."""
+    an indexed stage, none for a big stage (its last chunk sums the whole stage)."""
     ctx = load_slice_context(session, det, year)
-    if stage is not None and chunk.entry_ids is None and chunk_in_sql.applies(session, det,
-                                                                              stage):
-        done = chunk_in_sql.rewrite(session, det, year, chunk.lo_id, chunk.hi_id, stage, ctx)
-        result, crm_of, rows = done.result, done.crm_of, done.rows
-        partials = (chunk_sums.stage_chunk_partials(session, det, year, stage, chunk.lo_id,
-                                                    chunk.hi_id, crm_of)
-                    if stage_indexed else chunk_sums.staged_partials())
-        _relink(session, result.relinked)
-        return result, partials, rows
     entries, crm_of = read_chunk(session, det, year, chunk.lo_id, chunk.hi_id, chunk.entry_ids)
     result = compute_batch(det, entries, ctx.index, ctx.refs)
     old_rows = None if stage is not None else delete_rows(
@@ -180,7 +168,7 @@ def _rewrite(session: Session, det: int, year: int, chunk: Any, stage: str | Non
     else:
         partials = chunk_sums.staged_partials()
     _relink(session, result.relinked)
-    return result, partials, len(result.rows)
+    return result, partials
 
 
 def _last_chunk(session: Session, job_id: int, chunk_no: int) -> bool:
@@ -201,8 +189,8 @@ class _JsonText(TypeDecorator[str]):
         return None
 
 
-def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, rows: int,
-            seconds: float, partials: chunk_sums.ChunkPartials) -> None:
+def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, seconds: float,
+            partials: chunk_sums.ChunkPartials) -> None:
     """One UPDATE of the chunk row. The partial sums are encoded with orjson: a `member`
     chunk's are ~0.5 MB of cells (ints and exact decimals as text: the same text as
     json.dumps up to spacing, which JSONB does not keep), 3-5× faster than the ORM's
@@ -213,7 +201,7 @@ def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, r
         .where(RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no)
         .values(partials=bindparam("partials", orjson.dumps(partials).decode(),
                                    type_=_JsonText()), done=True,
-                entries=result.entries, rows=rows, missing=len(result.missing),
+                entries=result.entries, rows=len(result.rows), missing=len(result.missing),
                 errors=len(result.errors), error_details=details, seconds=seconds,
                 finished_at=utcnow())
         .execution_options(synchronize_session=False))
