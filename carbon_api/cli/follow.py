@@ -33,6 +33,20 @@ def _snapshot(pipeline_id: str) -> tuple[str, list[dict[str, Any]]]:
                          for j in p.jobs]
 
 
+def _status(pipeline_id: str) -> str:
+    """The pipeline's status alone: what ``--json`` waits for. The status column, as the
+    pipeline view reads it, without the view's jobs, chunk counts and phases (3-4 queries and
+    ~0.09 s of imports the command no longer pays)."""
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.jobs.pipelines import status_of
+
+    with session_scope() as s:
+        status = status_of(s, pipeline_id)
+    if status is None:
+        raise NotFound(f"pipeline {pipeline_id} not found")
+    return status
+
+
 class _Pause:
     """Waits POLL_INTERVAL_S, or less when a change notice of this pipeline arrives (other
     pipelines' notices are let pass); plain sleeps once the notices are unavailable.
@@ -78,10 +92,9 @@ def follow(pipeline_id: str, *, timeout: float = 3600.0, quiet: bool = False) ->
 
 def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str:
     deadline = time.monotonic() + timeout
-    _snapshot(pipeline_id)  # an unknown pipeline fails here, before any progress output
     if quiet:
         while True:
-            status, _ = _snapshot(pipeline_id)
+            status = _status(pipeline_id)  # an unknown pipeline fails at the first read
             if status != "RUNNING":
                 return status
             if time.monotonic() > deadline:
@@ -91,6 +104,7 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
+    _snapshot(pipeline_id)  # an unknown pipeline fails here, before any progress output
     with Progress(*columns, console=err_console, transient=False) as bar:
         tasks: dict[int, Any] = {}
         while True:

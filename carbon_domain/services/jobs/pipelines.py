@@ -123,6 +123,13 @@ def resolve_awaiting(session: Session, module_type_id: int, year: int,
     return pids
 
 
+def status_of(session: Session, pipeline_id: uuid.UUID | str) -> str | None:
+    """The pipeline's status (None: no such pipeline), the column every view shows: one
+    indexed read, for a waiter that needs nothing else (``carbon … --wait --json``)."""
+    key = pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
+    return session.scalar(select(Pipeline.status).where(Pipeline.id == key))
+
+
 def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
     reruns), oldest first."""
