@@ -253,9 +253,9 @@ def test_wait_has_no_fixed_sleep(it_year: int, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_json_wait_reads_the_status_alone(it_year: int) -> None:
-    """`recalc … --wait --json` waits for the pipeline's status only: the column the pipeline
-    view shows, before and after the end, without importing the view (its module and the
-    jobs' reads cost ~0.09 s of a 50k `it` recalculation's wait)."""
+    """`recalc … --wait --json` and `wait ID --json` wait for the pipeline's status only: the
+    column the pipeline view shows, before and after the end, without importing the view
+    (its module and the jobs' reads cost ~0.09 s of a 50k `it` recalculation's wait)."""
     import json
 
     from carbon_domain.services.reads import pipeline_reads
@@ -279,6 +279,17 @@ def test_json_wait_reads_the_status_alone(it_year: int) -> None:
     assert out.returncode == 0, out.stderr
     *answer, last = out.stdout.strip().splitlines()
     assert json.loads("\n".join(answer))["pipeline_status"] == "SUCCESS", out.stdout
+    assert last == "STATUS", out.stdout
+    # `carbon wait` with a full id, likewise (a prefix needs the reads that resolve it).
+    waited = probe.replace(
+        f"'recalc', 'equipment', 'it', '--year', '{YEAR}', '--wait', '--timeout', '60'",
+        f"'wait', {pid!r}")
+    assert waited != probe
+    out = subprocess.run([sys.executable, "-c", waited], capture_output=True, text=True,
+                         env=child_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    *answer, last = out.stdout.strip().splitlines()
+    assert json.loads("\n".join(answer)) == {"pipeline_id": pid, "status": "SUCCESS"}
     assert last == "STATUS", out.stdout
 
 
