@@ -104,11 +104,10 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    _snapshot(pipeline_id)  # an unknown pipeline fails here, before any progress output
+    status, jobs = _snapshot(pipeline_id)  # an unknown pipeline fails before any output
     with Progress(*columns, console=err_console, transient=False) as bar:
         tasks: dict[int, Any] = {}
         while True:
-            status, jobs = _snapshot(pipeline_id)
             for j in jobs:
                 finished = j["state"] == "FINISHED"
                 total = max(int(j["total"]), 1)
@@ -126,3 +125,4 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
             if time.monotonic() > deadline:
                 raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
             pause()
+            status, jobs = _snapshot(pipeline_id)

@@ -256,8 +256,6 @@ def test_json_wait_reads_the_status_alone(it_year: int) -> None:
     """`recalc … --wait --json` and `wait ID --json` wait for the pipeline's status only: the
     column the pipeline view shows, before and after the end, without importing the view
     (its module and the jobs' reads cost ~0.09 s of a 50k `it` recalculation's wait)."""
-    import json
-
     from carbon_domain.services.reads import pipeline_reads
 
     accepted = ops.trigger_recalculation(module=4, det=11, year=YEAR, created_by="test")
@@ -269,28 +267,29 @@ def test_json_wait_reads_the_status_alone(it_year: int) -> None:
         assert pipelines.status_of(s, pid) == pipeline_reads.detail(s, uuid.UUID(pid)).status \
             == "SUCCESS"
         assert pipelines.status_of(s, uuid.uuid4()) is None
-    probe = ("import sys; from carbon_api.cli import app; sys.argv = ['carbon', 'recalc',"
-             f" 'equipment', 'it', '--year', '{YEAR}', '--wait', '--timeout', '60', '--json']\n"
+    answer, view_loaded = _in_child("recalc", "equipment", "it", "--year", str(YEAR),
+                                    "--wait", "--timeout", "60", "--json")
+    assert answer["pipeline_status"] == "SUCCESS"
+    assert not view_loaded
+    # `carbon wait` with a full id, likewise (a prefix needs the reads that resolve it).
+    answer, view_loaded = _in_child("wait", pid, "--json")
+    assert answer == {"pipeline_id": pid, "status": "SUCCESS"}
+    assert not view_loaded
+
+
+def _in_child(*argv: str) -> tuple[Any, bool]:
+    """``carbon *argv`` in a fresh interpreter: its JSON answer, and whether it imported the
+    pipeline view's module."""
+    import json
+
+    probe = (f"import sys; from carbon_api.cli import app; sys.argv = ['carbon', *{argv!r}]\n"
              "try:\n    app()\nexcept SystemExit:\n    pass\n"
-             "print('VIEW' if 'carbon_domain.services.reads.pipeline_reads' in sys.modules"
-             " else 'STATUS')")
+             "print('carbon_domain.services.reads.pipeline_reads' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env=child_env(), timeout=120)
     assert out.returncode == 0, out.stderr
     *answer, last = out.stdout.strip().splitlines()
-    assert json.loads("\n".join(answer))["pipeline_status"] == "SUCCESS", out.stdout
-    assert last == "STATUS", out.stdout
-    # `carbon wait` with a full id, likewise (a prefix needs the reads that resolve it).
-    waited = probe.replace(
-        f"'recalc', 'equipment', 'it', '--year', '{YEAR}', '--wait', '--timeout', '60'",
-        f"'wait', {pid!r}")
-    assert waited != probe
-    out = subprocess.run([sys.executable, "-c", waited], capture_output=True, text=True,
-                         env=child_env(), timeout=120)
-    assert out.returncode == 0, out.stderr
-    *answer, last = out.stdout.strip().splitlines()
-    assert json.loads("\n".join(answer)) == {"pipeline_id": pid, "status": "SUCCESS"}
-    assert last == "STATUS", out.stdout
+    return json.loads("\n".join(answer)), last == "True"
 
 
 def test_queue_check_returns_once_the_workers_answer(worker: Any) -> None:

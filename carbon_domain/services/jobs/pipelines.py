@@ -123,17 +123,23 @@ def resolve_awaiting(session: Session, module_type_id: int, year: int,
     return pids
 
 
+def as_pipeline_id(pipeline_id: uuid.UUID | str) -> uuid.UUID:
+    """Callers hold ids as UUIDs or as their text (an API answer, a command's argument);
+    raises ValueError for text that is no UUID."""
+    return pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
+
+
 def status_of(session: Session, pipeline_id: uuid.UUID | str) -> str | None:
     """The pipeline's status (None: no such pipeline), the column every view shows: one
     indexed read, for a waiter that needs nothing else (``carbon … --wait --json``)."""
-    key = pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
-    return session.scalar(select(Pipeline.status).where(Pipeline.id == key))
+    return session.scalar(select(Pipeline.status).where(
+        Pipeline.id == as_pipeline_id(pipeline_id)))
 
 
 def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
     """The pipeline's own jobs plus the jobs of other pipelines it joined (and their
     reruns), oldest first."""
-    key = pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
+    key = as_pipeline_id(pipeline_id)
     return jobs_of_pipelines(session, [key])[key]
 
 
@@ -142,9 +148,7 @@ def jobs_of_pipelines(session: Session, pipeline_ids: Iterable[uuid.UUID], *,
     """:func:`pipeline_jobs` of many pipelines in a few queries (a page, a stream poll):
     {pipeline id: own jobs by id, then the joined jobs and their reruns by id}. ``load``:
     loader options for the job rows (e.g. ``defer(Job.meta)`` for a listing)."""
-    # Callers hold ids as UUIDs or as their text (an API answer): rows come back as UUIDs.
-    ids = list(dict.fromkeys(p if isinstance(p, uuid.UUID) else uuid.UUID(str(p))
-                             for p in pipeline_ids))
+    ids = list(dict.fromkeys(map(as_pipeline_id, pipeline_ids)))  # rows come back as UUIDs
     out: dict[uuid.UUID, list[Job]] = {pid: [] for pid in ids}
     if not ids:
         return out

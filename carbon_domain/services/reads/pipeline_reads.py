@@ -35,7 +35,7 @@ from carbon_domain.db.enums import (
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.services.jobs.ingest_report import RejectedRow
-from carbon_domain.services.jobs.pipelines import jobs_of_pipelines
+from carbon_domain.services.jobs.pipelines import as_pipeline_id, jobs_of_pipelines
 from carbon_domain.services.reads import pipeline_console as pc
 from carbon_domain.services.reads.pipeline_console import PipelineFilters
 from carbon_domain.services.reads.queries import ChunkCount, DetailJobView, JobView, job_view
@@ -258,7 +258,7 @@ def listing_page(session: Session, filters: PipelineFilters, *, page: int,
 
 def get(session: Session, pipeline_id: uuid.UUID | str) -> Pipeline | None:
     try:
-        pid = pipeline_id if isinstance(pipeline_id, uuid.UUID) else uuid.UUID(str(pipeline_id))
+        pid = as_pipeline_id(pipeline_id)
     except ValueError:
         return None
     return session.get(Pipeline, pid, populate_existing=True)
