@@ -7,8 +7,10 @@ year. With full pages each stamp wrote the new row version to another page and a
 into every index of the table; without autovacuum `carbon_reports` grew ~20 MB per 24
 aggregations (34 MB for 576 rows of ~1.5 KB stats in the 1M bench database). With room on
 the page the stamp is a heap-only update: no index entry, and the page's dead versions are
-pruned when it next fills (the table stayed at 3.7 MB over 48 aggregations; the
-aggregations themselves 2.11–2.27 → 2.03–2.14 s per 24).
+pruned when it next fills, once no older transaction of the cluster can still see them (the
+table stayed at 3.7 MB over 48 aggregations with nothing else running; the aggregations
+themselves 2.11–2.27 → 2.03–2.14 s per 24). A long transaction anywhere holds the pruning
+back, as it holds VACUUM: the rows then move to new pages again until it ends.
 
 A storage parameter: instant on a populated table (no rewrite). Rows already on full pages
 move as they are next updated; `VACUUM FULL carbon_reports, carbon_report_modules` packs
