@@ -212,25 +212,34 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
     root = session.get(Job, root_job_id)
     if root is None or root.state not in ACTIVE_STATES:
         return False
-    child_ids = module_jobs(session, [root_job_id])[root_job_id].all
-    children = list(session.scalars(select(Job).where(Job.id.in_(child_ids))))
-    # A joined type that reran (an upload arrived while it ran) is done when its rerun is.
-    reruns = [i for c in children if (i := c.rerun_job_id)]
-    if reruns:
-        children += list(session.scalars(select(Job).where(Job.id.in_(reruns))))
+    # Each type's runs: the job this module job started or joined, then its reruns (an
+    # upload arrived while it ran), to the end of the chain — a rerun can be marked dirty
+    # and run again too. A type is done when its last run is, and that run's result is the
+    # type's: it read every input the runs before it missed.
+    last: dict[int, Job] = {}
+    for job in session.scalars(select(Job).where(
+            Job.id.in_(module_jobs(session, [root_job_id])[root_job_id].all))):
+        while job.rerun_job_id is not None and (nxt := session.get(Job, job.rerun_job_id)):
+            job = nxt
+        last[job.id] = job
+    children = sorted(last.values(), key=lambda j: j.id)
     if any(c.state != JobState.FINISHED for c in children):
         return False
     results = [c.result for c in children]
+    types = _types(len(children))
     if children and all(r == JobResult.ERROR for r in results):
-        result, msg = JobResult.ERROR, f"ERROR: all {len(children)} data entry types failed"
+        result, msg = JobResult.ERROR, f"ERROR: {'all ' if len(children) > 1 else ''}{types} failed"
     elif any(r != JobResult.SUCCESS for r in results):
         bad = sum(r != JobResult.SUCCESS for r in results)
-        result, msg = JobResult.WARNING, (
-            f"WARNING: recalculated {len(children)} data entry types, {bad} with errors")
+        result, msg = JobResult.WARNING, f"WARNING: recalculated {types}, {bad} with errors"
     else:
-        result, msg = JobResult.SUCCESS, f"Recalculated {len(children)} data entry types"
+        result, msg = JobResult.SUCCESS, f"Recalculated {types}"
     return jobs.close_group(session, root_job_id, result, msg,
                             {"children": {str(c.id): c.result for c in children}})
+
+
+def _types(n: int) -> str:
+    return f"{n} data entry type{'' if n == 1 else 's'}"
 
 
 def after_abort(session: Session, job_ids: list[int]) -> list[int]:
