@@ -36,8 +36,9 @@ from .test_pipeline_guarantees import EQUIP_FACTORS as EQUIP_FACTORS_AT
 pytestmark = pytest.mark.integration
 YEAR, EQUIPMENT, IT = 2025, 4, 11
 EQUIP_FACTORS = EQUIP_FACTORS_AT.format(ef="0.1")
-IT_FACTORS = ("equipment_class,sub_class,active_power_w,standby_power_w,ef_kg_co2eq_per_kwh\n"
-              "Laptop,Standard,100,10,0.2\n")
+IT_FACTORS_AT = ("equipment_class,sub_class,active_power_w,standby_power_w,ef_kg_co2eq_per_kwh\n"
+                 "Laptop,Standard,100,10,{ef}\n")
+IT_FACTORS = IT_FACTORS_AT.format(ef="0.2")
 IT_ENTRIES = ("unit_institutional_id,equipment_category,equipment_id,name,equipment_class,"
               "sub_class,active_usage_hours_per_week,standby_usage_hours_per_week\n"
               "UA,it,E1,Laptop 1,Laptop,Standard,40,128\n"
@@ -61,10 +62,12 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         yield kept
 
 
-def it_factors() -> ops.Accepted:
+def it_factors(ef: str = "0.2") -> ops.Accepted:
     # recalculate=False: nothing but staleness tells the operator these factors are unread.
-    return ops.start_upload("factors", IT_FACTORS.encode(), module=EQUIPMENT, det=IT,
-                            year=YEAR, created_by="test")
+    # The same file again changes no factor and is no input (test_noop_factor_upload.py):
+    # a test that needs a second input passes another ``ef``.
+    return ops.start_upload("factors", IT_FACTORS_AT.format(ef=ef).encode(), module=EQUIPMENT,
+                            det=IT, year=YEAR, created_by="test")
 
 
 def recalc_it() -> ops.Accepted:
@@ -242,7 +245,7 @@ def test_recalculations_without_the_record_keep_the_id_rule(
     assert_up_to_date(api, tokens)
     # … and a higher id is not.
     with held(monkeypatch) as kept:
-        later = it_factors()
+        later = it_factors(ef="0.3")
     dispatch_jobs(kept)
     run(later)
     f = job(later.job_id)

@@ -34,6 +34,17 @@ from carbon_domain.settings import get_settings
 # formula versions count as a good input or a good recalculation.
 GOOD_FINISH = and_(Job.state == JobState.FINISHED,
                    func.coalesce(Job.result, "") != JobResult.ERROR)
+# What a factor upload changed (services/inputs/factors.py ``FactorSetResult.meta``).
+_FACTOR_CHANGES = ("factors_inserted", "factors_updated", "factors_revived", "factors_retired")
+#: An input job that changed an input: anything but a factor upload whose file matched the
+#: live factors of its scope exactly (nothing inserted, updated, revived or retired). Such an
+#: upload is no newer input for the staleness status, as a reference upload is none for a
+#: year outside its ``affected_years``. An upload that did not record the counts (older
+#: than them) counts as a change.
+_inserted, _updated, _revived, _retired = (func.coalesce(Job.meta[k].as_integer(), 1)
+                                           for k in _FACTOR_CHANGES)
+CHANGED_INPUT = or_(Job.job_type != JobType.factor_ingest,
+                    _inserted + _updated + _revived + _retired > 0)
 
 
 class ClaimBusy(Exception):

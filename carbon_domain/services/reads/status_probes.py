@@ -21,7 +21,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import READERS
-from carbon_domain.services.jobs.jobs import GOOD_FINISH
+from carbon_domain.services.jobs.jobs import CHANGED_INPUT, GOOD_FINISH
 
 #: The upload job kinds that change the inputs of a data entry type, probed per (module,
 #: type) and per module (a module-wide upload). Reference uploads have no module or type:
@@ -174,7 +174,8 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
         for m in wanted for d in MODULE_DATA_ENTRY_TYPES[m]]).cte("pairs")
     k = len(INPUT_TYPES)
     module_rows = session.execute(select(
-        mods.c.m, *[_latest(year, kind, mods.c.m, None, GOOD_FINISH) for kind in INPUT_TYPES],
+        mods.c.m,
+        *[_latest(year, kind, mods.c.m, None, GOOD_FINISH, CHANGED_INPUT) for kind in INPUT_TYPES],
         _active(year, JobType.aggregation, mods.c.m, None),
         _active(year, JobType.module_emission_recalc, mods.c.m, None)))
     out = [ComboIds(row[0], None, dict(zip(INPUT_TYPES, row[1:1 + k], strict=True)),
@@ -182,7 +183,7 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
            for row in module_rows]
     m, d = pairs.c.m, pairs.c.d
     type_rows = session.execute(select(
-        m, d, *[_latest(year, kind, m, d, GOOD_FINISH) for kind in INPUT_TYPES],
+        m, d, *[_latest(year, kind, m, d, GOOD_FINISH, CHANGED_INPUT) for kind in INPUT_TYPES],
         _latest(year, JobType.emission_recalc, m, d, GOOD_FINISH),
         _latest(year, JobType.emission_recalc, m, d, Job.state == JobState.FINISHED),
         _active(year, JobType.emission_recalc, m, d)))
@@ -278,7 +279,7 @@ def first_input_after(session: Session, year: int,
                 Job.year == year, Job.job_type.in_(sorted(kinds)),
                 Job.module_type_id == module,
                 (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None),
-                Job.id > after, GOOD_FINISH)
+                Job.id > after, GOOD_FINISH, CHANGED_INPUT)
             .order_by(Job.id).limit(1)).first()
         if row is not None:
             out[(module, det)] = (int(row[0]), row[1])

@@ -30,7 +30,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import kinds_read_by
 from carbon_domain.services.jobs.job_meta import InputsRead, config_with, updated
-from carbon_domain.services.jobs.jobs import GOOD_FINISH
+from carbon_domain.services.jobs.jobs import CHANGED_INPUT, GOOD_FINISH
 from carbon_domain.services.recalc.affected_refs import reference_jobs
 
 __all__ = ["InputsRead", "landed", "note_facility_refresh", "record", "recorded", "unread"]
@@ -79,13 +79,14 @@ def recorded(session: Session, job_ids: Iterable[int]) -> dict[int, InputsRead]:
 
 def landed(session: Session, year: int, ids: Iterable[int]) -> set[int]:
     """Of input jobs a plan saw pending, the ones that have since landed and changed
-    ``year``: FINISHED and not ERROR (a failed upload rolled its rows back), and, for a
-    reference upload, ``year`` among its ``affected_years`` (absent: every year)."""
+    ``year``: FINISHED and not ERROR (a failed upload rolled its rows back), not a factor
+    upload that changed no factor (``CHANGED_INPUT``), and, for a reference upload,
+    ``year`` among its ``affected_years`` (absent: every year)."""
     wanted = sorted(set(ids))
     if not wanted:
         return set()
     rows = session.execute(select(Job.id, Job.job_type, Job.meta["affected_years"])
-                           .where(Job.id.in_(wanted), GOOD_FINISH))
+                           .where(Job.id.in_(wanted), GOOD_FINISH, CHANGED_INPUT))
     return {int(i) for i, kind, years in rows
             if kind != JobType.reference_ingest or not isinstance(years, list)
             or year in years}
