@@ -24,7 +24,7 @@ from carbon_domain.db.session import session_scope
 from carbon_domain.errors import Conflict, InvalidInput, Unavailable, Unusable
 from carbon_domain.services.jobs import facility_followers, job_links, jobs, pipelines
 from carbon_domain.services.reads.year_data import year_data
-from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
+from carbon_domain.upload_kinds import MODULE_KINDS, YEARLESS_KINDS, UploadKind, UploadMode
 from carbon_tasks.app import app
 from carbon_tasks.dispatch import BrokerUnavailable, dispatch_jobs
 
@@ -118,6 +118,12 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     if (kind == UploadKind.factors or kind in YEARLESS_KINDS) and mode not in set(UploadMode):
         raise InvalidInput(f"unknown {kind} upload mode {mode!r}; use one of"
                            f" {', '.join(UploadMode)}", field="mode", value=mode)
+    # What the ingest of each kind needs, refused here rather than failing the job: factors
+    # and entries belong to a module and a year, units to a year (their reports).
+    if kind in MODULE_KINDS and module is None:
+        raise InvalidInput(f"a {kind} upload needs its module", field="module_type_id")
+    if (kind in MODULE_KINDS or kind == UploadKind.units) and year is None:
+        raise InvalidInput(f"a {kind} upload needs its year", field="year")
     m = ModuleType(module) if module is not None else None
     d = DataEntryType(det) if det is not None else None
     if m is not None:

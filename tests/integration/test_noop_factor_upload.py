@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.db.session import session_scope
@@ -83,3 +84,22 @@ def test_the_same_factor_file_again_changes_nothing_and_reads_up_to_date(db: str
     _run(ops.trigger_module_recalculation(module=EQUIPMENT, year=YEAR, created_by="t"))
     assert _it().state == "up_to_date"
     assert first < again < revised
+
+
+@pytest.mark.parametrize(("kind", "kwargs", "field"), [
+    ("units", {}, "year"),
+    ("factors", {"year": YEAR}, "module_type_id"),
+    ("factors", {"module": EQUIPMENT, "det": D.it}, "year"),
+    ("data-entries", {"module": EQUIPMENT, "det": D.it}, "year"),
+])
+def test_an_upload_without_its_module_or_year_is_refused_before_anything_is_written(
+        db: str, kind: str, kwargs: dict[str, Any], field: str) -> None:
+    """A units upload without its year was accepted and its job failed with a bare
+    AssertionError in the worker; each kind's scope is now checked where it is accepted."""
+    body = {"units": UNITS_CSV, "factors": FACTORS, "data-entries": ENTRIES}[kind]
+    with pytest.raises(ops.InvalidInput) as refused:
+        ops.start_upload(kind, body.encode(), created_by="t", **kwargs)
+    assert refused.value.field == field and "needs its" in str(refused.value)
+    with session_scope() as s:
+        assert s.execute(text("SELECT count(*) FROM data_ingestion_jobs")).scalar() == 0
+        assert s.execute(text("SELECT count(*) FROM pipelines")).scalar() == 0
