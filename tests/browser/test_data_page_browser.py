@@ -5,6 +5,7 @@ after sign-out, and progress that visibly moves during a realistic run."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,55 @@ def test_back_after_sign_out_shows_the_sign_in_page(console: Console,
     assert "/login" in page.url
     expect(page.locator(f"#module-{EQUIPMENT}-status")).to_have_count(0)
 
+
+
+def test_a_refresh_answered_after_sign_out_does_not_redirect_the_page(
+        console: Console, tokens: dict[str, str]) -> None:
+    """Signing out while a module refresh is in flight: the refresh reaches the server after
+    the session is gone and is answered 401 with HX-Redirect to /login?next=<the fragment>.
+    Followed, it raced the sign-out's own redirect and could win (a CI run ended on
+    /login?next=/console/data/2025/modules/4). Here both requests are held in the browser:
+    the session is ended, the refresh answered (401), and only then the sign-out."""
+    from sqlalchemy import text
+
+    from carbon_domain.db.session import session_scope
+
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data()
+    data_url = page.url
+    held: dict[str, Any] = {}
+    page.route("**/logout", lambda route: held.setdefault("logout", route))
+    page.route("**/console/data/2025/modules/4",
+               lambda route: held.setdefault("refresh", route))
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status)
+            if "refresh" in held and r.request == held["refresh"].request else None)
+    # The refresh leaves with the sign-out, as one a stream event had just started would.
+    page.evaluate("""() => document.querySelector("form[data-sign-out]").addEventListener(
+        "submit", () => {
+            const box = document.getElementById("module-4-status");
+            htmx.ajax("GET", box.getAttribute("data-refresh-url"),
+                      {target: box, swap: "outerHTML"});
+        })""")
+    page.get_by_role("button", name="Sign out").click(no_wait_after=True)
+    deadline = time.monotonic() + 10
+    while len(held) < 2:
+        assert time.monotonic() < deadline, held
+        page.wait_for_timeout(50)
+    with session_scope() as s:  # what the sign-out does on the server, done first
+        s.execute(text("DELETE FROM console_sessions"))
+    held["refresh"].continue_()
+    while not answers:
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(50)
+    assert answers == [401]
+    page.wait_for_timeout(800)
+    assert page.url == data_url  # the 401's redirect was not followed
+    held["logout"].continue_()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_label("API token")).to_be_visible()
 
 OBSERVE = """() => {
     window.__seen = [];

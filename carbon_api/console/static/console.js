@@ -119,6 +119,21 @@
     window.carbonStream = source;
   }
 
+  // Signing out: the page is leaving for the sign-in page. A fragment request still in
+  // flight reaches the server after the session is gone and is answered 401 with
+  // HX-Redirect to /login?next=<that fragment>; followed, it raced the sign-out's own
+  // redirect and could win (a CI run ended on /login?next=/console/data/2025/modules/4).
+  // From the sign-out on, fragment answers are dropped and the stream is closed.
+  var leaving = false;
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form && form.hasAttribute && form.hasAttribute("data-sign-out")) {
+      leaving = true;
+      if (window.carbonStream) window.carbonStream.close();
+    }
+  });
+  document.addEventListener("htmx:beforeOnLoad", function (e) { if (leaving) e.preventDefault(); });
+
   // A refreshed module keeps its types list as the operator left it (remembered on every
   // toggle, re-applied after every swap, so concurrent refreshes cannot lose it).
   var openTypes = {};
