@@ -32,16 +32,19 @@ FACTOR_COLUMN = "ef_kg_co2eq_per_kwh"
 FACTOR_SCALE = 1.5
 
 
-def _embedded_defaults() -> None:
-    """Without configuration the demo uses its own fresh SQLite file."""
+def _embedded_defaults() -> str | None:
+    """Without configuration the demo uses its own fresh SQLite file; returns its URL (None
+    when CARBON_DATABASE_URL was given)."""
     from carbon_domain.settings import get_settings
 
-    if "CARBON_DATABASE_URL" not in os.environ:
-        DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-        os.environ["CARBON_DATABASE_URL"] = f"sqlite:///{DEMO_DB}"
-        get_settings.cache_clear()
+    if "CARBON_DATABASE_URL" in os.environ:
+        return None
+    DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
+    os.environ["CARBON_DATABASE_URL"] = f"sqlite:///{DEMO_DB}"
+    get_settings.cache_clear()
+    return f"sqlite:///{DEMO_DB.resolve()}"
 
 
 def _fresh_samples_dir() -> Path:
@@ -136,7 +139,7 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
     With --serve the API and the operator console stay up afterwards (Ctrl-C stops them)."""
     if units < 1 or entries < 100:
         error("--units must be ≥ 1 and --entries ≥ 100")
-    _embedded_defaults()
+    own_db = _embedded_defaults()
     from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
     from carbon_domain.catalog import MODULE_OF, DataEntryType
     from carbon_domain.seed.generator import generate
@@ -193,6 +196,12 @@ def demo(units: Annotated[int, typer.Option(help="Labs in the synthetic universi
         console.print(f"Sample files (units, factors, data entries of {year}, and the revised "
                       f"factor file) are in {tmp.resolve()}/ — open, edit and upload them "
                       "again in the console or with `carbon ingest`.", soft_wrap=True)
+        if own_db:
+            # Without it the CLI opens its default database (.carbon/carbon.db), not the
+            # demo's: an upload would land where neither the demo nor its console looks.
+            console.print("The CLI reads and writes the demo's database when given it, e.g.:\n"
+                          f"  CARBON_DATABASE_URL={own_db} carbon status -y {year}",
+                          soft_wrap=True, markup=False, highlight=False)
         console.rule(f"done in {time.monotonic() - started:.1f} s")
         if serve:
             _serve(host, port, year)

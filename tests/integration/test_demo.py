@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,3 +39,14 @@ def test_demo_runs_the_whole_story_with_no_configuration(tmp_path: Path) -> None
     # warnings stay out of the demo's output.
     assert "No hostname was supplied" not in out
     assert "WARNING" not in out
+    # The CLI is told how to reach the demo's database (its default is another file, so a
+    # `carbon ingest` as first suggested landed where the demo never looks), and the command
+    # printed works from anywhere: the demo's types, up to date, with their entries.
+    (url,) = re.findall(r"CARBON_DATABASE_URL=(\S+) carbon status -y 2025", out)
+    status = subprocess.run([carbon, "status", "-y", "2025", "--json"], cwd="/",
+                            env={**env, "CARBON_DATABASE_URL": url}, capture_output=True,
+                            text=True, timeout=120)
+    assert status.returncode == 0, status.stdout + status.stderr
+    types = {t["data_entry_type_name"]: t for m in json.loads(status.stdout)
+             for t in m["data_entry_types"]}
+    assert types["it"]["state"] == "up_to_date" and types["it"]["entry_count"] > 0
