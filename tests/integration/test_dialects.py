@@ -238,10 +238,16 @@ def test_mirror_on_module_job_sums_the_type_jobs(s: Session) -> None:
     common = {"pipeline_id": pipe.id, "target_type": TargetType.DATA_ENTRIES,
               "ingestion_method": IngestionMethod.computed, "year": YEAR,
               "state": JobState.RUNNING}
-    root = Job(job_type=JobType.module_emission_recalc, **common)
-    a = Job(job_type=JobType.emission_recalc, progress_done=3, progress_total=10, **common)
-    b = Job(job_type=JobType.emission_recalc, progress_done=4, progress_total=5, **common)
-    s.add_all([root, a, b])
+    root = Job(job_type=JobType.module_emission_recalc, module_type_id=4, **common)
+    a = Job(job_type=JobType.emission_recalc, module_type_id=4, progress_done=3,
+            progress_total=10, **common)
+    b = Job(job_type=JobType.emission_recalc, module_type_id=4, progress_done=4,
+            progress_total=5, **common)
+    # A facility type the same pipeline recalculates after the module's own: not the
+    # module job's (it closes without it).
+    follower = Job(job_type=JobType.emission_recalc, module_type_id=6, progress_done=0,
+                   progress_total=46, **common)
+    s.add_all([root, a, b, follower])
     s.flush()
     recalc_chunk._mirror_on_module_job(s, a.id, "Recalculating it (1/2): 3/10")
     s.expire_all()

@@ -238,7 +238,9 @@ def _fence_with_progress(session: Session, job: Any, pos: tuple[int, int], attem
 
 def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
     """A module-level recalculation shows its current type's message and the summed
-    progress of its types, so one job id is enough to follow the whole module. Best effort:
+    progress of its module's types (not of the facility types the pipeline recalculates
+    after them: the module job closes without them), so one job id is enough to follow the
+    whole module. Its final figure is set when it closes (recalc_finish). Best effort:
     a root row another transaction holds (an abort, a sibling chunk) is skipped, never
     waited for, so this can neither deadlock nor slow a chunk down."""
     lock = dialect_of(session).skip_locked()
@@ -246,9 +248,11 @@ def _mirror_on_module_job(session: Session, job_id: int, message: str) -> None:
         "UPDATE data_ingestion_jobs AS r SET status_message = :m,"
         " heartbeat_at = CURRENT_TIMESTAMP,"
         " progress_done = (SELECT coalesce(sum(c.progress_done), 0) FROM data_ingestion_jobs c"
-        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = :per_type),"
+        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = :per_type"
+        "   AND c.module_type_id = r.module_type_id),"
         " progress_total = (SELECT coalesce(sum(c.progress_total), 0) FROM data_ingestion_jobs c"
-        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = :per_type)"
+        "   WHERE c.pipeline_id = r.pipeline_id AND c.job_type = :per_type"
+        "   AND c.module_type_id = r.module_type_id)"
         " WHERE r.id IN (SELECT p.id FROM data_ingestion_jobs p"
         "   WHERE p.job_type = :root AND p.state = :running"
         "   AND p.pipeline_id = (SELECT pipeline_id FROM data_ingestion_jobs WHERE id = :j)"

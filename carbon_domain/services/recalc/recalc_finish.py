@@ -234,6 +234,10 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
         result, msg = JobResult.WARNING, f"WARNING: recalculated {types}, {bad} with errors"
     else:
         result, msg = JobResult.SUCCESS, f"Recalculated {types}"
+    # The progress the chunks mirrored is best effort (a chunk that finds the row locked
+    # skips it): the closing figure is the types' own.
+    root.progress_done = sum(c.progress_done or 0 for c in children)
+    root.progress_total = sum(c.progress_total or 0 for c in children)
     return jobs.close_group(session, root_job_id, result, msg,
                             {"children": {str(c.id): c.result for c in children}})
 
