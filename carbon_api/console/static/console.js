@@ -121,8 +121,8 @@
 
   // Signing out: the page is leaving for the sign-in page. A fragment request still in
   // flight reaches the server after the session is gone and is answered 401 with
-  // HX-Redirect to /login?next=<that fragment>; followed, it raced the sign-out's own
-  // redirect and could win (a CI run ended on /login?next=/console/data/2025/modules/4).
+  // HX-Redirect to the sign-in page, that fragment as its next page; followed, it raced the
+  // sign-out's own redirect and could win (a suite run ended on that sign-in URL).
   // From the sign-out on, fragment answers are dropped and the stream is closed.
   var leaving = false;
   document.addEventListener("submit", function (e) {
