@@ -114,6 +114,11 @@ def parse_data_entry_type(value: str | int) -> DataEntryType:
                            value=value) from None
 
 
+def types_phrase(n: int) -> str:
+    """"1 data entry type", "3 data entry types": how messages count types."""
+    return f"{n} data entry type{'' if n == 1 else 's'}"
+
+
 def check_module_type(module: ModuleType, det: DataEntryType | None) -> None:
     """InvalidInput when ``det`` is not one of ``module``'s data entry types."""
     if det is None or MODULE_OF[det] == module:

@@ -17,6 +17,7 @@ from carbon_domain.catalog import (
     DataEntryType,
     ModuleType,
     check_module_type,
+    types_phrase,
 )
 from carbon_domain.db.enums import IngestionMethod, JobState, JobType, TargetType
 from carbon_domain.db.locks import retry_conflicts
@@ -224,9 +225,8 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
             s, pipeline_id=p.id, dets=dets, year=year, created_by=created_by) if r.created]
         names = ", ".join(DataEntryType(d).name for d in dets)
         accepted = Accepted(root.id, str(p.id), root.state,
-                            f"Recalculation of {len(dets)} data entry"
-                            f" type{'' if len(dets) == 1 else 's'} of {m.name} for {year}"
-                            f" queued ({names})")
+                            f"Recalculation of {types_phrase(len(dets))} of {m.name} for"
+                            f" {year} queued ({names})")
     return _dispatch(accepted, created + [accepted.job_id])
 
 

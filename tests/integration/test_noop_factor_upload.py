@@ -3,7 +3,8 @@ values, none retired) is no newer input: the type it was uploaded for stays up t
 a reference upload that changes no number of a year leaves that year's types alone.
 Re-uploading the same file is what an operator does to check a file, or by mistake; the
 status said "⚠ needs recalculation" (and "only stale" recalculated) although recalculating
-could change nothing. Real uploads and recalculations on the test worker."""
+could change nothing. Real uploads and recalculations on the test worker. Also: an upload
+without the module or year its kind needs is refused where it is accepted."""
 
 from __future__ import annotations
 

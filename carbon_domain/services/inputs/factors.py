@@ -30,6 +30,7 @@ from carbon_domain.db.models import Factor
 from carbon_domain.json_types import JsonLike
 from carbon_domain.matching import FactorRecord
 from carbon_domain.services.inputs import factor_history as history
+from carbon_domain.services.jobs.job_meta import FACTOR_CHANGE_KEYS
 
 FactorRow = tuple[int, int, JsonLike, JsonLike]  # det, emission type, classification, values
 Identity = tuple[int, int, str]  # det, emission type, classification key
@@ -51,9 +52,9 @@ class FactorSetResult:
     retired: int      # live before, absent from the file
 
     def meta(self) -> dict[str, int]:
-        return {"factors_inserted": self.inserted, "factors_updated": self.updated,
-                "factors_unchanged": self.unchanged, "factors_revived": self.revived,
-                "factors_retired": self.retired}
+        changes = dict(zip(FACTOR_CHANGE_KEYS, (self.inserted, self.updated, self.revived,
+                                                self.retired), strict=True))
+        return {**changes, "factors_unchanged": self.unchanged}
 
     def summary(self) -> str:
         """e.g. ``11 factors: 3 inserted, 2 updated, 6 unchanged, 1 retired``."""

@@ -25,6 +25,11 @@ from carbon_domain.upload_kinds import UploadKind, UploadMode
 
 Meta = JsonObject | None
 
+# What a factor upload changed, counted in its meta (inputs/factors.py writes them); a
+# factor upload with all four at 0 is no newer input (jobs.CHANGED_INPUT).
+FACTOR_CHANGE_KEYS = ("factors_inserted", "factors_updated", "factors_revived",
+                      "factors_retired")
+
 # Stored outside meta since 0009 (the API still shows them inside it: job_links.api_meta).
 MOVED_KEYS = frozenset({"covers_input_job_id", "rerun_job_id", "job_ids", "joined_job_ids",
                         "linked_job_ids", "awaits_aggregation"})

@@ -7,8 +7,10 @@ status, abort) live in ``services.pipelines``; their names are re-exported here.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, false, func, or_, select, update
@@ -26,7 +28,7 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.json_types import JsonLike
-from carbon_domain.services.jobs.job_meta import updated
+from carbon_domain.services.jobs.job_meta import FACTOR_CHANGE_KEYS, updated
 from carbon_domain.services.jobs.pipelines import NO_KEY, link_pipeline
 from carbon_domain.settings import get_settings
 
@@ -34,17 +36,13 @@ from carbon_domain.settings import get_settings
 # formula versions count as a good input or a good recalculation.
 GOOD_FINISH = and_(Job.state == JobState.FINISHED,
                    func.coalesce(Job.result, "") != JobResult.ERROR)
-# What a factor upload changed (services/inputs/factors.py ``FactorSetResult.meta``).
-_FACTOR_CHANGES = ("factors_inserted", "factors_updated", "factors_revived", "factors_retired")
 #: An input job that changed an input: anything but a factor upload whose file matched the
 #: live factors of its scope exactly (nothing inserted, updated, revived or retired). Such an
 #: upload is no newer input for the staleness status, as a reference upload is none for a
 #: year outside its ``affected_years``. An upload that did not record the counts (older
 #: than them) counts as a change.
-_inserted, _updated, _revived, _retired = (func.coalesce(Job.meta[k].as_integer(), 1)
-                                           for k in _FACTOR_CHANGES)
-CHANGED_INPUT = or_(Job.job_type != JobType.factor_ingest,
-                    _inserted + _updated + _revived + _retired > 0)
+CHANGED_INPUT = or_(Job.job_type != JobType.factor_ingest, reduce(operator.add, [
+    func.coalesce(Job.meta[k].as_integer(), 1) for k in FACTOR_CHANGE_KEYS]) > 0)
 
 
 class ClaimBusy(Exception):

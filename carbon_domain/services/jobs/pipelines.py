@@ -161,16 +161,7 @@ def jobs_of_pipelines(session: Session, pipeline_ids: Iterable[uuid.UUID], *,
                                        .where(PipelineJobLink.pipeline_id.in_(ids))
                                        .order_by(PipelineJobLink.job_id)):
         links[pid].append(int(job_id))
-    # Follow each joined job's rerun chain, one query per generation for the whole batch.
-    rows: dict[int, Job] = {}
-    wanted = {i for v in links.values() for i in v}
-    while wanted - rows.keys():
-        batch = sorted(wanted - rows.keys())
-        found = list(session.scalars(select(Job).options(*opts).where(Job.id.in_(batch))))
-        rows.update((r.id, r) for r in found)
-        wanted |= {r.rerun_job_id for r in found if r.rerun_job_id}
-        if not found:
-            break
+    rows = rerun_chains(session, {i for v in links.values() for i in v}, load=opts)
     for pid, linked in links.items():
         seen = {j.id for j in out[pid]}
         chain: list[Job] = []
@@ -185,6 +176,31 @@ def jobs_of_pipelines(session: Session, pipeline_ids: Iterable[uuid.UUID], *,
                 todo.append(rows[i].rerun_job_id)  # type: ignore[arg-type]
         out[pid] += sorted(chain, key=lambda j: j.id)
     return out
+
+
+def rerun_chains(session: Session, job_ids: Iterable[int], *, load: Iterable[Any] = ()
+                 ) -> dict[int, Job]:
+    """The jobs ``job_ids`` and their reruns down each chain (a rerun marked dirty runs
+    again too), by id: one query per generation for the whole batch."""
+    opts = list(load)
+    rows: dict[int, Job] = {}
+    wanted = set(job_ids)
+    while wanted - rows.keys():
+        batch = sorted(wanted - rows.keys())
+        found = list(session.scalars(select(Job).options(*opts).where(Job.id.in_(batch))))
+        rows.update((r.id, r) for r in found)
+        wanted |= {r.rerun_job_id for r in found if r.rerun_job_id}
+        if not found:
+            break
+    return rows
+
+
+def last_run(chains: dict[int, Job], job_id: int) -> Job | None:
+    """The last run of ``job_id``'s rerun chain, from :func:`rerun_chains`."""
+    job = chains.get(job_id)
+    while job is not None and job.rerun_job_id is not None and job.rerun_job_id in chains:
+        job = chains[job.rerun_job_id]
+    return job
 
 
 def linking_pipelines(session: Session, job_ids: set[int]) -> list[uuid.UUID]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carbon_domain.catalog import DataEntryType
+from carbon_domain.catalog import DataEntryType, types_phrase
 from carbon_domain.db import locks
 from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
@@ -216,19 +216,16 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
     # upload arrived while it ran), to the end of the chain — a rerun can be marked dirty
     # and run again too. A type is done when its last run is, and that run's result is the
     # type's: it read every input the runs before it missed.
-    last: dict[int, Job] = {}
-    for job in session.scalars(select(Job).where(
-            Job.id.in_(module_jobs(session, [root_job_id])[root_job_id].all))):
-        while job.rerun_job_id is not None and (nxt := session.get(Job, job.rerun_job_id)):
-            job = nxt
-        last[job.id] = job
+    asked = module_jobs(session, [root_job_id])[root_job_id].all
+    chains = pipelines.rerun_chains(session, asked)
+    last = {j.id: j for i in asked if (j := pipelines.last_run(chains, i)) is not None}
     children = sorted(last.values(), key=lambda j: j.id)
     if any(c.state != JobState.FINISHED for c in children):
         return False
     results = [c.result for c in children]
-    types = _types(len(children))
+    types = types_phrase(len(children))
     if children and all(r == JobResult.ERROR for r in results):
-        result, msg = JobResult.ERROR, f"ERROR: {'all ' if len(children) > 1 else ''}{types} failed"
+        result, msg = JobResult.ERROR, f"ERROR: {'all ' * (len(children) > 1)}{types} failed"
     elif any(r != JobResult.SUCCESS for r in results):
         bad = sum(r != JobResult.SUCCESS for r in results)
         result, msg = JobResult.WARNING, f"WARNING: recalculated {types}, {bad} with errors"
@@ -240,10 +237,6 @@ def close_module_job(session: Session, root_job_id: int) -> bool:
     root.progress_total = sum(c.progress_total or 0 for c in children)
     return jobs.close_group(session, root_job_id, result, msg,
                             {"children": {str(c.id): c.result for c in children}})
-
-
-def _types(n: int) -> str:
-    return f"{n} data entry type{'' if n == 1 else 's'}"
 
 
 def after_abort(session: Session, job_ids: list[int]) -> list[int]:
