@@ -232,3 +232,29 @@ def _iso_utc(at: datetime | None) -> str:
 def _iso_of(at: datetime) -> str:
     # One aggregation stamps ~1,100 stats with the same time: format it once.
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# The key the stored JSON no longer holds: ``stats_computed_at`` columns (migration 0017).
+COMPUTED_AT = "computed_at"
+
+
+def stored_form(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """Stats as stored: without ``computed_at``, which has a column of its own (a stamp of
+    an unchanged row then rewrites a timestamp, not the compressed JSON)."""
+    return {k: v for k, v in stats.items() if k != COMPUTED_AT}
+
+
+def with_computed_at(stats: Mapping[str, Any] | None, computed_at: datetime | None
+                     ) -> dict[str, Any] | None:
+    """Stored stats as every reader shows them: with ``computed_at`` (ISO 8601 UTC, as
+    ``module_stats`` writes it) from the row's ``stats_computed_at`` column. None stays
+    None (never computed); a row without a time shows ``computed_at`` null."""
+    if stats is None:
+        return None
+    out = dict(stats)
+    out[COMPUTED_AT] = _iso_of(_aware(computed_at)) if computed_at is not None else None
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -72,6 +72,9 @@ class CarbonReport(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
     year: Mapped[int] = mapped_column(Integer, index=True)
     stats: Mapped[dict[str, Any] | None]
+    # When an aggregation last confirmed ``stats`` (read it back with
+    # ``carbon_domain.stats.with_computed_at``); a column, not a JSON key: migration 0017.
+    stats_computed_at: Mapped[datetime | None] = mapped_column(TS)
     last_updated: Mapped[datetime | None] = mapped_column(TS)
 
 
@@ -88,6 +91,7 @@ class CarbonReportModule(Base):
     # 0 not started, 1 in progress, 2 validated (the system we replace uses the same ints).
     status: Mapped[int] = mapped_column(Integer, default=0)
     stats: Mapped[dict[str, Any] | None]
+    stats_computed_at: Mapped[datetime | None] = mapped_column(TS)  # as CarbonReport's
     last_updated: Mapped[datetime | None] = mapped_column(TS)
 
 

@@ -25,6 +25,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import engine_for
 from carbon_domain.services.reads import metrics_reads
 from carbon_domain.services.recalc import recalc_chunk
+from carbon_domain.stats import with_computed_at
 
 YEAR, IT, OTHER = 2025, 11, 12
 OLD = datetime(2000, 1, 1, tzinfo=UTC)
@@ -179,20 +180,28 @@ def test_relink_primary_factors(s: Session) -> None:
 def test_write_stats_and_stamp_computed_at(s: Session) -> None:
     d = dialect_of(s)
     now = datetime(2026, 12, 6, 8, 30, 15, 123456, tzinfo=UTC)
-    stats = {"total": 12.5, "by_emission_type": {"40101": 12.5}, "computed_at": "a"}
+    stats = {"total": 12.5, "by_emission_type": {"40101": 12.5}}  # as stored: no time
     d.write_stats(s, "carbon_report_modules", [(1, stats)], now, set_status=True)
     d.write_stats(s, "carbon_reports", [(1, stats), (2, {"total": 0})], now, set_status=False)
-    d.stamp_computed_at(s, "carbon_report_modules", [1, 2], "2026-12-06T09:00:00+00:00")
+    later = datetime(2026, 12, 6, 9, 0, 0, 654321, tzinfo=UTC)
+    d.stamp_computed_at(s, "carbon_report_modules", [1, 2], later)
     s.expire_all()
     modules = s.execute(select(CarbonReportModule.id, CarbonReportModule.stats,
+                               CarbonReportModule.stats_computed_at,
                                CarbonReportModule.status, CarbonReportModule.last_updated)
                         .order_by(CarbonReportModule.id)).all()
+    # The time lives in its column, not in the stored JSON (migration 0017).
+    stored = stats
     assert [tuple(m) for m in modules] == [
-        (1, {**stats, "computed_at": "2026-12-06T09:00:00+00:00"}, 1, now),
-        (2, None, 0, None)]  # never computed: nothing to call fresh
-    reports = s.execute(select(CarbonReport.id, CarbonReport.stats, CarbonReport.last_updated)
+        (1, stored, later, 1, now),
+        (2, None, None, 0, None)]  # never computed: nothing to call fresh
+    reports = s.execute(select(CarbonReport.id, CarbonReport.stats,
+                               CarbonReport.stats_computed_at, CarbonReport.last_updated)
                         .order_by(CarbonReport.id)).all()
-    assert [tuple(r) for r in reports] == [(1, stats, now), (2, {"total": 0}, now)]
+    assert [tuple(r) for r in reports] == [(1, stored, now, now), (2, {"total": 0}, now, now)]
+    # What the readers show: the column's time as the stats' computed_at.
+    assert with_computed_at(modules[0].stats, modules[0].stats_computed_at) == {
+        **stored, "computed_at": "2026-12-06T09:00:00.654321Z"}
 
 
 def test_module_kg_rows(s: Session) -> None:

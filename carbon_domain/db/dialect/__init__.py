@@ -23,8 +23,8 @@ The operations (docs/design.md §8 "One SQL path per operation"):
   answers None);
 - a chunk's entries: ``read_entries``, ``delete_emissions_of``, ``hold_entries`` and
   ``relink_primary_factors`` (array parameters / IN lists and one statement per row);
-- JSON writes: ``write_stats`` and ``stamp_computed_at`` (``jsonb_to_recordset`` /
-  ``jsonb_set`` vs executemany and ``json_set``);
+- stats writes: ``write_stats`` and ``stamp_computed_at`` (one ``jsonb_to_recordset``
+  UPDATE and ``= ANY(array)`` vs executemany);
 - reads: ``module_kg_rows`` (entry-driven LATERAL join / plain join), ``entries_grouped``
   (GROUP BY on JSON keys, hashed), ``seconds_between`` (an SQL expression);
 - four capabilities only PostgreSQL has, each with a general path the caller keeps:
@@ -121,10 +121,12 @@ class SqlDialect(Protocol):
     # -- JSON writes ------------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
                     rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
-                    set_status: bool) -> None: ...
+                    set_status: bool) -> None:
+        """Store each row's stats as given (``stats.stored_form``: no ``computed_at``),
+        with ``now`` as its ``stats_computed_at`` and ``last_updated``."""
 
     def stamp_computed_at(self, session: Session, table: str, ids: list[int],
-                          computed_at: str) -> None: ...
+                          at: datetime) -> None: ...
 
     # -- reads ------------------------------------------------------------------------------
     def module_kg_rows(self, session: Session, year: int, dets: list[int]

@@ -217,25 +217,25 @@ class PostgresDialect:
             " CAST(:fs AS integer[])) AS u(i, f) WHERE d.id = u.i"),
             {"ids": ids, "fs": [relinked[i] for i in ids]})
 
-    # -- JSON writes ------------------------------------------------------------------------
+    # -- stats writes -----------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
                     rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
                     set_status: bool) -> None:
         """One UPDATE … FROM jsonb_to_recordset (a statement per row cost ~1 s per 500
-        reports)."""
+        reports); ``now`` is also the stats' ``stats_computed_at``."""
         status = ", status = 1" if set_status else ""
         payload = json.dumps([{"id": i, "stats": st} for i, st in rows])
         session.execute(text(
-            f"UPDATE {table} AS t SET stats = x.stats, last_updated = :now{status}"
+            f"UPDATE {table} AS t SET stats = x.stats, stats_computed_at = :now,"
+            f" last_updated = :now{status}"
             " FROM jsonb_to_recordset(CAST(:payload AS jsonb)) AS x(id int, stats jsonb)"
             " WHERE t.id = x.id"), {"payload": payload, "now": now})
 
     def stamp_computed_at(self, session: Session, table: str, ids: list[int],
-                          computed_at: str) -> None:
+                          at: datetime) -> None:
         session.execute(text(
-            f"UPDATE {table} SET stats = jsonb_set(stats, '{{computed_at}}', to_jsonb("
-            "CAST(:at AS text))) WHERE id = ANY(:ids) AND stats IS NOT NULL"),
-            {"at": computed_at, "ids": ids})
+            f"UPDATE {table} SET stats_computed_at = :at WHERE id = ANY(:ids)"
+            " AND stats IS NOT NULL"), {"at": at, "ids": ids})
 
     # -- reads ------------------------------------------------------------------------------
     def module_kg_rows(self, session: Session, year: int, dets: list[int]

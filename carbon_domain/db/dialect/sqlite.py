@@ -12,8 +12,11 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from carbon_domain.db.base import UTCDateTime
+
 Entries = list[tuple[int, dict[str, Any]]]
 
+_TS = UTCDateTime()  # binds a datetime the way the ORM stores it
 # SQLite has no LATERAL; its planner already drives from the filtered side.
 _KG_ROWS = (
     "SELECT de.carbon_report_module_id, e.emission_type_id, SUM(e.kg_co2eq), count(*)"
@@ -151,20 +154,21 @@ class SqliteDialect:
             " updated_at = CURRENT_TIMESTAMP WHERE id = :i"),
             [{"i": k, "f": v} for k, v in relinked.items()])
 
-    # -- JSON writes ------------------------------------------------------------------------
+    # -- stats writes -----------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
                     rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
                     set_status: bool) -> None:
         status = ", status = 1" if set_status else ""
         session.execute(text(
-            f"UPDATE {table} SET stats = :stats, last_updated = :now{status} WHERE id = :id"),
+            f"UPDATE {table} SET stats = :stats, stats_computed_at = :now, last_updated = :now"
+            f"{status} WHERE id = :id").bindparams(bindparam("now", type_=_TS)),
             [{"id": i, "stats": json.dumps(st), "now": now} for i, st in rows])
 
     def stamp_computed_at(self, session: Session, table: str, ids: list[int],
-                          computed_at: str) -> None:
+                          at: datetime) -> None:
         session.execute(text(
-            f"UPDATE {table} SET stats = json_set(stats, '$.computed_at', :at) WHERE id = :id"
-            " AND stats IS NOT NULL"), [{"id": i, "at": computed_at} for i in ids])
+            f"UPDATE {table} SET stats_computed_at = :at WHERE id = :id AND stats IS NOT NULL"
+        ).bindparams(bindparam("at", type_=_TS)), [{"id": i, "at": at} for i in ids])
 
     # -- reads ------------------------------------------------------------------------------
     def module_kg_rows(self, session: Session, year: int, dets: list[int]

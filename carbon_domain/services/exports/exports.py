@@ -44,6 +44,7 @@ from carbon_domain.errors import Conflict, NotFound
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.exports import export_sql
 from carbon_domain.services.reads.drilldown import reasons_for
+from carbon_domain.stats import with_computed_at
 
 # Entries per COPY: members have ~24 rows each, so a batch is up to ~24k lines (~6 MB).
 BATCH_ENTRIES = 1_000
@@ -176,7 +177,7 @@ def results_rows(session: Session, year: int, unit_code: str | None = None
                  ) -> Iterator[tuple[Any, ...]]:
     """One tuple per unit × module × stored emission type, from the stats JSON."""
     q = (select(Unit.institutional_code, Unit.name, CarbonReportModule.module_type_id,
-                CarbonReportModule.stats)
+                CarbonReportModule.stats, CarbonReportModule.stats_computed_at)
          .join(CarbonReport, CarbonReport.unit_id == Unit.id)
          .join(CarbonReportModule, CarbonReportModule.carbon_report_id == CarbonReport.id)
          .where(CarbonReport.year == year)
@@ -184,8 +185,9 @@ def results_rows(session: Session, year: int, unit_code: str | None = None
          .execution_options(yield_per=1_000))
     if unit_code is not None:
         q = q.where(Unit.institutional_code == unit_code)
-    for code, name, module, stats in session.execute(q):
-        st = json.loads(stats) if isinstance(stats, str) else (stats or {})
+    for code, name, module, stats, computed_at in session.execute(q):
+        st = with_computed_at(json.loads(stats) if isinstance(stats, str) else (stats or {}),
+                              computed_at) or {}
         by_type = st.get("by_emission_type") or {}
         for key in sorted(by_type, key=int):
             et = int(key)

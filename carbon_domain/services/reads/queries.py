@@ -21,7 +21,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.jobs.job_links import api_meta, module_jobs
 from carbon_domain.services.reads import pipeline_console as pc
-from carbon_domain.stats import RollupNode, module_rollup_tree
+from carbon_domain.stats import RollupNode, module_rollup_tree, with_computed_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +229,8 @@ class ModuleStatsView:
 
 
 def _module_view(m: CarbonReportModule) -> ReportModuleView:
-    return ReportModuleView(m.module_type_id, _module_name(m.module_type_id), m.status, m.stats,
-                            m.last_updated)
+    return ReportModuleView(m.module_type_id, _module_name(m.module_type_id), m.status,
+                            with_computed_at(m.stats, m.stats_computed_at), m.last_updated)
 
 
 def _module_name(module_type_id: int) -> str:
@@ -262,7 +262,8 @@ def list_reports(session: Session, *, year: int, unit_code: str | None = None,
                 CarbonReportModule.carbon_report_id.in_([r.id for r, _ in rows]))
                 .order_by(CarbonReportModule.module_type_id)):
             modules.setdefault(m.carbon_report_id, []).append(_module_view(m))
-    items = [ReportView(id=r.id, year=r.year, stats=r.stats, last_updated=r.last_updated,
+    items = [ReportView(id=r.id, year=r.year, stats=with_computed_at(r.stats, r.stats_computed_at),
+                        last_updated=r.last_updated,
                         unit=UnitView(u.id, u.institutional_code, u.institutional_id, u.name,
                                       u.level, u.parent_institutional_code),
                         modules=modules.get(r.id, [])) for r, u in rows]
@@ -282,7 +283,7 @@ def get_module_stats(session: Session, report_id: int, module_type_id: int
     if row is None:
         return None
     m, year, code = row
-    stats = m.stats or None
+    stats = with_computed_at(m.stats or None, m.stats_computed_at)
     by_type = (stats or {}).get("by_emission_type") or {}
     return ModuleStatsView(
         report_id=report_id, year=year, unit_code=code, module_type_id=m.module_type_id,

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
@@ -277,21 +277,13 @@ def _module_totals(session: Session, year: int
         select(CarbonReportModule.module_type_id,
                *[func.coalesce(func.sum(s[k].as_float()), 0.0)
                  for k in ("scope1", "scope2", "scope3", "total")],
-               func.max(s["computed_at"].as_string()))
+               # Stats never computed (NULL) have no time, whatever the column holds.
+               func.max(case((s.is_not(None), CarbonReportModule.stats_computed_at))))
         .join(CarbonReport, CarbonReport.id == CarbonReportModule.carbon_report_id)
         .where(CarbonReport.year == year)
         .group_by(CarbonReportModule.module_type_id))
-    return {int(m): (Totals(float(a), float(b), float(c), float(t)), _parse(at))
+    return {int(m): (Totals(float(a), float(b), float(c), float(t)), at)
             for m, a, b, c, t, at in rows}
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _int(value: Any) -> int | None:

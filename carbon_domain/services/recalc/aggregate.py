@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -25,7 +26,7 @@ from carbon_domain.services.recalc.formula_record import recorded_formula_versio
 
 
 def _comparable(s: Mapping[str, object] | None) -> dict[str, object]:
-    return {k: v for k, v in (s or {}).items() if k != "computed_at"}
+    return stats_lib.stored_form(s or {})
 
 
 def _kg_and_missing(session: Session, year: int, dets: list[int]
@@ -89,11 +90,10 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> A
     # every module this run recomputed is stamped, changed or not, and so are the reports
     # that hold one; only the heavy rewrite of unchanged stats is skipped.
     changed_ids = {u["mid"] for u in updates}
-    stamp = stats_lib.module_stats({}, 0, 0, computed_at=now)["computed_at"]
     _stamp(session, "carbon_report_modules",
-           [mid for mid, _, old in modules if mid not in changed_ids and old], stamp)
+           [mid for mid, _, old in modules if mid not in changed_ids and old], now)
     _stamp(session, "carbon_reports", sorted({rid for _, rid, _ in modules} - changed_reports),
-           stamp)
+           now)
     if changed_reports:
         per_report: dict[int, list[JsonObject | None]] = {}
         for report_id, st in session.execute(
@@ -114,15 +114,20 @@ def _write_stats(session: Session, table: str, rows: Sequence[tuple[int, Mapping
     ``set_status``: data changed, so any validation is stale (status 1)."""
     if not rows:
         return
-    dialect_of(session).write_stats(session, table, rows, now, set_status=set_status)
+    # The time goes to the rows' stats_computed_at column, not into the JSON (migration 0017).
+    dialect_of(session).write_stats(session, table,
+                                    [(i, stats_lib.stored_form(st)) for i, st in rows], now,
+                                    set_status=set_status)
 
 
-def _stamp(session: Session, table: str, ids: list[int], computed_at: str) -> None:
-    """Set ``stats.computed_at`` of rows whose numbers did not change (rows never computed
-    keep NULL stats: there is nothing to call fresh)."""
+def _stamp(session: Session, table: str, ids: list[int], at: datetime) -> None:
+    """Set ``stats_computed_at`` of rows whose numbers did not change (rows never computed
+    keep NULL stats: there is nothing to call fresh). A column, not the JSON: stamping the
+    576 reports of the 1M bench year took 24-26 ms inside the JSON, 2 ms in the column
+    (migration 0017)."""
     if not ids:
         return
-    dialect_of(session).stamp_computed_at(session, table, ids, computed_at)
+    dialect_of(session).stamp_computed_at(session, table, ids, at)
 
 
 MAX_RERUNS = 5
