@@ -204,6 +204,36 @@ def test_write_stats_and_stamp_computed_at(s: Session) -> None:
         **stored, "computed_at": "2026-12-06T09:00:00.654321Z"}
 
 
+def test_every_stats_reader_shows_the_column_time_as_computed_at(s: Session) -> None:
+    """The stored JSON has no time (migration 0017); the report list, a module's stats, the
+    results export and the year status all show the row's stats_computed_at."""
+    from carbon_domain.services.exports.exports import results_rows
+    from carbon_domain.services.reads import status
+    from carbon_domain.services.reads.queries import get_module_stats, list_reports
+
+    d = dialect_of(s)
+    written = datetime(2026, 12, 7, 9, 30, 0, 250000, tzinfo=UTC)
+    stamped = datetime(2026, 12, 7, 9, 45, 0, 500000, tzinfo=UTC)
+    stats = {"scope1": 0.0, "scope2": 12.5, "scope3": 0.0, "total": 12.5,
+             "by_emission_type": {"80200": 12.5}, "entry_count": 2, "missing_factors": 0}
+    d.write_stats(s, "carbon_report_modules", [(1, stats)], written, set_status=True)
+    d.write_stats(s, "carbon_reports", [(1, stats)], written, set_status=False)
+    d.stamp_computed_at(s, "carbon_reports", [1, 2], stamped)  # 2: NULL stats, not stamped
+    s.expire_all()
+    iso_w, iso_s = "2026-12-07T09:30:00.250000Z", "2026-12-07T09:45:00.500000Z"
+    listed = list_reports(s, year=YEAR)
+    assert listed is not None
+    by_id = {r.id: r for r in listed[0]}
+    assert by_id[1].stats == {**stats, "computed_at": iso_s}
+    assert by_id[2].stats is None
+    assert [m.stats for m in by_id[1].modules] == [{**stats, "computed_at": iso_w}]
+    view = get_module_stats(s, 1, 4)
+    assert view is not None and view.stats == {**stats, "computed_at": iso_w}
+    assert [r[-1] for r in results_rows(s, YEAR)] == [iso_w]
+    # The year status's module totals (year_status lists modules with uploads only).
+    assert status._module_totals(s, YEAR)[4][1] == written
+
+
 def test_module_kg_rows(s: Session) -> None:
     d = _slice(s)
     d.insert_emission_rows(s, IT, YEAR, ROWS)
