@@ -135,3 +135,15 @@ def test_a_slice_whose_last_run_wrote_no_rows_is_not_taken_for_a_small_one() -> 
     assert expected_rows(1_000, 0.0) == expected_rows(1_000, None) == 24_000
     assert expected_rows(1_000, 1.0) == 1_000
     assert expected_rows(1_000, 2.5) == 2_500
+
+
+def test_the_whole_stage_sums_hand_the_chunk_its_sort_setting_back(db: str) -> None:
+    """``record_stage_sums`` hashes its GROUP BY (sorting is turned off for that statement);
+    the rest of the chunk's transaction plans as before. (The cells it records are checked
+    against the rows above, by the unindexed runs.)"""
+    with session_scope() as s:
+        s.execute(text("CREATE TEMP TABLE stage_probe (LIKE data_entry_emissions)"))
+        before = s.execute(text("SHOW enable_sort")).scalar_one()
+        chunk_sums.record_stage_sums(s, 0, 0, int(D.it), 2025, "stage_probe")
+        assert s.execute(text("SHOW enable_sort")).scalar_one() == before == "on"
+        s.rollback()
