@@ -118,7 +118,7 @@ class SqlDialect(Protocol):
     def relink_primary_factors(self, session: Session,
                                relinked: dict[int, int | None]) -> None: ...
 
-    # -- JSON writes ------------------------------------------------------------------------
+    # -- stats writes -----------------------------------------------------------------------
     def write_stats(self, session: Session, table: str,
                     rows: Sequence[tuple[int, Mapping[str, Any]]], now: datetime, *,
                     set_status: bool) -> None:
