@@ -147,3 +147,21 @@ def test_the_whole_stage_sums_hand_the_chunk_its_sort_setting_back(db: str) -> N
         chunk_sums.record_stage_sums(s, 0, 0, int(D.it), 2025, "stage_probe")
         assert s.execute(text("SHOW enable_sort")).scalar_one() == before == "on"
         s.rollback()
+
+
+def test_a_large_stage_is_analyzed_before_its_sums(db: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """From ANALYZE_STAGE_FROM_ROWS rows the stage gets statistics before the whole-stage
+    GROUP BY (so the join hashes the entries, not the stage); the slice swapped in keeps
+    them, and its rows and sums are the ones the engine and the rows give."""
+    _universe(7)
+    monkeypatch.setattr(get_settings(), "stage_indexed_max_rows", 0)
+    monkeypatch.setattr(chunk_sums, "ANALYZE_STAGE_FROM_ROWS", 1)
+    u.recalculate(D.member, JobType.emission_recalc)
+    assert u.rows_of(D.member) == u.expected_rows(D.member)
+    u.folded_totals_match_rows(D.member)
+    with session_scope() as s:
+        analyzed = s.execute(text(
+            "SELECT count(*) FROM pg_stats WHERE tablename = :t AND attname = 'data_entry_id'"),
+            {"t": f"data_entry_emissions_t{int(D.member)}_y{u.YEAR}"}).scalar_one()
+    assert analyzed == 1
