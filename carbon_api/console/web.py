@@ -15,7 +15,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -184,14 +184,35 @@ def is_htmx(request: Request) -> bool:
 
 
 async def sign_in_required(request: Request, exc: Exception) -> Response:
-    target = login = request.app.url_path_for("login_form")
-    path = request.url.path
-    if request.method == "GET" and path not in (request.app.url_path_for("front_door"), login):
-        target += "?next=" + quote(path + (
-            "?" + request.url.query if request.url.query else ""), safe="")
-    if is_htmx(request) or path == request.app.url_path_for("events"):
+    login = request.app.url_path_for("login_form")
+    stream = request.url.path == request.app.url_path_for("events")
+    back = _return_to(request) if is_htmx(request) or stream else _own_url(request)
+    target = login
+    if back and urlsplit(back).path not in (request.app.url_path_for("front_door"), login):
+        target += "?next=" + quote(back, safe="")
+    if is_htmx(request) or stream:
         return Response("Sign in again.", status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+def _own_url(request: Request) -> str | None:
+    """A page asked for by a plain GET: come back to it after signing in."""
+    if request.method != "GET":
+        return None
+    return request.url.path + ("?" + request.url.query if request.url.query else "")
+
+
+def _return_to(request: Request) -> str | None:
+    """A fragment, a form sent by htmx or the page's event stream: come back to the page it
+    was on (htmx's ``HX-Current-URL``, the console's stream probe sends it too), not to the
+    fragment or the stream itself, whose URL opened as a page is a bare fragment or an
+    endless event stream. Only its path and query are kept: the sign-in page accepts paths
+    of this site alone."""
+    current = request.headers.get("hx-current-url")
+    if not current:
+        return _own_url(request) if request.method == "GET" and is_htmx(request) else None
+    parts = urlsplit(current)
+    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
 
 
 async def refused(request: Request, exc: Exception) -> Response:

@@ -211,3 +211,60 @@ def test_progress_moves_at_least_twice_a_second(console: Console, tokens: dict[s
     assert max(gaps) < 1.0, f"longest pause between updates {max(gaps):.2f} s"
     # Counts only go forward.
     assert [n for _, n in moving] == sorted(n for _, n in moving)
+
+
+def test_a_stream_refused_after_the_session_ended_sends_the_page_to_sign_in(
+        console: Console, tokens: dict[str, str]) -> None:
+    """A laptop asleep past its session: on waking, the page's stream reconnects, is
+    answered 401, and the browser gives up on it for good. The page sat on its last badges
+    as if they were live (state "retrying", no update ever again). It now asks the server
+    why, goes to the sign-in page, and comes back to itself after. The stream's connection
+    is held in the browser while the session ends, then let through to the real server."""
+    from sqlalchemy import text
+
+    from carbon_domain.db.session import session_scope
+
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    held: dict[str, Any] = {}
+
+    def hold_first(route: Any) -> None:
+        if "stream" in held:
+            route.continue_()
+        else:
+            held["stream"] = route
+
+    page.route("**/console/events**", hold_first)
+    page.goto(f"{c.base}/console/data/{YEAR}")
+    deadline = time.monotonic() + 10
+    while "stream" not in held:
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(50)
+    with session_scope() as s:  # the session ended while the connection was down
+        s.execute(text("DELETE FROM console_sessions"))
+    held["stream"].continue_()
+    expect(page).to_have_url(re.compile(rf"/login\?next=%2Fconsole%2Fdata%2F{YEAR}$"))
+    # Signing in again lands back on the page, its stream live.
+    page.get_by_label("API token").fill(tokens["operator"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/console/data/{YEAR}")
+    page.wait_for_selector("body[data-stream-state=open]")
+
+
+def test_a_stream_refused_for_another_reason_says_the_page_stopped_updating(
+        console: Console, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server refuses a page's stream (here the session's one stream is already open
+    in another tab: 429). The browser gives up on it for good, so the page says that it no
+    longer updates instead of showing its badges as if they were live."""
+    monkeypatch.setattr(get_settings(), "sse_max_streams", 1)
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])  # this tab holds the session's one stream
+    other = page.context.new_page()
+    other.goto(f"{c.base}/console/data/{YEAR}")
+    expect(other.get_by_role("alert")).to_contain_text("Live updates have stopped")
+    expect(other.locator("body")).to_have_attribute("data-stream-state", "closed")
+    expect(page.locator("body")).to_have_attribute("data-stream-state", "open")
+    assert page.get_by_role("alert").count() == 0
+    other.close()

@@ -194,3 +194,24 @@ def test_every_console_route_needs_a_session(http: httpx.Client) -> None:
         assert r.status_code in (303, 401), (method, url, r.status_code)
         target = r.headers.get("location") or r.headers.get("hx-redirect") or ""
         assert target.startswith("/login"), (method, url)
+
+
+def test_signing_in_again_comes_back_to_the_page_not_to_its_fragment(
+        http: httpx.Client) -> None:
+    """A fragment, an htmx form or the page's stream asked for without a session: the 401
+    sends the page to sign in and back to the page it was on (HX-Current-URL), never to the
+    fragment or the event stream, which opened as a page are a bare fragment or an endless
+    stream. Without HX-Current-URL a fragment keeps its own URL, a stream none."""
+    page = f"http://testserver/console/data/{YEAR}?open=4"
+    for method, url in (("GET", f"/console/data/{YEAR}/modules/4"),
+                        ("GET", f"/console/events?year={YEAR}"),
+                        ("POST", f"/console/data/{YEAR}/modules/4/recalculate")):
+        r = http.request(method, url, headers={"HX-Request": "true", "HX-Current-URL": page},
+                         follow_redirects=False)
+        assert r.status_code == 401, (method, url)
+        assert r.headers["hx-redirect"] == (
+            f"/login?next=%2Fconsole%2Fdata%2F{YEAR}%3Fopen%3D4"), (method, url)
+    r = http.get(f"/console/data/{YEAR}/modules/4", headers={"HX-Request": "true"})
+    assert r.headers["hx-redirect"] == f"/login?next=%2Fconsole%2Fdata%2F{YEAR}%2Fmodules%2F4"
+    r = http.get(f"/console/events?year={YEAR}", follow_redirects=False)
+    assert (r.status_code, r.headers["hx-redirect"]) == (401, "/login")

@@ -109,13 +109,51 @@
   }
   onPipeline.seen = {};
 
+  // Back to this page after signing in again.
+  function signInAgain(target) {
+    location.href = target || (body.getAttribute("data-login") + "?next=" +
+      encodeURIComponent(location.pathname + location.search));
+  }
+
+  // The stream refused, not dropped: the browser gives up for good after an answer other
+  // than 200 (a laptop asleep overnight wakes past its 12 h session: the reconnection gets
+  // 401), and the page would go on showing its last badges as if they were live. Ask the
+  // server why, as htmx would: signed out → the sign-in page, back here after; anything
+  // else → say that the page stopped updating. The probe is dropped once its headers are in.
+  function streamRefused(url) {
+    body.setAttribute("data-stream-state", "closed");
+    var stop = window.AbortController ? new AbortController() : null;
+    fetch(url, {credentials: "same-origin", signal: stop && stop.signal,
+                headers: {"HX-Request": "true", "HX-Current-URL": location.href}})
+      .then(function (r) {
+        if (stop) stop.abort();
+        if (r.status === 401) { signInAgain(r.headers.get("HX-Redirect")); return; }
+        streamStopped();
+      }, streamStopped);
+  }
+
+  function streamStopped() {
+    if (leaving || document.getElementById("stream-stopped")) return;
+    var note = document.createElement("p");
+    note.id = "stream-stopped";
+    note.className = "message error";
+    note.setAttribute("role", "alert");
+    note.textContent = "Live updates have stopped: the server refused this page's event " +
+      "stream. Reload the page to see the current state.";
+    var main = document.getElementById("main");
+    if (main) main.insertBefore(note, main.firstChild);
+  }
+
   var url = body.getAttribute("data-stream");
   if (url && window.EventSource) {
     var source = new EventSource(url);  // cookie-authenticated, same origin
     source.addEventListener("pipeline", onPipeline);
-    source.addEventListener("signed-out", function () { source.close(); location.href = body.getAttribute("data-login"); });
+    source.addEventListener("signed-out", function () { source.close(); signInAgain(); });
     source.addEventListener("open", function () { body.setAttribute("data-stream-state", "open"); });
-    source.addEventListener("error", function () { body.setAttribute("data-stream-state", "retrying"); });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) { if (!leaving) streamRefused(url); }
+      else body.setAttribute("data-stream-state", "retrying");
+    });
     window.carbonStream = source;
   }
 
