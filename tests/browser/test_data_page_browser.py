@@ -268,3 +268,24 @@ def test_a_stream_refused_for_another_reason_says_the_page_stopped_updating(
     expect(page.locator("body")).to_have_attribute("data-stream-state", "open")
     assert page.get_by_role("alert").count() == 0
     other.close()
+
+
+def test_a_stream_that_cannot_reconnect_says_the_page_is_paused_until_it_is_back(
+        console: Console, tokens: dict[str, str]) -> None:
+    """The server or the network is down: the browser keeps reconnecting the page's
+    stream and nothing on the page changes meanwhile. Past a few seconds the page says its
+    live updates are paused; the note goes when the stream is back. (The browser's own
+    network fails the stream's requests here; the server is the real one.)"""
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    page.route("**/console/events**", lambda route: route.abort())
+    page.goto(f"{c.base}/console/data/{YEAR}")
+    expect(page.locator("body")).to_have_attribute("data-stream-state", "retrying")
+    paused = page.locator("#stream-paused")
+    expect(paused).to_have_count(0)  # not at once: a quick reconnection shows nothing
+    expect(paused).to_contain_text("Live updates paused", timeout=15_000)
+    assert paused.get_attribute("role") == "status"
+    page.unroute("**/console/events**")
+    expect(page.locator("body")).to_have_attribute("data-stream-state", "open", timeout=15_000)
+    expect(paused).to_have_count(0)

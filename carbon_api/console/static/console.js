@@ -144,15 +144,45 @@
     if (main) main.insertBefore(note, main.firstChild);
   }
 
+  // Reconnecting (the server or the network is down): the browser retries every few
+  // seconds for as long as it takes, and meanwhile nothing on the page changes. Past
+  // PAUSED_AFTER_MS of it, say so; the note goes when the stream is back (which then
+  // replays what ended meanwhile). A reconnection that succeeds at once shows nothing.
+  var PAUSED_AFTER_MS = 5000;
+  var pausedTimer = null;
+  function streamPaused() {
+    pausedTimer = null;
+    if (leaving || document.getElementById("stream-paused")) return;
+    var note = document.createElement("p");
+    note.id = "stream-paused";
+    note.className = "warnbox";
+    note.setAttribute("role", "status");
+    note.textContent = "Live updates paused: reconnecting to the server. What this page " +
+      "shows may be out of date until then.";
+    var main = document.getElementById("main");
+    if (main) main.insertBefore(note, main.firstChild);
+  }
+  function streamBack() {
+    if (pausedTimer) { clearTimeout(pausedTimer); pausedTimer = null; }
+    var note = document.getElementById("stream-paused");
+    if (note) note.parentNode.removeChild(note);
+    body.setAttribute("data-stream-state", "open");
+  }
+
   var url = body.getAttribute("data-stream");
   if (url && window.EventSource) {
     var source = new EventSource(url);  // cookie-authenticated, same origin
     source.addEventListener("pipeline", onPipeline);
     source.addEventListener("signed-out", function () { source.close(); signInAgain(); });
-    source.addEventListener("open", function () { body.setAttribute("data-stream-state", "open"); });
+    source.addEventListener("open", streamBack);
     source.addEventListener("error", function () {
-      if (source.readyState === EventSource.CLOSED) { if (!leaving) streamRefused(url); }
-      else body.setAttribute("data-stream-state", "retrying");
+      if (source.readyState === EventSource.CLOSED) {
+        if (pausedTimer) { clearTimeout(pausedTimer); pausedTimer = null; }
+        if (!leaving) streamRefused(url);
+        return;
+      }
+      body.setAttribute("data-stream-state", "retrying");
+      if (!pausedTimer) pausedTimer = setTimeout(streamPaused, PAUSED_AFTER_MS);
     });
     window.carbonStream = source;
   }
