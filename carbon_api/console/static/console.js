@@ -132,16 +132,21 @@
       }, streamStopped);
   }
 
-  function streamStopped() {
-    if (leaving || document.getElementById("stream-stopped")) return;
+  // A note about the stream at the top of the page, once (text only, never HTML).
+  function streamNote(id, className, role, text) {
+    if (leaving || document.getElementById(id)) return;
     var note = document.createElement("p");
-    note.id = "stream-stopped";
-    note.className = "message error";
-    note.setAttribute("role", "alert");
-    note.textContent = "Live updates have stopped: the server refused this page's event " +
-      "stream. Reload the page to see the current state.";
+    note.id = id;
+    note.className = className;
+    note.setAttribute("role", role);
+    note.textContent = text;
     var main = document.getElementById("main");
     if (main) main.insertBefore(note, main.firstChild);
+  }
+
+  function streamStopped() {
+    streamNote("stream-stopped", "message error", "alert", "Live updates have stopped: " +
+      "the server refused this page's event stream. Reload the page to see the current state.");
   }
 
   // Reconnecting (the server or the network is down): the browser retries every few
@@ -152,15 +157,8 @@
   var pausedTimer = null;
   function streamPaused() {
     pausedTimer = null;
-    if (leaving || document.getElementById("stream-paused")) return;
-    var note = document.createElement("p");
-    note.id = "stream-paused";
-    note.className = "warnbox";
-    note.setAttribute("role", "status");
-    note.textContent = "Live updates paused: reconnecting to the server. What this page " +
-      "shows may be out of date until then.";
-    var main = document.getElementById("main");
-    if (main) main.insertBefore(note, main.firstChild);
+    streamNote("stream-paused", "warnbox", "status", "Live updates paused: reconnecting " +
+      "to the server. What this page shows may be out of date until then.");
   }
   function streamBack() {
     if (pausedTimer) { clearTimeout(pausedTimer); pausedTimer = null; }
