@@ -244,17 +244,16 @@ def stored_form(stats: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stats.items() if k != COMPUTED_AT}
 
 
+def computed_at_text(at: datetime | None) -> str | None:
+    """A ``stats_computed_at`` as the stats show it (ISO 8601 UTC, as ``module_stats``
+    writes it); None for a row without a time."""
+    return _iso_utc(at) if at is not None else None
+
+
 def with_computed_at(stats: Mapping[str, Any] | None, computed_at: datetime | None
                      ) -> dict[str, Any] | None:
-    """Stored stats as every reader shows them: with ``computed_at`` (ISO 8601 UTC, as
-    ``module_stats`` writes it) from the row's ``stats_computed_at`` column. None stays
-    None (never computed); a row without a time shows ``computed_at`` null."""
+    """Stored stats as every reader shows them: with ``computed_at`` from the row's
+    ``stats_computed_at`` column. None stays None (never computed)."""
     if stats is None:
         return None
-    out = dict(stats)
-    out[COMPUTED_AT] = _iso_of(_aware(computed_at)) if computed_at is not None else None
-    return out
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return {**stats, COMPUTED_AT: computed_at_text(computed_at)}

@@ -209,8 +209,8 @@ def _return_to(request: Request) -> str | None:
     endless event stream. Only its path and query are kept: the sign-in page accepts paths
     of this site alone."""
     current = request.headers.get("hx-current-url")
-    if not current:
-        return _own_url(request) if request.method == "GET" and is_htmx(request) else None
+    if not current:  # an older htmx request: its own URL; the bare stream: none
+        return _own_url(request) if is_htmx(request) else None
     parts = urlsplit(current)
     return (parts.path or "/") + ("?" + parts.query if parts.query else "")
 

@@ -160,8 +160,11 @@
     streamNote("stream-paused", "warnbox", "status", "Live updates paused: reconnecting " +
       "to the server. What this page shows may be out of date until then.");
   }
-  function streamBack() {
+  function stopPausedTimer() {
     if (pausedTimer) { clearTimeout(pausedTimer); pausedTimer = null; }
+  }
+  function streamBack() {
+    stopPausedTimer();
     var note = document.getElementById("stream-paused");
     if (note) note.parentNode.removeChild(note);
     body.setAttribute("data-stream-state", "open");
@@ -175,7 +178,7 @@
     source.addEventListener("open", streamBack);
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {
-        if (pausedTimer) { clearTimeout(pausedTimer); pausedTimer = null; }
+        stopPausedTimer();
         if (!leaving) streamRefused(url);
         return;
       }

@@ -44,7 +44,7 @@ from carbon_domain.errors import Conflict, NotFound
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.exports import export_sql
 from carbon_domain.services.reads.drilldown import reasons_for
-from carbon_domain.stats import with_computed_at
+from carbon_domain.stats import computed_at_text
 
 # Entries per COPY: members have ~24 rows each, so a batch is up to ~24k lines (~6 MB).
 BATCH_ENTRIES = 1_000
@@ -186,14 +186,13 @@ def results_rows(session: Session, year: int, unit_code: str | None = None
     if unit_code is not None:
         q = q.where(Unit.institutional_code == unit_code)
     for code, name, module, stats, computed_at in session.execute(q):
-        st = with_computed_at(json.loads(stats) if isinstance(stats, str) else (stats or {}),
-                              computed_at) or {}
+        st = json.loads(stats) if isinstance(stats, str) else (stats or {})
+        at = computed_at_text(computed_at)
         by_type = st.get("by_emission_type") or {}
         for key in sorted(by_type, key=int):
             et = int(key)
             yield (safe_cell(code), safe_cell(name), module, ModuleType(module).name, et,
-                   EmissionType(et).path, SCOPE_OF.get(et), by_type[key],
-                   st.get("computed_at"))
+                   EmissionType(et).path, SCOPE_OF.get(et), by_type[key], at)
 
 
 def results_csv(session: Session, year: int, unit_code: str | None = None) -> Iterator[str]:
