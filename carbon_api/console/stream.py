@@ -38,6 +38,7 @@ from carbon_api.console import pipelines
 from carbon_api.console.changes import changes
 from carbon_api.console.web import PREFIX, User, templates
 from carbon_api.deps import OptionalYear
+from carbon_domain.catalog import MODULE_OF, DataEntryType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.access import console_sessions as sessions
 from carbon_domain.services.access.console_sessions import COOKIE
@@ -91,6 +92,30 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
     return out
 
 
+def touched_modules(v: pipeline_reads.PipelineView) -> list[int]:
+    """The modules whose cards this pipeline's work changes: its own and those of every type
+    it recalculates (an equipment upload also recalculates the research facilities, whose
+    factors come from the facility units' emissions). Empty for a pipeline of no module (a
+    reference or units upload): what it changes is known only once the statuses are read
+    again, so the page refreshes every module it shows."""
+    if v.module_type_id is None:
+        return []
+    found = {v.module_type_id}
+    found.update(MODULE_OF[DataEntryType(t.data_entry_type_id)].value for t in v.types
+                 if t.data_entry_type_id is not None)
+    return sorted(found)
+
+
+def stage(v: pipeline_reads.PipelineView) -> str:
+    """What a module card can show differently: the phases' and the types' states and
+    results, never the progress counts. The page refreshes the touched modules' cards when
+    it changes (an upload's types turn "recalculating" when its recalculation starts,
+    "up to date" when it ends), not on every progress tick."""
+    phases = ",".join(f"{ph.name}:{ph.state}:{ph.result or ''}" for ph in v.phases)
+    types = ",".join(f"{t.job_id}:{t.state}:{t.result or ''}" for t in v.types)
+    return f"{v.status}|{phases}|{types}"
+
+
 def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: float,
          rows: bool = False, pipelines_url: str = "") -> list[dict[str, Any]] | None:
     """The scope's pipelines running or finished since ``since``; None when signed out.
@@ -109,6 +134,7 @@ def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: 
         snap = {"id": view["id"], "status": view["status"], "terminal": view["terminal"],
                 "module": view["module"], "year": view["year"], "det": view["det"],
                 "kind": view["kind"], "progress_text": view["progress_text"],
+                "modules": touched_modules(v), "stage": stage(v),
                 "html": progress.render(p=view, pipelines_url=pipelines_url)}
         if cells is not None:
             snap["cells"] = {name: str(getattr(cells, f"{name}_cell")(view))

@@ -6,19 +6,24 @@
   var body = document.body;
 
   // One refresh per module at a time; a request arriving meanwhile runs once after it.
+  // Each module's box is the source of its own request: htmx lets one request per source
+  // element run and drops the ones that arrive meanwhile but the last, and without a source
+  // every refresh came from <body>, so refreshing several modules at once fetched the
+  // first and the last only (and the others stayed marked as refreshing, for good).
   var refreshing = {};
   function refreshModule(year, module) {
     var box = document.getElementById("module-" + module + "-status");
     if (!box || !window.htmx) return;
     if (refreshing[module]) { refreshing[module] = "again"; return; }
     refreshing[module] = true;
-    htmx.ajax("GET", box.getAttribute("data-refresh-url"),
-              {target: box, swap: "outerHTML"}).then(function () {
+    var done = function () {
       showProgress(document);
       var again = refreshing[module] === "again";
       refreshing[module] = false;
       if (again) refreshModule(year, module);
-    });
+    };
+    htmx.ajax("GET", box.getAttribute("data-refresh-url"),
+              {source: box, target: box, swap: "outerHTML"}).then(done, done);
   }
 
   var latest = {};  // pipeline id → its last event, for slots that appear after it arrived
@@ -102,12 +107,30 @@
     slots.forEach(function (slot) { fill(slot, ev); });
     showProgress(document);
     var year = body.getAttribute("data-year");
-    if (page === "data" && year && ev.module && (ev.terminal || slots.length)) {
-      var key = ev.id + ":" + ev.status;
-      if (!onPipeline.seen[key]) { onPipeline.seen[key] = true; refreshModule(year, ev.module); }
+    if (page === "data" && year && (ev.terminal || slots.length)) {
+      // Once per change of what a module card shows (a phase or a type starting, ending):
+      // an upload's pipeline stays RUNNING from its ingest to its aggregation, and its types
+      // turn "recalculating" in between.
+      var key = ev.id + ":" + (ev.stage || ev.status);
+      if (!onPipeline.seen[key]) { onPipeline.seen[key] = true; refreshTouched(year, ev); }
     }
   }
   onPipeline.seen = {};
+
+  // The modules a pipeline changes: its own and its types' (an equipment upload also
+  // recalculates the research facilities); every module on the page for a pipeline of no
+  // module (a reference upload makes the types that read it stale, in any module).
+  function refreshTouched(year, ev) {
+    var modules = ev.modules && ev.modules.length ? ev.modules : null;
+    if (!modules) {
+      modules = [];
+      document.querySelectorAll("[data-refresh-url][id^=module-]").forEach(function (box) {
+        var m = /^module-(\d+)-status$/.exec(box.id);
+        if (m) modules.push(m[1]);
+      });
+    }
+    modules.forEach(function (m) { refreshModule(year, m); });
+  }
 
   // Back to this page after signing in again.
   function signInAgain(target) {
