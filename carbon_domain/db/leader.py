@@ -19,8 +19,10 @@ from sqlalchemy.pool import NullPool
 
 log = logging.getLogger("carbon.leader")
 
-# Advisory lock namespace (first key of the two-int form), next to those of db/locks.py.
-BEAT_LEADER = 1241
+# Advisory lock namespace (first key of the two-int form), next to those of db/locks.py and
+# distinct from all of them (tests/integration/test_lock_namespaces.py): it shared 1241 with
+# the emission partitions' DDL lock, so a running beat froze every first recalculation.
+BEAT_LEADER = 1242
 # Detect a dead peer in ~25 s (idle 10 s, then 3 probes 5 s apart).
 _KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
               "keepalives_count": 3}

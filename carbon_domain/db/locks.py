@@ -29,6 +29,7 @@ AGGREGATION_YEAR = 1236    # one aggregation writer per year on the shared repor
 RECALC_FINISH = 1238       # finishers of one (module, year): who requests the aggregation
 RECONCILER = 1240          # one reconciler run at a time (beat does not prevent overlap)
 EMISSION_PARTITIONS = PARTITION_DDL_LOCK  # DDL on the emission partitions (1241)
+# 1242: beat's deployment-wide leader lock (db/leader.py, a session lock held while it runs).
 
 
 def module_year_key(module_type_id: int, year: int) -> int:
