@@ -145,10 +145,12 @@ def close_orphans(session: Session) -> dict[str, int]:
 
 def due_aggregations(session: Session) -> set[tuple[int, int]]:
     """(module, year)s that may miss their trailing aggregation: a pipeline awaits it, or
-    the latest successful recalculation has a higher id than the latest aggregation (ids
-    order jobs in time; an aggregation requested by a recalculation always gets a higher
-    id than it). Those with a recalculation or an aggregation still active are not due:
-    the last finisher requests it."""
+    the latest successful recalculation has a higher id than the latest aggregation that did
+    not fail (ids order jobs in time; an aggregation requested by a recalculation always gets
+    a higher id than it). An aggregation that ended ERROR (aborted, or out of attempts) wrote
+    no statistics, so it does not count: the module's totals would otherwise keep summing
+    rows the recalculation has since rewritten. Those with a recalculation or an aggregation
+    still active are not due: the last finisher requests it."""
     recalcs = session.execute(
         select(Job.module_type_id, Job.year, func.max(Job.id))
         .where(Job.job_type == JobType.emission_recalc, Job.state == JobState.FINISHED,
@@ -159,7 +161,8 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
         if module is None or year is None:  # never: a recalculation has both
             continue
         last_agg = session.scalar(select(func.max(Job.id)).where(
-            Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year))
+            Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year,
+            Job.state == JobState.FINISHED, Job.result != JobResult.ERROR))
         if last_agg is None or last_agg < last_recalc:
             out.add((int(module), int(year)))
     active = set(session.execute(select(Job.module_type_id, Job.year).where(
