@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import PipelineStatus
-from carbon_domain.services.reads.status import year_status
+from carbon_domain.services.reads.stale_stats import stale_since
 
 # Upper bounds (seconds) of the job duration buckets; +Inf is implied.
 DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -94,19 +94,18 @@ def chunk_figures(session: Session) -> ChunkFigures:
 
 
 def staleness(session: Session, now: datetime | None = None) -> list[Staleness]:
-    """Per year with uploads: the data entry types needing recalculation (the console's
-    status service, the one place this module reads it) and how long the oldest has waited,
-    counted from the upload that made it stale."""
+    """Per year with uploads: the data entry types needing recalculation (the status facts
+    every surface shows) and how long the oldest has waited, since the first input that made
+    it stale: the very ``since`` of the stale-stats report (``stale_stats.stale_since``)."""
     now = now or datetime.now(UTC)
     years = [int(y) for (y,) in session.execute(text(
         "SELECT DISTINCT year FROM data_ingestion_jobs WHERE year IS NOT NULL"
         " AND job_type IN ('factor_ingest', 'csv_ingest') ORDER BY 1"))]
     out = []
     for year in years:
-        stale = [t for m in year_status(session, year) for t in m.data_entry_types
-                 if t.needs_recalculation]
-        since = [t.last_input_job.created_at for t in stale if t.last_input_job.created_at]
-        oldest = max(((now - _aware(s)).total_seconds() for s in since), default=0.0)
+        stale, _ = stale_since(session, year)
+        oldest = max(((now - _aware(t.since)).total_seconds() for t in stale if t.since),
+                     default=0.0)
         out.append(Staleness(year, len(stale), max(0.0, oldest)))
     return out
 

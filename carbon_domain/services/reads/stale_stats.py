@@ -3,11 +3,13 @@ needed recalculation for longer than a threshold, each with its reasons and sinc
 the types whose last recalculation failed or was aborted (whatever its age).
 
 *Since when* is the finish time of the first input job the last good recalculation did not
-read (a later upload does not restart the clock): one that landed after its plan read the
-inputs (``inputs_read``: above what it read, or pending then), or, for a recalculation
-planned before that record, one with a higher id; for a formula change, which is not a job, the
-time the rows were computed; for a failed run, the time it ended. The states and reasons are
-the ones every other surface shows (status_facts.py, display_state.py).
+read, of any kind the type's staleness reads, reference uploads included (a later upload
+does not restart the clock): one that landed after its plan read the inputs
+(``inputs_read``: above what it read, or pending then), or, for a recalculation planned
+before that record, one with a higher id; for a formula change, which is not a job, the
+time the rows were computed; for a failed run, the time it ended. ``stale_since`` answers
+it for this report and for the ``carbon_oldest_stale_seconds`` metric alike. The states and
+reasons are the ones every other surface shows (status_facts.py, display_state.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.base import utcnow
 from carbon_domain.services.reads.display_state import decide
 from carbon_domain.services.reads.status_facts import Core, cores, facts
-from carbon_domain.services.reads.status_probes import JobBrief, first_input_after, input_kinds
+from carbon_domain.services.reads.status_probes import JobBrief, first_input_after
 
 # A loose index scan over ix_jobs_combo (year first): one probe per distinct year instead
 # of reading every job's year.
@@ -55,6 +57,27 @@ class StaleReport:
     failed: list[StaleType] = field(default_factory=list)  # last run failed, any age
 
 
+@dataclass(frozen=True, slots=True)
+class StaleSince:
+    """A type that needs recalculation (or whose last run failed) and since when."""
+
+    core: Core
+    since: datetime | None
+
+
+def stale_since(session: Session, year: int) -> tuple[list[StaleSince], dict[int, JobBrief]]:
+    """Every type of ``year`` that needs recalculation, with since when: the one answer of
+    both monitoring surfaces (this report and the ``carbon_oldest_stale_seconds`` metric),
+    and the briefs of the jobs its facts name."""
+    found, briefs = cores(session, year, None)
+    stale = [c for c in found if c.needs]
+    firsts = first_input_after(session, year, [
+        (c.combo.module, c.det, c.read.upto if c.read else c.combo.good_recalc or 0)
+        for c in stale if c.input_needs])
+    return [StaleSince(c, _since(c, briefs, firsts.get((c.combo.module, c.det))))
+            for c in stale], briefs
+
+
 def stale_stats(session: Session, older_than: float, year: int | None = None,
                 now: datetime | None = None) -> StaleReport:
     """Types needing recalculation for at least ``older_than`` seconds, and failed types
@@ -63,14 +86,9 @@ def stale_stats(session: Session, older_than: float, year: int | None = None,
     out = StaleReport(float(older_than), now)
     years = [year] if year is not None else [int(y) for y in session.scalars(_YEARS)]
     for y in years:
-        found, briefs = cores(session, y, None)
-        stale = [c for c in found if c.needs]
-        firsts = first_input_after(session, y, [
-            (c.combo.module, c.det, c.read.upto if c.read else c.combo.good_recalc or 0,
-             input_kinds(c.det))
-            for c in stale if c.input_needs])
-        for c in stale:
-            since = _since(c, briefs, firsts.get((c.combo.module, c.det)))
+        stale, briefs = stale_since(session, y)
+        for found in stale:
+            c, since = found.core, found.since
             age = None if since is None else max(0.0, (now - since).total_seconds())
             shown = decide(facts(c, briefs, [], 0))
             row = StaleType(y, c.combo.module, ModuleType(c.combo.module).name, c.det,

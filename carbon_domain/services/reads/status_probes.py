@@ -22,6 +22,7 @@ from carbon_domain.db.models import RecalcChunk
 from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import READERS
 from carbon_domain.services.jobs.jobs import CHANGED_INPUT, GOOD_FINISH
+from carbon_domain.services.recalc import inputs_read
 
 #: The upload job kinds that change the inputs of a data entry type, probed per (module,
 #: type) and per module (a module-wide upload). Reference uploads have no module or type:
@@ -266,21 +267,35 @@ def chunk_progress(session: Session, job_ids: set[int]) -> dict[int, tuple[int, 
     return {int(j): (int(d), int(n)) for j, n, d in rows}
 
 
-def first_input_after(session: Session, year: int,
-                      wanted: list[tuple[int, int, int, frozenset[str]]]
+def first_input_after(session: Session, year: int, wanted: list[tuple[int, int, int]]
                       ) -> dict[tuple[int, int], tuple[int, datetime | None]]:
-    """For (module, type, after id, kinds): the first good input job above ``after`` (its
-    own or module-wide), with its finish time: since when the type has needed
-    recalculation. One probe per stale type (a handful), for the monitoring read."""
+    """For (module, type, after id): the first good input job above ``after`` that changed
+    the type's numbers of ``year``, with its finish time: since when the type has needed
+    recalculation. The inputs are the ones its staleness reads (``inputs_read.inputs_of``:
+    its own and module-wide uploads, reference uploads of a kind it reads, for a facility
+    type the other types' recalculations), by the same rules as ``last_input_job``: a
+    reference upload only for a year among its ``affected_years``, and a reference upload or
+    another type's recalculation only once the type has an input of its own. One probe per
+    stale type (a handful), for the monitoring read."""
     out: dict[tuple[int, int], tuple[int, datetime | None]] = {}
-    for module, det, after, kinds in wanted:
-        row = session.execute(
-            select(Job.id, Job.finished_at).where(
-                Job.year == year, Job.job_type.in_(sorted(kinds)),
-                Job.module_type_id == module,
-                (Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None),
-                Job.id > after, GOOD_FINISH, CHANGED_INPUT)
-            .order_by(Job.id).limit(1)).first()
-        if row is not None:
-            out[(module, det)] = (int(row[0]), row[1])
+    own_kinds = {k.value for k in (JobType.factor_ingest, JobType.csv_ingest)}
+    for module, det, after in wanted:
+        rows = session.execute(
+            select(Job.id, Job.finished_at, Job.job_type, Job.meta["affected_years"]).where(
+                inputs_read.inputs_of(module, det, year), Job.id > after, GOOD_FINISH,
+                CHANGED_INPUT)
+            .order_by(Job.id))
+        own_before: bool | None = None  # an input of its own at or below ``after``
+        for job_id, finished_at, kind, years in rows:
+            if kind == JobType.reference_ingest and isinstance(years, list) and year not in years:
+                continue
+            if kind not in own_kinds:
+                if own_before is None:
+                    own_before = session.scalar(select(Job.id).where(
+                        inputs_read.own_inputs(module, det, year), Job.id <= after,
+                        GOOD_FINISH, CHANGED_INPUT).limit(1)) is not None
+                if not own_before:
+                    continue
+            out[(module, det)] = (int(job_id), finished_at)
+            break
     return out

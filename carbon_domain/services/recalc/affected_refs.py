@@ -47,8 +47,9 @@ FULL = "full"  # every entry of the slice
 
 
 def reference_jobs(kinds: list[str]) -> Any:
-    """The condition on reference upload jobs of ``kinds``."""
-    return ((Job.job_type == JobType.reference_ingest)
+    """The condition on reference upload jobs of ``kinds`` (yearless: ``year IS NULL`` lets
+    it use ix_jobs_combo, whose first column is the year)."""
+    return (Job.year.is_(None) & (Job.job_type == JobType.reference_ingest)
             & Job.meta["config"]["kind"].as_string().in_(kinds))
 
 

@@ -33,22 +33,30 @@ from carbon_domain.services.jobs.job_meta import InputsRead, config_with, update
 from carbon_domain.services.jobs.jobs import CHANGED_INPUT, GOOD_FINISH
 from carbon_domain.services.recalc.affected_refs import reference_jobs
 
-__all__ = ["InputsRead", "landed", "note_facility_refresh", "record", "recorded", "unread"]
+__all__ = ["InputsRead", "inputs_of", "landed", "note_facility_refresh", "own_inputs", "record",
+           "recorded", "unread"]
+
+
+def own_inputs(module: int, det: int, year: int) -> Any:
+    """The slice's own input jobs: factor and data entry uploads of the type or its module
+    for the year."""
+    return ((Job.job_type.in_([JobType.factor_ingest, JobType.csv_ingest]))
+            & (Job.module_type_id == module) & (Job.year == year)
+            & ((Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)))
 
 
 def relevant_inputs(module: int, det: int, year: int) -> Any:
     """Input jobs of the slice: factor and data entry uploads of the type or its module, and
     reference uploads of a kind the type reads (any year: stations are not year-scoped)."""
-    own = ((Job.job_type.in_([JobType.factor_ingest, JobType.csv_ingest]))
-           & (Job.module_type_id == module) & (Job.year == year)
-           & ((Job.data_entry_type_id == det) | Job.data_entry_type_id.is_(None)))
+    own = own_inputs(module, det, year)
     kinds = kinds_read_by(det)
     return (own | reference_jobs(kinds)) if kinds else own
 
 
-def _read_inputs(module: int, det: int, year: int) -> Any:
+def inputs_of(module: int, det: int, year: int) -> Any:
     """The slice's inputs and, for a facility type, the recalculations of every other type
-    of the year: its factors are computed from their rows (services/recalc/facilities.py)."""
+    of the year: its factors are computed from their rows (services/recalc/facilities.py).
+    What a plan records it read, and what the monitoring read dates staleness from."""
     cond = relevant_inputs(module, det, year)
     if det not in FACILITY_TYPE_IDS:
         return cond
@@ -58,7 +66,7 @@ def _read_inputs(module: int, det: int, year: int) -> Any:
 
 def record(session: Session, module: int, det: int, year: int) -> JsonObject:
     """What the plan of a (module, type, year) recalculation reads now, as stored JSON."""
-    cond = _read_inputs(module, det, year)
+    cond = inputs_of(module, det, year)
     upto = int(session.scalar(select(func.max(Job.id)).where(
         cond, Job.state == JobState.FINISHED)) or 0)
     # Active input jobs are a handful at any time (ix_jobs_state holds only those).
