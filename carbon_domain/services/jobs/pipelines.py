@@ -298,4 +298,7 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
             AwaitedAggregation.pipeline_id == pipeline_id))
         p.meta = {**(p.meta or {}), "aborted_by": by}
     session.flush()
+    # The counts from the rows, as every finish recounts them: the jobs just ended ERROR
+    # (an ingest pipeline gets no other recount: after_abort follows recalculations only).
+    recompute_pipeline_status(session, pipeline_id)
     return [j.id for j in active], task_ids
