@@ -221,11 +221,16 @@ class PipelineSummary(BaseModel):
     pipeline_id: uuid.UUID
     kind: str
     status: PipelineStatus
+    display_status: str = Field(
+        description="What to show: the status, except SUCCESS_WITH_WARNINGS for a SUCCESS "
+                    "with a job of its own that ended WARNING (rows skipped, a column "
+                    "ignored). `status` stays SUCCESS.")
     module_type_id: int | None
     year: int | None
     created_by: str | None
     job_count: int
     error_count: int
+    warning_count: int = Field(description="Jobs of its own that ended WARNING.")
     last_error: str | None
     created_at: datetime | None
     started_at: datetime | None
@@ -248,6 +253,9 @@ class PipelinePage(BaseModel):
     counts_by_status: dict[PipelineStatus, int] = Field(
         default_factory=dict, description="Pipelines per status in the whole filtered "
                                           "result, not just this page.")
+    counts_by_display_status: dict[str, int] = Field(
+        default_factory=dict, description="The same, per display status: SUCCESS split "
+                                          "into SUCCESS and SUCCESS_WITH_WARNINGS.")
 
 
 class PipelineDetail(PipelineSummary):

@@ -217,6 +217,9 @@ def pipelines(
     errors: Annotated[bool | None, typer.Option(
         "--errors/--no-errors", help="Only pipelines with (without) a job that ended ERROR."
     )] = None,
+    warnings: Annotated[bool | None, typer.Option(
+        "--warnings/--no-warnings", help="Only pipelines with (without) a job that ended "
+                                         "WARNING (rows skipped, a column ignored).")] = None,
     created_by: Annotated[str | None, typer.Option("--created-by")] = None,
     created_after: Annotated[str | None, typer.Option(
         "--created-after", help="ISO 8601, inclusive (UTC without an offset).")] = None,
@@ -244,22 +247,26 @@ def pipelines(
         status=status_filter.upper() if status_filter else None,
         kind=_choice(kind, JobType, "pipeline kind"),
         module_type_id=parse_module(module).value if module else None, year=year,
-        has_errors=errors, created_by=created_by,
+        has_errors=errors, has_warnings=warnings, created_by=created_by,
         created_after=_when(created_after, "--created-after"),
         created_before=_when(created_before, "--created-before"))
     ensure_schema()
     with session_scope() as s:
         found = listing(s, filters, limit=limit, offset=offset)
+    shown = found.counts_by_display_status
     if counts:
-        summary = {"total": found.total, "counts_by_status": found.counts_by_status}
+        summary = {"total": found.total, "counts_by_status": found.counts_by_status,
+                   "counts_by_display_status": shown}
         if as_json:
             json_out(summary)
         else:
-            console.print(_counts_line(found.total, found.counts_by_status))
+            console.print(_counts_line(found.total, found.counts_by_status, shown))
         return
     rows: list[dict[str, Any]] = [{"id": str(v.pipeline_id), "kind": v.kind, "status": v.status,
+             "display_status": v.display_status,
              "module_type_id": v.module_type_id, "year": v.year,
              "jobs": v.progress.jobs_total, "errors": v.error_count,
+             "warnings": v.warning_count,
              "created_by": v.created_by, "created_at": v.created_at,
              "finished_at": v.finished_at, "duration": duration(v.created_at, v.finished_at),
              "last_error": v.last_error} for v in found.items]
@@ -269,17 +276,32 @@ def pipelines(
     t = new_table("Pipelines", ("id", "kind", "status", "mod", "year", "jobs:num",
                                 "errors:num", "created", "took:num"))
     for r in rows:
-        style = {"SUCCESS": "green", "PARTIAL": "yellow", "RUNNING": ""}.get(r["status"], "red")
-        t.add_row(_short(r["id"]), r["kind"], f"[{style}]{r['status']}[/]" if style
-                  else r["status"], str(r["module_type_id"] or ""), str(r["year"] or ""),
+        t.add_row(_short(r["id"]), r["kind"], _status_word(r["display_status"]),
+                  str(r["module_type_id"] or ""), str(r["year"] or ""),
                   str(r["jobs"]), str(r["errors"]), f"{r['created_at']:%m-%d %H:%M:%S}",
                   r["duration"])
     console.print(t)
-    console.print(_counts_line(found.total, found.counts_by_status))
+    console.print(_counts_line(found.total, found.counts_by_status, shown))
 
 
-def _counts_line(total: int, by_status: dict[str, int]) -> str:
-    parts = ", ".join(f"{s} {n}" for s, n in sorted(by_status.items()))
+def _status_word(shown: str) -> str:
+    """A pipeline's display status (pipeline_console.display_status) in colour: green only
+    for a clean SUCCESS; a SUCCESS with a WARNING job is "SUCCESS ⚠ warnings", in yellow."""
+    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
+
+    if shown == SUCCESS_WITH_WARNINGS:
+        return "[yellow]SUCCESS ⚠ warnings[/]"
+    style = {"SUCCESS": "green", "PARTIAL": "yellow", "RUNNING": ""}.get(shown, "red")
+    return f"[{style}]{shown}[/]" if style else shown
+
+
+def _counts_line(total: int, by_status: dict[str, int], shown: dict[str, int]) -> str:
+    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
+
+    warned = shown.get(SUCCESS_WITH_WARNINGS, 0)
+    parts = ", ".join(f"{s} {n}" + (f" ({warned} with warnings)"
+                                    if s == "SUCCESS" and warned else "")
+                      for s, n in sorted(by_status.items()))
     return f"{total} pipeline{'' if total == 1 else 's'} match" + (f": {parts}" if parts else "")
 
 

@@ -22,6 +22,7 @@ from carbon_api.deps import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.reads import pipeline_console as pc
 from carbon_domain.services.reads import pipeline_reads as reads
 from carbon_domain.services.reads.queries import pipeline_upload
 from carbon_domain.services.upkeep.pipeline_recovery import CannotRecover, PipelineNotFound
@@ -57,10 +58,12 @@ def filters_from(q: dict[str, str]) -> pl.Filters:
     status = q.get("status") if q.get("status") in PipelineStatus.__members__ else None
     kind = q.get("kind") if q.get("kind") in JobType.__members__ else None
     errs = {"yes": True, "no": False}.get(q.get("has_errors") or "")
+    warns = {"yes": True, "no": False}.get(q.get("has_warnings") or "")
     by = (q.get("created_by") or "").strip()[:128] or None
     return pl.Filters(status=status, kind=kind,
                       module_type_id=_opt_int(q.get("module"), min(ModuleType), max(ModuleType)),
                       year=_opt_int(q.get("year"), YEAR_MIN, YEAR_MAX), has_errors=errs,
+                      has_warnings=warns,
                       created_after=_opt_dt(q.get("created_after")),
                       created_before=_opt_dt(q.get("created_before")), created_by=by)
 
@@ -72,9 +75,11 @@ def pipelines_page(request: Request, user: User,
     f = filters_from(q)
     with session_scope() as s:
         found = reads.listing_page(s, f, page=page, per_page=PAGE)
-    return render(request, "pipelines.html", rows=[pl.summary(v) for v in found.items],
-                  total=found.total, counts=found.counts_by_status, f=f, page=found.page,
-                  pages=found.pages, statuses=list(PipelineStatus),
+        rows = [pl.summary(v) for v in found.items]
+    return render(request, "pipelines.html", rows=rows,
+                  total=found.total, counts=found.counts_by_display_status, f=f,
+                  page=found.page, pages=found.pages, statuses=list(PipelineStatus),
+                  shown_statuses=pc.DISPLAY_STATUSES,
                   kinds=list(JobType), modules=list(ModuleType), q=q,
                   status_text=pl.STATUS_TEXT, kind_text=pl.KIND_TEXT,
                   flower=flower_link(),
@@ -87,9 +92,10 @@ def pipeline_counts(request: Request, user: User) -> Response:
     q = {k: v[:100] for k, v in request.query_params.items()}
     f = filters_from(q)
     with session_scope() as s:
-        counts = reads.counts_by_status(s, f)
+        counts = pc.counts_by_display_status(s, f)
     return render(request, "_pipeline_counts.html", counts=counts, total=sum(counts.values()),
-                  f=f, q=q, statuses=list(PipelineStatus), status_text=pl.STATUS_TEXT)
+                  f=f, q=q, shown_statuses=pc.DISPLAY_STATUSES,
+                  status_text=pl.STATUS_TEXT)
 
 
 @router.get("/pipelines/{pipeline_id}")

@@ -12,12 +12,16 @@ from carbon_api.console.adapters import label
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.enums import JobType
 from carbon_domain.services.reads import pipeline_console as pc
+from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
 from carbon_domain.services.reads.pipeline_reads import PipelineDetailView, PipelineView
 
-STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded", "PARTIAL": "Partly failed",
+# Keyed by display status (pipeline_console.display_status): a SUCCESS with a WARNING job is
+# never worded or coloured as a plain success.
+STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded",
+               SUCCESS_WITH_WARNINGS: "Succeeded with warnings", "PARTIAL": "Partly failed",
                "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}
-STATUS_ICON = {"RUNNING": "⟳", "SUCCESS": "✓", "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■",
-               "NOT_STARTED": "…"}
+STATUS_ICON = {"RUNNING": "⟳", "SUCCESS": "✓", SUCCESS_WITH_WARNINGS: "⚠", "PARTIAL": "◐",
+               "FAILED": "✗", "ABORTED": "■", "NOT_STARTED": "…"}
 KIND_TEXT: dict[str, str] = {
              JobType.factor_ingest: "Factor upload", JobType.csv_ingest: "Data upload",
              JobType.reference_ingest: "Reference upload", JobType.unit_sync: "Units upload",
@@ -107,10 +111,13 @@ def summary(v: PipelineView) -> dict[str, Any]:
         message = v.ingest.status_message or message
     ingest = v.ingest
     phases = _phases(v)
+    shown = v.display_status
     return {
         "id": str(v.pipeline_id), "kind": v.kind, "kind_text": KIND_TEXT.get(v.kind, v.kind),
-        "status": v.status, "status_text": STATUS_TEXT.get(v.status, v.status),
-        "status_icon": STATUS_ICON.get(v.status, "?"), "terminal": v.finished,
+        "status": v.status, "display_status": shown,
+        "status_text": STATUS_TEXT.get(shown, shown),
+        "status_icon": STATUS_ICON.get(shown, "?"), "terminal": v.finished,
+        "warning_count": v.warning_count,
         "module": v.module_type_id, "module_label": module_label(v.module_type_id),
         "det": v.data_entry_type_id, "year": v.year, "created_by": v.created_by,
         "created_at": v.created_at, "duration": v.duration_seconds, "message": message,
@@ -126,7 +133,7 @@ def summary(v: PipelineView) -> dict[str, Any]:
         "abort_confirm": abort_confirm(v), "recover_confirm": recover_confirm(v),
         # What a module card's "Recalculating…" link shows, updated by the page's stream.
         "progress_text": next((ph["text"] for ph in phases if ph["name"] == "recalculation"
-                               and ph["text"]), None) or STATUS_TEXT.get(v.status, v.status),
+                               and ph["text"]), None) or STATUS_TEXT.get(shown, shown),
     }
 
 

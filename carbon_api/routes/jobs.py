@@ -88,6 +88,9 @@ def list_pipelines(
                                                       "type).")] = None,
     has_errors: Annotated[bool | None, Query(
         description="true: a job of its own finished as ERROR; false: none did.")] = None,
+    has_warnings: Annotated[bool | None, Query(
+        description="true: a job of its own finished as WARNING (a SUCCESS of these is "
+                    "SUCCESS_WITH_WARNINGS); false: none did.")] = None,
     created_after: Annotated[datetime | None, Query(
         description="Created at or after (ISO 8601; without an offset: UTC).")] = None,
     created_before: Annotated[datetime | None, Query(
@@ -98,8 +101,9 @@ def list_pipelines(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     """Pipelines, newest first, filtered and paged: `{items, total, limit, offset,
-    counts_by_status}`; each item with its phases, duration and message.
-    `counts_by_status` covers the whole filtered result, not just the page."""
+    counts_by_status, counts_by_display_status}`; each item with its phases, duration,
+    message and `display_status`. The counts cover the whole filtered result, not just the
+    page."""
     after, before = _utc(created_after), _utc(created_before)
     if after is not None and before is not None and after > before:
         raise RequestValidationError([{
@@ -109,12 +113,13 @@ def list_pipelines(
                    f"({before.isoformat()})"}])
     filters = PipelineFilters(
         status=status, kind=kind, module_type_id=module_type_id.value if module_type_id
-        else None, year=year, has_errors=has_errors, created_after=after,
-        created_before=before, created_by=created_by)
+        else None, year=year, has_errors=has_errors, has_warnings=has_warnings,
+        created_after=after, created_before=before, created_by=created_by)
     with session_scope() as s:
         page = pipeline_reads.listing(s, filters, limit=limit, offset=offset)
     return {"items": [asdict(v) for v in page.items], "total": page.total, "limit": limit,
-            "offset": offset, "counts_by_status": page.counts_by_status}
+            "offset": offset, "counts_by_status": page.counts_by_status,
+            "counts_by_display_status": page.counts_by_display_status}
 
 
 def _utc(at: datetime | None) -> datetime | None:

@@ -22,6 +22,7 @@ from carbon_domain.services.reads.pipeline_console import PipelineFilters
 from carbon_domain.settings import Settings, get_settings
 from carbon_tasks import operations as ops
 from tests.console.support import (
+    E_HEADER,
     EQUIPMENT,
     IT,
     YEAR,
@@ -135,3 +136,35 @@ def test_abort_then_recalculate_what_the_run_left(console: Console,
         "data-status", "SUCCESS")
     assert page.evaluate("window.notReloaded") is True
     c.shot("recovered")
+
+
+def test_an_upload_that_skipped_rows_is_not_shown_as_a_plain_success(
+        console: Console, tokens: dict[str, str]) -> None:
+    """Its stored status is SUCCESS, but its ingest job ended WARNING (5 rows skipped): the
+    row says "Succeeded with warnings" in amber with ⚠, the counts give it its own count,
+    and that count's link lists it."""
+    seed_equipment(entries_per_type=2, types=(IT,))
+    bad = "".join(f"UB,X-{i},Broken {i},Laptop,Standard,lots,20\n" for i in range(5))
+    acc = ops.start_upload("data-entries", (E_HEADER + "UA,W-1,Laptop,Laptop,Standard,10,20\n"
+                                            + bad).encode(),
+                           module=EQUIPMENT, det=IT, year=YEAR, created_by="carol")
+    assert wait_pipeline(acc.pipeline_id) == "SUCCESS"
+    c, page = console, console.page
+    c.sign_in(tokens["viewer"])
+    page.goto(f"{c.base}/console/pipelines")
+    chip = page.locator(f'#row-{acc.pipeline_id} [data-cell="status"] .chip')
+    expect(chip).to_have_text("⚠ Succeeded with warnings")
+    assert chip.evaluate("e => getComputedStyle(e).color") == "rgb(154, 103, 0)"  # --warn
+    counts = page.locator("#pipeline-counts")
+    expect(counts.get_by_role("link", name="Succeeded with warnings: 1")).to_be_visible()
+    expect(counts.get_by_role("link", name="Succeeded: 3")).to_be_visible()
+    counts.get_by_role("link", name="Succeeded with warnings: 1").click()
+    expect(page.locator("#f-warnings")).to_have_value("yes")
+    rows = page.get_by_role("table", name="Pipelines").locator("tr[data-row-status]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("id", f"row-{acc.pipeline_id}")
+    rows.first.get_by_role("button", name="Details").click()
+    card = page.locator(f"#pd-live-{acc.pipeline_id} .pipeline-card")
+    expect(card.locator(".head .chip")).to_have_text("⚠ Succeeded with warnings")
+    expect(card).to_contain_text("5 rows skipped")
+    c.shot("succeeded-with-warnings")

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
-from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
+from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType, PipelineStatus
 from carbon_domain.db.link_models import PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline, RecalcChunk
@@ -40,6 +40,7 @@ class PipelineFilters:
     module_type_id: int | None = None
     year: int | None = None
     has_errors: bool | None = None  # a job of its own finished as ERROR
+    has_warnings: bool | None = None  # a job of its own finished as WARNING
     created_after: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
     created_by: str | None = None  # exact name
@@ -55,11 +56,34 @@ class PipelineFilters:
                 c.append(col == value)
         if self.has_errors is not None:
             c.append(Pipeline.error_count > 0 if self.has_errors else Pipeline.error_count == 0)
+        if self.has_warnings is not None:
+            c.append(WARNED if self.has_warnings else ~WARNED)
         if self.created_after is not None:
             c.append(Pipeline.created_at >= self.created_after)
         if self.created_before is not None:
             c.append(Pipeline.created_at < self.created_before)
         return c
+
+
+# What a SUCCESS pipeline with a job of its own that ended WARNING (rows skipped, a column
+# ignored) is shown as, on every surface; its stored status stays SUCCESS. Every other
+# display status is the stored one.
+SUCCESS_WITH_WARNINGS = "SUCCESS_WITH_WARNINGS"
+DISPLAY_STATUSES = (PipelineStatus.NOT_STARTED.value, PipelineStatus.RUNNING.value,
+                    PipelineStatus.SUCCESS.value, SUCCESS_WITH_WARNINGS,
+                    PipelineStatus.PARTIAL.value, PipelineStatus.FAILED.value,
+                    PipelineStatus.ABORTED.value)
+# The same "a job of its own ended WARNING" in SQL, for the filter and the counts: an index
+# probe of data_ingestion_jobs.pipeline_id per pipeline.
+WARNED = exists().where(Job.pipeline_id == Pipeline.id, Job.state == JobState.FINISHED,
+                        Job.result == JobResult.WARNING)
+
+
+def display_status(status: str, warning_count: int) -> str:
+    """The one rule: a SUCCESS with a WARNING job of its own is shown as succeeded with
+    warnings (pipeline_reads' views carry it); every other status as it is stored."""
+    return SUCCESS_WITH_WARNINGS if status == PipelineStatus.SUCCESS and warning_count \
+        else str(status)
 
 
 @dataclass(slots=True)
@@ -99,11 +123,26 @@ class Coalesced:
     job_ids: list[int] = field(default_factory=list)
 
 
-def counts_by_status(session: Session, filters: PipelineFilters) -> dict[str, int]:
-    """Pipelines per status over the whole filtered result (every filter applied)."""
-    rows = session.execute(select(Pipeline.status, func.count())
-                           .where(*filters.conditions()).group_by(Pipeline.status))
-    return {str(s): int(n) for s, n in rows}
+def counts_by_display_status(session: Session, filters: PipelineFilters) -> dict[str, int]:
+    """Pipelines per display status over the whole filtered result (every filter applied):
+    :func:`display_status` of each (status, a WARNING job of its own), in one query."""
+    warned = WARNED.label("warned")
+    out: dict[str, int] = {}
+    for status, w, n in session.execute(
+            select(Pipeline.status, warned, func.count()).where(*filters.conditions())
+            .group_by(Pipeline.status, warned)):
+        shown = display_status(str(status), int(bool(w)))
+        out[shown] = out.get(shown, 0) + int(n)
+    return out
+
+
+def stored_counts(shown: dict[str, int]) -> dict[str, int]:
+    """Counts by display status folded back into counts by stored status."""
+    out: dict[str, int] = {}
+    for status, n in shown.items():
+        key = PipelineStatus.SUCCESS.value if status == SUCCESS_WITH_WARNINGS else status
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 def chunk_counts(session: Session, job_ids: Iterable[int]) -> dict[int, ChunkCounts]:

@@ -11,6 +11,10 @@ Each definition exists once, here:
   every entry twice);
 - counts by status: over the whole filtered result, every filter applied (status too), so
   "Failed: 2" next to a filter means two rows to page through;
+- what a pipeline is shown as (``display_status``, :func:`pipeline_console.display_status`):
+  its status, except that a SUCCESS with a job of its own that ended WARNING (rows skipped,
+  a column ignored) is SUCCESS_WITH_WARNINGS, never a plain success; the same rule filters
+  and counts in SQL (``PipelineFilters.has_warnings``, ``counts_by_display_status``);
 - a page number past the last page shows the last page.
 """
 
@@ -89,6 +93,8 @@ class PipelineView:
     created_by: str | None
     job_count: int
     error_count: int
+    warning_count: int  # jobs of its own that ended WARNING (rows skipped, columns ignored)
+    display_status: str  # pc.display_status(status, warning_count): what surfaces show
     last_error: str | None
     created_at: datetime | None
     started_at: datetime | None
@@ -121,6 +127,9 @@ class PipelineListing:
     counts_by_status: dict[str, int]
     limit: int
     offset: int
+    # The same result counted by what is shown: SUCCESS split into SUCCESS and
+    # SUCCESS_WITH_WARNINGS (the counts by stored status are kept as they were).
+    counts_by_display_status: dict[str, int]
 
     @property
     def page(self) -> int:
@@ -193,12 +202,16 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
                           else int(j.progress_done or 0), int(j.progress_total or 0),
                           j.status_message)
              for j in jobs if j.job_type == JobType.emission_recalc]
+    warnings = sum(j.pipeline_id == p.id and j.state == JobState.FINISHED
+                   and j.result == JobResult.WARNING for j in jobs)
     # live: a running pipeline's duration is the time so far. The API detail is also
     # streamed, sending a snapshot whenever it changes: there it stays None while running.
     return PipelineView(
         pipeline_id=p.id, kind=p.kind, status=p.status, module_type_id=p.module_type_id,
         year=p.year, created_by=p.created_by, job_count=p.job_count,
-        error_count=p.error_count, last_error=p.last_error, created_at=p.created_at,
+        error_count=p.error_count, warning_count=warnings,
+        display_status=pc.display_status(p.status, warnings), last_error=p.last_error,
+        created_at=p.created_at,
         started_at=p.started_at, finished_at=p.finished_at,
         progress=progress_of(p.status, jobs), phases=pc.phases(jobs, chunks),
         duration_seconds=pc.duration_seconds(p) if live or p.finished_at else None,
@@ -232,28 +245,31 @@ def _query(filters: PipelineFilters) -> Select[Pipeline]:
             .execution_options(populate_existing=True))
 
 
-def counts_by_status(session: Session, filters: PipelineFilters) -> dict[str, int]:
-    return pc.counts_by_status(session, filters)
+def _counts(session: Session, filters: PipelineFilters) -> tuple[dict[str, int], dict[str, int]]:
+    shown = pc.counts_by_display_status(session, filters)
+    return pc.stored_counts(shown), shown
 
 
 def listing(session: Session, filters: PipelineFilters, *, limit: int = 50,
             offset: int = 0) -> PipelineListing:
     """Newest first: a page of pipelines (from ``offset``; past the end: none), the
-    filtered total and the counts by status of the whole filtered result."""
-    counts = counts_by_status(session, filters)
+    filtered total and the counts by status (stored and displayed) of the whole filtered
+    result."""
+    counts, shown = _counts(session, filters)
     page = list(session.scalars(_query(filters).limit(limit).offset(offset)))
-    return PipelineListing(views(session, page), sum(counts.values()), counts, limit, offset)
+    return PipelineListing(views(session, page), sum(counts.values()), counts, limit, offset,
+                           shown)
 
 
 def listing_page(session: Session, filters: PipelineFilters, *, page: int,
                  per_page: int = 50) -> PipelineListing:
     """Page ``page`` (1-based) of the listing, clamped to the pages that exist."""
-    counts = counts_by_status(session, filters)
+    counts, shown = _counts(session, filters)
     total = sum(counts.values())
     pages = max(1, -(-total // per_page))
     offset = (min(max(page, 1), pages) - 1) * per_page
     rows = list(session.scalars(_query(filters).limit(per_page).offset(offset)))
-    return PipelineListing(views(session, rows), total, counts, per_page, offset)
+    return PipelineListing(views(session, rows), total, counts, per_page, offset, shown)
 
 
 def get(session: Session, pipeline_id: uuid.UUID | str) -> Pipeline | None:
