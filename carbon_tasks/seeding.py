@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from carbon_domain.db.enums import PipelineStatus
 from carbon_domain.seed import SeedFile, SeedManifest
-from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind
+from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
 from carbon_tasks.operations import start_upload
 from carbon_tasks.waiting import PipelineProgress, wait_for_pipeline
 
@@ -95,6 +95,9 @@ def load_seed(manifest: SeedManifest, *, year: int | None = None, created_by: st
             f.kind, manifest.path_of(f).read_bytes(), filename=f.path, module=f.module,
             det=f.det, year=None if f.kind in _YEARLESS else year,
             recalculate=f.kind == UploadKind.factors and _recalculate(manifest, f, recalculate),
+            # Rooms, stations and rates belong to no year: a seed adds its rows and retires
+            # none (replace would retire the rooms another year's entries read).
+            mode=UploadMode.MERGE if f.kind in _YEARLESS else UploadMode.REPLACE,
             created_by=created_by)
         assert accepted.pipeline_id is not None
 

@@ -101,3 +101,39 @@ def test_a_bad_size_is_one_clear_line(db, tmp_path: Path, args: list[str], fragm
     _one_line_error(result, fragment)
     assert not any(tmp_path.iterdir())
     assert count(Pipeline) == 0
+
+
+def test_seeding_another_year_keeps_the_reference_data_of_the_first(db, worker, tmp_path: Path
+                                                                    ) -> None:  # type: ignore[no-untyped-def]
+    """Rooms, stations and exchange rates belong to no year. An operator who seeded 2025
+    and then 2024 found 2025's buildings down from 3.26M to 2.58M kg: the 2024 seed's rooms
+    file, uploaded in replace mode, retired the 600 rooms 2025's entries read. A seed adds
+    its reference rows (merge) and retires nothing."""
+    def building_rows() -> list[Any]:
+        with session_scope() as s:
+            return s.execute(text(
+                "SELECT e.data_entry_id, e.emission_type_id, e.kg_co2eq FROM data_entry_emissions e"
+                " JOIN data_entries d ON d.id = e.data_entry_id WHERE d.year = :y"
+                " AND d.data_entry_type_id = 30 ORDER BY 1, 2"), {"y": YEAR}).all()
+
+    def live_rooms() -> int:
+        with session_scope() as s:
+            return int(s.scalar(text("SELECT count(*) FROM building_rooms"
+                                     " WHERE retired_by_job_id IS NULL")) or 0)
+
+    first = runner.invoke(app, ["seed", "--units", "5", "--entries", "1000", "--year",
+                                str(YEAR), "--seed", "1", "--out", str(tmp_path / "a"),
+                                "--json"])
+    assert first.exit_code == 0, first.output
+    rows, rooms = building_rows(), live_rooms()
+    assert rows and rooms
+    second = runner.invoke(app, ["seed", "--units", "5", "--entries", "500", "--year",
+                                 str(YEAR - 1), "--seed", "1", "--out", str(tmp_path / "b"),
+                                 "--json"])
+    assert second.exit_code == 0, second.output
+    assert live_rooms() >= rooms
+    with session_scope() as s:
+        stale = [t.data_entry_type_id for m in year_status(s, YEAR) for t in m.data_entry_types
+                 if t.needs_recalculation]
+    assert 30 not in stale, "the first year's buildings lost nothing"
+    assert building_rows() == rows
