@@ -154,16 +154,20 @@ def test_counts_and_changed_by_job_id(db: str, worker: Any) -> None:
     j1 = _factor_job(p1)
     assert (j1.meta["factors_inserted"], j1.meta["factors_retired"]) == (4, 0)
     first = _factors()
-    # A unchanged, B's value changed, C and D absent, E new (B listed twice: last row wins).
+    # A unchanged, B's value changed, C and D absent, E new (B listed twice: last row wins,
+    # the other row is reported as skipped).
     v2 = EQ_F + "A,,1,1,,,0.1\nB,,1,1,,,0.5\nE,,1,1,,,0.1\nB,,1,1,,,0.2\n"
     p2 = _upload("factors", v2, module=4, det=11, year=YEAR)
     j2 = _factor_job(p2)
     assert {k: j2.meta[f"factors_{k}"] for k in (
         "inserted", "updated", "unchanged", "retired", "revived")} == {
         "inserted": 1, "updated": 1, "unchanged": 1, "retired": 2, "revived": 0}
-    assert j2.result == "SUCCESS"
+    assert j2.result == "WARNING"
+    dup = ("duplicate of row 5, whose values were kept (the last row of a factor wins):"
+           " it factor equipment_class='B'")
     assert j2.status_message == (
-        "Success: 3 factors: 1 inserted, 1 updated, 1 unchanged, 2 retired")
+        "WARNING: 3 factors: 1 inserted, 1 updated, 1 unchanged, 2 retired, 1 rows skipped"
+        f" — first error: row 3: {dup}")
     now = _factors()
     assert now["A"][3] == j1.id                          # unchanged keeps its old job
     assert now["B"][3] == j2.id and now["B"][4]["ef_kg_co2eq_per_kwh"] == 0.2

@@ -418,10 +418,11 @@ CASES: dict[str, Case] = {
         ENTRIES, IT, entries(entry("INV-1").rstrip("\n") + ",dup\n",
                              header=E_HEADER.rstrip("\n") + ",NAME\n"),
         400, "duplicate column(s) in the header: name"),
-    "same factor twice in one file: last wins, one row": Case(
+    "same factor twice in one file: last wins, one row, the other reported": Case(
         FACTORS, IT_MERGE, (F_HEADER + line("Tablet", "Standard", 50, 5, 0.2)
                       + line(" Tablet ", "Standard ", 60, 6, 0.3)).encode(),
-        202, result="SUCCESS", rows=1, check=_last_wins),
+        202, result="WARNING", rows=1, check=_last_wins,
+        errors={2: "duplicate of row 3, whose values were kept"}),
     "short rows (missing cells)": Case(
         ENTRIES, IT, entries("UA,INV-1,Laptop\n", entry("INV-2")),
         202, result="WARNING", rows=1, errors={2: "equipment_class is required"}),

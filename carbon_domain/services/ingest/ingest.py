@@ -66,8 +66,10 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
         if identity is not None:
             rejected.add(identity)
 
-    for _line, f in acc.parsed(rows, lambda r: csv_rows.parse_factor_row(module, det, r),
-                               on_reject=reject):
+    found = [(line, (f.det, f.emission_type_id, csv_rows.classification_key(f.classification)), f)
+             for line, f in acc.parsed(rows, lambda r: csv_rows.parse_factor_row(module, det, r),
+                                       on_reject=reject)]
+    for _line, f in acc.keep_last(found, "factor", _factor_text):
         parsed.append((f.det, f.emission_type_id, f.classification, f.values))
     dets = sorted({p[0] for p in parsed})
     if not parsed:
@@ -85,6 +87,11 @@ def ingest_factors(session: Session, job: DataIngestionJob) -> IngestOutcome:
     return acc.outcome(len(parsed), "factors", summary=summary, recalc=recalc, meta={
         "data_entry_type_ids": dets, "mode": UploadMode.of(merge).value,
         **written.meta()})
+
+
+def _factor_text(f: csv_rows.ParsedFactor) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in f.classification.items() if v is not None)
+    return f"{DataEntryType(f.det).name} factor {shown or '(no classification)'}"
 
 
 def _unit_modules(session: Session, module: ModuleType, year: int) -> dict[str, tuple[int, int]]:
@@ -162,7 +169,10 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     acc = RowReport(header, csv_rows.reference_known_columns(UploadKind.units))
     good: dict[str, csv_rows.UnitRow] = {}
     lines: dict[str, int] = {}
-    for line, u in acc.parsed(rows, csv_rows.parse_unit_row):
+    units = acc.keep_last(((line, u.institutional_code, u)
+                           for line, u in acc.parsed(rows, csv_rows.parse_unit_row)),
+                          "unit", lambda u: f"unit {u.institutional_code!r}")
+    for line, u in units:
         good[u.institutional_code] = u
         lines[u.institutional_code] = line
     _drop_taken_institutional_ids(session, good, lines, acc)
@@ -253,7 +263,10 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
     def reject(row: dict[str, str]) -> None:
         rejected.add(reference_sets.raw_identity(kind, row))
 
-    for _line, r in acc.parsed(rows, parser, on_reject=reject):
+    found = ((line, reference_sets.parsed_identity(kind, r), r)
+             for line, r in acc.parsed(rows, parser, on_reject=reject))
+    for _line, r in acc.keep_last(found, _REFERENCE_ROW[UploadKind(kind)],
+                                  lambda r: _reference_text(kind, r)):
         good[reference_sets.parsed_identity(kind, r)] = r
     mode = {"mode": UploadMode.of(merge).value}
     if not good:
@@ -262,3 +275,16 @@ def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
                                                  job_id=job.id, merge=merge, keep=rejected)
     return acc.outcome(len(good), f"{kind} rows", summary=written.summary(kind, merge),
                        meta={**mode, **written.meta()})
+
+
+_REFERENCE_ROW = {UploadKind.stations: "station", UploadKind.building_rooms: "room",
+                  UploadKind.exchange_rates: "rate"}
+
+
+def _reference_text(kind: str, r: Any) -> str:
+    """How the operator names a reference row's identity (station, room, rate)."""
+    if kind == UploadKind.stations:
+        return f"station {r.name!r} ({r.country_code})"
+    if kind == UploadKind.building_rooms:
+        return f"room {r.room_name!r} of building {r.building_name!r}"
+    return f"rate of {r.currency.upper()} for {r.year}"

@@ -68,7 +68,9 @@ class FactorSetResult:
 def _dedupe(rows: Iterable[FactorRow]) -> _Seen:
     seen: _Seen = {}
     for det, et, classification, values in rows:
-        # A file that repeats a factor keeps its last row, as an upsert would.
+        # Rows that repeat a factor keep the last one, as an upsert would. An upload's
+        # ingest has already kept only that row and reported the others as skipped
+        # (RowReport.keep_last); other callers get the same rule.
         seen[(int(det), int(et), classification_key(classification))] = values
     return seen
 

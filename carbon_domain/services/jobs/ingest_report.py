@@ -9,7 +9,7 @@ the upload kind does not use are named with the nearest expected one. The result
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar
 
@@ -66,6 +66,25 @@ class RowReport:
                 self.error(line, str(exc))
                 if on_reject is not None:
                     on_reject(row)
+
+    def keep_last(self, rows: Iterable[tuple[int, Hashable, T]], what: str,
+                  describe: Callable[[T], str]) -> list[tuple[int, T]]:
+        """(line, row) of the last row of each key, in file order. A file that gives a key
+        twice keeps its last row (as an upsert would) and says so: every earlier row of the
+        key is skipped and reported, naming the row that repeats it, whose values were kept.
+        The row errors stay in row order."""
+        items = list(rows)
+        last = {key: line for line, key, _ in items}
+        out: list[tuple[int, T]] = []
+        for line, key, item in items:
+            kept = last[key]
+            if kept == line:
+                out.append((line, item))
+            else:
+                self.error(line, f"duplicate of row {kept}, whose values were kept (the last"
+                                 f" row of a {what} wins): {describe(item)}")
+        self.errors.sort(key=lambda e: e["row"])
+        return out
 
     def error(self, line: int, reason: str) -> None:
         self.skipped += 1
