@@ -21,7 +21,9 @@ _TS = UTCDateTime()
 
 class UploadPreview(Base):
     __tablename__ = "upload_previews"
-    __table_args__ = (Index("ix_upload_previews_job", "job_id"),)
+    # AUTOINCREMENT on SQLite: a discarded preview's id is never given to the next one (a
+    # tab still showing the discarded panel would apply another file); migration 0018.
+    __table_args__ = (Index("ix_upload_previews_job", "job_id"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # No foreign keys: a preview is a read model; its job and file are looked up by id.
     job_id: Mapped[int] = mapped_column(Integer)
