@@ -5,6 +5,7 @@ Details panel follow the page's one stream (console/stream.py, console.js)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -68,15 +69,34 @@ def filters_from(q: dict[str, str]) -> pl.Filters:
                       created_before=_opt_dt(q.get("created_before")), created_by=by)
 
 
+def _pipeline_id(text: str | None) -> str | None:
+    """A pipeline id as the rows carry it (lower case, hyphens), or None for no UUID."""
+    try:
+        return str(uuid.UUID(text)) if text else None
+    except ValueError:
+        return None
+
+
 @router.get("/pipelines")
 def pipelines_page(request: Request, user: User,
                    page: PageQuery = 1) -> Response:
+    """The list; ``focus=<id>`` (a pipeline's link from a card, an entry's history, a
+    Details URL opened as a page) opens that pipeline's Details: in its row when it is on
+    the page, else above the list. An id that matches no pipeline says so."""
     q = {k: v[:100] for k, v in request.query_params.items()}
     f = filters_from(q)
+    focus = (q.get("focus") or "").strip()
+    focus_id, focused = _pipeline_id(focus), None
     with session_scope() as s:
         found = reads.listing_page(s, f, page=page, per_page=PAGE)
         rows = [pl.summary(v) for v in found.items]
-    return render(request, "pipelines.html", rows=rows,
+        on_page = any(r["id"] == focus_id for r in rows)
+        if focus_id is not None and not on_page:
+            v = reads.view(s, focus_id)
+            focused = pl.summary(v) if v is not None else None
+    missing = focus if focus and not on_page and focused is None else None
+    return render(request, "pipelines.html", rows=rows, focus_id=focus_id, focused=focused,
+                  focus_missing=missing, no_filters=pl.Filters(),
                   total=found.total, counts=found.counts_by_display_status, f=f,
                   page=found.page, pages=found.pages, statuses=list(PipelineStatus),
                   shown_statuses=pc.DISPLAY_STATUSES,

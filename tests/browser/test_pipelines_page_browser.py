@@ -10,6 +10,7 @@ tests/console/support.EntryLock), so "running" is observed deterministically.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from tests.console.support import (
     seed_equipment,
     wait_pipeline,
 )
+from tests.integration.test_pipelines_console import OK, make_pipeline
 
 from .conftest import Console
 
@@ -168,3 +170,62 @@ def test_an_upload_that_skipped_rows_is_not_shown_as_a_plain_success(
     expect(card.locator(".head .chip")).to_have_text("⚠ Succeeded with warnings")
     expect(card).to_contain_text("5 rows skipped")
     c.shot("succeeded-with-warnings")
+
+
+def test_a_link_to_a_pipeline_older_than_the_first_page_opens_it(
+        console: Console, tokens: dict[str, str]) -> None:
+    """An entry's "job N" link (its factor's upload) goes to /console/pipelines?focus=<id>;
+    with 50 newer pipelines that pipeline is not on the first page. It is shown above the
+    list with its Details open; so is /console/pipelines/<id> opened as a page; an id of no
+    pipeline says so."""
+    seed_equipment(entries_per_type=2, types=(IT,))
+    with session_scope() as s:
+        factor_upload = next(v for v in pipeline_reads.listing(
+            s, PipelineFilters(kind=JobType.factor_ingest)).items)
+    old = str(factor_upload.pipeline_id)
+    now = datetime.now(UTC)
+    for i in range(55):  # newer than everything the seed made
+        make_pipeline(JobType.emission_recalc, EQUIPMENT, YEAR, "dave",
+                      now + timedelta(minutes=1 + i), [(JobType.emission_recalc, *OK)])
+    c, page = console, console.page
+    c.sign_in(tokens["viewer"])
+    page.goto(f"{c.base}/console/entries/{last_entry_id(IT)}")
+    page.locator("a[data-set-by-job]").first.click()
+    page.wait_for_url(f"**/console/pipelines?focus={old}")
+    focused = page.locator("#focused-pipeline")
+    expect(focused).to_contain_text(f"Pipeline {old[:8]}")
+    expect(focused).to_contain_text("is not on this page of the list")
+    expect(focused.locator(f"#row-{old} [data-cell=status]")).to_have_text("✓ Succeeded")
+    jobs = focused.get_by_role("table", name="Jobs")
+    expect(jobs).to_contain_text("Factor upload")
+    expect(focused.locator(f"#expand-{old}")).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("table", name="Pipelines").locator(f"#row-{old}")).to_have_count(0)
+    expect(page.locator("#pager")).to_contain_text("Page 1 of 2")
+
+    # The Details URL opened as a page lands on the same view; so with filters leaving it out.
+    page.goto(f"{c.base}/console/pipelines/{old}")
+    page.wait_for_url(f"**/console/pipelines?focus={old}")
+    expect(page.locator("#focused-pipeline").get_by_role("table", name="Jobs")).to_be_visible()
+    page.goto(f"{c.base}/console/pipelines?created_by=dave&focus={old}")
+    expect(page.locator("#focused-pipeline")).to_contain_text("the filters or the page leave")
+    expect(page.locator("#focused-pipeline").get_by_role("table", name="Jobs")).to_be_visible()
+
+    # On the first page: its own row opens, nothing above the list.
+    newest = _newest_pipeline()
+    page.goto(f"{c.base}/console/pipelines?focus={newest}")
+    expect(page.locator(f"#detail-{newest}").get_by_role("table", name="Jobs")).to_be_visible()
+    expect(page.locator("#focused-pipeline")).to_have_count(0)
+
+    missing = "0b8a6f2e-3c1d-4e5f-9a7b-2c4d6e8f0a1b"
+    for target in (f"/console/pipelines?focus={missing}", f"/console/pipelines/{missing}",
+                   "/console/pipelines?focus=not-an-id"):
+        page.goto(c.base + target)
+        note = page.get_by_role("alert")
+        expect(note).to_contain_text("No pipeline has the id")
+        expect(note).to_contain_text(missing if "not-an-id" not in target else "not-an-id")
+    c.shot("focused-pipeline")
+
+
+def _newest_pipeline() -> str:
+    with session_scope() as s:
+        return str(pipeline_reads.listing(s, PipelineFilters(), limit=1).items[0].pipeline_id)
