@@ -114,7 +114,9 @@ def entries(
 
 
 def _print_page(found: EntryPage, ref: Any, module: str) -> None:
-    total = f" of {found.total:,}" if found.total is not None else ""
+    # "page 1 of 8 (395 entries)": the count is of entries, the pages are of --limit.
+    total = (f" of {max(1, -(-found.total // found.limit)):,} ({found.total:,} entries)"
+             if found.total is not None else "")
     t = new_table(f"Report {ref.report_id} ({escape(ref.unit_code)}, {ref.year}) · {module} · "
                   f"page {found.page}{total}",
                   ("entry:num", "type", "kg CO2-eq:num", "factor", "data / reason:text"))

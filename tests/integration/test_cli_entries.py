@@ -102,6 +102,8 @@ def test_entries_paging_and_filters(lab_a: int) -> None:
     assert first["has_more"] and first["next_after"] == every[3]
     table = ok("entries", lab_a, "equipment", "-n", 4)
     assert f"More: --page 2, or --after {every[3]}" in table
+    # The count is of entries; the pages are of -n (it said "page 1 of 6" for 6 entries).
+    assert "page 1 of 2 (6 entries)" in ok("entries", lab_a, "equipment", "-n", 4, "--count")
     by_page = json.loads(ok("entries", lab_a, 4, "-n", 4, "--page", 2, "--json"))
     by_key = json.loads(ok("entries", lab_a, 4, "-n", 4, "--after", every[3], "--json"))
     assert [e["id"] for e in by_page["items"]] == [e["id"] for e in by_key["items"]] == every[4:]
