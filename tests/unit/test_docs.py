@@ -115,3 +115,14 @@ def test_design_sections_cited_by_the_code_exist() -> None:
             cited |= set(re.findall(r"design\.md §(\d+)", path.read_text(encoding="utf-8")))
     assert cited, "the code cites the design"
     assert cited <= sections, f"cited sections missing from docs/design.md: {cited - sections}"
+
+
+def test_the_operating_guide_lists_every_setting() -> None:
+    """An operator setting up a deployment reads docs/operating.md's configuration table;
+    seven settings were missing from it."""
+    from carbon_domain.settings import Settings
+
+    text = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    names = {f.alias for f in Settings.model_fields.values() if f.alias}
+    missing = sorted(n for n in names if f"`{n}`" not in text)
+    assert not missing, f"settings not in docs/operating.md: {missing}"
