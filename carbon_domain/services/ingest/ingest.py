@@ -230,15 +230,25 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, csv_rows.Uni
             del good[code]
         else:
             owner[iid] = code
-    if not owner:
-        return
-    held = session.execute(select(Unit.institutional_id, Unit.institutional_code).where(
-        Unit.institutional_id.in_(list(owner)), Unit.institutional_code.not_in(list(good))))
-    for iid, other in held:
-        assert iid is not None  # IN (owner's ids) never matches NULL
-        code = owner[iid]
-        acc.error(lines[code], f"institutional_id {iid!r} already belongs to unit {other!r}")
-        good.pop(code, None)
+    # A row skipped here leaves its unit on its old id, which another row of the file may
+    # be taking over (the next unit shifted up by one): check again until nothing more is
+    # skipped, or that row's UPDATE met the unique constraint and failed the whole upload
+    # with a database error (a second year's seed with one unit fewer did).
+    skipped: set[str] = set()
+    while owner:
+        held = session.execute(select(Unit.institutional_id, Unit.institutional_code).where(
+            Unit.institutional_id.in_(list(owner)), Unit.institutional_code.not_in(list(good))
+        )).all()
+        if not held:
+            return
+        for iid, other in held:
+            assert iid is not None  # IN (owner's ids) never matches NULL
+            code = owner.pop(iid)
+            why = " (its own row was skipped)" if other in skipped else ""
+            acc.error(lines[code], f"institutional_id {iid!r} already belongs to unit"
+                                   f" {other!r}{why}")
+            good.pop(code, None)
+            skipped.add(code)
 
 
 def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
