@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from carbon_api.accepting import accept_operation
+from carbon_api.console import pipelines as pl
 from carbon_api.console.adapters import label
 from carbon_api.console.forms import ChosenFile, OperatorForm, UploadFields, form_model
 from carbon_api.console.web import PREFIX, User, is_htmx, message, render, templates
@@ -27,6 +28,7 @@ from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
 from carbon_domain.services.preview import previews as service
+from carbon_domain.services.reads import pipeline_reads
 from carbon_domain.upload_kinds import UploadKind
 from carbon_tasks import operations as ops
 
@@ -112,19 +114,23 @@ async def revert_preview(request: Request, posted: OperatorForm,
     return await run_in_threadpool(call)
 
 
-def _view(preview_id: int) -> service.PreviewView:
+def _view(preview_id: int) -> tuple[service.PreviewView, dict[str, Any] | None]:
+    """The preview and its pipeline's card (what the page's stream shows of it: its real
+    state, a failed preview's "✗ Failed" included)."""
     with session_scope() as s:
-        return service.read_preview(s, preview_id)
+        v = service.read_preview(s, preview_id)
+        card = pipeline_reads.view(s, v.pipeline_id) if v.pipeline_id else None
+        return v, pl.summary(card) if card is not None else None
 
 
 @router.get("/previews/{preview_id}", name="console_preview")
 def panel(request: Request, user: User, preview_id: PreviewId) -> Response:
     """The panel (htmx), or a page holding it (a link, a reload); 404 once discarded."""
     try:
-        view = _view(preview_id)
+        view, card = _view(preview_id)
     except service.PreviewRefused as exc:
         return message(request, f"Preview {preview_id}: {exc}.", status_of(exc))
-    context = _context(view)
+    context = {**_context(view), "p": card}
     if is_htmx(request):
         return render(request, "_preview_panel.html", **context)
     return render(request, "preview.html", year=view.year, **context,

@@ -14,7 +14,16 @@ import pytest
 from playwright.sync_api import expect
 
 from carbon_tasks import operations as ops
-from tests.console.support import E_HEADER, EQUIPMENT, F_HEADER, IT, YEAR, run, seed_equipment
+from tests.console.support import (
+    E_HEADER,
+    EQUIPMENT,
+    F_HEADER,
+    IT,
+    SCIENTIFIC,
+    YEAR,
+    run,
+    seed_equipment,
+)
 
 from .conftest import SHOTS, Console
 
@@ -179,3 +188,62 @@ def test_drill_down_walk(console: Console, tokens: dict[str, str]) -> None:
     page.locator("#trail-entries").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"LAB-A · Equipment · {YEAR}")
     c.shot("drill-walk")
+
+
+GREEN = "rgb(30, 123, 52)"  # --ok
+# The demo's IT factor file names its type in every row: chosen as Scientific, every row is
+# refused and the job ends ERROR.
+IT_FILE = ("data_entry_type," + F_HEADER + "it,Laptop,Standard,100,10,0.3\n"
+           "it,Desktop,,150,15,0.3\n").encode()
+
+
+def _choose(c: Console, det: int, body: bytes) -> None:
+    page = c.page
+    page.locator(f"#module-{EQUIPMENT} details.uploads-box > summary").click()
+    page.select_option(f"#det-factors-{EQUIPMENT}", str(det))
+    page.set_input_files(f"#file-factors-{EQUIPMENT}", files=[{
+        "name": "it_on_scientific.csv", "mimeType": "text/csv", "buffer": body}])
+
+
+def test_a_failed_preview_and_a_failed_upload_show_their_end_state(
+        console: Console, tokens: dict[str, str]) -> None:
+    """IT factors previewed, then uploaded, as Scientific: both jobs end ERROR. The preview
+    panel shows its pipeline's real end ("✗ Failed", not a blue "⟳ finished" chip) and no
+    green "accepted" box stays above it; the upload's card says "✗ Failed" and its
+    "accepted" note is no longer green."""
+    seed_equipment(entries_per_type=2, types=(SCIENTIFIC, IT))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+    c.data()
+    _choose(c, SCIENTIFIC, IT_FILE)
+    page.locator(f"#card-factors-{EQUIPMENT}").get_by_role("button",
+                                                          name="Preview impact").click()
+    result = page.locator(f"#result-factors-{EQUIPMENT}")
+    panel = result.locator("section.preview-panel")
+    expect(panel.get_by_role("alert")).to_contain_text("The preview has no figures")
+    card = panel.locator(".pipeline-card")
+    expect(card).to_have_count(1)
+    expect(card).to_have_attribute("data-status", "FAILED")
+    expect(card.locator(".head .chip")).to_have_text("✗ Failed")
+    expect(panel.locator(".chip.RUNNING")).to_have_count(0)
+    expect(panel).not_to_contain_text("⟳")
+    expect(result.locator(".message.ok")).to_have_count(0)  # "… preview accepted" is gone
+    # The panel as a page (a reload, a link) says the same.
+    pid = panel.get_attribute("data-preview")
+    c.shot("preview-failed")
+    page.goto(f"{c.base}/console/previews/{pid}")
+    expect(page.locator(".pipeline-card .head .chip")).to_have_text("✗ Failed")
+    expect(page.locator(".chip.RUNNING")).to_have_count(0)
+
+    c.data()
+    _choose(c, SCIENTIFIC, IT_FILE)
+    page.locator(f"#card-factors-{EQUIPMENT}").get_by_role("button",
+                                                          name="Upload factors").click()
+    upload = result.locator(".pipeline-card[data-status]")
+    expect(upload).to_have_attribute("data-status", "FAILED")
+    expect(upload.locator(".head .chip")).to_have_text("✗ Failed")
+    note = result.locator(".message.ok")
+    expect(note).to_contain_text("upload accepted")
+    assert note.evaluate("e => getComputedStyle(e).color") != GREEN
+    assert note.evaluate("e => getComputedStyle(e).borderColor") != GREEN
+    c.shot("upload-failed")
