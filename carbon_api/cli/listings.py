@@ -302,7 +302,8 @@ def _counts_line(total: int, by_status: dict[str, int], shown: dict[str, int]) -
     parts = ", ".join(f"{s} {n}" + (f" ({warned} with warnings)"
                                     if s == "SUCCESS" and warned else "")
                       for s, n in sorted(by_status.items()))
-    return f"{total} pipeline{'' if total == 1 else 's'} match" + (f": {parts}" if parts else "")
+    matched = "pipeline matches" if total == 1 else "pipelines match"
+    return f"{total} {matched}" + (f": {parts}" if parts else "")
 
 
 @cli.command("wait")

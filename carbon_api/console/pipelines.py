@@ -53,6 +53,15 @@ def det_label(det: int | None) -> str:
     return _named(DataEntryType, det, "whole module")
 
 
+def scope_label(module: int | None, det: int | None) -> str:
+    """What a job covers: its type ("IT"), else its whole module ("Equipment (whole
+    module)": an aggregation, a module recalculation), else no module (units, reference
+    data)."""
+    if det is not None:
+        return det_label(det)
+    return f"{module_label(module)} (whole module)" if module is not None else "no module"
+
+
 _PHASE_STATE = {"absent": "none", "pending": "queued", "running": "running"}
 _RESULT_STATE = {"ERROR": "failed", "WARNING": "warning"}
 
@@ -141,19 +150,21 @@ def detail(d: PipelineDetailView) -> dict[str, Any]:
     """Summary plus jobs, timeline and coalescing, for the expanded row."""
     out = summary(d)
     out["jobs"] = [{"id": j.id, "type": KIND_TEXT.get(j.job_type, j.job_type),
-                    "type_label": det_label(j.data_entry_type_id), "state": j.state,
+                    "type_label": scope_label(j.module_type_id, j.data_entry_type_id),
+                    "state": j.state,
                     "result": j.result, "message": j.status_message,
                     "attempts": j.attempts, "stuck": j.stuck,
                     "joined": j.pipeline_id != d.pipeline_id,
                     "progress": f"{j.progress.done}/{j.progress.total}"}
                    for j in d.jobs]
+    modules = {j.id: j.module_type_id for j in d.jobs}
     timeline = []
     for e in d.timeline:
         if e.job_id is None:
             what = "pipeline created" if e.event == "created" else f"pipeline {e.detail}"
         else:
             name = (f"{KIND_TEXT.get(e.job_type or '', e.job_type)} #{e.job_id} "
-                    f"({det_label(e.data_entry_type_id)})")
+                    f"({scope_label(modules.get(e.job_id), e.data_entry_type_id)})")
             what = f"{name} " + (f"finished {e.detail or ''}".strip() if e.event == "finished"
                                  else e.detail or "" if e.event == "heartbeat"
                                  else _EVENT_TEXT[e.event])
