@@ -11,7 +11,8 @@ they can never disagree, and a type never shows two states at once ("✓ up to d
 - ``needs_recalculation`` — an input is newer than the last good recalculation, or the
   code's formula version differs from the one its rows were computed with (the reasons);
 - ``incomplete`` — up to date with its inputs, but something it needs is missing (no live
-  factors, stations, rooms or exchange rates missing);
+  factors, stations, rooms or exchange rates missing, entries the last good recalculation
+  found no matching factor for);
 - ``up_to_date``.
 
 The module's state is its most pressing type's state in the same order, except that a

@@ -43,6 +43,7 @@ from carbon_domain.services.reads.display_state import (
 )
 from carbon_domain.services.reads.status_facts import Core, cores, facts, stale_reason
 from carbon_domain.services.reads.status_probes import JobBrief, input_label
+from carbon_domain.services.recalc.unmatched import entries_without_factor
 
 
 @dataclass(slots=True)
@@ -99,7 +100,8 @@ class TypeStatus:
     active_recalculation_job_id: int | None
     active_pipeline_id: str | None
     entry_count: int
-    # From the last good recalculation's stats (None before the first one).
+    # From the last good recalculation's stats (None before the first one); entries of the
+    # slice without a matching factor (an incremental run carries its base's forward).
     entries_without_factor: int | None
     entries_with_errors: int | None
     live_factor_count: int
@@ -232,7 +234,9 @@ def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Complete
     good = briefs.get(c.combo.good_recalc or 0)
     active = briefs.get(c.combo.active_recalc or 0)
     stats = (good.recalculation if good else None) or {}
-    f = facts(c, briefs, list(comp.reasons), comp.entry_count)
+    unmatched = entries_without_factor(stats) if good else None
+    missing = [*comp.reasons, *_unmatched_reason(unmatched, comp)]
+    f = facts(c, briefs, missing, comp.entry_count)
     shown = decide(f)
     return TypeStatus(
         module_type_id=c.combo.module, data_entry_type_id=det,
@@ -254,10 +258,10 @@ def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Complete
         active_recalculation_job_id=active.id if active else None,
         active_pipeline_id=_str(active.pipeline_id) if active else None,
         entry_count=comp.entry_count,
-        entries_without_factor=_int(stats.get("missing_factors")) if good else None,
+        entries_without_factor=unmatched[0] if unmatched else None,
         entries_with_errors=_int(stats.get("errors")) if good else None,
         live_factor_count=comp.live_factor_count,
-        incomplete=comp.incomplete, incomplete_reasons=list(comp.reasons),
+        incomplete=bool(missing), incomplete_reasons=missing,
         state=shown.state.value, state_label=shown.label, reasons=shown.reasons,
         state_detail=shown.detail, action=shown.action,
         progress=None if f.active is None else {"done": f.active.done, "total": f.active.total},
@@ -267,6 +271,16 @@ def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Complete
             c.failed.text),
         formula_version=formula_version(det),
         rows_formula_version=recorded_version(good.recalculation) if good else None)
+
+
+def _unmatched_reason(unmatched: tuple[int, int] | None, comp: Completeness) -> list[str]:
+    """What the last good recalculation left without a factor: "205 of 307 entries without a
+    matching factor" (nothing more when no factor of the year is live: that reason says it)."""
+    if not unmatched or not unmatched[0] or not comp.live_factor_count:
+        return []
+    n, total = unmatched
+    return [f"{n:,} of {total:,} {'entry' if total == 1 else 'entries'} without a matching"
+            " factor"]
 
 
 def _module_totals(session: Session, year: int

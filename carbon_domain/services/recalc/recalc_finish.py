@@ -26,6 +26,7 @@ from carbon_domain.formula_versions import formula_version
 from carbon_domain.services.jobs import jobs, pipelines
 from carbon_domain.services.jobs.job_links import module_jobs
 from carbon_domain.services.jobs.job_meta import job_config
+from carbon_domain.services.recalc import unmatched
 
 MAX_ERROR_DETAILS = 100
 
@@ -79,9 +80,15 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
                               # What its rows were computed with: the status compares it
                               # with the code's version of the type.
                               "formula_version": formula_version(job.data_entry_type_id)}}
+    config = job_config(job.meta)
+    if result != JobResult.ERROR:
+        # The slice's entries without a matching factor, for the status (an incremental
+        # run counted only the entries it rewrote).
+        meta["recalculation"].update(unmatched.slice_figures(session, job_id, config, entries,
+                                                             missing))
     dirty = job.dirty
     job.dirty = False
-    stage = job_config(job.meta).stage
+    stage = config.stage
     if not jobs.finish(session, job_id, attempt, result, msg, meta):
         return None
     if stage is not None:
