@@ -191,12 +191,19 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         dets = sorted(set(dets))
         only_stale = False
     else:
-        from carbon_domain.services.reads.status import stale_types  # noqa: PLC0415
+        from carbon_domain.services.reads.status import retry_types, stale_types  # noqa: PLC0415
         with session_scope() as s:
             dets = stale_types(s, module, year) if only_stale else [
                 d.value for d in MODULE_DATA_ENTRY_TYPES[m]]
+            retry = retry_types(s, module, year) if not dets else []
     if not dets:
-        raise NothingToRecalculate("No data entry types require recalculation for this module")
+        # The status shows those types as failed with a Retry: say how to retry them here.
+        names = ", ".join(repr(DataEntryType(d).name) for d in retry)
+        hint = (f"; the last run of {names} failed or was aborted before rewriting any"
+                f" number: recalculate {'that type' if len(retry) == 1 else 'those types'},"
+                " or all types of the module" if retry else "")
+        raise NothingToRecalculate(
+            "No data entry types require recalculation for this module" + hint)
     with session_scope() as s:
         p = pipelines.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=module,
                                  year=year, created_by=created_by)

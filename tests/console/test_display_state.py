@@ -22,7 +22,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.db.session import session_scope
 from carbon_domain.formula_versions import formula_versions
-from carbon_domain.services.reads.status import stale_types
+from carbon_domain.services.reads.status import retry_types, stale_types
 from carbon_tasks import operations as ops
 from tests.integration.helpers import module_stats
 
@@ -126,6 +126,30 @@ def test_a_failed_run_shows_failed_and_retry_never_up_to_date(
     assert run(acc) == "SUCCESS"
     m = agree(http, fresh["viewer"])
     assert type_of([m], IT)["state"] == "up_to_date" and m["action"] == "Recalculate"
+
+
+def test_a_run_that_failed_before_rewriting_anything_says_how_to_retry_it(
+        fresh: dict[str, str], http: httpx.Client) -> None:
+    """A run aborted before any chunk finished left the numbers intact: the type shows
+    failed with a Retry, and "only stale" leaves it. `carbon recalc equipment` (only stale)
+    answered "No data entry types require recalculation for this module" and nothing else,
+    beside a status that said "✗ failed / Retry"; it now names the type and how to retry."""
+    failed = add_job(JobType.emission_recalc, IT, result="ERROR", message="ERROR: aborted")
+    add_chunks(failed, total=2, done=0)
+    it = type_of([agree(http, fresh["viewer"])], IT)
+    assert (it["state"], it["action"], it["needs_recalculation"]) == ("failed", "Retry", False)
+    with session_scope() as s:
+        assert stale_types(s, EQUIPMENT, YEAR) == []
+        assert retry_types(s, EQUIPMENT, YEAR) == [IT]
+    with pytest.raises(ops.NothingToRecalculate) as refused:
+        ops.trigger_module_recalculation(module=EQUIPMENT, year=YEAR, only_stale=True,
+                                         created_by="t")
+    assert str(refused.value) == (
+        "No data entry types require recalculation for this module; the last run of 'it'"
+        " failed or was aborted before rewriting any number: recalculate that type, or all"
+        " types of the module")
+    out = runner.invoke(cli_app, ["recalc", "equipment", "-y", str(YEAR)])
+    assert out.exit_code == 1 and "the last run of 'it' failed" in " ".join(out.stderr.split())
 
 
 def _chunks_done(job_id: int) -> int:

@@ -161,8 +161,16 @@ class TypePreview:
 
 def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
     """The module's data entry types that need recalculation (what "only stale" runs): an
-    input newer than the last good run, a changed formula, or a last run that failed."""
+    input newer than the last good run, a changed formula, or a last run that stopped after
+    rewriting part of the rows."""
     return [c.det for c in cores(session, year, [module_type_id])[0] if c.needs]
+
+
+def retry_types(session: Session, module_type_id: int, year: int) -> list[int]:
+    """The module's types shown as failed whose numbers are intact (the run failed or was
+    aborted before any chunk finished): "only stale" leaves them, a retry re-runs them."""
+    return [c.det for c in cores(session, year, [module_type_id])[0]
+            if c.failed is not None and not c.needs]
 
 
 def year_status(session: Session, year: int) -> list[ModuleStatus]:
