@@ -130,6 +130,9 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
                 row.active_pipeline_id = st.active_pipeline_id
                 row.stale_reason, row.needs = st.stale_reason, st.needs_recalculation
                 row.without_factor = st.entries_without_factor
+                # The status's reasons: the completeness facts plus entries its last run
+                # left without a matching factor.
+                row.incomplete_reasons = list(st.incomplete_reasons)
                 if st.last_recalculation is not None:
                     row.last_result = st.last_recalculation.result
                     row.last_message = st.last_recalculation.status_message

@@ -98,6 +98,11 @@ def test_entries_left_without_a_matching_factor_make_the_type_incomplete_until_m
     t = _service()
     assert (t.incomplete, t.incomplete_reasons, t.entries_without_factor, t.state_label) == (
         True, [DETAIL], 3, "◌ incomplete")
+    # The recalculation dialog does not call the module up to date: it says why recalculating
+    # changes nothing.
+    dialog = api.get(f"/console/data/{YEAR}/modules/{EQUIPMENT}/recalculate").text
+    assert "All types are up to date" not in dialog
+    assert "No type needs recalculation" in dialog and "some miss what they need" in dialog
 
     # A revised Laptop factor recalculates the Laptop entries only (all matched): the
     # Desktop and Monitor entries are still without a factor.
