@@ -162,6 +162,25 @@ class TestIngest:
         assert stats["total"] == pytest.approx(ENTRIES // 2 * LAPTOP_KWH * 0.1)
         assert count(UploadedFile) == 3
 
+    def test_an_upload_that_skipped_rows_ends_succeeded_with_warnings(
+            self, it_year: int, tmp_path: Path) -> None:
+        """`--wait` ended with "pipeline SUCCESS" (green) for an upload that skipped rows,
+        the only hint a line on stderr: a script or an operator could not tell it from a
+        clean run. The end says what every surface says; the exit code stays 0."""
+        body = equip_entries(3, "it", "Laptop", "Standard") + "UA,it,BAD,Bad,Laptop,,x,128\n"
+        entries = csv_file(tmp_path, "it.csv", body)
+        result = ok("ingest", "data-entries", entries, "-m", "4", "-d", "it", "-y", YEAR,
+                    "--wait")
+        assert "pipeline SUCCESS with warnings: 1 job ended WARNING" in flat(result.stdout)
+        out = ok_json("ingest", "data-entries", entries, "-m", "4", "-d", "it", "-y", YEAR,
+                      "--wait")
+        assert (out["pipeline_status"], out["pipeline_display_status"],
+                out["pipeline_warnings"]) == ("SUCCESS", "SUCCESS_WITH_WARNINGS", 1)
+        clean = csv_file(tmp_path, "clean.csv", equip_entries(3, "it", "Laptop", "Standard"))
+        out = ok_json("ingest", "data-entries", clean, "-m", "4", "-d", "it", "-y", YEAR,
+                      "--wait")
+        assert (out["pipeline_display_status"], out["pipeline_warnings"]) == ("SUCCESS", 0)
+
     def test_reference_exchange_rates(self, db: str, worker: Any, tmp_path: Path) -> None:
         rates = csv_file(tmp_path, "rates.csv",
                          "year,currency,rate_to_eur\n2025,chf,1.05\n2025,usd,0.9\n")

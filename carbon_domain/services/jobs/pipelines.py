@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.db.base import utcnow
@@ -134,6 +134,14 @@ def status_of(session: Session, pipeline_id: uuid.UUID | str) -> str | None:
     indexed read, for a waiter that needs nothing else (``carbon … --wait --json``)."""
     return session.scalar(select(Pipeline.status).where(
         Pipeline.id == as_pipeline_id(pipeline_id)))
+
+
+def warning_count(session: Session, pipeline_id: uuid.UUID | str) -> int:
+    """Jobs of the pipeline's own that finished WARNING (rows skipped, a column ignored, an
+    entry failed): what makes a SUCCESS show as succeeded with warnings."""
+    return int(session.scalar(select(func.count()).where(
+        Job.pipeline_id == as_pipeline_id(pipeline_id), Job.state == JobState.FINISHED,
+        Job.result == JobResult.WARNING)) or 0)
 
 
 def pipeline_jobs(session: Session, pipeline_id: uuid.UUID) -> list[Job]:
