@@ -244,6 +244,6 @@ def test_a_failed_preview_and_a_failed_upload_show_their_end_state(
     expect(upload.locator(".head .chip")).to_have_text("✗ Failed")
     note = result.locator(".message.ok")
     expect(note).to_contain_text("upload accepted")
-    assert note.evaluate("e => getComputedStyle(e).color") != GREEN
-    assert note.evaluate("e => getComputedStyle(e).borderColor") != GREEN
+    expect(note).not_to_have_css("color", GREEN)
+    expect(note).not_to_have_css("border-color", GREEN)
     c.shot("upload-failed")
