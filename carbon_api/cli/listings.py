@@ -30,9 +30,18 @@ from carbon_api.cli.workflow import check_year
 cli = new_typer()
 
 
-_STATE_WORD = {"up_to_date": "[green]up to date[/]", "needs_recalculation": "[red]stale[/]",
-               "recalculating": "[cyan]running[/]", "failed": "[red]failed[/]",
-               "incomplete": "[yellow]incomplete[/]"}
+# The status service's own labels ("⚠ needs recalculation"), the console's badges: one
+# wording on every surface. Only the colour is the terminal's.
+_STATE_STYLE = {"up_to_date": "green", "needs_recalculation": "red", "recalculating": "cyan",
+                "failed": "red", "incomplete": "yellow"}
+
+
+def _state(row: dict[str, Any]) -> str:
+    from rich.markup import escape
+
+    return f"[{_STATE_STYLE.get(row['state'], 'default')}]{escape(row['state_label'])}[/]"
+
+
 StaleOnly = Annotated[bool, typer.Option(
     "--stale-only", help="Only what monitoring polls: types needing recalculation for longer "
                          "than --older-than, and types whose last run failed (every year "
@@ -74,15 +83,13 @@ def status(year: Annotated[int | None, typer.Option(
     # One heading row per module instead of a module column: 80 columns hold the longest
     # type name (35 characters) with room left for the job columns.
     t = new_table(f"Recalculation status {year}",
-                  ("module / type", "stale", "state", "last input job:text",
+                  ("module / type", "state", "last input job:text",
                    "last recalc job:text"))
     notes: list[str] = []
     for m in rows:
-        t.add_row(f"[bold]{m['module_name']}[/]", "", _STATE_WORD[m["state"]], "", "")
+        t.add_row(f"[bold]{m['module_name']}[/]", _state(m), "", "")
         for d in m["data_entry_types"]:
-            t.add_row(f"  {d['data_entry_type_name']}",
-                      "[red]yes[/]" if d["needs_recalculation"] else "[green]no[/]",
-                      _STATE_WORD[d["state"]],
+            t.add_row(f"  {d['data_entry_type_name']}", _state(d),
                       f"{d['last_input_job_id']} {d['last_input_job_type']}"
                       f" {d['last_input_job_result']}",
                       f"{d['last_recalculation_job_id'] or '-'}"

@@ -274,7 +274,10 @@ class TestStatusAndRecalc:
         assert it["last_input_job_id"] == upload_out["job_id"]
         assert rows[0]["needs_recalculation"]
         table = ok("status", "--year", YEAR).stdout
-        assert "Recalculation status 2025" in table and "yes" in table
+        assert "Recalculation status 2025" in table
+        # The state in the console's words (it said "stale" where every other surface says
+        # "needs recalculation").
+        assert "⚠ needs recalculation" in table and " stale " not in table
         # Emissions still come from the old factors.
         assert {round(r[3], 6) for r in emissions(11)} == {round(LAPTOP_KWH * 0.1, 6)}
 
