@@ -46,8 +46,10 @@ class FailedRunRef(BaseModel):
     aborted_by: str | None
     chunks_done: int
     chunks_total: int
-    partly_rewritten: bool = Field(description="Some chunks rewrote their entries' rows "
-                                               "before it stopped.")
+    partly_rewritten: bool = Field(description="Some chunks rewrote their entries' live rows "
+                                               "before it stopped (an incremental run: a full "
+                                               "run's chunks write a stage, dropped when it "
+                                               "stops, so the numbers stay as they were).")
     text: str = Field(description="e.g. \"recalculation #398 aborted by alice at chunk 3/8 "
                                   "— numbers partly rewritten\"")
 

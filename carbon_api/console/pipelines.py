@@ -97,8 +97,12 @@ def abort_confirm(v: PipelineView) -> str:
         return text + (" The upload is stopped before it is applied: nothing of the file is "
                        "written.")
     if "recalculation" in running:
-        text += (" Chunks already recalculated stay written, so its types are left partly "
-                 "recalculated and the module totals are not re-aggregated by this run.")
+        # A full recalculation writes a stage swapped in at its finish (dropped on abort);
+        # an incremental one rewrites its entries' rows chunk by chunk.
+        text += (" A full recalculation keeps nothing of its chunks (its types keep their "
+                 "previous numbers); an incremental one's chunks already recalculated stay "
+                 "written, so its types are left partly recalculated. The module totals are "
+                 "not re-aggregated by this run.")
     elif "aggregation" in running:
         text += " The module totals keep their previous values."
     if v.module_type_id is not None and v.year is not None:

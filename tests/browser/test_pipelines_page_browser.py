@@ -122,7 +122,7 @@ def test_abort_then_recalculate_what_the_run_left(console: Console,
         expect(recover).to_be_visible()
     # What the confirmation promised is what happened: the running recalculation stopped
     # with its written chunks kept, and the run's types are offered again.
-    assert "Chunks already recalculated stay written" in confirms[0], confirms
+    assert "A full recalculation keeps nothing of its chunks" in confirms[0], confirms
     assert "“Recalculate what this run left” re-runs its types" in confirms[0], confirms
     recover.click()
     assert "A new pipeline recalculates IT of Equipment 2025" in confirms[1], confirms

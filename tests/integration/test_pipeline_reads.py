@@ -132,7 +132,9 @@ def test_what_a_run_left_and_what_an_abort_says(client: TestClient) -> None:
     running = view(recalc, [(recalc, "RUNNING", None)])
     assert running.can_abort and running.recoverable_types == []
     text = abort_confirm(running)
-    assert "Chunks already recalculated stay written" in text and "re-runs its types" in text
+    assert "A full recalculation keeps nothing of its chunks" in text
+    assert "an incremental one's chunks already recalculated stay written" in text
+    assert "re-runs its types" in text
     uploading = view(ingest, [(ingest, "RUNNING", None)])
     text = abort_confirm(uploading)
     assert "nothing of the file is written" in text and "re-runs" not in text

@@ -47,7 +47,7 @@ def aborted(api: TestClient, tokens: Tokens) -> Iterator[str]:
     """An up-to-date type's recalculation, held, refused recovery while running, aborted."""
     # 40 entries: one chunk (the suite's chunk size is 50), held by the lock, so the abort
     # always lands before any chunk finished. With 60 the first chunk could commit before the
-    # abort (it did in one CI run), leaving the numbers partly rewritten: stale by design.
+    # abort (it did in one CI run; an incremental run would have left numbers partly rewritten).
     seed_equipment(entries_per_type=40, types=(IT,))
     with session_scope() as s:
         assert stale_types(s, EQUIPMENT, YEAR) == []

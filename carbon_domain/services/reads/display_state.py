@@ -70,10 +70,14 @@ class FailedRun:
     chunks_done: int
     chunks_total: int
     message: str | None
+    # A full recalculation writes into a stage swapped in at its finish: stopped before it,
+    # the stage is dropped, whatever its chunks wrote, and the live numbers never changed.
+    # An incremental one rewrites its entries' rows in place, chunk by chunk.
+    staged: bool = False
 
     @property
     def partly_rewritten(self) -> bool:
-        return self.chunks_done > 0
+        return self.chunks_done > 0 and not self.staged
 
     @property
     def text(self) -> str:
@@ -85,8 +89,12 @@ class FailedRun:
             where = f"after its {self.chunks_total} chunks"
         else:
             where = f"at chunk {self.chunks_done + 1}/{self.chunks_total}"
-        left = ("numbers partly rewritten" if self.partly_rewritten
-                else "no numbers rewritten")
+        if not self.partly_rewritten:
+            left = "no numbers rewritten"
+        elif self.chunks_done >= self.chunks_total:
+            left = "numbers rewritten, totals not re-aggregated"
+        else:
+            left = "numbers partly rewritten"
         return f"recalculation #{self.job_id} {what} {where} — {left}"
 
 

@@ -95,7 +95,7 @@ def cores(session: Session, year: int, modules: list[int] | None
             fin = briefs[c.combo.finished_recalc or 0]
             done, total = chunks.get(fin.id, (0, 0))
             c.failed = FailedRun(fin.id, _str(fin.pipeline_id), fin.aborted, fin.aborted_by,
-                                 done, total, fin.status_message)
+                                 done, total, fin.status_message, staged=fin.staged)
     return out, briefs
 
 

@@ -97,6 +97,9 @@ class JobBrief:
     progress_done: int = 0
     progress_total: int = 0
     reference_kind: str | None = None  # meta.config.kind of a reference upload
+    # A recalculation that wrote into a stage swapped in at its finish (meta.config.stage):
+    # stopped before it, its chunks' rows were dropped and the live numbers never changed.
+    staged: bool = False
 
 
 _LABELS = {JobType.factor_ingest.value: "factor upload",
@@ -248,11 +251,12 @@ def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
         Job.created_by, Job.created_at, Job.finished_at, Job.meta["recalculation"],
         Job.meta["aborted_by"].as_string(), Job.meta["aborted"].as_boolean(),
         Job.progress_done, Job.progress_total,
-        Job.meta["config"]["kind"].as_string(),
+        Job.meta["config"]["kind"].as_string(), Job.meta["config"]["stage"].as_string(),
     ).where(Job.id.in_(sorted(ids))))
     return {r[0]: JobBrief(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                            bool(r[11]), int(r[12] or 0), int(r[13] or 0),
-                           r[14] if r[1] == JobType.reference_ingest else None) for r in rows}
+                           r[14] if r[1] == JobType.reference_ingest else None,
+                           bool(r[15])) for r in rows}
 
 
 def chunk_progress(session: Session, job_ids: set[int]) -> dict[int, tuple[int, int]]:
