@@ -126,3 +126,33 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
                 raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
             pause()
             status, jobs = _snapshot(pipeline_id)
+
+
+def warnings_of(pipeline_id: str, status: str | None) -> int:
+    """Jobs of a SUCCESS pipeline that ended WARNING (0 for any other status): what makes
+    every surface show it as succeeded with warnings, never as a plain success."""
+    if status != "SUCCESS":
+        return 0
+    from carbon_domain.db.session import session_scope
+    from carbon_domain.services.jobs.pipelines import warning_count
+
+    with session_scope() as s:
+        return warning_count(s, pipeline_id)
+
+
+def end_fields(status: str | None, warnings: int) -> dict[str, Any]:
+    """What ``--json`` adds beside the stored status: the status every surface shows."""
+    if not status:
+        return {}
+    return {"pipeline_display_status": "SUCCESS_WITH_WARNINGS" if warnings else status,
+            "pipeline_warnings": warnings}
+
+
+def end_line(status: str, warnings: int, prefix: str = "pipeline") -> str:
+    """The last line of a followed pipeline, in Rich markup."""
+    if warnings:
+        return (f"{prefix} [yellow]SUCCESS with warnings[/]: {warnings} job"
+                f"{'s' if warnings != 1 else ''} ended WARNING (`carbon pipelines --warnings`,"
+                " or the console's pipeline page, says what)")
+    style = {"SUCCESS": "green", "PARTIAL": "yellow"}.get(status, "red")
+    return f"{prefix} [{style}]{status}[/]"

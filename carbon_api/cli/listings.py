@@ -318,17 +318,21 @@ def wait(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its firs
          timeout: Annotated[float, typer.Option(min=1)] = 3600,
          as_json: JsonFlag = False) -> None:
     """Follow a pipeline until it ends; exit 2 if it FAILED or was ABORTED."""
-    from carbon_api.cli.follow import follow
+    from carbon_api.cli.follow import end_fields, end_line, follow, warnings_of
 
     pid = str(resolve_pipeline_id(pipeline))
     try:
         final = follow(pid, timeout=timeout, quiet=as_json)
     except TimeoutError as exc:
         error(str(exc))
+    warnings = warnings_of(pid, final)
     if as_json:
-        json_out({"pipeline_id": pid, "status": final})
+        fields = end_fields(final, warnings)
+        json_out({"pipeline_id": pid, "status": final,
+                  "display_status": fields["pipeline_display_status"],
+                  "warnings": warnings})
     else:
-        console.print(f"pipeline {pid}: {final}")
+        console.print(end_line(final, warnings, prefix=f"pipeline {pid}:"))
     if final in ("FAILED", "ABORTED"):
         raise typer.Exit(2)
 

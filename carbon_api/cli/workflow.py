@@ -89,7 +89,7 @@ def run_operation(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str]
     """Start work, then follow it (always in embedded mode: the worker lives in-process).
     ``tasks`` are the Celery tasks the pipeline needs (their queues are checked with --wait)."""
     from carbon_api.cli.embedded import ensure_schema, worker_if_embedded
-    from carbon_api.cli.follow import follow
+    from carbon_api.cli.follow import end_fields, end_line, follow, warnings_of
     from carbon_tasks.operations import DispatchFailed
 
     ensure_schema()
@@ -108,35 +108,19 @@ def run_operation(start: Any, wait: bool, as_json: bool, *, tasks: Sequence[str]
                 status = follow(accepted.pipeline_id, timeout=timeout, quiet=as_json)
             except TimeoutError as exc:
                 error(f"{exc}; it goes on running (`carbon wait {accepted.pipeline_id}`)")
-    warnings = _warnings(accepted.pipeline_id) if status == "SUCCESS" else 0
-    out = {**accepted.as_dict(), "pipeline_status": status}
-    if status:
-        # What every surface shows: a SUCCESS with a job that ended WARNING (rows skipped,
-        # an entry failed) is never a plain success (the exit code stays 0).
-        out["pipeline_display_status"] = "SUCCESS_WITH_WARNINGS" if warnings else status
-        out["pipeline_warnings"] = warnings
+    # What every surface shows: a SUCCESS with a job that ended WARNING (rows skipped, an
+    # entry failed) is never a plain success (the exit code stays 0).
+    warnings = warnings_of(accepted.pipeline_id, status)
+    out = {**accepted.as_dict(), "pipeline_status": status, **end_fields(status, warnings)}
     if as_json:
         json_out(out)
     else:
         console.print(f"job {accepted.job_id} · pipeline {accepted.pipeline_id}:"
                       f" {accepted.message}")
-        if warnings:
-            console.print(f"pipeline [yellow]SUCCESS with warnings[/]: {warnings} job"
-                          f"{'s' if warnings != 1 else ''} ended WARNING (`carbon pipelines"
-                          f" --warnings`, or the console's pipeline page, says what)")
-        elif status:
-            style = {"SUCCESS": "green", "PARTIAL": "yellow"}.get(status, "red")
-            console.print(f"pipeline [{style}]{status}[/]")
+        if status:
+            console.print(end_line(status, warnings))
     if status in ("FAILED", "ABORTED"):
         raise typer.Exit(2)
-
-
-def _warnings(pipeline_id: str) -> int:
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.jobs.pipelines import warning_count
-
-    with session_scope() as s:
-        return warning_count(s, pipeline_id)
 
 
 def _read(path: Path) -> bytes:

@@ -151,7 +151,8 @@ def test_short_pipeline_ids_are_accepted(it_year: int) -> None:
     short = latest["id"][:8]
     result = runner.invoke(app, ["wait", short, "--json"])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"pipeline_id": latest["id"], "status": "SUCCESS"}
+    assert json.loads(result.stdout) == {"pipeline_id": latest["id"], "status": "SUCCESS",
+                                         "display_status": "SUCCESS", "warnings": 0}
     jobs = json.loads(runner.invoke(app, ["jobs", "-p", short, "--json"]).stdout)
     assert {j["pipeline_id"] for j in jobs} == {latest["id"]}
     result = carbon80("wait", "0000")
@@ -273,7 +274,8 @@ def test_json_wait_reads_the_status_alone(it_year: int) -> None:
     assert not view_loaded
     # `carbon wait` with a full id, likewise (a prefix needs the reads that resolve it).
     answer, view_loaded = _in_child("wait", pid, "--json")
-    assert answer == {"pipeline_id": pid, "status": "SUCCESS"}
+    assert answer == {"pipeline_id": pid, "status": "SUCCESS", "display_status": "SUCCESS",
+                      "warnings": 0}
     assert not view_loaded
 
 

@@ -176,6 +176,13 @@ class TestIngest:
                       "--wait")
         assert (out["pipeline_status"], out["pipeline_display_status"],
                 out["pipeline_warnings"]) == ("SUCCESS", "SUCCESS_WITH_WARNINGS", 1)
+        # `carbon wait` ends the same way.
+        pid = out["pipeline_id"]
+        assert ok_json("wait", pid) == {"pipeline_id": pid, "status": "SUCCESS",
+                                        "display_status": "SUCCESS_WITH_WARNINGS",
+                                        "warnings": 1}
+        assert f"pipeline {pid}: SUCCESS with warnings: 1 job ended WARNING" in flat(
+            ok("wait", pid).stdout)
         clean = csv_file(tmp_path, "clean.csv", equip_entries(3, "it", "Laptop", "Standard"))
         out = ok_json("ingest", "data-entries", clean, "-m", "4", "-d", "it", "-y", YEAR,
                       "--wait")
@@ -375,7 +382,8 @@ class TestWait:
         out = ok_json("ingest", "units", units, "-y", YEAR)  # --no-wait: back after dispatch
         assert out["pipeline_status"] is None
         pid = out["pipeline_id"]
-        assert ok_json("wait", pid) == {"pipeline_id": pid, "status": "SUCCESS"}
+        assert ok_json("wait", pid) == {"pipeline_id": pid, "status": "SUCCESS",
+                                        "display_status": "SUCCESS", "warnings": 0}
         with session_scope() as s:
             assert set(s.scalars(select(Unit.institutional_code))) >= {"LAB-A", "LAB-B"}
         assert f"pipeline {pid}: SUCCESS" in flat(ok("wait", pid).stdout)
@@ -423,7 +431,8 @@ class TestAbort:
         # Following an aborted pipeline ends with exit code 2.
         result = carbon("wait", pid, "--json")
         assert result.exit_code == 2, result.stderr
-        assert json.loads(result.stdout) == {"pipeline_id": pid, "status": "ABORTED"}
+        assert json.loads(result.stdout) == {"pipeline_id": pid, "status": "ABORTED",
+                                             "display_status": "ABORTED", "warnings": 0}
         # Aborting again has nothing left to abort.
         result = ok("abort", pid)
         assert f"aborted 0 jobs of pipeline {pid}" in flat(result.stderr)

@@ -46,7 +46,7 @@ def test_a_factor_file_with_a_key_twice_reports_the_row_it_did_not_use(db: str, 
               " it factor equipment_class='Laptop'")
     assert _report(job) == ("WARNING", 3, 2, 1, [{"row": 2, "reason": reason}])
     assert job.status_message == (
-        "WARNING: 2 factors: 2 inserted, 0 updated, 0 unchanged, 0 retired, 1 rows skipped"
+        "WARNING: 2 factors: 2 inserted, 0 updated, 0 unchanged, 0 retired, 1 row skipped"
         f" — first error: row 2: {reason}")
     with session_scope() as s:
         laptop = s.scalars(select(Factor).where(

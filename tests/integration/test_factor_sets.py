@@ -166,7 +166,7 @@ def test_counts_and_changed_by_job_id(db: str, worker: Any) -> None:
     dup = ("duplicate of row 5, whose values were kept (the last row of a factor wins):"
            " it factor equipment_class='B'")
     assert j2.status_message == (
-        "WARNING: 3 factors: 1 inserted, 1 updated, 1 unchanged, 2 retired, 1 rows skipped"
+        "WARNING: 3 factors: 1 inserted, 1 updated, 1 unchanged, 2 retired, 1 row skipped"
         f" — first error: row 3: {dup}")
     now = _factors()
     assert now["A"][3] == j1.id                          # unchanged keeps its old job

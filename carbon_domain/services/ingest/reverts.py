@@ -65,13 +65,18 @@ class RevertPlan:
 _REVERTIBLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest)
 
 
+def _a(word: str) -> str:
+    """'an emission_recalc', 'a factor_ingest'."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def _job(session: Session, job_id: int) -> DataIngestionJob:
     job = session.get(DataIngestionJob, job_id)
     if job is None:
         raise RevertRefused(ErrorKind.NOT_FOUND, f"job {job_id} not found")
     if job.job_type not in _REVERTIBLE or job.upload_id is None:
         raise RevertRefused(ErrorKind.INVALID,
-                            f"job {job_id} is a {job.job_type.value} job: only factor "
+                            f"job {job_id} is {_a(job.job_type.value)} job: only factor "
                             "and data entry uploads, and reference uploads of stations,"
                             " building rooms or exchange rates, can be reverted")
     if job.state != JobState.FINISHED:

@@ -98,14 +98,15 @@ class RowReport:
         done = summary or f"{processed} {what}"
         if processed == 0:
             result = JobResult.ERROR
-            msg = f"ERROR: no usable rows ({self.skipped} of {self.total} rows rejected)"
+            msg = (f"ERROR: no usable rows ({self.skipped} of {self.total}"
+                   f" row{'s' if self.total != 1 else ''} rejected)")
         elif self.skipped or self.unknown:
             result = JobResult.WARNING
             # Ignored columns lead: their values are in no row the upload loaded.
             ignored = csv_rows.describe_unknown(self.unknown, self.unknown_total)
             msg = f"WARNING: {ignored}; {done}" if ignored else f"WARNING: {done}"
             if self.skipped:
-                msg += f", {self.skipped} rows skipped"
+                msg += f", {self.skipped} row{'s' if self.skipped != 1 else ''} skipped"
         else:
             result = JobResult.SUCCESS
             msg = f"Success: {done}"
