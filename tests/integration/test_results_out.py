@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from carbon_domain import stats as stats_lib
+from carbon_domain.db.enums import IngestionMethod, JobResult, JobState, JobType, TargetType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.exports import exports
 from carbon_domain.services.jobs import jobs
@@ -286,6 +287,48 @@ def test_fast_and_python_paths_agree(api: TestClient, tokens: Tokens,
                     assert float(cx) == float(cy), (det, x, y)
                 except ValueError:
                     assert cx == cy, (det, x, y)
+
+
+def test_export_refused_after_a_run_that_rewrote_part_of_its_rows(
+        api: TestClient, tokens: Tokens, loaded: dict[str, int]) -> None:
+    """An operator aborted an incremental recalculation with 3 of its 4 chunks written in
+    place: both exports answered 200, the data export's rows mixed the aborted run's chunks
+    with older ones, and results.csv (the statistics, never re-aggregated) no longer summed
+    the rows. Such a type's numbers are refused like those of a running one. A run that
+    rewrote nothing (a full run's chunks go to a stage that is dropped) is not."""
+    from carbon_domain.db.models import DataIngestionJob, RecalcChunk
+
+    def stopped(staged: bool) -> int:
+        with session_scope() as s:
+            job = jobs.create_job(s, pipeline_id=None, job_type=JobType.emission_recalc,
+                                  target_type=TargetType.DATA_ENTRIES,
+                                  ingestion_method=IngestionMethod.computed, module_type_id=4,
+                                  data_entry_type_id=11, year=YEAR, created_by="alice")
+            job.state, job.result = JobState.FINISHED, JobResult.ERROR
+            job.meta = {**(job.meta or {}), "aborted": True, "aborted_by": "alice",
+                        "config": {"stage": "emission_stage_j1_a1" if staged else None}}
+            s.add_all(RecalcChunk(job_id=job.id, chunk_no=n, lo_id=n, hi_id=n,
+                                  planned_entries=1, done=n < 3) for n in range(4))
+            return int(job.id)
+
+    job = stopped(staged=False)
+    for path in ("/v1/exports/data/11.csv", "/v1/exports/results.csv"):
+        r = api.get(path, params={"year": YEAR}, headers=tokens.view)
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"] == (
+            f"it {YEAR}: recalculation #{job} aborted by alice at chunk 4/4 — numbers partly"
+            " rewritten: the export would mix old and new numbers; recalculate it first, or"
+            " export as is with allow_stale=true (CLI: --allow-stale)")
+    # Another type's data is not mixed.
+    assert api.get("/v1/exports/data/20.csv", params={"year": YEAR},
+                   headers=tokens.view).status_code == 200
+    assert api.get("/v1/exports/data/11.csv", params={"year": YEAR, "allow_stale": "true"},
+                   headers=tokens.view).status_code == 200
+    with session_scope() as s:
+        s.delete(s.get(DataIngestionJob, job))
+    stopped(staged=True)
+    assert api.get("/v1/exports/data/11.csv", params={"year": YEAR},
+                   headers=tokens.view).status_code == 200
 
 
 def test_export_refused_while_recalculating(api: TestClient, tokens: Tokens,

@@ -128,7 +128,32 @@ def active_jobs(session: Session, year: int, det: int | None = None) -> list[Act
                                      .where(*conds).order_by(Job.id))]
 
 
+def partly_rewritten(session: Session, year: int, det: int | None = None
+                     ) -> list[tuple[int, str]]:
+    """Types of the export's scope whose last recalculation stopped after rewriting part of
+    their rows in place ((type, where it stopped)): their rows mix two computations, and
+    the statistics, never re-aggregated, sum neither."""
+    from carbon_domain.services.reads.status_facts import cores  # noqa: PLC0415
+
+    modules = None if det is None else [MODULE_OF[DataEntryType(det)].value]
+    found, _briefs = cores(session, year, modules)
+    return [(c.det, c.failed.text) for c in found
+            if c.failed is not None and c.failed.partly_rewritten
+            and (det is None or c.det == det)]
+
+
 def ensure_not_running(session: Session, year: int, det: int | None = None) -> None:
+    """Refuse an export whose numbers would mix two computations: a recalculation (or, for
+    results, an aggregation) of its scope is active, or one stopped after rewriting part of
+    its rows (an aborted incremental run: its rows are half new, its totals old)."""
+    mixed = partly_rewritten(session, year, det)
+    if mixed:
+        d, text = mixed[0]
+        more = f" (and {len(mixed) - 1} more type(s))" if len(mixed) > 1 else ""
+        raise ExportBlocked(
+            f"{DataEntryType(d).name} {year}: {text}{more}: the export would mix old and new"
+            " numbers; recalculate it first, or export as is with allow_stale=true"
+            " (CLI: --allow-stale)")
     jobs = active_jobs(session, year, det)
     if jobs:
         j = jobs[0]
