@@ -63,6 +63,9 @@ def test_data_entry_preview_writes_nothing_and_the_apply_gives_its_totals(
     (types,) = f["entries"]
     assert (types["entries_before"], types["entries"]) == (6, 6)
     assert types["added"] == 6 == types["removed"]  # replaced: new entries, new ids
+    # The job's message counts them as such (it said "12 entries change" for 6 entries).
+    (job,) = [j for j in jobs_of(p["pipeline_id"]) if j.id == p["job_id"]]
+    assert "0 entries change, 6 removed, 6 added, total" in (job.status_message or "")
     assert types["without_factor"] == 1  # the Tablet: no factor in BASE
     assert f["upload"]["replaced"] == 6
     # The largest changes are per unit and type: entries have no "before" of their own.

@@ -259,8 +259,20 @@ def store_figures(session: Session, preview: UploadPreview, partial: Partial,
     figs = finish_figures(session, partial, base)
     preview.figures = figs
     total = figs["total"]
-    affected = sum(t["affected"] for t in figs["entries"])
+    entries = _entries_phrase(*(sum(t[k] for t in figs["entries"])
+                                for k in ("affected", "removed", "added")))
     return JobOutcome(
         JobResult(base["result"]), f"Preview {preview.id}: {base['message']}; "
-        f"{affected} entries change, total {total['before']:.6g} → {total['after']:.6g} "
-        "kg CO2-eq", {"preview_id": preview.id, "row_errors": base.get("row_errors", [])})
+        f"{entries}, total {total['before']:.6g} →"
+        f" {total['after']:.6g} kg CO2-eq",
+        {"preview_id": preview.id, "row_errors": base.get("row_errors", [])})
+
+
+def _entries_phrase(affected: int, removed: int, added: int) -> str:
+    """"2 entries change, 3,074 removed, 3,074 added": a replacing upload gives every entry
+    a new id, so its entries are counted as removed and added, not as changed twice over
+    ("6148 entries change" for a type of 3,074 entries)."""
+    changed = affected - added - removed
+    parts = [f"{changed:,} {'entry changes' if changed == 1 else 'entries change'}"]
+    parts += [f"{n:,} {what}" for n, what in ((removed, "removed"), (added, "added")) if n]
+    return ", ".join(parts)
