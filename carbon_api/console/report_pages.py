@@ -64,9 +64,14 @@ def report_page(request: Request, user: User,
         year = landing_year()
     with session_scope() as s:
         units = queries.report_units(s, year)
-        code = unit if unit in {c for c, _ in units} else (units[0][0] if units else None)
+        known = unit in {c for c, _ in units}
+        code = unit if known else (units[0][0] if units else None)
         found = queries.list_reports(s, year=year, unit_code=code, limit=1) if code else None
     report = found[0][0] if found and found[0] else None
+    # A unit asked for that has no report that year (a mistyped link, a unit of another
+    # year): say so above the first unit's report instead of showing it as if asked for.
+    unknown_unit = unit if unit and not known else None
     return render(request, "report.html", year=year, units=units, code=code, report=report,
+                  unknown_unit=unknown_unit,
                   rects=treemap(report) if report else [], width=WIDTH, height=HEIGHT,
                   scope_fill=SCOPE_FILL)

@@ -180,6 +180,10 @@ def test_labels_say_what_they_do_with_plurals_and_time_zones(http: httpx.Client,
     assert (f'href="/console/exports/results.csv?year={YEAR}">Download results.csv ({YEAR}, '
             "all units, all modules)</a>") in report
     assert re.search(r"stats as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", report)
+    assert 'id="unknown-unit"' not in report
+    # A unit with no report that year is said so, not silently swapped for the first unit.
+    other = http.get(f"/console/reports?year={YEAR}&unit=NOPE").text
+    assert f"No unit NOPE has a report for {YEAR}: showing LAB-A instead." in other
     hx = {"HX-Request": "true"}
     module = http.get(f"/console/data/{YEAR}/modules/4", headers=hx).text
     assert f"Download results.csv ({YEAR}, all modules)</a>" in module
