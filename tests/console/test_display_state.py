@@ -22,6 +22,7 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import RecalcChunk
 from carbon_domain.db.session import session_scope
 from carbon_domain.formula_versions import formula_versions
+from carbon_domain.services.jobs import jobs
 from carbon_domain.services.reads.status import retry_types, stale_types
 from carbon_tasks import operations as ops
 from tests.integration.helpers import emissions, module_stats
@@ -150,6 +151,26 @@ def test_a_run_that_failed_before_rewriting_anything_says_how_to_retry_it(
         " types of the module")
     out = runner.invoke(cli_app, ["recalc", "equipment", "-y", str(YEAR)])
     assert out.exit_code == 1 and "the last run of 'it' failed" in " ".join(out.stderr.split())
+
+
+def test_a_recalculation_the_broker_never_got_says_so_not_waiting_for_a_worker(
+        fresh: dict[str, str], http: httpx.Client) -> None:
+    """A job row committed while the broker was down waits in the outbox (NOT_STARTED) for
+    the reconciler. The status said "waiting for a worker" while workers were up and idle,
+    sending the operator to look at the wrong thing."""
+    with session_scope() as s:  # committed, never dispatched
+        job_id = jobs.request_recalc(s, pipeline_id=None, module_type_id=EQUIPMENT,
+                                     data_entry_type_id=IT, year=YEAR, created_by="t").job_id
+    it = type_of([agree(http, fresh["viewer"])], IT)
+    assert (it["state"], it["state_detail"]) == (
+        "recalculating", "not on the broker yet (the reconciler sends it)")
+    with session_scope() as s:
+        s.get(Job, job_id).state = "QUEUED"  # on the broker now
+    it = type_of([agree(http, fresh["viewer"])], IT)
+    assert (it["state"], it["state_detail"]) == ("recalculating", "waiting for a worker")
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        job.state, job.result = "FINISHED", "ERROR"  # nobody will run it
 
 
 def _chunks_done(job_id: int) -> int:

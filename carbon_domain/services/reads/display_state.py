@@ -51,9 +51,14 @@ class Progress:
     done: int  # entries recalculated so far
     total: int  # entries planned (0 while it waits for a worker)
     queued: bool  # not started yet
+    # On the broker (QUEUED) or being worked on; False while its job row waits in the
+    # outbox (NOT_STARTED: the broker did not take the message, or not yet).
+    sent: bool = True
 
     @property
     def text(self) -> str:
+        if not self.sent:
+            return "not on the broker yet (the reconciler sends it)"
         if self.queued or not self.total:
             return "waiting for a worker"
         return f"{self.done:,}/{self.total:,} entries"

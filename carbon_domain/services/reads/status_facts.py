@@ -142,7 +142,7 @@ def facts(c: Core, briefs: dict[int, JobBrief], missing: list[str], entry_count:
     active = briefs.get(c.combo.active_recalc or 0)
     progress = None if active is None else Progress(
         active.id, _str(active.pipeline_id), active.progress_done, active.progress_total,
-        queued=active.state != JobState.RUNNING)
+        queued=active.state != JobState.RUNNING, sent=active.state != JobState.NOT_STARTED)
     return TypeFacts(tuple(reasons), progress, c.failed, tuple(missing), entry_count)
 
 
