@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from carbon_domain import csv_rows
-from carbon_domain.catalog import DataEntryType, ModuleType, check_module_type
+from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType, check_module_type
 from carbon_domain.errors import InvalidInput
 from carbon_domain.services.inputs.csv_input import CsvProblem, check_has_rows
 from carbon_domain.upload_kinds import REFERENCE_KINDS, UploadKind
@@ -32,12 +32,40 @@ def validate_upload(kind: str, content: bytes, module: ModuleType | None = None,
     else:
         raise InvalidInput(f"unknown upload kind {kind!r}", field="kind", value=kind)
     if problem:
-        raise CsvProblem(problem)
+        raise CsvProblem(problem + _meant_for(kind, module, det, header))
     if not allow_unknown_columns:
         misses = csv_rows.near_misses(header, known_columns(kind, module, det))
         if misses:
-            raise CsvProblem(csv_rows.describe_near_misses(misses))
+            raise CsvProblem(csv_rows.describe_near_misses(misses)
+                             + _meant_for(kind, module, det, header))
     return header
+
+
+def _meant_for(kind: str, module: ModuleType | None, det: DataEntryType | None,
+               header: list[str]) -> str:
+    """"; these are the columns of equipment it factors: was the file meant for that
+    module?" when another module's upload of the same kind takes this header as it is. An
+    operator who picked the wrong module was told that ``ef_kg_co2eq_per_kwh`` (an IT factor
+    column) looked like a misspelling of headcount's ``ef_kg_co2eq_per_unit``."""
+    if module is None or kind not in (UploadKind.factors, UploadKind.data_entries):
+        return ""
+    problem = (csv_rows.factor_header_problem if kind == UploadKind.factors
+               else csv_rows.entry_header_problem)
+    fits = []
+    for other in ModuleType:
+        if other is module:  # its own types: the problem says what to add
+            continue
+        dets = [d for d in (None, *(x for x in DataEntryType if MODULE_OF[x] is other))
+                if problem(other, d, header) is None
+                and not csv_rows.near_misses(header, known_columns(kind, other, d))]
+        if dets:  # one type: name it; the module, or several of its types: the module
+            only = dets[0] if len(dets) == 1 else None
+            fits.append(other.name + (f" {only.name}" if only is not None else ""))
+    if not fits:
+        return ""
+    what = "factors" if kind == UploadKind.factors else "data entries"
+    return (f"; these are the columns of {' or '.join(fits[:3])} {what}: was the file meant"
+            " for that module?")
 
 
 def known_columns(kind: str, module: ModuleType | None, det: DataEntryType | None

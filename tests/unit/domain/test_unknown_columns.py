@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from carbon_domain import csv_rows
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.csv_rows.columns import MAX_REPORTED
@@ -79,3 +81,25 @@ def test_a_misspelt_required_column_names_the_near_miss_in_the_file() -> None:
         "building-rooms", ["building_name", "room_name", "room_surface_square_metre"])
     assert rooms == ("missing required column(s): room_surface_square_meter (the file has"
                      " 'room_surface_square_metre': a misspelling?)")
+
+
+def test_a_file_meant_for_another_module_says_which() -> None:
+    """IT factors uploaded to headcount were refused with 'ef_kg_co2eq_per_kwh … a
+    misspelling?' of headcount's column, leaving the operator to fix a column that was right.
+    The refusal now also names the module whose upload takes the file as it is."""
+    from carbon_domain.services.inputs.csv_input import CsvProblem
+    from carbon_domain.services.inputs.validation import validate_upload
+
+    it = (b"equipment_class,sub_class,active_power_w,standby_power_w,ef_kg_co2eq_per_kwh\n"
+          b"Laptop,Standard,100,10,0.1\n")
+    hint = "; these are the columns of equipment factors: was the file meant for that module?"
+    for module, det in ((ModuleType.headcount, DataEntryType.member),
+                        (ModuleType.headcount, None)):
+        with pytest.raises(CsvProblem) as refused:
+            validate_upload("factors", it, module, det)
+        assert str(refused.value).endswith(hint), refused.value
+    # Its own module's problem (which type?) gets no such hint, and the right module takes it.
+    with pytest.raises(CsvProblem) as refused:
+        validate_upload("factors", it, ModuleType.equipment, None)
+    assert "these are the columns" not in str(refused.value)
+    assert validate_upload("factors", it, ModuleType.equipment, DataEntryType.it)
