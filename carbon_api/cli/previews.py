@@ -77,11 +77,20 @@ def render(view: dict[str, Any]) -> None:
                       f" {ref['retired']} retired, {ref['revived']} revived, "
                       f"{ref['unchanged']} unchanged; years changed: "
                       f"{'all' if ref['affected_years'] is None else ref['affected_years']}")
-    t = new_table("entries", ["type", "entries:num", "affected:num", "losing factor:num"])
+    t = new_table("entries", ["type", "entries:num", "affected:num", "losing factor:num",
+                              "losing rows:num"])
     for e in f["entries"]:
+        rows = e.get("losing_rows", 0)  # previews stored before the count have none
         t.add_row(e["name"], str(e["entries"]), str(e["affected"]),
-                  f"[red]{e['losing_factor']}[/]" if e["losing_factor"] else "0")
+                  f"[red]{e['losing_factor']}[/]" if e["losing_factor"] else "0",
+                  f"[red]{rows}[/]" if rows else "0")
     console.print(t)
+    lost = sum(e.get("losing_rows", 0) for e in f["entries"])
+    if lost:
+        console.print(f"[red]{lost} entr{'y' if lost == 1 else 'ies'} would have no emission"
+                      " row after the change[/] (each a row error: a room without its"
+                      " surface, an unknown station, …; `carbon entries … --missing` lists"
+                      " them once applied)")
     t = new_table("kg CO2-eq", ["", "before:num", "after:num", "delta:num"])
     t.add_row("university", _kg(f["total"]["before"]), _kg(f["total"]["after"]),
               _delta(f["total"]["delta"]))

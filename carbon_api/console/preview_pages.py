@@ -19,7 +19,7 @@ from carbon_api.accepting import accept_operation
 from carbon_api.console import pipelines as pl
 from carbon_api.console.adapters import label
 from carbon_api.console.forms import ChosenFile, OperatorForm, UploadFields, form_model
-from carbon_api.console.web import PREFIX, User, is_htmx, message, render, templates
+from carbon_api.console.web import PREFIX, User, is_htmx, landing_year, message, render, templates
 from carbon_api.deps import INT32_MAX
 from carbon_api.errors import ApiError, status_of
 from carbon_api.routes.previews import accept_factor_preview
@@ -133,8 +133,11 @@ def panel(request: Request, user: User, preview_id: PreviewId) -> Response:
     context = {**_context(view), "p": card}
     if is_htmx(request):
         return render(request, "_preview_panel.html", **context)
-    return render(request, "preview.html", year=view.year, **context,
-                  stream_url=request.app.url_path_for("events") + f"?year={view.year}")
+    # A reference preview has no year: the page links to, and streams, the landing year
+    # (the stream of a year also carries the reference uploads).
+    year = view.year if view.year is not None else landing_year()
+    return render(request, "preview.html", year=year, **context,
+                  stream_url=request.app.url_path_for("events") + f"?year={year}")
 
 
 def _context(v: service.PreviewView) -> dict[str, Any]:

@@ -102,7 +102,9 @@ def test_panel_shows_the_api_figures_and_apply_holds_them(http: httpx.Client,
         assert u.cells[1:4] == [f"{v:,.3f}" if i < 2 else f"{v:+,.3f}"
                                 for i, v in enumerate(_values(u))]
     [types] = rows(panel, "Entries by type")
-    assert types.cells[1:] == ["6", "6", "0"]
+    e = fig["entries"][0]
+    assert types.cells[1:] == [str(e[k]) for k in ("entries", "affected", "losing_factor",
+                                                    "losing_rows")] == ["6", "6", "0", "0"]
     top = rows(panel, "Largest changes")
     assert [int(r.values[0] or 0) for r in top] == [c["data_entry_id"]
                                                      for c in fig["top_changes"]]

@@ -248,3 +248,54 @@ def test_cli_previews_of_reference_entries_and_revert(db: str, worker: Any,
     rev = json.loads(out.stdout)
     assert rev["reverts_job_id"] == job and rev["figures"]["reference"]["retired"] == 1
     assert _written() == before
+
+
+ROOM_FACTORS = ("building_name,room_type,ef_kg_co2eq_per_kwh,heating_kwh_per_square_meter,"
+                "lighting_kwh_per_square_meter,energy_type\nBC,office,0.1,30,5,electric\n")
+ROOM_ENTRIES = ("unit_institutional_id,building_name,room_name,room_type\n"
+                "UA,BC,BC 1,office\nUB,BC,BC 2,office\nUA,BC,BC 2,office\n")
+
+
+def _rooms(*names: str) -> str:
+    return "building_name,room_name,room_type,room_surface_square_meter\n" + "".join(
+        f"BC,{n},office,20\n" for n in names)
+
+
+def test_a_rooms_preview_counts_the_entries_that_would_lose_every_row(
+        api: TestClient, tokens: Tokens, tmp_path: Any) -> None:
+    """A rooms file without a room some entries are in: those entries keep their factor but
+    the engine refuses them (no surface), so they lose every row. The preview said 'losing
+    factor 0' and nothing else (the kg drop was right); an operator applied it and found 378
+    building entries without a row. It now counts them, on the API, the CLI and the console."""
+    from typer.testing import CliRunner
+
+    from carbon_api.cli import app as cli
+    _upload("units", UNITS_CSV, year=YEAR)
+    _upload("building-rooms", _rooms("BC 1", "BC 2"))
+    _upload("factors", ROOM_FACTORS, module=3, det=30, year=YEAR)
+    _upload("data-entries", ROOM_ENTRIES, module=3, det=30, year=YEAR)
+    p = _preview(api, tokens, "/v1/sync/reference/building-rooms", _rooms("BC 2"))
+    (types,) = p["figures"]["entries"]
+    assert (types["losing_rows"], types["losing_factor"]) == (1, 0), types
+    f = tmp_path / "rooms.csv"
+    f.write_text(_rooms("BC 2"))
+    out = CliRunner().invoke(cli, ["ingest", "reference", "building-rooms", str(f), "--preview"],
+                             env={"COLUMNS": "120"})
+    assert out.exit_code == 0, out.output
+    assert "1 entry would have no emission row after the change" in " ".join(out.stdout.split())
+    from tests.console.support import sign_in
+    sign_in(api, tokens.viewer)
+    page = api.get(f"/console/previews/{p['preview_id']}")
+    # The page of a reference preview (no module, no year) answered 500 before.
+    assert page.status_code == 200
+    assert "1 entry would have no emission row" in page.text, page.text[:500]
+    assert "Reference data: building-rooms" in page.text and "/console/data/None" not in page.text
+    # The truth, once applied and recalculated: that entry has no row.
+    r = api.post(f"/v1/sync/previews/{p['preview_id']}/apply", headers=tokens.op)
+    assert r.status_code == 202, r.text
+    _run(_Acc(r.json()))
+    _run(ops.trigger_recalculation(module=3, det=30, year=YEAR, created_by="t"))
+    rowless = _sql("SELECT count(*) FROM data_entries d WHERE d.data_entry_type_id = 30 AND"
+                   " NOT EXISTS (SELECT 1 FROM data_entry_emissions e WHERE e.data_entry_id"
+                   " = d.id)")
+    assert rowless == [(1,)]

@@ -29,7 +29,7 @@ Row = tuple[int, float, int | None]  # emission type, kg, primary factor
 # Entries on one side of the comparison: entry → unit, and entry → rows (none: no rows).
 Side = tuple[Mapping[int, int], Mapping[int, list[Row]]]
 COUNTS = ("entries", "entries_before", "affected", "added", "removed", "losing_factor",
-          "without_factor")
+          "without_factor", "losing_rows")
 
 
 class Figures(TypedDict):
@@ -135,6 +135,12 @@ class Partial:
             if b and in_a and eid in missing:
                 t["losing_factor"] += 1
                 self.losing.append(change)
+            elif b and in_a and not a:
+                # Rows before, none after, with a factor: the engine refuses the entry now
+                # (a room without a surface, an unknown station). A rooms file that dropped
+                # 378 rooms previewed "losing factor 0" and hid that those entries would
+                # lose every row.
+                t["losing_rows"] += 1
 
     def add_unchanged(self, det: int, key: Key, kgs: list[float]) -> None:
         """Stored kg of entries that keep their rows: on both sides."""
