@@ -54,15 +54,21 @@ def _opt_dt(v: str | None) -> datetime | None:
         return None
 
 
+# The console's own words (its filter form) and the API's, so a query string copied from one
+# to the other filters the same (`has_errors=true`, `module_type_id=4` were ignored).
+_YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
 def filters_from(q: dict[str, str]) -> pl.Filters:
     """Unknown or malformed filter values are ignored (shown as "any"), never an error."""
     status = q.get("status") if q.get("status") in PipelineStatus.__members__ else None
     kind = q.get("kind") if q.get("kind") in JobType.__members__ else None
-    errs = {"yes": True, "no": False}.get(q.get("has_errors") or "")
-    warns = {"yes": True, "no": False}.get(q.get("has_warnings") or "")
+    errs = _YES_NO.get((q.get("has_errors") or "").lower())
+    warns = _YES_NO.get((q.get("has_warnings") or "").lower())
     by = (q.get("created_by") or "").strip()[:128] or None
+    module = q.get("module") or q.get("module_type_id")
     return pl.Filters(status=status, kind=kind,
-                      module_type_id=_opt_int(q.get("module"), min(ModuleType), max(ModuleType)),
+                      module_type_id=_opt_int(module, min(ModuleType), max(ModuleType)),
                       year=_opt_int(q.get("year"), YEAR_MIN, YEAR_MAX), has_errors=errs,
                       has_warnings=warns,
                       created_after=_opt_dt(q.get("created_after")),
