@@ -191,11 +191,10 @@ def trigger_module_recalculation(*, module: int, year: int, only_stale: bool = T
         dets = sorted(set(dets))
         only_stale = False
     else:
-        from carbon_domain.services.reads.status import retry_types, stale_types  # noqa: PLC0415
+        from carbon_domain.services.reads.status import stale_and_retry_types  # noqa: PLC0415
         with session_scope() as s:
-            dets = stale_types(s, module, year) if only_stale else [
-                d.value for d in MODULE_DATA_ENTRY_TYPES[m]]
-            retry = retry_types(s, module, year) if not dets else []
+            dets, retry = stale_and_retry_types(s, module, year) if only_stale else (
+                [d.value for d in MODULE_DATA_ENTRY_TYPES[m]], [])
     if not dets:
         # The status shows those types as failed with a Retry: say how to retry them here.
         names = ", ".join(repr(DataEntryType(d).name) for d in retry)

@@ -144,8 +144,21 @@ def end_fields(status: str | None, warnings: int) -> dict[str, Any]:
     """What ``--json`` adds beside the stored status: the status every surface shows."""
     if not status:
         return {}
-    return {"pipeline_display_status": "SUCCESS_WITH_WARNINGS" if warnings else status,
+    from carbon_domain.services.reads.pipeline_console import display_status
+
+    return {"pipeline_display_status": display_status(status, warnings),
             "pipeline_warnings": warnings}
+
+
+def status_word(shown: str) -> str:
+    """A pipeline's display status (pipeline_console.display_status) in colour: green only
+    for a clean SUCCESS; a SUCCESS with a WARNING job is "SUCCESS ⚠ warnings", in yellow."""
+    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
+
+    if shown == SUCCESS_WITH_WARNINGS:
+        return "[yellow]SUCCESS ⚠ warnings[/]"
+    style = {"SUCCESS": "green", "PARTIAL": "yellow", "RUNNING": ""}.get(shown, "red")
+    return f"[{style}]{shown}[/]" if style else shown
 
 
 def end_line(status: str, warnings: int, prefix: str = "pipeline") -> str:
@@ -154,5 +167,4 @@ def end_line(status: str, warnings: int, prefix: str = "pipeline") -> str:
         return (f"{prefix} [yellow]SUCCESS with warnings[/]: {warnings} job"
                 f"{'s' if warnings != 1 else ''} ended WARNING (`carbon pipelines --warnings`,"
                 " or the console's pipeline page, says what)")
-    style = {"SUCCESS": "green", "PARTIAL": "yellow"}.get(status, "red")
-    return f"{prefix} [{style}]{status}[/]"
+    return f"{prefix} {status_word(status)}"

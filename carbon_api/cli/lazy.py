@@ -41,12 +41,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
                            "with its reasons, running with its progress, failed or aborted "
                            "with where it stopped, incomplete)."),
     "jobs": ("listings", "The most recent jobs (newest first)."),
-    "pipelines": ("listings", "The most recent pipelines (newest first; `--json` for full "
+    "pipelines": ("pipelines", "The most recent pipelines (newest first; `--json` for full "
                               "ids), filtered as the API and the console filter them, with "
                               "the counts by status of the whole filtered result."),
-    "wait": ("listings", "Follow a pipeline until it ends; exit 2 if it FAILED or was "
+    "wait": ("pipelines", "Follow a pipeline until it ends; exit 2 if it FAILED or was "
                          "ABORTED."),
-    "abort": ("listings", "Abort a pipeline: finish its active jobs as ERROR and revoke "
+    "abort": ("pipelines", "Abort a pipeline: finish its active jobs as ERROR and revoke "
                           "outstanding tasks."),
     "recover": ("recovery", "Re-run what a FAILED, PARTIAL or ABORTED pipeline left, whatever "
                             "the staleness says (exit 1 while it still runs or when it left "

@@ -1,16 +1,13 @@
-"""See and control work from the terminal: recalculation status, jobs, pipelines, wait, abort
-(``carbon recover``: cli/recovery.py).
+"""What the work is at from the terminal: each type's recalculation status, the recent jobs
+(pipelines, following and aborting them: cli/pipelines.py; ``carbon recover``:
+cli/recovery.py).
 
-Listings fit an 80-column terminal (:func:`carbon_api.cli.common.new_table`); pipelines are
-shown by the first 8 characters of their id, which every command here accepts (``--json``
-prints full ids).
+Listings fit an 80-column terminal (:func:`carbon_api.cli.common.new_table`).
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +17,6 @@ from carbon_api.cli.common import (
     console,
     duration,
     error,
-    info,
     json_out,
     new_table,
     new_typer,
@@ -122,36 +118,6 @@ def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
                           f"{'; '.join(r.reasons)}", markup=False, highlight=False)
 
 
-def resolve_pipeline_id(text: str) -> uuid.UUID:
-    """A full pipeline id, or the unique pipeline whose id starts with ``text`` (listings
-    show the first 8 characters, as git and docker do)."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        pass
-    # Only a prefix needs the pipeline reads (~0.09 s of imports `carbon wait ID --json`
-    # does without otherwise).
-    from carbon_api.cli.embedded import ensure_schema
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reads.pipeline_reads import find_by_prefix
-
-    prefix = text.strip().lower().replace("-", "")
-    if not 4 <= len(prefix) < 32 or any(c not in "0123456789abcdef" for c in prefix):
-        error(f"not a pipeline id: {text!r} (a UUID, or its first 4 or more characters)")
-    ensure_schema()
-    with session_scope() as s:
-        found = find_by_prefix(s, prefix)
-    if not found:
-        error(f"no pipeline id starts with {text!r}")
-    if len(found) > 1:
-        error(f"pipeline id prefix {text!r} is ambiguous; give more characters")
-    return found[0]
-
-
-def _short(pipeline_id: Any) -> str:
-    return str(pipeline_id)[:8] if pipeline_id else ""
-
-
 def _job_state(r: dict[str, Any]) -> str:
     """A finished job shows its result, an active one its state."""
     if r["state"] == "FINISHED" and r["result"]:
@@ -168,6 +134,7 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
          as_json: JsonFlag = False) -> None:
     """The most recent jobs (newest first)."""
     from carbon_api.cli.embedded import ensure_schema
+    from carbon_api.cli.pipelines import resolve_pipeline_id
     from carbon_domain.db.enums import JobState
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.queries import list_jobs
@@ -193,162 +160,3 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
                   duration(r["started_at"], r["finished_at"]),
                   (r["status_message"] or "")[:160])
     console.print(t)
-
-
-def _when(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        error(f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2025-03-01T09:00)")
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
-def _choice(value: str | None, names: Any, what: str) -> str | None:
-    if value is None:
-        return None
-    if value.upper() in names.__members__:
-        return str(names[value.upper()])
-    if value.lower() in names.__members__:
-        return str(names[value.lower()])
-    error(f"unknown {what} {value!r}; expected one of {', '.join(names)}")
-
-
-@cli.command("pipelines")
-def pipelines(
-    status_filter: Annotated[str | None, typer.Option("--status")] = None,
-    kind: Annotated[str | None, typer.Option(help="What started it, e.g. csv_ingest.")] = None,
-    module: Annotated[str | None, typer.Option("--module", "-m", help="By name or id.")] = None,
-    year: Annotated[int | None, typer.Option("--year", "-y")] = None,
-    errors: Annotated[bool | None, typer.Option(
-        "--errors/--no-errors", help="Only pipelines with (without) a job that ended ERROR."
-    )] = None,
-    warnings: Annotated[bool | None, typer.Option(
-        "--warnings/--no-warnings", help="Only pipelines with (without) a job that ended "
-                                         "WARNING (rows skipped, a column ignored).")] = None,
-    created_by: Annotated[str | None, typer.Option("--created-by")] = None,
-    created_after: Annotated[str | None, typer.Option(
-        "--created-after", help="ISO 8601, inclusive (UTC without an offset).")] = None,
-    created_before: Annotated[str | None, typer.Option(
-        "--created-before", help="ISO 8601, exclusive (UTC without an offset).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
-    counts: Annotated[bool, typer.Option(
-        "--counts", help="Only the counts by status of the whole filtered result.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """The most recent pipelines (newest first; `--json` for full ids), filtered as the API
-    and the console filter them, with the counts by status of the whole filtered result."""
-    from carbon_api.cli.embedded import ensure_schema
-    from carbon_domain.catalog import parse_module
-    from carbon_domain.db.enums import JobType, PipelineStatus
-    from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reads.pipeline_console import PipelineFilters
-    from carbon_domain.services.reads.pipeline_reads import listing
-
-    if status_filter and status_filter.upper() not in PipelineStatus.__members__:
-        error(f"unknown pipeline status {status_filter!r};"
-              f" expected one of {', '.join(PipelineStatus)}")
-    filters = PipelineFilters(
-        status=status_filter.upper() if status_filter else None,
-        kind=_choice(kind, JobType, "pipeline kind"),
-        module_type_id=parse_module(module).value if module else None, year=year,
-        has_errors=errors, has_warnings=warnings, created_by=created_by,
-        created_after=_when(created_after, "--created-after"),
-        created_before=_when(created_before, "--created-before"))
-    ensure_schema()
-    with session_scope() as s:
-        found = listing(s, filters, limit=limit, offset=offset)
-    shown = found.counts_by_display_status
-    if counts:
-        summary = {"total": found.total, "counts_by_status": found.counts_by_status,
-                   "counts_by_display_status": shown}
-        if as_json:
-            json_out(summary)
-        else:
-            console.print(_counts_line(found.total, found.counts_by_status, shown))
-        return
-    rows: list[dict[str, Any]] = [{"id": str(v.pipeline_id), "kind": v.kind, "status": v.status,
-             "display_status": v.display_status,
-             "module_type_id": v.module_type_id, "year": v.year,
-             "jobs": v.progress.jobs_total, "errors": v.error_count,
-             "warnings": v.warning_count,
-             "created_by": v.created_by, "created_at": v.created_at,
-             "finished_at": v.finished_at, "duration": duration(v.created_at, v.finished_at),
-             "last_error": v.last_error} for v in found.items]
-    if as_json:
-        json_out(rows)
-        return
-    t = new_table("Pipelines", ("id", "kind", "status", "mod", "year", "jobs:num",
-                                "errors:num", "created", "took:num"))
-    for r in rows:
-        t.add_row(_short(r["id"]), r["kind"], _status_word(r["display_status"]),
-                  str(r["module_type_id"] or ""), str(r["year"] or ""),
-                  str(r["jobs"]), str(r["errors"]), f"{r['created_at']:%m-%d %H:%M:%S}",
-                  r["duration"])
-    console.print(t)
-    console.print(_counts_line(found.total, found.counts_by_status, shown))
-
-
-def _status_word(shown: str) -> str:
-    """A pipeline's display status (pipeline_console.display_status) in colour: green only
-    for a clean SUCCESS; a SUCCESS with a WARNING job is "SUCCESS ⚠ warnings", in yellow."""
-    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
-
-    if shown == SUCCESS_WITH_WARNINGS:
-        return "[yellow]SUCCESS ⚠ warnings[/]"
-    style = {"SUCCESS": "green", "PARTIAL": "yellow", "RUNNING": ""}.get(shown, "red")
-    return f"[{style}]{shown}[/]" if style else shown
-
-
-def _counts_line(total: int, by_status: dict[str, int], shown: dict[str, int]) -> str:
-    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
-
-    warned = shown.get(SUCCESS_WITH_WARNINGS, 0)
-    parts = ", ".join(f"{s} {n}" + (f" ({warned} with warnings)"
-                                    if s == "SUCCESS" and warned else "")
-                      for s, n in sorted(by_status.items()))
-    matched = "pipeline matches" if total == 1 else "pipelines match"
-    return f"{total} {matched}" + (f": {parts}" if parts else "")
-
-
-@cli.command("wait")
-def wait(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its first characters.")],
-         timeout: Annotated[float, typer.Option(min=1)] = 3600,
-         as_json: JsonFlag = False) -> None:
-    """Follow a pipeline until it ends; exit 2 if it FAILED or was ABORTED."""
-    from carbon_api.cli.follow import end_fields, end_line, follow, warnings_of
-
-    pid = str(resolve_pipeline_id(pipeline))
-    try:
-        final = follow(pid, timeout=timeout, quiet=as_json)
-    except TimeoutError as exc:
-        error(str(exc))
-    warnings = warnings_of(pid, final)
-    if as_json:
-        fields = end_fields(final, warnings)
-        json_out({"pipeline_id": pid, "status": final,
-                  "display_status": fields["pipeline_display_status"],
-                  "warnings": warnings})
-    else:
-        console.print(end_line(final, warnings, prefix=f"pipeline {pid}:"))
-    if final in ("FAILED", "ABORTED"):
-        raise typer.Exit(2)
-
-
-@cli.command("abort")
-def abort(pipeline: Annotated[str, typer.Argument(help="A pipeline id or its first characters.")],
-          as_json: JsonFlag = False) -> None:
-    """Abort a pipeline: finish its active jobs as ERROR and revoke outstanding tasks."""
-    from carbon_tasks.operations import abort_pipeline
-
-    pid = str(resolve_pipeline_id(pipeline))
-    try:
-        out = abort_pipeline(pid, "cli")
-    except LookupError as exc:
-        error(str(exc))
-    if as_json:
-        json_out(out)
-    else:
-        info(f"aborted {len(out['aborted_job_ids'])} jobs of pipeline {pid}")

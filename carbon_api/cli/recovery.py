@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from carbon_api.cli.common import JsonFlag, error, new_typer
-from carbon_api.cli.listings import resolve_pipeline_id
+from carbon_api.cli.pipelines import resolve_pipeline_id
 from carbon_api.cli.workflow import TimeoutOpt, WaitOpt, run_operation
 from carbon_domain import task_names as tn
 

@@ -1,5 +1,5 @@
 """Operator work from the terminal: ingest files, recalculate, reconcile (listings and
-following are in ``listings.py``).
+following are in ``listings.py`` and ``pipelines.py``).
 
 With the embedded default (no broker configured) each command runs an in-process worker
 and waits; against Redis it dispatches to the external workers (``--wait`` to follow).

@@ -163,14 +163,21 @@ def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
     """The module's data entry types that need recalculation (what "only stale" runs): an
     input newer than the last good run, a changed formula, or a last run that stopped after
     rewriting part of the rows."""
-    return [c.det for c in cores(session, year, [module_type_id])[0] if c.needs]
+    return stale_and_retry_types(session, module_type_id, year)[0]
 
 
 def retry_types(session: Session, module_type_id: int, year: int) -> list[int]:
     """The module's types shown as failed whose numbers are intact (the run failed or was
     aborted before any chunk finished): "only stale" leaves them, a retry re-runs them."""
-    return [c.det for c in cores(session, year, [module_type_id])[0]
-            if c.failed is not None and not c.needs]
+    return stale_and_retry_types(session, module_type_id, year)[1]
+
+
+def stale_and_retry_types(session: Session, module_type_id: int, year: int
+                          ) -> tuple[list[int], list[int]]:
+    """:func:`stale_types` and :func:`retry_types` from one read of the module's facts."""
+    found = cores(session, year, [module_type_id])[0]
+    return ([c.det for c in found if c.needs],
+            [c.det for c in found if c.failed is not None and not c.needs])
 
 
 def year_status(session: Session, year: int) -> list[ModuleStatus]:
