@@ -109,9 +109,12 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
         tasks: dict[int, Any] = {}
         while True:
             for j in jobs:
-                finished = j["state"] == "FINISHED"
+                # A job that ended well fills its bar (an ingest or aggregation counts no
+                # entries); one that ended ERROR (failed, aborted) keeps where it stopped, as
+                # `carbon jobs` shows it: a full bar would say every entry was done.
+                completed = j["state"] == "FINISHED" and j["result"] != "ERROR"
                 total = max(int(j["total"]), 1)
-                done = total if finished else min(int(j["done"]), total)
+                done = total if completed else min(int(j["done"]), total)
                 label = j["job_type"] + (f" #{j['id']}")
                 mark = {"SUCCESS": "[green]✓[/]", "WARNING": "[yellow]![/]",
                         "ERROR": "[red]✗[/]"}.get(j["result"] or "", "…")

@@ -394,3 +394,25 @@ def test_status_against_the_server_database_loads_no_celery(db: str) -> None:
     loaded = loaded_heavy(["status", "-y", str(YEAR), "--json"], env=child_env())
     assert "sqlalchemy" in loaded  # the control: the command did read the database
     assert not loaded & {"celery", "kombu", "alembic"}, loaded
+
+
+def test_wait_on_an_aborted_pipeline_shows_where_its_jobs_stopped(db: str) -> None:
+    """`carbon wait` on an aborted recalculation drew every finished job's bar full
+    ("✗ emission_recalc #495: Aborted by walker ━━━ 461/461") while the job had done 225 of
+    its 461 entries (`carbon jobs` said 225/461): a job that ended ERROR keeps its own count."""
+    with session_scope() as s:
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=4,
+                                      year=YEAR, created_by="test")
+        job = job_service.create_job(
+            s, pipeline_id=p.id, job_type=JobType.emission_recalc,
+            target_type=TargetType.DATA_ENTRIES, ingestion_method=IngestionMethod.computed,
+            module_type_id=4, data_entry_type_id=11, year=YEAR, created_by="test")
+        job.progress_done, job.progress_total = 225, 461
+        pid = p.id
+    with session_scope() as s:
+        pipelines.abort_pipeline(s, pid, "walker")
+    result = runner.invoke(app, ["wait", str(pid)], env={"COLUMNS": "120"})
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Aborted by walker" in result.stderr
+    assert "225/461" in result.stderr, result.stderr
+    assert "461/461" not in result.stderr, result.stderr
