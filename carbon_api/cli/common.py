@@ -131,6 +131,64 @@ def new_table(title: str | None, columns: Sequence[str]) -> Table:
     return t
 
 
+# The narrowest a text column is folded to before a listing gives up fitting the terminal.
+TEXT_MIN_WIDTH = 8
+_GAP = 2  # what new_table's collapsed padding leaves between two columns
+
+
+def print_table(t: Table) -> None:
+    """Print a :func:`new_table` listing without losing a character of any value.
+
+    Left to itself, Rich fits a table whose values need more than the terminal's width by
+    cutting the value columns ('1aec0…', a year shown as '2…') and, below the text column's
+    minimum, by cropping every line at the edge: the message 'entries: 15 emission rows'
+    read 'entries: 1 emission'. Here the value columns keep their widest value, the text
+    columns share what is left (folded, down to TEXT_MIN_WIDTH), and when even that does
+    not fit the table is printed wider than the terminal, which wraps the lines: never cut.
+    """
+    from rich.text import Text
+
+    def natural(col: Any) -> int:
+        cells = [col.header, *col.cells]
+        return max((c.cell_len if isinstance(c, Text) else Text.from_markup(str(c)).cell_len)
+                   for c in cells)
+
+    widths = [natural(c) for c in t.columns]
+    text_cols = [i for i, c in enumerate(t.columns) if not c.no_wrap]
+    gaps = _GAP * (len(t.columns) - 1)
+    fixed = sum(w for i, w in enumerate(widths) if i not in text_cols)
+    width = console.width
+    if fixed + gaps + sum(widths[i] for i in text_cols) <= width:
+        console.print(t)  # everything fits as it is
+        return
+    left = width - gaps - fixed
+    # Text columns narrower than their share keep their width; the others split the rest.
+    share = {i: widths[i] for i in text_cols}
+    wide = sorted(text_cols, key=lambda i: widths[i])
+    while wide:
+        each = left // len(wide)
+        if widths[wide[0]] > each:
+            break
+        left -= widths[wide.pop(0)]
+    for n, i in enumerate(wide):
+        share[i] = max(TEXT_MIN_WIDTH, left // len(wide) + (1 if n < left % len(wide) else 0))
+    for i, col in enumerate(t.columns):
+        col.min_width = None
+        col.width = share[i] if i in share else widths[i]
+    total = sum(col.width or 0 for col in t.columns) + gaps
+    if total <= width:
+        console.print(t)
+        return
+    # Console.print clamps a wider width to the console's own: widen the console for this
+    # one table (the _Console above reads COLUMNS again once _width is None).
+    real = cast("_LazyConsole", console)._console()
+    real._width = total
+    try:
+        real.print(t, crop=False)
+    finally:
+        real._width = None
+
+
 def duration(start: datetime | None, end: datetime | None) -> str:
     """How long something ran (up to now while it runs): "0.4 s", "42 s", "3 m 05 s",
     "2 h 07 m"; "" before it started."""
@@ -209,5 +267,5 @@ def exit_code(code: int | None) -> None:
 
 __all__ = [
     "JsonFlag", "console", "duration", "err_console", "error", "exit_code", "info", "json_out",
-    "mask_url", "new_table", "new_typer", "warn",
+    "mask_url", "new_table", "new_typer", "print_table", "warn",
 ]

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from carbon_api.cli.common import JsonFlag, console, error, json_out, new_table, new_typer
+from carbon_api.cli.common import (
+    JsonFlag,
+    console,
+    error,
+    json_out,
+    new_table,
+    new_typer,
+    print_table,
+)
 from carbon_api.cli.workflow import DetOpt
 from carbon_domain.catalog import ModuleType
 
@@ -129,7 +137,7 @@ def _print_page(found: EntryPage, ref: Any, module: str) -> None:
     if not found.items:
         console.print("No entries match.")
         return
-    console.print(t)
+    print_table(t)
     if found.has_more:
         console.print(f"More: --page {found.page + 1}, or --after {found.next_after} "
                       "(constant cost at any depth).")
@@ -173,7 +181,7 @@ def _print_explanation(e: EntryExplanation) -> None:
         values = "\n".join(f"{k}: {v}" for k, v in f.values.items())
         t.add_row(str(f.id), version, by or "—", escape(values))
     if e.factors:
-        console.print(t)
+        print_table(t)
     t = new_table("Rows (recomputed now)", ("emission type", "kg CO2-eq:num", "factor:num",
                                             "formula:text"))
     for r in e.rows:
@@ -181,7 +189,7 @@ def _print_explanation(e: EntryExplanation) -> None:
         t.add_row(r.emission_type_path, _kg(r.kg_co2eq), str(r.factor_id or "—"),
                   escape(f"{r.formula} = {r.substituted}" + (f"  [{inputs}]" if inputs else "")))
     if e.rows:
-        console.print(t)
+        print_table(t)
     t = new_table("Stored rows", ("emission type", "kg CO2-eq:num", "factor", "agrees"))
     for s in e.stored_rows:
         used = (f"{s.factor_id} v{s.factor_version}" if s.factor_version else
@@ -189,7 +197,7 @@ def _print_explanation(e: EntryExplanation) -> None:
         t.add_row(s.emission_type_path, _kg(s.kg_co2eq), used,
                   "yes" if s.agrees else "[red]no (stale)[/]")
     if e.stored_rows:
-        console.print(t)
+        print_table(t)
     else:
         console.print("No stored row.")
     if not e.stored_rows_agree:

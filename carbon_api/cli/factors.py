@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from carbon_api.cli.common import JsonFlag, console, error, json_out, new_table, new_typer
+from carbon_api.cli.common import (
+    JsonFlag,
+    console,
+    error,
+    json_out,
+    new_table,
+    new_typer,
+    print_table,
+)
 
 cli = new_typer()
 factors_app = new_typer(help="Factors: the history of one factor.")
@@ -52,4 +60,4 @@ def history(factor_id: Annotated[int, typer.Argument(min=1, help="Factor id.")],
         t.add_row(str(c.version), c.change, str(c.job_id or ""), escape(c.changed_by or ""),
                   c.changed_at.strftime("%Y-%m-%d %H:%M:%S"),
                   escape(_values(c.values_before, c.values_after, c.changed_keys)))
-    console.print(t)
+    print_table(t)

@@ -20,6 +20,7 @@ from carbon_api.cli.common import (
     json_out,
     new_table,
     new_typer,
+    print_table,
 )
 from carbon_api.cli.workflow import check_year
 
@@ -76,23 +77,24 @@ def status(year: Annotated[int | None, typer.Option(
     if not rows:
         console.print(f"No factor or data uploads for {year} yet.")
         return
-    # One heading row per module instead of a module column: 80 columns hold the longest
-    # type name (35 characters) with room left for the job columns.
+    # One heading row per module instead of a module column, and one column for both jobs:
+    # 80 columns hold the longest type name (35 characters) and the longest module state
+    # ("⚠ 7 types need recalculation") with 12 left for the jobs, folded at spaces (two
+    # job columns of 6 each were cropped: "184 S" for "184 SUCCESS").
     t = new_table(f"Recalculation status {year}",
-                  ("module / type", "state", "last input job:text",
-                   "last recalc job:text"))
+                  ("module / type", "state", "last input → recalc job:text"))
     notes: list[str] = []
     for m in rows:
-        t.add_row(f"[bold]{m['module_name']}[/]", _state(m), "", "")
+        t.add_row(f"[bold]{m['module_name']}[/]", _state(m), "")
         for d in m["data_entry_types"]:
             t.add_row(f"  {d['data_entry_type_name']}", _state(d),
                       f"{d['last_input_job_id']} {d['last_input_job_type']}"
-                      f" {d['last_input_job_result']}",
+                      f" {d['last_input_job_result']} → "
                       f"{d['last_recalculation_job_id'] or '-'}"
-                      f" {d['last_recalculation_job_result'] or ''}")
+                      f" {d['last_recalculation_job_result'] or ''}".rstrip())
             notes += [f"{d['data_entry_type_name']}: {why}" for why in (
                 d["reasons"] or ([d["state_detail"]] if d["state_detail"] else []))]
-    console.print(t)
+    print_table(t)
     for note in notes:
         console.print(note, markup=False, highlight=False)
 
@@ -159,4 +161,4 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
                   _job_state(r), f"{done}/{total}" if total else "",
                   duration(r["started_at"], r["finished_at"]),
                   (r["status_message"] or "")[:160])
-    console.print(t)
+    print_table(t)

@@ -22,6 +22,7 @@ from carbon_api.cli.common import (
     json_out,
     new_table,
     new_typer,
+    print_table,
 )
 
 cli = new_typer()
@@ -143,14 +144,15 @@ def pipelines(
     if as_json:
         json_out(rows)
         return
+    # Created to the minute: with seconds an emission_recalc row needed 82 columns.
     t = new_table("Pipelines", ("id", "kind", "status", "mod", "year", "jobs:num",
                                 "errors:num", "created", "took:num"))
     for r in rows:
         t.add_row(_short(r["id"]), r["kind"], status_word(r["display_status"]),
                   str(r["module_type_id"] or ""), str(r["year"] or ""),
-                  str(r["jobs"]), str(r["errors"]), f"{r['created_at']:%m-%d %H:%M:%S}",
+                  str(r["jobs"]), str(r["errors"]), f"{r['created_at']:%m-%d %H:%M}",
                   r["duration"])
-    console.print(t)
+    print_table(t)
     console.print(_counts_line(found.total, found.counts_by_status, shown))
 
 

@@ -416,3 +416,49 @@ def test_wait_on_an_aborted_pipeline_shows_where_its_jobs_stopped(db: str) -> No
     assert "Aborted by walker" in result.stderr
     assert "225/461" in result.stderr, result.stderr
     assert "461/461" not in result.stderr, result.stderr
+
+
+def test_listings_at_80_columns_never_cut_a_value(db: str) -> None:
+    """With real names the columns' values need more than 80 columns: Rich then cut the
+    values ('1aec0…', year '2…', 'SUCCESS ⚠ warni…') and cropped the message column's last
+    characters on every line, so 'entries: 15 emission rows' read 'entries: 1 emission'.
+    Every value and every character of a message is printed."""
+    import json
+    from datetime import timedelta
+
+    from carbon_domain.db.base import utcnow
+    from carbon_domain.db.enums import JobResult, JobState
+    message = ("Recalculated 15 mice_and_fish_animal_facilities entries: 15 emission rows, 0"
+               " without a matching factor, 0 errors")
+    with session_scope() as s:
+        p = pipelines.create_pipeline(s, kind=JobType.module_emission_recalc, module_type_id=6,
+                                      year=YEAR, created_by="test")
+        for job_type, det, result in ((JobType.module_emission_recalc, None, JobResult.SUCCESS),
+                                      (JobType.emission_recalc, 71, JobResult.WARNING)):
+            job = job_service.create_job(
+                s, pipeline_id=p.id, job_type=job_type, target_type=TargetType.DATA_ENTRIES,
+                ingestion_method=IngestionMethod.computed, module_type_id=6,
+                data_entry_type_id=det, year=YEAR, created_by="test")
+            job.state, job.result, job.status_message = JobState.FINISHED, result, message
+            job.progress_done = job.progress_total = 1998
+            job.finished_at = utcnow()
+            job.started_at = job.finished_at - timedelta(seconds=185)  # took "3 m 05 s"
+        pid = str(p.id)
+    with session_scope() as s:
+        pipelines.recompute_pipeline_status(s, p.id)
+
+    table = carbon80("jobs").stdout
+    assert "…" not in table, table
+    lines = table.splitlines()
+    start = next(ln for ln in lines if ln.startswith("id ")).index("message")
+    column = "".join(ln[start:].strip() for ln in lines[3:])
+    assert column.replace(" ", "") == 2 * message.replace(" ", ""), table
+    assert words(table) >= {"module_emission_recalc", "emission_recalc", f"{YEAR}",
+                            "1998/1998", "SUCCESS", "WARNING"}, table
+
+    (row,) = json.loads(runner.invoke(app, ["pipelines", "--json"]).stdout)
+    assert row["display_status"] == "SUCCESS_WITH_WARNINGS"
+    table = carbon80("pipelines").stdout
+    assert "…" not in table, table
+    assert words(table) >= {pid[:8], "module_emission_recalc", "SUCCESS", "⚠", "warnings",
+                            "6", str(YEAR), "2"}, table
