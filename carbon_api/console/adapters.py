@@ -15,7 +15,11 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.names import type_label
 from carbon_domain.services.reads.completeness import completeness
-from carbon_domain.services.reads.display_state import DisplayState, decide_module
+from carbon_domain.services.reads.display_state import (
+    DisplayState,
+    decide_module,
+    entries_progress,
+)
 from carbon_domain.services.reads.queries import year_provisioned
 from carbon_domain.services.reads.status import (
     TypePreview,
@@ -36,6 +40,8 @@ class TypeRow:
     detail: str | None = None
     action: str = "Recalculate"
     active_pipeline_id: str | None = None
+    # ``detail`` is the running type's count: shown only where the stream keeps it live.
+    detail_is_count: bool = False
     stale_reason: str | None = None
     last_result: str | None = None
     last_message: str | None = None
@@ -128,6 +134,12 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
                 row.state, row.state_label, row.reasons = st.state, st.state_label, st.reasons
                 row.detail, row.action = st.state_detail, st.action
                 row.active_pipeline_id = st.active_pipeline_id
+                # The card is re-read when a phase or a type starts or ends, not per chunk:
+                # a count in the status cell stood at "0/1,537 entries" for the whole run.
+                # The row's progress link shows it and the stream replaces it there.
+                row.detail_is_count = bool(
+                    st.active_pipeline_id and st.progress and st.state_detail
+                    == entries_progress(st.progress["done"], st.progress["total"]))
                 row.stale_reason, row.needs = st.stale_reason, st.needs_recalculation
                 row.without_factor = st.entries_without_factor
                 # The status's reasons: the completeness facts plus entries its last run

@@ -277,3 +277,30 @@ def test_the_chunk_chip_and_the_type_line_never_disagree(db: str) -> None:
     (line,) = view["types"]
     assert (phase["text"], line["done"], line["total"]) == ("chunks 2/2", 100, 100)
     assert view["progress_text"] == "chunks 2/2"
+
+
+def test_a_running_types_row_shows_no_count_the_stream_leaves_behind(
+        fresh: dict[str, str], http: httpx.Client) -> None:
+    """The card is re-read when a phase or a type starts or ends, not for each chunk: a
+    running type's status cell said "0/1,537 entries" for the whole run while its pipeline
+    card beside it counted 875/1537. The count is shown where the stream keeps it live (the
+    row's progress link, then the pipeline's own chip), not frozen in the status cell."""
+    import re
+
+    job_id = add_job(JobType.emission_recalc, IT, state="RUNNING", result=None, pipeline=True)
+    try:
+        with session_scope() as s:
+            s.execute(text("UPDATE data_ingestion_jobs SET progress_done = 0,"
+                           " progress_total = 1537 WHERE id = :i"), {"i": job_id})
+        it = type_of([agree(http, fresh["viewer"])], IT)
+        assert (it["state"], it["state_detail"]) == ("recalculating", "0/1,537 entries")
+        _, _, html = card_states(http)
+        (row,) = re.findall(rf'<tr id="type-{IT}" .*?</tr>', html, re.S)
+        (status_cell,) = re.findall(r"<td>\s*<span class=\"badge.*?</td>", row, re.S)
+        assert "0/1,537 entries" not in status_cell, status_cell
+        (live,) = re.findall(r'<span data-progress-of="[^"]+">([^<]*)</span>', row)
+        assert live == "0/1,537 entries"  # until the stream's first event replaces it
+    finally:
+        with session_scope() as s:
+            job = s.get(Job, job_id)
+            job.state, job.result = "FINISHED", "ERROR"

@@ -61,7 +61,12 @@ class Progress:
             return "not on the broker yet (the reconciler sends it)"
         if self.queued or not self.total:
             return "waiting for a worker"
-        return f"{self.done:,}/{self.total:,} entries"
+        return entries_progress(self.done, self.total)
+
+
+def entries_progress(done: int, total: int) -> str:
+    """A running type's count, "875/1,537 entries"."""
+    return f"{done:,}/{total:,} entries"
 
 
 @dataclass(frozen=True, slots=True)
