@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -103,12 +104,15 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
                  content_type: str | None = None, mode: str = UploadMode.REPLACE,
-                 allow_unknown_columns: bool = False) -> Accepted:
+                 allow_unknown_columns: bool = False, clears: Sequence[int] = ()
+                 ) -> Accepted:
     """Validate a CSV (a refusal such as CsvProblem or InvalidInput: nothing written), store
     it, create its pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is
     the factor set of its types: absent factors are retired) or ``"merge"`` (additive
     partial file).
-    A column that looks misspelt refuses the file unless ``allow_unknown_columns``."""
+    A column that looks misspelt refuses the file unless ``allow_unknown_columns``.
+    ``clears``: a header-only data entry file that empties these types (the revert of a
+    scope's first upload, services/ingest/reverts.py); no other caller passes it."""
     # Imported where used (here and in the module recalculation, abort and recovery below):
     # the CSV schemas, the status reads and the handlers behind them are not needed to
     # trigger one type's recalculation, whose `carbon recalc --wait` waits for every import.
@@ -129,12 +133,17 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     d = DataEntryType(det) if det is not None else None
     if m is not None:
         check_module_type(m, d)
-    validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns)
+    if clears and kind != UploadKind.data_entries:
+        raise InvalidInput(f"a {kind} upload cannot empty data entry types", field="clears")
+    validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns,
+                    header_only=bool(clears))
     if kind == UploadKind.data_entries and year is not None:
         _check_year_provisioned(year)
     config: dict[str, Any] = {"filename": filename}
     if allow_unknown_columns:
         config["allow_unknown_columns"] = True
+    if clears:
+        config["clears"] = sorted(int(c) for c in clears)
     if kind == UploadKind.factors:
         config["recalculate"] = recalculate
         config["mode"] = mode

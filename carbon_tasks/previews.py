@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from celery import chord
@@ -144,8 +145,8 @@ def start_preview(kind: str, content: bytes, *, filename: str, module: int | Non
                   det: int | None = None, year: int | None = None,
                   created_by: str | None, content_type: str | None = None,
                   mode: str = UploadMode.REPLACE, allow_unknown_columns: bool = False,
-                  reverts_job_id: int | None = None, chunked: bool = True
-                  ) -> tuple[Accepted, int]:
+                  reverts_job_id: int | None = None, chunked: bool = True,
+                  clears: Sequence[int] = ()) -> tuple[Accepted, int]:
     """Validate the file as its upload would (the same refusals: InvalidInput, CsvProblem,
     YearNotProvisioned), store it, create the preview job and its preview row, dispatch.
     Returns (accepted, preview id). ``chunked=False`` measures a large preview in the
@@ -162,7 +163,10 @@ def start_preview(kind: str, content: bytes, *, filename: str, module: int | Non
         assert module is not None and year is not None  # the routes and CLI pass them
         m, d = ModuleType(module), DataEntryType(det) if det is not None else None
         check_module_type(m, d)
-    validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns)
+    if clears and kind != UploadKind.data_entries:
+        raise InvalidInput(f"a {kind} upload cannot empty data entry types", field="clears")
+    validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns,
+                    header_only=bool(clears))
     if kind == UploadKind.data_entries:
         _check_year(year)
     config: dict[str, Any] = {"filename": filename, "mode": mode, "kind": kind,
@@ -171,6 +175,8 @@ def start_preview(kind: str, content: bytes, *, filename: str, module: int | Non
         config["allow_unknown_columns"] = True
     if reverts_job_id is not None:
         config["reverts_job_id"] = reverts_job_id
+    if clears:  # the revert of a first upload: its ingest, run for the figures, empties them
+        config["clears"] = sorted(int(c) for c in clears)
     if not chunked:
         config["chunked"] = False
     with session_scope() as s:

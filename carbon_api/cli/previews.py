@@ -26,7 +26,7 @@ def _delta(v: float) -> str:
 def run_preview(content: bytes, *, filename: str, module: int | None, det: int | None,
                 year: int | None, mode: str, as_json: bool, timeout: float, embedded: bool,
                 kind: str = "factors", allow_unknown_columns: bool = False,
-                reverts_job_id: int | None = None) -> None:
+                reverts_job_id: int | None = None, clears: tuple[int, ...] = ()) -> None:
     from carbon_api.cli.follow import follow
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.preview.previews import read_preview
@@ -40,7 +40,8 @@ def run_preview(content: bytes, *, filename: str, module: int | None, det: int |
             accepted, preview_id = start_preview(
                 kind, content, filename=filename, module=module, det=det, year=year,
                 created_by="cli", content_type="text/csv", mode=mode,
-                allow_unknown_columns=allow_unknown_columns, reverts_job_id=reverts_job_id)
+                allow_unknown_columns=allow_unknown_columns, reverts_job_id=reverts_job_id,
+                clears=clears)
         except DispatchFailed as exc:
             error(f"job {exc.accepted.job_id} is saved but the broker is unreachable ({exc})")
         except ValueError as exc:  # the upload's own refusals (CsvProblem, unknown year …)

@@ -45,7 +45,7 @@ def revert(job_id: Annotated[int, typer.Argument(min=1, help="The upload's job i
                            det=plan.data_entry_type_id, year=plan.year, mode=UploadMode.REPLACE,
                            as_json=as_json, timeout=timeout,
                            embedded=get_settings().embedded_broker, kind=plan.kind,
-                           reverts_job_id=plan.job_id)
+                           reverts_job_id=plan.job_id, clears=plan.clears)
     again = plan.recalculate if recalculate is None else recalculate
     task = tn.UPLOAD_TASKS[UploadKind(plan.kind)]
     run_operation(lambda: start_revert(plan, "cli", again), wait, as_json,

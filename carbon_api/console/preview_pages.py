@@ -22,7 +22,7 @@ from carbon_api.console.forms import ChosenFile, OperatorForm, UploadFields, for
 from carbon_api.console.web import PREFIX, User, is_htmx, landing_year, message, render, templates
 from carbon_api.deps import INT32_MAX
 from carbon_api.errors import ApiError, status_of
-from carbon_api.routes.previews import accept_factor_preview
+from carbon_api.routes.previews import accept_factor_preview, start_apply
 from carbon_api.routes.reverts import preview_revert
 from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
@@ -30,7 +30,6 @@ from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
 from carbon_domain.services.preview import previews as service
 from carbon_domain.services.reads import pipeline_reads
 from carbon_domain.upload_kinds import UploadKind
-from carbon_tasks import operations as ops
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PreviewId = Annotated[int, Path(ge=1, le=INT32_MAX)]
@@ -166,11 +165,7 @@ def _apply(request: Request, by: str, preview_id: int) -> Response:
             return render(request, "_preview_refused.html", status_code=status_of(exc),
                           status=status_of(exc), text=str(exc), preview_id=preview_id)
         try:
-            acc = accept_operation("preview apply", lambda: ops.start_upload(
-                UploadKind.factors, plan.content, filename=plan.filename,
-                module=plan.module_type_id, det=plan.data_entry_type_id, year=plan.year,
-                recalculate=True,
-                created_by=by, content_type="text/csv", mode=plan.mode))
+            acc = accept_operation("preview apply", lambda: start_apply(plan, by))
         except HTTPException as exc:
             return message(request, str(exc.detail), exc.status_code)
         except ApiError as exc:

@@ -60,7 +60,7 @@ def accept_preview(who: str, kind: str, content: bytes, *, filename: str,
                    module: int | None = None, det: int | None = None, year: int | None = None,
                    mode: str = "replace", content_type: str | None = None,
                    allow_unknown_columns: bool = False, reverts_job_id: int | None = None,
-                   what: str | None = None) -> PreviewAccepted:
+                   what: str | None = None, clears: tuple[int, ...] = ()) -> PreviewAccepted:
     """An upload route with `preview=true`: the upload's checks and answers (the same 4xx
     sentences), plus the preview's id."""
     ids: list[int] = []
@@ -69,7 +69,8 @@ def accept_preview(who: str, kind: str, content: bytes, *, filename: str,
         acc, preview_id = start_preview(
             kind, content, filename=filename, module=module, det=det, year=year,
             created_by=who, content_type=content_type, mode=mode,
-            allow_unknown_columns=allow_unknown_columns, reverts_job_id=reverts_job_id)
+            allow_unknown_columns=allow_unknown_columns, reverts_job_id=reverts_job_id,
+            clears=clears)
         ids.append(preview_id)
         return acc
     acc = accept_operation(what or f"{kind} upload", start)
@@ -117,13 +118,19 @@ def apply_preview(who: Operator, preview_id: PreviewId) -> Accepted:
     the preview showed (409 when any input of the figures changed since)."""
     with session_scope() as s:
         plan = service.plan_apply(s, preview_id)  # locks the preview row until commit
-        acc = accept_operation("preview apply", lambda: ops.start_upload(
-            plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
-            det=plan.data_entry_type_id, year=plan.year, recalculate=True,
-            created_by=who.name, content_type="text/csv", mode=plan.mode,
-            allow_unknown_columns=plan.allow_unknown_columns))
+        acc = accept_operation("preview apply", lambda: start_apply(plan, who.name))
         service.mark_applied(s, preview_id, acc.job_id)
     return acc
+
+
+def start_apply(plan: service.ApplyPlan, created_by: str) -> ops.Accepted:
+    """The previewed file uploaded as it was previewed: its kind, mode, column allowance
+    and (a first upload's revert) the types it empties. Shared with the console."""
+    return ops.start_upload(
+        plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
+        det=plan.data_entry_type_id, year=plan.year, recalculate=True, created_by=created_by,
+        content_type="text/csv", mode=plan.mode,
+        allow_unknown_columns=plan.allow_unknown_columns, clears=plan.clears)
 
 
 @router.delete("/previews/{preview_id}", status_code=204, responses={**WRITE, **_GONE})

@@ -38,16 +38,16 @@ def revert_upload(who: Operator, job_id: JobId,
                                   "answer's `preview_id` is read at GET /v1/sync/previews/"
                                   "{id} and applied at POST …/apply.")] = False,
                   ) -> Accepted:
-    """Restore what an upload of factors or data entries changed, for its scope (module,
-    type and year), to what it was just before it, as a **new** upload job (named
-    `revert-of-job-N.csv`). Factors: a replace-mode file of the previous set; factors it
-    inserted or revived are retired again, those it updated or retired get their previous
-    values back; the history, staleness and incremental recalculation apply as to any
-    upload. Data entries: the previous upload of the same scope is loaded again (uploaded
-    files are kept). Reference data (stations, building rooms, exchange rates): a
-    replace-mode file of the live set before the upload (its readers become stale). 409
-    when a later upload of the same scope exists (revert that one first) or there is
-    nothing to restore. With `preview=true`: the revert's upload is previewed, not run."""
+    """Restore what an upload of factors or data entries changed, for its scope (module, type and
+    year), to what it was just before it, as a **new** upload job (named `revert-of-job-N.csv`).
+    Factors: a replace-mode file of the previous set; factors it inserted or revived are retired
+    again, those it updated or retired get their previous values back; the history, staleness and
+    incremental recalculation apply as to any upload. Data entries: the previous upload of the same
+    scope is loaded again (uploaded files are kept); reverting the scope's first upload empties the
+    types it loaded. Reference data (stations, building rooms, exchange rates): a replace-mode file
+    of the live set before the upload (its readers become stale). 409 when a later upload of the
+    same scope exists (revert that one first) or there is nothing to restore. With `preview=true`:
+    the revert's upload is previewed, not run."""
     with session_scope() as s:
         plan = plan_revert(s, job_id)  # RevertRefused answers by its kind
     if preview:
@@ -61,7 +61,7 @@ def preview_revert(plan: RevertPlan, created_by: str) -> PreviewAccepted:
     return accept_preview(created_by, plan.kind, plan.content, filename=plan.filename,
                           module=plan.module_type_id, det=plan.data_entry_type_id,
                           year=plan.year, content_type="text/csv",
-                          reverts_job_id=plan.job_id, what="revert")
+                          reverts_job_id=plan.job_id, what="revert", clears=plan.clears)
 
 
 def start_revert(plan: RevertPlan, created_by: str, recalculate: bool | None = None
@@ -81,4 +81,4 @@ def start_revert(plan: RevertPlan, created_by: str, recalculate: bool | None = N
     return ops.start_upload(
         plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
         det=plan.data_entry_type_id, year=plan.year, created_by=created_by,
-        content_type="text/csv")
+        content_type="text/csv", clears=plan.clears)

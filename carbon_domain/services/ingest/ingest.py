@@ -135,6 +135,9 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
     # A module-wide upload is an input of every type of the module (staleness reads it so):
     # all are recalculated, but only the types it loaded are replaced.
     dets = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
+    clears = job_config(job.meta).clears
+    if clears and not acc.total:
+        return _clear_entries(session, acc, module, year, clears, dets)
     if not sink.count:
         return acc.outcome(0, "entries")
     locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
@@ -156,6 +159,26 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
                        meta={"data_entry_type_ids": sorted(sink.dets), "replaced": deleted,
                              "kept_data_entry_type_ids": kept},
                        recalc=dets)
+
+
+def _clear_entries(session: Session, acc: RowReport, module: ModuleType, year: int,
+                   clears: list[int], dets: list[int]) -> IngestOutcome:
+    """The header-only file of a first upload's revert: empty the types it names (their CSV
+    entries of the year; manual entries stay). The delete trigger removes their emission
+    rows; the recalculation that follows gives the module's statistics without them."""
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
+    deleted = session.execute(text(
+        "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
+        " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
+        {"y": year, "dets": sorted(clears)}).rowcount  # type: ignore[attr-defined]
+    names = ", ".join(DataEntryType(d).name for d in sorted(clears))
+    return IngestOutcome(JobResult.SUCCESS, f"Success: {deleted} entries removed ({names},"
+                         f" {year}: no earlier upload of this scope to restore)",
+                         {"rows": 0, "processed": 0, "skipped": 0, "row_errors": [],
+                          "unknown_columns": [], "data_entry_type_ids": [],
+                          "replaced": deleted, "cleared_data_entry_type_ids": sorted(clears),
+                          "kept_data_entry_type_ids": [d for d in dets if d not in clears]},
+                         dets)
 
 
 def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:

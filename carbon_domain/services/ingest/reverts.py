@@ -12,8 +12,10 @@ one changed the same factors from J's state, which a revert of J would silently 
 A data entry upload replaces the year's CSV entries of its type(s) wholesale, so the entries
 before it are exactly what the previous upload of the same scope loaded: its file is kept
 (``uploaded_files``, within the upload retention: services/upkeep/upload_retention.py), and
-the revert uploads that file again. A reference upload (stations, building rooms, exchange
-rates) is undone by services/ingest/reference_reverts.py.
+the revert uploads that file again. Before the scope's first upload there were none: its
+revert is a header-only file whose job empties the types it loaded (``clears``). A
+reference upload (stations, building rooms, exchange rates) is undone by
+services/ingest/reference_reverts.py.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
+from carbon_domain.csv_rows.entries import UNIT_COLUMN, entry_columns, entry_header_problem
 from carbon_domain.csv_rows.factors import factor_columns
+from carbon_domain.csv_rows.routing import needs_routing
 from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.db.history_models import FactorHistory
 from carbon_domain.db.models import DataIngestionJob, Factor, UploadedFile
@@ -60,6 +64,9 @@ class RevertPlan:
     changes_undone: int            # history rows of the reverted upload
     filename: str
     content: bytes
+    # Data entry types the revert empties (the reverted upload was the first of its scope:
+    # its entries go, and nothing is loaded in their place); the content is then a header.
+    clears: tuple[int, ...] = ()
 
 
 _REVERTIBLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest)
@@ -141,15 +148,27 @@ def _plan_entries_revert(session: Session, job: DataIngestionJob) -> RevertPlan:
     module = ModuleType(job.module_type_id)
     scope = (DataEntryType(job.data_entry_type_id).name if job.data_entry_type_id
              else f"module {module.name}")
-    if prev is None or prev.upload_id is None:
+    if prev is None:
+        return _plan_first_entries_revert(job, module)
+    if prev.upload_id is None:
         raise RevertRefused(ErrorKind.CONFLICT,
-                            f"job {job.id} was the first data entry upload of {scope} "
-                            f"for {job.year}: there are no previous entries to restore")
+                            f"the entries before job {job.id} ({scope}, {job.year}) came"
+                            f" from job {prev.id}, which kept no file: upload them again")
     if job.data_entry_type_id is None and prev.data_entry_type_id is not None:
         raise RevertRefused(ErrorKind.CONFLICT,
                             f"the entries before job {job.id} (module-wide) came from "
                             f"uploads of single types (the last: job {prev.id}): revert "
                             "cannot restore them from one file; upload them again")
+    emptied = job_config(prev.meta).clears
+    if emptied:  # the entries before this upload are none: prev was a first upload's revert
+        loaded = (job.meta or {}).get("data_entry_type_ids") or []
+        if not {int(d) for d in loaded} <= set(emptied):
+            raise RevertRefused(ErrorKind.CONFLICT,
+                                f"the entries before job {job.id} came partly from job"
+                                f" {prev.id}, a revert that emptied"
+                                f" {', '.join(DataEntryType(d).name for d in emptied)}:"
+                                " revert cannot restore them from one file; upload them again")
+        return _plan_first_entries_revert(job, module)
     upload = session.get(UploadedFile, prev.upload_id)
     if upload is None:
         raise RevertRefused(ErrorKind.CONFLICT,
@@ -157,6 +176,36 @@ def _plan_entries_revert(session: Session, job: DataIngestionJob) -> RevertPlan:
                             f"{job.id}) is no longer stored")
     return RevertPlan(UploadKind.data_entries, job.id, module.value, job.data_entry_type_id,
                       job.year, True, 0, 0, f"revert-of-job-{job.id}.csv", upload.content)
+
+
+def _plan_first_entries_revert(job: DataIngestionJob, module: ModuleType) -> RevertPlan:
+    """The revert of an entry upload whose types had no CSV entry of the year before it (it
+    was the scope's first upload, or came after a revert that emptied them; a later upload
+    is refused first), so the revert empties them: a header-only file whose job carries
+    ``clears`` (the ingest then deletes those types' CSV entries; manual entries stay, as
+    with any upload)."""
+    assert job.year is not None
+    dets = sorted(int(d) for d in (job.meta or {}).get("data_entry_type_ids") or [])
+    if not dets:
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {job.id} loaded no entries: nothing to revert")
+    det = DataEntryType(job.data_entry_type_id) if job.data_entry_type_id else None
+    return RevertPlan(UploadKind.data_entries, job.id, module.value, job.data_entry_type_id,
+                      job.year, True, 0, 0, f"revert-of-job-{job.id}.csv",
+                      entry_header_file(module, det, dets), clears=tuple(dets))
+
+
+def entry_header_file(module: ModuleType, det: DataEntryType | None, dets: list[int]) -> bytes:
+    """A header-only data entry file of this scope, naming every column of ``dets``."""
+    columns = ["data_entry_type"] if needs_routing(module, det) else []
+    columns.append(UNIT_COLUMN)
+    for d in dets:
+        columns += [c for c in entry_columns(d) if c not in columns]
+    problem = entry_header_problem(module, det, columns)
+    assert problem is None, problem  # the columns come from the schemas the check reads
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(columns)
+    return out.getvalue().encode()
 
 
 def _cell(v: Any) -> str:

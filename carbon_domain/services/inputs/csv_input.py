@@ -91,6 +91,14 @@ def read_csv(content: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, s
     return header, rows()
 
 
+def check_no_rows(content: bytes) -> list[str]:
+    """Header of a file that must have none but it (CsvProblem otherwise)."""
+    header, rows = read_csv(content)
+    if next(rows, None) is not None:
+        raise CsvProblem("this file must be a header row alone")
+    return header
+
+
 def check_has_rows(content: bytes) -> list[str]:
     """Header of a usable file; CsvProblem when it has no data rows."""
     header, rows = read_csv(content)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from carbon_domain import csv_rows
 from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType, check_module_type
 from carbon_domain.errors import InvalidInput
-from carbon_domain.services.inputs.csv_input import CsvProblem, check_has_rows
+from carbon_domain.services.inputs.csv_input import CsvProblem, check_has_rows, check_no_rows
 from carbon_domain.upload_kinds import REFERENCE_KINDS, UploadKind
 
 __all__ = ["UPLOAD_KINDS", "check_module_type", "known_columns", "validate_upload"]
@@ -14,13 +14,17 @@ UPLOAD_KINDS = tuple(UploadKind)
 
 def validate_upload(kind: str, content: bytes, module: ModuleType | None = None,
                     det: DataEntryType | None = None, *,
-                    allow_unknown_columns: bool = False) -> list[str]:
+                    allow_unknown_columns: bool = False, header_only: bool = False
+                    ) -> list[str]:
     """The header of a usable upload; CsvProblem names what makes it unusable.
+
+    ``header_only``: the file must have no data row (the revert of a scope's first entry
+    upload, which empties its types); every other upload needs at least one.
 
     A column that looks like a misspelling of an expected one refuses the file (its values
     would be read as blank everywhere) unless ``allow_unknown_columns``; other unknown
     columns are reported by the ingest (result WARNING)."""
-    header = check_has_rows(content)
+    header = check_no_rows(content) if header_only else check_has_rows(content)
     if kind == UploadKind.factors:
         assert module is not None
         problem = csv_rows.factor_header_problem(module, det, header)

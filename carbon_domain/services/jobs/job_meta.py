@@ -77,6 +77,10 @@ class JobConfig(BaseModel):
     # The stage had its entry index from its creation (a small slice): each chunk records
     # its own sums through it, so nothing is left to do after the last chunk but the swap.
     stage_indexed: bool = False
+    # A data entry upload that empties these types' CSV entries of its year when it has no
+    # row of them: only the revert of a scope's first upload sets it (there is no earlier
+    # file to load again, and a header-only file is refused everywhere else).
+    clears: list[int] = Field(default_factory=list)
 
 
 class JobMeta(BaseModel):

@@ -76,6 +76,7 @@ class ApplyPlan:
     content: bytes
     kind: str = scope.FACTORS
     allow_unknown_columns: bool = False
+    clears: tuple[int, ...] = ()  # a first upload's revert empties these types
 
 
 def create_preview(session: Session, job: Job, *, mode: str) -> int:
@@ -164,7 +165,8 @@ def plan_apply(session: Session, preview_id: int) -> ApplyPlan:
                              f"the file of preview {preview_id} is no longer stored")
     return ApplyPlan(row.id, row.module_type_id or None, row.data_entry_type_id,
                      row.year or None, row.mode, upload.filename, bytes(upload.content), kind,
-                     bool(config.get("allow_unknown_columns")))
+                     bool(config.get("allow_unknown_columns")),
+                     tuple(int(c) for c in config.get("clears") or ()))
 
 
 def mark_applied(session: Session, preview_id: int, job_id: int) -> None:
