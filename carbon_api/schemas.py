@@ -204,8 +204,11 @@ class Phase(BaseModel):
     jobs_finished: int
     chunks_total: int
     chunks_done: int
-    chunks_failed: int = Field(description="Chunks of a finished job that never completed.")
-    label: str = Field(description="e.g. \"chunks 37/120 · 2 failed\".")
+    chunks_failed: int = Field(description="Chunks of a finished job that never completed "
+                                           "(an aborted job's: chunks_aborted).")
+    chunks_aborted: int = Field(0, description="Chunks of an aborted job that never ran.")
+    label: str = Field(description="e.g. \"chunks 37/120 · 2 failed\", \"chunks 38/89 · 51 not "
+                                   "run (aborted)\".")
 
 
 class TimelineEvent(BaseModel):

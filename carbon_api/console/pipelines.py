@@ -80,8 +80,7 @@ def _phases(v: PipelineView) -> list[dict[str, Any]]:
             continue
         text = ""
         if ph.name == "recalculation" and ph.chunks_total:
-            text = f"chunks {ph.chunks_done}/{ph.chunks_total}" + (
-                f" · {ph.chunks_failed} failed" if ph.chunks_failed else "")
+            text = f"chunks {ph.chunks_done}/{ph.chunks_total}" + pc.chunks_left_text(ph)
         out.append({"name": ph.name, "state": state, "text": text})
     return out
 

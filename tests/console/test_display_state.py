@@ -304,3 +304,26 @@ def test_a_running_types_row_shows_no_count_the_stream_leaves_behind(
         with session_scope() as s:
             job = s.get(Job, job_id)
             job.state, job.result = "FINISHED", "ERROR"
+
+
+def test_an_aborted_runs_chunks_are_not_called_failed(db: str) -> None:
+    """After an abort the card read "recalculation ✗ chunks 38/89 · 51 failed": those 51
+    chunks never ran (their tasks were revoked); none failed. They are counted apart."""
+    from carbon_api.console import pipelines as console_pipelines
+    from carbon_domain.services.jobs import pipelines as pipeline_service
+    from carbon_domain.services.reads import pipeline_reads
+
+    job_id = add_job(JobType.emission_recalc, IT, state="RUNNING", result=None, pipeline=True)
+    add_chunks(job_id, total=5, done=2)
+    with session_scope() as s:
+        pid = s.scalar(select(Job.pipeline_id).where(Job.id == job_id))
+        pipeline_service.abort_pipeline(s, pid, "walker")
+    with session_scope() as s:
+        found = pipeline_reads.view(s, pid)
+        assert found is not None
+        (phase,) = [p for p in found.phases if p.name == "recalculation"]
+        view = console_pipelines.summary(found)
+    assert phase.label == "chunks 2/5 · 3 not run (aborted)"
+    assert (phase.chunks_done, phase.chunks_failed, phase.chunks_aborted) == (2, 0, 3)
+    (chip,) = [p for p in view["phases"] if p["name"] == "recalculation"]
+    assert chip["text"] == "chunks 2/5 · 3 not run (aborted)"
