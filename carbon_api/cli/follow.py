@@ -101,9 +101,15 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
                 raise TimeoutError(f"pipeline {pipeline_id} still RUNNING after {timeout:.0f} s")
             pause()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    # The description wraps and the bar, the count and the time keep their width: left to
+    # Rich, a long message took the line and the counts after it were cut to "0…" (at 80
+    # columns they were not printed at all).
+    columns = (TextColumn("{task.description}", table_column=Column(ratio=1, overflow="fold")),
+               BarColumn(bar_width=10),
+               MofNCompleteColumn(table_column=Column(no_wrap=True, justify="right")),
+               TimeElapsedColumn(table_column=Column(no_wrap=True)))
     status, jobs = _snapshot(pipeline_id)  # an unknown pipeline fails before any output
     with Progress(*columns, console=err_console, transient=False) as bar:
         tasks: dict[int, Any] = {}
@@ -118,7 +124,8 @@ def _follow(pipeline_id: str, timeout: float, quiet: bool, pause: _Pause) -> str
                 label = j["job_type"] + (f" #{j['id']}")
                 mark = {"SUCCESS": "[green]✓[/]", "WARNING": "[yellow]![/]",
                         "ERROR": "[red]✗[/]"}.get(j["result"] or "", "…")
-                desc = f"{mark} {label}: {j['message'][:70]}"
+                text = j["message"]
+                desc = f"{mark} {label}: {text[:160]}{'…' if len(text) > 160 else ''}"
                 if j["id"] not in tasks:
                     tasks[j["id"]] = bar.add_task(desc, total=total, completed=done)
                 else:

@@ -462,3 +462,30 @@ def test_listings_at_80_columns_never_cut_a_value(db: str) -> None:
     assert "…" not in table, table
     assert words(table) >= {pid[:8], "module_emission_recalc", "SUCCESS", "⚠", "warnings",
                             "6", str(YEAR), "2"}, table
+
+
+def test_wait_at_80_columns_shows_every_jobs_count_and_message(db: str) -> None:
+    """A long job message took the whole line and Rich cut the counts after it to '0…'
+    ('✓ emission_recalc #571: Recalculated 1537 member entries: 36888 emission rows, 0
+    without a mat ━  0…'): the description now wraps, the count and the time stay whole."""
+    from carbon_domain.db.enums import JobResult, JobState
+    message = ("Recalculated 1537 member entries: 36888 emission rows, 0 without a matching"
+               " factor, 0 errors")
+    with session_scope() as s:
+        p = pipelines.create_pipeline(s, kind=JobType.emission_recalc, module_type_id=1,
+                                      year=YEAR, created_by="test")
+        job = job_service.create_job(
+            s, pipeline_id=p.id, job_type=JobType.emission_recalc,
+            target_type=TargetType.DATA_ENTRIES, ingestion_method=IngestionMethod.computed,
+            module_type_id=1, data_entry_type_id=1, year=YEAR, created_by="test")
+        job.state, job.result, job.status_message = JobState.FINISHED, JobResult.SUCCESS, message
+        job.progress_done = job.progress_total = 1537
+        pid = p.id
+    with session_scope() as s:
+        pipelines.recompute_pipeline_status(s, pid)
+    for width in ("80", "100"):
+        result = runner.invoke(app, ["wait", str(pid)], env={"COLUMNS": width})
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        assert "1537/1537" in result.stderr, result.stderr
+        assert "…" not in result.stderr, result.stderr
+        assert " ".join(result.stderr.split()).count("0 without a matching factor, 0 errors")
