@@ -198,7 +198,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     for line, u in units:
         good[u.institutional_code] = u
         lines[u.institutional_code] = line
-    _drop_taken_institutional_ids(session, good, lines, acc)
+    _drop_taken_institutional_ids(session, good, lines, acc, year)
     existing = {u.institutional_code: u for u in session.scalars(
         select(Unit).where(Unit.institutional_code.in_(list(good))))}
     # Units of this file trading institutional ids: free the old ids first so no UPDATE
@@ -239,9 +239,10 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
 
 
 def _drop_taken_institutional_ids(session: Session, good: dict[str, csv_rows.UnitRow],
-                                  lines: dict[str, int], acc: RowReport) -> None:
+                                  lines: dict[str, int], acc: RowReport, year: int) -> None:
     """``units.institutional_id`` is unique: a row giving an id that an earlier row, or a
-    unit not in this file, already holds is a row error rather than a failed upload."""
+    unit not in this file, already holds is a row error rather than a failed upload. So is
+    a row that moves the id of a unit reported in another year (``_moves_across_years``)."""
     owner: dict[str, str] = {}
     for code, u in list(good.items()):
         iid = u.institutional_id
@@ -258,12 +259,10 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, csv_rows.Uni
     # skipped, or that row's UPDATE met the unique constraint and failed the whole upload
     # with a database error (a second year's seed with one unit fewer did).
     skipped: set[str] = set()
-    while owner:
+    while True:
         held = session.execute(select(Unit.institutional_id, Unit.institutional_code).where(
             Unit.institutional_id.in_(list(owner)), Unit.institutional_code.not_in(list(good))
-        )).all()
-        if not held:
-            return
+        )).all() if owner else []
         for iid, other in held:
             assert iid is not None  # IN (owner's ids) never matches NULL
             code = owner.pop(iid)
@@ -272,6 +271,45 @@ def _drop_taken_institutional_ids(session: Session, good: dict[str, csv_rows.Uni
                                    f" {other!r}{why}")
             good.pop(code, None)
             skipped.add(code)
+        if held:
+            continue  # the taken ids first: their reasons name the unit holding the id
+        moved = _moves_across_years(session, good, lines, acc, year)
+        if not moved:
+            return
+        owner = {i: c for i, c in owner.items() if c not in moved}
+        skipped |= moved
+
+
+def _moves_across_years(session: Session, good: dict[str, csv_rows.UnitRow],
+                        lines: dict[str, int], acc: RowReport, year: int) -> set[str]:
+    """Skip the rows that would give a unit reported in another year a new institutional
+    id: units are shared by every year, and that id is what every year's entry files
+    (``unit_institutional_id``) and research-facility factors (``researchfacility_id``)
+    name the unit by. A 2023 seed of another size renumbered 18 units reported in 2024
+    and 2025: their entry files then failed on unknown units and a facility factor was
+    refreshed from another unit's emissions (485.5 t → 108.9 t), with every type "up to
+    date". Returns the codes skipped (removed from ``good``)."""
+    current = dict(session.execute(select(Unit.institutional_code, Unit.institutional_id)
+                                   .where(Unit.institutional_code.in_(list(good)))).all())
+    moving = [code for code, iid in current.items()
+              if iid is not None and iid != good[code].institutional_id]
+    if not moving:
+        return set()
+    years: dict[str, list[int]] = {}
+    for code, y in session.execute(
+            select(Unit.institutional_code, CarbonReport.year).distinct()
+            .join(CarbonReport, CarbonReport.unit_id == Unit.id)
+            .where(Unit.institutional_code.in_(moving), CarbonReport.year != year)
+            .order_by(CarbonReport.year)):
+        years.setdefault(code, []).append(int(y))
+    for code, ys in years.items():
+        shown = ", ".join(str(y) for y in ys)
+        acc.error(lines[code], f"unit {code!r} is {current[code]!r} in its {shown} report"
+                               f"{'s' if len(ys) > 1 else ''}, not"
+                               f" {good[code].institutional_id!r}: an institutional id names"
+                               " its unit in every year's files, so it is kept")
+        del good[code]
+    return set(years)
 
 
 def ingest_reference(session: Session, job: DataIngestionJob) -> IngestOutcome:
