@@ -3,6 +3,7 @@ recalculation → coalesced aggregation, then a factor revision and a stale-only
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 import pytest
@@ -42,6 +43,11 @@ def test_upload_recalculate_aggregate_then_revise_factors(db, worker) -> None:  
     assert kinds == [("csv_ingest", "FINISHED", "SUCCESS"),
                      ("emission_recalc", "FINISHED", "SUCCESS"),
                      ("aggregation", "FINISHED", "SUCCESS")]
+    (agg,) = [j for j in jobs_of(pid) if j.job_type == "aggregation"]
+    # Every equipment module of the year is recomputed; the two units' changed, and so did
+    # their two reports.
+    assert re.fullmatch(r"Aggregated \d+ unit modules: 2 changed, 2 reports updated \(1 run\)",
+                        agg.status_message or ""), agg.status_message
     rows = emissions(11)
     assert len(rows) == 5
     # (40 h × 100 W + 128 h × 10 W) × 52 weeks / 1000 = 274.56 kWh × 0.1 = 27.456 kg

@@ -152,8 +152,10 @@ class AggregationWork:
         jobs.heartbeat(session, job.id, message=f"Aggregated {last.modules} modules (run {n})")
         return JobOutcome(
             JobResult.SUCCESS,
-            f"Aggregated {last.modules} modules of {last.reports_changed}"
-            f" changed reports ({n} run{'s' if n > 1 else ''})",
+            # "Aggregated 20 modules of 12 changed reports" read as 20 modules belonging to
+            # 12 reports: it was 20 recomputed, some changed, 12 reports rewritten.
+            f"Aggregated {last.modules} unit modules: {last.modules_changed} changed,"
+            f" {last.reports_changed} reports updated ({n} run{'s' if n > 1 else ''})",
             {"aggregation": {"runs": n, "last": asdict(last)}}, {"runs": n, **asdict(last)})
 
     def again(self, session: Session, job: Job) -> bool:
