@@ -6,6 +6,7 @@ from typing import Any
 
 from carbon_domain import task_names as tn
 from carbon_domain.services.ingest import ingest as service
+from carbon_domain.services.ingest import units_ingest
 from carbon_domain.services.jobs.job_runs import IngestWork
 from carbon_tasks.app import app
 from carbon_tasks.base import JobTask
@@ -26,7 +27,7 @@ def ingest_data_entries(self: JobTask, job_id: int) -> dict[str, Any]:
 @app.task(base=JobTask, bind=True, name=tn.INGEST_UNITS)
 def ingest_units(self: JobTask, job_id: int) -> dict[str, Any]:
     """Create units, their report for the year and its 8 modules."""
-    return self.run_job(job_id, IngestWork(service.ingest_units))
+    return self.run_job(job_id, IngestWork(units_ingest.ingest_units))
 
 
 @app.task(base=JobTask, bind=True, name=tn.INGEST_REFERENCE)
