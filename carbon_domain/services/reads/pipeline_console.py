@@ -174,11 +174,14 @@ def phases(jobs: list[Job], chunks: dict[int, ChunkCounts]) -> list[Phase]:
                 continue
             ph.chunks_total += c.total
             ph.chunks_done += c.done
-            if j.state == JobState.FINISHED:
+            left = c.total - c.done
+            # meta only when chunks were left undone: listings load the jobs without it
+            # (defer), and reading it for every finished job was one query per job per page.
+            if j.state == JobState.FINISHED and left:
                 if (j.meta or {}).get("aborted"):
-                    ph.chunks_aborted += c.total - c.done
+                    ph.chunks_aborted += left
                 else:
-                    ph.chunks_failed += c.total - c.done
+                    ph.chunks_failed += left
         ph.label = _label(ph)
         out.append(ph)
     return out
