@@ -133,8 +133,6 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
     d = DataEntryType(det) if det is not None else None
     if m is not None:
         check_module_type(m, d)
-    if clears and kind != UploadKind.data_entries:
-        raise InvalidInput(f"a {kind} upload cannot empty data entry types", field="clears")
     validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns,
                     header_only=bool(clears))
     if kind == UploadKind.data_entries and year is not None:

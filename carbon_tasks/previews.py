@@ -163,8 +163,6 @@ def start_preview(kind: str, content: bytes, *, filename: str, module: int | Non
         assert module is not None and year is not None  # the routes and CLI pass them
         m, d = ModuleType(module), DataEntryType(det) if det is not None else None
         check_module_type(m, d)
-    if clears and kind != UploadKind.data_entries:
-        raise InvalidInput(f"a {kind} upload cannot empty data entry types", field="clears")
     validate_upload(kind, content, m, d, allow_unknown_columns=allow_unknown_columns,
                     header_only=bool(clears))
     if kind == UploadKind.data_entries:

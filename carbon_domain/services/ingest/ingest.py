@@ -8,7 +8,7 @@ are columns the upload kind does not use (``ingest_report``); the result is SUCC
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
@@ -136,18 +136,13 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
     dets = [det.value] if det else [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
     clears = job_config(job.meta).clears
     if clears and not acc.total:
-        return _clear_entries(session, acc, module, year, clears, dets)
+        return _clear_entries(session, module, year, clears, dets)
     if not sink.count:
         return acc.outcome(0, "entries")
-    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
     # Replace this year's CSV entries of the types the file has usable rows of; manual
     # entries are never touched. A type none of whose rows is usable keeps its entries: a
     # file of typos replaces nothing.
-    # (Session.execute is typed as returning Result; a DELETE returns a CursorResult.)
-    deleted = session.execute(text(
-        "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
-        " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
-        {"y": year, "dets": sorted(sink.dets)}).rowcount  # type: ignore[attr-defined]
+    deleted = _delete_csv_entries(session, module, year, sink.dets)
     sink.write(session)
     kept = [d for d in dets if d not in sink.dets]
     extra = f"{deleted} previous entries replaced"
@@ -160,16 +155,24 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
                        recalc=dets)
 
 
-def _clear_entries(session: Session, acc: RowReport, module: ModuleType, year: int,
+def _delete_csv_entries(session: Session, module: ModuleType, year: int,
+                        dets: Iterable[int]) -> int:
+    """Delete the year's CSV entries of these types (the delete trigger removes their rows),
+    under the exclusive (module, year) lock no recalculation chunk reads beside."""
+    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
+    # (Session.execute is typed as returning Result; a DELETE returns a CursorResult.)
+    return int(session.execute(text(
+        "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
+        " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
+        {"y": year, "dets": sorted(dets)}).rowcount)  # type: ignore[attr-defined]
+
+
+def _clear_entries(session: Session, module: ModuleType, year: int,
                    clears: list[int], dets: list[int]) -> IngestOutcome:
     """The header-only file of a first upload's revert: empty the types it names (their CSV
     entries of the year; manual entries stay). The delete trigger removes their emission
     rows; the recalculation that follows gives the module's statistics without them."""
-    locks.xact_lock(session, locks.FACTORS_VS_RECALC, locks.module_year_key(module.value, year))
-    deleted = session.execute(text(
-        "DELETE FROM data_entries WHERE year = :y AND source = 'csv'"
-        " AND data_entry_type_id IN :dets").bindparams(bindparam("dets", expanding=True)),
-        {"y": year, "dets": sorted(clears)}).rowcount  # type: ignore[attr-defined]
+    deleted = _delete_csv_entries(session, module, year, clears)
     names = ", ".join(DataEntryType(d).name for d in sorted(clears))
     return IngestOutcome(JobResult.SUCCESS, f"Success: {deleted} entries removed ({names},"
                          f" {year}: no earlier upload of this scope to restore)",

@@ -24,6 +24,8 @@ def validate_upload(kind: str, content: bytes, module: ModuleType | None = None,
     A column that looks like a misspelling of an expected one refuses the file (its values
     would be read as blank everywhere) unless ``allow_unknown_columns``; other unknown
     columns are reported by the ingest (result WARNING)."""
+    if header_only and kind != UploadKind.data_entries:
+        raise InvalidInput(f"a {kind} upload cannot empty data entry types", field="clears")
     header = check_no_rows(content) if header_only else check_has_rows(content)
     if kind == UploadKind.factors:
         assert module is not None
