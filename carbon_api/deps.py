@@ -21,8 +21,10 @@ from starlette.types import Message
 
 from carbon_api.errors import invalid_input
 from carbon_api.logging import bind
-from carbon_domain.catalog import (
+from carbon_domain.catalog import (  # YEAR_MIN, YEAR_MAX: re-exported for the console
     MODULE_DATA_ENTRY_TYPES,
+    YEAR_MAX,
+    YEAR_MIN,
     DataEntryType,
     ModuleType,
     check_module_type,
@@ -71,7 +73,6 @@ Operator = Annotated[TokenInfo, Depends(require_operator)]
 
 # -- ids and years ----------------------------------------------------------------------------
 
-YEAR_MIN, YEAR_MAX = 2000, 2100
 INT32_MAX = 2**31 - 1
 _MODULES_DOC = ", ".join(f"{m.value}={m.name}" for m in ModuleType)
 _DETS_DOC = "; ".join(

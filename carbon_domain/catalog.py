@@ -7,6 +7,10 @@ from enum import IntEnum
 from carbon_domain.emission_types import EmissionType
 from carbon_domain.errors import InvalidInput
 
+# The reporting years every surface accepts: the API's year parameters, the console's upload
+# form and the year column of an exchange-rates file.
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
 
 class ModuleType(IntEnum):
     headcount = 1

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from carbon_domain import names
+from carbon_domain.catalog import YEAR_MAX, YEAR_MIN
 from carbon_domain.csv_rows.fields import (
     RowError,
     header_set,
@@ -86,17 +87,28 @@ class RoomRow(_Row):
 
 
 class RateRow(_Row):
-    year: int = Field(ge=1990, le=2100)
+    """A rate is read only for a reporting year and for a currency an entry or a factor
+    can be priced in (``names.CURRENCIES``, the ``currency`` column of their files): a
+    row for year 1999 or for ``xyz`` would be stored, counted as a change and never read."""
+
+    year: int
     currency: str
     rate_to_eur: float = Field(gt=0)
+
+    @field_validator("year")
+    @classmethod
+    def _year(cls, v: int) -> int:
+        if not YEAR_MIN <= v <= YEAR_MAX:
+            raise ValueError(f"{v} is not a reporting year ({YEAR_MIN}-{YEAR_MAX})")
+        return v
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str) -> str:
-        s = v.strip().lower()
-        if len(s) != 3 or not s.isalpha():
-            raise ValueError(f"{v!r} is not a 3-letter currency code")
-        return s
+        code = names.currency(v)
+        if code is None:
+            raise ValueError(f"{v.strip()[:40]!r} is not one of {', '.join(names.CURRENCIES)}")
+        return code
 
     def as_tuple(self) -> tuple[int, str, float]:
         return (self.year, self.currency, self.rate_to_eur)

@@ -1,9 +1,11 @@
 """The console's reference cards upload sets like the API: a *Mode* select (replace, the
 default, or merge) on the stations, building rooms and exchange rates cards, honoured by
-the upload. Fails on the code before (no select; every upload only added)."""
+the upload (fails on the code before: no select; every upload only added), and the rows
+an exchange-rates file has refused named on the pipeline's details."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
@@ -47,3 +49,35 @@ def test_reference_cards_replace_or_merge(http: httpx.Client, tokens: dict[str, 
     assert _live() == {"Nyon", "Rolle", "Morges"}
     _upload(http, csrf, ST + "Morges,46.51,6.5,CH\n", mode="replace")
     assert _live() == {"Morges"}
+
+
+def test_exchange_rates_card_names_refused_rows(http: httpx.Client,
+                                                tokens: dict[str, str]) -> None:
+    """A rate for year 1999 or for currency ``xyz`` is a skipped row, named on the pipeline's
+    details with its reason; a replace file of such rows only fails and changes nothing.
+    Before: both were stored as live rates and the upload succeeded."""
+    csrf = sign_in(http, tokens["operator"])
+
+    def upload(body: str) -> tuple[str, str]:
+        r = http.post("/console/upload", headers={"X-CSRF-Token": csrf},
+                      data={"kind": "exchange-rates", "year": str(YEAR)},
+                      files={"file": ("rates.csv", body, "text/csv")})
+        assert r.status_code == 200 and "upload accepted" in r.text, r.text
+        pid = re.search(r'data-pipeline="([0-9a-f-]{36})"', r.text).group(1)  # type: ignore[union-attr]
+        return wait_pipeline(pid), html.unescape(http.get(f"/console/pipelines/{pid}").text)
+
+    def rates() -> list[tuple[object, ...]]:
+        with session_scope() as s:
+            return [tuple(r) for r in s.execute(text(
+                "SELECT year, currency, rate_to_eur, retired_by_job_id FROM exchange_rates"
+                " ORDER BY year, currency"))]
+
+    rates_csv = "year,currency,rate_to_eur\n"
+    status, page = upload(rates_csv + "1999,usd,0.8\n2025,xyz,2\n2025,usd,0.6\n")
+    assert status == "SUCCESS" and "Row errors" in page
+    assert "year: 1999 is not a reporting year (2000-2100)" in page
+    assert "currency: 'xyz' is not one of eur, chf, usd" in page
+    assert rates() == [(2025, "usd", 0.6, None)]
+    status, page = upload(rates_csv + "1999,usd,0.8\n2025,xyz,2\n")
+    assert status != "SUCCESS" and "year: 1999 is not a reporting year" in page
+    assert rates() == [(2025, "usd", 0.6, None)]

@@ -466,7 +466,7 @@ CASES: dict[str, Case] = {
         b"2025,EU R,1\n2025,SEK,0.09\n",
         202, result="WARNING", rows=2, errors={2: "greater than 0", 3: "greater than 0",
                                                4: "'nan' is not a number",
-                                               6: "not a 3-letter currency code"}),
+                                               6: "'EU R' is not one of eur, chf"}),
     # -- the multipart envelope -------------------------------------------------------------
     "two file parts": Case(ENTRIES, IT, b"", 400, "Too many files", files=[
         ("file", ("a.csv", entries(entry("INV-1")), "text/csv")),

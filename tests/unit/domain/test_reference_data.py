@@ -121,7 +121,13 @@ class TestReferenceRows:
         (parse_rate_row, {"year": "2024", "currency": "usd", "rate_to_eur": "nan"},
          "rate_to_eur: 'nan' is not a number"),
         (parse_rate_row, {"year": "2024", "currency": "dollars", "rate_to_eur": "1"},
-         "currency: 'dollars' is not a 3-letter currency code"),
+         "currency: 'dollars' is not one of eur, chf, usd"),
+        (parse_rate_row, {"year": "2024", "currency": "xyz", "rate_to_eur": "1"},
+         "currency: 'xyz' is not one of eur, chf, usd"),
+        (parse_rate_row, {"year": "1999", "currency": "usd", "rate_to_eur": "1"},
+         "year: 1999 is not a reporting year (2000-2100)"),
+        (parse_rate_row, {"year": "2024", "currency": "usd", "rate_to_eur": "inf"},
+         "rate_to_eur: 'inf' is not a number"),
     ])
     def test_bad_rows_give_one_reason(self, parse, row, reason):
         with pytest.raises(RowError) as exc:
