@@ -26,6 +26,11 @@ BASELINE_FORMULA_VERSION = "2026.11-1"
 
 #: Data entry type id → version. A plain dict so a test can bump one entry in-process.
 formula_versions: dict[int, str] = {int(det): BASELINE_FORMULA_VERSION for det in DataEntryType}
+# 2026.12-1: an entry's quantity is priced only by a factor in its unit (or naming none);
+# before, "10 MWh" of natural gas took the per-kWh factor and counted as 10 kWh
+# (matching.py, ``_same_unit``).
+formula_versions[DataEntryType.energy_combustion] = "2026.12-1"
+formula_versions[DataEntryType.process_emissions] = "2026.12-1"
 
 
 def formula_version(det: int) -> str:

@@ -40,7 +40,11 @@ class MatchSpec:
     subkind: str | None = None
     kind_norm: Normaliser = names.norm
     sub_norm: Normaliser = names.norm
-    tie_break: tuple[str, ...] = ()  # narrows several kind/subkind matches (e.g. unit)
+    # Keys that say what the entry's quantity is measured in (``unit``): when the entry gives
+    # one, only a factor in that unit (or one naming none) can price it. Several matches are
+    # narrowed to the entry's unit; a match only in other units is a miss, never a silent
+    # 1000x (10 MWh at a per-kWh factor read as 10 kWh).
+    tie_break: tuple[str, ...] = ()
 
 
 def _or_norm(fn: Normaliser) -> Normaliser:
@@ -55,7 +59,8 @@ MATCH_SPECS: dict[int, MatchSpec] = {
                                    tie_break=("unit",)),
     D.external_clouds: MatchSpec("provider", "service_type", sub_norm=names.cloud_service),
     D.external_ai: MatchSpec("provider", "usage_type"),
-    D.process_emissions: MatchSpec("category", "subcategory", kind_norm=names.gas),
+    D.process_emissions: MatchSpec("category", "subcategory", kind_norm=names.gas,
+                                   tie_break=("unit",)),
     D.additional_purchases: MatchSpec("name", kind_norm=names.purchase_name),
     D.research_facilities: MatchSpec("researchfacility_id"),
     D.mice_and_fish_animal_facilities: MatchSpec("researchfacility_id", "researchfacility_type",
@@ -110,12 +115,29 @@ class _KindMatcher:
             if s is not None and sp.subkind:  # s is only set when the spec has a subkind
                 what += f", {sp.subkind}={data.get(sp.subkind)!r}"
             return None, f"no factor for {what}"
-        if len(found) > 1 and sp.tie_break:
-            narrowed = [r for r in found if all(
-                names.norm(r.classification.get(t)) == names.norm(data.get(t))
-                for t in sp.tie_break)]
-            found = narrowed or found
+        for t in sp.tie_break:
+            found, miss = _same_unit(found, t, data.get(t))
+            if miss:
+                return None, f"no factor for {sp.kind}={raw_k!r} in {t} {data.get(t)!r}{miss}"
         return found[0], None  # lowest id among equals: deterministic
+
+
+def _same_unit(found: list[FactorRecord], key: str, given: Any
+               ) -> tuple[list[FactorRecord], str | None]:
+    """The factors of ``found`` that can price a quantity whose ``key`` (unit) is ``given``:
+    those in that unit, else those naming no unit; none → a miss (its reason's tail). An
+    entry naming no unit is read in its factor's unit (one naming none first, as before)."""
+    want = names.norm(given)
+    same = [r for r in found if names.norm(r.classification.get(key)) == want]
+    if want is None:
+        return same or found, None
+    if same:
+        return same, None
+    open_ = [r for r in found if names.norm(r.classification.get(key)) is None]
+    if open_:
+        return open_, None
+    units = sorted({str(r.classification.get(key)).strip() for r in found})
+    return found, f" (its factors are per {', '.join(units)}: convert the quantity)"
 
 
 class _PurchaseMatcher:

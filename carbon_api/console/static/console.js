@@ -73,13 +73,17 @@
   }
   function updateRow(ev) {
     var row = document.getElementById("row-" + ev.id);
-    if (row && row.getAttribute("data-row-status") !== ev.status) refreshCounts();
+    // What the row shows (a queued pipeline starting changes it, not its stored status).
+    var shown = ev.display_status || ev.status;
+    if (row && (row.getAttribute("data-row-status") !== ev.status ||
+                row.getAttribute("data-row-shown") !== shown)) refreshCounts();
     if (row && ev.cells) {
       Object.keys(ev.cells).forEach(function (name) {
         var cell = row.querySelector('[data-cell="' + name + '"]');
         if (cell) cell.innerHTML = ev.cells[name];
       });
       row.setAttribute("data-row-status", ev.status);
+      row.setAttribute("data-row-shown", shown);
     }
     refreshDetail(ev.id, ev);
   }
