@@ -227,7 +227,9 @@ class PipelineSummary(BaseModel):
     display_status: str = Field(
         description="What to show: the status, except SUCCESS_WITH_WARNINGS for a SUCCESS "
                     "with a job of its own that ended WARNING (rows skipped, a column "
-                    "ignored). `status` stays SUCCESS.")
+                    "ignored; `status` stays SUCCESS), and QUEUED for a RUNNING pipeline "
+                    "none of whose jobs has started yet (no worker took it; `status` stays "
+                    "RUNNING).")
     module_type_id: int | None
     year: int | None
     created_by: str | None
@@ -258,7 +260,8 @@ class PipelinePage(BaseModel):
                                           "result, not just this page.")
     counts_by_display_status: dict[str, int] = Field(
         default_factory=dict, description="The same, per display status: SUCCESS split "
-                                          "into SUCCESS and SUCCESS_WITH_WARNINGS.")
+                                          "into SUCCESS and SUCCESS_WITH_WARNINGS, RUNNING "
+                                          "into QUEUED and RUNNING.")
 
 
 class PipelineDetail(PipelineSummary):

@@ -162,11 +162,15 @@ def end_fields(status: str | None, warnings: int) -> dict[str, Any]:
 
 def status_word(shown: str) -> str:
     """A pipeline's display status (pipeline_console.display_status) in colour: green only
-    for a clean SUCCESS; a SUCCESS with a WARNING job is "SUCCESS ⚠ warnings", in yellow."""
-    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
+    for a clean SUCCESS; a SUCCESS with a WARNING job is "SUCCESS ⚠ warnings", in yellow; a
+    RUNNING one no worker has started yet "QUEUED", dimmed (one word: columns stay split
+    on spaces)."""
+    from carbon_domain.services.reads.pipeline_console import QUEUED, SUCCESS_WITH_WARNINGS
 
     if shown == SUCCESS_WITH_WARNINGS:
         return "[yellow]SUCCESS ⚠ warnings[/]"
+    if shown == QUEUED:
+        return "[dim]QUEUED[/]"
     style = {"SUCCESS": "green", "PARTIAL": "yellow", "RUNNING": ""}.get(shown, "red")
     return f"[{style}]{shown}[/]" if style else shown
 

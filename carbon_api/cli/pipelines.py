@@ -90,6 +90,9 @@ def pipelines(
     warnings: Annotated[bool | None, typer.Option(
         "--warnings/--no-warnings", help="Only pipelines with (without) a job that ended "
                                          "WARNING (rows skipped, a column ignored).")] = None,
+    queued: Annotated[bool | None, typer.Option(
+        "--queued/--no-queued", help="Only pipelines (not) waiting for a worker: RUNNING "
+                                     "and no job of them started yet.")] = None,
     created_by: Annotated[str | None, typer.Option("--created-by")] = None,
     created_after: Annotated[str | None, typer.Option(
         "--created-after", help="ISO 8601, inclusive (UTC without an offset).")] = None,
@@ -108,17 +111,18 @@ def pipelines(
     from carbon_domain.catalog import parse_module
     from carbon_domain.db.enums import JobType, PipelineStatus
     from carbon_domain.db.session import session_scope
-    from carbon_domain.services.reads.pipeline_console import PipelineFilters
+    from carbon_domain.services.reads.pipeline_console import QUEUED, PipelineFilters
     from carbon_domain.services.reads.pipeline_reads import listing
 
-    if status_filter and status_filter.upper() not in PipelineStatus.__members__:
+    known = [*PipelineStatus, QUEUED]  # QUEUED: RUNNING, no job of it started yet
+    if status_filter and status_filter.upper() not in known:
         error(f"unknown pipeline status {status_filter!r};"
-              f" expected one of {', '.join(PipelineStatus)}")
+              f" expected one of {', '.join(known)}")
     filters = PipelineFilters(
         status=status_filter.upper() if status_filter else None,
         kind=_choice(kind, JobType, "pipeline kind"),
         module_type_id=parse_module(module).value if module else None, year=year,
-        has_errors=errors, has_warnings=warnings, created_by=created_by,
+        has_errors=errors, has_warnings=warnings, queued=queued, created_by=created_by,
         created_after=_when(created_after, "--created-after"),
         created_before=_when(created_before, "--created-before"))
     ensure_schema()
@@ -157,11 +161,12 @@ def pipelines(
 
 
 def _counts_line(total: int, by_status: dict[str, int], shown: dict[str, int]) -> str:
-    from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
+    from carbon_domain.services.reads.pipeline_console import QUEUED, SUCCESS_WITH_WARNINGS
 
-    warned = shown.get(SUCCESS_WITH_WARNINGS, 0)
-    parts = ", ".join(f"{s} {n}" + (f" ({warned} with warnings)"
-                                    if s == "SUCCESS" and warned else "")
+    split = {"SUCCESS": (shown.get(SUCCESS_WITH_WARNINGS, 0), "with warnings"),
+             "RUNNING": (shown.get(QUEUED, 0), "queued, waiting for a worker")}
+    parts = ", ".join(f"{s} {n}" + (f" ({split[s][0]} {split[s][1]})"
+                                    if s in split and split[s][0] else "")
                       for s, n in sorted(by_status.items()))
     matched = "pipeline matches" if total == 1 else "pipelines match"
     return f"{total} {matched}" + (f": {parts}" if parts else "")

@@ -61,16 +61,17 @@ _YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0
 
 def filters_from(q: dict[str, str]) -> pl.Filters:
     """Unknown or malformed filter values are ignored (shown as "any"), never an error."""
-    status = q.get("status") if q.get("status") in PipelineStatus.__members__ else None
+    status = q.get("status") if q.get("status") in pl.FILTER_STATUSES else None
     kind = q.get("kind") if q.get("kind") in JobType.__members__ else None
     errs = _YES_NO.get((q.get("has_errors") or "").lower())
     warns = _YES_NO.get((q.get("has_warnings") or "").lower())
+    queued = _YES_NO.get((q.get("queued") or "").lower())
     by = (q.get("created_by") or "").strip()[:128] or None
     module = q.get("module") or q.get("module_type_id")
     return pl.Filters(status=status, kind=kind,
                       module_type_id=_opt_int(module, min(ModuleType), max(ModuleType)),
                       year=_opt_int(q.get("year"), YEAR_MIN, YEAR_MAX), has_errors=errs,
-                      has_warnings=warns,
+                      has_warnings=warns, queued=queued,
                       created_after=_opt_dt(q.get("created_after")),
                       created_before=_opt_dt(q.get("created_before")), created_by=by)
 
@@ -104,7 +105,7 @@ def pipelines_page(request: Request, user: User,
     return render(request, "pipelines.html", rows=rows, focus_id=focus_id, focused=focused,
                   focus_missing=missing, no_filters=pl.Filters(),
                   total=found.total, counts=found.counts_by_display_status, f=f,
-                  page=found.page, pages=found.pages, statuses=list(PipelineStatus),
+                  page=found.page, pages=found.pages, statuses=pl.FILTER_STATUSES,
                   shown_statuses=pc.DISPLAY_STATUSES,
                   kinds=list(JobType), modules=list(ModuleType), q=q,
                   status_text=pl.STATUS_TEXT, kind_text=pl.KIND_TEXT,

@@ -10,18 +10,23 @@ from typing import Any
 
 from carbon_api.console.adapters import label
 from carbon_domain.catalog import DataEntryType, ModuleType
-from carbon_domain.db.enums import JobType
+from carbon_domain.db.enums import JobType, PipelineStatus
 from carbon_domain.services.reads import pipeline_console as pc
-from carbon_domain.services.reads.pipeline_console import SUCCESS_WITH_WARNINGS
+from carbon_domain.services.reads.pipeline_console import QUEUED, SUCCESS_WITH_WARNINGS
 from carbon_domain.services.reads.pipeline_reads import PipelineDetailView, PipelineView
 
 # Keyed by display status (pipeline_console.display_status): a SUCCESS with a WARNING job is
-# never worded or coloured as a plain success.
-STATUS_TEXT = {"RUNNING": "Running", "SUCCESS": "Succeeded",
+# never worded or coloured as a plain success, a pipeline no worker has started never as
+# running.
+STATUS_TEXT = {QUEUED: "Queued — waiting for a worker", "RUNNING": "Running",
+               "SUCCESS": "Succeeded",
                SUCCESS_WITH_WARNINGS: "Succeeded with warnings", "PARTIAL": "Partly failed",
                "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}
-STATUS_ICON = {"RUNNING": "⟳", "SUCCESS": "✓", SUCCESS_WITH_WARNINGS: "⚠", "PARTIAL": "◐",
-               "FAILED": "✗", "ABORTED": "■", "NOT_STARTED": "…"}
+STATUS_ICON = {QUEUED: "⧗", "RUNNING": "⟳", "SUCCESS": "✓", SUCCESS_WITH_WARNINGS: "⚠",
+               "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■", "NOT_STARTED": "…"}
+# The status filter's choices: the stored statuses, and QUEUED (RUNNING, nothing started).
+FILTER_STATUSES = [s.value for s in PipelineStatus]
+FILTER_STATUSES.insert(FILTER_STATUSES.index(PipelineStatus.RUNNING.value), QUEUED)
 KIND_TEXT: dict[str, str] = {
              JobType.factor_ingest: "Factor upload", JobType.csv_ingest: "Data upload",
              JobType.reference_ingest: "Reference upload", JobType.unit_sync: "Units upload",

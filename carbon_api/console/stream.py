@@ -113,7 +113,7 @@ def stage(v: pipeline_reads.PipelineView) -> str:
     "up to date" when it ends), not on every progress tick."""
     phases = ",".join(f"{ph.name}:{ph.state}:{ph.result or ''}" for ph in v.phases)
     types = ",".join(f"{t.job_id}:{t.state}:{t.result or ''}" for t in v.types)
-    return f"{v.status}|{phases}|{types}"
+    return f"{v.display_status}|{phases}|{types}"
 
 
 def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: float,
@@ -131,7 +131,8 @@ def poll(session_id: str | None, year: int | None, ids: list[uuid.UUID], since: 
     cells = templates.get_template("_pipeline_row.html").module if rows else None
     for v in found:
         view = pipelines.summary(v)
-        snap = {"id": view["id"], "status": view["status"], "terminal": view["terminal"],
+        snap = {"id": view["id"], "status": view["status"],
+                "display_status": view["display_status"], "terminal": view["terminal"],
                 "module": view["module"], "year": view["year"], "det": view["det"],
                 "kind": view["kind"], "progress_text": view["progress_text"],
                 "modules": touched_modules(v), "stage": stage(v),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -21,10 +22,23 @@ from carbon_api.schemas import AbortResult, Accepted, JobOut, PipelineDetail, Pi
 from carbon_domain.db.enums import JobState, JobType, PipelineStatus
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads import pipeline_reads, queries
-from carbon_domain.services.reads.pipeline_console import PipelineFilters
+from carbon_domain.services.reads.pipeline_console import QUEUED, PipelineFilters
 from carbon_tasks import operations as ops
 
 router = APIRouter(prefix="/sync", tags=["jobs and pipelines"])
+
+
+class StatusFilter(StrEnum):
+    """A stored pipeline status, or QUEUED: RUNNING with no job of it started yet (the
+    display status pipeline_console.display_status gives it)."""
+
+    NOT_STARTED = PipelineStatus.NOT_STARTED.value
+    QUEUED = QUEUED
+    RUNNING = PipelineStatus.RUNNING.value
+    SUCCESS = PipelineStatus.SUCCESS.value
+    PARTIAL = PipelineStatus.PARTIAL.value
+    FAILED = PipelineStatus.FAILED.value
+    ABORTED = PipelineStatus.ABORTED.value
 
 _JOB_404: Responses = {404: {**R404, "content": {"application/json": {"example": {
     "detail": "job 42 not found"}}}}}
@@ -81,7 +95,9 @@ async def stream_job(_: Viewer, job_id: JobId, request: Request) -> EventSourceR
 @router.get("/pipelines", response_model=PipelinePage, responses=READ)
 def list_pipelines(
     _: Viewer,
-    status: Annotated[PipelineStatus | None, Query(description="Pipeline status.")] = None,
+    status: Annotated[StatusFilter | None, Query(
+        description="Pipeline status; QUEUED: RUNNING and no job of it has started yet (no "
+                    "worker took it).")] = None,
     module_type_id: ModuleQuery = None,
     year: OptionalYear = None,
     kind: Annotated[JobType | None, Query(description="What started it (the first job's "
@@ -91,6 +107,9 @@ def list_pipelines(
     has_warnings: Annotated[bool | None, Query(
         description="true: a job of its own finished as WARNING (a SUCCESS of these is "
                     "SUCCESS_WITH_WARNINGS); false: none did.")] = None,
+    queued: Annotated[bool | None, Query(
+        description="true: RUNNING and no job of it has started yet (display_status "
+                    "QUEUED); false: any other.")] = None,
     created_after: Annotated[datetime | None, Query(
         description="Created at or after (ISO 8601; without an offset: UTC).")] = None,
     created_before: Annotated[datetime | None, Query(
@@ -112,8 +131,9 @@ def list_pipelines(
             "msg": f"created_after ({after.isoformat()}) is later than created_before "
                    f"({before.isoformat()})"}])
     filters = PipelineFilters(
-        status=status, kind=kind, module_type_id=module_type_id.value if module_type_id
-        else None, year=year, has_errors=has_errors, has_warnings=has_warnings,
+        status=status.value if status else None, kind=kind,
+        module_type_id=module_type_id.value if module_type_id else None, year=year,
+        has_errors=has_errors, has_warnings=has_warnings, queued=queued,
         created_after=after, created_before=before, created_by=created_by)
     with session_scope() as s:
         page = pipeline_reads.listing(s, filters, limit=limit, offset=offset)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType, PipelineStatus
@@ -41,13 +41,16 @@ class PipelineFilters:
     year: int | None = None
     has_errors: bool | None = None  # a job of its own finished as ERROR
     has_warnings: bool | None = None  # a job of its own finished as WARNING
+    queued: bool | None = None  # RUNNING and no job of it started yet (WAITING)
     created_after: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
     created_by: str | None = None  # exact name
 
     def conditions(self, *, with_status: bool = True) -> list[Any]:
         c: list[Any] = []
-        if with_status and self.status is not None:
+        if with_status and self.status == QUEUED:  # the display status: RUNNING, waiting
+            c.append(WAITING)
+        elif with_status and self.status is not None:
             c.append(Pipeline.status == self.status)
         for col, value in ((Pipeline.kind, self.kind), (Pipeline.year, self.year),
                            (Pipeline.module_type_id, self.module_type_id),
@@ -58,6 +61,8 @@ class PipelineFilters:
             c.append(Pipeline.error_count > 0 if self.has_errors else Pipeline.error_count == 0)
         if self.has_warnings is not None:
             c.append(WARNED if self.has_warnings else ~WARNED)
+        if self.queued is not None:
+            c.append(WAITING if self.queued else ~WAITING)
         if self.created_after is not None:
             c.append(Pipeline.created_at >= self.created_after)
         if self.created_before is not None:
@@ -66,10 +71,13 @@ class PipelineFilters:
 
 
 # What a SUCCESS pipeline with a job of its own that ended WARNING (rows skipped, a column
-# ignored) is shown as, on every surface; its stored status stays SUCCESS. Every other
-# display status is the stored one.
+# ignored) is shown as, on every surface; its stored status stays SUCCESS. A RUNNING pipeline
+# none of whose jobs (its own or one it joined) has started yet — no worker took its first
+# task: none runs, or all are busy — is QUEUED ("waiting for a worker"); its stored status
+# stays RUNNING. Every other display status is the stored one.
 SUCCESS_WITH_WARNINGS = "SUCCESS_WITH_WARNINGS"
-DISPLAY_STATUSES = (PipelineStatus.NOT_STARTED.value, PipelineStatus.RUNNING.value,
+QUEUED = "QUEUED"
+DISPLAY_STATUSES = (PipelineStatus.NOT_STARTED.value, QUEUED, PipelineStatus.RUNNING.value,
                     PipelineStatus.SUCCESS.value, SUCCESS_WITH_WARNINGS,
                     PipelineStatus.PARTIAL.value, PipelineStatus.FAILED.value,
                     PipelineStatus.ABORTED.value)
@@ -77,11 +85,21 @@ DISPLAY_STATUSES = (PipelineStatus.NOT_STARTED.value, PipelineStatus.RUNNING.val
 # probe of data_ingestion_jobs.pipeline_id per pipeline.
 WARNED = exists().where(Job.pipeline_id == Pipeline.id, Job.state == JobState.FINISHED,
                         Job.result == JobResult.WARNING)
+# The same "no job of it has started" in SQL (its own jobs, then the jobs it joined).
+_Joined = aliased(Job)
+WAITING = and_(Pipeline.status == PipelineStatus.RUNNING,
+               ~exists().where(Job.pipeline_id == Pipeline.id, Job.started_at.is_not(None)),
+               ~exists().where(PipelineJobLink.pipeline_id == Pipeline.id,
+                               _Joined.id == PipelineJobLink.job_id,
+                               _Joined.started_at.is_not(None)))
 
 
-def display_status(status: str, warning_count: int) -> str:
+def display_status(status: str, warning_count: int, *, started: bool = True) -> str:
     """The one rule: a SUCCESS with a WARNING job of its own is shown as succeeded with
-    warnings (pipeline_reads' views carry it); every other status as it is stored."""
+    warnings, a RUNNING pipeline none of whose jobs has ``started`` as queued
+    (pipeline_reads' views carry it); every other status as it is stored."""
+    if status == PipelineStatus.RUNNING and not started:
+        return QUEUED
     return SUCCESS_WITH_WARNINGS if status == PipelineStatus.SUCCESS and warning_count \
         else str(status)
 
@@ -128,13 +146,14 @@ class Coalesced:
 
 def counts_by_display_status(session: Session, filters: PipelineFilters) -> dict[str, int]:
     """Pipelines per display status over the whole filtered result (every filter applied):
-    :func:`display_status` of each (status, a WARNING job of its own), in one query."""
-    warned = WARNED.label("warned")
+    :func:`display_status` of each (status, a WARNING job of its own, none started), in one
+    query."""
+    warned, waiting = WARNED.label("warned"), WAITING.label("waiting")
     out: dict[str, int] = {}
-    for status, w, n in session.execute(
-            select(Pipeline.status, warned, func.count()).where(*filters.conditions())
-            .group_by(Pipeline.status, warned)):
-        shown = display_status(str(status), int(bool(w)))
+    for status, w, q, n in session.execute(
+            select(Pipeline.status, warned, waiting, func.count())
+            .where(*filters.conditions()).group_by(Pipeline.status, warned, waiting)):
+        shown = display_status(str(status), int(bool(w)), started=not q)
         out[shown] = out.get(shown, 0) + int(n)
     return out
 
@@ -143,7 +162,8 @@ def stored_counts(shown: dict[str, int]) -> dict[str, int]:
     """Counts by display status folded back into counts by stored status."""
     out: dict[str, int] = {}
     for status, n in shown.items():
-        key = PipelineStatus.SUCCESS.value if status == SUCCESS_WITH_WARNINGS else status
+        key = {SUCCESS_WITH_WARNINGS: PipelineStatus.SUCCESS.value,
+               QUEUED: PipelineStatus.RUNNING.value}.get(status, status)
         out[key] = out.get(key, 0) + n
     return out
 

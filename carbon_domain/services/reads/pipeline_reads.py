@@ -13,8 +13,9 @@ Each definition exists once, here:
   "Failed: 2" next to a filter means two rows to page through;
 - what a pipeline is shown as (``display_status``, :func:`pipeline_console.display_status`):
   its status, except that a SUCCESS with a job of its own that ended WARNING (rows skipped,
-  a column ignored) is SUCCESS_WITH_WARNINGS, never a plain success; the same rule filters
-  and counts in SQL (``PipelineFilters.has_warnings``, ``counts_by_display_status``);
+  a column ignored) is SUCCESS_WITH_WARNINGS, never a plain success, and a RUNNING one none
+  of whose jobs has started is QUEUED; the same rules filter and count in SQL
+  (``PipelineFilters.has_warnings`` / ``queued``, ``counts_by_display_status``);
 - a page number past the last page shows the last page.
 """
 
@@ -94,7 +95,7 @@ class PipelineView:
     job_count: int
     error_count: int
     warning_count: int  # jobs of its own that ended WARNING (rows skipped, columns ignored)
-    display_status: str  # pc.display_status(status, warning_count): what surfaces show
+    display_status: str  # pc.display_status(status, warning_count, started=…): shown
     last_error: str | None
     created_at: datetime | None
     started_at: datetime | None
@@ -128,7 +129,7 @@ class PipelineListing:
     limit: int
     offset: int
     # The same result counted by what is shown: SUCCESS split into SUCCESS and
-    # SUCCESS_WITH_WARNINGS (the counts by stored status are kept as they were).
+    # SUCCESS_WITH_WARNINGS, RUNNING into QUEUED and RUNNING (stored counts kept as they were).
     counts_by_display_status: dict[str, int]
 
     @property
@@ -210,7 +211,8 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
         pipeline_id=p.id, kind=p.kind, status=p.status, module_type_id=p.module_type_id,
         year=p.year, created_by=p.created_by, job_count=p.job_count,
         error_count=p.error_count, warning_count=warnings,
-        display_status=pc.display_status(p.status, warnings), last_error=p.last_error,
+        display_status=pc.display_status(p.status, warnings, started=any(
+            j.started_at is not None for j in jobs)), last_error=p.last_error,
         created_at=p.created_at,
         started_at=p.started_at, finished_at=p.finished_at,
         progress=progress_of(p.status, jobs), phases=pc.phases(jobs, chunks),
