@@ -205,12 +205,19 @@ class StaleStatsOut(BaseModel):
 class TypePreview(BaseModel):
     data_entry_type_id: int
     data_entry_type_name: str
-    entry_count: int
-    entries_to_recalculate: int
+    entry_count: int = Field(description="Every entry of the type in the year: what a full "
+                                         "recalculation (all types, or chosen types) rewrites.")
+    entries_to_recalculate: int = Field(
+        description="What the default only-stale recalculation would rewrite of this type: "
+                    "the planner's own scope (only the entries a factor change affects, when "
+                    "it can tell), 0 for a type that is not stale.")
     needs_recalculation: bool
     stale_reason: str | None
     recalculation_in_progress: bool
     active_recalculation_job_id: int | None
+    incremental: bool = Field(False, description="The only-stale run would rewrite part of "
+                                                 "the type's entries, not all.")
+    scope_reason: str | None = Field(None, description="The planner's reason for that scope.")
 
 
 class RecalculationPreview(BaseModel):

@@ -300,8 +300,9 @@ def test_module_totals_and_preview(equipment: dict[str, int]) -> None:
     with session_scope() as s:
         preview = recalculation_preview(s, 4, YEAR)
         as_dicts = [asdict(m) for m in year_status(s, YEAR)]
-    assert [(p.data_entry_type_id, p.entries_to_recalculate) for p in preview] == [
-        (10, 0), (11, 3), (12, 0)]
+    # Nothing is stale: a full run rewrites IT's 3 entries, "only stale" none of them.
+    assert [(p.data_entry_type_id, p.entry_count, p.entries_to_recalculate)
+            for p in preview] == [(10, 0, 0), (11, 3, 0), (12, 0, 0)]
     assert [p.needs_recalculation for p in preview] == [
         t["needs_recalculation"] for t in as_dicts[0]["data_entry_types"]]
     assert as_dicts[0]["totals_t"]["total"] == pytest.approx(kg / 1000)

@@ -326,6 +326,15 @@
       if (first) first.focus();
     }
   });
+  // Each type's figure follows the mode: "Only stale types" rewrites what the planner picks
+  // (incrementally), "All types" and "Only the checked types" every entry.
+  function showScope(form) {
+    var mode = form.querySelector('input[name="mode"]:checked');
+    var which = mode && mode.value === "stale" ? "data-scope-stale" : "data-scope-full";
+    form.querySelectorAll(".recalc-scope").forEach(function (el) {
+      el.textContent = el.getAttribute(which);
+    });
+  }
   document.addEventListener("change", function (e) {
     var t = e.target;
     var form = t.closest && t.closest("form.recalc-form");
@@ -338,6 +347,7 @@
       var sel = form.querySelector('input[name="mode"][value="selected"]');
       if (sel) sel.checked = true;
     }
+    showScope(form);
   });
   document.addEventListener("click", function (e) {
     var t = e.target;

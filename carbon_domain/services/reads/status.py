@@ -41,6 +41,7 @@ from carbon_domain.services.reads.display_state import (
     decide,
     decide_module,
 )
+from carbon_domain.services.reads.recalc_scope import StaleScope, only_stale_scope
 from carbon_domain.services.reads.status_facts import Core, cores, facts, stale_reason
 from carbon_domain.services.reads.status_probes import JobBrief, input_label
 from carbon_domain.services.recalc.unmatched import entries_without_factor
@@ -151,12 +152,14 @@ class ModuleStatus:
 class TypePreview:
     data_entry_type_id: int
     data_entry_type_name: str
-    entry_count: int
-    entries_to_recalculate: int
+    entry_count: int  # what a full run ("All types", checked types) recalculates
+    entries_to_recalculate: int  # what "only stale" would: the planner's scope; 0 if fresh
     needs_recalculation: bool
     stale_reason: str | None
     recalculation_in_progress: bool
     active_recalculation_job_id: int | None
+    incremental: bool = False  # "only stale" would rewrite part of the slice
+    scope_reason: str | None = None  # the planner's reason for that scope
 
 
 def stale_types(session: Session, module_type_id: int, year: int) -> list[int]:
@@ -220,8 +223,9 @@ def display_without_inputs(comp: Completeness) -> TypeDisplay:
 def recalculation_preview(session: Session, module_type_id: int, year: int
                           ) -> list[TypePreview]:
     """What recalculating the module would touch, per data entry type (every type of the
-    module, stale or not): the entries it would recalculate (today: all of the type's
-    entries of the year; an incremental recalculation may refine this)."""
+    module, stale or not): every entry for a full run (``entry_count``) and, for the default
+    only-stale run, the planner's own scope of a stale type (recalc_scope.py), 0 of the
+    types it leaves."""
     module = ModuleType(module_type_id)
     dets = [d.value for d in MODULE_DATA_ENTRY_TYPES[module]]
     found, briefs = cores(session, year, [module.value])
@@ -231,10 +235,12 @@ def recalculation_preview(session: Session, module_type_id: int, year: int
     for det in dets:
         c = by_det.get(det)
         n = counts.get(det, 0)
+        scope = only_stale_scope(session, module.value, det, year, n) if c and c.needs \
+            else StaleScope(0, False, "not stale: “only stale” leaves it")
         out.append(TypePreview(
             data_entry_type_id=det, data_entry_type_name=DataEntryType(det).name,
-            entry_count=n, entries_to_recalculate=n,
-            needs_recalculation=bool(c and c.needs),
+            entry_count=n, entries_to_recalculate=scope.entries, incremental=scope.incremental,
+            scope_reason=scope.reason, needs_recalculation=bool(c and c.needs),
             stale_reason=stale_reason(c, briefs) if c else None,
             recalculation_in_progress=bool(c and c.combo.active_recalc),
             active_recalculation_job_id=c.combo.active_recalc if c else None))
