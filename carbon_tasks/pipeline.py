@@ -110,7 +110,8 @@ def messages(session: Session, job_ids: Iterable[int]) -> list[Message]:
 def recalculation_canvas(planned: list[PlannedJob], root_job_id: int | None
                          ) -> tuple[Signature, dict[int, dict[int, str]]]:
     """chord(chunks) ──► finish, with facility types in a second stage. Returns the canvas
-    and the chunk task ids (so an abort can revoke them)."""
+    and the chunk task ids (recorded on the chunk rows: what to look for in Flower; an abort
+    lets them run out as no-ops rather than revoke them, services/jobs/pipelines.py)."""
     regular = [p for p in planned if DataEntryType(p.det) not in DEPENDS_ON_OTHER_MODULES]
     facility = [p for p in planned if DataEntryType(p.det) in DEPENDS_ON_OTHER_MODULES]
     task_ids: dict[int, dict[int, str]] = {}

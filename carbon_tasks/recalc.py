@@ -11,6 +11,7 @@ from typing import Any
 from carbon_domain import task_names as tn
 from carbon_domain.db.locks import retry_conflicts
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.jobs import AttemptSuperseded
 from carbon_domain.services.recalc import inputs_read, recalc_chunk, recalc_finish, recalc_plan
 from carbon_domain.services.recalc.facilities import refresh_facility_factors as refresh_factors
@@ -95,7 +96,12 @@ def _complete(finished: list[tuple[int, int]], root_job_id: int | None, *,
 @app.task(base=CarbonTask, bind=True, name=tn.REFRESH_FACILITY_FACTORS)
 def refresh_facility_factors(self: Any, *, job_ids: list[int], year: int) -> dict[str, Any]:
     """Recompute research-facility factors from the facility units' own emissions (which
-    the previous chord just rewrote)."""
+    the previous chord just rewrote). Nothing when the facility jobs were aborted meanwhile:
+    an abort lets the queued chunks run out as no-ops (services/jobs/pipelines.py,
+    ``abort_pipeline``), so the chain goes on to this stage, which must not write factors
+    (nor note what aborted jobs read) for a pipeline that was stopped."""
     with session_scope() as s:
+        if not jobs.still_running(s, job_ids):
+            return {"skipped": True, "aborted": True, "job_ids": job_ids}
         inputs_read.note_facility_refresh(s, job_ids)
         return asdict(refresh_factors(s, year, job_ids[0] if job_ids else None))

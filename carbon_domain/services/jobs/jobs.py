@@ -255,6 +255,14 @@ def fence(session: Session, job_id: int, attempt: int) -> bool:
     return res is not None
 
 
+def still_running(session: Session, job_ids: list[int]) -> list[int]:
+    """The jobs of ``job_ids`` still RUNNING, locked as an abort locks them (NO KEY): an
+    abort either finished them already or waits for the caller's commit."""
+    return list(session.scalars(
+        select(Job.id).where(Job.id.in_(sorted(set(job_ids))), Job.state == JobState.RUNNING)
+        .order_by(Job.id).with_for_update(key_share=True)))
+
+
 def finish(session: Session, job_id: int, attempt: int | None, result: JobResult,
            message: str, meta: JsonLike | None = None) -> bool:
     """Close a job, only if this attempt still owns it (a stale redelivery cannot

@@ -26,7 +26,7 @@ from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, PipelineStatus
 from carbon_domain.db.link_models import AwaitedAggregation, PipelineJobLink
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import Pipeline, RecalcChunk
+from carbon_domain.db.models import Pipeline
 from carbon_domain.errors import NotFound
 
 _RUNNING = Pipeline.status == PipelineStatus.RUNNING
@@ -266,7 +266,13 @@ def recompute_pipeline_status(session: Session, pipeline_id: uuid.UUID, *,
 def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
                    ) -> tuple[list[int], list[str]]:
     """Finish every active job of the pipeline as ERROR and return (job ids, task ids to
-    revoke). Chunks check their job's state first, so queued chunks become no-ops.
+    revoke): the jobs' own tasks (an ingest, a plan, an aggregation), never a recalculation
+    chunk. Chunks check their job's state first, so a queued chunk of an aborted job returns
+    a "skipped" envelope and its chord ends as any other. A revoked chunk would end its chord
+    with an error instead: Celery stores a revoked chord member as REVOKED, which its Redis
+    result backend propagates (``_unpack_chord_result``), so ``on_chord_part_return`` logged
+    ``Chord … raised: ChordError('Dependency … raised TaskRevokedError')`` at ERROR and called
+    the chord's errback, which logged a failed recalculation, on every ordinary abort.
 
     Locks the pipeline row, then its active jobs in ascending id order (the global order):
     a running chunk holds at most its own job row, for the few milliseconds between its
@@ -295,10 +301,6 @@ def abort_pipeline(session: Session, pipeline_id: uuid.UUID, by: str | None
                     "aborted_at": now.isoformat()}
         if job.celery_task_id:
             task_ids.append(job.celery_task_id)
-    if active:
-        task_ids += [t for t in session.scalars(select(RecalcChunk.task_id).where(
-            RecalcChunk.job_id.in_([j.id for j in active]), RecalcChunk.done.is_(False)
-        )) if t]
     if active or p.status == PipelineStatus.RUNNING:
         p.status = PipelineStatus.ABORTED
         p.finished_at = now
