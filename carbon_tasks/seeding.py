@@ -16,8 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from carbon_domain.db.enums import PipelineStatus
+from sqlalchemy import select
+
+from carbon_domain.db.enums import JobResult, JobState, PipelineStatus
+from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.db.session import session_scope
 from carbon_domain.seed import SeedFile, SeedManifest
+from carbon_domain.services.jobs.pipelines import as_pipeline_id
 from carbon_domain.upload_kinds import YEARLESS_KINDS, UploadKind, UploadMode
 from carbon_tasks.operations import start_upload
 from carbon_tasks.waiting import PipelineProgress, wait_for_pipeline
@@ -46,6 +51,9 @@ class LoadedFile:
     status: str
     seconds: float
     message: str | None
+    #: Messages of the pipeline's jobs that ended WARNING (rows skipped, columns ignored, an
+    #: entry failed): a SUCCESS with any is "SUCCESS with warnings" on every surface.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -109,9 +117,20 @@ def load_seed(manifest: SeedManifest, *, year: int | None = None, created_by: st
                                   timeout or BASE_TIMEOUT + SECONDS_PER_ROW * f.rows, report)
         result.files.append(LoadedFile(f, final.pipeline_id, final.status,
                                        time.perf_counter() - t0,
-                                       final.last_error or final.message))
+                                       final.last_error or final.message,
+                                       _warnings(final.pipeline_id)))
         result.seconds = time.perf_counter() - started
         if final.status in (PipelineStatus.FAILED, PipelineStatus.ABORTED):
             raise SeedLoadError(f"loading {f.path} ended {final.status}: "
                                 f"{final.last_error or final.message or 'no message'}", result)
     return result
+
+
+def _warnings(pipeline_id: str) -> tuple[str, ...]:
+    """The status messages of the pipeline's jobs that ended WARNING, oldest first."""
+    with session_scope() as s:
+        return tuple(m or "WARNING" for m in s.scalars(
+            select(Job.status_message).where(
+                Job.pipeline_id == as_pipeline_id(pipeline_id),
+                Job.state == JobState.FINISHED, Job.result == JobResult.WARNING)
+            .order_by(Job.id)))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from carbon_domain.seed import SeedFile, SeedManifest
-    from carbon_tasks.seeding import LoadStep, SeedLoadResult
+    from carbon_tasks.seeding import LoadedFile, LoadStep, SeedLoadResult
 
 cli = new_typer()
 
@@ -106,17 +106,29 @@ def _print_files(manifest: SeedManifest) -> None:
     console.print(t)
 
 
+def _shown(f: LoadedFile) -> str:
+    """The file's pipeline status as every surface shows it (SUCCESS_WITH_WARNINGS when a
+    job of it ended WARNING)."""
+    from carbon_domain.services.reads.pipeline_console import display_status
+
+    return display_status(f.status, len(f.warnings))
+
+
 def _print_load(result: SeedLoadResult) -> None:
+    from carbon_api.cli.follow import status_word
+
     t = Table(title="Loaded through the ingest path")
     t.add_column("file", overflow="fold")
     for col in ("rows", "pipeline", "status", "seconds"):
         t.add_column(col, justify="right" if col in ("rows", "seconds") else "left",
                      no_wrap=True)
     for f in result.files:
-        style = "green" if f.status == "SUCCESS" else "red"
-        t.add_row(f.file.path, f"{f.file.rows:,}", f.pipeline_id[:8],
-                  f"[{style}]{f.status}[/]", f"{f.seconds:.1f}")
+        t.add_row(f.file.path, f"{f.file.rows:,}", f.pipeline_id[:8], status_word(_shown(f)),
+                  f"{f.seconds:.1f}")
     console.print(t)
+    for f in result.files:
+        for message in f.warnings:
+            console.print(f"[yellow]⚠[/] {f.file.path}: {message}", highlight=False)
 
 
 def _as_json(manifest: SeedManifest, result: SeedLoadResult | None) -> dict[str, Any]:
@@ -125,6 +137,7 @@ def _as_json(manifest: SeedManifest, result: SeedLoadResult | None) -> dict[str,
         out["load"] = {"ok": result.ok, "seconds": round(result.seconds, 3), "files": [
             {"path": f.file.path, "kind": f.file.kind, "data_entry_type_id": f.file.det,
              "rows": f.file.rows, "pipeline_id": f.pipeline_id, "status": f.status,
+             "display_status": _shown(f), "warnings": list(f.warnings),
              "seconds": round(f.seconds, 3), "message": f.message} for f in result.files]}
     return out
 
@@ -164,7 +177,10 @@ def seed(
                       f"{manifest.totals['factor_rows']:,} factors in {manifest.seconds:.2f} s "
                       f"({rate:,.0f} entries/s) into {manifest.out_dir}")
         if result is not None:
-            console.print(f"Loaded {len(result.files)} files in {result.seconds:.1f} s")
+            warned = sum(1 for f in result.files if f.warnings)
+            console.print(f"Loaded {len(result.files)} files in {result.seconds:.1f} s"
+                          + (f"; [yellow]{warned} with warnings[/] (rows skipped or not"
+                             " computed: see ⚠ above)" if warned else ""))
     if result is not None and not result.ok:
         bad = [f.file.path for f in result.files if f.status != "SUCCESS"]
         error(f"{len(bad)} of {len(result.files)} pipelines did not succeed: {', '.join(bad)}")

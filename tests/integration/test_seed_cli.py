@@ -137,3 +137,34 @@ def test_seeding_another_year_keeps_the_reference_data_of_the_first(db, worker, 
                  if t.needs_recalculation]
     assert 30 not in stale, "the first year's buildings lost nothing"
     assert building_rows() == rows
+
+
+def test_a_seed_whose_files_skip_rows_says_so_instead_of_success(db, worker, tmp_path: Path
+                                                                 ) -> None:  # type: ignore[no-untyped-def]
+    """A second year seeded with another ``--units`` names units by other institutional ids:
+    the units upload keeps their ids (docs/uploads.md) and skips those rows, and the year's
+    entry files then skip every row of those units. Before, the load table said SUCCESS
+    for each file and "Loaded 48 files": two thirds of the member rows were gone unseen."""
+    first = runner.invoke(app, ["seed", "--units", "3", "--entries", "300", "--year",
+                                str(YEAR), "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    assert "warnings" not in first.stdout
+    result = runner.invoke(app, ["seed", "--units", "5", "--entries", "3000", "--year",
+                                 str(YEAR - 1), "--out", str(tmp_path / "b"), "--json"])
+    assert result.exit_code == 0, result.output
+    files = {f["path"]: f for f in json.loads(result.stdout)["load"]["files"]}
+    units = files["units.csv"]
+    assert units["status"] == "SUCCESS"
+    assert units["display_status"] == "SUCCESS_WITH_WARNINGS"
+    assert len(units["warnings"]) == 1 and "rows skipped" in units["warnings"][0]
+    skipped = [p for p, f in files.items() if p.startswith("data_entries/") and any(
+        "unknown unit" in w for w in f["warnings"])]
+    assert skipped, files
+    assert all(files[p]["display_status"] == "SUCCESS_WITH_WARNINGS" for p in skipped)
+
+    table = runner.invoke(app, ["seed", "--units", "5", "--entries", "3000", "--year",
+                                str(YEAR - 1), "--out", str(tmp_path / "c")])
+    assert table.exit_code == 0, table.output
+    assert "SUCCESS ⚠ warnings" in table.stdout
+    assert "⚠ units.csv: WARNING:" in table.stdout and "rows skipped" in table.stdout
+    assert "with warnings (rows skipped or not computed" in table.stdout
