@@ -378,7 +378,8 @@ CASES: dict[str, Case] = {
     "unknown unit_institutional_id": Case(
         ENTRIES, IT, entries(entry("INV-1", unit="NOPE"), entry("INV-2", unit=""),
                              entry("INV-3", unit="ua")),
-        202, result="WARNING", rows=1, errors={2: "unknown unit 'NOPE'", 3: "unknown unit None"}),
+        202, result="WARNING", rows=1,
+        errors={2: "unknown unit 'NOPE'", 3: "unit_institutional_id is empty"}),
     "only unknown units: nothing usable": Case(
         ENTRIES, IT, entries(entry("INV-1", unit="NOPE"), entry("INV-2", unit="NOPE2")),
         202, result="ERROR", rows=0, errors={2: "NOPE", 3: "NOPE2"}),

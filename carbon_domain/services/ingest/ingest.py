@@ -127,8 +127,9 @@ def ingest_data_entries(session: Session, job: DataIngestionJob) -> IngestOutcom
         key = (e.unit_institutional_id or "").strip().lower()
         target = units.get(key)
         if target is None:
-            acc.error(line, f"unknown unit {e.unit_institutional_id!r} (no unit with that"
-                            f" institutional id has a {year} report; upload units first)")
+            acc.error(line, "unit_institutional_id is empty" if not key else
+                      f"unknown unit {e.unit_institutional_id!r} (no unit with that"
+                      f" institutional id has a {year} report; upload units first)")
             continue
         sink.add(target[1], e.det, target[0], json.dumps(e.data, ensure_ascii=False))
     # A module-wide upload is an input of every type of the module (staleness reads it so):
