@@ -19,6 +19,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check results, not speed (speed lives in bench/): Hypothesis's default 200 ms
+# deadline per example failed a pure-Python JSON property under CI's load (264.84 ms on its
+# first call, 8.76 ms on the next), so no example has a deadline here.
+hypothesis_settings.register_profile("carbon", deadline=None)
+hypothesis_settings.load_profile("carbon")
 
 REDIS = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379")
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
