@@ -108,7 +108,7 @@ def test_the_dialog_says_what_only_stale_and_a_full_run_recalculate(
     expect(dialog.get_by_label("Only stale types")).to_be_checked()
     expect(scope).to_contain_text(
         f"IT — {DESKTOPS} of {ENTRIES} entries to recalculate: only those the change affects"
-        " (1 factors changed)")
+        " (1 factor changed)")
     dialog.get_by_label("All types").check()
     expect(scope).to_contain_text(f"IT — {ENTRIES} entries to recalculate (all of them)")
     dialog.get_by_label("Only the checked types").check()
@@ -133,7 +133,7 @@ def test_the_dialog_says_what_only_stale_and_a_full_run_recalculate(
     scope = type_line(c, dialog)
     expect(dialog.get_by_label("Only stale types")).to_be_checked()
     expect(scope).to_contain_text(
-        f"IT — {ENTRIES} entries to recalculate (all of them: 1 factors changed; "
+        f"IT — {ENTRIES} entries to recalculate (all of them: 1 factor changed; "
         f"{ENTRIES - DESKTOPS} of {ENTRIES} entries affected)")
     c.shot("full")
     start_and_wait(c, dialog)

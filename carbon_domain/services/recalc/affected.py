@@ -144,7 +144,7 @@ def plan_scope(session: Session, job: Job) -> Scope:
         Factor.data_entry_type_id == det, Factor.year == year,
         Factor.changed_by_job_id > w)).all()
     n = len(changed)
-    what = ", ".join([*([f"{n} factors changed"] if n else []),
+    what = ", ".join([*([f"{n} factor{'s' if n != 1 else ''} changed"] if n else []),
                       *([ref.what] if isinstance(ref, RefChange) else [])])
     if not what:
         return Scope([], "no factor or reference data changed", base.id)
