@@ -131,12 +131,19 @@ class ModuleRecalculationStatus(BaseModel):
     active_aggregation_job_id: int | None
     incomplete: bool = Field(description="Any of its data entry types is incomplete.")
     state: DisplayStateName = Field(
-        "up_to_date", description="The module's one state: its most pressing type's, or "
-                                  "recalculating while its totals are being rebuilt.")
-    state_label: str = ""
+        "up_to_date", description="The module's one state: its most pressing type's, "
+                                  "recalculating while its totals are being rebuilt, or "
+                                  "failed when its last aggregation failed (its totals were "
+                                  "not updated).")
+    state_label: str = Field("", description="Its badge text, e.g. \"✗ totals not "
+                                             "updated\" (then ``state_detail`` says why).")
     state_counts: dict[str, int] = Field(default_factory=dict,
                                          description="Its types per state.")
     action: Literal["Recalculate", "Retry"] = "Recalculate"
+    aggregation_failed: str | None = Field(
+        None, description="Why its last aggregation failed, naming the unit whose total is "
+                          "not finite; null when it did not fail.")
+    state_detail: str | None = Field(None, description="The state's detail: that reason.")
 
     model_config = with_example({
         "module_type_id": 4, "module_name": "equipment", "year": 2025,

@@ -86,6 +86,8 @@ def status(year: Annotated[int | None, typer.Option(
     notes: list[str] = []
     for m in rows:
         t.add_row(f"[bold]{m['module_name']}[/]", _state(m), "")
+        if m["state_detail"]:  # why its totals were not updated
+            notes.append(f"{m['module_name']}: {m['state_label']} — {m['state_detail']}")
         for d in m["data_entry_types"]:
             t.add_row(f"  {d['data_entry_type_name']}", _state(d),
                       f"{d['last_input_job_id']} {d['last_input_job_type']}"

@@ -84,6 +84,7 @@ class ModuleRow:
     state: str = DisplayState.up_to_date.value  # display_state.decide_module
     state_label: str = ""
     action: str = "Recalculate"
+    state_detail: str | None = None  # why its totals were not updated (failed aggregation)
 
     @property
     def stale(self) -> bool:
@@ -154,15 +155,19 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
                 row.detail = shown.detail
             rows.append(row)
         ms = modules.get(module.value)
+        # The status service's facts, not the console's: a failed aggregation (totals not
+        # updated) is decided by the same decide_module as the API and the CLI.
         md = decide_module([DisplayState(r.state) for r in rows],
-                           bool(ms and ms.aggregation_in_progress))
+                           bool(ms and ms.aggregation_in_progress),
+                           ms.aggregation_failed if ms else None)
         out.append(ModuleRow(
             module.value, module.name, label(module.name), rows,
             scope1=ms.totals_kg.scope1 if ms else 0.0, scope2=ms.totals_kg.scope2 if ms else 0.0,
             scope3=ms.totals_kg.scope3 if ms else 0.0, total=ms.totals_kg.total if ms else 0.0,
             computed_at=ms.computed_at if ms else None,
             aggregating=bool(ms and ms.aggregation_in_progress),
-            state=md.state.value, state_label=md.label, action=md.action))
+            state=md.state.value, state_label=md.label, action=md.action,
+            state_detail=md.detail))
     return out
 
 

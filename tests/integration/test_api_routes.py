@@ -120,7 +120,8 @@ def test_recalculation_status_keys(api: TestClient, tokens: Tokens,
                            "totals_kg", "totals_t", "computed_at", "aggregation_in_progress",
                            "active_aggregation_job_id", "incomplete",
                            # additive (issue 19): the module's one display state
-                           "state", "state_label", "state_counts", "action"}
+                           "state", "state_label", "state_counts", "action",
+                           "aggregation_failed", "state_detail"}
     (it,) = module["data_entry_types"]
     assert set(it) == {"module_type_id", "data_entry_type_id", "data_entry_type_name", "year",
                        "needs_recalculation", "recalculation_in_progress",

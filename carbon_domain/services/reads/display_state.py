@@ -16,7 +16,9 @@ they can never disagree, and a type never shows two states at once ("✓ up to d
 - ``up_to_date``.
 
 The module's state is its most pressing type's state in the same order, except that a
-running aggregation of the module (its totals being rebuilt) makes it ``recalculating``.
+running aggregation of the module (its totals being rebuilt) makes it ``recalculating``, and
+a last aggregation that failed (its totals were not updated: they no longer sum its rows)
+makes it ``failed``, "✗ totals not updated", with the reason ("aggregation #41 failed: …").
 Pure functions over plain facts: no database here.
 """
 
@@ -153,16 +155,27 @@ class ModuleDisplay:
     label: str
     counts: dict[str, int]  # types per state (every state, zeros included)
     action: str  # "Recalculate" | "Retry"
+    detail: str | None = None  # why its totals were not updated (a failed aggregation)
 
 
-def decide_module(types: list[DisplayState], aggregating: bool = False) -> ModuleDisplay:
+#: The module's badge when its last aggregation failed: the totals shown are not its rows'.
+AGGREGATION_FAILED = "✗ totals not updated"
+
+
+def decide_module(types: list[DisplayState], aggregating: bool = False,
+                  aggregation_failed: str | None = None) -> ModuleDisplay:
     """The module's state from its types' states; ``aggregating``: its totals are being
-    rebuilt right now (the numbers on the card are about to change)."""
+    rebuilt right now (the numbers on the card are about to change); ``aggregation_failed``:
+    why its last aggregation failed (its totals were not updated), None when it did not."""
     counts = {s.value: sum(t == s for t in types) for s in ORDER}
     state = next((s for s in ORDER if counts[s.value]), DisplayState.up_to_date)
     if aggregating and state != DisplayState.recalculating:
         state = DisplayState.recalculating
     n = counts[state.value]
+    action = "Retry" if counts[DisplayState.failed.value] else "Recalculate"
+    if aggregation_failed and state != DisplayState.recalculating:
+        return ModuleDisplay(DisplayState.failed, AGGREGATION_FAILED, counts, action,
+                             aggregation_failed)
     if state == DisplayState.recalculating:
         label = (f"⟳ {n} type{'s' if n != 1 else ''} recalculating" if n
                  else "⟳ totals being updated")
@@ -174,5 +187,4 @@ def decide_module(types: list[DisplayState], aggregating: bool = False) -> Modul
         label = f"◌ {n} type{'s' if n != 1 else ''} incomplete"
     else:
         label = LABEL[DisplayState.up_to_date]
-    return ModuleDisplay(state, label, counts,
-                         "Retry" if counts[DisplayState.failed.value] else "Recalculate")
+    return ModuleDisplay(state, label, counts, action)

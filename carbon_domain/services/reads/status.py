@@ -42,7 +42,13 @@ from carbon_domain.services.reads.display_state import (
     decide_module,
 )
 from carbon_domain.services.reads.recalc_scope import StaleScope, only_stale_scope
-from carbon_domain.services.reads.status_facts import Core, cores, facts, stale_reason
+from carbon_domain.services.reads.status_facts import (
+    Core,
+    aggregation_failure,
+    cores,
+    facts,
+    stale_reason,
+)
 from carbon_domain.services.reads.status_probes import JobBrief, input_label
 from carbon_domain.services.recalc.unmatched import entries_without_factor
 
@@ -146,6 +152,9 @@ class ModuleStatus:
     state_label: str = ""
     state_counts: dict[str, int] = field(default_factory=dict)  # types per state
     action: str = "Recalculate"
+    # Why its totals were not updated: its last aggregation failed (None when it did not).
+    aggregation_failed: str | None = None
+    state_detail: str | None = None  # the module state's detail (that reason)
 
 
 @dataclass(slots=True)
@@ -201,7 +210,8 @@ def year_status(session: Session, year: int) -> list[ModuleStatus]:
         kg, computed_at = totals.get(module.value, (Totals(), None))
         recalculating = any(t.recalculation_in_progress for t in types)
         aggregating = bool(recalculating or mc.active_aggregation or mc.active_module_recalc)
-        md = decide_module([DisplayState(t.state) for t in types], aggregating)
+        agg_failed = aggregation_failure(mc, briefs)
+        md = decide_module([DisplayState(t.state) for t in types], aggregating, agg_failed)
         out.append(ModuleStatus(
             module_type_id=module.value, module_name=module.name, year=year,
             needs_recalculation=any(t.needs_recalculation for t in types),
@@ -211,7 +221,7 @@ def year_status(session: Session, year: int) -> list[ModuleStatus]:
             active_aggregation_job_id=mc.active_aggregation,
             incomplete=any(t.incomplete for t in types),
             state=md.state.value, state_label=md.label, state_counts=md.counts,
-            action=md.action))
+            action=md.action, aggregation_failed=agg_failed, state_detail=md.detail))
     return out
 
 

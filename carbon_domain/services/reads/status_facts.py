@@ -83,7 +83,8 @@ def cores(session: Session, year: int, modules: list[int] | None
         out.append(Core(combo, mc, last, None))
     _cover(session, year, out)
     ids = {i for c in out for i in (c.input_id, c.unread_id, c.combo.finished_recalc,
-                                    c.combo.good_recalc, c.combo.active_recalc, *c.late) if i}
+                                    c.combo.good_recalc, c.combo.active_recalc,
+                                    c.module_combo.finished_aggregation, *c.late) if i}
     briefs = job_briefs(session, ids)
     failed_ids = {c.combo.finished_recalc for c in out if _last_failed(c, briefs)}
     chunks = chunk_progress(session, {i for i in failed_ids if i})
@@ -133,6 +134,19 @@ def _last_failed(c: Core, briefs: dict[int, JobBrief]) -> bool:
     fin = briefs.get(c.combo.finished_recalc or 0)
     return (fin is not None and fin.result == JobResult.ERROR
             and fin.id != c.combo.good_recalc)
+
+
+def aggregation_failure(module_combo: ComboIds, briefs: dict[int, JobBrief]) -> str | None:
+    """Why the module's totals were not updated: the last finished aggregation of the
+    (module, year) ended ERROR ("aggregation #41 failed: the purchase total of unit Lab A
+    (UA) for 2025 is not finite: …"), else None."""
+    agg = briefs.get(module_combo.finished_aggregation or 0)
+    if agg is None or agg.result != JobResult.ERROR:
+        return None
+    if agg.aborted:
+        return f"aggregation #{agg.id} aborted by {agg.aborted_by or 'an operator'}"
+    why = (agg.status_message or "").removeprefix("ERROR: ").removeprefix("totals not updated: ")
+    return f"aggregation #{agg.id} failed" + (f": {why}" if why else "")
 
 
 def facts(c: Core, briefs: dict[int, JobBrief], missing: list[str], entry_count: int

@@ -56,6 +56,8 @@ class ComboIds:
     active_recalc: int | None = None  # the active one (at most one: uq_emission_recalc_active)
     active_aggregation: int | None = None  # module rows only
     active_module_recalc: int | None = None  # module rows only
+    # Module rows: the last FINISHED aggregation, any result (ERROR: totals not updated).
+    finished_aggregation: int | None = None
     # Last good reference upload of a kind the type reads that changed this year (type rows).
     reference_input: int | None = None
     # Facility type rows: the last good recalculation of any other type of the year.
@@ -181,9 +183,11 @@ def combo_ids(session: Session, year: int, modules: list[int] | None = None) -> 
         mods.c.m,
         *[_latest(year, kind, mods.c.m, None, GOOD_FINISH, CHANGED_INPUT) for kind in INPUT_TYPES],
         _active(year, JobType.aggregation, mods.c.m, None),
-        _active(year, JobType.module_emission_recalc, mods.c.m, None)))
+        _active(year, JobType.module_emission_recalc, mods.c.m, None),
+        _latest(year, JobType.aggregation, mods.c.m, None, Job.state == JobState.FINISHED)))
     out = [ComboIds(row[0], None, dict(zip(INPUT_TYPES, row[1:1 + k], strict=True)),
-                    active_aggregation=row[1 + k], active_module_recalc=row[2 + k])
+                    active_aggregation=row[1 + k], active_module_recalc=row[2 + k],
+                    finished_aggregation=row[3 + k])
            for row in module_rows]
     m, d = pairs.c.m, pairs.c.d
     type_rows = session.execute(select(

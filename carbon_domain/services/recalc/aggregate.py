@@ -1,7 +1,20 @@
-"""Set-based aggregation of module and report statistics for one (module type, year)."""
+"""Set-based aggregation of module and report statistics for one (module type, year).
+
+A unit's total that does not fit a float (entries each finite, their sum not: amounts like
+1e308 CHF) fails the run with :class:`TotalNotFinite`, which names the unit, the module and
+the emission type; the run writes nothing (a savepoint) and ends ERROR with that message,
+which every surface shows as the module's "totals not updated" state. Such a failure is
+deterministic: the reconciler does not re-run it until an input changes
+(services/upkeep/reconcile.py ``due_aggregations``).
+
+The ingest does not refuse such amounts: csv_rows bounds numbers per column by what they
+mean (hours per week, fractions, non-negative), with no convention of magnitude limits for
+amounts, and "a realistic sum" is a product decision left open (an |amount| > 1e15 cap would
+go in ``csv_rows/schemas.py`` as ``num(…, hi=…)``). The error names the unit to correct."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -16,8 +29,9 @@ from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.dialect import dialect_of
 from carbon_domain.db.enums import JobResult
-from carbon_domain.db.models import CarbonReport, CarbonReportModule
+from carbon_domain.db.models import CarbonReport, CarbonReportModule, Unit
 from carbon_domain.db.models import DataIngestionJob as Job
+from carbon_domain.emission_types import EmissionType
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_runs import JobOutcome
@@ -39,6 +53,37 @@ def _kg_and_missing(session: Session, year: int, dets: list[int]
         else:
             kg.setdefault(mid, {})[int(et)] = float(total)
     return kg, missing
+
+
+class TotalNotFinite(ValueError):
+    """A unit's total of the module is not a finite number (its entries' sum overflows)."""
+
+
+def _not_finite(session: Session, module_type_id: int, year: int, report_ids: list[int],
+                by_type: Mapping[int, float], exc: Exception) -> TotalNotFinite:
+    """The error naming the unit(s) of ``report_ids`` and the emission type whose kg is
+    not finite: "the purchase total of unit Lab A (UA) for 2025 is not finite: kg of
+    emission type 90600 (purchases__…) is inf — its entries' amounts are too large to add
+    up"."""
+    units = session.execute(
+        select(Unit.name, Unit.institutional_id, Unit.institutional_code)
+        .join(CarbonReport, CarbonReport.unit_id == Unit.id)
+        .where(CarbonReport.id.in_(report_ids)).order_by(Unit.name)).all()
+    who = ", ".join(f"{name} ({iid or code})" for name, iid, code in units) or "unknown"
+    bad = [(int(k), float(v)) for k, v in by_type.items() if not math.isfinite(float(v))]
+    if bad:
+        et, kg = bad[0]
+        try:
+            path = f" ({EmissionType(et).path})"
+        except ValueError:
+            path = ""
+        what = f"kg of emission type {et}{path} is {kg!r}"
+    else:
+        what = str(exc) or type(exc).__name__
+    return TotalNotFinite(
+        f"the {ModuleType(module_type_id).name} total of unit{'s' if len(units) > 1 else ''}"
+        f" {who} for {year} is not finite: {what} — its entries' amounts are too large to"
+        " add up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +124,15 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> A
     updates = []
     for mid, report_id, old in modules:
         n, n_missing = counts.get(mid, (0, 0))
-        new = stats_lib.module_stats(kg.get(mid, {}), n, n_missing, computed_at=now,
-                                     formula_version=versions)
+        try:
+            new = stats_lib.module_stats(kg.get(mid, {}), n, n_missing, computed_at=now,
+                                         formula_version=versions)
+        except (ValueError, OverflowError) as exc:
+            by_type = kg.get(mid, {})
+            if isinstance(exc, ValueError) and all(math.isfinite(v) for v in by_type.values()):
+                raise  # not an overflow (an emission type without a scope)
+            raise _not_finite(session, module_type_id, year, [report_id], by_type,
+                              exc) from exc
         if _comparable(new) != _comparable(old):
             changed_reports.add(report_id)
             updates.append({"mid": mid, "new_stats": new})
@@ -100,9 +152,13 @@ def aggregate_module_year(session: Session, module_type_id: int, year: int) -> A
                 select(CarbonReportModule.carbon_report_id, CarbonReportModule.stats)
                 .where(CarbonReportModule.carbon_report_id.in_(list(changed_reports)))):
             per_report.setdefault(report_id, []).append(st)
-        _write_stats(session, "carbon_reports",
-                     [(rid, stats_lib.report_stats(sts, computed_at=now))
-                      for rid, sts in per_report.items()], now, set_status=False)
+        reports = []
+        for rid, sts in per_report.items():
+            try:
+                reports.append((rid, stats_lib.report_stats(sts, computed_at=now)))
+            except OverflowError as exc:  # the unit's modules, each finite, overflow
+                raise _not_finite(session, module_type_id, year, [rid], {}, exc) from exc
+        _write_stats(session, "carbon_reports", reports, now, set_status=False)
     return AggregateRun(modules=len(modules), modules_changed=len(updates),
                         reports_changed=len(changed_reports),
                         entries=sum(c[0] for c in counts.values()))
@@ -139,6 +195,7 @@ class AggregationWork:
 
     def __init__(self) -> None:
         self.runs: list[AggregateRun] = []
+        self.failures = 0
 
     def prepare(self, session: Session, job_id: int) -> None:
         # Committed before reading inputs: a request landing from here on reruns us.
@@ -146,7 +203,16 @@ class AggregationWork:
 
     def work(self, session: Session, job: Job) -> JobOutcome:
         assert job.module_type_id is not None and job.year is not None
-        last = aggregate_module_year(session, job.module_type_id, job.year)
+        try:
+            with session.begin_nested():  # a failed run writes nothing
+                last = aggregate_module_year(session, job.module_type_id, job.year)
+        except TotalNotFinite as exc:
+            # Deterministic: the same rows give the same overflow. The job ends ERROR with
+            # the reason (the module's state shows it); ``failed`` tells the reconciler not
+            # to re-run it before an input changes.
+            self.failures += 1
+            return JobOutcome(JobResult.ERROR, f"ERROR: totals not updated: {exc}"[:500],
+                              {"aggregation": {"failed": str(exc)}}, {"error": str(exc)})
         self.runs.append(last)
         n = len(self.runs)
         jobs.heartbeat(session, job.id, message=f"Aggregated {last.modules} modules (run {n})")
@@ -160,7 +226,7 @@ class AggregationWork:
 
     def again(self, session: Session, job: Job) -> bool:
         session.refresh(job, ["dirty"])
-        return bool(job.dirty) and len(self.runs) <= MAX_RERUNS
+        return bool(job.dirty) and len(self.runs) + self.failures <= MAX_RERUNS
 
     def follow_ups(self, session: Session, job: Job, outcome: JobOutcome) -> list[int]:
         return []

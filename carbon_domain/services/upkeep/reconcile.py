@@ -143,6 +143,13 @@ def close_orphans(session: Session) -> dict[str, int]:
     return {"module_jobs_closed": closed, "pipelines_closed": changed}
 
 
+#: Aggregations that may fail for a passing reason (aborted, a worker lost, out of transient
+#: retries) are backfilled at most this many times after the last good recalculation of
+#: their (module, year); then the module's "totals not updated" state waits for the
+#: operator or the next input.
+MAX_FAILED_AGGREGATIONS = 3
+
+
 def due_aggregations(session: Session) -> set[tuple[int, int]]:
     """(module, year)s that may miss their trailing aggregation: a pipeline awaits it, or
     the latest successful recalculation has a higher id than the latest aggregation that did
@@ -150,7 +157,15 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
     a higher id than it). An aggregation that ended ERROR (aborted, or out of attempts) wrote
     no statistics, so it does not count: the module's totals would otherwise keep summing
     rows the recalculation has since rewritten. Those with a recalculation or an aggregation
-    still active are not due: the last finisher requests it."""
+    still active are not due: the last finisher requests it.
+
+    Retries are bounded, never once a minute forever: after a deterministic failure (a
+    unit's total that is not finite, ``meta.aggregation.failed``: the same rows fail again)
+    the (module, year) is not due until an input changes (a good recalculation with a
+    higher id than the failed aggregation, whose finish requests one anyway); after
+    :data:`MAX_FAILED_AGGREGATIONS` other failures since the last good recalculation it
+    is not due either. Meanwhile the module's state says its totals were not updated and
+    why (services/reads/display_state.py ``decide_module``)."""
     recalcs = session.execute(
         select(Job.module_type_id, Job.year, func.max(Job.id))
         .where(Job.job_type == JobType.emission_recalc, Job.state == JobState.FINISHED,
@@ -163,12 +178,23 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
         last_agg = session.scalar(select(func.max(Job.id)).where(
             Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year,
             Job.state == JobState.FINISHED, Job.result != JobResult.ERROR))
-        if last_agg is None or last_agg < last_recalc:
+        if (last_agg is None or last_agg < last_recalc) and not _gave_up(
+                session, int(module), int(year), int(last_recalc)):
             out.add((int(module), int(year)))
     active = set(session.execute(select(Job.module_type_id, Job.year).where(
         Job.job_type.in_((JobType.emission_recalc, JobType.aggregation)),
         Job.state.in_(ACTIVE_STATES))).all())
     return {k for k in out if k not in active}
+
+
+def _gave_up(session: Session, module: int, year: int, last_recalc: int) -> bool:
+    """The aggregations of (module, year) that failed since its last good recalculation
+    include a deterministic failure, or :data:`MAX_FAILED_AGGREGATIONS` of them."""
+    failed = session.execute(select(Job.meta["aggregation"]["failed"].as_string()).where(
+        Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year,
+        Job.state == JobState.FINISHED, Job.result == JobResult.ERROR, Job.id > last_recalc)
+        .limit(MAX_FAILED_AGGREGATIONS)).scalars().all()
+    return len(failed) >= MAX_FAILED_AGGREGATIONS or any(failed)
 
 
 def backfill_aggregation(session: Session, module_type_id: int, year: int) -> int | None:

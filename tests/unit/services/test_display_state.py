@@ -64,6 +64,20 @@ def test_module_state_is_its_most_pressing_type(states: list[DisplayState],
     assert (md.action == "Retry") == (DisplayState.failed in states)
 
 
+@given(st.lists(st.sampled_from(list(DisplayState)), max_size=8), st.booleans())
+def test_a_failed_aggregation_makes_the_module_failed_unless_it_is_rebuilt(
+        states: list[DisplayState], aggregating: bool) -> None:
+    why = "aggregation #41 failed: the purchase total of unit Lab A (UA) for 2025 is not finite"
+    md = decide_module(states, aggregating, why)
+    if aggregating or DisplayState.recalculating in states:
+        assert md.state == DisplayState.recalculating and md.detail is None
+    else:
+        assert (md.state, md.label, md.detail) == (DisplayState.failed,
+                                                   "✗ totals not updated", why)
+    assert "up to date" not in md.label
+    assert sum(md.counts.values()) == len(states)
+
+
 def test_where_a_run_stopped() -> None:
     run = FailedRun(398, None, aborted=True, aborted_by="alice", chunks_done=2, chunks_total=8,
                     message="Aborted by alice")
