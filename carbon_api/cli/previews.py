@@ -62,7 +62,13 @@ def run_preview(content: bytes, *, filename: str, module: int | None, det: int |
 
 def render(view: dict[str, Any]) -> None:
     """The preview as tables: factors, totals per module / unit / emission type, the top
-    changes and the entries that would lose their factor."""
+    changes and the entries that would lose their factor (a data entry file: the entries
+    it loads without a matching factor)."""
+    from carbon_domain.services.preview.preview_meter import (
+        new_without_factor,
+        without_factor_phrase,
+    )
+
     f = view["figures"]
     console.print(f"preview {view['preview_id']} (job {view['job_id']}): {view['message']}")
     if f is None:
@@ -78,14 +84,28 @@ def render(view: dict[str, Any]) -> None:
                       f" {ref['retired']} retired, {ref['revived']} revived, "
                       f"{ref['unchanged']} unchanged; years changed: "
                       f"{'all' if ref['affected_years'] is None else ref['affected_years']}")
-    t = new_table("entries", ["type", "entries:num", "affected:num", "losing factor:num",
-                              "losing rows:num"])
-    for e in f["entries"]:
-        rows = e.get("losing_rows", 0)  # previews stored before the count have none
-        t.add_row(e["name"], str(e["entries"]), str(e["affected"]),
-                  f"[red]{e['losing_factor']}[/]" if e["losing_factor"] else "0",
-                  f"[red]{rows}[/]" if rows else "0")
-    console.print(t)
+    unmatched = new_without_factor(f)
+    if unmatched is not None:
+        # A data entry file replaces the entries (new ids): none loses a factor, but those
+        # it loads that no factor matches get no emission row.
+        t = new_table("entries", ["type", "entries now:num", "entries after:num",
+                                  "without factor:num"])
+        for e in f["entries"]:
+            wf = e.get("without_factor", 0)
+            t.add_row(e["name"], str(e["entries_before"]), str(e["entries"]),
+                      f"[red]{wf}[/]" if wf else "0")
+        console.print(t)
+        console.print(f"[red]{without_factor_phrase(unmatched)}[/]" if unmatched
+                      else without_factor_phrase(unmatched))
+    else:
+        t = new_table("entries", ["type", "entries:num", "affected:num", "losing factor:num",
+                                  "losing rows:num"])
+        for e in f["entries"]:
+            rows = e.get("losing_rows", 0)  # previews stored before the count have none
+            t.add_row(e["name"], str(e["entries"]), str(e["affected"]),
+                      f"[red]{e['losing_factor']}[/]" if e["losing_factor"] else "0",
+                      f"[red]{rows}[/]" if rows else "0")
+        console.print(t)
     lost = sum(e.get("losing_rows", 0) for e in f["entries"])
     if lost:
         console.print(f"[red]{lost} entr{'y' if lost == 1 else 'ies'} would have no emission"
@@ -113,6 +133,8 @@ def render(view: dict[str, Any]) -> None:
         t.add_row(str(c["data_entry_id"] or "-"), str(c["unit"]), _kg(c["before"]),
                   _kg(c["after"]), _delta(c["delta"]), what)
     console.print(t)
+    if unmatched is not None:
+        return  # said above, with the entries
     if f["losing_factor_count"]:
         t = new_table(f"[red]{f['losing_factor_count']} entries losing their factor[/]",
                       ["entry:num", "unit", "before:num", "factor before"])

@@ -28,6 +28,7 @@ from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.ingest.reverts import RevertRefused, plan_revert
 from carbon_domain.services.preview import previews as service
+from carbon_domain.services.preview.preview_meter import new_without_factor, without_factor_phrase
 from carbon_domain.services.reads import pipeline_reads
 from carbon_domain.upload_kinds import UploadKind
 
@@ -53,7 +54,8 @@ def _module_label(module_type_id: int) -> str:
 
 
 templates.env.filters.update(kg3=_kg, signed_kg3=_signed_kg, delta_percent=_percent,
-                             module_label=_module_label)
+                             module_label=_module_label, without_factor=without_factor_phrase,
+                             det_label=pl.det_label)
 
 
 @router.post("/previews", name="console_preview_start")
@@ -147,6 +149,8 @@ def _context(v: service.PreviewView) -> dict[str, Any]:
     return {"v": v, "fig": v.figures, "units": units, "module": module,
             "det": DataEntryType(v.data_entry_type_id) if v.data_entry_type_id else None,
             "losing_ids": losing, "done": v.state == "FINISHED",
+            # A data entry file: the entries it loads without a matching factor (else None).
+            "unmatched": new_without_factor(f) if v.figures else None,
             "can_apply": bool(v.figures) and not v.expired and v.applied_job_id is None}
 
 

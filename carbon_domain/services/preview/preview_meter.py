@@ -267,3 +267,23 @@ def figures(p: Partial, dets: list[int], names: Mapping[int, str | None], *,
                              for (u, m, e), d in _rollup(p, lambda k: k).items()],
         top_changes=top, losing_factor=losing,
         losing_factor_count=sum(t.get("losing_factor", 0) for t in p.types.values()))
+
+
+def new_without_factor(figures: Mapping[str, Any]) -> int | None:
+    """The entries a data entry file would load that no factor matches (the engine gives
+    them no emission row): its ``without_factor`` summed over the types. A data entry
+    upload replaces the entries (new ids), so none can "lose" its factor and the losing
+    count is always 0: this is the number that says it. None for the other kinds, whose
+    ``without_factor`` counts only the entries computed (a factor file's plan)."""
+    if figures.get("kind") != "data-entries":
+        return None
+    return sum(int(t.get("without_factor", 0)) for t in figures.get("entries", []))
+
+
+def without_factor_phrase(n: int) -> str:
+    """The sentence every surface shows for :func:`new_without_factor` (CLI, console, the
+    preview job's message)."""
+    if not n:
+        return "every entry has a matching factor"
+    return (f"{n:,} {'entry' if n == 1 else 'entries'} without a matching factor"
+            f" ({'it' if n == 1 else 'they'} will have no emission rows)")

@@ -59,7 +59,9 @@ from carbon_domain.services.preview.preview_meter import (
     LISTED_CHANGES,
     Partial,
     figures,
+    new_without_factor,
     unit_ids,
+    without_factor_phrase,
 )
 from carbon_domain.services.preview.preview_store import (
     PREVIEW_TTL,
@@ -264,8 +266,14 @@ def store_figures(session: Session, preview: UploadPreview, partial: Partial,
     return JobOutcome(
         JobResult(base["result"]), f"Preview {preview.id}: {base['message']}; "
         f"{entries}, total {total['before']:.6g} →"
-        f" {total['after']:.6g} kg CO2-eq",
+        f" {total['after']:.6g} kg CO2-eq{_without_factor(figs)}",
         {"preview_id": preview.id, "row_errors": base.get("row_errors", [])})
+
+
+def _without_factor(figs: dict[str, Any]) -> str:
+    """"; 2 entries without a matching factor (…)" for a data entry file that has some."""
+    n = new_without_factor(figs)
+    return f"; {without_factor_phrase(n)}" if n else ""
 
 
 def _entries_phrase(affected: int, removed: int, added: int) -> str:
