@@ -14,10 +14,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from carbon_api.cli.common import JsonFlag, console, err_console, error, json_out, new_typer
+from carbon_api.cli.common import (
+    JsonFlag,
+    console,
+    err_console,
+    error,
+    json_out,
+    new_table,
+    new_typer,
+    print_table,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from rich.progress import Progress, TaskID
 
@@ -95,15 +104,31 @@ def _load(manifest: SeedManifest, year: int, show: bool) -> SeedLoadResult:
             error(str(exc))
 
 
+def _named(table: Table, rows: Iterable[tuple[str, list[str]]]) -> None:
+    """One row per file (its path and its other cells), named by its file name under a row
+    naming its folder (``factors/``, ``data_entries/``): the full path (up to 55 characters:
+    ``data_entries/72_biological_chemical_gaseous_product.csv``) beside the other values
+    needed more than 80 columns, and Rich folded it (``…_embodied_ene`` / ``rgy.csv``)."""
+    from rich.markup import escape
+
+    folder = ""
+    for path, cells in rows:
+        parent, _, name = path.rpartition("/")
+        if parent != folder:
+            folder = parent
+            table.add_row(f"[bold]{escape(parent)}/[/]", *([""] * len(cells)))
+        table.add_row(escape(name), *cells)
+
+
 def _print_files(manifest: SeedManifest) -> None:
-    t = Table(title=f"Seed files in {manifest.out_dir}")
-    # Numbers never wrap; in a narrow terminal the path folds instead.
-    t.add_column("file", overflow="fold")
-    for col in ("rows", "unmatched", "KiB"):
-        t.add_column(col, justify="right", no_wrap=True)
-    for f in manifest.files:
-        t.add_row(f.path, f"{f.rows:,}", f"{f.unmatched:,}", f"{f.bytes / 1024:,.0f}")
-    console.print(t)
+    from rich.text import Text
+
+    console.print(Text(f"Seed files in {manifest.out_dir}"), soft_wrap=True)
+    # Values never wrap (docs/operating.md): a path cut across two lines names no file.
+    t = new_table(None, ("file", "rows:num", "unmatched:num", "KiB:num"))
+    _named(t, ((f.path, [f"{f.rows:,}", f"{f.unmatched:,}", f"{f.bytes / 1024:,.0f}"])
+               for f in manifest.files))
+    print_table(t)
 
 
 def _shown(f: LoadedFile) -> str:
@@ -117,15 +142,11 @@ def _shown(f: LoadedFile) -> str:
 def _print_load(result: SeedLoadResult) -> None:
     from carbon_api.cli.follow import status_word
 
-    t = Table(title="Loaded through the ingest path")
-    t.add_column("file", overflow="fold")
-    for col in ("rows", "pipeline", "status", "seconds"):
-        t.add_column(col, justify="right" if col in ("rows", "seconds") else "left",
-                     no_wrap=True)
-    for f in result.files:
-        t.add_row(f.file.path, f"{f.file.rows:,}", f.pipeline_id[:8], status_word(_shown(f)),
-                  f"{f.seconds:.1f}")
-    console.print(t)
+    t = new_table("Loaded through the ingest path",
+                  ("file", "rows:num", "pipeline", "status", "seconds:num"))
+    _named(t, ((f.file.path, [f"{f.file.rows:,}", f.pipeline_id[:8], status_word(_shown(f)),
+                              f"{f.seconds:.1f}"]) for f in result.files))
+    print_table(t)
     for f in result.files:
         for message in f.warnings:
             console.print(f"[yellow]⚠[/] {f.file.path}: {message}", highlight=False)
