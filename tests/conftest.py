@@ -145,14 +145,49 @@ def pg_database(services: None) -> Iterator[str]:
     admin.dispose()
 
 
+# A table with more rows than this is TRUNCATEd; the others are emptied by DELETE.
+_TRUNCATE_ABOVE = 5_000
+# Rows deleted since the last VACUUM: this machine's PostgreSQL runs without autovacuum, so the
+# dead rows the DELETEs leave are vacuumed by the suite itself past this many.
+_VACUUM_AFTER = 50_000
+_deleted = 0
+
+
 def truncate_all() -> None:
+    """Every table empty and every sequence back at its start, as ``TRUNCATE … RESTART
+    IDENTITY`` leaves them. Nearly every test starts here, so it is done cheaply: TRUNCATE
+    gives each of the schema's ~390 relations (the emission rows' partitions and indexes
+    included) a new file, 0.34–0.50 s per test on 5 busy test processes, where a DELETE of
+    the few rows a test leaves takes 0.01–0.02 s. The tables are first locked as TRUNCATE
+    locks them (a task still writing in a transaction is waited for, as before); triggers and
+    foreign keys are off for the DELETEs (``session_replication_role``), and a table a test
+    filled (a seed, a bench smoke) is still TRUNCATEd, so no DELETE leaves many dead rows."""
+    global _deleted
     from sqlalchemy import text
 
     from carbon_domain.db.models import Base
     from carbon_domain.db.session import get_engine
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    quoted = [f'"{t}"' for t in tables]
     with get_engine().begin() as c:
-        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        c.execute(text(f"LOCK TABLE {', '.join(quoted)} IN ACCESS EXCLUSIVE MODE"))
+        sizes = c.execute(text("SELECT " + ", ".join(
+            f"(SELECT count(*) FROM (SELECT 1 FROM {q} LIMIT {_TRUNCATE_ABOVE + 1}) x)"
+            for q in quoted))).one()
+        big = [q for q, n in zip(quoted, sizes, strict=True) if n > _TRUNCATE_ABOVE]
+        if big:
+            c.execute(text(f"TRUNCATE {', '.join(big)} CASCADE"))
+        c.execute(text("SET LOCAL session_replication_role = replica"))
+        for q, n in zip(quoted, sizes, strict=True):
+            if n and q not in big:
+                _deleted += c.execute(text(f"DELETE FROM {q}")).rowcount
+        c.execute(text(
+            "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false)"
+            " FROM pg_sequences WHERE schemaname = current_schema()"))
+    if _deleted > _VACUUM_AFTER:
+        with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM"))
+        _deleted = 0
 
 
 @pytest.fixture
