@@ -222,8 +222,28 @@ def worker(celery_app_real):  # type: ignore[no-untyped-def]
 
 # The fault suite's RabbitMQ pass (tests/fault/second_broker.py): started in the background
 # once this session's fault scenarios are done, waited for by the last test of the run.
+# The longest files of phase 2 (scripts/test), seconds per file in a CI run on this machine
+# (2026-12-07, 3 processes). pytest-xdist's ``--dist loadfile`` hands files out in collection
+# order, so these go first: one started last would run alone at the end of the run (the seed
+# file alone is ~5 minutes of one process).
+LONGEST_FIRST = (
+    "tests/integration/test_seed_cli.py",  # 292 s
+    "tests/integration/test_bench_smoke.py",  # 170 s
+    "tests/integration/test_facility_follow.py",  # 166 s
+    "tests/browser/test_data_page_browser.py",  # 121 s
+    "tests/browser/test_console_browser.py",  # 119 s
+    "tests/integration/test_incremental_recalc.py",  # 116 s
+    "tests/unit/test_imports.py",  # 87 s
+    "tests/console/test_display_state.py",  # 79 s
+    "tests/integration/test_results_out.py",  # 72 s
+    "tests/integration/test_upload_preview.py",  # 70 s
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from tests.fault import second_broker
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
     second_broker.arrange(items)
 
 
