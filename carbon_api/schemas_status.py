@@ -83,9 +83,13 @@ class TypeRecalculationStatus(BaseModel):
     active_pipeline_id: str | None = None
     entry_count: int = Field(0, description="Entries of the type and year.")
     entries_without_factor: int | None = Field(
-        None, description="From the last successful recalculation (null before the first).")
+        None, description="Entries of the slice without a matching factor after the last "
+                          "successful recalculation, full or incremental (null before the "
+                          "first); never those that could not be computed.")
     entries_with_errors: int | None = Field(
-        None, description="Entries the last successful recalculation could not compute.")
+        None, description="Entries of the slice that have a factor but could not be "
+                          "computed (errors: no rows, not in the totals), the same count "
+                          "after a full and an incremental run.")
     live_factor_count: int = Field(0, description="Factors of the year not retired.")
     incomplete: bool = False
     incomplete_reasons: list[str] = Field(

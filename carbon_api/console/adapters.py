@@ -46,7 +46,8 @@ class TypeRow:
     last_result: str | None = None
     last_message: str | None = None
     entry_count: int = 0
-    without_factor: int | None = None
+    without_factor: int | None = None  # entries of the slice with no matching factor
+    not_computed: int | None = None  # entries that could not be computed (errors)
     has_factors: bool = False
     incomplete_reasons: list[str] = field(default_factory=list)
 
@@ -143,6 +144,7 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
                     == entries_progress(st.progress["done"], st.progress["total"]))
                 row.stale_reason, row.needs = st.stale_reason, st.needs_recalculation
                 row.without_factor = st.entries_without_factor
+                row.not_computed = st.entries_with_errors
                 # The status's reasons: the completeness facts plus entries its last run
                 # left without a matching factor.
                 row.incomplete_reasons = list(st.incomplete_reasons)

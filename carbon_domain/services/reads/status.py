@@ -50,7 +50,7 @@ from carbon_domain.services.reads.status_facts import (
     stale_reason,
 )
 from carbon_domain.services.reads.status_probes import JobBrief, input_label
-from carbon_domain.services.recalc.unmatched import entries_without_factor
+from carbon_domain.services.recalc.unmatched import entries_not_computed, entries_without_factor
 
 
 @dataclass(slots=True)
@@ -266,7 +266,8 @@ def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Complete
     active = briefs.get(c.combo.active_recalc or 0)
     stats = (good.recalculation if good else None) or {}
     unmatched = entries_without_factor(stats) if good else None
-    missing = [*comp.reasons, *_unmatched_reason(unmatched, comp)]
+    errors = entries_not_computed(stats) if good else None
+    missing = [*comp.reasons, *_unmatched_reason(unmatched, comp), *_error_reason(errors)]
     f = facts(c, briefs, missing, comp.entry_count)
     shown = decide(f)
     return TypeStatus(
@@ -290,7 +291,7 @@ def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Complete
         active_pipeline_id=_str(active.pipeline_id) if active else None,
         entry_count=comp.entry_count,
         entries_without_factor=unmatched[0] if unmatched else None,
-        entries_with_errors=_int(stats.get("errors")) if good else None,
+        entries_with_errors=errors,
         live_factor_count=comp.live_factor_count,
         incomplete=bool(missing), incomplete_reasons=missing,
         state=shown.state.value, state_label=shown.label, reasons=shown.reasons,
@@ -314,6 +315,15 @@ def _unmatched_reason(unmatched: tuple[int, int] | None, comp: Completeness) -> 
             " factor"]
 
 
+def _error_reason(errors: int | None) -> list[str]:
+    """Entries the last good recalculation could not compute (no rows, not in the totals):
+    "30 entries could not be computed (see errors)", never counted as without a factor."""
+    if not errors:
+        return []
+    return [f"{errors:,} {'entry' if errors == 1 else 'entries'} could not be computed"
+            " (see errors)"]
+
+
 def _module_totals(session: Session, year: int
                    ) -> dict[int, tuple[Totals, datetime | None]]:
     """Sum of carbon_report_modules.stats over the year's reports, per module (kg)."""
@@ -329,10 +339,6 @@ def _module_totals(session: Session, year: int
         .group_by(CarbonReportModule.module_type_id))
     return {int(m): (Totals(float(a), float(b), float(c), float(t)), at)
             for m, a, b, c, t, at in rows}
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
 
 
 def _str(value: Any) -> str | None:

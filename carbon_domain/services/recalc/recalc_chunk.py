@@ -37,7 +37,7 @@ from carbon_domain.json_types import JsonObject
 from carbon_domain.services.inputs.slices import load_slice_context
 from carbon_domain.services.jobs import jobs
 from carbon_domain.services.jobs.job_meta import job_config
-from carbon_domain.services.recalc import chunk_sums
+from carbon_domain.services.recalc import chunk_sums, unmatched
 from carbon_domain.services.recalc.chunk_io import delete_rows, hold_entries, read_chunk, write_rows
 
 __all__ = ["ChunkEnvelope", "recalculate_chunk", "write_rows"]
@@ -195,7 +195,12 @@ def _record(session: Session, job_id: int, chunk_no: int, result: BatchResult, s
     chunk's are ~0.5 MB of cells (ints and exact decimals as text: the same text as
     json.dumps up to spacing, which JSONB does not keep), 3-5× faster than the ORM's
     json.dumps."""
-    details = [{"entry_id": e, "reason": r[:200]} for e, r in result.errors[:20]]
+    # The first 20 with their reason (what the job shows), then the ids alone up to
+    # unmatched.MAX_ERROR_IDS: the slice's entries that could not be computed
+    # (services/recalc/unmatched.py) are tracked by id across incremental runs.
+    details: list[dict[str, Any]] = [{"entry_id": e, "reason": r[:200]}
+                                     for e, r in result.errors[:20]]
+    details += [{"entry_id": e} for e, _ in result.errors[20:unmatched.MAX_ERROR_IDS]]
     session.execute(
         update(RecalcChunk)
         .where(RecalcChunk.job_id == job_id, RecalcChunk.chunk_no == chunk_no)

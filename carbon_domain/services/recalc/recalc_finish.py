@@ -61,7 +61,10 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
     rows = sum(c.rows for c in chunks)
     missing = sum(c.missing for c in chunks)
     errors = sum(c.errors for c in chunks)
-    details = [d for c in chunks for d in (c.error_details or [])][:MAX_ERROR_DETAILS]
+    # A chunk's details hold its first 20 errors with their reason, then ids alone.
+    stored = [d for c in chunks for d in (c.error_details or [])]
+    details = [d for d in stored if "reason" in d][:MAX_ERROR_DETAILS]
+    error_ids = [int(d["entry_id"]) for d in stored] if len(stored) == errors else None
     name = DataEntryType(job.data_entry_type_id).name
     if undone or lost:
         result = JobResult.ERROR
@@ -82,10 +85,10 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
                               "formula_version": formula_version(job.data_entry_type_id)}}
     config = job_config(job.meta)
     if result != JobResult.ERROR:
-        # The slice's entries without a matching factor, for the status (an incremental
-        # run counted only the entries it rewrote).
-        meta["recalculation"].update(unmatched.slice_figures(session, job_id, config, entries,
-                                                             missing))
+        # The slice's entries without a matching factor and those that could not be
+        # computed, for the status (an incremental run counted only the entries it rewrote).
+        meta["recalculation"].update(unmatched.slice_figures(
+            session, job_id, config, entries, missing, errors, error_ids))
     dirty = job.dirty
     job.dirty = False
     stage = config.stage
