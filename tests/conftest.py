@@ -220,8 +220,6 @@ def worker(celery_app_real):  # type: ignore[no-untyped-def]
         yield w
 
 
-# The fault suite's RabbitMQ pass (tests/fault/second_broker.py): started in the background
-# once this session's fault scenarios are done, waited for by the last test of the run.
 # The longest files of phase 2 (scripts/test), seconds per file in a CI run on this machine
 # (2026-12-07, 3 processes). pytest-xdist's ``--dist loadfile`` hands files out in collection
 # order, so these go first: one started last would run alone at the end of the run (the seed
@@ -240,6 +238,8 @@ LONGEST_FIRST = (
 )
 
 
+# The fault suite's RabbitMQ pass (tests/fault/second_broker.py): started in the background
+# once this session's fault scenarios are done, waited for by the last test of the run.
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from tests.fault import second_broker
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
