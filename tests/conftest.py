@@ -247,6 +247,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     second_broker.arrange(items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    from tests.fault import second_broker
+    second_broker.collected(session.items)
+
+
 def pytest_runtest_logfinish(nodeid: str) -> None:
     from tests.fault import second_broker
     second_broker.after_test(nodeid)

@@ -102,6 +102,21 @@ def arrange(items: list[pytest.Item]) -> None:
         start()
 
 
+def collected(items: list[pytest.Item]) -> None:
+    """After deselection (``-k``, ``--deselect``): start after the last fault scenario that
+    will run, or now when none will."""
+    if "after" not in _state:
+        return
+    faults = [i.nodeid for i in items if i.nodeid.startswith("tests/fault/")
+              and i.nodeid != WAITER]
+    if faults:
+        _state["after"] = faults[-1]
+    elif not _state.get("leave_running"):
+        start()
+    # else scripts/test's first session runs no fault scenario: its last session, if it waits
+    # for the pass, starts it
+
+
 def after_test(nodeid: str) -> None:
     if _state.get("after") == nodeid:
         start()
