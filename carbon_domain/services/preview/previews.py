@@ -19,7 +19,7 @@ inputs the file leaves; the figures are the same either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,7 +270,7 @@ def store_figures(session: Session, preview: UploadPreview, partial: Partial,
         {"preview_id": preview.id, "row_errors": base.get("row_errors", [])})
 
 
-def _without_factor(figs: dict[str, Any]) -> str:
+def _without_factor(figs: Mapping[str, Any]) -> str:
     """"; 2 entries without a matching factor (…)" for a data entry file that has some."""
     n = new_without_factor(figs)
     return f"; {without_factor_phrase(n)}" if n else ""
