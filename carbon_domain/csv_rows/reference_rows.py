@@ -40,12 +40,25 @@ class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# The levels of the unit hierarchy: 1 the university, 2 a school or vice-presidency, 3 an
+# institute or platform, 4 a lab or facility (the seed generator's, and the source system's).
+UNIT_LEVEL_MIN, UNIT_LEVEL_MAX = 1, 4
+
+
 class UnitRow(_Row):
     institutional_code: Code
     institutional_id: Code | None = None
     name: Name
-    level: int = Field(ge=1, le=10)
+    level: int
     parent_institutional_code: Code | None = None
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, v: int) -> int:
+        if not UNIT_LEVEL_MIN <= v <= UNIT_LEVEL_MAX:
+            raise ValueError(f"{v} is not a unit level ({UNIT_LEVEL_MIN} = the university …"
+                             f" {UNIT_LEVEL_MAX} = a lab)")
+        return v
 
 
 class StationRow(_Row):

@@ -299,8 +299,8 @@ LABELLED = """() => Array.from(document.querySelectorAll(
 def test_every_page_labels_its_controls_and_escapes_names(console: Console,
                                                           tokens: dict[str, str]) -> None:
     units = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-             'LAB-X,UX,"<script>window.__xss=1</script>",4,ENAC\n'
-             'LAB-Y,UY,""" onmouseover=""window.__xss=2",4,ENAC\n')
+             'LAB-X,UX,"<script>window.__xss=1</script>",4,\n'
+             'LAB-Y,UY,""" onmouseover=""window.__xss=2",4,\n')
     assert run(ops.start_upload("units", units.encode(), year=YEAR, created_by="t")) == "SUCCESS"
     # One entry, so the year has something to recalculate and the dialog opens.
     assert run(ops.start_upload("data-entries", (E_HEADER + "UX,I-1,Laptop,Laptop,Standard,40,20\n"

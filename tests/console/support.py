@@ -26,7 +26,7 @@ YEAR = 2025
 EQUIPMENT = 4
 SCIENTIFIC, IT, OTHER = 10, 11, 12
 UNITS_CSV = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-             "LAB-A,UA,Lab A,4,ENAC\nLAB-B,UB,Lab B,4,ENAC\n")
+             "LAB-A,UA,Lab A,4,\nLAB-B,UB,Lab B,4,\n")
 F_HEADER = "equipment_class,sub_class,active_power_w,standby_power_w,ef_kg_co2eq_per_kwh\n"
 E_HEADER = ("unit_institutional_id,equipment_id,name,equipment_class,sub_class,"
             "active_usage_hours_per_week,standby_usage_hours_per_week\n")

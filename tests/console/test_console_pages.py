@@ -65,8 +65,8 @@ def test_factor_upload_makes_the_type_stale_with_its_reason(http: httpx.Client,
 def test_user_supplied_strings_are_shown_as_text(http: httpx.Client,
                                                  tokens: dict[str, str]) -> None:
     units = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-             f'LAB-X,UX,"{XSS_NAME}",4,ENAC\nLAB-Y,UY,"{ATTR_NAME.replace(chr(34), chr(34) * 2)}"'
-             ",4,ENAC\n")
+             f'LAB-X,UX,"{XSS_NAME}",4,\nLAB-Y,UY,"{ATTR_NAME.replace(chr(34), chr(34) * 2)}"'
+             ",4,\n")
     csrf = sign_in(http, tokens["operator"])
     r = http.post("/console/upload", headers={"X-CSRF-Token": csrf},
                   data={"kind": "units", "year": str(YEAR)},

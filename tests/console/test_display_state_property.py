@@ -49,7 +49,7 @@ def _expected(events: list[str], active: str | None, aggregating: bool, bumped: 
 @pytest.fixture
 def empty_year(server: str, tokens: dict[str, str], http: httpx.Client) -> dict[str, str]:
     assert run(ops.start_upload("units", b"institutional_code,institutional_id,name,level,"
-                                b"parent_institutional_code\nLAB-A,UA,Lab A,4,ENAC\n",
+                                b"parent_institutional_code\nLAB-A,UA,Lab A,4,\n",
                                 year=YEAR, created_by="seed")) == "SUCCESS"
     sign_in(http, tokens["operator"])
     return tokens

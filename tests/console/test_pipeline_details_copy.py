@@ -46,7 +46,7 @@ def test_a_whole_module_job_says_which_module(http: httpx.Client,
 
     # A units upload belongs to no module: it says so instead of "whole module".
     units = ops.start_upload("units", b"institutional_code,institutional_id,name,level,"
-                                      b"parent_institutional_code\nLAB-C,UC,Lab C,4,ENAC\n",
+                                      b"parent_institutional_code\nLAB-C,UC,Lab C,4,\n",
                              year=YEAR, created_by="t")
     assert run(units) == "SUCCESS"
     jobs = _jobs_table(http.get(f"/console/pipelines/{units.pipeline_id}").text)

@@ -13,8 +13,8 @@ from carbon_domain.db.session import session_scope
 
 UNITS_CSV = (
     "institutional_code,institutional_id,name,level,parent_institutional_code\n"
-    "LAB-A,UA,Lab A,4,ENAC\n"
-    "LAB-B,UB,Lab B,4,ENAC\n"
+    "LAB-A,UA,Lab A,4,\n"
+    "LAB-B,UB,Lab B,4,\n"
 )
 
 

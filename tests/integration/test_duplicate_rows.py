@@ -57,7 +57,7 @@ def test_a_factor_file_with_a_key_twice_reports_the_row_it_did_not_use(db: str, 
 def test_reference_and_unit_files_with_a_key_twice_report_the_rows_they_did_not_use(
         db: str, worker: Any) -> None:
     units = _job(ops.start_upload(
-        "units", (UNITS_CSV + "LAB-A,UA,Lab A renamed,4,ENAC\n").encode(), year=YEAR,
+        "units", (UNITS_CSV + "LAB-A,UA,Lab A renamed,4,\n").encode(), year=YEAR,
         created_by="alice"))
     assert _report(units) == ("WARNING", 3, 2, 1, [{"row": 2, "reason": (
         "duplicate of row 4, whose values were kept (the last row of a unit wins):"

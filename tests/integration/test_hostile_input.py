@@ -190,7 +190,7 @@ def env(pg_database: str, worker: Any) -> Iterator[Env]:
                         viewer=create_token(s, "hostile-view", "viewer"))
     with TestClient(app, raise_server_exceptions=True) as client:
         units = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-                 "LAB-A,UA,Lab A,4,ENAC\nLAB-B,UB,Lab B,4,ENAC\n")
+                 "LAB-A,UA,Lab A,4,\nLAB-B,UB,Lab B,4,\n")
         for path, body, params in (
             (UNITS, units, {"year": YEAR}),
             (FACTORS, F_HEADER + line("Laptop", "Standard", 100, 10, 0.1)

@@ -31,7 +31,7 @@ from .api_support import Tokens, upload, wait_pipeline
 pytestmark = pytest.mark.integration
 YEAR = 2025
 UNITS = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-         "LAB-A,UA,Lab A,4,ENAC\nLAB-B,UB,=cmd|' /C calc'!A0,4,ENAC\n")
+         "LAB-A,UA,Lab A,4,\nLAB-B,UB,=cmd|' /C calc'!A0,4,\n")
 ROOMS = ("building_name,room_name,room_type,room_surface_square_meter\n"
          "BC,BC 125,office,20\nAAB,AAB 010,laboratories,40\n")
 MEMBER_F = ("headcount_category,headcount_class,headcount_subclass,unit,number_of_unit_per_fte,"

@@ -52,7 +52,7 @@ PID = "00000000-0000-4000-8000-000000000000"
 # Routes that are public on purpose: liveness, and FastAPI's API documentation pages.
 PUBLIC = {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 UNITS_CSV = ("institutional_code,institutional_id,name,level,parent_institutional_code\n"
-             "LAB-S,US,Lab S,4,ENAC\n")
+             "LAB-S,US,Lab S,4,\n")
 
 
 @pytest.fixture(scope="module")

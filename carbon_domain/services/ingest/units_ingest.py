@@ -1,7 +1,8 @@
 """Units uploads: create or update units (shared by every year), then each listed unit's
 report for the upload's year with its 8 modules. A unit's institutional id is kept when the
-unit is reported in another year (``_moves_across_years``); rows that cannot land are
-skipped with their reason, the rest lands (the job ends WARNING)."""
+unit is reported in another year (``_moves_across_years``); a unit's parent must be a unit of
+the year (``_drop_bad_parents``); rows that cannot land are skipped with their reason, the
+rest lands (the job ends WARNING)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,14 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     for line, u in units:
         good[u.institutional_code] = u
         lines[u.institutional_code] = line
-    _drop_taken_institutional_ids(session, good, lines, acc, year)
+    # A skipped row can orphan the rows under it, and leave its unit on an id another row
+    # takes: check both until neither skips anything more.
+    while True:
+        count = len(good)
+        _drop_bad_parents(session, good, lines, acc, year)
+        _drop_taken_institutional_ids(session, good, lines, acc, year)
+        if len(good) == count:
+            break
     existing = {u.institutional_code: u for u in session.scalars(
         select(Unit).where(Unit.institutional_code.in_(list(good))))}
     # Units of this file trading institutional ids: free the old ids first so no UPDATE
@@ -74,6 +82,51 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
             new_reports += 1
     return acc.outcome(len(good), "units synced",
                        extra=f"{created} new units, {new_reports} new {year} reports")
+
+
+def _drop_bad_parents(session: Session, good: dict[str, csv_rows.UnitRow],
+                      lines: dict[str, int], acc: RowReport, year: int) -> None:
+    """Skip the rows whose parent is no unit of the year: a unit that is its own parent (or
+    its own ancestor through other rows), or a ``parent_institutional_code`` that is neither
+    a row of this file that lands (before or after it) nor a unit reported in ``year``. Such
+    a unit landed silently, under a parent no read can show (``NOPARENT``). A row whose
+    parent's own row is skipped is skipped too, unless that parent is already a unit of the
+    year."""
+    stored = dict(session.execute(
+        select(Unit.institutional_code, Unit.parent_institutional_code)
+        .join(CarbonReport, CarbonReport.unit_id == Unit.id)
+        .where(CarbonReport.year == year)).all())
+    while True:
+        parent_of = {**stored, **{c: u.parent_institutional_code for c, u in good.items()}}
+        bad: dict[str, str] = {}
+        for code, u in good.items():
+            parent = u.parent_institutional_code
+            if parent is None:
+                continue
+            if parent == code:
+                bad[code] = f"parent_institutional_code {parent!r} is the unit itself"
+            elif parent not in good and parent not in stored:
+                why = "; its own row was skipped" if parent in lines else ""
+                bad[code] = (f"parent_institutional_code {parent!r} is not a unit of {year}"
+                             f" (no usable row of this file, no unit reported in {year}){why}")
+            elif (loop := _ancestry(code, parent_of)) is not None:
+                bad[code] = (f"parent_institutional_code {parent!r} makes unit {code!r} its"
+                             f" own ancestor ({' → '.join(loop)})")
+        if not bad:
+            return
+        for code in sorted(bad, key=lines.__getitem__):
+            acc.error(lines[code], bad[code])
+            del good[code]
+
+
+def _ancestry(code: str, parent_of: dict[str, str | None]) -> list[str] | None:
+    """The chain from ``code`` up its parents when it comes back to ``code``, else None."""
+    chain, seen, at = [code], {code}, parent_of.get(code)
+    while at is not None and at not in seen:
+        chain.append(at)
+        seen.add(at)
+        at = parent_of.get(at)
+    return [*chain, code] if at == code else None
 
 
 def _drop_taken_institutional_ids(session: Session, good: dict[str, csv_rows.UnitRow],
