@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.db.enums import JobType
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.services.recalc.affected import plan_scope
 
 _PROBE_ID = 2**31 - 1  # above every job id: the planner's base is the last good run
 
@@ -39,6 +38,11 @@ def only_stale_scope(session: Session, module: int, det: int, year: int,
                      entry_count: int) -> StaleScope:
     """The planner's scope for an only-stale recalculation of the type requested now;
     ``entry_count`` (the slice's entries) when it would rewrite them all."""
+    # Imported here: the planner brings the engine, the handlers and the CSV schemas (~60
+    # modules), which `carbon status` and every status read without a stale type never need
+    # (tests/unit/test_cli_startup.py).
+    from carbon_domain.services.recalc.affected import plan_scope  # noqa: PLC0415
+
     probe = Job(id=_PROBE_ID, job_type=JobType.emission_recalc, meta={}, pipeline_id=None,
                 module_type_id=module, data_entry_type_id=det, year=year)
     scope = plan_scope(session, probe)
