@@ -52,7 +52,7 @@ def upload_units(who: Operator, upload: FileUpload, year: Year,
     parent_institutional_code`); creates the units and their report with its 8 modules for
     `year`. A row is skipped with its reason (the job ends WARNING) when its level is not 1–4,
     or its parent is the unit itself, its own descendant, or neither a row of the file nor a
-    unit reported in `year`."""
+    stored unit (of any year)."""
     return accept_operation("units upload", lambda: ops.start_upload(
         UploadKind.units, upload.content, filename=upload.filename, year=year, created_by=who.name,
         content_type=upload.content_type, allow_unknown_columns=allow_unknown_columns))

@@ -59,16 +59,16 @@ def test_a_units_row_outside_the_hierarchy_is_skipped_with_its_reason(db: str,
                   "LAB-X,19,Lab X,4,CYC-A\n")       # under a skipped row
     assert job.result == "WARNING", job.status_message
     assert _errors(job) == {
-        5: "parent_institutional_code 'NOPARENT' is not a unit of 2025 (no usable row of"
-           " this file, no unit reported in 2025)",
+        5: "parent_institutional_code 'NOPARENT' is no unit (no usable row of this file, no"
+           " stored unit)",
         6: "parent_institutional_code 'LAB-S' is the unit itself",
         7: "level: 9 is not a unit level (1 = the university … 4 = a lab)",
         8: "parent_institutional_code 'CYC-B' makes unit 'CYC-A' its own ancestor"
            " (CYC-A → CYC-B → CYC-A)",
         9: "parent_institutional_code 'CYC-A' makes unit 'CYC-B' its own ancestor"
            " (CYC-B → CYC-A → CYC-B)",
-        10: "parent_institutional_code 'CYC-A' is not a unit of 2025 (no usable row of this"
-            " file, no unit reported in 2025); its own row was skipped"}
+        10: "parent_institutional_code 'CYC-A' is no unit (no usable row of this file, no"
+            " stored unit); its own row was skipped"}
     assert "3 units synced, 6 rows skipped" in job.status_message
     assert _units() == {"UNI": None, "SCHOOL": "UNI", "LAB-C": "SCHOOL"}
     with session_scope() as s:  # nothing of the skipped rows was stored
@@ -79,12 +79,13 @@ def test_a_units_row_outside_the_hierarchy_is_skipped_with_its_reason(db: str,
     assert (job.result, _errors(job)) == ("SUCCESS", {}), job.status_message
     assert _units()["LAB-D"] == "SCHOOL"
 
-    # Another year: SCHOOL is no unit of 2024 until its row is in the file.
-    job = _upload("LAB-E,21,Lab E,4,SCHOOL\n", 2024)
-    assert job.result == "ERROR" and _errors(job) == {
-        2: "parent_institutional_code 'SCHOOL' is not a unit of 2024 (no usable row of this"
-           " file, no unit reported in 2024)"}, job.status_message
-    assert _units(2024) == {}
+    # Another year: units are shared by every year, so a lab of 2024 may name SCHOOL (a
+    # unit since 2025's file) without listing it; a parent nobody ever listed is still refused.
+    job = _upload("LAB-E,21,Lab E,4,SCHOOL\nLAB-F,22,Lab F,4,NOWHERE\n", 2024)
+    assert job.result == "WARNING" and _errors(job) == {
+        3: "parent_institutional_code 'NOWHERE' is no unit (no usable row of this file, no"
+           " stored unit)"}, job.status_message
+    assert _units(2024) == {"LAB-E": "SCHOOL"}
     job = _upload("UNI,1,University,1,\nSCHOOL,12,School,2,UNI\nLAB-E,21,Lab E,4,SCHOOL\n",
                   2024)
     assert (job.result, _errors(job)) == ("SUCCESS", {}), job.status_message

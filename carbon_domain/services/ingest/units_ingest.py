@@ -1,7 +1,7 @@
 """Units uploads: create or update units (shared by every year), then each listed unit's
 report for the upload's year with its 8 modules. A unit's institutional id is kept when the
-unit is reported in another year (``_moves_across_years``); a unit's parent must be a unit of
-the year (``_drop_bad_parents``); rows that cannot land are skipped with their reason, the
+unit is reported in another year (``_moves_across_years``); a unit's parent must be a unit
+(``_drop_bad_parents``); rows that cannot land are skipped with their reason, the
 rest lands (the job ends WARNING)."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
     # takes: check both until neither skips anything more.
     while True:
         count = len(good)
-        _drop_bad_parents(session, good, lines, acc, year)
+        _drop_bad_parents(session, good, lines, acc)
         _drop_taken_institutional_ids(session, good, lines, acc, year)
         if len(good) == count:
             break
@@ -85,17 +85,15 @@ def ingest_units(session: Session, job: DataIngestionJob) -> IngestOutcome:
 
 
 def _drop_bad_parents(session: Session, good: dict[str, csv_rows.UnitRow],
-                      lines: dict[str, int], acc: RowReport, year: int) -> None:
-    """Skip the rows whose parent is no unit of the year: a unit that is its own parent (or
-    its own ancestor through other rows), or a ``parent_institutional_code`` that is neither
-    a row of this file that lands (before or after it) nor a unit reported in ``year``. Such
-    a unit landed silently, under a parent no read can show (``NOPARENT``). A row whose
-    parent's own row is skipped is skipped too, unless that parent is already a unit of the
-    year."""
+                      lines: dict[str, int], acc: RowReport) -> None:
+    """Skip the rows whose parent is no unit: a unit that is its own parent (or its own
+    ancestor through other rows), or a ``parent_institutional_code`` that is neither a row of
+    this file that lands (before or after it) nor a stored unit (units are shared by every
+    year: a school listed in 2024's file is a parent for 2025's labs). Such a unit landed
+    silently, under a parent no read can show (``NOPARENT``). A row whose parent's own row is
+    skipped is skipped too, unless that parent is already a stored unit."""
     stored = dict(session.execute(
-        select(Unit.institutional_code, Unit.parent_institutional_code)
-        .join(CarbonReport, CarbonReport.unit_id == Unit.id)
-        .where(CarbonReport.year == year)).all())
+        select(Unit.institutional_code, Unit.parent_institutional_code)).all())
     while True:
         parent_of = {**stored, **{c: u.parent_institutional_code for c, u in good.items()}}
         bad: dict[str, str] = {}
@@ -107,8 +105,8 @@ def _drop_bad_parents(session: Session, good: dict[str, csv_rows.UnitRow],
                 bad[code] = f"parent_institutional_code {parent!r} is the unit itself"
             elif parent not in good and parent not in stored:
                 why = "; its own row was skipped" if parent in lines else ""
-                bad[code] = (f"parent_institutional_code {parent!r} is not a unit of {year}"
-                             f" (no usable row of this file, no unit reported in {year}){why}")
+                bad[code] = (f"parent_institutional_code {parent!r} is no unit (no usable"
+                             f" row of this file, no stored unit){why}")
             elif (loop := _ancestry(code, parent_of)) is not None:
                 bad[code] = (f"parent_institutional_code {parent!r} makes unit {code!r} its"
                              f" own ancestor ({' → '.join(loop)})")
