@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from carbon_domain.catalog import DataEntryType
+from carbon_domain.upload_kinds import UploadKind
 
 TOP = 20                # the largest absolute changes listed
 LISTED_CHANGES = 500    # factor changes listed (all are counted)
@@ -275,7 +276,7 @@ def new_without_factor(figures: Mapping[str, Any]) -> int | None:
     upload replaces the entries (new ids), so none can "lose" its factor and the losing
     count is always 0: this is the number that says it. None for the other kinds, whose
     ``without_factor`` counts only the entries computed (a factor file's plan)."""
-    if figures.get("kind") != "data-entries":
+    if figures.get("kind") != UploadKind.data_entries:
         return None
     return sum(int(t.get("without_factor", 0)) for t in figures.get("entries", []))
 

@@ -2,9 +2,9 @@
 
 A unit's total that does not fit a float (entries each finite, their sum not: amounts like
 1e308 CHF) fails the run with :class:`TotalNotFinite`, which names the unit, the module and
-the emission type; the run writes nothing (a savepoint) and ends ERROR with that message,
-which every surface shows as the module's "totals not updated" state. Such a failure is
-deterministic: the reconciler does not re-run it until an input changes
+the emission type; the run writes nothing (its session is rolled back) and ends ERROR with
+that message, which every surface shows as the module's "totals not updated" state. Such a
+failure is deterministic: the reconciler does not re-run it until an input changes
 (services/upkeep/reconcile.py ``due_aggregations``).
 
 The ingest does not refuse such amounts: csv_rows bounds numbers per column by what they
@@ -204,9 +204,14 @@ class AggregationWork:
     def work(self, session: Session, job: Job) -> JobOutcome:
         assert job.module_type_id is not None and job.year is not None
         try:
-            with session.begin_nested():  # a failed run writes nothing
-                last = aggregate_module_year(session, job.module_type_id, job.year)
+            last = aggregate_module_year(session, job.module_type_id, job.year)
         except TotalNotFinite as exc:
+            # A failed run writes nothing: this session wrote nothing before the run, so its
+            # rollback undoes exactly the run's writes. (A savepoint did the same on
+            # PostgreSQL, but on SQLite it opened a transaction before the run's reads, and
+            # two aggregations of one pipeline then failed to upgrade their read locks at
+            # once, "database is locked", until their attempts ran out: `carbon demo` hung.)
+            session.rollback()
             # Deterministic: the same rows give the same overflow. The job ends ERROR with
             # the reason (the module's state shows it); ``failed`` tells the reconciler not
             # to re-run it before an input changes.
