@@ -67,7 +67,9 @@ class JobTask(CarbonTask):
         with session_scope() as s:
             attempt = jobs.claim(s, job_id, self.request.id)
         if attempt is None:
-            return {"job_id": job_id, "skipped": True}
+            with session_scope() as s:
+                closed = job_runs.close_out_of_attempts(s, job_id, self.request.id)
+            return {"job_id": job_id, "skipped": True, "out_of_attempts": closed}
         try:
             while True:
                 with session_scope() as s:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from carbon_domain.db.enums import JobResult
+from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.jobs import facility_followers, jobs, pipelines
 from carbon_domain.services.jobs.ingest_report import IngestOutcome
@@ -57,6 +57,24 @@ def lock_and_fence(session: Session, job_id: int, attempt: int) -> None:
     pipelines.lock_related(session, {job_id})
     if not jobs.fence(session, job_id, attempt):
         raise jobs.AttemptSuperseded(f"job {job_id}: attempt {attempt} was superseded")
+
+
+def close_out_of_attempts(session: Session, job_id: int, task_id: str | None) -> bool:
+    """A job this task's message still holds (RUNNING, the same task id) whose attempts are
+    used up: every delivery failed (the task's transient-error retries outnumber the job's
+    attempts), so no claim will ever run it again. Finished as ERROR now, its pipelines
+    recomputed; before, it stayed RUNNING until the reconciler found it stale, and where
+    none runs (``carbon demo``) its pipeline waited for good. True if it was closed."""
+    pipelines.lock_related(session, {job_id})  # lock order: pipelines, then the job row
+    job = session.get(Job, job_id, with_for_update=pipelines.NO_KEY, populate_existing=True)
+    if (job is None or job.state != JobState.RUNNING or task_id is None
+            or job.celery_task_id != task_id or job.attempts < job.max_attempts):
+        return False
+    jobs.finish(session, job_id, None, JobResult.ERROR,
+                f"ERROR: failed on each of its {job.attempts} attempts (the worker log has"
+                " each error); run it again once the cause is fixed")
+    pipelines.recompute_related(session, {job_id})
+    return True
 
 
 class IngestWork:
