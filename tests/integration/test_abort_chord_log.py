@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,25 @@ def _planned(pipeline_id: str) -> list[str]:
             Job.pipeline_id == uuid.UUID(pipeline_id))) if t]
 
 
+@contextmanager
+def _planned_while_held() -> Iterator[tuple[str, list[str]]]:
+    """An IT recalculation planned while another session holds equipment's module lock: its
+    chunks are queued and none can run until the block ends. Yields (pipeline, chunk ids)."""
+    release, held = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_module_lock, args=(EQUIPMENT, release, held))
+    holder.start()
+    assert held.wait(10)
+    try:
+        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR,
+                                        created_by="ops-alice")
+        pid = str(acc.pipeline_id)
+        _wait(lambda: _planned(pid), "the plan")
+        yield pid, _planned(pid)
+    finally:
+        release.set()
+        holder.join()
+
+
 def _chord_over(pipeline_id: str, chunk_ids: list[str]) -> None:
     """Every chunk reported to the result backend, and so did the chord's body: the plan
     task's id is the body's (``Task.replace`` freezes the canvas with it), and the body is
@@ -102,23 +122,11 @@ def _chord_over(pipeline_id: str, chunk_ids: list[str]) -> None:
 def test_an_abort_logs_no_error_and_a_failing_chunk_does(
         it_year: int, logged: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    release, held = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_module_lock, args=(EQUIPMENT, release, held))
-    holder.start()
-    assert held.wait(10)
-    try:
-        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR,
-                                        created_by="ops-alice")
-        pid = str(acc.pipeline_id)
-        _wait(lambda: _planned(pid), "the plan")
-        chunk_ids = _planned(pid)
+    with _planned_while_held() as (pid, chunk_ids):
         assert len(chunk_ids) == CHUNKS
         logged.clear()
         out = ops.abort_pipeline(pid, "ops-alice")
         assert out["aborted_job_ids"]
-    finally:
-        release.set()
-        holder.join()
     _chord_over(pid, chunk_ids)
     assert wait_pipeline(pid).status == "ABORTED"
     job = _recalc_job(pid)
@@ -158,23 +166,11 @@ def test_an_abort_before_the_facility_stage_refreshes_no_facility_factor(
     seeded = CliRunner().invoke(cli, ["seed", "--units", "3", "--entries", "1500", "--year",
                                       str(YEAR), "--out", str(tmp_path / "seed"), "--seed", "3"])
     assert seeded.exit_code == 0, seeded.output
-    release, held = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_module_lock, args=(EQUIPMENT, release, held))
-    holder.start()
-    assert held.wait(10)
-    try:
-        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR,
-                                        created_by="ops-alice")
-        pid = str(acc.pipeline_id)
-        _wait(lambda: _planned(pid), "the plan")
-        chunk_ids = _planned(pid)
+    with _planned_while_held() as (pid, chunk_ids):
         before = _facility_state(pid)
         assert before[0], "no facility type in the pipeline"
         logged.clear()
         ops.abort_pipeline(pid, "ops-alice")
-    finally:
-        release.set()
-        holder.join()
     _chord_over(pid, chunk_ids)
     assert wait_pipeline(pid).status == "ABORTED"
     after = _facility_state(pid)
