@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ def test_children_over_the_limit_are_recycled(db: str, tmp_path: Path) -> None:
     from tests.integration.helpers import UNITS_CSV
     from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS
 
+    def children() -> set[str]:
+        return set(re.findall(r"/(ForkPoolWorker-\d+)\] Task carbon\.\w+\[", w.log()))
+
     _purge_broker()
     w = harness.Worker("memlimit", harness.child_env(CARBON_WORKER_MAX_MEMORY_MB="1"),
                        tmp_path, concurrency=1).start()
@@ -47,11 +51,15 @@ def test_children_over_the_limit_are_recycled(db: str, tmp_path: Path) -> None:
         harness.upload("units", UNITS_CSV, year=harness.YEAR)
         harness.upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=harness.EQUIPMENT,
                        year=harness.YEAR)
+        # A child logs its task's "succeeded" line after the task committed: the pipeline
+        # can read SUCCESS before the line is written (CI read only ForkPoolWorker-1's once).
+        deadline = time.monotonic() + 10
+        while len(children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         w.kill()
         _purge_broker()
-    children = set(re.findall(r"/(ForkPoolWorker-\d+)\] Task carbon\.\w+\[", w.log()))
-    assert len(children) >= 2, w.tail()
+    assert len(children()) >= 2, w.tail()
 
 
 def test_bench_rss_sampling_counts_recycled_children(db: str, tmp_path: Path,
