@@ -23,7 +23,7 @@ from carbon_api.cli.common import (
     warn,
 )
 from carbon_domain import task_names as tn
-from carbon_domain.catalog import MODULE_OF, DataEntryType, ModuleType
+from carbon_domain.catalog import MODULE_OF, YEAR_MAX, YEAR_MIN, DataEntryType, ModuleType
 from carbon_domain.upload_kinds import ReferenceKind, UploadKind, UploadMode
 
 cli = new_typer()
@@ -34,13 +34,13 @@ cli.add_typer(ingest_app, name="ingest")
 
 def check_year(year: int) -> int:
     # A callback, not min/max: a user mistake is one red line, not a usage panel.
-    if not 2000 <= year <= 2100:
-        error(f"--year {year} is out of range (2000-2100)")
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        error(f"--year {year} is out of range ({YEAR_MIN}-{YEAR_MAX})")
     return year
 
 
 YearOpt = Annotated[int, typer.Option("--year", "-y", callback=check_year,
-                                      help="Report year (2000-2100).")]
+                                      help=f"Report year ({YEAR_MIN}-{YEAR_MAX}).")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait",
                                        help="Follow the pipeline until it ends.")]
 UnknownColsOpt = Annotated[bool, typer.Option(

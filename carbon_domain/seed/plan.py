@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from carbon_domain.catalog import YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.errors import InvalidInput
 
@@ -36,9 +37,9 @@ def check_params(*, units: int, entries: int, year: int, missing_rate: float) ->
     if not 0 <= entries <= MAX_ENTRIES:
         raise InvalidInput(f"--entries must be between 0 and {MAX_ENTRIES:,} (got {entries})",
                            field="entries", value=entries)
-    if not 2000 <= year <= 2100:
-        raise InvalidInput(f"--year must be between 2000 and 2100 (got {year})", field="year",
-                           value=year)
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise InvalidInput(f"--year must be between {YEAR_MIN} and {YEAR_MAX} (got {year})",
+                           field="year", value=year)
     if not (0.0 <= missing_rate <= 1.0) or math.isnan(missing_rate):
         raise InvalidInput(f"--missing-rate must be between 0 and 1 (got {missing_rate})",
                            field="missing_rate", value=missing_rate)
