@@ -78,13 +78,15 @@ class CarbonCollector(Collector):
 
 
 def _pipelines(p: reads.PipelineFigures) -> Iterator[Metric]:
-    g = GaugeMetricFamily("carbon_pipelines", "Pipelines by kind and status.",
+    g = GaugeMetricFamily("carbon_pipelines", "Pipelines by kind and display status (QUEUED: "
+                          "no worker started it yet), as the console shows them.",
                           labels=["kind", "status"])
     for (kind, status), n in sorted(p.by_kind_status.items()):
         g.add_metric([kind, status], n)
     yield g
     yield GaugeMetricFamily("carbon_pipeline_oldest_running_seconds",
-                            "Age of the oldest RUNNING pipeline (0 when none runs).",
+                            "Age of the oldest unfinished pipeline, RUNNING or QUEUED "
+                            "(0 when none).",
                             value=p.oldest_running_seconds)
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -26,7 +24,6 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import celeryconfig
 from carbon_api.cli import app as cli_app
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
@@ -41,33 +38,13 @@ from tests.console.support import (
     seed_equipment,
     wait_pipeline,
 )
+from tests.integration.helpers import no_worker
 
 from .conftest import Console
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
-QUEUES = [*(q.name for q in celeryconfig.task_queues), "celery"]
 WAITING = "Queued — waiting for a worker"
-
-
-@contextmanager
-def no_worker() -> Iterator[None]:
-    """Every worker of this session stops taking tasks (their messages wait on the broker)
-    until the block ends."""
-    from celery.utils.nodenames import anon_nodename
-
-    from carbon_tasks.app import app
-
-    mine = anon_nodename()  # start_worker's name: this process's worker only
-    names = [n for reply in (app.control.ping(timeout=1.0) or []) for n in reply if n == mine]
-    assert names, "the suite's worker does not answer"
-    for q in QUEUES:
-        app.control.cancel_consumer(q, destination=names, reply=True, timeout=2)
-    try:
-        yield
-    finally:
-        for q in QUEUES:
-            app.control.add_consumer(q, destination=names, reply=True, timeout=2)
 
 
 def shown(pipeline_id: str) -> str:

@@ -1,13 +1,17 @@
-"""Shared helpers for pipeline tests: wait for pipelines, read rows."""
+"""Shared helpers for pipeline tests: wait for pipelines, read rows, stop the suite's worker
+taking tasks."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select, text
 
+import celeryconfig
 from carbon_domain.db.models import DataIngestionJob, Pipeline
 from carbon_domain.db.session import session_scope
 
@@ -65,3 +69,27 @@ def module_stats(unit_code: str, module: int, year: int) -> dict[str, Any]:
 def count(model: Any) -> int:
     with session_scope() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+QUEUES = [*(q.name for q in celeryconfig.task_queues), "celery"]
+
+
+@contextmanager
+def no_worker() -> Iterator[None]:
+    """Every worker of this session stops taking tasks (their messages wait on the broker)
+    until the block ends: "no worker" for real (``cancel_consumer``, as tests/fault does);
+    ``add_consumer`` puts it back."""
+    from celery.utils.nodenames import anon_nodename
+
+    from carbon_tasks.app import app
+
+    mine = anon_nodename()  # start_worker's name: this process's worker only
+    names = [n for reply in (app.control.ping(timeout=1.0) or []) for n in reply if n == mine]
+    assert names, "the suite's worker does not answer"
+    for q in QUEUES:
+        app.control.cancel_consumer(q, destination=names, reply=True, timeout=2)
+    try:
+        yield
+    finally:
+        for q in QUEUES:
+            app.control.add_consumer(q, destination=names, reply=True, timeout=2)

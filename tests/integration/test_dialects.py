@@ -343,11 +343,22 @@ def test_skip_locked_clause_skips_a_held_row_on_postgresql(s: Session) -> None:
 
 
 def test_oldest_running_pipeline_age(s: Session) -> None:
+    """The age counts every unfinished pipeline; the counts are display statuses: a RUNNING
+    pipeline no job of which has started is QUEUED, on both engines."""
     started = datetime.now(UTC) - timedelta(seconds=600)
-    s.add_all([Pipeline(kind="upload", status=PipelineStatus.RUNNING, started_at=started),
+    running = Pipeline(kind="upload", status=PipelineStatus.RUNNING, started_at=started)
+    s.add_all([running,
+               Pipeline(kind="upload", status=PipelineStatus.RUNNING,
+                        started_at=started + timedelta(seconds=60)),
                Pipeline(kind="upload", status=PipelineStatus.SUCCESS,
                         started_at=started - timedelta(days=1))])
+    s.flush()
+    s.add(Job(job_type=JobType.csv_ingest, target_type=TargetType.DATA_ENTRIES,
+              ingestion_method=IngestionMethod.csv, pipeline_id=running.id,
+              state=JobState.RUNNING, started_at=started))
     s.flush()
     figures = metrics_reads.pipeline_figures(s)
     assert figures.oldest_running_seconds == pytest.approx(600, abs=30)
     assert figures.by_kind_status[("upload", "RUNNING")] == 1
+    assert figures.by_kind_status[("upload", "QUEUED")] == 1
+    assert figures.by_kind_status[("upload", "SUCCESS")] == 1

@@ -1,8 +1,10 @@
 """``GET /metrics`` (Prometheus text) moves when a pipeline runs on the real worker, and only
-answers a token holder."""
+answers a token holder; its pipeline counts are the display statuses every other surface
+shows (a pipeline no worker has started is QUEUED, not RUNNING)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -10,7 +12,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from carbon_tasks import operations as ops
-from tests.integration.helpers import UNITS_CSV, wait_pipeline
+from tests.console.support import EntryLock, last_entry_id
+from tests.integration.helpers import UNITS_CSV, no_worker, wait_pipeline
 from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS, equip_entries, upload
 
 from .api_support import Tokens
@@ -78,3 +81,65 @@ def test_metrics_move_when_a_pipeline_runs(api: TestClient, tokens: Tokens) -> N
     assert value(after, "carbon_types_needing_recalculation", year=str(YEAR)) == 0
     assert value(after, "carbon_oldest_stale_seconds", year=str(YEAR)) == 0
     assert value(after, "carbon_pipeline_oldest_running_seconds") == 0
+
+
+def shown_by_api(api: TestClient, tokens: Tokens, pipeline_id: str) -> str:
+    r = api.get(f"/v1/sync/pipelines/{pipeline_id}", headers=tokens.view)
+    assert r.status_code == 200, r.text
+    return str(r.json()["display_status"])
+
+
+def pipelines_by_kind(m: dict[Any, float], kind: str) -> dict[str, int]:
+    """The ``carbon_pipelines`` series of one kind that are not zero."""
+    return {dict(labels)["status"]: int(v) for (name, labels), v in m.items()
+            if name == "carbon_pipelines" and dict(labels)["kind"] == kind and v}
+
+
+def counted_by_api(api: TestClient, tokens: Tokens, kind: str) -> dict[str, int]:
+    r = api.get("/v1/sync/pipelines", params={"kind": kind}, headers=tokens.view)
+    assert r.status_code == 200, r.text
+    return dict(r.json()["counts_by_display_status"])
+
+
+def test_a_pipeline_no_worker_started_counts_as_queued_then_running_then_success(
+        api: TestClient, tokens: Tokens) -> None:
+    """Before: while the console, the API and the CLI said "⧗ Queued — waiting for a worker",
+    ``carbon_pipelines`` counted the pipeline as RUNNING (the stored status). No worker is
+    real (the suite's worker stops consuming); a row lock holds the run once it starts."""
+    upload("units", UNITS_CSV, year=YEAR)
+    upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=EQUIPMENT, year=YEAR)
+    upload("data-entries", equip_entries(200, "it", "Laptop", "Standard"), module=EQUIPMENT,
+           det=IT, year=YEAR)
+    lock = EntryLock(last_entry_id(IT))
+    with no_worker():
+        # The uploaded type, all of it: its chunk holding the locked entry waits.
+        acc = ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR, created_by="test")
+        pid = str(acc.pipeline_id)
+        time.sleep(0.5)  # long enough for a worker to have taken it, had one been there
+        assert shown_by_api(api, tokens, pid) == "QUEUED"
+        kind = api.get(f"/v1/sync/pipelines/{pid}", headers=tokens.view).json()["kind"]
+        queued = scrape(api, tokens)
+        assert value(queued, "carbon_pipelines", kind=kind, status="QUEUED") == 1
+        assert value(queued, "carbon_pipelines", kind=kind, status="RUNNING") == 0
+        # Every kind counted as the API counts it (the three uploads: SUCCESS), and every
+        # display status a series of each kind, zeros included.
+        kinds = {dict(labels)["kind"] for (name, labels) in queued if name == "carbon_pipelines"}
+        assert len(kinds) == 4 and kind in kinds
+        for k in kinds:
+            assert pipelines_by_kind(queued, k) == counted_by_api(api, tokens, k), k
+            assert ("carbon_pipelines", (("kind", k), ("status", "QUEUED"))) in queued
+        lock.__enter__()  # the run will be held once a worker starts it
+    try:
+        deadline = time.monotonic() + 30
+        while (now := shown_by_api(api, tokens, pid)) != "RUNNING":
+            assert time.monotonic() < deadline, f"the pipeline is {now}, not RUNNING"
+            time.sleep(0.1)
+        running = scrape(api, tokens)
+        assert value(running, "carbon_pipelines", kind=kind, status="RUNNING") == 1
+        assert value(running, "carbon_pipelines", kind=kind, status="QUEUED") == 0
+        assert pipelines_by_kind(running, kind) == counted_by_api(api, tokens, kind)
+    finally:
+        lock.release()
+    assert wait_pipeline(pid).status == "SUCCESS"
+    done = scrape(api, tokens)
+    assert pipelines_by_kind(done, kind) == {"SUCCESS": 1} == counted_by_api(api, tokens, kind)

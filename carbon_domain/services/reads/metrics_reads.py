@@ -16,7 +16,11 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import DataEntryType
 from carbon_domain.db.dialect import dialect_of
-from carbon_domain.db.enums import PipelineStatus
+from carbon_domain.services.reads.pipeline_console import (
+    DISPLAY_STATUSES,
+    PipelineFilters,
+    counts_by_kind,
+)
 from carbon_domain.services.reads.stale_stats import stale_since
 
 # Upper bounds (seconds) of the job duration buckets; +Inf is implied.
@@ -53,14 +57,17 @@ class ChunkFigures:
 
 
 def pipeline_figures(session: Session) -> PipelineFigures:
-    """Pipelines per (kind, status): every status of every kind seen, zeros included, so
-    a first failure is a change of an existing series (what an alert on ``delta`` sees)."""
+    """Pipelines per (kind, display status): the status the console, the API and the CLI
+    show (``pipeline_console.display_status``: a RUNNING pipeline no worker has started yet
+    is QUEUED, a SUCCESS with a WARNING job of its own SUCCESS_WITH_WARNINGS), counted by
+    the very query of their counts. Every status of every kind seen, zeros included, so a
+    first failure is a change of an existing series (what an alert on ``delta`` sees)."""
     out = PipelineFigures()
-    counts = {(str(k), str(st)): int(n) for k, st, n in session.execute(text(
-        "SELECT kind, status, count(*) FROM pipelines GROUP BY kind, status"))}
+    counts = counts_by_kind(session, PipelineFilters())
     for kind in sorted({k for k, _ in counts}):
-        for status in PipelineStatus:
-            out.by_kind_status[(kind, status.value)] = counts.get((kind, status.value), 0)
+        for status in DISPLAY_STATUSES:
+            out.by_kind_status[(kind, status)] = counts.get((kind, status), 0)
+    # Unfinished: stored RUNNING, so a pipeline still QUEUED counts from its creation too.
     age = dialect_of(session).seconds_between("CURRENT_TIMESTAMP",
                                               "min(coalesce(started_at, created_at))")
     oldest = session.execute(text(f"SELECT {age} FROM pipelines WHERE status = 'RUNNING'")

@@ -145,16 +145,22 @@ class Coalesced:
 
 
 def counts_by_display_status(session: Session, filters: PipelineFilters) -> dict[str, int]:
-    """Pipelines per display status over the whole filtered result (every filter applied):
-    :func:`display_status` of each (status, a WARNING job of its own, none started), in one
-    query."""
-    warned, waiting = WARNED.label("warned"), WAITING.label("waiting")
+    """Pipelines per display status over the whole filtered result (every filter applied)."""
     out: dict[str, int] = {}
-    for status, w, q, n in session.execute(
-            select(Pipeline.status, warned, waiting, func.count())
-            .where(*filters.conditions()).group_by(Pipeline.status, warned, waiting)):
-        shown = display_status(str(status), int(bool(w)), started=not q)
-        out[shown] = out.get(shown, 0) + int(n)
+    for (_, shown), n in counts_by_kind(session, filters).items():
+        out[shown] = out.get(shown, 0) + n
+    return out
+
+
+def counts_by_kind(session: Session, filters: PipelineFilters) -> dict[tuple[str, str], int]:
+    """Pipelines per (kind, :func:`display_status`) in one query: every count of pipelines a
+    surface shows (API, console, CLI, the ``carbon_pipelines`` metric) comes from here."""
+    cols = (Pipeline.kind, Pipeline.status, WARNED.label("warned"), WAITING.label("waiting"))
+    out: dict[tuple[str, str], int] = {}
+    for kind, status, w, q, n in session.execute(
+            select(*cols, func.count()).where(*filters.conditions()).group_by(*cols)):
+        key = (str(kind), display_status(str(status), int(bool(w)), started=not q))
+        out[key] = out.get(key, 0) + int(n)
     return out
 
 
