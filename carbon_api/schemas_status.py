@@ -193,6 +193,21 @@ class StaleTypeOut(BaseModel):
     last_failed_job_id: int | None = None
 
 
+class FailedModuleOut(BaseModel):
+    year: int
+    module_type_id: int
+    module_name: str
+    state: DisplayStateName = Field(description="The module's one state: failed.")
+    state_label: str = Field(description="Its badge, \"✗ totals not updated\", as the "
+                                         "recalculation status, the console and `carbon "
+                                         "status` show it.")
+    reasons: list[str] = Field(description="Why: the module state's detail, e.g. "
+                                           "\"aggregation #41 failed: …\".")
+    since: datetime | None = Field(description="When that aggregation ended.")
+    stale_seconds: float | None
+    last_failed_job_id: int | None = Field(None, description="The failed aggregation.")
+
+
 class StaleStatsOut(BaseModel):
     older_than_seconds: float
     checked_at: datetime
@@ -200,6 +215,9 @@ class StaleStatsOut(BaseModel):
                                                   "older_than seconds.")
     failed: list[StaleTypeOut] = Field(description="Last recalculation failed or was "
                                                    "aborted (any age).")
+    failed_modules: list[FailedModuleOut] = Field(
+        default_factory=list, description="Modules whose last aggregation failed: their "
+                                          "totals were not updated (any age).")
 
     model_config = with_example({
         "older_than_seconds": 3600, "checked_at": "2025-03-02T12:00:00Z",
@@ -210,7 +228,13 @@ class StaleStatsOut(BaseModel):
                                "recalculation #12"],
                    "since": "2025-03-02T09:12:04Z", "stale_seconds": 10076.0,
                    "last_failed_job_id": None}],
-        "failed": []})
+        "failed": [],
+        "failed_modules": [{"year": 2025, "module_type_id": 5, "module_name": "purchase",
+                            "state": "failed", "state_label": "✗ totals not updated",
+                            "reasons": ["aggregation #41 failed: the purchase total of unit "
+                                        "Lab A (UA) for 2025 is not finite: …"],
+                            "since": "2025-03-02T11:58:10Z", "stale_seconds": 110.0,
+                            "last_failed_job_id": 41}]})
 
 
 class TypePreview(BaseModel):

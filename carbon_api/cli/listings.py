@@ -41,8 +41,9 @@ def _state(row: dict[str, Any]) -> str:
 
 StaleOnly = Annotated[bool, typer.Option(
     "--stale-only", help="Only what monitoring polls: types needing recalculation for longer "
-                         "than --older-than, and types whose last run failed (every year "
-                         "unless --year); the same as GET /v1/health/stale-stats.")]
+                         "than --older-than, types whose last run failed and modules whose "
+                         "last aggregation failed (every year unless --year); the same as "
+                         "GET /v1/health/stale-stats.")]
 OlderThan = Annotated[float, typer.Option(
     "--older-than", min=0, help="With --stale-only: seconds a type must have been stale.")]
 
@@ -112,14 +113,18 @@ def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
     if as_json:
         json_out(report)
         return
-    if not report.stale and not report.failed:
+    if not report.stale and not report.failed and not report.failed_modules:
         console.print(f"Nothing has needed recalculation for {older_than:g} s or more, "
-                      "and no last run failed.")
+                      "and no last run or aggregation failed.")
     for title, rows in (("Stale", report.stale), ("Last run failed", report.failed)):
         for r in rows:
             age = "" if r.since is None else f" for {duration(r.since, report.checked_at)}"
             console.print(f"{title}: {r.year} {r.module_name}/{r.data_entry_type_name}{age}: "
                           f"{'; '.join(r.reasons)}", markup=False, highlight=False)
+    for m in report.failed_modules:  # the module state's own label and reason
+        age = "" if m.since is None else f" for {duration(m.since, report.checked_at)}"
+        console.print(f"{m.year} {m.module_name}: {m.state_label}{age} — "
+                      f"{'; '.join(m.reasons)}", markup=False, highlight=False)
 
 
 def _job_state(r: dict[str, Any]) -> str:

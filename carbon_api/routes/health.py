@@ -50,8 +50,9 @@ def stale(_: Viewer, older_than: Annotated[float, Query(
         description="Seconds a type must have needed recalculation to be listed.")] = 0,
           ) -> StaleStatsOut:
     """The (year, module, type) combinations that have needed recalculation for at least
-    `older_than` seconds, each with its reasons and since when, and (in `failed`) the types
-    whose last recalculation failed or was aborted, whatever its age. `carbon status
-    --stale-only --json` prints the same."""
+    `older_than` seconds, each with its reasons and since when; (in `failed`) the types
+    whose last recalculation failed or was aborted, and (in `failed_modules`) the modules
+    whose last aggregation failed ("✗ totals not updated", with why), whatever their age.
+    `carbon status --stale-only --json` prints the same."""
     with session_scope() as s:
         return StaleStatsOut.model_validate(stale_stats(s, older_than), from_attributes=True)

@@ -39,14 +39,13 @@ from carbon_domain.services.reads.display_state import (
     TypeDisplay,
     TypeFacts,
     decide,
-    decide_module,
 )
 from carbon_domain.services.reads.recalc_scope import StaleScope, only_stale_scope
 from carbon_domain.services.reads.status_facts import (
     Core,
-    aggregation_failure,
     cores,
     facts,
+    module_display,
     stale_reason,
 )
 from carbon_domain.services.reads.status_probes import JobBrief, input_label
@@ -209,9 +208,8 @@ def year_status(session: Session, year: int) -> list[ModuleStatus]:
         mc = mine[0].module_combo
         kg, computed_at = totals.get(module.value, (Totals(), None))
         recalculating = any(t.recalculation_in_progress for t in types)
-        aggregating = bool(recalculating or mc.active_aggregation or mc.active_module_recalc)
-        agg_failed = aggregation_failure(mc, briefs)
-        md = decide_module([DisplayState(t.state) for t in types], aggregating, agg_failed)
+        md, aggregating, agg_failed = module_display(
+            mine, briefs, [DisplayState(t.state) for t in types])
         out.append(ModuleStatus(
             module_type_id=module.value, module_name=module.name, year=year,
             needs_recalculation=any(t.needs_recalculation for t in types),

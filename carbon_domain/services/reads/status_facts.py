@@ -1,8 +1,9 @@
 """From job ids to the facts of a type's status: which input is the last one, whether a
 recalculation covers it, whether the last run failed or was aborted (and where it stopped),
-whether the formula changed since its rows were computed, and every reason in an operator's
-words. ``status.py`` shapes these for the surfaces; ``display_state.decide`` picks the one
-state.
+whether the formula changed since its rows were computed, whether the module's last
+aggregation failed, and every reason in an operator's words. ``status.py`` and
+``stale_stats.py`` shape these for the surfaces; ``display_state.decide`` and
+``decide_module`` pick the one state.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from sqlalchemy.orm import Session
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
 from carbon_domain.db.enums import JobResult, JobState
 from carbon_domain.formula_versions import formula_change
-from carbon_domain.services.reads.display_state import FailedRun, Progress, TypeFacts
+from carbon_domain.services.reads.display_state import (
+    DisplayState,
+    FailedRun,
+    ModuleDisplay,
+    Progress,
+    TypeFacts,
+    decide_module,
+)
 from carbon_domain.services.reads.status_probes import (
     ComboIds,
     JobBrief,
@@ -147,6 +155,19 @@ def aggregation_failure(module_combo: ComboIds, briefs: dict[int, JobBrief]) -> 
         return f"aggregation #{agg.id} aborted by {agg.aborted_by or 'an operator'}"
     why = (agg.status_message or "").removeprefix("ERROR: ").removeprefix("totals not updated: ")
     return f"aggregation #{agg.id} failed" + (f": {why}" if why else "")
+
+
+def module_display(mine: list[Core], briefs: dict[int, JobBrief], states: list[DisplayState]
+                   ) -> tuple[ModuleDisplay, bool, str | None]:
+    """The one state of a module (``decide_module``) from its types' cores and display
+    ``states``, with whether its totals are being rebuilt (a recalculation of a type or of
+    the module, or its aggregation, is active) and why they were not updated (its last
+    aggregation failed): what the status read and the monitoring read both show."""
+    mc = mine[0].module_combo
+    aggregating = bool(any(briefs.get(c.combo.active_recalc or 0) is not None for c in mine)
+                       or mc.active_aggregation or mc.active_module_recalc)
+    agg_failed = aggregation_failure(mc, briefs)
+    return decide_module(states, aggregating, agg_failed), aggregating, agg_failed
 
 
 def facts(c: Core, briefs: dict[int, JobBrief], missing: list[str], entry_count: int
