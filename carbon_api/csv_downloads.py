@@ -1,11 +1,14 @@
 """Streamed CSV downloads shared by ``/v1/exports`` and the console: the same 404/409
-checks before the first byte, one read snapshot for the whole file, and the
-``X-Carbon-Last-Recalculation-Job`` header naming the last recalculation the file reflects."""
+checks before the first byte, one read snapshot for the whole file, the
+``X-Carbon-Last-Recalculation-Job`` header naming the last recalculation the file reflects,
+and whether its numbers are up to date (``X-Carbon-Up-To-Date``; when not, which types and
+modules are stale and why in one line: ``exports.freshness``, the status pages' state)."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -15,8 +18,36 @@ from carbon_api.errors import http_error
 from carbon_domain.db.session import session_scope
 from carbon_domain.errors import CarbonError
 from carbon_domain.services.exports import exports
+from carbon_domain.services.exports.freshness import ExportFreshness, export_freshness
 
 HEADER = "X-Carbon-Last-Recalculation-Job"
+UP_TO_DATE = "X-Carbon-Up-To-Date"  # true | false
+STALE_TYPES = "X-Carbon-Stale-Types"  # "it, plane": types needing recalculation
+STALE_MODULES = "X-Carbon-Stale-Modules"  # "purchase": totals not updated
+WARNING = "X-Carbon-Export-Warning"  # the one line, in names and states
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What the checks before the first byte found: the last recalculation the file
+    reflects and how up to date its numbers are."""
+
+    job: int | None
+    freshness: ExportFreshness
+
+
+def freshness_headers(f: ExportFreshness) -> dict[str, str]:
+    """``X-Carbon-Up-To-Date: true`` and nothing more, or ``false`` with the stale types,
+    modules and the warning (only the headers that have something to say)."""
+    out = {UP_TO_DATE: "true" if f.up_to_date else "false"}
+    if f.stale_types:
+        out[STALE_TYPES] = ", ".join(t.data_entry_type_name for t in f.stale_types)
+    if f.stale_modules:
+        out[STALE_MODULES] = ", ".join(m.module_name for m in f.stale_modules)
+    text = f.header_text()
+    if text:
+        out[WARNING] = text
+    return out
 
 
 def content_disposition(name: str, fallback: str = "download.csv") -> str:
@@ -37,8 +68,8 @@ def content_disposition(name: str, fallback: str = "download.csv") -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{exact}"
 
 
-def stream_csv(name: str, job: int | None, produce: Callable[[Any], Iterator[str]]
-            ) -> StreamingResponse:
+def stream_csv(name: str, checked: Checked, produce: Callable[[Any], Iterator[str]]
+               ) -> StreamingResponse:
     def body() -> Iterator[bytes]:
         with session_scope() as s:
             exports.snapshot(s)
@@ -46,10 +77,12 @@ def stream_csv(name: str, job: int | None, produce: Callable[[Any], Iterator[str
                 yield chunk.encode("utf-8")
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": content_disposition(name),
-        HEADER: str(job) if job is not None else "none"})
+        HEADER: str(checked.job) if checked.job is not None else "none",
+        **freshness_headers(checked.freshness)})
 
 
-def precheck_export(year: int, det: int | None, unit: str | None, allow_stale: bool) -> int | None:
+def precheck_export(year: int, det: int | None, unit: str | None, allow_stale: bool
+                    ) -> Checked:
     with session_scope() as s:
         try:
             exports.check_year(s, year, unit)
@@ -57,4 +90,5 @@ def precheck_export(year: int, det: int | None, unit: str | None, allow_stale: b
                 exports.ensure_not_running(s, year, det)
         except CarbonError as exc:  # ExportNotFound, ExportBlocked: for the console's page too
             raise http_error(exc) from None
-        return exports.last_recalculation_job_id(s, year, det)
+        return Checked(exports.last_recalculation_job_id(s, year, det),
+                       export_freshness(s, year, det))

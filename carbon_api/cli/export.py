@@ -2,18 +2,32 @@
 
 Same generators as ``GET /v1/exports/...`` (``carbon_domain.services.exports.exports``), read
 straight from the database; a Rich progress bar follows large detailed exports. The id of
-the last recalculation the file reflects is printed (the API sends it as a header).
+the last recalculation the file reflects is printed (the API sends it as a header). When the
+numbers are not up to date (a type of the export's scope needs recalculation, a module's
+totals were not updated: the status read's state, ``exports.freshness``), a warning on
+stderr names what and why; the export is still written and the exit code stays 0 (the
+status pages say the same); ``--json`` carries ``up_to_date``, ``stale_types``,
+``stale_modules`` and ``warning``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from carbon_api.cli.common import JsonFlag, console, err_console, error, json_out, new_typer
+from carbon_api.cli.common import (
+    JsonFlag,
+    console,
+    err_console,
+    error,
+    json_out,
+    new_typer,
+    warn,
+)
 from carbon_api.cli.workflow import YearOpt
 
 cli = new_typer()
@@ -52,6 +66,7 @@ def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out
     from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.exports import exports
+    from carbon_domain.services.exports.freshness import export_freshness
 
     ensure_schema()
     with session_scope() as s:
@@ -62,7 +77,10 @@ def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out
         except (exports.ExportNotFound, exports.ExportBlocked) as exc:
             error(str(exc))
         job = exports.last_recalculation_job_id(s, year, det)
+        fresh = export_freshness(s, year, det)
         n = total(s)
+    if fresh.warning:  # before the file: a long export is not waited on to say it
+        warn(fresh.warning)
     with session_scope() as s:
         exports.snapshot(s)
         if as_json or n < 10_000:
@@ -81,7 +99,11 @@ def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out
             with Progress(*columns, console=err_console) as bar:
                 task = bar.add_task(f"exporting {out.name}", total=n)
                 rows = _write(out, produce(s, lambda done: bar.update(task, completed=done)))
-    result = {"file": str(out), "rows": rows, "last_recalculation_job_id": job}
+    result = {"file": str(out), "rows": rows, "last_recalculation_job_id": job,
+              "up_to_date": fresh.up_to_date,
+              "stale_types": [dataclasses.asdict(t) for t in fresh.stale_types],
+              "stale_modules": [dataclasses.asdict(m) for m in fresh.stale_modules],
+              "warning": fresh.warning}
     if as_json:
         json_out(result)
     else:

@@ -1,8 +1,10 @@
 """What the console reads, shaped for its templates: the year's modules and types (staleness
 with its reason, counts, "incomplete", totals, in-progress markers) from the status services
 (``carbon_domain.services.reads.status``/``completeness``, the same reads as
-``GET /v1/sync/recalculation-status``, so page and API agree), and the recalculation preview.
-Reads only; each function takes the request's session.
+``GET /v1/sync/recalculation-status``, so page and API agree), the warnings beside the
+download links when an export's numbers are not up to date (``exports.freshness`` over the
+same status read), and the recalculation preview. Reads only; each function takes the
+request's session.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, DataEntryType, ModuleType
 from carbon_domain.names import type_label
+from carbon_domain.services.exports.freshness import export_freshness, freshness_of
 from carbon_domain.services.reads.completeness import completeness
 from carbon_domain.services.reads.display_state import (
     DisplayState,
@@ -50,6 +53,8 @@ class TypeRow:
     not_computed: int | None = None  # entries that could not be computed (errors)
     has_factors: bool = False
     incomplete_reasons: list[str] = field(default_factory=list)
+    # Beside its data CSV link when that export is not up to date (None when it is).
+    export_warning: str | None = None
 
     needs: bool = False  # recalculating it would change something ("only stale" picks it)
 
@@ -86,6 +91,9 @@ class ModuleRow:
     state_label: str = ""
     action: str = "Recalculate"
     state_detail: str | None = None  # why its totals were not updated (failed aggregation)
+    # Beside its results.csv button: the year's, the same on every card (the file holds
+    # every module); None when results.csv is up to date.
+    results_warning: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -119,6 +127,7 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
     status service's typed read, with its one display state per type and module, for the
     types with uploads; the same decision over the completeness facts for the others."""
     found = year_status(session, year)
+    results = freshness_of(found, year).warning
     modules = {m.module_type_id: m for m in found}
     status = {(t.module_type_id, t.data_entry_type_id): t
               for m in found for t in m.data_entry_types}
@@ -143,6 +152,7 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
                     st.active_pipeline_id and st.progress and st.state_detail
                     == entries_progress(st.progress["done"], st.progress["total"]))
                 row.stale_reason, row.needs = st.stale_reason, st.needs_recalculation
+                row.export_warning = freshness_of(found, year, det.value).warning
                 row.without_factor = st.entries_without_factor
                 row.not_computed = st.entries_with_errors
                 # The status's reasons: the completeness facts plus entries its last run
@@ -169,8 +179,13 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
             computed_at=ms.computed_at if ms else None,
             aggregating=bool(ms and ms.aggregation_in_progress),
             state=md.state.value, state_label=md.label, action=md.action,
-            state_detail=md.detail))
+            state_detail=md.detail, results_warning=results))
     return out
+
+
+def results_warning(session: Session, year: int) -> str | None:
+    """What the report page says beside its results.csv links (None: up to date)."""
+    return export_freshness(session, year).warning
 
 
 def has_reports(session: Session, year: int) -> bool:

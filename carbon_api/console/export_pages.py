@@ -1,10 +1,10 @@
 """CSV downloads from the console: the same streamed exports as ``/v1/exports`` (same
-generators, same 404/409 checks, same ``X-Carbon-Last-Recalculation-Job`` header), with the
-session cookie instead of a bearer token, and the same per-caller limit on concurrent
-full-year exports (``carbon_api/export_limit.py``: the console user is its token's name, so
-console and API downloads share the caller's slots). A refusal (unknown year or unit, a
-recalculation still running, too many exports at once) is shown as a page with the API's
-sentence and status."""
+generators, same 404/409 checks, same headers: ``X-Carbon-Last-Recalculation-Job``,
+``X-Carbon-Up-To-Date`` and what is stale), with the session cookie instead of a bearer
+token, and the same per-caller limit on concurrent full-year exports
+(``carbon_api/export_limit.py``: the console user is its token's name, so console and API
+downloads share the caller's slots). A refusal (unknown year or unit, a recalculation still
+running, too many exports at once) is shown as a page with the API's sentence and status."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def _full_year(request: Request, user: User, year: int,
 @router.get("/results.csv", name="console_results_csv")
 def results_csv(request: Request, user: User, year: Year, unit: UnitCode = None) -> Response:
     def make() -> StreamingResponse:
-        job = precheck_export(year, None, unit, False)
-        return stream_csv("results.csv", job, lambda s: exports.results_csv(s, year, unit))
+        checked = precheck_export(year, None, unit, False)
+        return stream_csv("results.csv", checked, lambda s: exports.results_csv(s, year, unit))
     if unit is not None:  # one unit's results are not a full-year export (as in the API)
         try:
             return make()
@@ -58,7 +58,7 @@ def results_csv(request: Request, user: User, year: Year, unit: UnitCode = None)
 def data_csv(request: Request, user: User, det: Annotated[DataEntryType, Path()],
              year: Year) -> Response:
     def make() -> StreamingResponse:
-        job = precheck_export(year, det.value, None, False)
-        return stream_csv(exports.data_filename(det.value), job,
+        checked = precheck_export(year, det.value, None, False)
+        return stream_csv(exports.data_filename(det.value), checked,
                           lambda s: exports.data_csv(s, det.value, year))
     return _full_year(request, user, year, make)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from carbon_api.console import adapters
 from carbon_api.console.adapters import label
 from carbon_api.console.treemap import layout_tree
 from carbon_api.console.web import PREFIX, User, landing_year, render
@@ -67,11 +68,13 @@ def report_page(request: Request, user: User,
         known = unit in {c for c, _ in units}
         code = unit if known else (units[0][0] if units else None)
         found = queries.list_reports(s, year=year, unit_code=code, limit=1) if code else None
+        # Beside the results.csv links: the year's numbers not up to date, said before a click.
+        warning = adapters.results_warning(s, year) if code else None
     report = found[0][0] if found and found[0] else None
     # A unit asked for that has no report that year (a mistyped link, a unit of another
     # year): say so above the first unit's report instead of showing it as if asked for.
     unknown_unit = unit if unit and not known else None
     return render(request, "report.html", year=year, units=units, code=code, report=report,
-                  unknown_unit=unknown_unit,
+                  unknown_unit=unknown_unit, results_warning=warning,
                   rects=treemap(report) if report else [], width=WIDTH, height=HEIGHT,
                   scope_fill=SCOPE_FILL)

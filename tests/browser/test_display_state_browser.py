@@ -59,7 +59,7 @@ def test_a_failed_run_reads_failed_with_retry_not_up_to_date(
     expect(row.locator("[data-state-badge]")).to_have_text("✗ last run failed")
     expect(row).to_contain_text(
         f"recalculation #{failed} failed at chunk 2/2 — numbers partly rewritten")
-    expect(row).not_to_contain_text("up to date")
+    expect(row).not_to_contain_text("✓ up to date")  # its export link: "not up to date"
     expect(row.get_by_role("button", name="Retry")).to_be_visible()
     expect(page.locator("#module-4-status [data-module-state]")).to_have_text("✗ 1 type failed")
     expect(page.locator("#open-recalc-4")).to_have_text("Retry Equipment…")
@@ -102,7 +102,7 @@ def test_a_formula_bump_reads_needs_recalculation_and_progress_agrees(
         expect(page.locator("#module-4-status [data-module-state]")).to_have_text(
             "⟳ 1 type recalculating")
         expect(page.locator("#module-4-status .module-head")).not_to_contain_text("up to date")
-        expect(page.locator(f"#type-{IT}")).not_to_contain_text("up to date")
+        expect(page.locator(f"#type-{IT}")).not_to_contain_text("✓ up to date")
         # Chunks 1-3 finish; the held chunk (it has the locked entry) stops the count at 3/4:
         # there both say so. (Read while chunks were still finishing, the two texts were one
         # refresh apart: 1/4 on the card, 3/4 on the link.)

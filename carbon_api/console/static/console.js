@@ -21,9 +21,26 @@
       var again = refreshing[module] === "again";
       refreshing[module] = false;
       if (again) refreshModule(year, module);
+      else syncExportState(year, module);
     };
     htmx.ajax("GET", box.getAttribute("data-refresh-url"),
               {source: box, target: box, swap: "outerHTML"}).then(done, done);
+  }
+
+  // results.csv holds every module's numbers: each card's results.csv warning is the year's
+  // (data-export-state). A card refreshed with another one than the others had (a factor of
+  // one module revised, its recalculation done) brings them along, so no card offers the
+  // download without the warning, or with one that no longer holds.
+  function syncExportState(year, module) {
+    var box = document.getElementById("module-" + module + "-status");
+    if (!box) return;
+    var state = box.getAttribute("data-export-state");
+    document.querySelectorAll(".module-status[data-export-state]").forEach(function (other) {
+      var m = /^module-(\d+)-status$/.exec(other.id);
+      if (m && other !== box && other.getAttribute("data-export-state") !== state) {
+        refreshModule(year, m[1]);
+      }
+    });
   }
 
   var latest = {};  // pipeline id → its last event, for slots that appear after it arrived
