@@ -2,6 +2,7 @@
 
 Free text is stored literally: a cell such as ``=CMD()`` or ``'; DROP TABLE`` is just a
 string in a JSON document, never evaluated. Enumerations are stored in canonical form.
+Numbers are held to the limit of a data entry quantity (or their column's: a surface).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from carbon_domain.csv_rows.fields import (
 )
 from carbon_domain.csv_rows.routing import route
 from carbon_domain.csv_rows.schemas import COMMON_ENTRY_COLS, ENTRY_SCHEMAS, EntrySchema
+from carbon_domain.numbers import ENTRY_QUANTITY
 
 if TYPE_CHECKING:
     from carbon_domain.reference import ReferenceData
@@ -76,10 +78,10 @@ def parse_entry_row(module: ModuleType, det: DataEntryType | None, row: Mapping[
     r = lower_keys(row)
     dtype = route(module, det, r)
     schema: EntrySchema = ENTRY_SCHEMAS[int(dtype)]
-    data = parse_cols(schema.cols, r, {})
+    data = parse_cols(schema.cols, r, {}, limit=ENTRY_QUANTITY)
     if schema.check is not None:
         schema.check(data)
-    common = parse_cols(COMMON_ENTRY_COLS, r, {})
+    common = parse_cols(COMMON_ENTRY_COLS, r, {}, limit=ENTRY_QUANTITY)
     if "note" in common:
         data["note"] = common["note"]
     if "kg_co2eq" in common:

@@ -1,4 +1,6 @@
-"""Factor CSV rows → (data entry type, emission type, canonical classification, values)."""
+"""Factor CSV rows → (data entry type, emission type, canonical classification, values).
+
+Values are held to the limit of a factor value (or their column's: a facility's total use)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from carbon_domain.csv_rows.fields import (
 from carbon_domain.csv_rows.routing import ROUTING_COLUMNS, needs_routing, route
 from carbon_domain.csv_rows.schemas import FACTOR_SCHEMAS, FactorSchema
 from carbon_domain.emission_types import SCOPE_OF
+from carbon_domain.numbers import FACTOR_VALUE
 from carbon_domain.resolvers import resolve_factor_emission_type
 
 
@@ -104,7 +107,7 @@ def parse_factor_row(module: ModuleType, det: DataEntryType | None,
     dtype = route(module, det, r)
     schema = FACTOR_SCHEMAS[int(dtype)]
     classification = parse_cols(schema.classification, r, {}, blank=None)
-    values = parse_cols(schema.values, r, {})
+    values = parse_cols(schema.values, r, {}, limit=FACTOR_VALUE)
     if schema.check is not None:
         schema.check(values)
     et = resolve_factor_emission_type(dtype, classification)

@@ -3,6 +3,10 @@
 A row schema is a tuple of ``Col``: declarative, so header checks, row parsing and the
 "every type has a schema" test read the same table. Each failure raises ``RowError`` with one
 human reason naming the column and the offending value.
+
+Every number also has the magnitude limit of its kind (``carbon_domain/numbers.py``): the
+parser of an upload kind passes its own (a data entry quantity, a factor value), and a column
+of another kind names its own (``Col.limit``: a surface, a facility's total use).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from carbon_domain.numbers import range_problem
+from carbon_domain.numbers import Limit, range_problem
 
 # Plain decimal notation only: float() would also accept "nan", "inf", "1_000" and "0x1p3".
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -44,6 +48,7 @@ class Col:
     choices: tuple[str, ...] = ()
     lenient: bool = False
     header: bool | None = None  # must appear in the header; default = required
+    limit: Limit | None = None  # its magnitude limit, when not the upload kind's
 
     @property
     def in_header(self) -> bool:
@@ -55,8 +60,8 @@ def text(name: str, required: bool = False, header: bool | None = None) -> Col:
 
 
 def num(name: str, required: bool = False, lo: float | None = 0.0, hi: float | None = None,
-        header: bool | None = None) -> Col:
-    return Col(name, "num", required, lo, hi, header=header)
+        header: bool | None = None, limit: Limit | None = None) -> Col:
+    return Col(name, "num", required, lo, hi, header=header, limit=limit)
 
 
 def integer(name: str, required: bool = False, lo: float | None = 0.0,
@@ -78,25 +83,30 @@ def cell(row: Mapping[str, Any], name: str) -> str | None:
     return s or None
 
 
-def parse_number(name: str, raw: str, lo: float | None = 0.0, hi: float | None = None) -> float:
+def parse_number(name: str, raw: str, lo: float | None = 0.0, hi: float | None = None,
+                 limit: Limit | None = None) -> float:
+    """The cell's number: plain decimal notation, finite, within [lo, hi] (the column's own
+    rule), then within ``limit`` (its kind's magnitude)."""
     s = raw.replace(" ", "").replace("\u00a0", "").replace("'", "")  # 1 000 / 1'000
     if not _NUMBER.match(s):
         raise RowError(f"{name}: {shown(raw)} is not a number")
     value = float(s)
     if not math.isfinite(value):
         raise RowError(f"{name}: {shown(raw)} is too large")
-    problem = range_problem(name, value, lo, hi)
+    problem = range_problem(name, value, lo, hi) or (
+        limit.problem(name, value, shown(raw)) if limit is not None else None)
     if problem:
         raise RowError(problem)
     return value
 
 
-def parse_col(col: Col, raw: str) -> Any:
-    """Parse one non-blank cell according to its column spec."""
+def parse_col(col: Col, raw: str, limit: Limit | None = None) -> Any:
+    """Parse one non-blank cell according to its column spec; a number is also held to the
+    column's own limit, else to ``limit`` (its upload kind's)."""
     if col.kind == "num":
-        return parse_number(col.name, raw, col.lo, col.hi)
+        return parse_number(col.name, raw, col.lo, col.hi, col.limit or limit)
     if col.kind == "int":
-        value = parse_number(col.name, raw, col.lo, col.hi)
+        value = parse_number(col.name, raw, col.lo, col.hi, col.limit or limit)
         if not value.is_integer():
             raise RowError(f"{col.name} must be a whole number (got {shown(raw)})")
         return int(value)
@@ -112,8 +122,9 @@ def parse_col(col: Col, raw: str) -> Any:
 
 
 def parse_cols(cols: tuple[Col, ...], row: Mapping[str, Any], out: dict[str, Any],
-               blank: Any = ...) -> dict[str, Any]:
-    """Fill ``out`` from ``row``: blanks are omitted (or set to ``blank`` when given)."""
+               blank: Any = ..., *, limit: Limit | None = None) -> dict[str, Any]:
+    """Fill ``out`` from ``row``: blanks are omitted (or set to ``blank`` when given).
+    ``limit``: the magnitude limit of the upload kind's numbers."""
     for col in cols:
         raw = cell(row, col.name)
         if raw is None:
@@ -122,7 +133,7 @@ def parse_cols(cols: tuple[Col, ...], row: Mapping[str, Any], out: dict[str, Any
             if blank is not ...:
                 out[col.name] = blank
             continue
-        out[col.name] = parse_col(col, raw)
+        out[col.name] = parse_col(col, raw, limit)
     return out
 
 

@@ -1,7 +1,8 @@
 """Units, stations, building rooms and exchange rates: pydantic row models.
 
 Blank cells become None before validation so "required" means "non-blank"; the first
-validation problem becomes the row's one ``RowError`` reason.
+validation problem becomes the row's one ``RowError`` reason. A valid row's numbers are then
+held to the limits of their kind (``LIMITS``: carbon_domain/numbers.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from carbon_domain.csv_rows.fields import (
     lower_keys,
     missing_with_hints,
     parse_number,
+    shown,
 )
+from carbon_domain.numbers import EXCHANGE_RATE, SURFACE, Limit
 from carbon_domain.upload_kinds import UploadKind
 
 # Bounded by their database columns: a longer value is a row error, not a failed upload.
@@ -132,6 +135,9 @@ REFERENCE_MODELS: dict[str, type[_Row]] = {
     UploadKind.building_rooms: RoomRow, UploadKind.exchange_rates: RateRow,
 }
 _NUMERIC = {"latitude", "longitude", "room_surface_square_meter", "rate_to_eur", "year", "level"}
+#: The magnitude limit of each reference number that has none of its own (a latitude, a year
+#: and a level have their range in the model).
+LIMITS: dict[str, Limit] = {"room_surface_square_meter": SURFACE, "rate_to_eur": EXCHANGE_RATE}
 M = TypeVar("M", bound=_Row)
 
 
@@ -164,7 +170,7 @@ def _parse(model: type[M], row: Mapping[str, Any]) -> M:
         # Our number rules (no NaN / inf / "1_000"), then pydantic's ranges.
         clean[name] = parse_number(name, v, lo=None) if name in _NUMERIC else v
     try:
-        return model.model_validate(clean)
+        out = model.model_validate(clean)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "row"
@@ -172,6 +178,13 @@ def _parse(model: type[M], row: Mapping[str, Any]) -> M:
             raise RowError(f"{field} is required") from None
         msg = str(err["msg"]).removeprefix("Value error, ")
         raise RowError(f"{field}: {msg}") from None
+    # After the model's own rules, so a rate of 0 still says "greater than 0".
+    for name, limit in LIMITS.items():
+        if name in clean:
+            problem = limit.problem(name, clean[name], shown(str(r[name]).strip()))
+            if problem:
+                raise RowError(problem)
+    return out
 
 
 def parse_unit_row(row: Mapping[str, Any]) -> UnitRow:

@@ -4,6 +4,8 @@ Column names are those of the system we replace and its real templates, so opera
 files load unchanged (docs/design.md §3). ``FACTOR_SCHEMAS``
 splits factor columns into classification (the factor's identity) and values (coefficients
 plus a few strings); ``ENTRY_SCHEMAS`` lists the data columns stored in ``entry.data``.
+A number's magnitude limit is its upload kind's (``carbon_domain/numbers.py``: a data entry
+quantity, a factor value) unless its column names another (``limit=``: a surface, a total use).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from carbon_domain import names
 from carbon_domain.catalog import DataEntryType as D
 from carbon_domain.csv_rows.fields import Col, RowError, choice, integer, num, text
+from carbon_domain.numbers import FACILITY_TOTAL_USE, SURFACE
 
 Check = Callable[[dict[str, Any]], None]
 FACILITY_SOURCES = ("processemissions", "building_energycombustions", "building_rooms",
@@ -101,7 +104,8 @@ _PURCHASE_F = FactorSchema(
     (text("purchase_institutional_code", True), text("purchase_additional_code")),
     (num("ef_kg_co2eq_per_currency", True), CURRENCY, text("translation_key")))
 _FACILITY_CLASS = (text("researchfacility_id", True), text("researchfacility_name"))
-_FACILITY_VALUES = (text("use_unit"), num("kg_co2eq_sum"), num("total_use"))
+_FACILITY_VALUES = (text("use_unit"), num("kg_co2eq_sum"),
+                    num("total_use", limit=FACILITY_TOTAL_USE))
 
 FACTOR_SCHEMAS: dict[int, FactorSchema] = {
     D.member: _HEADCOUNT_F,
@@ -187,11 +191,13 @@ ENTRY_SCHEMAS: dict[int, EntrySchema] = {
          *_TRIP, CABINS_TRAIN)),
     D.building: EntrySchema(
         (text("building_location"), text("building_name", True), text("room_name", True),
-         ROOM_TYPE, num("room_allocation_ratio", hi=1.0), num("room_surface_square_meter"))),
+         ROOM_TYPE, num("room_allocation_ratio", hi=1.0),
+         num("room_surface_square_meter", limit=SURFACE))),
     D.energy_combustion: EntrySchema((text("name", True), text("unit"), num("quantity", True))),
     D.building_embodied_energy: EntrySchema(
-        (text("building_name", True), text("room_name"), num("room_surface_square_meter"),
-         text("data_entry_id")), _embodied_check),
+        (text("building_name", True), text("room_name"),
+         num("room_surface_square_meter", limit=SURFACE), text("data_entry_id")),
+        _embodied_check),
     D.external_clouds: EntrySchema(
         (choice("service_type", _cloud_word, ("virtualisation", "compute", "storage"), True),
          text("provider", True), num("spent_amount", True), CURRENCY)),

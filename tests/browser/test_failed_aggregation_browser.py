@@ -1,12 +1,14 @@
 """A module whose last aggregation failed says its totals were not updated, on all three
 surfaces, and the reconciler does not re-run the same failure every minute.
 
-Operator walk: purchase entries each finite whose unit total overflows (1e308 CHF a piece
-is accepted) were recalculated; the aggregation ended ERROR ("ValueError: kg for emission
-type 90600 is not finite: inf", no unit named), the pipeline PARTIAL, yet ``carbon
-status``, the API and the console showed the module "✓ up to date" with the old totals,
-and beat backfilled the failing aggregation every minute. Real uploads on the suite's
-worker, the console in Chromium, the API over HTTP, the CLI as a child process.
+Operator walk: purchase entries each finite whose unit total overflows (1e308 CHF a piece,
+which uploads accepted before the number limits, docs/uploads.md#number-limits; such data
+is still stored where it was loaded then: tests/integration/legacy_data.py) were
+recalculated; the aggregation ended ERROR ("ValueError: kg for emission type 90600 is not
+finite: inf", no unit named), the pipeline PARTIAL, yet ``carbon status``, the API and the
+console showed the module "✓ up to date" with the old totals, and beat backfilled the failing
+aggregation every minute. Real uploads and an operator's recalculation on the suite's worker,
+the console in Chromium, the API over HTTP, the CLI as a child process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from carbon_tasks import operations as ops
 from carbon_tasks.reconcile import reconcile
 from tests.console.support import YEAR
 from tests.integration.helpers import UNITS_CSV, jobs_of, wait_pipeline
+from tests.integration.legacy_data import set_entry_values
 from tests.integration.test_ops_cli import run_carbon
 
 from .conftest import Console
@@ -59,13 +62,18 @@ def test_a_failed_aggregation_reads_totals_not_updated_everywhere(
                 ops.start_upload("factors", FACTORS.encode(), module=PURCHASE, det=D.services,
                                  year=YEAR, created_by="seed")):
         assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
-    status, _ = _upload("UA,12000000,1000,chf\n")
+    status, _ = _upload("UA,12000000,1000,chf\n" * 6 + "UB,12000000,1000,chf\n")
     assert status == "SUCCESS"
     before = _module(console.base, tokens["viewer"])
     assert before["state"] == "up_to_date" and before["totals_kg"]["total"] > 0
 
-    # Each entry finite (about 5e307 kg), Lab A's sum of them not.
-    status, jobs = _upload("UA,12000000,1e308,chf\n" * 6 + "UB,12000000,1000,chf\n")
+    # Each entry finite (about 5e307 kg), Lab A's sum of them not: amounts an upload now
+    # refuses, stored as they were before the limits, then recalculated by the operator.
+    assert set_entry_values(det=D.services, year=YEAR, unit_id="UA",
+                            column="total_spent_amount", value=1e308) == 6
+    acc = ops.trigger_recalculation(module=PURCHASE, det=D.services, year=YEAR,
+                                    created_by="alice")
+    status, jobs = wait_pipeline(acc.pipeline_id).status, jobs_of(acc.pipeline_id)
     assert status == "PARTIAL", [(j.job_type, j.result, j.status_message) for j in jobs]
     agg = next(j for j in jobs if j.job_type == "aggregation")
     assert agg.result == "ERROR"
@@ -105,7 +113,7 @@ def test_a_failed_aggregation_reads_totals_not_updated_everywhere(
     assert _module(console.base, tokens["viewer"])["state"] == "failed"
 
     # An input change retries it: corrected entries aggregate, the module is up to date.
-    status, _ = _upload("UA,12000000,2000,chf\nUB,12000000,1000,chf\n")
+    status, _ = _upload("UA,12000000,2000,chf\n" * 6 + "UB,12000000,1000,chf\n")
     assert status == "SUCCESS"
     m = _module(console.base, tokens["viewer"])
     assert m["state"] == "up_to_date" and m["state_detail"] is None

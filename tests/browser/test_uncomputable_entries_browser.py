@@ -8,7 +8,8 @@ read "◌ incomplete — 30 of 2,079 entries without a matching factor" while th
 without a matching factor, 30 errors"; after a full run of the same data the type read "✓ up
 to date", those 30 entries without rows and missing from the totals. Incremental chunks
 counted entries without rows (errors included), full runs only missing factors. Real
-uploads and recalculations on the suite's worker.
+uploads and recalculations on the suite's worker; the amounts that overflow are set in place,
+as data loaded before the number limits holds them (an upload refuses them now).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from carbon_domain.services.reads.status import year_status
 from carbon_tasks import operations as ops
 from tests.console.support import YEAR
 from tests.integration.helpers import UNITS_CSV, jobs_of, wait_pipeline
+from tests.integration.legacy_data import set_entry_values
 from tests.integration.test_ops_cli import run_carbon
 
 from .conftest import Console
@@ -35,8 +37,9 @@ pytestmark = pytest.mark.integration
 PURCHASE, DET = 5, int(D.services)
 F_HEAD = "purchase_institutional_code,currency,ef_kg_co2eq_per_currency\n"
 E_HEAD = "unit_institutional_id,purchase_institutional_code,total_spent_amount,currency\n"
-# 5 computed, 3 whose result overflows once their factor is 1e10, 1 without a factor.
-ENTRIES = ("UA,12000000,1000,chf\n" * 5 + "UB,13000000,1e307,chf\n" * 3
+# 5 computed, 3 whose result overflows once their amount is 1e307 (data loaded before the
+# number limits: tests/integration/legacy_data.py) and their factor 1e10, 1 without a factor.
+ENTRIES = ("UA,12000000,1000,chf\n" * 5 + "UB,13000000,1000,chf\n" * 3
            + "UA,14000000,1000,chf\n")
 DETAIL = "1 of 9 entries without a matching factor; 3 entries could not be computed (see errors)"
 WANT = ("incomplete", DETAIL, 1, 3)
@@ -97,6 +100,9 @@ def test_entries_that_could_not_be_computed_are_not_without_a_factor_in_either_r
     assert _everywhere(console, tokens["viewer"]) == {
         ("incomplete", "1 of 9 entries without a matching factor", 1, 0)}
 
+    # Lab B's amounts as an upload stored them before the limits (it refuses 1e307 CHF now).
+    assert set_entry_values(det=DET, year=YEAR, unit_id="UB", column="total_spent_amount",
+                            value=1e307) == 3
     # A factor of 1e10 for the 3 entries of 13000000: they still have a factor, but their
     # result is not finite. The run rewrites those 3 only.
     inc = _recalc(ops.start_upload(

@@ -465,9 +465,10 @@ CASES: dict[str, Case] = {
         "/v1/sync/reference/exchange-rates", {},
         b"year,currency,rate_to_eur\n2025,USD,0\n2025,GBP,-1\n2025,JPY,nan\n2025,CHF,1e308\n"
         b"2025,EU R,1\n2025,SEK,0.09\n",
-        202, result="WARNING", rows=2, errors={2: "greater than 0", 3: "greater than 0",
-                                               4: "'nan' is not a number",
-                                               6: "'EU R' is not one of eur, chf"}),
+        202, result="WARNING", rows=1, errors={
+            2: "greater than 0", 3: "greater than 0", 4: "'nan' is not a number",
+            5: "rate_to_eur must be between 1e-6 and 1e6 EUR per unit (got '1e308')",
+            6: "'EU R' is not one of eur, chf"}),
     # -- the multipart envelope -------------------------------------------------------------
     "two file parts": Case(ENTRIES, IT, b"", 400, "Too many files", files=[
         ("file", ("a.csv", entries(entry("INV-1")), "text/csv")),
@@ -591,25 +592,30 @@ def test_the_corpus_is_big_enough_and_every_table_is_watched() -> None:
     assert set(TABLES) | set(DERIVED) == {t.name for t in Base.metadata.sorted_tables}
 
 
-# -- values that overflow only in the formula -----------------------------------------------
+# -- values whose product would overflow ---------------------------------------------------
 
-def test_factor_of_1e308_overflows_into_a_reported_error_not_infinity(env: Env) -> None:
-    """1e308 is a finite number, so the factor row is accepted; the product overflows at
-    recalculation, which reports the entry instead of storing inf (JSON cannot carry it)."""
+def test_a_factor_of_1e308_is_refused_at_upload_not_overflowed_at_recalculation(env: Env
+                                                                              ) -> None:
+    """1e308 is a finite number but far beyond a factor value's limit (1e12,
+    carbon_domain/numbers.py): the row is refused with its reason and nothing is stored, so
+    no product can overflow. Before the limits it was stored and its entries' kg overflowed
+    at recalculation (an entry error there, never inf in a row or a total)."""
     c, op = env.client, env.tokens.op
     r = upload(c, FACTORS, F_HEADER + line("Overflow", "Standard", "1e308", "1e308", "1e308"),
                op, **IT_MERGE)
-    assert wait_job(c, r.json()["job_id"], op)["result"] == "SUCCESS"
+    job = wait_job(c, r.json()["job_id"], op)
+    assert job["result"] == "ERROR", job["status_message"]  # its one row is refused
+    assert job["meta"]["row_errors"] == [
+        {"row": 2, "reason": "active_power_w must be at most 1e12 (got '1e308')"}]
     r = upload(c, ENTRIES, entries(entry("INV-OVER", cls="Overflow"), entry("INV-OK")), op, **IT)
     assert r.status_code == 202, r.text
     p = wait_pipeline(c, r.json()["pipeline_id"], op, timeout=60)
     recalc = [j for j in p["jobs"] if j["job_type"] == "emission_recalc"]
-    assert [j["result"] for j in recalc] == ["WARNING"], recalc
-    assert "not a finite number" in recalc[0]["status_message"]
+    assert "0 errors" in recalc[0]["status_message"], recalc
     with session_scope() as s:
         assert s.scalar(text("SELECT count(*) FROM data_entry_emissions WHERE kg_co2eq IN"
                              " ('Infinity', '-Infinity', 'NaN')")) == 0
-    assert emissions_of_job(r.json()["job_id"]) == 1  # INV-OK only
+    assert emissions_of_job(r.json()["job_id"]) == 1  # INV-OK only: Overflow has no factor
     reports = c.get("/v1/reports", params={"year": YEAR}, headers=op)
     assert reports.status_code == 200
     for report in reports.json()["items"]:

@@ -245,7 +245,7 @@ def compute_preview(session: Session, job: Job, *, fan_out_at: int | None = None
             "dets": sorted({d for d, _y in measured.slices}) if scope.is_reference(kind)
             else scope.module_dets(module, preview.data_entry_type_id),
             "mark": mark, "result": outcome.result.value,
-            "message": outcome.message.split(";")[0],
+            "message": preview_message(outcome.message),
             "row_errors": outcome.meta.get("row_errors", [])}
     preview.inputs_mark = mark
     if measured.fan_out is not None:
@@ -253,6 +253,19 @@ def compute_preview(session: Session, job: Job, *, fan_out_at: int | None = None
         return measured.fan_out
     assert measured.partial is not None
     return store_figures(session, preview, measured.partial, base)
+
+
+def preview_message(message: str) -> str:
+    """The ingest's message up to its first ';' (what the file holds, not what the savepoint
+    wrote: "0 previous entries replaced"), keeping its first row error: a data entry file's
+    preview said "2 entries loaded, 6 rows skipped" and dropped which rows and why, which
+    its upload says."""
+    head = message.split(";")[0]
+    first = message.partition(_FIRST_ERROR)[2]
+    return f"{head}{_FIRST_ERROR}{first}" if first and _FIRST_ERROR not in head else head
+
+
+_FIRST_ERROR = " — first error: "
 
 
 def store_figures(session: Session, preview: UploadPreview, partial: Partial,
