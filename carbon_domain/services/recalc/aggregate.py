@@ -7,10 +7,9 @@ that message, which every surface shows as the module's "totals not updated" sta
 failure is deterministic: the reconciler does not re-run it until an input changes
 (services/upkeep/reconcile.py ``due_aggregations``).
 
-The ingest does not refuse such amounts: csv_rows bounds numbers per column by what they
-mean (hours per week, fractions, non-negative), with no convention of magnitude limits for
-amounts, and "a realistic sum" is a product decision left open (an |amount| > 1e15 cap would
-go in ``csv_rows/schemas.py`` as ``num(…, hi=…)``). The error names the unit to correct."""
+Uploads now refuse such amounts (``carbon_domain/numbers.py``: within its limits a row's kg
+stays below ~1e45, so no sum of them overflows); the check stays for data stored before
+those limits, and the error names the unit to correct."""
 
 from __future__ import annotations
 
