@@ -86,6 +86,9 @@ class FailedRun:
     # the stage is dropped, whatever its chunks wrote, and the live numbers never changed.
     # An incremental one rewrites its entries' rows in place, chunk by chunk.
     staged: bool = False
+    # The data entry upload that replaced the type's entries after the last good run read
+    # its inputs: the replaced entries' rows went with them, the new ones have none yet.
+    replaced_by: int | None = None
 
     @property
     def partly_rewritten(self) -> bool:
@@ -101,7 +104,9 @@ class FailedRun:
             where = f"after its {self.chunks_total} chunks"
         else:
             where = f"at chunk {self.chunks_done + 1}/{self.chunks_total}"
-        if not self.partly_rewritten:
+        if not self.partly_rewritten and self.replaced_by is not None:
+            left = f"the entries of data entry upload #{self.replaced_by} have no numbers yet"
+        elif not self.partly_rewritten:
             left = "no numbers rewritten"
         elif self.chunks_done >= self.chunks_total:
             left = "numbers rewritten, totals not re-aggregated"

@@ -263,8 +263,10 @@ def _type_status(c: Core, year: int, briefs: dict[int, JobBrief], comp: Complete
     good = briefs.get(c.combo.good_recalc or 0)
     active = briefs.get(c.combo.active_recalc or 0)
     stats = (good.recalculation if good else None) or {}
-    unmatched = entries_without_factor(stats) if good else None
-    errors = entries_not_computed(stats) if good else None
+    # Its counts are of the entries it computed: none when an upload replaced them since.
+    current = good is not None and c.replaced_by is None
+    unmatched = entries_without_factor(stats) if current else None
+    errors = entries_not_computed(stats) if current else None
     missing = [*comp.reasons, *_unmatched_reason(unmatched, comp), *_error_reason(errors)]
     f = facts(c, briefs, missing, comp.entry_count)
     shown = decide(f)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
-from carbon_domain.db.enums import JobResult, JobState
+from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.formula_versions import formula_change
 from carbon_domain.services.reads.display_state import (
     DisplayState,
@@ -53,6 +53,8 @@ class Core:
     read: inputs_read.InputsRead | None = None
     unread_id: int | None = None  # the input it did not read, when it is not the last one
     late: tuple[int, ...] = ()  # inputs pending when it read that have landed since
+    # The data entry upload whose entries no good recalculation computed (see replacing_upload).
+    replaced_by: int | None = None
 
     @property
     def input_needs(self) -> bool:
@@ -92,11 +94,13 @@ def cores(session: Session, year: int, modules: list[int] | None
     _cover(session, year, out)
     ids = {i for c in out for i in (c.input_id, c.unread_id, c.combo.finished_recalc,
                                     c.combo.good_recalc, c.combo.active_recalc,
-                                    c.module_combo.finished_aggregation, *c.late) if i}
+                                    c.module_combo.finished_aggregation, *c.late,
+                                    *_data_uploads(c)) if i}
     briefs = job_briefs(session, ids)
     failed_ids = {c.combo.finished_recalc for c in out if _last_failed(c, briefs)}
     chunks = chunk_progress(session, {i for i in failed_ids if i})
     for c in out:
+        c.replaced_by = replacing_upload(c, briefs)
         last_good = briefs.get(c.combo.good_recalc or 0)
         if last_good is not None:
             c.formula_reason = formula_change(c.det, {"recalculation": last_good.recalculation})
@@ -104,8 +108,36 @@ def cores(session: Session, year: int, modules: list[int] | None
             fin = briefs[c.combo.finished_recalc or 0]
             done, total = chunks.get(fin.id, (0, 0))
             c.failed = FailedRun(fin.id, _str(fin.pipeline_id), fin.aborted, fin.aborted_by,
-                                 done, total, fin.status_message, staged=fin.staged)
+                                 done, total, fin.status_message, staged=fin.staged,
+                                 replaced_by=c.replaced_by)
     return out, briefs
+
+
+def _data_uploads(c: Core) -> tuple[int | None, int | None]:
+    """The type's last data entry upload of its own and its module's last module-wide one."""
+    return (c.combo.inputs.get(JobType.csv_ingest),
+            c.module_combo.inputs.get(JobType.csv_ingest))
+
+
+def replacing_upload(c: Core, briefs: dict[int, JobBrief]) -> int | None:
+    """The data entry upload that replaced the type's entries after its last good
+    recalculation read its inputs (or with none ever), else None. The upload deleted the
+    entries it replaced with their rows; the ones it loaded have no row until a run computes
+    them, so that run's counts (entries without a factor, not computed) are of entries that
+    are gone. A module-wide upload that kept the type's entries replaced nothing of it."""
+    own, wide = _data_uploads(c)
+    wide_brief = briefs.get(wide or 0)
+    if wide_brief is not None and c.det in wide_brief.kept_types:
+        wide = None
+    last = max((i for i in (own, wide) if i), default=None)
+    good = c.combo.good_recalc
+    if last is None or good is None:
+        return last
+    if c.read is not None:  # what its plan recorded it read
+        return last if last > c.read.upto or last in c.late else None
+    if last == c.input_id:
+        return None if c.covering_id else last
+    return last if last > good else None
 
 
 def _cover(session: Session, year: int, out: list[Core]) -> None:

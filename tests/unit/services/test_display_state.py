@@ -86,6 +86,12 @@ def test_where_a_run_stopped() -> None:
                      message=None)
     assert none.text == "recalculation #7 failed before any chunk ran — no numbers rewritten"
     assert decide(TypeFacts(failed=none)).detail == none.text
+    # After a data upload replaced the entries, their rows went with them: "no numbers
+    # rewritten" would be false.
+    replaced = FailedRun(9, None, aborted=True, aborted_by="bob", chunks_done=0, chunks_total=1,
+                         message=None, staged=True, replaced_by=8)
+    assert replaced.text == ("recalculation #9 aborted by bob at chunk 1/1 — the entries of data"
+                             " entry upload #8 have no numbers yet")
     assert decide(TypeFacts(active=Progress(1, None, 40, 120, queued=False))).detail == (
         "40/120 entries")
     assert type_label("it") == "IT" and type_label("external_ai") == "External AI"
