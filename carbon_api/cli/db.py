@@ -57,7 +57,9 @@ def db_upgrade(
                   soft_wrap=True)
 
 
-@db_app.command("downgrade")
+# A relative revision (-1, -2) would otherwise be read as an unknown option ("No such option:
+# -1"), though the help gives it as the example: unknown options reach REVISION as text.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
