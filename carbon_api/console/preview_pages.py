@@ -149,6 +149,8 @@ def _context(v: service.PreviewView) -> dict[str, Any]:
     return {"v": v, "fig": v.figures, "units": units, "module": module,
             "det": DataEntryType(v.data_entry_type_id) if v.data_entry_type_id else None,
             "losing_ids": losing, "done": v.state == "FINISHED",
+            # A reference file: its rows' counts and changes (its factors' are all zero).
+            "ref": f.get("reference") if module is None else None,
             # A data entry file: the entries it loads without a matching factor (else None).
             "unmatched": new_without_factor(f) if v.figures else None,
             "can_apply": bool(v.figures) and not v.expired and v.applied_job_id is None}
