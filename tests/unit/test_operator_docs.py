@@ -197,3 +197,32 @@ def test_every_route_is_named_in_the_docs() -> None:
     routes = create_app().openapi()["paths"]
     missing = sorted(p for p in routes if shape(p) not in named)
     assert not missing, f"routes named in no doc (docs/api.md lists them): {missing}"
+
+
+def test_options_the_docs_give_a_command_exist() -> None:
+    """Every `carbon …` the README and docs/ spell (in backticks or a code block) uses only
+    options its command has."""
+    root = _cli()
+    fence = re.compile(r"^```.*?^```", re.S | re.M)
+    checked, unknown = 0, []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        spans = re.findall(r"`([^`\n]+)`", text)
+        for block in fence.findall(text):
+            spans += block.splitlines()
+        for span in spans:
+            for m in re.finditer(r"(?:^|[;&|(]\s*|/bin/|\s)carbon ([a-z][^;&`]*)", span):
+                words = m.group(1).replace("\\|", "|").split()
+                command: object = root
+                while getattr(command, "commands", None) and words and \
+                        words[0] in command.commands:  # type: ignore[attr-defined]
+                    command = command.commands[words.pop(0)]  # type: ignore[attr-defined]
+                if command is root or getattr(command, "commands", None):
+                    continue
+                checked += 1
+                opts = {"--help", "-h"} | {o for p in command.params  # type: ignore[attr-defined]
+                                           for o in (*p.opts, *p.secondary_opts)}
+                named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z])\b", m.group(1)))
+                unknown += [f"{doc.name}: `{span}`: {o}" for o in sorted(named - opts)]
+    assert checked > 100, checked  # the parser still finds the commands
+    assert not unknown, f"the docs give options the CLI does not have: {unknown}"
