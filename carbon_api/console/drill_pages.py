@@ -16,6 +16,7 @@ from carbon_api.deps import INT32_MAX, YEAR_MAX, YEAR_MIN
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, MODULE_OF, DataEntryType, ModuleType
 from carbon_domain.db.session import session_scope
 from carbon_domain.services.reads import drilldown
+from carbon_domain.services.reads.totals_note import totals_note
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 ModuleP = Annotated[int, Path(ge=1, le=8)]
@@ -26,11 +27,12 @@ PAGE = 50
 def units(request: Request, user: User, year: Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)],
           module: ModuleP) -> Response:
     """The units with entries in the module for the year: entries, stored total, a link to
-    their entries."""
+    their entries; and, when the stored totals are not the entries' numbers now, why."""
     with session_scope() as s:
         found = drilldown.module_units(s, year, module)
+        note = totals_note(s, year, module)
     return render(request, "drill_units.html", year=year, module=ModuleType(module),
-                  units=found, entries=sum(u.entries for u in found))
+                  units=found, entries=sum(u.entries for u in found), note=note)
 
 
 @router.get("/reports/{report_id}/modules/{module}/entries", name="console_drill_entries")

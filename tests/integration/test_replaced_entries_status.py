@@ -98,9 +98,9 @@ def equipment(db: str, worker: Any) -> None:
     assert len(emissions(IT)) == 2
 
 
-def test_an_aborted_recalculation_after_a_data_upload_says_its_entries_have_no_numbers(
-        equipment: None, api: TestClient, tokens: Tokens,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _second_upload_aborted(api: TestClient, tokens: Tokens,
+                           monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """SECOND uploaded, its recalculation aborted before it ran: (upload job, recalculation)."""
     with follow_ups_held(monkeypatch) as kept:
         acc = ops.start_upload("data-entries", SECOND.encode(), module=EQUIPMENT, det=IT,
                                year=YEAR, created_by="test")
@@ -111,6 +111,26 @@ def test_an_aborted_recalculation_after_a_data_upload_says_its_entries_have_no_n
     r = api.post(f"/v1/sync/pipelines/{acc.pipeline_id}/abort", headers=tokens.op)
     assert r.status_code == 200, r.text
     (recalc,) = [j.id for j in jobs_of(acc.pipeline_id) if j.job_type == "emission_recalc"]
+    return acc.job_id, recalc
+
+
+def _units_page(api: TestClient, tokens: Tokens) -> tuple[str, list[tuple[str, str, str]]]:
+    """The console's "entries by unit" page of equipment: (its text, its rows as (unit,
+    entries, t CO2-eq))."""
+    if api.get(f"/console/data/{YEAR}", follow_redirects=False).status_code != 200:
+        sign_in(api, tokens.viewer)
+    html = api.get(f"/console/data/{YEAR}/modules/{EQUIPMENT}/units").text
+    rows = [tuple(" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in cells)
+            for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+                          for row in re.findall(r'<tr data-report="\d+">(.*?)</tr>', html, re.S))]
+    main = html.split("<main", 1)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", main).split()), [(r[0], r[2], r[3]) for r in rows]
+
+
+def test_an_aborted_recalculation_after_a_data_upload_says_its_entries_have_no_numbers(
+        equipment: None, api: TestClient, tokens: Tokens,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    upload, recalc = _second_upload_aborted(api, tokens, monkeypatch)
 
     # The truth: four entries, none with an emission row.
     assert emissions(IT) == []
@@ -119,7 +139,7 @@ def test_an_aborted_recalculation_after_a_data_upload_says_its_entries_have_no_n
     assert t.entries_without_factor is None and t.entries_with_errors is None
     assert t.incomplete_reasons == []
     expected = (f"recalculation #{recalc} aborted by ops-alice before any chunk ran — the "
-                f"entries of data entry upload #{acc.job_id} have no numbers yet")
+                f"entries of data entry upload #{upload} have no numbers yet")
     assert t.state_detail == expected
     a = api_it(api, tokens)
     assert (a["state"], a["entry_count"], a["entries_without_factor"], a["state_detail"],
@@ -134,3 +154,25 @@ def test_an_aborted_recalculation_after_a_data_upload_says_its_entries_have_no_n
     assert len(emissions(IT)) == 4
     t = service_it()
     assert (t.state, t.entry_count, t.entries_without_factor) == ("up_to_date", 4, 0)
+
+
+def test_the_units_page_says_when_its_totals_are_not_the_entries_it_counts(
+        equipment: None, api: TestClient, tokens: Tokens,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The units page counts the entries stored now beside the module's stored totals (its
+    last aggregation). Before, after the second upload's aborted recalculation it listed 'LAB-A
+    2 entries 0.03 t' with the kg of entries that were gone, and nothing said so."""
+    text, rows = _units_page(api, tokens)
+    assert "not up to date" not in text  # IT is only incomplete: its totals are its rows
+    before = dict((u, t) for u, _n, t in rows)
+    upload, recalc = _second_upload_aborted(api, tokens, monkeypatch)
+    text, rows = _units_page(api, tokens)
+    assert [(u, n) for u, n, _t in rows] == [("LAB-A", "2"), ("LAB-B", "2")]
+    assert dict((u, t) for u, _n, t in rows) == before  # the totals of the replaced entries
+    assert ("⚠ Equipment is not up to date: IT — recalculation "
+            f"#{recalc} aborted by ops-alice before any chunk ran — the entries of data entry"
+            f" upload #{upload} have no numbers yet. The t CO2-eq are its totals as of ") in text
+    assert "the entries are those stored now" in text
+    run(ops.trigger_recalculation(module=EQUIPMENT, det=IT, year=YEAR, created_by="test"))
+    text, _rows = _units_page(api, tokens)
+    assert "not up to date" not in text
