@@ -104,15 +104,16 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
                  module: int | None = None, det: int | None = None, year: int | None = None,
                  recalculate: bool = False, created_by: str | None = None,
                  content_type: str | None = None, mode: str = UploadMode.REPLACE,
-                 allow_unknown_columns: bool = False, clears: Sequence[int] = ()
-                 ) -> Accepted:
+                 allow_unknown_columns: bool = False, clears: Sequence[int] = (),
+                 reverts_job_id: int | None = None) -> Accepted:
     """Validate a CSV (a refusal such as CsvProblem or InvalidInput: nothing written), store
     it, create its pipeline and job, then dispatch. Factors: ``mode="replace"`` (the file is
     the factor set of its types: absent factors are retired) or ``"merge"`` (additive
     partial file).
     A column that looks misspelt refuses the file unless ``allow_unknown_columns``.
     ``clears``: a header-only data entry file that empties these types (the revert of a
-    scope's first upload, services/ingest/reverts.py); no other caller passes it."""
+    scope's first upload, services/ingest/reverts.py); no other caller passes it.
+    ``reverts_job_id``: the upload a revert's upload undoes (recorded on its job)."""
     # Imported where used (here and in the module recalculation, abort and recovery below):
     # the CSV schemas, the status reads and the handlers behind them are not needed to
     # trigger one type's recalculation, whose `carbon recalc --wait` waits for every import.
@@ -142,6 +143,8 @@ def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",
         config["allow_unknown_columns"] = True
     if clears:
         config["clears"] = sorted(int(c) for c in clears)
+    if reverts_job_id is not None:
+        config["reverts_job_id"] = int(reverts_job_id)
     if kind == UploadKind.factors:
         config["recalculate"] = recalculate
         config["mode"] = mode

@@ -130,7 +130,8 @@ def start_apply(plan: service.ApplyPlan, created_by: str) -> ops.Accepted:
         plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
         det=plan.data_entry_type_id, year=plan.year, recalculate=True, created_by=created_by,
         content_type="text/csv", mode=plan.mode,
-        allow_unknown_columns=plan.allow_unknown_columns, clears=plan.clears)
+        allow_unknown_columns=plan.allow_unknown_columns, clears=plan.clears,
+        reverts_job_id=plan.reverts_job_id)
 
 
 @router.delete("/previews/{preview_id}", status_code=204, responses={**WRITE, **_GONE})

@@ -73,12 +73,13 @@ def start_revert(plan: RevertPlan, created_by: str, recalculate: bool | None = N
         return ops.start_upload(
             UploadKind.factors, plan.content, filename=plan.filename, module=plan.module_type_id,
             det=plan.data_entry_type_id, year=plan.year, recalculate=again,
-            created_by=created_by, content_type="text/csv", mode=UploadMode.REPLACE)
+            created_by=created_by, content_type="text/csv", mode=UploadMode.REPLACE,
+            reverts_job_id=plan.job_id)
     if plan.module_type_id is None:  # reference data
         return ops.start_upload(plan.kind, plan.content, filename=plan.filename,
                                 created_by=created_by, content_type="text/csv",
-                                mode=UploadMode.REPLACE)
+                                mode=UploadMode.REPLACE, reverts_job_id=plan.job_id)
     return ops.start_upload(
         plan.kind, plan.content, filename=plan.filename, module=plan.module_type_id,
         det=plan.data_entry_type_id, year=plan.year, created_by=created_by,
-        content_type="text/csv", clears=plan.clears)
+        content_type="text/csv", clears=plan.clears, reverts_job_id=plan.job_id)

@@ -110,13 +110,27 @@ def _scope_uploads(job: DataIngestionJob) -> Any:
 
 
 def later_upload(session: Session, job: DataIngestionJob) -> DataIngestionJob | None:
-    """The first upload after ``job`` of an overlapping scope (see ``_scope_uploads``)."""
-    return session.scalars(_scope_uploads(job).where(DataIngestionJob.id > job.id)
-                           .order_by(DataIngestionJob.id).limit(1)).first()
+    """The first upload after ``job`` of an overlapping scope (see ``_scope_uploads``) still
+    in effect. An upload followed by its own finished revert (``reverts_job_id``) changed
+    nothing in the end: the pair is passed over, innermost first (B, C, revert of C, revert
+    of B), so the upload before them can be reverted in its turn."""
+    in_effect: list[DataIngestionJob] = []
+    for later in session.scalars(_scope_uploads(job).where(DataIngestionJob.id > job.id)
+                                 .order_by(DataIngestionJob.id)):
+        undone = job_config(later.meta).reverts_job_id
+        if (in_effect and undone == in_effect[-1].id and later.state == JobState.FINISHED):
+            in_effect.pop()
+        else:
+            in_effect.append(later)
+    return in_effect[0] if in_effect else None
 
 
 def _refuse_if_later(session: Session, job: DataIngestionJob) -> None:
     later = later_upload(session, job)
+    if later is not None and job_config(later.meta).reverts_job_id == job.id \
+            and later.state == JobState.FINISHED:
+        raise RevertRefused(ErrorKind.CONFLICT,
+                            f"job {job.id} was reverted already, by job {later.id}")
     if later is not None:
         what = "factor" if job.job_type == JobType.factor_ingest else "data entry"
         raise RevertRefused(ErrorKind.CONFLICT,

@@ -81,6 +81,10 @@ class JobConfig(BaseModel):
     # row of them: only the revert of a scope's first upload sets it (there is no earlier
     # file to load again, and a header-only file is refused everywhere else).
     clears: list[int] = Field(default_factory=list)
+    # A revert's upload: the upload it undoes (services/ingest/reverts.py). That upload and
+    # this one, once finished, changed nothing in the end: an earlier upload of the scope can
+    # be reverted past them.
+    reverts_job_id: int | None = None
 
 
 class JobMeta(BaseModel):

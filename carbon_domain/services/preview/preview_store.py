@@ -77,6 +77,7 @@ class ApplyPlan:
     kind: str = scope.FACTORS
     allow_unknown_columns: bool = False
     clears: tuple[int, ...] = ()  # a first upload's revert empties these types
+    reverts_job_id: int | None = None  # a revert's preview: the upload it undoes
 
 
 def create_preview(session: Session, job: Job, *, mode: str) -> int:
@@ -166,7 +167,12 @@ def plan_apply(session: Session, preview_id: int) -> ApplyPlan:
     return ApplyPlan(row.id, row.module_type_id or None, row.data_entry_type_id,
                      row.year or None, row.mode, upload.filename, bytes(upload.content), kind,
                      bool(config.get("allow_unknown_columns")),
-                     tuple(int(c) for c in config.get("clears") or ()))
+                     tuple(int(c) for c in config.get("clears") or ()),
+                     _job_id(config.get("reverts_job_id")))
+
+
+def _job_id(v: Any) -> int | None:
+    return int(v) if isinstance(v, int) else None
 
 
 def mark_applied(session: Session, preview_id: int, job_id: int) -> None:
