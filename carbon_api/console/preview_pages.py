@@ -188,8 +188,18 @@ async def discard(request: Request, posted: OperatorForm, preview_id: PreviewId)
 def _discard(request: Request, preview_id: int) -> Response:
     with session_scope() as s:
         try:
-            service.discard_preview(s, preview_id)
+            gone = service.discard_preview(s, preview_id)
         except service.PreviewRefused as exc:
             return message(request, f"Preview {preview_id}: {exc}.", status_of(exc))
+    if gone.applied_job_id is not None:  # applied meanwhile (another tab, the API)
+        job = gone.applied_job_id
+        return message(request, f"Preview {preview_id} discarded. Its file was applied already"
+                                f" ({_UPLOAD_WORDS.get(gone.kind, gone.kind.replace('-', ' '))}"
+                                f" upload job {job}): discarding undoes nothing of it; revert"
+                                f" job {job} to undo it.", 200, kind="warnbox")
     return message(request, f"Preview {preview_id} discarded: nothing of its file was "
                             "applied.", 200, kind="ok")
+
+
+_UPLOAD_WORDS: dict[str, str] = {UploadKind.factors: "factor",
+                                 UploadKind.data_entries: "data entry"}

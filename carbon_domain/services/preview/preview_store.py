@@ -179,6 +179,20 @@ def mark_applied(session: Session, preview_id: int, job_id: int) -> None:
     _get(session, preview_id).applied_job_id = job_id
 
 
-def discard_preview(session: Session, preview_id: int) -> None:
-    """Forget a preview (its job and file stay, as every job's do)."""
-    session.delete(_get(session, preview_id))
+@dataclass(frozen=True, slots=True)
+class Discarded:
+    """A forgotten preview: discarding undoes nothing of an upload its apply started."""
+
+    preview_id: int
+    kind: str  # the previewed file's kind: factors | data-entries | stations | …
+    applied_job_id: int | None  # the upload job its apply started, if it was applied
+
+
+def discard_preview(session: Session, preview_id: int) -> Discarded:
+    """Forget a preview (its job and file stay, as every job's do). Its row is locked as an
+    apply locks it, so a discard and an apply of one preview do not cross unseen."""
+    row = _get(session, preview_id, lock=True)
+    kind = _config(session.get(Job, row.job_id)).get("kind") or scope.FACTORS
+    out = Discarded(row.id, str(kind), row.applied_job_id)
+    session.delete(row)
+    return out
