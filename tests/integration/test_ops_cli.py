@@ -198,10 +198,9 @@ class TestComposeFile:
     def test_environment_anchor_matches_settings(self) -> None:
         compose = load_compose()
         x_env = compose["x-env"]
-        aliases = {f.alias for f in Settings.model_fields.values() if f.alias}
-        for key in x_env:
-            if key.startswith(("CARBON_", "CELERY_")):
-                assert key in aliases, f"x-env sets {key}, which no setting reads"
+        # That each variable is one the code reads (a setting, or read before the settings:
+        # CARBON_RELEASE, the worker's concurrency) is checked for every service's whole
+        # environment in tests/unit/test_docker_files.py; here, that all share the anchor.
         for name, svc in carbon_services(compose).items():
             env = svc["environment"]
             assert {k: env[k] for k in x_env} == x_env, name
