@@ -47,21 +47,21 @@ def _pairs(d: dict[str, Any], limit: int = 3) -> str:
 
 def _report(session: Any, report: str) -> Any:
     """A report by id (``12``) or by unit code and year (``LAB-A/2025``); error if none."""
-    from carbon_domain.services.reads.drilldown import find_report
+    from carbon_domain.services.reads.drilldown import find_report, why_no_report
 
     code, sep, year = report.rpartition("/")
     if sep:
         if not year.isdigit() or not code:
             error(f"report {report!r}: give a report id or UNIT/YEAR (e.g. LAB-A/2025)")
         found = find_report(session, unit_code=code, year=int(year))
-        what = f"unit {code!r} has no report for {year}"
+        if found is None:
+            error(why_no_report(session, code, int(year)))
     else:
         if not report.isdigit() or not 1 <= int(report) <= 2**31 - 1:
             error(f"report {report!r}: give a report id or UNIT/YEAR (e.g. LAB-A/2025)")
         found = find_report(session, report_id=int(report))
-        what = f"report {report} not found"
-    if found is None:
-        error(what)
+        if found is None:
+            error(f"report {report} not found")
     return found
 
 

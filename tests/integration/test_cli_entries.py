@@ -22,7 +22,7 @@ from carbon_domain.services.reads.drilldown import find_report
 
 from .api_support import Tokens
 from .helpers import UNITS_CSV
-from .test_ops_cli import assert_one_line_error
+from .test_ops_cli import assert_one_line_error, run_carbon
 from .test_pipeline_guarantees import EQUIP_FACTORS, upload
 
 pytestmark = pytest.mark.integration
@@ -159,7 +159,7 @@ def test_tablet_explained_without_row(lab_a: int) -> None:
 
 @pytest.mark.parametrize(("args", "fragments"), [
     (["entries", "999999", "equipment"], ["report 999999 not found"]),
-    (["entries", "LAB-Z/2025", "equipment"], ["unit 'LAB-Z' has no report for 2025"]),
+    (["entries", "LAB-Z/2025", "equipment"], ["unit 'LAB-Z' not found"]),
     (["entries", "LAB-A/20x5", "equipment"], ["give a report id or UNIT/YEAR"]),
     (["entries", "abc", "equipment"], ["give a report id or UNIT/YEAR"]),
     (["entries", "LAB-A/2025", "nosuch"], ["unknown module 'nosuch'", "4=equipment"]),
@@ -176,6 +176,25 @@ def test_clear_errors(lab_a: int, args: list[str], fragments: list[str]) -> None
     assert r.exit_code == 1, (r.stdout, r.stderr)
     assert r.stdout == ""
     assert_one_line_error(r.exit_code, r.stderr, *fragments)
+
+
+@pytest.mark.parametrize(("report", "fragments"), [
+    # A typo: no unit has that code. It said "unit 'LAB-Z' has no report for 2025", as if
+    # LAB-Z existed; the API says "unit 'LAB-Z' not found".
+    ("LAB-Z/2025", ["unit 'LAB-Z' not found", "institutional code"]),
+    # The unit_institutional_id of the data entry files (LAB-A's is UA): it names the code.
+    ("UA/2025", ["unit 'UA' not found", "institutional id of LAB-A", "LAB-A/2025"]),
+    # The unit exists, the year has no report of it: the years it has.
+    ("LAB-A/2024", ["unit 'LAB-A' has no report for 2024", "its reports are for 2025"]),
+], ids=["unknown-code", "institutional-id", "other-year"])
+def test_a_unit_that_is_not_found_is_told_apart_from_a_missing_year(
+        lab_a: int, report: str, fragments: list[str]) -> None:
+    """`carbon entries UNIT/YEAR` run as an operator runs it: one true line saying what to
+    give instead, exit 1, nothing on stdout."""
+    r = run_carbon("entries", report, "equipment")
+    assert r.stdout == ""
+    assert r.returncode == 1
+    assert_one_line_error(r.returncode, r.stderr, *fragments)
 
 
 def test_out_of_range_arguments_are_usage_errors(db: str) -> None:

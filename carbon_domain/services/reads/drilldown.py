@@ -193,6 +193,28 @@ def find_report(session: Session, *, report_id: int | None = None,
     return ReportRef(int(found[0]), str(found[1]), int(found[2])) if found else None
 
 
+def why_no_report(session: Session, unit_code: str, year: int) -> str:
+    """Why ``find_report(unit_code=…, year=…)`` found nothing, in one line that says what
+    to give instead: no unit has that code (the API's "unit … not found"; a unit's
+    institutional id, the ``unit_institutional_id`` of the data entry files, names its code),
+    or the unit has no report for that year (the years it has)."""
+    unit = session.execute(select(Unit.id, Unit.institutional_code).where(
+        Unit.institutional_code == unit_code)).first()
+    if unit is None:
+        code = session.scalar(select(Unit.institutional_code).where(
+            Unit.institutional_id == unit_code))
+        if code is not None:
+            return (f"unit {unit_code!r} not found: {unit_code} is the institutional id of "
+                    f"{code}; give its code, {code}/{year}")
+        return (f"unit {unit_code!r} not found: give a unit's institutional code "
+                f"(the units upload's institutional_code column)")
+    years = [int(y) for y in session.scalars(select(CarbonReport.year).where(
+        CarbonReport.unit_id == unit[0]).order_by(CarbonReport.year))]
+    has = (f"its reports are for {', '.join(map(str, years))}" if years
+           else "it has no report for any year (upload the units for the year)")
+    return f"unit {unit_code!r} has no report for {year}: {has}"
+
+
 def _with_rows(session: Session, year: int, entries: list[tuple[int, int, JsonObject]],
                types: list[int] | None) -> list[EntryItem]:
     by_entry: dict[int, list[EmissionRow]] = {i: [] for i, _, _ in entries}
