@@ -72,3 +72,34 @@ def test_revert_button_on_a_factor_upload(console: Console, tokens: dict[str, st
     expect(rows.nth(0)).to_contain_text("0.3 → 0.1")
     expect(rows.nth(0)).to_contain_text("ops-alice")
     c.shot("reverted")
+
+
+def test_a_stale_row_is_not_shown_with_the_formula_of_the_new_factor(
+        console: Console, tokens: dict[str, str]) -> None:
+    """A factor revised without recalculation: the entry's stored row (7.8 kg, computed
+    with factor v1: ef 0.1) was shown beside "(13 × 100 + 20 × 10) × 52 / 1000 × 0.3"
+    (the recomputation with v2), a formula that gives 23.4, as if it were the row's own.
+    The row's formula cell says the row predates it and what it gives now."""
+    seed_equipment(entries_per_type=4, types=(IT,))
+    assert run(ops.start_upload("factors", (F_HEADER + "Laptop,Standard,100,10,0.3\n").encode(),
+                                module=EQUIPMENT, det=IT, year=YEAR,
+                                created_by="reviser")) == "SUCCESS"
+    c, page = console, console.page
+    c.sign_in(tokens["viewer"])
+    page.goto(f"{c.base}/console/entries/{last_entry_id(IT)}")
+    row = page.get_by_role("table", name="Rows").locator("tbody tr")
+    expect(row).to_have_count(1)
+    cells = row.locator("td")
+    expect(cells.nth(1)).to_have_text("7.8")  # the stored kg, with factor v1
+    expect(cells.nth(2)).to_contain_text("v1")
+    expect(cells.nth(2)).to_contain_text("stale")
+    formula = cells.nth(3)
+    expect(formula).to_contain_text("not this row's formula")
+    expect(formula).to_contain_text("recomputed now with factor")
+    expect(formula).to_contain_text(" v2,")
+    expect(formula).to_contain_text("0.3")
+    expect(formula).to_contain_text("= 23.4 kg")
+    expect(formula).to_contain_text("recalculate the type")
+    # The formula inputs below are the recomputation, as they say.
+    expect(page.get_by_role("table", name="Formula inputs")).to_contain_text("23.4")
+    c.shot("stale-row")
