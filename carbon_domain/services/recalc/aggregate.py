@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, literal, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from carbon_domain import stats as stats_lib
@@ -27,12 +27,13 @@ from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db import locks
 from carbon_domain.db.base import utcnow
 from carbon_domain.db.dialect import dialect_of
-from carbon_domain.db.enums import JobResult
+from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType
 from carbon_domain.db.models import CarbonReport, CarbonReportModule, Unit
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.emission_types import EmissionType
 from carbon_domain.json_types import JsonObject
 from carbon_domain.services.jobs import jobs
+from carbon_domain.services.jobs.job_meta import InputsRead
 from carbon_domain.services.jobs.job_runs import JobOutcome
 from carbon_domain.services.recalc import slice_sums
 from carbon_domain.services.recalc.formula_record import recorded_formula_versions
@@ -185,6 +186,33 @@ def _stamp(session: Session, table: str, ids: list[int], at: datetime) -> None:
     dialect_of(session).stamp_computed_at(session, table, ids, at)
 
 
+def recalculations_read(session: Session, module_type_id: int, year: int) -> JsonObject:
+    """Which recalculations of (module, year) a run about to read the rows will see, stored
+    as ``meta.aggregation.read`` in the shape of a plan's ``inputs_read``
+    (services/recalc/inputs_read.py): ``upto``, the highest id of the good (FINISHED, not
+    ERROR) ones, and ``pending``, the ids below it still active. The run reads the rows of
+    every good recalculation with an id up to ``upto`` except the pending ones; one outside
+    that set landed after the run read, so the statistics may miss its rows (what the
+    reconciler's ``due_aggregations`` asks).
+
+    One statement, so one snapshot, taken before the rows are read: every recalculation it
+    counts as finished committed its rows (and swapped its slice in) before the reads. A
+    recalculation whose finish joins this job while it runs marks it dirty (it runs again
+    and records again); one whose finish saw it still QUEUED (its claim not yet committed)
+    and committed after this snapshot is not counted as read, so the reconciler backfills.
+    The recalculations' ids decide, not the aggregation's own: a queued aggregation that a
+    later recalculation joins keeps its lower id, yet reads it."""
+    scope = (Job.job_type == JobType.emission_recalc, Job.module_type_id == module_type_id,
+             Job.year == year)
+    done = select(func.max(Job.id), literal(True)).where(
+        *scope, Job.state == JobState.FINISHED, Job.result != JobResult.ERROR)
+    active = select(Job.id, literal(False)).where(*scope, Job.state.in_(ACTIVE_STATES))
+    rows = session.execute(union_all(done, active)).all()
+    upto = int(next((r[0] for r in rows if r[1]), None) or 0)
+    pending = sorted(int(r[0]) for r in rows if not r[1] and r[0] < upto)
+    return InputsRead(upto=upto, pending=pending).model_dump(mode="json")
+
+
 MAX_RERUNS = 5
 
 
@@ -202,6 +230,8 @@ class AggregationWork:
 
     def work(self, session: Session, job: Job) -> JobOutcome:
         assert job.module_type_id is not None and job.year is not None
+        # Before any row is read: what this run covers (the reconciler's freshness test).
+        read = recalculations_read(session, job.module_type_id, job.year)
         try:
             last = aggregate_module_year(session, job.module_type_id, job.year)
         except TotalNotFinite as exc:
@@ -226,7 +256,8 @@ class AggregationWork:
             # 12 reports: it was 20 recomputed, some changed, 12 reports rewritten.
             f"Aggregated {last.modules} unit modules: {last.modules_changed} changed,"
             f" {last.reports_changed} reports updated ({n} run{'s' if n > 1 else ''})",
-            {"aggregation": {"runs": n, "last": asdict(last)}}, {"runs": n, **asdict(last)})
+            {"aggregation": {"runs": n, "last": asdict(last), "read": read}},
+            {"runs": n, **asdict(last)})
 
     def again(self, session: Session, job: Job) -> bool:
         session.refresh(job, ["dirty"])

@@ -24,6 +24,8 @@ from carbon_domain.db.enums import ACTIVE_STATES, JobResult, JobState, JobType, 
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
 from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.jobs.job_meta import InputsRead
+from carbon_domain.services.recalc import inputs_read
 from carbon_domain.services.recalc.recalc_finish import (
     close_module_job,
     lock_finish,
@@ -151,13 +153,19 @@ MAX_FAILED_AGGREGATIONS = 3
 
 
 def due_aggregations(session: Session) -> set[tuple[int, int]]:
-    """(module, year)s that may miss their trailing aggregation: a pipeline awaits it, or
-    the latest successful recalculation has a higher id than the latest aggregation that did
-    not fail (ids order jobs in time; an aggregation requested by a recalculation always gets
-    a higher id than it). An aggregation that ended ERROR (aborted, or out of attempts) wrote
-    no statistics, so it does not count: the module's totals would otherwise keep summing
-    rows the recalculation has since rewritten. Those with a recalculation or an aggregation
-    still active are not due: the last finisher requests it.
+    """(module, year)s whose trailing aggregation is needed: a pipeline awaits it, or the
+    statistics miss a good recalculation's rows (:func:`_unread_recalculation`: the last
+    aggregation that wrote them did not read it). An aggregation that ended ERROR (aborted,
+    or out of attempts) wrote no statistics, so it does not count: the module's totals
+    would otherwise keep summing rows the recalculation has since rewritten. Those with a
+    recalculation or an aggregation still active are not due: the last finisher requests
+    it, and an active aggregation reads what has landed (or is marked dirty and runs again).
+
+    Not "the last aggregation has a lower id than the last recalculation": a recalculation
+    that finishes while an earlier aggregation is still queued or running joins it (one
+    active per (module, year)), and that aggregation then reads its rows with its lower id
+    (its run, or the rerun its dirty mark asks for); counting by ids backfilled a second,
+    unneeded aggregation after every such join.
 
     Retries are bounded, never once a minute forever: after a deterministic failure (a
     unit's total that is not finite, ``meta.aggregation.failed``: the same rows fail again)
@@ -175,16 +183,37 @@ def due_aggregations(session: Session) -> set[tuple[int, int]]:
     for module, year, last_recalc in recalcs:
         if module is None or year is None:  # never: a recalculation has both
             continue
-        last_agg = session.scalar(select(func.max(Job.id)).where(
-            Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year,
-            Job.state == JobState.FINISHED, Job.result != JobResult.ERROR))
-        if (last_agg is None or last_agg < last_recalc) and not _gave_up(
-                session, int(module), int(year), int(last_recalc)):
+        if _unread_recalculation(session, int(module), int(year), int(last_recalc)) \
+                and not _gave_up(session, int(module), int(year), int(last_recalc)):
             out.add((int(module), int(year)))
     active = set(session.execute(select(Job.module_type_id, Job.year).where(
         Job.job_type.in_((JobType.emission_recalc, JobType.aggregation)),
         Job.state.in_(ACTIVE_STATES))).all())
     return {k for k in out if k not in active}
+
+
+def _unread_recalculation(session: Session, module: int, year: int, last_recalc: int
+                          ) -> bool:
+    """Whether a good recalculation of (module, year) landed rows that the last aggregation
+    that wrote statistics did not read. Each run records what it reads before reading
+    (``meta.aggregation.read``, services/recalc/aggregate.py ``recalculations_read``), as a
+    recalculation's plan records its inputs: the good recalculations up to ``upto`` but the
+    ``pending`` ones. An aggregation finished before that record existed is judged by ids
+    as before: it read what has a lower id than itself."""
+    agg = session.execute(select(Job.id, Job.meta).where(
+        Job.job_type == JobType.aggregation, Job.module_type_id == module, Job.year == year,
+        Job.state == JobState.FINISHED, Job.result != JobResult.ERROR)
+        .order_by(Job.id.desc()).limit(1)).first()
+    if agg is None:
+        return True
+    stored = ((agg.meta or {}).get("aggregation") or {}).get("read")
+    if not isinstance(stored, dict):
+        return int(agg.id) < last_recalc
+    read = InputsRead.model_validate(stored)
+    landed = set(session.scalars(select(Job.id).where(
+        Job.id.in_(read.pending), Job.job_type == JobType.emission_recalc,
+        Job.state == JobState.FINISHED, Job.result != JobResult.ERROR))) if read.pending else set()
+    return inputs_read.unread(read, last_recalc, landed) is not None
 
 
 def _gave_up(session: Session, module: int, year: int, last_recalc: int) -> bool:

@@ -23,6 +23,7 @@ from carbon_domain.db.enums import (
 )
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.services.jobs import jobs, pipelines
+from carbon_domain.services.recalc import aggregate
 from carbon_domain.services.upkeep import reconcile
 from carbon_domain.settings import get_settings
 
@@ -156,3 +157,70 @@ def test_reconciler_redispatches_the_outbox_and_lost_messages(session: Session) 
     assert (summary.outbox, summary.lost) == (1, 1)
     assert to_dispatch == sorted([waiting.id, queued.job_id])
     assert fresh.job_id not in to_dispatch  # within the dispatch grace period
+
+
+def _run(s: Session, job_id: int, meta: Any = None) -> None:
+    attempt = jobs.claim(s, job_id, f"task-{job_id}")
+    assert attempt is not None
+    if meta is not None:
+        meta = meta()  # read once claimed, as the aggregation's run does
+    assert jobs.finish(s, job_id, attempt, JobResult.SUCCESS, "ok", meta)
+
+
+def _aggregate(s: Session, job_id: int, *, record: bool) -> None:
+    """Finish an aggregation as its run does: with what it read (``record``), or as one
+    finished before that record existed."""
+    def read() -> Any:
+        return {"aggregation": {"runs": 1, "read": aggregate.recalculations_read(
+            s, M.professional_travel, YEAR)}} if record else {"aggregation": {"runs": 1}}
+    _run(s, job_id, read)
+
+
+def _aggregation(s: Session) -> int:
+    return jobs.request_aggregation(s, pipeline_id=None, module_type_id=M.professional_travel,
+                                    year=YEAR, created_by="t").job_id
+
+
+@pytest.mark.parametrize("record", [True, False])
+def test_a_recalculation_read_by_an_earlier_aggregation_is_not_backfilled(
+        session: Session, record: bool) -> None:
+    """A recalculation that finishes while an earlier aggregation is still queued joins it;
+    the aggregation then reads its rows: nothing is due, though the aggregation has the
+    lower id. (An aggregation finished before it recorded what it read is judged by ids.)"""
+    _run(session, _recalc(session).job_id)
+    queued = _aggregation(session)
+    later = _recalc(session, det=D.train).job_id
+    _run(session, later)
+    assert _aggregation(session) == queued  # joined, not a second one
+    _aggregate(session, queued, record=record)
+    key = (M.professional_travel, YEAR)
+    assert reconcile.due_aggregations(session) == (set() if record else {key})
+
+
+@pytest.mark.parametrize("result", [JobResult.SUCCESS, JobResult.ERROR])
+def test_a_recalculation_still_running_when_the_aggregation_read_is_due(
+        session: Session, result: JobResult) -> None:
+    """The aggregation read a later recalculation (train) but not an earlier one still
+    running (plane): once plane finishes good, the (module, year) is due again, whatever
+    the ids; finished ERROR, it is not (it wrote no rows)."""
+    running = _recalc(session).job_id
+    attempt = jobs.claim(session, running, "plane")
+    later = _recalc(session, det=D.train).job_id
+    _run(session, later)
+    agg = _aggregation(session)
+    _aggregate(session, agg, record=True)
+    job = session.get(Job, agg)
+    assert job is not None
+    assert job.meta["aggregation"]["read"] == {"upto": later, "pending": [running]}
+    assert reconcile.due_aggregations(session) == set()  # plane is still active
+    assert attempt is not None
+    jobs.finish(session, running, attempt, result, "done")
+    if result == JobResult.ERROR:
+        assert reconcile.due_aggregations(session) == set()
+        return
+    assert reconcile.due_aggregations(session) == {(M.professional_travel, YEAR)}
+    # Its backfill reads it: settled.
+    backfill = _aggregation(session)
+    assert backfill != agg
+    _aggregate(session, backfill, record=True)
+    assert reconcile.due_aggregations(session) == set()
