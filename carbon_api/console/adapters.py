@@ -171,7 +171,8 @@ def year_overview(session: Session, year: int) -> list[ModuleRow]:
         # updated) is decided by the same decide_module as the API and the CLI.
         md = decide_module([DisplayState(r.state) for r in rows],
                            bool(ms and ms.aggregation_in_progress),
-                           ms.aggregation_failed if ms else None)
+                           ms.aggregation_failed if ms else None,
+                           sum(r.entry_count for r in rows))
         out.append(ModuleRow(
             module.value, module.name, label(module.name), rows,
             scope1=ms.totals_kg.scope1 if ms else 0.0, scope2=ms.totals_kg.scope2 if ms else 0.0,

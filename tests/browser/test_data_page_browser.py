@@ -20,6 +20,7 @@ from .conftest import Console
 
 pytestmark = pytest.mark.integration
 EMPTY = YEAR + 1
+HEADCOUNT = 1
 
 
 def test_sign_in_and_reports_land_on_the_latest_year_with_data(
@@ -57,6 +58,27 @@ def test_an_empty_year_says_why_and_its_buttons_are_disabled(
     c.data(YEAR)
     expect(page.locator(f"#open-recalc-{EQUIPMENT}")).to_be_enabled()
     expect(page.locator("#year-empty")).to_have_count(0)
+
+
+def test_a_module_without_entries_says_so_beside_its_zero_totals(
+        console: Console, tokens: dict[str, str]) -> None:
+    """Every module card of an empty year, and of a module nothing was uploaded for, said
+    "✓ up to date" beside "Total 0.00 t CO2-eq" and "stats as of —", as if a total had been
+    computed; its types said "✓ up to date (no entries)". The card says it as its types do."""
+    seed_equipment(entries_per_type=5, types=(IT,))
+    c, page = console, console.page
+    c.sign_in(tokens["operator"])
+
+    def badge(module: int) -> Any:
+        return page.locator(f"#module-{module}-status [data-module-state]")
+
+    c.data(EMPTY)
+    expect(badge(EQUIPMENT)).to_have_text("✓ up to date (no entries)")
+    expect(badge(HEADCOUNT)).to_have_text("✓ up to date (no entries)")
+    c.data(YEAR)
+    expect(badge(EQUIPMENT)).to_have_text("✓ up to date")  # 5 IT entries, computed
+    expect(badge(HEADCOUNT)).to_have_text("✓ up to date (no entries)")
+    c.shot("no-entries")
 
 
 def test_upload_cards_state_their_columns_and_offer_a_template(

@@ -56,6 +56,9 @@ class Progress:
     # On the broker (QUEUED) or being worked on; False while its job row waits in the
     # outbox (NOT_STARTED: the broker did not take the message, or not yet).
     sent: bool = True
+    # Running, and nothing of its pipeline moved for minutes ("no progress for 4 min (since
+    # …)": pipeline_facts.quiet, the same words as its pipeline card's).
+    silent: str | None = None
 
     @property
     def text(self) -> str:
@@ -63,7 +66,8 @@ class Progress:
             return "not on the broker yet (the reconciler sends it)"
         if self.queued or not self.total:
             return "waiting for a worker"
-        return entries_progress(self.done, self.total)
+        done = entries_progress(self.done, self.total)
+        return f"{done} — {self.silent}" if self.silent else done
 
 
 def entries_progress(done: int, total: int) -> str:
@@ -168,10 +172,13 @@ AGGREGATION_FAILED = "✗ totals not updated"
 
 
 def decide_module(types: list[DisplayState], aggregating: bool = False,
-                  aggregation_failed: str | None = None) -> ModuleDisplay:
+                  aggregation_failed: str | None = None, entry_count: int | None = None
+                  ) -> ModuleDisplay:
     """The module's state from its types' states; ``aggregating``: its totals are being
     rebuilt right now (the numbers on the card are about to change); ``aggregation_failed``:
-    why its last aggregation failed (its totals were not updated), None when it did not."""
+    why its last aggregation failed (its totals were not updated), None when it did not;
+    ``entry_count``: its types' entries of the year — up to date with none says so, as a
+    type does ("✓ up to date (no entries)": its 0.00 t is not a computed total)."""
     counts = {s.value: sum(t == s for t in types) for s in ORDER}
     state = next((s for s in ORDER if counts[s.value]), DisplayState.up_to_date)
     if aggregating and state != DisplayState.recalculating:
@@ -191,5 +198,5 @@ def decide_module(types: list[DisplayState], aggregating: bool = False,
     elif state == DisplayState.incomplete:
         label = f"◌ {n} type{'s' if n != 1 else ''} incomplete"
     else:
-        label = LABEL[DisplayState.up_to_date]
+        label = LABEL[DisplayState.up_to_date] + (" (no entries)" if entry_count == 0 else "")
     return ModuleDisplay(state, label, counts, action)

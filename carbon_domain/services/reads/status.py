@@ -209,7 +209,8 @@ def year_status(session: Session, year: int) -> list[ModuleStatus]:
         kg, computed_at = totals.get(module.value, (Totals(), None))
         recalculating = any(t.recalculation_in_progress for t in types)
         md, aggregating, agg_failed = module_display(
-            mine, briefs, [DisplayState(t.state) for t in types])
+            mine, briefs, [DisplayState(t.state) for t in types],
+            sum(t.entry_count for t in types))
         out.append(ModuleStatus(
             module_type_id=module.value, module_name=module.name, year=year,
             needs_recalculation=any(t.needs_recalculation for t in types),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES
+from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import JobResult, JobState, JobType
 from carbon_domain.formula_versions import formula_change
 from carbon_domain.services.reads.display_state import (
@@ -24,6 +25,7 @@ from carbon_domain.services.reads.display_state import (
     TypeFacts,
     decide_module,
 )
+from carbon_domain.services.reads.pipeline_facts import quiet
 from carbon_domain.services.reads.status_probes import (
     ComboIds,
     JobBrief,
@@ -189,8 +191,8 @@ def aggregation_failure(module_combo: ComboIds, briefs: dict[int, JobBrief]) -> 
     return f"aggregation #{agg.id} failed" + (f": {why}" if why else "")
 
 
-def module_display(mine: list[Core], briefs: dict[int, JobBrief], states: list[DisplayState]
-                   ) -> tuple[ModuleDisplay, bool, str | None]:
+def module_display(mine: list[Core], briefs: dict[int, JobBrief], states: list[DisplayState],
+                   entry_count: int | None = None) -> tuple[ModuleDisplay, bool, str | None]:
     """The one state of a module (``decide_module``) from its types' cores and display
     ``states``, with whether its totals are being rebuilt (a recalculation of a type or of
     the module, or its aggregation, is active) and why they were not updated (its last
@@ -199,7 +201,8 @@ def module_display(mine: list[Core], briefs: dict[int, JobBrief], states: list[D
     aggregating = bool(any(briefs.get(c.combo.active_recalc or 0) is not None for c in mine)
                        or mc.active_aggregation or mc.active_module_recalc)
     agg_failed = aggregation_failure(mc, briefs)
-    return decide_module(states, aggregating, agg_failed), aggregating, agg_failed
+    return (decide_module(states, aggregating, agg_failed, entry_count), aggregating,
+            agg_failed)
 
 
 def facts(c: Core, briefs: dict[int, JobBrief], missing: list[str], entry_count: int
@@ -209,8 +212,22 @@ def facts(c: Core, briefs: dict[int, JobBrief], missing: list[str], entry_count:
     active = briefs.get(c.combo.active_recalc or 0)
     progress = None if active is None else Progress(
         active.id, _str(active.pipeline_id), active.progress_done, active.progress_total,
-        queued=active.state != JobState.RUNNING, sent=active.state != JobState.NOT_STARTED)
+        queued=active.state != JobState.RUNNING, sent=active.state != JobState.NOT_STARTED,
+        silent=_silence(active, briefs))
     return TypeFacts(tuple(reasons), progress, c.failed, tuple(missing), entry_count)
+
+
+def _silence(active: JobBrief, briefs: dict[int, JobBrief]) -> str | None:
+    """What its pipeline card says when nothing of the pipeline moved for minutes, judged on
+    the recalculations of that pipeline the read has (a type queued behind its siblings'
+    chunks is not silent while they progress)."""
+    if active.state != JobState.RUNNING:
+        return None
+    mine = [b for b in briefs.values() if b.pipeline_id == active.pipeline_id
+            and b.job_type == JobType.emission_recalc]
+    found = quiet((t for b in mine for t in (b.heartbeat_at, b.finished_at)),
+                  (b.heartbeat_at for b in mine if b.state == JobState.RUNNING), utcnow())
+    return found.text if found is not None else None
 
 
 def stale_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:

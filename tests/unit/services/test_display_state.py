@@ -95,3 +95,14 @@ def test_where_a_run_stopped() -> None:
     assert decide(TypeFacts(active=Progress(1, None, 40, 120, queued=False))).detail == (
         "40/120 entries")
     assert type_label("it") == "IT" and type_label("external_ai") == "External AI"
+
+
+def test_an_up_to_date_module_without_entries_says_so() -> None:
+    """As a type does: its 0.00 t is no computed total (the console's cards of an empty
+    year all said a bare "✓ up to date")."""
+    fresh = [DisplayState.up_to_date, DisplayState.up_to_date]
+    assert decide_module(fresh, entry_count=0).label == "✓ up to date (no entries)"
+    assert decide_module(fresh, entry_count=3).label == "✓ up to date"
+    assert decide_module(fresh).label == "✓ up to date"  # not counted: nothing claimed
+    # Any other state is its own.
+    assert decide_module([DisplayState.incomplete], entry_count=0).label == "◌ 1 type incomplete"
