@@ -95,9 +95,11 @@ def _check_something_to_recalculate(year: int) -> None:
     """A year without entries (and no numbers left to clear) would run a pipeline over zero
     entries that ends green: refuse it with the reason instead."""
     with session_scope() as s:
-        reason = year_data(s, year).empty_reason
-    if reason is not None:
-        raise NothingToRecalculate(f"Nothing to recalculate for {year}: {reason}")
+        found = year_data(s, year)
+    if found.empty_reason is not None:
+        then = f"; {found.next_step}" if found.next_step else ""
+        raise NothingToRecalculate(
+            f"Nothing to recalculate for {year}: {found.empty_reason}{then}")
 
 
 def start_upload(kind: str, content: bytes, *, filename: str = "upload.csv",

@@ -63,6 +63,7 @@ def status(year: Annotated[int | None, typer.Option(
     from carbon_api.cli.embedded import ensure_schema
     from carbon_domain.db.session import session_scope
     from carbon_domain.services.reads.status import year_status
+    from carbon_domain.services.reads.year_data import year_data
 
     if stale_only:
         _stale_only(year, older_than, as_json)
@@ -72,11 +73,14 @@ def status(year: Annotated[int | None, typer.Option(
     ensure_schema()
     with session_scope() as s:
         rows = [asdict(m) for m in year_status(s, year)]
+        first = None if rows else year_data(s, year).next_step
     if as_json:
         json_out(rows)
         return
     if not rows:
-        console.print(f"No factor or data uploads for {year} yet.")
+        console.print(f"No factor or data uploads for {year} yet" + (
+            f": {first} (`carbon ingest units|factors|data-entries FILE -y {year}`, or the "
+            "console's data page)." if first else "."), markup=False, highlight=False)
         return
     # One heading row per module instead of a module column, and one column for both jobs:
     # 80 columns hold the longest type name (35 characters) and the longest module state

@@ -147,7 +147,8 @@ def upload_data_entries(who: Operator, upload: FileUpload, module_type_id: Modul
 NOTHING_IN_THE_YEAR = {
     **R400, "description": "The year has nothing to recalculate (no entries, no statistics)",
     "content": {"application/json": {"example": {
-        "detail": "Nothing to recalculate for 2026: no factors and no entries for 2026"}}}}
+        "detail": "Nothing to recalculate for 2026: no factors and no entries for 2026; "
+                  "upload factors for 2026, then data entries"}}}}
 
 
 @router.post("/recalculate-emissions/{module_type_id}/{data_entry_type_id}", status_code=202,

@@ -166,7 +166,10 @@ def test_an_empty_year_says_why_and_refuses_recalculation(
     for url in (f"/v1/sync/recalculate-emissions/4/11?year={EMPTY}",
                 f"/v1/sync/recalculate-emissions/4?year={EMPTY}&only_stale=false"):
         r = http.post(url, headers=bearer)
-        assert r.status_code == 400 and r.json()["detail"] == why, url
+        # The API's refusal also says what to upload first (the console's box says it too).
+        assert r.status_code == 400 and r.json()["detail"] == (
+            f"{why}; upload the units for {EMPTY} first (they make its reports), then "
+            "factors, then data entries"), url
     assert _pipelines() == before
 
 

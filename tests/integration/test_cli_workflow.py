@@ -322,7 +322,8 @@ class TestStatusAndRecalc:
 
     def test_status_of_a_year_without_uploads(self, db: str) -> None:
         assert ok_json("status", "--year", "2030") == []
-        assert "No factor or data uploads for 2030 yet." in flat(ok("status", "-y", "2030").stdout)
+        assert flat(ok("status", "-y", "2030").stdout).startswith(
+            "No factor or data uploads for 2030 yet: upload the units for 2030 first")
 
     def test_status_year_out_of_range(self, db: str) -> None:
         fails(["status", "--year", "2101"], "--year 2101", "out of range")
@@ -477,3 +478,33 @@ class TestReconcile:
                                      "127.0.0.1:1")
         assert "s3cret" not in line and proc.stdout == ""
 
+
+
+def test_an_empty_year_says_what_to_upload_first(db: str, worker: Any) -> None:
+    """A new operator's first commands, as they run them (``carbon`` as a child process),
+    on a year with nothing: each says what is missing and what to upload first, in the
+    order the uploads need. They said "No factor or data uploads for 2030 yet.", "Nothing to
+    recalculate for 2030: no factors and no entries for 2030" and "no carbon reports for
+    year 2030", and left it there."""
+    from .test_ops_cli import run_carbon
+
+    units_first = "upload the units for 2030 first (they make its reports), then factors"
+    r = run_carbon("status", "-y", "2030")
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split())
+    assert said.startswith("No factor or data uploads for 2030 yet: " + units_first), said
+    assert "carbon ingest units|factors|data-entries FILE -y 2030" in said
+    r = run_carbon("recalc", "equipment", "-y", "2030")
+    assert_one_line_error(r.returncode, r.stderr, "no factors and no entries for 2030",
+                          units_first)
+    r = run_carbon("export", "results", "-y", "2030", "-o", "/tmp/never-written.csv")
+    assert_one_line_error(r.returncode, r.stderr, "no carbon reports for year 2030",
+                          units_first)
+    # The units are there: the factors come next, then the entries.
+    upload("units", UNITS_CSV, year=2030)
+    r = run_carbon("status", "-y", "2030")
+    assert "yet: upload factors for 2030, then data entries" in " ".join(r.stdout.split())
+    upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=4, year=2030)
+    r = run_carbon("recalc", "equipment", "-y", "2030")
+    assert_one_line_error(r.returncode, r.stderr,
+                          "no entries for 2030 (only factors); upload data entries for 2030")

@@ -99,7 +99,9 @@ def check_year(session: Session, year: int, unit_code: str | None = None) -> Non
         if not session.scalar(q.where(CarbonReport.unit_id == uid)):
             raise ExportNotFound(f"unit {unit_code!r} has no carbon report for {year}")
     elif not session.scalar(q):
-        raise ExportNotFound(f"no carbon reports for year {year}")
+        raise ExportNotFound(f"no carbon reports for year {year}: nothing to export; upload "
+                             f"the units for {year} first (they make its reports), then "
+                             f"factors, then data entries")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ class YearData:
     has_entries: bool
     has_factors: bool
     has_stats: bool  # some module of the year still shows numbers (kept until recalculated)
+    has_reports: bool = True  # units were uploaded for the year (their carbon reports)
 
     @property
     def nothing_to_recalculate(self) -> bool:
@@ -40,6 +41,21 @@ class YearData:
         if self.has_factors:
             return f"no entries for {self.year} (only factors)"
         return f"no factors and no entries for {self.year}"
+
+    @property
+    def next_step(self) -> str | None:
+        """What to upload first for a year without entries, in the order the uploads need
+        (a data entry upload is refused before the units make the year's reports); None
+        once it has entries. Every surface's empty-year message ends with it."""
+        y = self.year
+        if self.has_entries:
+            return None
+        if not self.has_reports:
+            return (f"upload the units for {y} first (they make its reports), then factors, "
+                    f"then data entries")
+        if not self.has_factors:
+            return f"upload factors for {y}, then data entries"
+        return f"upload data entries for {y}"
 
 
 def _has_entries(session: Session, year: int) -> bool:
@@ -63,10 +79,16 @@ def _has_stats(session: Session, year: int) -> bool:
     return any(st and (st.get("entry_count") or st.get("total")) for st in rows)
 
 
+def _has_reports(session: Session, year: int) -> bool:
+    return session.scalar(select(CarbonReport.id).where(CarbonReport.year == year).limit(1)
+                          ) is not None
+
+
 def year_data(session: Session, year: int) -> YearData:
     entries = _has_entries(session, year)
     return YearData(year, entries, _has_factors(session, year),
-                    False if entries else _has_stats(session, year))
+                    False if entries else _has_stats(session, year),
+                    True if entries else _has_reports(session, year))
 
 
 def latest_year_with_data(session: Session) -> int | None:
