@@ -230,6 +230,11 @@ class PipelineSummary(BaseModel):
                     "ignored; `status` stays SUCCESS), and QUEUED for a RUNNING pipeline "
                     "none of whose jobs has started yet (no worker took it; `status` stays "
                     "RUNNING).")
+    waiting_for: Literal["broker", "worker"] | None = Field(
+        None, description="For a QUEUED pipeline, what it waits for: `broker` while none of "
+                          "its jobs is on the broker yet (saved in the outbox while the "
+                          "broker was unreachable; the reconciler sends them), `worker` once "
+                          "they are (no worker took them yet). null otherwise.")
     module_type_id: int | None
     year: int | None
     created_by: str | None

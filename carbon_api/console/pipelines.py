@@ -25,6 +25,9 @@ STATUS_TEXT = {QUEUED: "Queued — waiting for a worker", "RUNNING": "Running",
 STATUS_ICON = {QUEUED: "⧗", "RUNNING": "⟳", "SUCCESS": "✓", SUCCESS_WITH_WARNINGS: "⚠",
                "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■", "NOT_STARTED": "…"}
 # The status filter's choices: the stored statuses, and QUEUED (RUNNING, nothing started).
+# A QUEUED pipeline whose jobs are not on the broker yet (pipeline_facts.waiting_for): the
+# same words as its types' ("not on the broker yet (the reconciler sends it)").
+UNSENT_TEXT = "Queued — not on the broker yet (the reconciler sends it)"
 FILTER_STATUSES = [s.value for s in PipelineStatus]
 FILTER_STATUSES.insert(FILTER_STATUSES.index(PipelineStatus.RUNNING.value), QUEUED)
 KIND_TEXT: dict[str, str] = {
@@ -129,10 +132,11 @@ def summary(v: PipelineView) -> dict[str, Any]:
     ingest = v.ingest
     phases = _phases(v)
     shown = v.display_status
+    text = UNSENT_TEXT if v.waiting_for == "broker" else STATUS_TEXT.get(shown, shown)
     return {
         "id": str(v.pipeline_id), "kind": v.kind, "kind_text": KIND_TEXT.get(v.kind, v.kind),
         "status": v.status, "display_status": shown,
-        "status_text": STATUS_TEXT.get(shown, shown),
+        "status_text": text,
         "status_icon": STATUS_ICON.get(shown, "?"), "terminal": v.finished,
         "warning_count": v.warning_count,
         "module": v.module_type_id, "module_label": module_label(v.module_type_id),
@@ -150,7 +154,7 @@ def summary(v: PipelineView) -> dict[str, Any]:
         "abort_confirm": abort_confirm(v), "recover_confirm": recover_confirm(v),
         # What a module card's "Recalculating…" link shows, updated by the page's stream.
         "progress_text": next((ph["text"] for ph in phases if ph["name"] == "recalculation"
-                               and ph["text"]), None) or STATUS_TEXT.get(shown, shown),
+                               and ph["text"]), None) or text,
     }
 
 

@@ -29,7 +29,6 @@ from datetime import datetime
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import (
     TERMINAL_PIPELINE,
     JobResult,
@@ -43,6 +42,7 @@ from carbon_domain.services.jobs.ingest_report import RejectedRow
 from carbon_domain.services.jobs.pipelines import as_pipeline_id, jobs_of_pipelines
 from carbon_domain.services.reads import pipeline_console as pc
 from carbon_domain.services.reads.pipeline_console import PipelineFilters
+from carbon_domain.services.reads.pipeline_facts import Waiting, recoverable_types, waiting_for
 from carbon_domain.services.reads.queries import ChunkCount, DetailJobView, JobView, job_view
 
 MAX_ROW_ERRORS = 200
@@ -96,6 +96,7 @@ class PipelineView:
     error_count: int
     warning_count: int  # jobs of its own that ended WARNING (rows skipped, columns ignored)
     display_status: str  # pc.display_status(status, warning_count, started=…): shown
+    waiting_for: Waiting | None  # QUEUED: "broker" (still in the outbox) or "worker"
     last_error: str | None
     created_at: datetime | None
     started_at: datetime | None
@@ -150,32 +151,6 @@ def progress_of(status: str, jobs: Sequence[Job]) -> PipelineProgress:
         finished=status in TERMINAL_PIPELINE)
 
 
-def recoverable_types(p: Pipeline, jobs: Sequence[Job]) -> list[int]:
-    """The data entry types a finished run left to recalculate (empty: nothing to re-run).
-
-    Its per-type recalculations that did not end SUCCESS or WARNING; when they all did (a
-    later step, the aggregation, failed) all of them, which brings a fresh aggregation; an
-    upload stopped after its data landed but before any recalculation: the types it wrote.
-    A SUCCESS run, a running one, an upload that wrote nothing (its ingest ended ERROR; the
-    job's fence rolls an aborted ingest back) and uploads without a module leave nothing.
-    """
-    if p.status in (PipelineStatus.RUNNING, PipelineStatus.SUCCESS,
-                    PipelineStatus.NOT_STARTED) or p.module_type_id is None or p.year is None:
-        return []
-    ok = (JobResult.SUCCESS, JobResult.WARNING)
-    recalcs = [j for j in jobs if j.job_type == JobType.emission_recalc
-               and j.data_entry_type_id is not None and j.module_type_id == p.module_type_id]
-    left = [j.data_entry_type_id for j in recalcs if j.result not in ok]
-    dets = left or [j.data_entry_type_id for j in recalcs]
-    if not dets:
-        root = next((j for j in jobs if j.pipeline_id == p.id), None)
-        if root is None or root.job_type not in pc.INGEST or root.result not in ok:
-            return []
-        dets = ([root.data_entry_type_id] if root.data_entry_type_id is not None else
-                [d.value for d in MODULE_DATA_ENTRY_TYPES[ModuleType(p.module_type_id)]])
-    return sorted({int(d) for d in dets if d is not None})
-
-
 def _ingest(jobs: Sequence[Job], metas: dict[int, dict[str, object]]) -> IngestFacts | None:
     first = next((j for j in jobs if j.job_type in pc.INGEST), None)
     if first is None:
@@ -213,6 +188,7 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
         error_count=p.error_count, warning_count=warnings,
         display_status=pc.display_status(p.status, warnings, started=any(
             j.started_at is not None for j in jobs)), last_error=p.last_error,
+        waiting_for=waiting_for(p.status, jobs),
         created_at=p.created_at,
         started_at=p.started_at, finished_at=p.finished_at,
         progress=progress_of(p.status, jobs), phases=pc.phases(jobs, chunks),

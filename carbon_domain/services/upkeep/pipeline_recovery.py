@@ -18,6 +18,7 @@ from carbon_domain.db.enums import PipelineStatus
 from carbon_domain.errors import Conflict, NotFound
 from carbon_domain.services.jobs.pipelines import pipeline_jobs
 from carbon_domain.services.reads import pipeline_reads
+from carbon_domain.services.reads.pipeline_facts import recoverable_types
 
 
 class PipelineNotFound(NotFound):
@@ -45,7 +46,7 @@ def plan_recovery(session: Session, pipeline_id: uuid.UUID | str) -> RecoveryPla
     if p.status == PipelineStatus.RUNNING:
         raise CannotRecover(f"pipeline {p.id} is still running: abort it or wait for it to "
                             "finish, then recover what it left")
-    dets = pipeline_reads.recoverable_types(p, pipeline_jobs(session, p.id))
+    dets = recoverable_types(p, pipeline_jobs(session, p.id))
     if not dets:
         why = ("it succeeded" if p.status == PipelineStatus.SUCCESS else
                "it has no module and year (a units or reference upload)"
