@@ -220,6 +220,16 @@ class TimelineEvent(BaseModel):
     detail: str | None
 
 
+class Silence(BaseModel):
+    since: datetime = Field(description="Its last sign of progress: a job of it started, "
+                                        "heartbeat or finished.")
+    replan_at: datetime = Field(description="When the reconciler takes its running jobs "
+                                            "for lost and re-plans them "
+                                            "(CARBON_STALE_JOB_SECONDS after their last "
+                                            "heartbeat).")
+    text: str = Field(description="\"no progress for 4 min (since 22:01:05 UTC): …\"")
+
+
 class PipelineSummary(BaseModel):
     pipeline_id: uuid.UUID
     kind: str
@@ -235,6 +245,10 @@ class PipelineSummary(BaseModel):
                           "its jobs is on the broker yet (saved in the outbox while the "
                           "broker was unreachable; the reconciler sends them), `worker` once "
                           "they are (no worker took them yet). null otherwise.")
+    silence: Silence | None = Field(
+        None, description="A RUNNING pipeline with a running job none of whose jobs moved "
+                          "for 2 minutes: its work waits behind other work, or was lost with "
+                          "a worker that died holding it. null otherwise.")
     module_type_id: int | None
     year: int | None
     created_by: str | None

@@ -149,6 +149,8 @@ def summary(v: PipelineView) -> dict[str, Any]:
         "result": ingest.result if ingest else None,
         "row_errors": ingest.row_errors if ingest else [],
         "skipped": ingest.skipped if ingest else 0, "stuck": v.stuck,
+        # Running, and nothing of it moved for minutes: said on the card and in the row.
+        "silence": v.silence.text[:1].upper() + v.silence.text[1:] if v.silence else None,
         "upload_id": ingest.upload_id if ingest else None,
         "can_abort": v.can_abort, "can_recover": v.can_recover,
         "abort_confirm": abort_confirm(v), "recover_confirm": recover_confirm(v),

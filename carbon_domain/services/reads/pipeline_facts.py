@@ -1,17 +1,20 @@
 """What a pipeline's jobs say about it beyond its status (pipeline_reads' views carry it, so
 the API, the console and the CLI say the same): what a RUNNING pipeline none of whose jobs
-has started is waiting for, and what a finished run left to re-run. Pure functions over the
-job rows the view already read: no query here."""
+has started is waiting for, whether a running one has stopped moving, and what a finished run
+left to re-run. Pure functions over the job rows the view already read: no query here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from carbon_domain.catalog import MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import JobResult, JobState, JobType, PipelineStatus
 from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.models import Pipeline
+from carbon_domain.settings import get_settings
 
 INGEST = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_ingest, JobType.unit_sync)
 Waiting = Literal["broker", "worker"]
@@ -32,6 +35,68 @@ def waiting_for(status: str, jobs: Sequence[Job]) -> Waiting | None:
                     for j in jobs):
         return "broker"
     return "worker"
+
+
+#: A running pipeline none of whose jobs moved for this long says so. A chunk is sized to take
+#: seconds and heartbeats when it commits, an ingest and an aggregation at each step: minutes
+#: of silence mean its work waits behind other work, or was lost with a worker that died
+#: holding it (SIGKILL, OOM, a host gone), which nothing but the reconciler recovers, after
+#: CARBON_STALE_JOB_SECONDS without a heartbeat (30 min by default; the broker's visibility
+#: timeout, an hour by default, comes later). Before, "⟳ Running · chunks 44/45" stood for
+#: those 30 minutes, with nothing saying that nothing ran.
+QUIET_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """No job of a running pipeline (or a running job) moved since ``since``."""
+
+    since: datetime  # its last sign of progress: a job started, heartbeat or finished
+    replan_at: datetime  # the reconciler takes its running jobs for lost from then
+    # "no progress for 4 min (since 22:01:05 UTC): …; if nothing moves, the reconciler
+    # re-plans it at 22:31 UTC, or abort it and recalculate what it left"
+    text: str
+
+
+def _text(since: datetime, now: datetime, replan_at: datetime) -> str:
+    text = (f"no progress for {_duration((now - since).total_seconds())} (since "
+            f"{since:%H:%M:%S} UTC): its work waits behind other work, or was lost with a "
+            "worker that died; ")
+    if replan_at > now:
+        return text + (f"if nothing moves, the reconciler re-plans it at {replan_at:%H:%M} "
+                       "UTC, or abort it and recalculate what it left")
+    # Past its time: no reconciler ran since (beat down), or its re-plan is queued too.
+    return text + (f"the reconciler was due to re-plan it at {replan_at:%H:%M} UTC: is "
+                   "`carbon beat` running? (`carbon reconcile` runs it once)")
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{int(seconds)} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def quiet(marks: Iterable[datetime | None], running: Iterable[datetime | None],
+          now: datetime) -> Silence | None:
+    """The silence of work whose last signs of progress are ``marks`` and whose RUNNING jobs
+    last heartbeat at ``running`` (None: nothing runs, so nothing is silent)."""
+    beats = [t for t in running if t is not None]
+    last = max((t for t in marks if t is not None), default=None)
+    if not beats or last is None or (now - last).total_seconds() < QUIET_SECONDS:
+        return None
+    replan_at = min(beats) + timedelta(seconds=get_settings().stale_job_seconds)
+    return Silence(last, replan_at, _text(last, now, replan_at))
+
+
+def silence(status: str, jobs: Sequence[Job], now: datetime) -> Silence | None:
+    """A RUNNING pipeline with a RUNNING job, none of whose jobs (its own or one it joined)
+    started, heartbeat or finished for :data:`QUIET_SECONDS`."""
+    if status != PipelineStatus.RUNNING:
+        return None
+    return quiet((t for j in jobs for t in (j.started_at, j.heartbeat_at, j.finished_at)),
+                 (j.heartbeat_at or j.started_at for j in jobs
+                  if j.state == JobState.RUNNING), now)
 
 
 def recoverable_types(p: Pipeline, jobs: Sequence[Job]) -> list[int]:

@@ -29,6 +29,7 @@ from datetime import datetime
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, defer
 
+from carbon_domain.db.base import utcnow
 from carbon_domain.db.enums import (
     TERMINAL_PIPELINE,
     JobResult,
@@ -42,7 +43,13 @@ from carbon_domain.services.jobs.ingest_report import RejectedRow
 from carbon_domain.services.jobs.pipelines import as_pipeline_id, jobs_of_pipelines
 from carbon_domain.services.reads import pipeline_console as pc
 from carbon_domain.services.reads.pipeline_console import PipelineFilters
-from carbon_domain.services.reads.pipeline_facts import Waiting, recoverable_types, waiting_for
+from carbon_domain.services.reads.pipeline_facts import (
+    Silence,
+    Waiting,
+    recoverable_types,
+    silence,
+    waiting_for,
+)
 from carbon_domain.services.reads.queries import ChunkCount, DetailJobView, JobView, job_view
 
 MAX_ROW_ERRORS = 200
@@ -110,6 +117,7 @@ class PipelineView:
     types: list[TypeProgress]
     ingest: IngestFacts | None
     stuck: bool  # a job RUNNING without a heartbeat for too long
+    silence: Silence | None  # RUNNING, and none of its jobs moved for minutes (pipeline_facts)
     can_abort: bool  # something is still active: the abort would stop it
     recoverable_types: list[int]  # what a failed, partial or aborted run left to re-run
 
@@ -197,6 +205,7 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
         current_message=shown.status_message if shown is not None else None,
         data_entry_type_id=root.data_entry_type_id if root else None, types=types,
         ingest=_ingest(jobs, metas), stuck=any(pc.is_stuck(j) for j in jobs),
+        silence=silence(p.status, jobs, utcnow()),
         can_abort=p.status == PipelineStatus.RUNNING,
         recoverable_types=recoverable_types(p, jobs))
 
