@@ -101,6 +101,21 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
+def _createdb(db_url: str, name: str) -> str:
+    """The ``createdb`` command line for the URL's server and user (no password)."""
+    try:
+        from sqlalchemy.engine import make_url
+        url = make_url(db_url)
+    except Exception:  # noqa: BLE001 - a URL that parsed once; fall back to the bare name
+        return f"`createdb {name}`"
+    args = [f"-h {url.host}" if url.host else "", f"-p {url.port}" if url.port else "",
+            f"-U {url.username}" if url.username else "", name]
+    return "`createdb " + " ".join(a for a in args if a) + "`"
+
+
 def describe_error(exc: BaseException) -> str | None:
     """One clear line for a known failure, or None when ``exc`` is a bug worth a traceback
     (a bare ValueError is one: user mistakes are the domain's CarbonErrors)."""
@@ -113,6 +128,11 @@ def describe_error(exc: BaseException) -> str | None:
         if "no such table" in reason:
             return (f"database at {mask_url(db_url)} is not migrated ({reason}); "
                     "run `carbon db upgrade`")
+        missing = _NO_DATABASE.search(reason)
+        if missing:  # the server answers; the migrations make tables, not the database
+            return (f"{missing.group(0)} at {mask_url(db_url)}: create it first "
+                    f"({_createdb(db_url, missing.group(1))}, or your provider's "
+                    "equivalent), then `carbon db upgrade`")
         if _UNREACHABLE.search(reason):
             return f"cannot reach database at {mask_url(db_url)}: {reason}"
         return f"database error at {mask_url(db_url)}: {reason}"

@@ -139,3 +139,19 @@ def test_a_database_behind_the_code_is_one_line(fresh_databases: list[str]) -> N
               "covers_input_job_id", "carbon db upgrade")
     assert _carbon("db", "upgrade", CARBON_DATABASE_URL=url).returncode == 0
     assert migrate.pending_revisions(url) == []
+
+
+@pytest.mark.parametrize("command", [
+    ["db", "upgrade"], ["status", "-y", "2025"], ["api", "--port", "1"],
+], ids=lambda c: " ".join(c))
+def test_a_database_not_created_yet_says_to_create_it(services: None,
+                                                      command: list[str]) -> None:
+    """Day one on a fresh PostgreSQL server: the URL names a database nobody created. The
+    migrations create the tables, not the database (operating.md), yet `carbon db upgrade`
+    said only "cannot reach database at …: … database "carbon_…" does not exist"."""
+    name = f"carbon_never_{uuid.uuid4().hex[:8]}"
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    line = _one_line(_carbon(*command, CARBON_DATABASE_URL=url),
+                     f'database "{name}" does not exist')
+    assert f"create it first (`createdb -h 127.0.0.1 -p 5432 -U postgres {name}`" in line
+    assert line.endswith("then `carbon db upgrade`"), line
