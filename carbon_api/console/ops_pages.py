@@ -108,7 +108,7 @@ def pipelines_page(request: Request, user: User,
                   page=found.page, pages=found.pages, statuses=pl.FILTER_STATUSES,
                   shown_statuses=pc.DISPLAY_STATUSES,
                   kinds=list(JobType), modules=list(ModuleType), q=q,
-                  status_text=pl.STATUS_TEXT, kind_text=pl.KIND_TEXT,
+                  status_text=pl.GROUP_TEXT, kind_text=pl.KIND_TEXT,
                   flower=flower_link(),
                   stream_url=request.app.url_path_for("events") + "?rows=1")
 
@@ -122,7 +122,7 @@ def pipeline_counts(request: Request, user: User) -> Response:
         counts = pc.counts_by_display_status(s, f)
     return render(request, "_pipeline_counts.html", counts=counts, total=sum(counts.values()),
                   f=f, q=q, shown_statuses=pc.DISPLAY_STATUSES,
-                  status_text=pl.STATUS_TEXT)
+                  status_text=pl.GROUP_TEXT)
 
 
 @router.get("/pipelines/{pipeline_id}")

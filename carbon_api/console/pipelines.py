@@ -28,6 +28,9 @@ STATUS_ICON = {QUEUED: "⧗", "RUNNING": "⟳", "SUCCESS": "✓", SUCCESS_WITH_W
 # A QUEUED pipeline whose jobs are not on the broker yet (pipeline_facts.waiting_for): the
 # same words as its types' ("not on the broker yet (the reconciler sends it)").
 UNSENT_TEXT = "Queued — not on the broker yet (the reconciler sends it)"
+# A count or a filter groups queued pipelines whatever each waits for (a worker, or the
+# broker): it says only what they share. Rows and cards say what each one waits for.
+GROUP_TEXT = {**STATUS_TEXT, QUEUED: "Queued, not started"}
 FILTER_STATUSES = [s.value for s in PipelineStatus]
 FILTER_STATUSES.insert(FILTER_STATUSES.index(PipelineStatus.RUNNING.value), QUEUED)
 KIND_TEXT: dict[str, str] = {

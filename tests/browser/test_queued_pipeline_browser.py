@@ -100,7 +100,7 @@ def test_queued_until_a_worker_starts_it_then_running_then_succeeded(
         page.wait_for_selector("body[data-stream-state=open]")
         expect(row_status(page, pid)).to_contain_text(WAITING)
         counts = page.locator("#pipeline-counts")
-        expect(counts).to_contain_text(f"{WAITING}: 1")
+        expect(counts).to_contain_text("Queued, not started: 1")
         expect(counts).to_contain_text("Succeeded: 3")
         expect(counts).not_to_contain_text("Running")
         page.locator(f"#expand-{pid}").click()

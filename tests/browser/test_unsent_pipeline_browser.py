@@ -70,6 +70,11 @@ def test_a_pipeline_left_in_the_outbox_waits_for_the_broker_not_a_worker(
     row = page.locator(f"#row-{pid} [data-cell='status']")
     expect(row).to_contain_text(UNSENT)
     expect(row).not_to_contain_text(WAITING)
+    # Its count and the status filter: queued, not a claim of what every queued one awaits.
+    counts = page.locator("#pipeline-counts")
+    expect(counts).to_contain_text("Queued, not started: 1")
+    expect(counts).not_to_contain_text(WAITING)
+    expect(page.locator("select[name=status]")).not_to_contain_text(WAITING)
     page.locator(f"#expand-{pid}").click()
     expect(page.locator(f"#detail-{pid} .pd-live .pipeline-card")).to_contain_text(UNSENT)
     # The API: still QUEUED (RUNNING, nothing started), and what it waits for.
