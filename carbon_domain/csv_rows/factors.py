@@ -71,7 +71,8 @@ def header_problem(module: ModuleType, det: DataEntryType | None, header: list[s
                 f"{module.name}")
     if needs_routing(module, det) and not any(c in cols for c in ROUTING_COLUMNS):
         return (f"module {module.name} has several data entry types: add a data_entry_type "
-                f"column (or {', '.join(ROUTING_COLUMNS[1:])}) or pass data_entry_type_id")
+                f"column (or {', '.join(ROUTING_COLUMNS[1:])}) or name the upload's type"
+                " (the API's data_entry_type_id, `carbon ingest … --det`)")
     candidates = [DataEntryType(det)] if det is not None else list(dets)
     problems = {d: [*[c for c in extra if c not in cols], *missing_of(schemas[d], cols)]
                 for d in candidates}

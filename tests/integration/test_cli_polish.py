@@ -489,3 +489,18 @@ def test_wait_at_80_columns_shows_every_jobs_count_and_message(db: str) -> None:
         assert "1537/1537" in result.stderr, result.stderr
         assert "…" not in result.stderr, result.stderr
         assert " ".join(result.stderr.split()).count("0 without a matching factor, 0 errors")
+
+
+def test_a_factor_file_of_a_module_with_several_types_names_the_cli_option(
+        db: str, worker: Any, tmp_path: Path) -> None:
+    """A factors file for a module of several types, with no column naming its type and no
+    --det: the refusal told the CLI's operator to 'pass data_entry_type_id' (the API's
+    field). It names both ways now, the CLI's `--det` included."""
+    upload("units", UNITS_CSV, year=YEAR)
+    f = tmp_path / "factors.csv"
+    f.write_text("equipment_class,sub_class,active_power_w,standby_power_w,"
+                 "ef_kg_co2eq_per_kwh\nLaptop,Standard,100,10,0.1\n")
+    result = runner.invoke(app, ["ingest", "factors", str(f), "-m", "equipment",
+                                 "-y", str(YEAR)])
+    line = assert_one_line_error(result.exit_code, result.stderr, "several data entry types")
+    assert "--det" in line and "data_entry_type_id" in line, line

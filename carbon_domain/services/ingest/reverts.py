@@ -73,8 +73,9 @@ _REVERTIBLE = (JobType.factor_ingest, JobType.csv_ingest, JobType.reference_inge
 
 
 def _a(word: str) -> str:
-    """'an emission_recalc', 'a factor_ingest'."""
-    return ("an " if word[:1] in "aeiou" else "a ") + word
+    """'an emission_recalc', 'a factor_ingest', 'a unit_sync' (a "u" read "you")."""
+    vowel = word[:1] in "aeio" or (word[:1] == "u" and not word.startswith(("uni", "use")))
+    return ("an " if vowel else "a ") + word
 
 
 def _job(session: Session, job_id: int) -> DataIngestionJob:
