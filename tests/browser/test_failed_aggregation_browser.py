@@ -25,6 +25,7 @@ from carbon_tasks.reconcile import reconcile
 from tests.console.support import YEAR
 from tests.integration.helpers import UNITS_CSV, jobs_of, wait_pipeline
 from tests.integration.legacy_data import set_entry_values
+from tests.integration.test_failed_aggregation_monitoring import upload_services
 from tests.integration.test_ops_cli import run_carbon
 
 from .conftest import Console
@@ -33,14 +34,6 @@ pytestmark = pytest.mark.integration
 
 PURCHASE = 5
 FACTORS = "purchase_institutional_code,currency,ef_kg_co2eq_per_currency\n12000000,eur,0.5\n"
-HEADER = "unit_institutional_id,purchase_institutional_code,total_spent_amount,currency\n"
-
-
-def _upload(rows: str) -> tuple[str, list[Any]]:
-    acc = ops.start_upload("data-entries", (HEADER + rows).encode(), module=PURCHASE,
-                           det=D.services, year=YEAR, created_by="alice")
-    assert acc.pipeline_id
-    return wait_pipeline(acc.pipeline_id).status, jobs_of(acc.pipeline_id)
 
 
 def _module(base: str, token: str) -> dict[str, Any]:
@@ -62,7 +55,7 @@ def test_a_failed_aggregation_reads_totals_not_updated_everywhere(
                 ops.start_upload("factors", FACTORS.encode(), module=PURCHASE, det=D.services,
                                  year=YEAR, created_by="seed")):
         assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
-    status, _ = _upload("UA,12000000,1000,chf\n" * 6 + "UB,12000000,1000,chf\n")
+    status, _ = upload_services("UA,12000000,1000,chf\n" * 6 + "UB,12000000,1000,chf\n")
     assert status == "SUCCESS"
     before = _module(console.base, tokens["viewer"])
     assert before["state"] == "up_to_date" and before["totals_kg"]["total"] > 0
@@ -113,7 +106,7 @@ def test_a_failed_aggregation_reads_totals_not_updated_everywhere(
     assert _module(console.base, tokens["viewer"])["state"] == "failed"
 
     # An input change retries it: corrected entries aggregate, the module is up to date.
-    status, _ = _upload("UA,12000000,2000,chf\n" * 6 + "UB,12000000,1000,chf\n")
+    status, _ = upload_services("UA,12000000,2000,chf\n" * 6 + "UB,12000000,1000,chf\n")
     assert status == "SUCCESS"
     m = _module(console.base, tokens["viewer"])
     assert m["state"] == "up_to_date" and m["state_detail"] is None

@@ -36,7 +36,8 @@ HEADER = "unit_institutional_id,purchase_institutional_code,total_spent_amount,c
 DAY = 86400
 
 
-def _upload(rows: str) -> tuple[str, list[Any]]:
+def upload_services(rows: str) -> tuple[str, list[Any]]:
+    """Purchase `services` entries (HEADER's columns) for YEAR: the pipeline's status and jobs."""
     acc = ops.start_upload("data-entries", (HEADER + rows).encode(), module=PURCHASE,
                            det=D.services, year=YEAR, created_by="alice")
     assert acc.pipeline_id
@@ -68,14 +69,14 @@ def test_a_failed_aggregation_is_listed_by_monitoring_with_the_module_state(
                 ops.start_upload("factors", FACTORS.encode(), module=PURCHASE, det=D.services,
                                  year=YEAR, created_by="seed")):
         assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
-    assert _upload("UA,12000000,1000,chf\n")[0] == "SUCCESS"
+    assert upload_services("UA,12000000,1000,chf\n")[0] == "SUCCESS"
     quiet = _monitoring(api, tokens, 0)
     assert (quiet["stale"], quiet["failed"], quiet.get("failed_modules", [])) == ([], [], [])
 
     # Each entry finite (about 5e307 kg), Lab A's sum of them not: the aggregation fails.
     # An upload refuses such amounts now (the number limits), so they are given in place,
     # as data loaded before the limits holds them, and the type is recalculated.
-    assert _upload("UA,12000000,1000,chf\n" * 6 + "UB,12000000,1000,chf\n")[0] == "SUCCESS"
+    assert upload_services("UA,12000000,1000,chf\n" * 6 + "UB,12000000,1000,chf\n")[0] == "SUCCESS"
     assert set_entry_values(det=D.services, year=YEAR, unit_id="UA",
                             column="total_spent_amount", value=1e308) == 6
     acc = ops.trigger_recalculation(module=PURCHASE, det=D.services, year=YEAR,
@@ -119,7 +120,7 @@ def test_a_failed_aggregation_is_listed_by_monitoring_with_the_module_state(
     assert "Nothing has needed recalculation" not in text, text
 
     # Corrected entries aggregate: the module is up to date and monitoring quiet again.
-    assert _upload("UA,12000000,2000,chf\nUB,12000000,1000,chf\n")[0] == "SUCCESS"
+    assert upload_services("UA,12000000,2000,chf\nUB,12000000,1000,chf\n")[0] == "SUCCESS"
     assert _module_state(api, tokens)["state"] == "up_to_date"
     report = _monitoring(api, tokens, 0)
     assert (report["stale"], report["failed"], report["failed_modules"]) == ([], [], [])

@@ -22,8 +22,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 import carbon_tasks.base
-from carbon_domain.db.session import session_scope
-from carbon_domain.services.reads.status import TypeStatus, year_status
 from carbon_tasks import operations as ops
 from tests.console.display_support import card_states
 from tests.console.support import sign_in
@@ -31,6 +29,7 @@ from tests.console.support import sign_in
 from .api_support import Tokens
 from .helpers import UNITS_CSV, emissions, jobs_of, wait_pipeline
 from .test_pipeline_guarantees import EQUIP_FACTORS
+from .test_staleness_landed_inputs import api_it, service_it
 
 pytestmark = pytest.mark.integration
 YEAR, EQUIPMENT, IT = 2025, 4, 11
@@ -59,21 +58,6 @@ def follow_ups_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     with monkeypatch.context() as m:
         m.setattr(carbon_tasks.base, "dispatch_jobs", kept.extend)
         yield kept
-
-
-def service_it() -> TypeStatus:
-    with session_scope() as s:
-        (m,) = [m for m in year_status(s, YEAR) if m.module_type_id == EQUIPMENT]
-    (t,) = [t for t in m.data_entry_types if t.data_entry_type_id == IT]
-    return t
-
-
-def api_it(api: TestClient, tokens: Tokens) -> dict[str, Any]:
-    r = api.get("/v1/sync/recalculation-status", params={"year": YEAR}, headers=tokens.view)
-    assert r.status_code == 200, r.text
-    (m,) = [m for m in r.json() if m["module_type_id"] == EQUIPMENT]
-    (t,) = [t for t in m["data_entry_types"] if t["data_entry_type_id"] == IT]
-    return dict(t)
 
 
 def card_it(api: TestClient, tokens: Tokens) -> tuple[str, str]:
