@@ -33,7 +33,12 @@ from tests.fault import harness
 from tests.fault.harness import EntryLock, blocked_writers, prepare, trigger, wait_for
 from tests.integration.helpers import wait_pipeline
 
-pytestmark = [pytest.mark.fault, pytest.mark.integration]
+pytestmark = [pytest.mark.fault, pytest.mark.integration,
+              # A chunk outlives its killed worker only on Redis (unacked until the
+              # visibility timeout); RabbitMQ requeues it the moment the worker's connection
+              # drops, and the new worker runs it (CI's RabbitMQ pass: 18 of 18 chunks done).
+              pytest.mark.skipif(harness.BROKER_KIND != "redis",
+                                 reason="a Redis broker scenario")]
 DET = 11
 SILENT = "no progress for"
 assert ARGS
