@@ -23,9 +23,8 @@ from carbon_domain.catalog import DataEntryType as D
 from carbon_tasks import operations as ops
 from carbon_tasks.reconcile import reconcile
 from tests.console.support import YEAR
-from tests.integration.helpers import UNITS_CSV, jobs_of, wait_pipeline
-from tests.integration.legacy_data import set_entry_values
-from tests.integration.test_failed_aggregation_monitoring import upload_services
+from tests.integration.helpers import UNITS_CSV, wait_pipeline
+from tests.integration.test_failed_aggregation_monitoring import overflow_lab_a, upload_services
 from tests.integration.test_ops_cli import run_carbon
 
 from .conftest import Console
@@ -62,14 +61,7 @@ def test_a_failed_aggregation_reads_totals_not_updated_everywhere(
 
     # Each entry finite (about 5e307 kg), Lab A's sum of them not: amounts an upload now
     # refuses, stored as they were before the limits, then recalculated by the operator.
-    assert set_entry_values(det=D.services, year=YEAR, unit_id="UA",
-                            column="total_spent_amount", value=1e308) == 6
-    acc = ops.trigger_recalculation(module=PURCHASE, det=D.services, year=YEAR,
-                                    created_by="alice")
-    status, jobs = wait_pipeline(acc.pipeline_id).status, jobs_of(acc.pipeline_id)
-    assert status == "PARTIAL", [(j.job_type, j.result, j.status_message) for j in jobs]
-    agg = next(j for j in jobs if j.job_type == "aggregation")
-    assert agg.result == "ERROR"
+    agg = overflow_lab_a()
     # The error names the unit, the module and the emission type whose total overflows.
     assert "purchase total of unit Lab A (UA)" in (agg.status_message or ""), agg.status_message
     assert "is not finite" in (agg.status_message or "")

@@ -44,6 +44,21 @@ def upload_services(rows: str) -> tuple[str, list[Any]]:
     return wait_pipeline(acc.pipeline_id).status, jobs_of(acc.pipeline_id)
 
 
+def overflow_lab_a() -> Any:
+    """Lab A's six services entries given 1e308 CHF in place (each entry's kg finite, their
+    sum not) and the type recalculated: the pipeline ends PARTIAL, its aggregation ERROR
+    (returned)."""
+    assert set_entry_values(det=D.services, year=YEAR, unit_id="UA",
+                            column="total_spent_amount", value=1e308) == 6
+    acc = ops.trigger_recalculation(module=PURCHASE, det=D.services, year=YEAR,
+                                    created_by="alice")
+    status, jobs = wait_pipeline(acc.pipeline_id).status, jobs_of(acc.pipeline_id)
+    assert status == "PARTIAL", [(j.job_type, j.result, j.status_message) for j in jobs]
+    agg = next(j for j in jobs if j.job_type == "aggregation")
+    assert agg.result == "ERROR"
+    return agg
+
+
 def _module_state(api: TestClient, tokens: Tokens) -> dict[str, Any]:
     r = api.get("/v1/sync/recalculation-status", params={"year": YEAR}, headers=tokens.view)
     assert r.status_code == 200, r.text
@@ -77,14 +92,7 @@ def test_a_failed_aggregation_is_listed_by_monitoring_with_the_module_state(
     # An upload refuses such amounts now (the number limits), so they are given in place,
     # as data loaded before the limits holds them, and the type is recalculated.
     assert upload_services("UA,12000000,1000,chf\n" * 6 + "UB,12000000,1000,chf\n")[0] == "SUCCESS"
-    assert set_entry_values(det=D.services, year=YEAR, unit_id="UA",
-                            column="total_spent_amount", value=1e308) == 6
-    acc = ops.trigger_recalculation(module=PURCHASE, det=D.services, year=YEAR,
-                                    created_by="alice")
-    status, jobs = wait_pipeline(acc.pipeline_id).status, jobs_of(acc.pipeline_id)
-    assert status == "PARTIAL", [(j.job_type, j.result, j.status_message) for j in jobs]
-    agg = next(j for j in jobs if j.job_type == "aggregation")
-    assert agg.result == "ERROR"
+    agg = overflow_lab_a()
     module = _module_state(api, tokens)
     assert (module["state"], module["state_label"]) == ("failed", "✗ totals not updated")
     assert module["state_detail"].startswith(f"aggregation #{agg.id} failed: the purchase"

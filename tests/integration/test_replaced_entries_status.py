@@ -27,9 +27,9 @@ from tests.console.display_support import card_states
 from tests.console.support import sign_in
 
 from .api_support import Tokens
-from .helpers import UNITS_CSV, emissions, jobs_of, wait_pipeline
+from .helpers import UNITS_CSV, emissions, jobs_of
 from .test_pipeline_guarantees import EQUIP_FACTORS
-from .test_staleness_landed_inputs import api_it, service_it
+from .test_staleness_landed_inputs import api_it, run, service_it
 
 pytestmark = pytest.mark.integration
 YEAR, EQUIPMENT, IT = 2025, 4, 11
@@ -42,13 +42,6 @@ FIRST = HEAD + ("UA,it,E1,Laptop 1,Laptop,Standard,40,128\n"
 # Four laptops, every one with a factor.
 SECOND = HEAD + "".join(f"U{'AB'[i % 2]},it,L{i},Laptop {i},Laptop,Standard,40,128\n"
                         for i in range(4))
-
-
-def run(acc: ops.Accepted) -> int:
-    p = wait_pipeline(acc.pipeline_id)
-    assert p.status == "SUCCESS", [(j.job_type, j.result, j.status_message)
-                                   for j in jobs_of(acc.pipeline_id)]
-    return acc.job_id
 
 
 @contextmanager
