@@ -53,12 +53,14 @@ def test_fault_suite_on_rabbitmq(services: None, figures) -> None:  # type: igno
         f"on RabbitMQ: {failed}\n" + (output[first:first + 8000] if first >= 0 else "")
         + "\n...\n" + output[-4000:])
     # The RabbitMQ-only scenarios ran; every other scenario ran too (none skipped but this one,
-    # the Redis restart, which needs a Redis broker, and the Redis-restart repro's expected
-    # failure of Celery's own consumer, which JUnit reports as skipped).
+    # the Redis restart and the chunk lost with its worker, which need a Redis broker, and the
+    # Redis-restart repro's expected failure of Celery's own consumer, which JUnit reports as
+    # skipped).
     assert outcomes["test_rabbitmq_connections_closed::"
                     "test_connections_closed_mid_pipeline_workers_reconnect"] == "passed"
     skipped = sorted(n for n, o in outcomes.items() if o == "skipped")
-    assert all(n.startswith(("test_on_rabbitmq::", "test_redis_restarted::"))
+    assert all(n.startswith(("test_on_rabbitmq::", "test_redis_restarted::",
+                             "test_lost_chunk_surface::"))
                or n.endswith("_with_unacked_message[stock]") for n in skipped), skipped
     assert outcomes["test_redis_restart_repro::"
                     "test_main_process_survives_redis_restart_with_unacked_message[carbon]"
