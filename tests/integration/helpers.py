@@ -93,3 +93,19 @@ def no_worker() -> Iterator[None]:
     finally:
         for q in QUEUES:
             app.control.add_consumer(q, destination=names, reply=True, timeout=2)
+
+
+def stats_and_rows_kg(year: int, module: int, dets: tuple[int, ...]) -> tuple[float, float]:
+    """A module's total kg for ``year`` from its statistics, and the kg of the emission rows
+    of ``dets``: equal once the aggregation has read the rows."""
+    with session_scope() as s:
+        stats = s.execute(text(
+            "SELECT coalesce(sum((m.stats->>'total')::numeric), 0) FROM carbon_report_modules m"
+            " JOIN carbon_reports r ON r.id = m.carbon_report_id"
+            " WHERE r.year = :y AND m.module_type_id = :m"), {"y": year, "m": module}).scalar()
+        rows = s.execute(text(
+            "SELECT coalesce(sum(e.kg_co2eq), 0) FROM data_entry_emissions e"
+            " JOIN data_entries d ON d.id = e.data_entry_id"
+            " WHERE d.year = :y AND d.data_entry_type_id = ANY(:d)"),
+            {"y": year, "d": list(dets)}).scalar()
+    return round(float(stats), 6), round(float(rows), 6)

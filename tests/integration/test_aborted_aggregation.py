@@ -16,29 +16,19 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from carbon_domain.db import locks
-from carbon_domain.db.session import session_scope
 from carbon_domain.settings import get_settings
 from carbon_tasks import operations as ops
 from carbon_tasks.reconcile import reconcile
 from tests.console.support import EQUIPMENT, F_HEADER, IT, YEAR, seed_equipment
 
-from .helpers import jobs_of, wait_pipeline
+from .helpers import jobs_of, stats_and_rows_kg, wait_pipeline
 
 pytestmark = pytest.mark.integration
 
 
 def _totals() -> tuple[float, float]:
     """Equipment's total kg for YEAR: from its statistics, and from its emission rows."""
-    with session_scope() as s:
-        stats = s.execute(text(
-            "SELECT coalesce(sum((m.stats->>'total')::numeric), 0) FROM carbon_report_modules m"
-            " JOIN carbon_reports r ON r.id = m.carbon_report_id"
-            " WHERE r.year = :y AND m.module_type_id = :m"), {"y": YEAR, "m": EQUIPMENT}).scalar()
-        rows = s.execute(text(
-            "SELECT coalesce(sum(e.kg_co2eq), 0) FROM data_entry_emissions e"
-            " JOIN data_entries d ON d.id = e.data_entry_id"
-            " WHERE d.year = :y AND d.data_entry_type_id = :d"), {"y": YEAR, "d": IT}).scalar()
-    return round(float(stats), 6), round(float(rows), 6)
+    return stats_and_rows_kg(YEAR, EQUIPMENT, (IT,))
 
 
 def _aggregations(pipeline_id: str) -> list[Any]:

@@ -41,6 +41,7 @@ from tests.console.support import (
     run,
     seed_equipment,
 )
+from tests.integration.helpers import stats_and_rows_kg
 
 pytestmark = pytest.mark.integration
 
@@ -79,17 +80,7 @@ def _wait(cond: Any, what: str, timeout: float = 60.0) -> None:
 
 def _totals() -> tuple[float, float]:
     """Equipment's total kg for YEAR: from its statistics, and from its emission rows."""
-    with session_scope() as s:
-        stats = s.execute(text(
-            "SELECT coalesce(sum((m.stats->>'total')::numeric), 0) FROM carbon_report_modules m"
-            " JOIN carbon_reports r ON r.id = m.carbon_report_id"
-            " WHERE r.year = :y AND m.module_type_id = :m"), {"y": YEAR, "m": EQUIPMENT}).scalar()
-        rows = s.execute(text(
-            "SELECT coalesce(sum(e.kg_co2eq), 0) FROM data_entry_emissions e"
-            " JOIN data_entries d ON d.id = e.data_entry_id"
-            " WHERE d.year = :y AND d.data_entry_type_id IN (:a, :b)"),
-            {"y": YEAR, "a": SCIENTIFIC, "b": IT}).scalar()
-    return round(float(stats), 6), round(float(rows), 6)
+    return stats_and_rows_kg(YEAR, EQUIPMENT, (SCIENTIFIC, IT))
 
 
 def _idle() -> None:
