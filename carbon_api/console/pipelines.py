@@ -12,13 +12,14 @@ from carbon_api.console.adapters import label
 from carbon_domain.catalog import DataEntryType, ModuleType
 from carbon_domain.db.enums import JobType, PipelineStatus
 from carbon_domain.services.reads import pipeline_console as pc
+from carbon_domain.services.reads.display_state import NOT_ON_BROKER, WAITING_FOR_WORKER
 from carbon_domain.services.reads.pipeline_console import QUEUED, SUCCESS_WITH_WARNINGS
 from carbon_domain.services.reads.pipeline_reads import PipelineDetailView, PipelineView
 
 # Keyed by display status (pipeline_console.display_status): a SUCCESS with a WARNING job is
 # never worded or coloured as a plain success, a pipeline no worker has started never as
 # running.
-STATUS_TEXT = {QUEUED: "Queued — waiting for a worker", "RUNNING": "Running",
+STATUS_TEXT = {QUEUED: f"Queued — {WAITING_FOR_WORKER}", "RUNNING": "Running",
                "SUCCESS": "Succeeded",
                SUCCESS_WITH_WARNINGS: "Succeeded with warnings", "PARTIAL": "Partly failed",
                "FAILED": "Failed", "ABORTED": "Aborted", "NOT_STARTED": "Not started"}
@@ -26,8 +27,8 @@ STATUS_ICON = {QUEUED: "⧗", "RUNNING": "⟳", "SUCCESS": "✓", SUCCESS_WITH_W
                "PARTIAL": "◐", "FAILED": "✗", "ABORTED": "■", "NOT_STARTED": "…"}
 # The status filter's choices: the stored statuses, and QUEUED (RUNNING, nothing started).
 # A QUEUED pipeline whose jobs are not on the broker yet (pipeline_facts.waiting_for): the
-# same words as its types' ("not on the broker yet (the reconciler sends it)").
-UNSENT_TEXT = "Queued — not on the broker yet (the reconciler sends it)"
+# same words as its types'.
+UNSENT_TEXT = f"Queued — {NOT_ON_BROKER}"
 # A count or a filter groups queued pipelines whatever each waits for (a worker, or the
 # broker): it says only what they share. Rows and cards say what each one waits for.
 GROUP_TEXT = {**STATUS_TEXT, QUEUED: "Queued, not started"}

@@ -46,6 +46,12 @@ LABEL = {DisplayState.recalculating: "⟳ recalculating",
          DisplayState.up_to_date: "✓ up to date"}
 
 
+#: What queued work waits for, in the words every surface uses (a type's progress, its
+#: pipeline's card and row: console/pipelines.py).
+NOT_ON_BROKER = "not on the broker yet (the reconciler sends it)"
+WAITING_FOR_WORKER = "waiting for a worker"
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     job_id: int
@@ -63,9 +69,9 @@ class Progress:
     @property
     def text(self) -> str:
         if not self.sent:
-            return "not on the broker yet (the reconciler sends it)"
+            return NOT_ON_BROKER
         if self.queued or not self.total:
-            return "waiting for a worker"
+            return WAITING_FOR_WORKER
         done = entries_progress(self.done, self.total)
         return f"{done} — {self.silent}" if self.silent else done
 
