@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     worker_max_memory_mb: int = Field(512, alias="CARBON_WORKER_MAX_MEMORY_MB", ge=0)
     # A RUNNING job not heard from for this long is considered orphaned by the reconciler.
     stale_job_seconds: int = Field(1800, alias="CARBON_STALE_JOB_SECONDS", ge=1)
+    # A running pipeline none of whose jobs moved for this long says so on every surface
+    # ("no progress for …", services/reads/pipeline_facts.py), long before the reconciler
+    # acts on it at stale_job_seconds. A chunk commits every few seconds; 2 min of silence
+    # is well past any healthy gap seen in the benches (the 8M run's longest chunk: 11 s).
+    no_progress_seconds: float = Field(120.0, alias="CARBON_NO_PROGRESS_SECONDS", gt=0)
     reconcile_interval: float = Field(60.0, alias="CARBON_RECONCILE_INTERVAL", gt=0)
     # Grace period before the reconciler re-dispatches a committed job nobody picked up.
     dispatch_grace_seconds: int = Field(30, alias="CARBON_DISPATCH_GRACE_SECONDS", ge=0)

@@ -7,10 +7,10 @@ the reconciler re-plans (``CARBON_STALE_JOB_SECONDS``) every surface said "⟳ R
 chunks 16/18" — the pipelines page and the pipeline's details, the data page's type rows
 ("⟳ recalculating 1,000/1,200 entries"), ``carbon status``, the API — with nothing saying
 that nothing ran. Now a RUNNING pipeline none of whose jobs moved for
-``pipeline_facts.QUIET_SECONDS`` (2 min; 2 s here) says "no progress for … (since …): its work
-waits behind other work, or was lost with a worker that died; … the reconciler re-plans it at
-HH:MM UTC", on every surface, from the one rule (``pipeline_facts.quiet``), and stops saying
-it once it moves again.
+``CARBON_NO_PROGRESS_SECONDS`` (2 min by default; 2 s here) says "no progress for …
+(since …): its work waits behind other work, or was lost with a worker that died; … the
+reconciler re-plans it at HH:MM UTC", on every surface, from the one rule
+(``pipeline_facts.quiet``), and stops saying it once it moves again.
 
 Real processes (tests/fault/harness.py): two ``carbon worker`` subprocesses, a chunk held
 mid-write by a row lock, SIGKILL of the first worker's process group, the reconciler's task.
@@ -44,10 +44,9 @@ SILENT = "no progress for"
 assert ARGS
 
 
-def test_a_chunk_lost_with_its_worker_says_nothing_moves(procs, settings, chromium,  # noqa: F811
-                                                         monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from carbon_domain.services.reads import pipeline_facts
-    monkeypatch.setattr(pipeline_facts, "QUIET_SECONDS", 2.0, raising=False)
+def test_a_chunk_lost_with_its_worker_says_nothing_moves(procs, settings, chromium  # noqa: F811
+                                                         ) -> None:  # type: ignore[no-untyped-def]
+    settings(no_progress_seconds=2.0)
     w, _ = prepare(procs, CARBON_VISIBILITY_TIMEOUT="600")
     with EntryLock(harness.entry_in_chunk(DET, 1)):
         pid = trigger()
@@ -122,7 +121,7 @@ def test_a_chunk_lost_with_its_worker_says_nothing_moves(procs, settings, chromi
 
 def _settled(pid: str) -> bool:
     """Nothing moves any more: no job of the pipeline heartbeat during the last 3 s
-    (QUIET_SECONDS: 2 s)."""
+    (CARBON_NO_PROGRESS_SECONDS: 2 s here)."""
     rows = harness.sql("SELECT max(heartbeat_at) < now() - interval '3 second' FROM"
                        " data_ingestion_jobs WHERE pipeline_id = CAST(:p AS uuid)", p=pid)
     return bool(rows[0][0])

@@ -37,14 +37,14 @@ def waiting_for(status: str, jobs: Sequence[Job]) -> Waiting | None:
     return "worker"
 
 
-#: A running pipeline none of whose jobs moved for this long says so. A chunk is sized to take
-#: seconds and heartbeats when it commits, an ingest and an aggregation at each step: minutes
-#: of silence mean its work waits behind other work, or was lost with a worker that died
-#: holding it (SIGKILL, OOM, a host gone), which nothing but the reconciler recovers, after
-#: CARBON_STALE_JOB_SECONDS without a heartbeat (30 min by default; the broker's visibility
-#: timeout, an hour by default, comes later). Before, "⟳ Running · chunks 44/45" stood for
-#: those 30 minutes, with nothing saying that nothing ran.
-QUIET_SECONDS = 120.0
+# A running pipeline none of whose jobs moved for CARBON_NO_PROGRESS_SECONDS (2 min by
+# default) says so. A chunk is sized to take seconds and heartbeats when it commits, an
+# ingest and an aggregation at each step: minutes of silence mean its work waits behind
+# other work, or was lost with a worker that died holding it (SIGKILL, OOM, a host gone),
+# which nothing but the reconciler recovers, after CARBON_STALE_JOB_SECONDS without a
+# heartbeat (30 min by default; the broker's visibility timeout, an hour by default, comes
+# later). Before, "⟳ Running · chunks 44/45" stood for those 30 minutes, with nothing
+# saying that nothing ran.
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +83,16 @@ def quiet(marks: Iterable[datetime | None], running: Iterable[datetime | None],
     last heartbeat at ``running`` (None: nothing runs, so nothing is silent)."""
     beats = [t for t in running if t is not None]
     last = max((t for t in marks if t is not None), default=None)
-    if not beats or last is None or (now - last).total_seconds() < QUIET_SECONDS:
+    settings = get_settings()
+    if not beats or last is None or (now - last).total_seconds() < settings.no_progress_seconds:
         return None
-    replan_at = min(beats) + timedelta(seconds=get_settings().stale_job_seconds)
+    replan_at = min(beats) + timedelta(seconds=settings.stale_job_seconds)
     return Silence(last, replan_at, _text(last, now, replan_at))
 
 
 def silence(status: str, jobs: Sequence[Job], now: datetime) -> Silence | None:
     """A RUNNING pipeline with a RUNNING job, none of whose jobs (its own or one it joined)
-    started, heartbeat or finished for :data:`QUIET_SECONDS`."""
+    started, heartbeat or finished for ``no_progress_seconds`` (CARBON_NO_PROGRESS_SECONDS)."""
     if status != PipelineStatus.RUNNING:
         return None
     return quiet((t for j in jobs for t in (j.started_at, j.heartbeat_at, j.finished_at)),
