@@ -247,8 +247,13 @@ class PipelineSummary(BaseModel):
                           "they are (no worker took them yet). null otherwise.")
     silence: Silence | None = Field(
         None, description="A RUNNING pipeline with a running job none of whose jobs moved "
-                          "for 2 minutes: its work waits behind other work, or was lost with "
-                          "a worker that died holding it. null otherwise.")
+                          "for CARBON_NO_PROGRESS_SECONDS (2 minutes by default): its work "
+                          "waits behind other work, or was lost with a worker that died "
+                          "holding it. null otherwise.")
+    reverts_job_id: int | None = Field(
+        None, description="The upload job this pipeline's upload undoes (a revert, started "
+                          "directly or by applying a revert's preview); null for any other "
+                          "pipeline.")
     module_type_id: int | None
     year: int | None
     created_by: str | None

@@ -128,6 +128,13 @@ def recover_confirm(v: PipelineView) -> str:
             ).replace("  ", " ")
 
 
+def kind_text(v: PipelineView) -> str:
+    """"Factor upload", or "Factor upload — undo of job 31" for a revert: without it, an undo
+    read as one more upload of the same scope, and nothing said which upload it took back."""
+    text = KIND_TEXT.get(v.kind, v.kind)
+    return text if v.reverts_job_id is None else f"{text} — undo of job {v.reverts_job_id}"
+
+
 def summary(v: PipelineView) -> dict[str, Any]:
     """What a row, a card or a stream event shows of a pipeline."""
     message = v.message
@@ -138,7 +145,8 @@ def summary(v: PipelineView) -> dict[str, Any]:
     shown = v.display_status
     text = UNSENT_TEXT if v.waiting_for == "broker" else STATUS_TEXT.get(shown, shown)
     return {
-        "id": str(v.pipeline_id), "kind": v.kind, "kind_text": KIND_TEXT.get(v.kind, v.kind),
+        "id": str(v.pipeline_id), "kind": v.kind, "kind_text": kind_text(v),
+        "reverts_job_id": v.reverts_job_id,
         "status": v.status, "display_status": shown,
         "status_text": text,
         "status_icon": STATUS_ICON.get(shown, "?"), "terminal": v.finished,

@@ -87,6 +87,7 @@ class IngestFacts:
     upload_id: int | None
     skipped: int
     row_errors: list[RejectedRow]
+    reverts_job_id: int | None  # this upload undoes that one (a revert, or its applied preview)
 
 
 @dataclass(slots=True)
@@ -120,6 +121,7 @@ class PipelineView:
     silence: Silence | None  # RUNNING, and none of its jobs moved for minutes (pipeline_facts)
     can_abort: bool  # something is still active: the abort would stop it
     recoverable_types: list[int]  # what a failed, partial or aborted run left to re-run
+    reverts_job_id: int | None  # its upload is the undo of that upload job
 
     @property
     def finished(self) -> bool:
@@ -170,8 +172,11 @@ def _ingest(jobs: Sequence[Job], metas: dict[int, dict[str, object]]) -> IngestF
         for e in (raw if isinstance(raw, list) else [])[:MAX_ROW_ERRORS]
         if isinstance(e, dict)]
     skipped = meta.get("skipped")
+    config = meta.get("config")
+    undoes = config.get("reverts_job_id") if isinstance(config, dict) else None
     return IngestFacts(first.id, first.result, first.status_message, first.upload_id,
-                       int(skipped) if isinstance(skipped, int | float | str) else 0, errors)
+                       int(skipped) if isinstance(skipped, int | float | str) else 0, errors,
+                       int(undoes) if isinstance(undoes, int) else None)
 
 
 def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
@@ -190,6 +195,7 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
                    and j.result == JobResult.WARNING for j in jobs)
     # live: a running pipeline's duration is the time so far. The API detail is also
     # streamed, sending a snapshot whenever it changes: there it stays None while running.
+    ingest = _ingest(jobs, metas)
     return PipelineView(
         pipeline_id=p.id, kind=p.kind, status=p.status, module_type_id=p.module_type_id,
         year=p.year, created_by=p.created_by, job_count=p.job_count,
@@ -204,10 +210,11 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
         message=pc.message(p, jobs),
         current_message=shown.status_message if shown is not None else None,
         data_entry_type_id=root.data_entry_type_id if root else None, types=types,
-        ingest=_ingest(jobs, metas), stuck=any(pc.is_stuck(j) for j in jobs),
+        ingest=ingest, stuck=any(pc.is_stuck(j) for j in jobs),
         silence=silence(p.status, jobs, utcnow()),
         can_abort=p.status == PipelineStatus.RUNNING,
-        recoverable_types=recoverable_types(p, jobs))
+        recoverable_types=recoverable_types(p, jobs),
+        reverts_job_id=ingest.reverts_job_id if ingest else None)
 
 
 def views(session: Session, pipes: Sequence[Pipeline], *, live: bool = True
