@@ -158,10 +158,24 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
         if self.environment == "production":
-            problems = production_problems(self)
+            problems = production_problems(self) + self._redelivery_problems()
             if problems:
                 raise ValueError("; ".join(problems))
         return self
+
+    def _redelivery_problems(self) -> list[str]:
+        """On the Redis broker a message goes back to its queue once it has been
+        unacknowledged for the visibility timeout, whether its task still runs or not: a
+        timeout a task may outlive (CARBON_TASK_TIME_LIMIT bounds every task) hands a running
+        task to a second worker. RabbitMQ has no such timeout."""
+        if not self.broker_url.startswith("redis") or \
+                self.visibility_timeout > self.task_time_limit:
+            return []
+        return [f"CARBON_VISIBILITY_TIMEOUT={self.visibility_timeout} must exceed "
+                f"CARBON_TASK_TIME_LIMIT={self.task_time_limit} on the Redis broker: a task "
+                f"still running after {self.visibility_timeout} s would be handed to a second "
+                "worker; raise the timeout, or lower CARBON_TASK_TIME_LIMIT and "
+                "CARBON_TASK_SOFT_TIME_LIMIT below it"]
 
     @property
     def is_sqlite(self) -> bool:
