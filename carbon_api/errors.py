@@ -5,7 +5,9 @@ status: :data:`STATUS`. The API's handler, ``accepting.accept_operation`` and th
 (:func:`status_of`) all read it. There is deliberately no catch-all: an exception outside
 the hierarchy (a bare ``ValueError`` included) is a bug, answered by Starlette as a logged
 500, never as the user's fault. The database handler maps *infrastructure* failures
-(database unreachable) to 503.
+(database unreachable) to 503: this JSON body for the API; the console answers its own
+pages with an HTML page (``carbon_api.console.web.database_down``), ``/metrics`` with what
+it can read without the database (``carbon_database_up`` 0).
 """
 
 from __future__ import annotations
@@ -105,14 +107,16 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
                         headers=headers)
 
 
-def _is_unavailable(exc: DBAPIError) -> bool:
+def is_unavailable(exc: DBAPIError) -> bool:
+    """The database did not answer (refused, timed out, connection lost), as opposed to a
+    statement it refused, which is a bug."""
     return isinstance(exc, OperationalError | InterfaceError) or bool(exc.connection_invalidated)
 
 
 async def database_error(request: Request, exc: Exception) -> JSONResponse:
     """Connection-class database errors → 503. Anything else is a bug: re-raise it."""
     assert isinstance(exc, DBAPIError)
-    if not _is_unavailable(exc):
+    if not is_unavailable(exc):
         raise exc
     log.error("database unavailable: %s", str(exc).splitlines()[0][:300])
     return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503,

@@ -9,6 +9,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware import Middleware
 
 from carbon_api.console import (
@@ -26,7 +27,16 @@ from carbon_api.console import (
 from carbon_api.console.forms import PROBLEM
 from carbon_api.console.fragments import FragmentRedirectMiddleware
 from carbon_api.console.security import STATIC, ConsoleGuardMiddleware, is_console_path
-from carbon_api.console.web import HERE, Refused, SignInRequired, message, refused, sign_in_required
+from carbon_api.console.web import (
+    HERE,
+    Refused,
+    SignInRequired,
+    database_down,
+    message,
+    refused,
+    sign_in_required,
+)
+from carbon_api.errors import database_error
 
 __all__ = ["install", "is_console_path"]
 
@@ -47,6 +57,13 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     return message(request, "Invalid request — " + "; ".join(parts), 422)
 
 
+async def _database_down(request: Request, exc: Exception) -> Response:
+    """The database unreachable: a console page gets an HTML page saying so (htmx, a
+    fragment); /v1 keeps its JSON 503. Any other database error stays a bug (re-raised)."""
+    answer = await database_error(request, exc)
+    return database_down(request) if is_console_path(request.url.path) else answer
+
+
 def install(app: FastAPI) -> None:
     for module in (signin, data_pages, ops_pages, report_pages, stream, export_pages,
                    templates_csv, factor_pages, drill_pages, preview_pages):
@@ -60,3 +77,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(DBAPIError, _database_down)

@@ -218,3 +218,17 @@ def _return_to(request: Request) -> str | None:
 async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
     return message(request, exc.detail, exc.status_code)
+
+
+def database_down(request: Request) -> HTMLResponse:
+    """What a console page answers while the database is unreachable: a 503 page in the
+    console's layout saying what it means and what to do; a fragment htmx asked for, a short
+    message in its place. Before, the console showed the API's JSON body
+    (``{"detail": "The database is unreachable or busy; …"}``) as the page.
+
+    Rendered without the signed-in user (the sign-in cannot be read, and the header's links
+    would need the database)."""
+    name = "_database_down.html" if is_htmx(request) else "database_down.html"
+    response = render(request, name, status_code=503, user=None)
+    response.headers["retry-after"] = "5"
+    return response

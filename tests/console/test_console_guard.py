@@ -99,6 +99,72 @@ def test_a_fragment_opened_as_a_page_goes_to_its_page(http: httpx.Client,
                     follow_redirects=False).status_code == 200
 
 
+UNREACHABLE = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
+
+
+def _main_text(html: str) -> str:
+    """What a page's ``<main>`` says, tags dropped."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html.split('<main id="main">', 1)[1]).split())
+
+
+def test_a_database_outage_is_a_console_page_not_the_apis_json(
+        http: httpx.Client, server: str, tokens: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database unreachable (the app pointed at a closed port, as the API's outage test
+    does): every console page showed the API's JSON body, ``{"detail": "The database is
+    unreachable or busy; try again in a moment."}``, and a fragment put it in its box. A page
+    is now a page of the console saying what it means and what to do; a fragment a short
+    message; /v1 keeps its JSON 503."""
+    sign_in(http, tokens["operator"])
+    with httpx.Client(base_url=server, timeout=30) as signed_out:
+        nonce = re.search(r'name="login_csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                          signed_out.get("/login").text).group(1)
+        monkeypatch.setattr(get_settings(), "database_url", UNREACHABLE)
+        # Signing in needs the database too (the form itself does not).
+        sign_in_post = signed_out.post("/login", data={"token": tokens["operator"],
+                                                       "login_csrf": nonce})
+    pages = [(path, http.get(path, headers=NAVIGATE, follow_redirects=False)) for path in
+             (f"/console/data/{YEAR}", "/console/pipelines", f"/console/reports?year={YEAR}",
+              "/")]
+    for path, r in [*pages, ("POST /login", sign_in_post)]:
+        assert r.status_code == 503, (path, r.text)
+        assert r.headers["content-type"].startswith("text/html"), path
+        assert r.headers["retry-after"] == "5" and r.headers["cache-control"] == "no-store"
+        assert '"detail"' not in r.text, path
+        # The console's layout: its title, style sheet and main; no signed-in header (it
+        # would need the database).
+        assert "<title>Database unreachable · carbon console</title>" in r.text, path
+        assert 'href="/console/static/console.css"' in r.text and '<main id="main">' in r.text
+        assert "Signed in as" not in r.text
+        said = _main_text(r.text)
+        assert said.startswith("The database is unreachable The console answered, but its "
+                               "database (PostgreSQL) did not: this page cannot be shown, and "
+                               "nothing can be uploaded or started until it answers again."), path
+        assert ("What it means Nothing saved is lost. Uploads, jobs and results already "
+                "recorded stay in the database") in said
+        assert "The workers wait. A task that needs the database retries" in said
+        assert ("What to do Check that PostgreSQL is running and that the API's host reaches "
+                "it at its CARBON_DATABASE_URL : carbon db current") in said
+        assert ("Then reload this page. Until then GET /v1/health answers 503 ( \"database\": "
+                "\"unavailable\" ) and the metric carbon_database_up is 0.") in said
+    # A fragment htmx asked for: a message in its place, not a page inside the page.
+    for path in (f"/console/data/{YEAR}/modules/4", "/console/workers"):
+        r = http.get(path, headers={"HX-Request": "true"})
+        assert r.status_code == 503, path
+        assert "<html" not in r.text and '"detail"' not in r.text, path
+        assert r.text.strip() == (
+            '<p class="message error" role="alert" data-database-down>The database is '
+            "unreachable: this could not be shown or done. Nothing saved is lost and the "
+            "workers wait for it; reload the page once PostgreSQL answers again.</p>")
+    # The API keeps its JSON.
+    r = http.get("/v1/sync/pipelines", headers={"Authorization": f"Bearer {tokens['viewer']}"})
+    assert r.status_code == 503 and r.json() == {
+        "detail": "The database is unreachable or busy; try again in a moment."}
+    # Back: the pages are back.
+    monkeypatch.undo()
+    assert http.get(f"/console/data/{YEAR}").status_code == 200
+
+
 @pytest.fixture
 def listening_port() -> Iterator[int]:
     with socket.socket() as srv:
