@@ -37,7 +37,7 @@ from carbon_domain.settings import get_settings
 
 # -- authentication ---------------------------------------------------------------------------
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False, scheme_name="bearer",
     description="An API token from `carbon tokens create --name NAME --role viewer|operator`.")
 
@@ -48,7 +48,7 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
 
 
 def authenticate(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> TokenInfo:
     """The token's owner; 401 when the header is missing, malformed, unknown or revoked."""
     if credentials is None:

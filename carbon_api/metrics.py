@@ -5,16 +5,27 @@ Every figure is read when Prometheus scrapes: pipelines, job durations, chunks a
 staleness from the database (``carbon_domain.services.reads.metrics_reads``), queue depths and
 live workers from the broker. Nothing is accumulated in the API process, so several API
 processes answer alike and a restart loses nothing. If the broker is unreachable the
-database figures are still served and ``carbon_broker_up`` is 0.
+database figures are still served and ``carbon_broker_up`` is 0; if the database is, the
+broker's are, with ``carbon_database_up`` 0. Before, a database outage answered 503 and
+Prometheus dropped every series of the scrape, the broker's too: the only alert left was
+"cannot scrape the API".
+
+The tokens are in the database too: while it is unreachable, a token this process verified
+within :data:`OUTAGE_TOKEN_SECONDS` still opens ``/metrics`` (Prometheus scrapes every 30 s,
+so its token always is); any other token gets the API's 503, as before.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from kombu import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -24,10 +35,12 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import DBAPIError
 
-from carbon_api.deps import Viewer
-from carbon_api.errors import READ
+from carbon_api.deps import authenticate, bearer
+from carbon_api.errors import READ, is_unavailable
 from carbon_domain.db.session import session_scope
+from carbon_domain.services.access.tokens import hash_token
 from carbon_domain.services.reads import metrics_reads as reads
 from carbon_tasks.app import app as celery_app
 from carbon_tasks.workers import WorkerInfo, worker_overview
@@ -64,17 +77,36 @@ def queue_depths(names: list[str]) -> dict[str, int]:
 
 
 class CarbonCollector(Collector):
+    def __init__(self, database_up: bool = True) -> None:
+        self.database_up = database_up  # False: the token check already found it unreachable
+
     def collect(self) -> Iterator[Metric]:
-        with session_scope() as s:
-            pipelines = reads.pipeline_figures(s)
-            durations = reads.job_durations(s)
-            chunks = reads.chunk_figures(s)
-            stale = reads.staleness(s)
-        yield from _pipelines(pipelines)
-        yield from _durations(durations)
-        yield from _chunks(chunks)
-        yield from _staleness(stale)
+        figures = self._database_figures() if self.database_up else None
+        yield GaugeMetricFamily("carbon_database_up", "1 when the database answered this "
+                                "scrape (0: its figures are missing from it).",
+                                value=0.0 if figures is None else 1.0)
+        if figures is not None:
+            pipelines, durations, chunks, stale = figures
+            yield from _pipelines(pipelines)
+            yield from _durations(durations)
+            yield from _chunks(chunks)
+            yield from _staleness(stale)
         yield from _broker()
+
+    @staticmethod
+    def _database_figures() -> tuple[reads.PipelineFigures, list[reads.DurationHistogram],
+                                     reads.ChunkFigures, list[reads.Staleness]] | None:
+        """Every figure read from the database; None when it does not answer (any other
+        database error is a bug and propagates)."""
+        try:
+            with session_scope() as s:
+                return (reads.pipeline_figures(s), reads.job_durations(s),
+                        reads.chunk_figures(s), reads.staleness(s))
+        except DBAPIError as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("metrics: database unreachable: %s", str(exc).splitlines()[0][:300])
+            return None
 
 
 def _pipelines(p: reads.PipelineFigures) -> Iterator[Metric]:
@@ -165,11 +197,63 @@ def _workers(workers: list[WorkerInfo], names: list[str]) -> Iterator[Metric]:
     yield c
 
 
+#: While the database is unreachable, a token this process verified this recently still opens
+#: /metrics. A token revoked since was refused at its next scrape, which forgot it.
+OUTAGE_TOKEN_SECONDS = 3600.0
+_MAX_REMEMBERED = 64
+_verified: dict[str, float] = {}  # SHA-256 of a token → monotonic time it was last verified
+_verified_lock = threading.Lock()
+
+
+def _remember(digest: str) -> None:
+    with _verified_lock:
+        _verified.pop(digest, None)
+        _verified[digest] = time.monotonic()
+        while len(_verified) > _MAX_REMEMBERED:  # the oldest goes first
+            del _verified[next(iter(_verified))]
+
+
+def _forget(digest: str) -> None:
+    with _verified_lock:
+        _verified.pop(digest, None)
+
+
+def _verified_lately(digest: str) -> bool:
+    with _verified_lock:
+        at = _verified.get(digest)
+    return at is not None and time.monotonic() - at <= OUTAGE_TOKEN_SECONDS
+
+
+def scraper(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+            ) -> bool:
+    """Whether the database answered the token check: the API's bearer check, except that
+    while the database is unreachable a token verified lately passes (False) instead of
+    answering 503. 401 as ever for a missing, malformed, unknown or revoked token."""
+    digest = hash_token(credentials.credentials) if credentials is not None else None
+    try:
+        authenticate(credentials)
+    except HTTPException:
+        if digest is not None:
+            _forget(digest)
+        raise
+    except DBAPIError as exc:
+        if digest is None or not is_unavailable(exc) or not _verified_lately(digest):
+            raise
+        log.warning("metrics: database unreachable, serving what the broker answers: %s",
+                    str(exc).splitlines()[0][:300])
+        return False
+    if digest is not None:
+        _remember(digest)
+    return True
+
+
 @router.get("/metrics", response_class=Response,
             responses={**READ, 200: {"content": {CONTENT_TYPE_LATEST: {}},
                                      "description": "Prometheus text exposition."}})
-def metrics(_: Viewer) -> Response:
-    """Prometheus metrics (any API token). See docs/metrics.md for the names."""
+def metrics(database_up: Annotated[bool, Depends(scraper)]) -> Response:
+    """Prometheus metrics (any API token). See docs/metrics.md for the names. While the
+    database is unreachable: 200 with `carbon_database_up` 0 and the broker's figures, for a
+    token this process verified within the last hour (503 for any other)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CarbonCollector())
+    registry.register(CarbonCollector(database_up))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

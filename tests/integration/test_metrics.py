@@ -1,6 +1,7 @@
 """``GET /metrics`` (Prometheus text) moves when a pipeline runs on the real worker, and only
 answers a token holder; its pipeline counts are the display statuses every other surface
-shows (a pipeline no worker has started is QUEUED, not RUNNING)."""
+shows (a pipeline no worker has started is QUEUED, not RUNNING); with the database down it
+still answers, with the broker's figures and ``carbon_database_up`` 0."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from carbon_domain.settings import get_settings
 from carbon_tasks import operations as ops
 from tests.console.support import EntryLock, last_entry_id
 from tests.integration.helpers import UNITS_CSV, no_worker, wait_pipeline
 from tests.integration.test_pipeline_guarantees import EQUIP_FACTORS, equip_entries, upload
+from tests.integration.test_staleness_landed_inputs import IT_FACTORS_AT
 
 from .api_support import Tokens
 
@@ -47,6 +50,43 @@ def test_metrics_need_a_token(api: TestClient) -> None:
     assert api.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
+UNREACHABLE = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
+# Every family read from the database.
+FROM_THE_DATABASE = ("carbon_pipelines", "carbon_pipeline_oldest_running_seconds",
+                     "carbon_job_duration_seconds", "carbon_chunks_done",
+                     "carbon_chunk_entries", "carbon_emission_rows_written",
+                     "carbon_types_needing_recalculation", "carbon_oldest_stale_seconds")
+
+
+def test_metrics_answer_while_the_database_is_down(api: TestClient, tokens: Tokens,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database unreachable (the app pointed at a closed port): /metrics answered 503,
+    so Prometheus dropped every series of the scrape, the broker's too, and only "cannot
+    scrape the API" could alert. It answers 200 with the broker's figures and
+    carbon_database_up 0 (docker/prometheus/alerts.yml: CarbonDatabaseUnreachable)."""
+    up = scrape(api, tokens)  # Prometheus's token, verified while the database answers
+    assert up[("carbon_database_up", ())] == 1.0
+    assert ("carbon_pipeline_oldest_running_seconds", ()) in up
+    monkeypatch.setattr(get_settings(), "database_url", UNREACHABLE)
+    down = scrape(api, tokens)
+    assert down[("carbon_database_up", ())] == 0.0
+    assert down[("carbon_broker_up", ())] == 1.0 and down[("carbon_workers", ())] >= 1
+    assert down[("carbon_queue_consumers", (("queue", "recalc"),))] >= 1
+    assert ("carbon_queue_messages", (("queue", "recalc"),)) in down
+    assert [n for n, _ in down if n.startswith(FROM_THE_DATABASE)] == []
+    # A token this process has not verified cannot be checked: the API's 503, as before
+    # (the database holds the tokens); a missing or malformed one is still 401.
+    r = api.get("/metrics", headers=tokens.op)
+    assert r.status_code == 503 and r.json() == {
+        "detail": "The database is unreachable or busy; try again in a moment."}
+    assert api.get("/metrics").status_code == 401
+    assert api.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    monkeypatch.undo()
+    back = scrape(api, tokens)
+    assert back[("carbon_database_up", ())] == 1.0
+    assert ("carbon_pipeline_oldest_running_seconds", ()) in back
+
+
 def test_metrics_move_when_a_pipeline_runs(api: TestClient, tokens: Tokens) -> None:
     before = scrape(api, tokens)
     assert value(before, "carbon_broker_up") == 1.0
@@ -58,6 +98,9 @@ def test_metrics_move_when_a_pipeline_runs(api: TestClient, tokens: Tokens) -> N
     upload("factors", EQUIP_FACTORS.format(ef="0.1"), module=EQUIPMENT, year=YEAR)
     upload("data-entries", equip_entries(200, "it", "Laptop", "Standard"), module=EQUIPMENT,
            det=IT, year=YEAR)
+    # A revised IT factor, not recalculated: IT is stale (the other types have factors and
+    # no entry: nothing to recalculate, not stale).
+    upload("factors", IT_FACTORS_AT.format(ef="0.2"), module=EQUIPMENT, det=IT, year=YEAR)
     stale = scrape(api, tokens)
     assert value(stale, "carbon_types_needing_recalculation", year=str(YEAR)) >= 1
     assert value(stale, "carbon_oldest_stale_seconds", year=str(YEAR)) > 0
