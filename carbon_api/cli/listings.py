@@ -131,6 +131,14 @@ def _stale_only(year: int | None, older_than: float, as_json: bool) -> None:
                       f"{'; '.join(m.reasons)}", markup=False, highlight=False)
 
 
+# What `carbon jobs` says before the first upload: every job starts from one, and the units
+# come first (they make a year's reports: year_data.next_step, `carbon status`'s words).
+NO_JOBS_YET = ("No jobs yet: every job starts with an upload. Upload a year's units first "
+               "(they make its reports): `carbon ingest units FILE -y YEAR`; then its factors "
+               "and data entries: `carbon ingest factors|data-entries FILE -m MODULE -y YEAR` "
+               "(or the console's data page).")
+
+
 def _job_state(r: dict[str, Any]) -> str:
     """A finished job shows its result, an active one its state."""
     if r["state"] == "FINISHED" and r["result"]:
@@ -160,8 +168,16 @@ def jobs(pipeline: Annotated[str | None, typer.Option(
         rows = [asdict(j) for j in list_jobs(s, pipeline_id=pid,
                                              state=state.upper() if state else None,
                                              limit=limit)]
+        # Nothing listed: no job at all yet, or none the filters match?
+        none_yet = not rows and (not (pid or state) or not list_jobs(s, limit=1))
     if as_json:
         json_out(rows)
+        return
+    if not rows:  # an empty table said nothing of why, nor what to do
+        console.print(NO_JOBS_YET if none_yet else
+                      "No job" + (f" of pipeline {pipeline}" if pid else "")
+                      + (f" in state {state.upper()}" if state else "") + ".",
+                      markup=False, highlight=False)
         return
     t = new_table("Jobs", ("id", "type", "year mod/det", "state", "done:num", "took:num",
                            "message:text"))

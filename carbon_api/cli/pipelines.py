@@ -138,7 +138,7 @@ def pipelines(
             console.print(_counts_line(found.total, found.counts_by_status, shown))
         return
     rows: list[dict[str, Any]] = [{"id": str(v.pipeline_id), "kind": v.kind, "status": v.status,
-             "display_status": v.display_status,
+             "display_status": v.display_status, "waiting_for": v.waiting_for,
              "module_type_id": v.module_type_id, "year": v.year,
              "jobs": v.progress.jobs_total, "errors": v.error_count,
              "warnings": v.warning_count,
@@ -157,14 +157,29 @@ def pipelines(
                   str(r["jobs"]), str(r["errors"]), f"{r['created_at']:%m-%d %H:%M}",
                   r["duration"])
     print_table(t)
+    for r in rows:
+        if r["waiting_for"]:
+            console.print(f"{_short(r['id'])}: queued, {_waiting(r['waiting_for'])}",
+                          markup=False, highlight=False)
     console.print(_counts_line(found.total, found.counts_by_status, shown))
+
+
+def _waiting(what: str) -> str:
+    """What a QUEUED pipeline waits for (``waiting_for``: pipeline_facts.waiting_for) in the
+    words of its console row and of its types' status. Before, the listing said QUEUED
+    alone, and its counts line "waiting for a worker" even of a pipeline the broker never
+    got."""
+    from carbon_domain.services.reads.display_state import NOT_ON_BROKER, WAITING_FOR_WORKER
+
+    return NOT_ON_BROKER if what == "broker" else WAITING_FOR_WORKER
 
 
 def _counts_line(total: int, by_status: dict[str, int], shown: dict[str, int]) -> str:
     from carbon_domain.services.reads.pipeline_console import QUEUED, SUCCESS_WITH_WARNINGS
 
     split = {"SUCCESS": (shown.get(SUCCESS_WITH_WARNINGS, 0), "with warnings"),
-             "RUNNING": (shown.get(QUEUED, 0), "queued, waiting for a worker")}
+             # Queued ones wait for a worker or for the broker: the rows say which.
+             "RUNNING": (shown.get(QUEUED, 0), "queued, not started")}
     parts = ", ".join(f"{s} {n}" + (f" ({split[s][0]} {split[s][1]})"
                                     if s in split and split[s][0] else "")
                       for s, n in sorted(by_status.items()))

@@ -266,10 +266,44 @@ def recalc(module: Annotated[str, typer.Argument(help=_MODULE_HELP, show_default
                       wait, as_json, tasks=tn.RECALCULATION_TASKS, timeout=timeout)
 
 
+# What each figure of a reconciler pass counts (carbon_tasks/reconcile.py), in its order.
+RECONCILED = (
+    ("outbox", "jobs left in the outbox (saved, never sent to the broker)"),
+    ("lost", "jobs lost on the broker (sent, never taken), queued again"),
+    ("retried", "stuck jobs (RUNNING, no sign of life) run again"),
+    ("gave_up", "stuck jobs out of attempts, ended ERROR"),
+    ("module_jobs_closed", "module recalculations closed (all their types done)"),
+    ("pipelines_closed", "pipelines whose status it settled"),
+    ("aggregations_backfilled", "missing aggregations started"),
+)
+NOTHING_TO_REPAIR = ("Nothing to repair: no job left in the outbox, lost or stuck, no module "
+                     "recalculation or pipeline to close, no aggregation missing.")
+
+
 @cli.command("reconcile")
 def reconcile(as_json: JsonFlag = False) -> None:
     """Run the reconciler once, here (beat runs it every minute)."""
+    import logging
+
     from carbon_tasks.reconcile import reconcile as task
 
+    # With no logging configured (a command's default), Python printed the dispatch's
+    # warning on stderr beside this command's own line on the same failure.
+    logging.getLogger("carbon.dispatch").addHandler(logging.NullHandler())
     out = task.apply().get()
-    json_out(out) if as_json else console.print(out)
+    if as_json:
+        json_out(out)
+    elif "skipped" in out:
+        console.print(f"Skipped: {out['skipped']} (beat's, most likely); it does the same.",
+                      markup=False, highlight=False)
+    elif not any(out.get(key) for key, _ in RECONCILED):
+        console.print(NOTHING_TO_REPAIR, markup=False, highlight=False)
+    else:  # a figure per line (it printed the task's dict, {'outbox': 0, 'lost': 0, …})
+        width = max(len(text) for _, text in RECONCILED)
+        console.print("Reconciler pass:", markup=False, highlight=False)
+        for key, text in RECONCILED:
+            console.print(f"  {text.ljust(width)}  {out.get(key, 0):>4}", markup=False,
+                          highlight=False)
+    if out.get("dispatch_error"):
+        error(f"the broker did not take the jobs to send ({out['dispatch_error']}): they stay "
+              "in the outbox, and the next pass sends them once it answers")

@@ -121,7 +121,8 @@ def test_queued_until_a_worker_starts_it_then_running_then_succeeded(
         # CLI: the table, --json, the filter and the counts line.
         assert next(r for r in cli("--json") if r["id"] == pid)["display_status"] == "QUEUED"
         table = cli()
-        assert "QUEUED" in table and "RUNNING 1 (1 queued, waiting for a worker)" in table
+        assert "QUEUED" in table and "RUNNING 1 (1 queued, not started)" in table
+        assert f"{pid[:8]}: queued, waiting for a worker" in table.splitlines()
         assert [r["id"] for r in cli("--status", "queued", "--json")] == [pid]
         assert cli("--no-queued", "--counts", "--json")["counts_by_display_status"] == {
             "SUCCESS": 3}

@@ -36,7 +36,15 @@ from carbon_domain.db.models import DataIngestionJob as Job
 from carbon_domain.db.session import session_scope
 
 from .api_support import row_counts, wait_idle
-from .helpers import UNITS_CSV, count, emissions, jobs_of, module_stats, wait_pipeline
+from .helpers import (
+    UNITS_CSV,
+    count,
+    emissions,
+    jobs_of,
+    module_stats,
+    no_worker,
+    wait_pipeline,
+)
 from .test_ops_cli import assert_one_line_error
 from .test_pipeline_guarantees import EQUIP_FACTORS, _hold_module_lock, equip_entries, upload
 
@@ -350,6 +358,7 @@ class TestJobsAndPipelines:
                 Job.state == "FINISHED"))
         assert len(ok_json("jobs", "--state", "finished", "--limit", "1000")) == finished
         assert ok_json("jobs", "--state", "running") == []
+        assert ok("jobs", "--state", "running").stdout == "No job in state RUNNING.\n"
         table = ok("jobs", "-p", pid).stdout  # an 80-column table: short cells stay whole
         assert "Jobs" in table and f"\n{out['job_id']} " in table and "SUCCESS" in table
 
@@ -363,6 +372,55 @@ class TestJobsAndPipelines:
         assert ok_json("pipelines", "--status", "aborted") == []
         table = ok("pipelines", "--limit", "1").stdout
         assert "Pipelines" in table and pid[:8] in table and "SUCCESS" in table
+
+    def test_jobs_before_the_first_upload_say_what_to_do_first(self, db: str) -> None:
+        """It printed an empty table (a title and column heads), which said neither that
+        nothing had run yet nor what to do about it."""
+        first = ("No jobs yet: every job starts with an upload. Upload a year's units first "
+                 "(they make its reports): `carbon ingest units FILE -y YEAR`; then its "
+                 "factors and data entries: `carbon ingest factors|data-entries FILE -m MODULE "
+                 "-y YEAR` (or the console's data page).")
+        assert flat(ok("jobs").stdout) == first
+        # A filter on an empty database: the same (nothing it could match exists yet).
+        assert flat(ok("jobs", "--state", "running").stdout) == first
+        assert ok_json("jobs") == []
+
+    def test_pipelines_say_what_a_queued_pipeline_waits_for(self, it_year: int) -> None:
+        """The listing said QUEUED and nothing more, while the console's row and the API
+        (`waiting_for`) say what it waits for: the broker (its jobs are still in the outbox)
+        or a worker; and its counts line said "waiting for a worker" of both."""
+        from carbon_domain.services.jobs import jobs as job_service
+        from carbon_domain.services.jobs import pipelines
+        from carbon_tasks import operations as ops
+
+        # Saved and never sent, as a trigger while the broker is down leaves it.
+        with session_scope() as s:
+            p = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+                                          year=YEAR + 1, created_by="outbox")
+            job_service.request_recalc(s, pipeline_id=p.id, module_type_id=4,
+                                       data_entry_type_id=11, year=YEAR + 1,
+                                       created_by="outbox")
+            unsent = str(p.id)
+        with no_worker():  # on the broker, no worker takes it
+            queued = str(ops.trigger_recalculation(module=4, det=11, year=YEAR,
+                                                   created_by="t").pipeline_id)
+            rows = {r["id"]: r for r in ok_json("pipelines")}
+            table = ok("pipelines").stdout
+        try:
+            assert (rows[unsent]["display_status"], rows[unsent]["waiting_for"]) == (
+                "QUEUED", "broker")
+            assert (rows[queued]["display_status"], rows[queued]["waiting_for"]) == (
+                "QUEUED", "worker")
+            assert {r["waiting_for"] for i, r in rows.items() if i not in (unsent, queued)} == {
+                None}
+            lines = table.splitlines()
+            assert f"{unsent[:8]}: queued, not on the broker yet (the reconciler sends it)" in lines
+            assert f"{queued[:8]}: queued, waiting for a worker" in lines
+            assert lines[-1] == "5 pipelines match: RUNNING 2 (2 queued, not started), SUCCESS 3"
+        finally:
+            ok("abort", unsent)
+        assert wait_pipeline(queued).status == "SUCCESS"
+        settle()
 
     def test_jobs_with_a_malformed_pipeline_id(self, db: str) -> None:
         fails(["jobs", "--pipeline", "not-a-uuid"], "not a pipeline id: 'not-a-uuid'")
@@ -465,7 +523,50 @@ class TestReconcile:
         assert [(j.job_type, j.result) for j in jobs_of(pid)] == [
             ("emission_recalc", "SUCCESS"), ("aggregation", "SUCCESS")]
         settle()
-        assert "'outbox': 0" in flat(ok("reconcile").stdout)
+        assert flat(ok("reconcile").stdout) == (
+            "Nothing to repair: no job left in the outbox, lost or stuck, no module "
+            "recalculation or pipeline to close, no aggregation missing.")
+
+    def test_reconcile_says_what_it_repaired_and_what_it_could_not_send(
+            self, it_year: int) -> None:
+        """It printed the task's dict ({'outbox': 1, 'lost': 0, …}), and the same dict with
+        a 'dispatch_error' key, exit 0, when the broker did not take what it had to send."""
+        from carbon_domain.services.jobs import jobs as job_service
+        from carbon_domain.services.jobs import pipelines
+
+        from .test_ops_cli import child_env, free_port, run_carbon
+
+        with session_scope() as s:
+            p = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
+                                          year=YEAR, created_by="outbox")
+            job_service.request_recalc(s, pipeline_id=p.id, module_type_id=4,
+                                       data_entry_type_id=11, year=YEAR, created_by="outbox")
+            pid = str(p.id)
+        one_in_the_outbox = [
+            "Reconciler pass:",
+            "  jobs left in the outbox (saved, never sent to the broker)     1",
+            "  jobs lost on the broker (sent, never taken), queued again     0",
+            "  stuck jobs (RUNNING, no sign of life) run again               0",
+            "  stuck jobs out of attempts, ended ERROR                       0",
+            "  module recalculations closed (all their types done)           0",
+            "  pipelines whose status it settled                             0",
+            "  missing aggregations started                                  0",
+        ]
+        # The broker down (a closed port): what it found, and one line on what it could not.
+        down = f"redis://127.0.0.1:{free_port()}/0"
+        proc = run_carbon("reconcile", env=child_env(CELERY_BROKER_URL=down,
+                                                     CELERY_RESULT_BACKEND=down))
+        assert proc.stdout.splitlines() == one_in_the_outbox
+        assert_one_line_error(proc.returncode, proc.stderr,
+                              "the broker did not take the jobs to send (",
+                              "): they stay in the outbox, and the next pass sends them once "
+                              "it answers")
+        assert proc.returncode == 1
+        assert [j.state for j in jobs_of(pid)] == ["NOT_STARTED"]
+        # The broker up: the same job found again, and sent this time.
+        assert ok("reconcile").stdout.splitlines() == one_in_the_outbox
+        assert wait_pipeline(pid).status == "SUCCESS"
+        settle()
 
     def test_reconcile_against_an_unreachable_database(self, db: str) -> None:
         # reconcile takes no input: its user error is a wrong CARBON_DATABASE_URL, which needs
