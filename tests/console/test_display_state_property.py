@@ -32,8 +32,10 @@ def _expected(events: list[str], active: str | None, aggregating: bool, bumped: 
     recalcs = [(i, e) for i, e in enumerate(events) if e.startswith("recalc")]
     good = [i for i, e in recalcs if e in ("recalc_ok", "recalc_warning")]
     last_failed = bool(recalcs) and recalcs[-1][1] not in ("recalc_ok", "recalc_warning")
-    needs = (not good or max(inputs) > max(good) or bumped
-             or (last_failed and recalcs[-1][1] == "recalc_error_partial"))
+    # The type has no entry here: until a recalculation has finished it has nothing to
+    # recalculate and no row in the statistics ("✓ up to date (no entries)").
+    needs = bool(recalcs) and (not good or max(inputs) > max(good) or bumped
+                               or (last_failed and recalcs[-1][1] == "recalc_error_partial"))
     if active:
         state = "recalculating"
     elif last_failed:

@@ -132,7 +132,8 @@ def test_factor_upload_newer_than_recalculation(equipment: dict[str, int],
     it_json = next(t for t in module["data_entry_types"] if t["data_entry_type_id"] == 11)
     assert it_json["stale_reason"] == it.stale_reason
     assert it_json["last_input_job"]["created_by"] == "test"
-    assert stale_types_of(4) == [10, 11, 12]  # 10 and 12 have factors but were never run
+    # 10 and 12 have factors, no entry and no run: nothing to recalculate (not stale).
+    assert stale_types_of(4) == [11]
     acc = ops.trigger_recalculation(module=4, det=11, year=YEAR, created_by="test")
     assert wait_pipeline(acc.pipeline_id).status == "SUCCESS"
     it = type_of(4, 11)
@@ -152,13 +153,22 @@ def test_never_recalculated(db: str, worker: Any) -> None:
     module = module_of(4)
     assert [t.data_entry_type_id for t in module.data_entry_types] == [10, 11, 12]
     for t in module.data_entry_types:
-        assert t.needs_recalculation and t.last_recalculation is None
-        assert t.stale_reason == (f"never recalculated since factor upload #{factor_job.id} "
-                                  f"of {stamp(factor_job.created_at)} by test")
+        # Factors and no entry: nothing to recalculate (tests/integration/
+        # test_empty_type_status.py), up to date with no entries.
+        assert not t.needs_recalculation and t.last_recalculation is None
+        assert (t.stale_reason, t.state_label) == (None, "✓ up to date (no entries)")
         assert t.last_input_job.module_wide
         # No entries: nothing is missing for the year.
         assert (t.entry_count, t.incomplete, t.incomplete_reasons) == (0, False, [])
-    assert stale_types_of(4) == [10, 11, 12]
+    assert stale_types_of(4) == []
+    # Entries of one type that no recalculation computed yet: that type needs one.
+    add_job(JobType.csv_ingest, 4, 11)
+    _entry(11, 4, {"equipment_class": "Laptop", "sub_class": "Standard"})
+    it = type_of(4, 11)
+    assert it.needs_recalculation and it.entry_count == 1
+    assert it.stale_reason is not None and it.stale_reason.startswith(
+        "never recalculated since data entry upload #")
+    assert stale_types_of(4) == [11]
 
 
 def test_data_upload_newer_than_recalculation(equipment: dict[str, int]) -> None:
@@ -170,10 +180,9 @@ def test_data_upload_newer_than_recalculation(equipment: dict[str, int]) -> None
                                f"{stamp(data_job.created_at)} by carol is newer than "
                                f"recalculation #{equipment['recalc']}")
     assert it.last_input_job.kind == "csv_ingest"
-    # Other types of the module saw no new input: still never recalculated since the
-    # module's factor upload.
-    assert type_of(4, 10).stale_reason.startswith(  # type: ignore[union-attr]
-        f"never recalculated since factor upload #{equipment['factors']} of ")
+    # Other types of the module saw no new input; with factors and no entry they have
+    # nothing to recalculate.
+    assert type_of(4, 10).stale_reason is None
 
 
 def test_failed_recalculation_reason(equipment: dict[str, int]) -> None:

@@ -10,6 +10,9 @@ they can never disagree, and a type never shows two states at once ("✓ up to d
   stopped, whether numbers were partly rewritten); recalculating it is a retry;
 - ``needs_recalculation`` — an input is newer than the last good recalculation, or the
   code's formula version differs from the one its rows were computed with (the reasons);
+  never a type with no entry that no recalculation ever finished for and that has no
+  emission row (factors alone): there is nothing to recalculate, it is
+  :data:`UP_TO_DATE_NO_ENTRIES` (``status_facts.Core.empty``);
 - ``incomplete`` — up to date with its inputs, but something it needs is missing (no live
   factors, stations, rooms or exchange rates missing, entries the last good recalculation
   found no matching factor for);
@@ -44,6 +47,11 @@ LABEL = {DisplayState.recalculating: "⟳ recalculating",
          DisplayState.needs_recalculation: "⚠ needs recalculation",
          DisplayState.incomplete: "◌ incomplete",
          DisplayState.up_to_date: "✓ up to date"}
+#: The up-to-date badge of a type, or a module, without a single entry of the year: its
+#: 0.00 t is no computed total. A type with factors but no entry, which no recalculation
+#: ever ran for and which has no emission row, shows it too: there is nothing to recalculate
+#: (status_facts.Core.empty).
+UP_TO_DATE_NO_ENTRIES = LABEL[DisplayState.up_to_date] + " (no entries)"
 
 
 #: What queued work waits for, in the words every surface uses (a type's progress, its
@@ -160,7 +168,7 @@ def decide(f: TypeFacts) -> TypeDisplay:
     if f.missing:
         return TypeDisplay(DisplayState.incomplete, LABEL[DisplayState.incomplete], [],
                            "; ".join(f.missing))
-    label = LABEL[DisplayState.up_to_date] + ("" if f.entry_count else " (no entries)")
+    label = LABEL[DisplayState.up_to_date] if f.entry_count else UP_TO_DATE_NO_ENTRIES
     return TypeDisplay(DisplayState.up_to_date, label)
 
 
@@ -204,5 +212,5 @@ def decide_module(types: list[DisplayState], aggregating: bool = False,
     elif state == DisplayState.incomplete:
         label = f"◌ {n} type{'s' if n != 1 else ''} incomplete"
     else:
-        label = LABEL[DisplayState.up_to_date] + (" (no entries)" if entry_count == 0 else "")
+        label = UP_TO_DATE_NO_ENTRIES if entry_count == 0 else LABEL[DisplayState.up_to_date]
     return ModuleDisplay(state, label, counts, action)

@@ -12,7 +12,9 @@ time the rows were computed; for a failed run, the time it ended. ``stale_since`
 it for this report and for the ``carbon_oldest_stale_seconds`` metric alike. The states and
 reasons are the ones every other surface shows (status_facts.py, display_state.py): a
 module is listed when its one state (``status_facts.module_display``, the same as the
-console's card, the API's and ``carbon status``) is "✗ totals not updated".
+console's card, the API's and ``carbon status``) is "✗ totals not updated". A type with
+no entry, no emission row and no finished recalculation (factors alone) is not stale, here
+as everywhere (``status_facts.Core.empty``).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ data entry upload for that type or its whole module, reference upload of a kind 
 reads: ``status_probes.last_input_job``). It needs recalculation while the last FINISHED,
 non-ERROR recalculation did not read every landed input, while the code's formula version of
 the type differs from the one its rows were computed with, and after a last recalculation
-that failed or was aborted (status_facts.py). Each type then has one display state
-(display_state.py) that the console, the API and the CLI all show.
+that failed or was aborted (status_facts.py); never while it has no entry, no row and no
+finished recalculation (factors alone: ``Core.empty``). Each type then has one display
+state (display_state.py) that the console, the API and the CLI all show.
 
 An input job's id is taken when it is accepted, its rows land when it finishes: a
 recalculation may be planned between the two. So its plan records ``inputs_read``

@@ -36,6 +36,7 @@ from carbon_domain.services.reads.status_probes import (
     input_label,
     job_briefs,
     last_input_job,
+    types_with_something,
 )
 from carbon_domain.services.recalc import inputs_read
 
@@ -57,11 +58,15 @@ class Core:
     late: tuple[int, ...] = ()  # inputs pending when it read that have landed since
     # The data entry upload whose entries no good recalculation computed (see replacing_upload).
     replaced_by: int | None = None
+    # Nothing to recalculate and nothing of it counted: no entry of the year, no emission
+    # row and no recalculation ever finished (see ``cores``).
+    empty: bool = False
 
     @property
     def input_needs(self) -> bool:
-        """The last input is newer than every good recalculation."""
-        return self.covering_id is None
+        """The last input is newer than every good recalculation, and a recalculation would
+        compute or clear something: not for a type that is ``empty`` (factors alone)."""
+        return self.covering_id is None and not self.empty
 
     @property
     def needs(self) -> bool:
@@ -93,6 +98,7 @@ def cores(session: Session, year: int, modules: list[int] | None
         if last is None:
             continue
         out.append(Core(combo, mc, last, None))
+    _mark_empty(session, year, out)
     _cover(session, year, out)
     ids = {i for c in out for i in (c.input_id, c.unread_id, c.combo.finished_recalc,
                                     c.combo.good_recalc, c.combo.active_recalc,
@@ -140,6 +146,20 @@ def replacing_upload(c: Core, briefs: dict[int, JobBrief]) -> int | None:
     if last == c.input_id:
         return None if c.covering_id else last
     return last if last > good else None
+
+
+def _mark_empty(session: Session, year: int, out: list[Core]) -> None:
+    """Which types have nothing a recalculation could compute or clear (``Core.empty``):
+    no entry of the year, no emission row and no recalculation of the type and year ever
+    finished. Statistics only sum rows, and only a recalculation writes rows, so nothing of
+    it is counted either: factors alone are "✓ up to date (no entries)", not "never
+    recalculated". A type whose entries went after a recalculation (an upload or a revert
+    that emptied it: its old rows may still be in the statistics), or whose last run failed,
+    has a finished recalculation: it stays stale until one covers its inputs."""
+    never = {c.det for c in out if c.combo.finished_recalc is None}
+    held = types_with_something(session, year, never)
+    for c in out:
+        c.empty = c.det in never and c.det not in held
 
 
 def _cover(session: Session, year: int, out: list[Core]) -> None:

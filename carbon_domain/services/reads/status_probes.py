@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, func, literal, select, union_all
+from sqlalchemy import Integer, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from carbon_domain.catalog import FACILITY_TYPE_IDS, MODULE_DATA_ENTRY_TYPES, ModuleType
 from carbon_domain.db.enums import ACTIVE_STATES, JobState, JobType
+from carbon_domain.db.models import DataEntry, DataEntryEmission, RecalcChunk
 from carbon_domain.db.models import DataIngestionJob as Job
-from carbon_domain.db.models import RecalcChunk
 from carbon_domain.json_types import JsonObject
 from carbon_domain.reference import READERS
 from carbon_domain.services.jobs.jobs import CHANGED_INPUT, GOOD_FINISH
@@ -315,3 +315,24 @@ def first_input_after(session: Session, year: int, wanted: list[tuple[int, int, 
             out[(module, det)] = (int(job_id), finished_at)
             break
     return out
+
+
+def types_with_something(session: Session, year: int, dets: set[int]) -> set[int]:
+    """Of ``dets``, the types with an entry or an emission row of ``year``: one statement
+    for the year, two index probes per type (``ix_data_entries_slice``; the rows' (type,
+    year) partition, pruned at planning since both are literals). Asked only of the types
+    no recalculation ever finished for (``status_facts.cores``): after a factor upload,
+    the types of the module without entries yet, or whose entries wait for their first run."""
+    if not dets:
+        return set()
+
+    def held(d: int) -> Any:
+        return or_(
+            select(DataEntry.id).where(DataEntry.data_entry_type_id == d,
+                                       DataEntry.year == year).exists(),
+            select(DataEntryEmission.data_entry_id).where(
+                DataEntryEmission.data_entry_type_id == d,
+                DataEntryEmission.year == year).exists())
+    order = sorted(dets)
+    found = session.execute(select(*[held(d) for d in order])).one()
+    return {d for d, has in zip(order, found, strict=True) if has}

@@ -56,11 +56,10 @@ def totals_note(session: Session, year: int, module_type_id: int) -> TotalsNote 
 
 
 def _behind(t: TypeStatus) -> bool:
-    """The type's part of the totals is not its entries' numbers now. A stale type without
-    entries has nothing to recalculate that the totals count."""
-    if t.state in CURRENT:
-        return False
-    return bool(t.entry_count) or t.state != DisplayState.needs_recalculation.value
+    """The type's part of the totals is not its entries' numbers now. A type without
+    entries is stale only while the totals may still count its old rows (its entries went
+    after a recalculation: status_facts.Core.empty); with factors alone it is up to date."""
+    return t.state not in CURRENT
 
 
 def _why(t: TypeStatus) -> str:
