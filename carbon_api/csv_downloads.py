@@ -24,6 +24,7 @@ HEADER = "X-Carbon-Last-Recalculation-Job"
 UP_TO_DATE = "X-Carbon-Up-To-Date"  # true | false
 STALE_TYPES = "X-Carbon-Stale-Types"  # "it, plane": types needing recalculation
 STALE_MODULES = "X-Carbon-Stale-Modules"  # "purchase": totals not updated
+FAILED_TYPES = "X-Carbon-Failed-Types"  # "it": last run failed, numbers of the run before
 WARNING = "X-Carbon-Export-Warning"  # the one line, in names and states
 
 
@@ -38,12 +39,16 @@ class Checked:
 
 def freshness_headers(f: ExportFreshness) -> dict[str, str]:
     """``X-Carbon-Up-To-Date: true`` and nothing more, or ``false`` with the stale types,
-    modules and the warning (only the headers that have something to say)."""
+    modules and the warning; the types whose last recalculation failed (numbers of the run
+    before, still up to date) and the warning either way (only the headers that have
+    something to say)."""
     out = {UP_TO_DATE: "true" if f.up_to_date else "false"}
     if f.stale_types:
         out[STALE_TYPES] = ", ".join(t.data_entry_type_name for t in f.stale_types)
     if f.stale_modules:
         out[STALE_MODULES] = ", ".join(m.module_name for m in f.stale_modules)
+    if f.failed_types:
+        out[FAILED_TYPES] = ", ".join(t.data_entry_type_name for t in f.failed_types)
     text = f.header_text()
     if text:
         out[WARNING] = text

@@ -7,7 +7,8 @@ numbers are not up to date (a type of the export's scope needs recalculation, a 
 totals were not updated: the status read's state, ``exports.freshness``), a warning on
 stderr names what and why; the export is still written and the exit code stays 0 (the
 status pages say the same); ``--json`` carries ``up_to_date``, ``stale_types``,
-``stale_modules`` and ``warning``.
+``stale_modules``, ``failed_types`` (last recalculation failed: numbers of the run before)
+and ``warning``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def _export(year: int, det: int | None, unit: str | None, allow_stale: bool, out
               "up_to_date": fresh.up_to_date,
               "stale_types": [dataclasses.asdict(t) for t in fresh.stale_types],
               "stale_modules": [dataclasses.asdict(m) for m in fresh.stale_modules],
+              "failed_types": [dataclasses.asdict(t) for t in fresh.failed_types],
               "warning": fresh.warning}
     if as_json:
         json_out(result)

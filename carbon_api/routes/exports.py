@@ -4,7 +4,8 @@ Every export answers with ``X-Carbon-Last-Recalculation-Job``: the id of the new
 recalculation of its scope (``none`` when there was none), so a file can be traced back, and
 with ``X-Carbon-Up-To-Date``: ``false`` when a type of its scope needs recalculation (or a
 module's totals were not updated, for results), named in ``X-Carbon-Stale-Types``,
-``X-Carbon-Stale-Modules`` and the one line of ``X-Carbon-Export-Warning`` (docs/api.md).
+``X-Carbon-Stale-Modules`` and the one line of ``X-Carbon-Export-Warning``; a type whose
+last recalculation failed without rewriting is named in ``X-Carbon-Failed-Types`` (docs/api.md).
 The CSV body is the same either way.
 """
 

@@ -123,6 +123,7 @@ def test_an_export_names_a_type_whose_last_run_failed_without_rewriting(
         h = _headers(http, tokens["viewer"], path)
         assert h["x-carbon-up-to-date"] == "true", path
         assert "x-carbon-stale-types" not in h and "x-carbon-stale-modules" not in h
+        assert h["x-carbon-failed-types"] == "it", path
         assert h["x-carbon-export-warning"] == f"1 type of {YEAR} kept its numbers: it (failed)"
     assert "x-carbon-export-warning" not in _headers(http, tokens["viewer"],
                                                      f"data/{SCIENTIFIC}.csv")
@@ -134,9 +135,10 @@ def test_an_export_names_a_type_whose_last_run_failed_without_rewriting(
     for args in (["results"], ["data", "it"]):
         out, err = _cli(tmp_path, *args)
         assert (out["up_to_date"], out["stale_types"], out["warning"]) == (True, [], sentence)
+        assert [t["data_entry_type_id"] for t in out["failed_types"]] == [IT], out
         assert err == sentence, err
     out, err = _cli(tmp_path, "data", "scientific")
-    assert (out["warning"], err) == (None, "")
+    assert (out["warning"], out["failed_types"], err) == (None, [], "")
 
     # Console: beside the links, before any click.
     warned = _warnings(http.get(f"/console/data/{YEAR}").text)
