@@ -139,6 +139,7 @@ def pipelines(
         return
     rows: list[dict[str, Any]] = [{"id": str(v.pipeline_id), "kind": v.kind, "status": v.status,
              "display_status": v.display_status, "waiting_for": v.waiting_for,
+             "reverts_job_id": v.reverts_job_id,
              "module_type_id": v.module_type_id, "year": v.year,
              "jobs": v.progress.jobs_total, "errors": v.error_count,
              "warnings": v.warning_count,
@@ -160,6 +161,9 @@ def pipelines(
     for r in rows:
         if r["waiting_for"]:
             console.print(f"{_short(r['id'])}: queued, {_waiting(r['waiting_for'])}",
+                          markup=False, highlight=False)
+        if r["reverts_job_id"] is not None:  # a revert: the console's "— undo of job N"
+            console.print(f"{_short(r['id'])}: undo of job {r['reverts_job_id']}",
                           markup=False, highlight=False)
     console.print(_counts_line(found.total, found.counts_by_status, shown))
 

@@ -1,18 +1,23 @@
 """A revert's pipeline says it is an undo, and of which upload.
 
 Before: the pipeline of "revert job 31" read "Factor upload" on the pipelines page, on a
-progress card and in `GET /v1/sync/pipelines/…`, the same as the upload it took back: nothing
-told an operator looking at the list that the scope's last upload had been undone, or by
-which run. Now each says "Factor upload — undo of job 31" and the API gives
-``reverts_job_id`` (null for every other pipeline), whether the revert was started directly
-or by applying a revert's preview."""
+progress card, in `carbon pipelines` and in `GET /v1/sync/pipelines/…`, the same as the
+upload it took back: nothing told an operator looking at the list that the scope's last
+upload had been undone, or by which run. Now each says "Factor upload — undo of job 31"
+(the CLI "…: undo of job 31" under its table), and the API and `carbon pipelines --json`
+give ``reverts_job_id`` (null for every other pipeline), whether the revert was started
+directly or by applying a revert's preview."""
 
 from __future__ import annotations
+
+import json
 
 import httpx
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from carbon_api.cli import app as cli_app
 from carbon_domain.db.session import session_scope
 from carbon_tasks import operations as ops
 
@@ -30,6 +35,12 @@ from .support import (
 
 pytestmark = pytest.mark.integration
 HX = {"HX-Request": "true"}
+
+
+def _cli_pipelines(*args: str) -> str:
+    r = CliRunner().invoke(cli_app, ["pipelines", *args], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, (r.stdout, r.stderr, r.exception)
+    return r.stdout
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -71,6 +82,13 @@ def test_a_revert_is_labelled_as_the_undo_of_its_upload(http: httpx.Client,
     page_1 = http.get("/v1/sync/pipelines", headers=op, params={"limit": 50}).json()
     listed = {p["pipeline_id"]: p["reverts_job_id"] for p in page_1["items"]}
     assert listed[undo] == upload and listed[_pipeline_of(upload)] is None
+
+    # The CLI: --json as the API, and a line under the table.
+    rows = {r["id"]: r["reverts_job_id"] for r in json.loads(_cli_pipelines("--json"))}
+    assert rows[undo] == upload and rows[_pipeline_of(upload)] is None
+    table = _cli_pipelines()
+    assert f"{undo[:8]}: undo of job {upload}" in table, table
+    assert table.count("undo of job") == 1
 
     sign_in(http, tokens["operator"])
     page = http.get("/console/pipelines").text
