@@ -16,6 +16,13 @@ _s = get_settings()
 # connection whose URL has no host; the in-process memory:// broker ignores the host, so name one.
 broker_url = "memory://localhost//" if _s.broker_url == "memory://" else _s.broker_url
 result_backend = _s.result_backend
+# A result backend connection can die on the server's side while a worker host is cut off
+# (its forwarder or Redis drops it); the pool process finds out at its next write, "Broken
+# pipe", and without a retry that task failed before it ran: after a 40 s cut both pool
+# processes of the host failed their first task and pipelines stayed "Queued" or RUNNING
+# (multi-host walk, 2026-12-08). Retried, the write reconnects: 5 tries, 10 ms → 10 s apart.
+result_backend_always_retry = True
+result_backend_max_retries = 5
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
 
