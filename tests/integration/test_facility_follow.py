@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import uuid
 from dataclasses import asdict
@@ -172,7 +173,10 @@ def test_a_finished_recalculation_of_another_type_makes_the_facility_types_stale
     types = _types()
     for d in FACILITY_DETS:
         assert types[d]["needs_recalculation"], types[d]
-        assert "recalculation of a type facility factors read" in types[d]["stale_reason"]
+        # Before: "recalculation of a type facility factors read #253 of … is newer than …".
+        assert re.search(r"^recalculation #\d+ of .* \(of a type the facility factors are"
+                         r" computed from\) is newer than recalculation #\d+$",
+                         types[d]["stale_reason"]), types[d]["stale_reason"]
     assert not types[IT.value]["needs_recalculation"]
 
 

@@ -283,9 +283,13 @@ def input_reason(c: Core, briefs: dict[int, JobBrief]) -> str | None:
 
 
 def describe_input(src: JobBrief) -> str:
-    """"factor upload #31 of 2025-03-02 09:12 by alice"."""
+    """"factor upload #31 of 2025-03-02 09:12 by alice"; "recalculation #253 of … by alice
+    (of a type the facility factors are computed from)"."""
     when = f" of {src.created_at:%Y-%m-%d %H:%M}" if src.created_at else ""
     who = f" by {src.created_by}" if src.created_by else ""
+    if src.job_type == JobType.emission_recalc:
+        return f"recalculation #{src.id}{when}{who} (of a type the facility factors are" \
+               " computed from)"
     return f"{input_label(src)} #{src.id}{when}{who}"
 
 

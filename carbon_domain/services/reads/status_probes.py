@@ -107,9 +107,13 @@ class JobBrief:
     heartbeat_at: datetime | None = None  # its last sign of progress while it runs
 
 
+# A research facility type's inputs include the recalculations of the types its factors are
+# computed from. The label read "recalculation of a type facility factors read", and a
+# reason "recalculation of a type facility factors read #253 of … is newer than …".
+FACILITY_SOURCE = "recalculation of a type the facility factors are computed from"
 _LABELS = {JobType.factor_ingest.value: "factor upload",
            JobType.csv_ingest.value: "data entry upload",
-           JobType.emission_recalc.value: "recalculation of a type facility factors read"}
+           JobType.emission_recalc.value: FACILITY_SOURCE}
 
 
 def input_label(brief: JobBrief) -> str:
