@@ -218,6 +218,36 @@ class TestFaultsWithinThePipeline:
         assert len(after) == 120
         assert [r[:4] for r in after] == [r[:4] for r in before]
 
+    def test_a_chord_lost_after_every_chunk_says_so(self, equipment_year) -> None:  # type: ignore[no-untyped-def]
+        """The chord's error path (``recalculation_failed``) when every chunk completed: a
+        chunk's result could not be stored, or the worker holding the chord was lost. It
+        said "ERROR: 0 of 2 chunks of … did not complete", which reads as nothing wrong."""
+        from carbon_domain.services.recalc import recalc_finish, recalc_plan
+        from carbon_tasks.recalc import recalculate_chunk
+
+        before = emissions(10)
+        with session_scope() as s:
+            req = job_service.request_recalc(s, pipeline_id=None, module_type_id=4,
+                                             data_entry_type_id=10, year=YEAR, created_by="t")
+        with session_scope() as s:
+            (planned,) = recalc_plan.plan_jobs(s, [req.job_id], "manual")
+        for n in planned.chunk_nos:
+            recalculate_chunk.apply(kwargs={"job_id": req.job_id, "attempt": planned.attempt,
+                                            "chunk_no": n}).get()
+        with session_scope() as s:
+            recalc_finish.complete_recalculation(s, [(req.job_id, planned.attempt)], None,
+                                                 lost=True)
+        with session_scope() as s:
+            job = s.get(Job, req.job_id)
+            assert job is not None and job.result == JobResult.ERROR
+            n = len(planned.chunk_nos)
+            assert job.status_message == (
+                f"ERROR: all {n} chunks of scientific completed, but the chord collecting"
+                " them failed (worker lost or a chunk's result not stored); the type stays"
+                " stale"), job.status_message
+        # A full recalculation's stage is dropped: the live rows are the ones before.
+        assert emissions(10) == before
+
     def test_abort_mid_pipeline(self, equipment_year) -> None:  # type: ignore[no-untyped-def]
         from carbon_tasks.app import app
 
