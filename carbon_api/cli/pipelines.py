@@ -140,6 +140,7 @@ def pipelines(
     rows: list[dict[str, Any]] = [{"id": str(v.pipeline_id), "kind": v.kind, "status": v.status,
              "display_status": v.display_status, "waiting_for": v.waiting_for,
              "reverts_job_id": v.reverts_job_id,
+             "silence": v.silence.text if v.silence else None,
              "module_type_id": v.module_type_id, "year": v.year,
              "jobs": v.progress.jobs_total, "errors": v.error_count,
              "warnings": v.warning_count,
@@ -162,6 +163,8 @@ def pipelines(
         if r["waiting_for"]:
             console.print(f"{_short(r['id'])}: queued, {_waiting(r['waiting_for'])}",
                           markup=False, highlight=False)
+        if r["silence"]:  # running, nothing moved for CARBON_NO_PROGRESS_SECONDS
+            console.print(f"{_short(r['id'])}: {r['silence']}", markup=False, highlight=False)
         if r["reverts_job_id"] is not None:  # a revert: the console's "— undo of job N"
             console.print(f"{_short(r['id'])}: undo of job {r['reverts_job_id']}",
                           markup=False, highlight=False)

@@ -19,6 +19,8 @@ The console is read by Chromium (the browser suite's fixture) on the real app.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -85,6 +87,12 @@ def test_a_chunk_lost_with_its_worker_says_nothing_moves(procs, settings, chromi
         out = CliRunner().invoke(cli_app, ["status", "-y", str(harness.YEAR)],
                                  env={"COLUMNS": "200"})
         assert out.exit_code == 0 and SILENT in out.stdout, out.stdout
+        # `carbon pipelines`: its line under the table (it said RUNNING alone).
+        out = CliRunner().invoke(cli_app, ["pipelines"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0 and f"{pid[:8]}: {SILENT}" in out.stdout, out.stdout
+        listed = CliRunner().invoke(cli_app, ["pipelines", "--json"], env={"COLUMNS": "200"})
+        row = next(r for r in json.loads(listed.stdout) if r["id"] == pid)
+        assert row["silence"].startswith(SILENT), row
         # The console, in a browser: the pipelines page's row and card, the data page.
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
         try:
