@@ -54,8 +54,14 @@ def production_problems(s: Settings) -> list[str]:
     elif len(flower) < FLOWER_PASSWORD_MIN:
         problems.append(f"CARBON_FLOWER_PASSWORD must have at least {FLOWER_PASSWORD_MIN} "
                         "characters in production")
-    if s.database_url.startswith("sqlite") or s.broker_url.startswith("memory"):
-        problems.append("production needs CARBON_DATABASE_URL and CELERY_BROKER_URL")
+    # Each named alone: with only the broker's set, the line named both and sent the
+    # operator looking for a mistake in the one that was right.
+    if s.database_url.startswith("sqlite"):
+        problems.append("production needs CARBON_DATABASE_URL (a PostgreSQL URL; it is "
+                        f"{'unset' if _is_default(s, 'database_url') else 'SQLite'})")
+    if s.broker_url.startswith("memory"):
+        problems.append("production needs CELERY_BROKER_URL (an amqp:// or redis:// URL; it is"
+                        f" {'unset' if _is_default(s, 'broker_url') else 'in-memory'})")
     backend = s.result_backend.strip().lower()
     if not backend or backend.split(":", 1)[0] in _NOT_SHARED_BACKENDS:
         problems.append(f"CELERY_RESULT_BACKEND={s.result_backend!r} lives inside one process;"
@@ -73,3 +79,8 @@ def production_problems(s: Settings) -> list[str]:
     if s.hsts_seconds <= 0:
         problems.append("CARBON_HSTS_SECONDS must be positive in production (HSTS on)")
     return problems
+
+
+def _is_default(s: Settings, field: str) -> bool:
+    """The field was not given (environment or argument), so it is the default."""
+    return field not in s.model_fields_set

@@ -101,6 +101,28 @@ def test_production_refuses_unsafe_settings(case: str) -> None:
     assert production(CARBON_ENV="development", **overrides).environment == "development"
 
 
+def test_production_names_the_one_url_left_at_its_default(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """It said "production needs CARBON_DATABASE_URL and CELERY_BROKER_URL" when one of them
+    was missing, and an operator checked the one that was right."""
+    for name in ("CARBON_DATABASE_URL", "CELERY_BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValidationError) as unset_db:
+        production(CARBON_DATABASE_URL=None)
+    text = str(unset_db.value)
+    assert "production needs CARBON_DATABASE_URL (a PostgreSQL URL; it is unset)" in text
+    assert "CELERY_BROKER_URL (" not in text
+    with pytest.raises(ValidationError) as memory_broker:
+        production(CELERY_BROKER_URL="memory://")
+    text = str(memory_broker.value)
+    assert ("production needs CELERY_BROKER_URL (an amqp:// or redis:// URL; it is in-memory)"
+            in text)
+    assert "CARBON_DATABASE_URL (" not in text
+    with pytest.raises(ValidationError, match="CARBON_DATABASE_URL \\(a PostgreSQL URL; it is"
+                                              " SQLite\\)"):
+        production(CARBON_DATABASE_URL="sqlite:///x.db")
+
+
 def test_production_accepts_a_safe_configuration() -> None:
     s = production(CARBON_FLOWER_PASSWORD="k" * 12)  # exactly the minimum
     assert (s.environment, s.hsts_seconds) == ("production", 31_536_000)
