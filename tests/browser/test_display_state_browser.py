@@ -113,6 +113,6 @@ def test_a_formula_bump_reads_needs_recalculation_and_progress_agrees(
         assert re.search(r"chunks \d/4", shown).group(0) in chip, (shown, chip)  # type: ignore[union-attr]
         c.shot("running")
         lock.release()
-        expect(card).to_have_attribute("data-status", "SUCCESS")
+        expect(card).to_have_attribute("data-status", "SUCCESS", timeout=60_000)
     expect(page.locator(f"#type-{IT}")).to_have_attribute("data-state", "up_to_date")
     expect(page.locator("#module-4-status [data-module-state]")).to_have_text("✓ up to date")
