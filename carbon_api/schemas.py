@@ -257,7 +257,10 @@ class PipelineSummary(BaseModel):
     module_type_id: int | None
     year: int | None
     created_by: str | None
-    job_count: int
+    job_count: int = Field(description="Jobs of its own (created for it), as counted when its "
+                                       "status was last recomputed; `progress.jobs_total` "
+                                       "also counts the jobs of other pipelines it joined "
+                                       "(a recalculation already queued by another trigger).")
     error_count: int
     warning_count: int = Field(description="Jobs of its own that ended WARNING.")
     last_error: str | None
