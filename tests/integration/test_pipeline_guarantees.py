@@ -8,6 +8,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -199,21 +200,13 @@ class TestFaultsWithinThePipeline:
         assert req.created
 
     def test_a_chunk_delivered_twice_leaves_exactly_the_right_rows(self, equipment_year) -> None:  # type: ignore[no-untyped-def]
-        from carbon_domain.services.recalc import recalc_finish, recalc_plan
-        from carbon_tasks.recalc import recalculate_chunk
+        from carbon_domain.services.recalc import recalc_finish
 
         before = emissions(10)
+        job_id, planned = _plan_scientific_by_hand()
+        _run_chunks(job_id, planned, times=2)  # every chunk twice, as a redelivery would
         with session_scope() as s:
-            req = job_service.request_recalc(s, pipeline_id=None, module_type_id=4,
-                                             data_entry_type_id=10, year=YEAR, created_by="t")
-        with session_scope() as s:
-            (planned,) = recalc_plan.plan_jobs(s, [req.job_id], "manual")
-        for n in planned.chunk_nos:
-            for _ in range(2):  # every chunk twice, as a redelivery would
-                recalculate_chunk.apply(kwargs={"job_id": req.job_id, "attempt": planned.attempt,
-                                                "chunk_no": n}).get()
-        with session_scope() as s:
-            recalc_finish.complete_recalculation(s, [(req.job_id, planned.attempt)], None)
+            recalc_finish.complete_recalculation(s, [(job_id, planned.attempt)], None)
         after = emissions(10)
         assert len(after) == 120
         assert [r[:4] for r in after] == [r[:4] for r in before]
@@ -222,23 +215,16 @@ class TestFaultsWithinThePipeline:
         """The chord's error path (``recalculation_failed``) when every chunk completed: a
         chunk's result could not be stored, or the worker holding the chord was lost. It
         said "ERROR: 0 of 2 chunks of … did not complete", which reads as nothing wrong."""
-        from carbon_domain.services.recalc import recalc_finish, recalc_plan
-        from carbon_tasks.recalc import recalculate_chunk
+        from carbon_domain.services.recalc import recalc_finish
 
         before = emissions(10)
+        job_id, planned = _plan_scientific_by_hand()
+        _run_chunks(job_id, planned)
         with session_scope() as s:
-            req = job_service.request_recalc(s, pipeline_id=None, module_type_id=4,
-                                             data_entry_type_id=10, year=YEAR, created_by="t")
-        with session_scope() as s:
-            (planned,) = recalc_plan.plan_jobs(s, [req.job_id], "manual")
-        for n in planned.chunk_nos:
-            recalculate_chunk.apply(kwargs={"job_id": req.job_id, "attempt": planned.attempt,
-                                            "chunk_no": n}).get()
-        with session_scope() as s:
-            recalc_finish.complete_recalculation(s, [(req.job_id, planned.attempt)], None,
+            recalc_finish.complete_recalculation(s, [(job_id, planned.attempt)], None,
                                                  lost=True)
         with session_scope() as s:
-            job = s.get(Job, req.job_id)
+            job = s.get(Job, job_id)
             assert job is not None and job.result == JobResult.ERROR
             n = len(planned.chunk_nos)
             assert job.status_message == (
@@ -359,3 +345,26 @@ def test_an_upload_that_joins_a_running_recalculation_waits_for_its_rerun(equipm
                                                 Job.id > to_dispatch[0])))
         assert [(a.state, a.result, a.pipeline_id) for a in aggs] == [
             ("FINISHED", "SUCCESS", p1.id)]
+
+
+def _plan_scientific_by_hand() -> tuple[int, Any]:
+    """A recalculation of the equipment module's scientific type, requested and planned here
+    (no broker): its job id and its plan."""
+    from carbon_domain.services.recalc import recalc_plan
+
+    with session_scope() as s:
+        req = job_service.request_recalc(s, pipeline_id=None, module_type_id=4,
+                                         data_entry_type_id=10, year=YEAR, created_by="t")
+    with session_scope() as s:
+        (planned,) = recalc_plan.plan_jobs(s, [req.job_id], "manual")
+    return req.job_id, planned
+
+
+def _run_chunks(job_id: int, planned: Any, times: int = 1) -> None:
+    """Every chunk of the plan, ``times`` times each, in this process."""
+    from carbon_tasks.recalc import recalculate_chunk
+
+    for n in planned.chunk_nos:
+        for _ in range(times):
+            recalculate_chunk.apply(kwargs={"job_id": job_id, "attempt": planned.attempt,
+                                            "chunk_no": n}).get()
