@@ -506,16 +506,22 @@ class TestAbort:
 # ------------------------------------------------------------------------------ reconcile
 
 class TestReconcile:
-    def test_reconcile_dispatches_an_orphaned_job(self, it_year: int) -> None:
+    @staticmethod
+    def _orphan_in_the_outbox() -> str:
+        """A recalculation committed and never sent (what a trigger that died after its
+        commit leaves): its pipeline's id."""
         from carbon_domain.services.jobs import jobs as job_service
         from carbon_domain.services.jobs import pipelines
 
         with session_scope() as s:
             p = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
-                                            year=YEAR, created_by="outbox")
+                                          year=YEAR, created_by="outbox")
             job_service.request_recalc(s, pipeline_id=p.id, module_type_id=4,
                                        data_entry_type_id=11, year=YEAR, created_by="outbox")
-            pid = str(p.id)
+            return str(p.id)
+
+    def test_reconcile_dispatches_an_orphaned_job(self, it_year: int) -> None:
+        pid = self._orphan_in_the_outbox()
         summary = ok_json("reconcile")
         assert summary["outbox"] == 1
         assert {"lost", "retried", "gave_up", "pipelines_closed"} <= set(summary)
@@ -531,17 +537,9 @@ class TestReconcile:
             self, it_year: int) -> None:
         """It printed the task's dict ({'outbox': 1, 'lost': 0, …}), and the same dict with
         a 'dispatch_error' key, exit 0, when the broker did not take what it had to send."""
-        from carbon_domain.services.jobs import jobs as job_service
-        from carbon_domain.services.jobs import pipelines
-
         from .test_ops_cli import child_env, free_port, run_carbon
 
-        with session_scope() as s:
-            p = pipelines.create_pipeline(s, kind="emission_recalc", module_type_id=4,
-                                          year=YEAR, created_by="outbox")
-            job_service.request_recalc(s, pipeline_id=p.id, module_type_id=4,
-                                       data_entry_type_id=11, year=YEAR, created_by="outbox")
-            pid = str(p.id)
+        pid = self._orphan_in_the_outbox()
         one_in_the_outbox = [
             "Reconciler pass:",
             "  jobs left in the outbox (saved, never sent to the broker)     1",
