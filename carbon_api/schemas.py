@@ -222,12 +222,16 @@ class TimelineEvent(BaseModel):
 
 class Silence(BaseModel):
     since: datetime = Field(description="Its last sign of progress: a job of it started, "
-                                        "heartbeat or finished.")
+                                        "heartbeat or finished; for a queued pipeline, when "
+                                        "it was sent to the broker.")
     replan_at: datetime = Field(description="When the reconciler takes its running jobs "
                                             "for lost and re-plans them "
                                             "(CARBON_STALE_JOB_SECONDS after their last "
-                                            "heartbeat).")
-    text: str = Field(description="\"no progress for 4 min (since 22:01:05 UTC): …\"")
+                                            "heartbeat); for a queued pipeline, when it sends "
+                                            "its jobs again (that long after they were sent).")
+    text: str = Field(description="\"no progress for 4 min (since 22:01:05 UTC): …\", or "
+                                  "\"queued for 4 min (since …) and no worker started it: "
+                                  "…\"")
 
 
 class PipelineSummary(BaseModel):
@@ -249,7 +253,8 @@ class PipelineSummary(BaseModel):
         None, description="A RUNNING pipeline with a running job none of whose jobs moved "
                           "for CARBON_NO_PROGRESS_SECONDS (2 minutes by default): its work "
                           "waits behind other work, or was lost with a worker that died "
-                          "holding it. null otherwise.")
+                          "holding it; or a QUEUED one on the broker that long with no job "
+                          "started. null otherwise.")
     reverts_job_id: int | None = Field(
         None, description="The upload job this pipeline's upload undoes (a revert, started "
                           "directly or by applying a revert's preview); null for any other "

@@ -92,12 +92,40 @@ def quiet(marks: Iterable[datetime | None], running: Iterable[datetime | None],
 
 def silence(status: str, jobs: Sequence[Job], now: datetime) -> Silence | None:
     """A RUNNING pipeline with a RUNNING job, none of whose jobs (its own or one it joined)
-    started, heartbeat or finished for ``no_progress_seconds`` (CARBON_NO_PROGRESS_SECONDS)."""
+    started, heartbeat or finished for ``no_progress_seconds`` (CARBON_NO_PROGRESS_SECONDS);
+    or one queued on the broker that long with no job started (``queued_silence``)."""
     if status != PipelineStatus.RUNNING:
         return None
+    if waiting_for(status, jobs) == "worker":
+        return queued_silence(jobs, now)
     return quiet((t for j in jobs for t in (j.started_at, j.heartbeat_at, j.finished_at)),
                  (j.heartbeat_at or j.started_at for j in jobs
                   if j.state == JobState.RUNNING), now)
+
+
+def queued_silence(jobs: Sequence[Job], now: datetime) -> Silence | None:
+    """A pipeline on the broker for ``no_progress_seconds`` without a job started. Its work
+    waits behind other work, or its message is gone: lost with the broker, or taken by a
+    worker that failed before running it (a multi-host walk, 2026-12-08: a pool process whose
+    result-backend connection had died failed the plan message while storing its start, and
+    two pipelines said "Queued — waiting for a worker" for the 30 minutes before the
+    reconciler sends such a job again, CARBON_STALE_JOB_SECONDS after it was sent)."""
+    sent = [j.dispatched_at for j in jobs if j.state == JobState.QUEUED and j.dispatched_at]
+    settings = get_settings()
+    if not sent or (now - min(sent)).total_seconds() < settings.no_progress_seconds:
+        return None
+    since = min(sent)
+    resend_at = since + timedelta(seconds=settings.stale_job_seconds)
+    text = (f"queued for {_duration((now - since).total_seconds())} (since {since:%H:%M:%S}"
+            " UTC) and no worker started it: it waits behind other work, or its message was"
+            " lost; ")
+    if resend_at > now:
+        text += (f"if nothing moves, the reconciler sends it again at {resend_at:%H:%M} UTC,"
+                 " or abort it and recalculate what it left")
+    else:
+        text += (f"the reconciler was due to send it again at {resend_at:%H:%M} UTC: is"
+                 " `carbon beat` running? (`carbon reconcile` runs it once)")
+    return Silence(since, resend_at, text)
 
 
 def recoverable_types(p: Pipeline, jobs: Sequence[Job]) -> list[int]:
