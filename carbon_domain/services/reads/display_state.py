@@ -71,7 +71,8 @@ class Progress:
     # outbox (NOT_STARTED: the broker did not take the message, or not yet).
     sent: bool = True
     # Running, and nothing of its pipeline moved for minutes ("no progress for 4 min (since
-    # …)": pipeline_facts.quiet, the same words as its pipeline card's).
+    # …)": pipeline_facts.quiet), or queued that long ("queued for 5 min …"): the same
+    # words as its pipeline card's.
     silent: str | None = None
 
     @property
@@ -79,7 +80,7 @@ class Progress:
         if not self.sent:
             return NOT_ON_BROKER
         if self.queued or not self.total:
-            return WAITING_FOR_WORKER
+            return f"{WAITING_FOR_WORKER} — {self.silent}" if self.silent else WAITING_FOR_WORKER
         done = entries_progress(self.done, self.total)
         return f"{done} — {self.silent}" if self.silent else done
 

@@ -97,20 +97,21 @@ def silence(status: str, jobs: Sequence[Job], now: datetime) -> Silence | None:
     if status != PipelineStatus.RUNNING:
         return None
     if waiting_for(status, jobs) == "worker":
-        return queued_silence(jobs, now)
+        return queued_silence([j.dispatched_at for j in jobs
+                               if j.state == JobState.QUEUED and j.dispatched_at], now)
     return quiet((t for j in jobs for t in (j.started_at, j.heartbeat_at, j.finished_at)),
                  (j.heartbeat_at or j.started_at for j in jobs
                   if j.state == JobState.RUNNING), now)
 
 
-def queued_silence(jobs: Sequence[Job], now: datetime) -> Silence | None:
-    """A pipeline on the broker for ``no_progress_seconds`` without a job started. Its work
+def queued_silence(sent: Sequence[datetime], now: datetime) -> Silence | None:
+    """Work on the broker since ``sent`` (its queued jobs' dispatch times) for
+    ``no_progress_seconds``, none of it started (the caller knows). Its work
     waits behind other work, or its message is gone: lost with the broker, or taken by a
     worker that failed before running it (a multi-host walk, 2026-12-08: a pool process whose
     result-backend connection had died failed the plan message while storing its start, and
     two pipelines said "Queued — waiting for a worker" for the 30 minutes before the
     reconciler sends such a job again, CARBON_STALE_JOB_SECONDS after it was sent)."""
-    sent = [j.dispatched_at for j in jobs if j.state == JobState.QUEUED and j.dispatched_at]
     settings = get_settings()
     if not sent or (now - min(sent)).total_seconds() < settings.no_progress_seconds:
         return None

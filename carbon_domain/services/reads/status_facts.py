@@ -25,7 +25,7 @@ from carbon_domain.services.reads.display_state import (
     TypeFacts,
     decide_module,
 )
-from carbon_domain.services.reads.pipeline_facts import quiet
+from carbon_domain.services.reads.pipeline_facts import queued_silence, quiet
 from carbon_domain.services.reads.status_probes import (
     ComboIds,
     JobBrief,
@@ -241,10 +241,18 @@ def _silence(active: JobBrief, briefs: dict[int, JobBrief]) -> str | None:
     """What its pipeline card says when nothing of the pipeline moved for minutes, judged on
     the recalculations of that pipeline the read has (a type queued behind its siblings'
     chunks is not silent while they progress)."""
-    if active.state != JobState.RUNNING:
-        return None
     mine = [b for b in briefs.values() if b.pipeline_id == active.pipeline_id
             and b.job_type == JobType.emission_recalc]
+    if active.state == JobState.QUEUED:
+        # On the broker, none of its pipeline's recalculations started: the pipeline card's
+        # "queued for 5 min … and no worker started it" (queued behind a running sibling,
+        # it is not silent while the sibling moves).
+        if any(b.state != JobState.QUEUED for b in mine):
+            return None
+        queued = queued_silence([b.dispatched_at for b in mine if b.dispatched_at], utcnow())
+        return queued.text if queued is not None else None
+    if active.state != JobState.RUNNING:
+        return None
     found = quiet((t for b in mine for t in (b.heartbeat_at, b.finished_at)),
                   (b.heartbeat_at for b in mine if b.state == JobState.RUNNING), utcnow())
     return found.text if found is not None else None

@@ -105,6 +105,7 @@ class JobBrief:
     # A module-wide data entry upload: the types whose entries it kept (it replaced the rest).
     kept_types: tuple[int, ...] = ()
     heartbeat_at: datetime | None = None  # its last sign of progress while it runs
+    dispatched_at: datetime | None = None  # sent to the broker (a queued job: since when)
 
 
 # A research facility type's inputs include the recalculations of the types its factors are
@@ -263,12 +264,12 @@ def job_briefs(session: Session, ids: set[int]) -> dict[int, JobBrief]:
         Job.meta["aborted_by"].as_string(), Job.meta["aborted"].as_boolean(),
         Job.progress_done, Job.progress_total,
         Job.meta["config"]["kind"].as_string(), Job.meta["config"]["stage"].as_string(),
-        Job.meta["kept_data_entry_type_ids"], Job.heartbeat_at,
+        Job.meta["kept_data_entry_type_ids"], Job.heartbeat_at, Job.dispatched_at,
     ).where(Job.id.in_(sorted(ids))))
     return {r[0]: JobBrief(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                            bool(r[11]), int(r[12] or 0), int(r[13] or 0),
                            r[14] if r[1] == JobType.reference_ingest else None,
-                           bool(r[15]), _ints(r[16]), r[17]) for r in rows}
+                           bool(r[15]), _ints(r[16]), r[17], r[18]) for r in rows}
 
 
 def _ints(v: Any) -> tuple[int, ...]:
