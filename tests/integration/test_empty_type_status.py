@@ -42,7 +42,7 @@ from carbon_domain.services.reads.status import stale_types, year_status
 from carbon_domain.services.reads.totals_note import totals_note
 from carbon_tasks import operations as ops
 from carbon_tasks.dispatch import dispatch_jobs
-from tests.console.display_support import card_states
+from tests.console.display_support import card_states, cli_status
 from tests.console.support import sign_in
 
 from .api_support import Tokens
@@ -82,12 +82,6 @@ def _api_rows(api: TestClient, tokens: Tokens) -> list[dict[str, Any]]:
     return list(r.json())
 
 
-def _cli_rows() -> list[dict[str, Any]]:
-    r = runner.invoke(cli_app, ["status", "-y", str(YEAR), "--json"])
-    assert r.exit_code == 0, (r.stdout, r.stderr, r.exception)
-    return list(json.loads(r.stdout))
-
-
 def _card(api: TestClient, tokens: Tokens) -> tuple[str, str, str, str]:
     """The console's equipment card: (module state, module badge, IT's state, IT's badge)."""
     if api.get(f"/console/data/{YEAR}", follow_redirects=False).status_code != 200:
@@ -104,7 +98,7 @@ def shown(api: TestClient, tokens: Tokens) -> set[tuple[str, str]]:
     console's card: one answer everywhere (the set has one element)."""
     out = {_card(api, tokens)[2:]}
     svc = _service_it()
-    api_t, cli_t = _of(_api_rows(api, tokens)), _of(_cli_rows())
+    api_t, cli_t = _of(_api_rows(api, tokens)), _of(cli_status())
     for t in (api_t, cli_t):
         if t is not None:
             out.add((t["state"], t["state_label"]))
