@@ -160,15 +160,19 @@ def pipelines(
                   r["duration"])
     print_table(t)
     for r in rows:
-        if r["waiting_for"]:
-            console.print(f"{_short(r['id'])}: queued, {_waiting(r['waiting_for'])}",
-                          markup=False, highlight=False)
-        if r["silence"]:  # running, nothing moved for CARBON_NO_PROGRESS_SECONDS
-            console.print(f"{_short(r['id'])}: {r['silence']}", markup=False, highlight=False)
-        if r["reverts_job_id"] is not None:  # a revert: the console's "— undo of job N"
-            console.print(f"{_short(r['id'])}: undo of job {r['reverts_job_id']}",
-                          markup=False, highlight=False)
+        for note in _notes(r):
+            console.print(f"{_short(r['id'])}: {note}", markup=False, highlight=False)
     console.print(_counts_line(found.total, found.counts_by_status, shown))
+
+
+def _notes(r: dict[str, Any]) -> list[str]:
+    """The lines under the table for one pipeline, in the words of its console row and card:
+    what a queued one waits for, that nothing moved for CARBON_NO_PROGRESS_SECONDS, that it
+    is the undo of an upload."""
+    return [n for n in (f"queued, {_waiting(r['waiting_for'])}" if r["waiting_for"] else None,
+                        r["silence"],
+                        f"undo of job {r['reverts_job_id']}"
+                        if r["reverts_job_id"] is not None else None) if n]
 
 
 def _waiting(what: str) -> str:

@@ -37,16 +37,6 @@ def waiting_for(status: str, jobs: Sequence[Job]) -> Waiting | None:
     return "worker"
 
 
-# A running pipeline none of whose jobs moved for CARBON_NO_PROGRESS_SECONDS (2 min by
-# default) says so. A chunk is sized to take seconds and heartbeats when it commits, an
-# ingest and an aggregation at each step: minutes of silence mean its work waits behind
-# other work, or was lost with a worker that died holding it (SIGKILL, OOM, a host gone),
-# which nothing but the reconciler recovers, after CARBON_STALE_JOB_SECONDS without a
-# heartbeat (30 min by default; the broker's visibility timeout, an hour by default, comes
-# later). Before, "⟳ Running · chunks 44/45" stood for those 30 minutes, with nothing
-# saying that nothing ran.
-
-
 @dataclass(frozen=True, slots=True)
 class Silence:
     """No job of a running pipeline (or a running job) moved since ``since``."""
@@ -58,16 +48,15 @@ class Silence:
     text: str
 
 
-def _text(since: datetime, now: datetime, replan_at: datetime) -> str:
-    text = (f"no progress for {_duration((now - since).total_seconds())} (since "
-            f"{since:%H:%M:%S} UTC): its work waits behind other work, or was lost with a "
-            "worker that died; ")
-    if replan_at > now:
-        return text + (f"if nothing moves, the reconciler re-plans it at {replan_at:%H:%M} "
-                       "UTC, or abort it and recalculate what it left")
-    # Past its time: no reconciler ran since (beat down), or its re-plan is queued too.
-    return text + (f"the reconciler was due to re-plan it at {replan_at:%H:%M} UTC: is "
-                   "`carbon beat` running? (`carbon reconcile` runs it once)")
+def _then(does: str, do: str, at: datetime, now: datetime) -> str:
+    """What comes next, with what the reconciler ``does``/is due to ``do`` ("re-plans it"/
+    "re-plan it"): before its time, when; past it, that it did not run (beat down, or its
+    own work queued too)."""
+    if at > now:
+        return (f"if nothing moves, the reconciler {does} at {at:%H:%M} UTC, or abort it and"
+                " recalculate what it left")
+    return (f"the reconciler was due to {do} at {at:%H:%M} UTC: is `carbon beat` running?"
+            " (`carbon reconcile` runs it once)")
 
 
 def _duration(seconds: float) -> str:
@@ -80,14 +69,26 @@ def _duration(seconds: float) -> str:
 def quiet(marks: Iterable[datetime | None], running: Iterable[datetime | None],
           now: datetime) -> Silence | None:
     """The silence of work whose last signs of progress are ``marks`` and whose RUNNING jobs
-    last heartbeat at ``running`` (None: nothing runs, so nothing is silent)."""
+    last heartbeat at ``running`` (None: nothing runs, so nothing is silent), after
+    CARBON_NO_PROGRESS_SECONDS (2 min by default).
+
+    A chunk is sized to take seconds and heartbeats when it commits, an ingest and an
+    aggregation at each step: minutes of silence mean its work waits behind other work, or
+    was lost with a worker that died holding it (SIGKILL, OOM, a host gone), which nothing
+    but the reconciler recovers, after CARBON_STALE_JOB_SECONDS without a heartbeat (30 min
+    by default; the broker's visibility timeout, an hour by default, comes later). Before,
+    "⟳ Running · chunks 44/45" stood for those 30 minutes, with nothing saying that nothing
+    ran."""
     beats = [t for t in running if t is not None]
     last = max((t for t in marks if t is not None), default=None)
     settings = get_settings()
     if not beats or last is None or (now - last).total_seconds() < settings.no_progress_seconds:
         return None
     replan_at = min(beats) + timedelta(seconds=settings.stale_job_seconds)
-    return Silence(last, replan_at, _text(last, now, replan_at))
+    text = (f"no progress for {_duration((now - last).total_seconds())} (since "
+            f"{last:%H:%M:%S} UTC): its work waits behind other work, or was lost with a "
+            "worker that died; ")
+    return Silence(last, replan_at, text + _then("re-plans it", "re-plan it", replan_at, now))
 
 
 def silence(status: str, jobs: Sequence[Job], now: datetime) -> Silence | None:
@@ -113,19 +114,13 @@ def queued_silence(sent: Sequence[datetime], now: datetime) -> Silence | None:
     two pipelines said "Queued — waiting for a worker" for the 30 minutes before the
     reconciler sends such a job again, CARBON_STALE_JOB_SECONDS after it was sent)."""
     settings = get_settings()
-    if not sent or (now - min(sent)).total_seconds() < settings.no_progress_seconds:
+    since = min(sent, default=None)
+    if since is None or (now - since).total_seconds() < settings.no_progress_seconds:
         return None
-    since = min(sent)
     resend_at = since + timedelta(seconds=settings.stale_job_seconds)
     text = (f"queued for {_duration((now - since).total_seconds())} (since {since:%H:%M:%S}"
             " UTC) and no worker started it: it waits behind other work, or its message was"
-            " lost; ")
-    if resend_at > now:
-        text += (f"if nothing moves, the reconciler sends it again at {resend_at:%H:%M} UTC,"
-                 " or abort it and recalculate what it left")
-    else:
-        text += (f"the reconciler was due to send it again at {resend_at:%H:%M} UTC: is"
-                 " `carbon beat` running? (`carbon reconcile` runs it once)")
+            " lost; " + _then("sends it again", "send it again", resend_at, now))
     return Silence(since, resend_at, text)
 
 

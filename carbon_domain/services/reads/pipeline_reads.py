@@ -87,7 +87,6 @@ class IngestFacts:
     upload_id: int | None
     skipped: int
     row_errors: list[RejectedRow]
-    reverts_job_id: int | None  # this upload undoes that one (a revert, or its applied preview)
 
 
 @dataclass(slots=True)
@@ -172,11 +171,16 @@ def _ingest(jobs: Sequence[Job], metas: dict[int, dict[str, object]]) -> IngestF
         for e in (raw if isinstance(raw, list) else [])[:MAX_ROW_ERRORS]
         if isinstance(e, dict)]
     skipped = meta.get("skipped")
-    config = meta.get("config")
-    undoes = config.get("reverts_job_id") if isinstance(config, dict) else None
     return IngestFacts(first.id, first.result, first.status_message, first.upload_id,
-                       int(skipped) if isinstance(skipped, int | float | str) else 0, errors,
-                       int(undoes) if isinstance(undoes, int) else None)
+                       int(skipped) if isinstance(skipped, int | float | str) else 0, errors)
+
+
+def _undoes(ingest: IngestFacts | None, metas: dict[int, dict[str, object]]) -> int | None:
+    """The upload job the pipeline's upload undoes (its job's ``config.reverts_job_id``: a
+    revert, started directly or by applying its preview), else None."""
+    config = (metas.get(ingest.job_id) or {}).get("config") if ingest else None
+    undoes = config.get("reverts_job_id") if isinstance(config, dict) else None
+    return undoes if isinstance(undoes, int) else None
 
 
 def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
@@ -214,7 +218,7 @@ def _view(p: Pipeline, jobs: list[Job], chunks: dict[int, pc.ChunkCounts],
         silence=silence(p.status, jobs, utcnow()),
         can_abort=p.status == PipelineStatus.RUNNING,
         recoverable_types=recoverable_types(p, jobs),
-        reverts_job_id=ingest.reverts_job_id if ingest else None)
+        reverts_job_id=_undoes(ingest, metas))
 
 
 def views(session: Session, pipes: Sequence[Pipeline], *, live: bool = True

@@ -27,6 +27,7 @@ from carbon_domain.services.reads.display_state import (
 )
 from carbon_domain.services.reads.pipeline_facts import queued_silence, quiet
 from carbon_domain.services.reads.status_probes import (
+    FACILITY_SOURCE_OF,
     ComboIds,
     JobBrief,
     chunk_progress,
@@ -296,8 +297,7 @@ def describe_input(src: JobBrief) -> str:
     when = f" of {src.created_at:%Y-%m-%d %H:%M}" if src.created_at else ""
     who = f" by {src.created_by}" if src.created_by else ""
     if src.job_type == JobType.emission_recalc:
-        return f"recalculation #{src.id}{when}{who} (of a type the facility factors are" \
-               " computed from)"
+        return f"recalculation #{src.id}{when}{who} ({FACILITY_SOURCE_OF})"
     return f"{input_label(src)} #{src.id}{when}{who}"
 
 

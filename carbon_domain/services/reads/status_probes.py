@@ -111,7 +111,8 @@ class JobBrief:
 # A research facility type's inputs include the recalculations of the types its factors are
 # computed from. The label read "recalculation of a type facility factors read", and a
 # reason "recalculation of a type facility factors read #253 of … is newer than …".
-FACILITY_SOURCE = "recalculation of a type the facility factors are computed from"
+FACILITY_SOURCE_OF = "of a type the facility factors are computed from"
+FACILITY_SOURCE = f"recalculation {FACILITY_SOURCE_OF}"
 _LABELS = {JobType.factor_ingest.value: "factor upload",
            JobType.csv_ingest.value: "data entry upload",
            JobType.emission_recalc.value: FACILITY_SOURCE}
