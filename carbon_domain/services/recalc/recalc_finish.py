@@ -66,16 +66,17 @@ def finish_job(session: Session, job_id: int, attempt: int, *, lost: bool = Fals
     details = [d for d in stored if "reason" in d][:MAX_ERROR_DETAILS]
     error_ids = [int(d["entry_id"]) for d in stored] if len(stored) == errors else None
     name = DataEntryType(job.data_entry_type_id).name
-    if undone or lost:
+    if undone:
         result = JobResult.ERROR
         msg = (f"ERROR: {len(undone)} of {len(chunks)} chunks of {name} did not complete"
                f" (worker lost or retries exhausted); the type stays stale")
-        if not undone:
-            # The chord's error path with every chunk done (a result it could not collect):
-            # it said "0 of 2 chunks … did not complete", which reads as nothing wrong.
-            msg = (f"ERROR: all {len(chunks)} chunks of {name} completed, but the chord"
-                   " collecting them failed (worker lost or a chunk's result not stored);"
-                   " the type stays stale")
+    elif lost:
+        # The chord's error path with every chunk done (a result it could not collect): it
+        # said "0 of 2 chunks … did not complete", which reads as nothing wrong.
+        result = JobResult.ERROR
+        msg = (f"ERROR: all {len(chunks)} chunks of {name} completed, but the chord"
+               " collecting them failed (worker lost or a chunk's result not stored);"
+               " the type stays stale")
     else:
         result = JobResult.WARNING if errors else JobResult.SUCCESS
         msg = (f"Recalculated {entries} {name} entries: {rows} emission rows,"
